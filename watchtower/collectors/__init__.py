@@ -1,0 +1,16 @@
+"""The explicit collector registry: name → class. Adding a collector means one line here.
+
+The names are a public API: they appear in the config (``collectors.<name>``), in the
+``collector`` label of the meta-metrics and in ``watchtower check --collector``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from watchtower.collectors.base import Collector
+
+_COLLECTORS: tuple[type[Collector], ...] = ()
+
+REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})

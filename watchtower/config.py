@@ -1,0 +1,170 @@
+"""The daemon's configuration: defaults → YAML file → validation into frozen dataclasses.
+
+Each collector declares its own ``Settings`` next to its code; this module only knows the
+shared sections and looks collector sections up in the registry, so an unknown collector
+name is an error like any unknown key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+
+from watchtower.collectors.base import Collector, CollectorSettings
+from watchtower.configtypes import ConfigError, SecretRef, bind, to_plain
+
+CONFIG_ENV = "WATCHTOWER_CONFIG"
+DEFAULT_PORT = 9847
+DEFAULT_LISTEN = f"0.0.0.0:{DEFAULT_PORT}"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → (host, port). Raises ValueError."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ValueError(f"not HOST:PORT: {text!r}")
+    port = int(port_text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range: {port}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, port
+
+
+@dataclasses.dataclass(frozen=True)
+class BasicAuthConfig:
+    username: str
+    password: SecretRef
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    """The HTTP endpoint serving /metrics, /healthz, /readyz and the status page."""
+
+    listen: str = DEFAULT_LISTEN
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    basic_auth: BasicAuthConfig | None = None
+
+    def validate(self, path: str) -> None:
+        try:
+            parse_listen(self.listen)
+        except ValueError:
+            raise ConfigError(f"{path}.listen", self.listen, "HOST:PORT, e.g. 0.0.0.0:9847") from None
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ConfigError(
+                f"{path}.tls_key_file" if self.tls_key_file is None else f"{path}.tls_cert_file",
+                None, "tls_cert_file and tls_key_file together",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class LogConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+@dataclasses.dataclass(frozen=True)
+class KubernetesConfig:
+    """How to reach the Kubernetes API. Unset means: in-cluster, then $KUBECONFIG, then ~/.kube/config."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    request_timeout: float = 10.0
+    page_size: int = 500
+
+    def validate(self, path: str) -> None:
+        if not 1 <= self.page_size <= 10000:
+            raise ConfigError(f"{path}.page_size", self.page_size, "an integer from 1 to 10000")
+        if self.request_timeout <= 0:
+            raise ConfigError(f"{path}.request_timeout", self.request_timeout, "a number above 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ControlPlaneConfig:
+    """Facts about the cluster that several collectors and checks share."""
+
+    endpoint: str | None = None  # the controlPlaneEndpoint, e.g. "k8s-api.example.org:6443"
+    vips: tuple[str, ...] = ()  # keepalived virtual IPs fronting the apiservers
+    apiservers: tuple[str, ...] = ()  # each control-plane apiserver, "host:port"
+
+    def validate(self, path: str) -> None:
+        for i, vip in enumerate(self.vips):
+            try:
+                ipaddress.ip_address(vip)
+            except ValueError:
+                raise ConfigError(f"{path}.vips[{i}]", vip, "an IP address") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The whole validated configuration; ``collectors`` maps registry names to their settings."""
+
+    cluster: str = ""
+    node_name: str | None = None
+    server: ServerConfig = ServerConfig()
+    log: LogConfig = LogConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    control_plane: ControlPlaneConfig = ControlPlaneConfig()
+    collectors: Mapping[str, CollectorSettings] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
+
+    def collector_settings(self, name: str, registry: Mapping[str, type[Collector]]) -> CollectorSettings:
+        """The settings for ``name``: as configured, or that collector's defaults."""
+        return self.collectors.get(name) or registry[name].Settings()
+
+
+def _bind_collectors(raw: object, registry: Mapping[str, type[Collector]]) -> Mapping[str, CollectorSettings]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("collectors", raw, "a mapping of collector name → settings")
+    bound: dict[str, CollectorSettings] = {}
+    for name, section in raw.items():
+        if name not in registry:
+            raise ConfigError(f"collectors.{name}", name, f"a collector name, one of {sorted(registry)}")
+        bound[name] = bind(registry[name].Settings, section, f"collectors.{name}")
+    return MappingProxyType(bound)
+
+
+def from_mapping(data: object, registry: Mapping[str, type[Collector]] | None = None) -> Config:
+    """Validate already-parsed YAML data into a Config."""
+    if registry is None:
+        from watchtower.collectors import REGISTRY as registry  # noqa: N811 - late import, no cycle
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError("", data, "a mapping at the top of the config file")
+    rest = {k: v for k, v in data.items() if k != "collectors"}
+    config: Config = bind(Config, rest, "")
+    return dataclasses.replace(config, collectors=_bind_collectors(data.get("collectors"), registry))
+
+
+def load(path: str | os.PathLike[str] | None, registry: Mapping[str, type[Collector]] | None = None) -> Config:
+    """Load from ``path``, else from $WATCHTOWER_CONFIG, else defaults (zero-config start)."""
+    if path is None:
+        path = os.environ.get(CONFIG_ENV) or None
+    if path is None:
+        return from_mapping({}, registry)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("<file>", str(path), f"a readable config file ({exc.strerror or exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
+        raise ConfigError("<file>", str(path), f"valid YAML (parse error at {where})") from None
+    return from_mapping(data, registry)
+
+
+def render(config: Config) -> str:
+    """The effective configuration as YAML with every secret shown by its source only."""
+    plain: Any = to_plain(config)
+    return yaml.safe_dump(plain, sort_keys=False, default_flow_style=False)

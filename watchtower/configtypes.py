@@ -1,0 +1,288 @@
+"""Typed building blocks for configuration: durations, secrets and the YAML → dataclass binder.
+
+The binder turns plain YAML data into frozen dataclasses using their type hints, so every
+section of the configuration (including each collector's own settings, declared next to the
+collector) is validated the same way: unknown keys are errors, and every error names the field
+path, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+__all__ = [
+    "ConfigError",
+    "Seconds",
+    "SecretRef",
+    "parse_duration",
+    "format_duration",
+    "bind",
+    "to_plain",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration value is wrong; the message names the field path, value and expectation."""
+
+    def __init__(self, path: str, value: object, expected: str) -> None:
+        self.path = path or "<root>"
+        self.value = value
+        self.expected = expected
+        shown = _short_repr(value)
+        super().__init__(f"{self.path}: got {shown}, expected {expected}")
+
+
+def _short_repr(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Seconds(float):
+    """A duration in seconds; written in YAML as ``30s``, ``5m``, ``6h``, ``14d`` or a number."""
+
+    def __repr__(self) -> str:
+        return f"Seconds({format_duration(self)})"
+
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+\s*$")
+_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+
+
+def parse_duration(text: str | int | float) -> Seconds:
+    """Parse ``90s``, ``5m``, ``1h30m``, ``14d`` (or a bare number of seconds) into seconds."""
+    if isinstance(text, bool):
+        raise ValueError("a boolean is not a duration")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError("durations cannot be negative")
+        return Seconds(float(text))
+    if not isinstance(text, str) or not _DURATION_RE.match(text):
+        raise ValueError(f"not a duration: {text!r}")
+    total = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART_RE.findall(text))
+    return Seconds(total)
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact spelling of a duration, e.g. 1209600 → ``14d``, 90 → ``1m30s``."""
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    parts = []
+    remaining = float(seconds)
+    for unit in ("d", "h", "m", "s"):
+        size = _DURATION_UNITS[unit]
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{int(count)}{unit}")
+    if remaining >= 0.001:
+        parts.append(f"{round(remaining * 1000)}ms")
+    return "".join(parts)
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretRef:
+    """Where a secret lives: a file or an environment variable, never the value itself.
+
+    A field ``password: SecretRef | None`` is written in YAML as ``password_file: PATH`` or
+    ``password_env: NAME``; an inline ``password:`` is rejected so secrets never sit in the
+    config file, in ``config show`` output or in logs.
+    """
+
+    file: str | None = None
+    env: str | None = None
+
+    def read(self) -> str:
+        """The secret's value, stripped of a trailing newline. Raises ``SecretUnavailable``."""
+        if self.file is not None:
+            try:
+                return Path(self.file).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise SecretUnavailable(f"secret file {self.file}: {exc.strerror or exc}") from None
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise SecretUnavailable(f"environment variable {self.env} is not set")
+            return value
+        raise SecretUnavailable("secret has neither a file nor an environment variable")
+
+    def describe(self) -> str:
+        """A redacted description safe for logs: where the secret comes from, not what it is."""
+        return f"<secret from file {self.file}>" if self.file else f"<secret from env {self.env}>"
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+class SecretUnavailable(RuntimeError):
+    """A secret's file or environment variable cannot be read; the message holds no secret."""
+
+
+# --------------------------------------------------------------------------------------------
+# Binder: plain data → frozen dataclasses
+
+
+def bind(cls: type, data: object, path: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data`` (a mapping), validating every field by type hint."""
+    return _convert(cls, data, path)
+
+
+def _field_names(cls: type) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls) if f.init}
+
+
+def _is_secret_hint(hint: object) -> bool:
+    return hint is SecretRef or (_is_union(hint) and SecretRef in get_args(hint))
+
+
+def _is_union(hint: object) -> bool:
+    return get_origin(hint) in (Union, types.UnionType)
+
+
+def _join(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _bind_dataclass(cls: type, data: object, path: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(path, data, f"a mapping with keys {sorted(_field_names(cls))}")
+    hints = get_type_hints(cls)
+    fields = _field_names(cls)
+    accepted: dict[str, str] = {}  # YAML key → field name
+    for name in fields:
+        if _is_secret_hint(hints[name]):
+            accepted[f"{name}_file"] = name
+            accepted[f"{name}_env"] = name
+        else:
+            accepted[name] = name
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = _join(path, key)
+        if not isinstance(key, str) or key not in accepted:
+            if isinstance(key, str) and key in fields:  # an inline secret
+                raise ConfigError(
+                    key_path, "<redacted>",
+                    f"no inline secret: use {key}_file (a path) or {key}_env (a variable name)",
+                )
+            close = difflib.get_close_matches(str(key), list(accepted), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(key_path, key, f"one of the known keys {sorted(accepted)}{hint}")
+        name = accepted[key]
+        if _is_secret_hint(hints[name]):
+            if name in kwargs:
+                raise ConfigError(key_path, value, f"only one of {name}_file and {name}_env")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(key_path, value, "a non-empty string")
+            kwargs[name] = SecretRef(file=value) if key.endswith("_file") else SecretRef(env=value)
+            continue
+        kwargs[name] = _convert(hints[name], value, key_path)
+    try:
+        instance = cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(path, dict(data), str(exc)) from None
+    validate = getattr(instance, "validate", None)
+    if callable(validate):
+        validate(path)
+    return instance
+
+
+def _convert(hint: Any, value: object, path: str) -> Any:  # noqa: PLR0911, PLR0912 - a type switch
+    origin = get_origin(hint)
+    if hint is Any:
+        return value
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return _bind_dataclass(hint, value, path)
+    if _is_union(hint):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, path)
+            except ConfigError as exc:
+                errors.append(exc.expected)
+        raise ConfigError(path, value, " or ".join(errors))
+    if origin is Literal:
+        allowed = get_args(hint)
+        if any(value == a and type(value) is type(a) for a in allowed):
+            return value
+        raise ConfigError(path, value, f"one of {list(allowed)}")
+    if hint is Seconds:
+        try:
+            return parse_duration(value)  # type: ignore[arg-type]
+        except ValueError:
+            raise ConfigError(path, value, "a duration like 30s, 5m, 6h or 14d") from None
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(path, value, "true or false")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(path, value, "an integer")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(path, value, "a number")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(path, value, "a string")
+    if origin in (list, tuple) or hint in (list, tuple):
+        (item_hint, *_rest) = get_args(hint) or (Any,)
+        if not isinstance(value, list):
+            raise ConfigError(path, value, "a list")
+        return tuple(_convert(item_hint, item, _join(path, i)) for i, item in enumerate(value))
+    if origin in (dict, Mapping, typing.Mapping) or hint is dict:
+        key_hint, value_hint = get_args(hint) or (str, Any)
+        if not isinstance(value, Mapping):
+            raise ConfigError(path, value, "a mapping")
+        out = {}
+        for key, item in value.items():
+            _convert(key_hint, key, _join(path, key))
+            out[key] = _convert(value_hint, item, _join(path, key))
+        return types.MappingProxyType(out)
+    raise TypeError(f"unsupported config type {hint!r} at {path}")
+
+
+# --------------------------------------------------------------------------------------------
+# The way back: dataclasses → plain data (for `config show` and logging), secrets redacted
+
+
+def to_plain(value: object) -> object:
+    """Plain YAML-able data from a bound config; durations as text, secrets as their source."""
+    if isinstance(value, Seconds):
+        return format_duration(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, object] = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if isinstance(item, SecretRef):
+                key = f"{f.name}_file" if item.file else f"{f.name}_env"
+                out[key] = item.file or item.env
+            else:
+                out[f.name] = to_plain(item)
+        return out
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value

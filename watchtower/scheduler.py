@@ -1,0 +1,151 @@
+"""Running collectors on a schedule, each isolated from the others.
+
+APScheduler fires one job per enabled collector (no overlap, coalesced, jittered). The job
+does not call ``collect()`` itself: it runs it on a worker thread of that collector's own and
+waits at most ``timeout``. A collector that raises, returns garbage or hangs is recorded as
+failed with a reason; a hung worker is left to finish on its own (Python threads cannot be
+killed) and no second worker is started for that collector until it does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from watchtower.collectors.base import Collector, CollectResult
+from watchtower.store import RunRecord, SnapshotStore
+
+log = logging.getLogger(__name__)
+
+MAX_JITTER_SECONDS = 5.0
+
+
+class CollectorRunner:
+    """Runs one collector with a timeout and records each outcome in the store."""
+
+    def __init__(
+        self,
+        collector: Collector,
+        store: SnapshotStore,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.collector = collector
+        self.store = store
+        self._clock = clock
+        self._monotonic = monotonic
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.collector.name
+
+    def run_once(self) -> RunRecord:
+        """One run: collect with the timeout, validate, record. Never raises."""
+        with self._lock:  # belt and braces: APScheduler's max_instances=1 already serialises
+            record = self._run()
+        self.store.record(self.name, record)
+        if record.success:
+            log.debug("collector %s ok in %.3fs", self.name, record.duration_seconds)
+        else:
+            log.warning(
+                "collector %s failed (%s): %s", self.name, record.failure_reason, record.failure_detail
+            )
+        return record
+
+    def _run(self) -> RunRecord:
+        started_at = self._clock()
+        start = self._monotonic()
+        timeout = float(self.collector.settings.timeout)
+        if self._worker is not None and self._worker.is_alive():
+            return RunRecord(
+                started_at=started_at, duration_seconds=0.0, success=False, failure_reason="timeout",
+                failure_detail="the previous run is still hanging; not starting another",
+            )
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = self.collector.collect()
+            except BaseException as exc:  # noqa: BLE001 - isolate everything the collector does
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"collect-{self.name}", daemon=True)
+        self._worker = worker
+        worker.start()
+        worker.join(timeout)
+        duration = self._monotonic() - start
+        if worker.is_alive():
+            return RunRecord(
+                started_at=started_at, duration_seconds=duration, success=False, failure_reason="timeout",
+                failure_detail=f"no result within the {timeout:g}s timeout",
+            )
+        if "error" in outcome:
+            exc = outcome["error"]
+            return RunRecord(
+                started_at=started_at, duration_seconds=duration, success=False, failure_reason="exception",
+                failure_detail=f"{type(exc).__name__}: {exc}",
+            )
+        result = outcome.get("result")
+        problem = result.problems() if isinstance(result, CollectResult) else (
+            f"collect() returned {type(result).__name__}, not a CollectResult"
+        )
+        if problem:
+            return RunRecord(
+                started_at=started_at, duration_seconds=duration, success=False,
+                failure_reason="invalid_result", failure_detail=problem,
+            )
+        return RunRecord(started_at=started_at, duration_seconds=duration, success=True, result=result)  # type: ignore[arg-type]
+
+
+class CollectorScheduler:
+    """One APScheduler interval job per runner, plus a heartbeat that /healthz reads."""
+
+    HEARTBEAT_SECONDS = 2.0
+
+    def __init__(self, runners: Iterable[CollectorRunner], monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.runners = list(runners)
+        self._monotonic = monotonic
+        self._heartbeat = monotonic()
+        # Each collector job blocks its pool thread for at most its timeout: one thread each,
+        # plus room for the heartbeat, so a slow collector never delays another.
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.runners) + 2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+
+    def start(self) -> None:
+        self._scheduler.add_job(
+            self._beat, IntervalTrigger(seconds=self.HEARTBEAT_SECONDS), id="heartbeat", name="heartbeat"
+        )
+        for runner in self.runners:
+            interval = float(runner.collector.settings.interval)
+            jitter = min(interval * 0.1, MAX_JITTER_SECONDS)
+            self._scheduler.add_job(
+                runner.run_once,
+                IntervalTrigger(seconds=interval, jitter=jitter or None),
+                id=f"collector:{runner.name}",
+                name=runner.name,
+                next_run_time=datetime.datetime.now(datetime.timezone.utc),  # first run right away: /readyz waits for it
+            )
+        self._scheduler.start()
+
+    def _beat(self) -> None:
+        self._heartbeat = self._monotonic()
+
+    def alive(self) -> bool:
+        """The scheduler thread runs and has fired its heartbeat recently."""
+        return self._scheduler.running and (self._monotonic() - self._heartbeat) < 5 * self.HEARTBEAT_SECONDS
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
