@@ -329,8 +329,9 @@ class KubeAPIServer:
             identity = self._authenticate(handler)
             response = self._dispatch(handler.command, url.path, query, identity)
         except ApiError as err:
-            headers = (("Retry-After", "1"),) if err.code == 429 else ()
-            response = Response(err.code, err.body(), JSON, headers)
+            response = _error_response(err)
+        except Exception as exc:  # noqa: BLE001 - a bug here must reach the test as a 500, not a hang-up
+            response = _error_response(ApiError(500, f"Internal error occurred: {exc!r}"))
         if self.knobs.delay_seconds > 0:
             time.sleep(self.knobs.delay_seconds)
         self._send(handler, response)
@@ -379,9 +380,11 @@ class KubeAPIServer:
             if not path.startswith("/api/"):
                 raise forbidden_path(identity.user or "system:anonymous", path)
 
-    def _authorize(self, identity: Identity, info: RequestInfo) -> None:
+    def _authorize(self, identity: Identity, info: RequestInfo, path: str) -> None:
+        """RBAC-ish: ``forbid`` rules, and anonymous users only on ``knobs.anonymous_paths``."""
         user = identity.user or ""
-        if identity.auth == "anonymous" or any(rule.matches(info, user) for rule in self._rules):
+        anonymous_denied = identity.auth == "anonymous" and path.rstrip("/") not in self.knobs.anonymous_paths
+        if anonymous_denied or any(rule.matches(info, user) for rule in self._rules):
             raise forbidden(user, info.verb, info.resource, info.namespace, info.name)
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], identity: Identity) -> Response:
@@ -394,7 +397,7 @@ class KubeAPIServer:
         if parts and parts[0] in HEALTH_ENDPOINTS:
             return self._health_response(parts[0], "/".join(parts[1:]) or None, query)
         info = _resource_request(parts)
-        self._authorize(identity, info)
+        self._authorize(identity, info, path)
         if "watch" in query and query["watch"][-1] not in ("", "0", "false"):
             raise ApiError(405, "watch is not supported by the watchtower test API server")
         if info.verb == "get":
@@ -435,6 +438,11 @@ class KubeAPIServer:
         flat = {key: values[-1] for key, values in query.items()}
         with self._lock:
             self.requests.append(RecordedRequest(method, path, flat, identity.auth, identity.user, code))
+
+
+def _error_response(err: ApiError) -> Response:
+    headers = (("Retry-After", "1"),) if err.code == 429 else ()
+    return Response(err.code, err.body(), JSON, headers)
 
 
 def _last(query: Mapping[str, list[str]], key: str) -> str | None:
