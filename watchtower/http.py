@@ -168,6 +168,10 @@ class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Failed TLS handshakes and dropped clients are the client's problem: log, don't print."""
+        log.debug("request from %s failed", client_address, exc_info=True)
+
 
 def serve(
     app: App, host: str, port: int, tls_cert_file: str | None = None, tls_key_file: str | None = None

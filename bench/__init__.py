@@ -1,0 +1,12 @@
+"""Benchmarks: each measures watchtower and a baseline in the same run and prints a ratio.
+
+Machines here are noisy, so absolute timings mean little; a ratio against a baseline measured
+moments earlier on the same machine does. Each benchmark module exposes ``run() -> list[Line]``
+and is listed in ``BENCHMARKS`` (name → module path), in the order ``python -m bench`` runs them.
+"""
+
+from __future__ import annotations
+
+BENCHMARKS: dict[str, str] = {
+    "metrics": "bench.metrics_exposition",
+}
