@@ -43,6 +43,9 @@ DEFAULT_STATS_SOCKET = "/run/haproxy/admin.sock"  # Debian's haproxy.cfg
 SERVER_STATES = ("UP", "DOWN", "NOLB", "DRAIN", "MAINT", "NO_CHECK")
 ROUTED_STATES = frozenset({"UP", "NOLB", "DRAIN", "NO_CHECK"})
 TRANSITIONS = ("going_down", "going_up")
+# Every check_status HAProxy 2.x documents (management guide, "check_status" column).
+CHECK_STATUSES = ("UNK", "INI", "SOCKERR", "L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7OK", "L7OKC",
+                  "L7TOUT", "L7RSP", "L7STS", "PROCERR", "PROCTOUT", "PROCOK")
 _ROW_KINDS = {"0": "frontend", "1": "backend", "2": "server", "3": "listener"}
 
 
@@ -300,7 +303,8 @@ def build_metrics(table: StatsTable, now: float) -> list[Metric]:
     backup = GaugeMetricFamily("watchtower_haproxy_server_backup", "1 for a backup server, 0 for an active one.",
                                labels=labels)
     check_status = GaugeMetricFamily("watchtower_haproxy_server_check_status",
-                                     "Always 1; check_status is the last health check's result (L7OK, L4CON, ...).",
+                                     "The last health check's result: one series per check_status (L7OK, L4CON, "
+                                     "...), 1 for the current one; absent for servers without checks.",
                                      labels=[*labels, "check_status"])
     check_duration = GaugeMetricFamily("watchtower_haproxy_server_check_duration_seconds",
                                        "How long the last completed health check took.", labels=labels)
@@ -324,7 +328,9 @@ def build_metrics(table: StatsTable, now: float) -> list[Metric]:
             transition.add_metric([*key, direction], 1.0 if st.transition == direction else 0.0)
         backup.add_metric(key, 1.0 if row.backup == 1 else 0.0)
         if row.check_status:
-            check_status.add_metric([*key, row.check_status], 1.0)
+            known = CHECK_STATUSES if row.check_status in CHECK_STATUSES else (*CHECK_STATUSES, row.check_status)
+            for name in known:
+                check_status.add_metric([*key, name], 1.0 if name == row.check_status else 0.0)
         if row.check_duration_seconds is not None:
             check_duration.add_metric(key, row.check_duration_seconds)
         if row.last_change_seconds is not None:

@@ -211,6 +211,9 @@ def test_metrics_from_real_states() -> None:
     assert value(fams, "watchtower_haproxy_backend_up", proxy="apiservers") == 1
     assert value(fams, "watchtower_haproxy_server_backup", proxy="apiservers", server="bk") == 1
     assert value(fams, "watchtower_haproxy_server_check_failures_total", proxy="apiservers", server="dead") == 1
+    dead_checks = {s.labels["check_status"]: s.value for f in fams if f.name == "watchtower_haproxy_server_check_status"
+                   for s in f.samples if s.labels["server"] == "dead"}
+    assert sum(dead_checks.values()) == 1 and {"L7OK", "L4CON", "L7STS", "L6TOUT"} <= set(dead_checks)
     assert value(fams, "watchtower_haproxy_server_check_status", proxy="apiservers", server="maint",
                  check_status="L4CON") is None  # no checks on a MAINT server: no series
 
