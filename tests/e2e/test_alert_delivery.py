@@ -1,6 +1,7 @@
 """Alerts travel the whole real path: watchtower → Prometheus → Alertmanager → email and Slack.
 
-Real processes: ``watchtower run`` (its config file, a free loopback port), Prometheus 2.42
+Real processes: ``watchtower run`` (its config file, a free loopback port; one reads a real
+HAProxy 2.6 whose only backend the test kills and restarts), Prometheus 2.42
 scraping it and evaluating the repository's alert rules (copies with ``for: 0s``; the long
 ``for:`` durations are promtool's job), Alertmanager 0.25 running alerts/alertmanager.yaml
 with only addresses, secret file paths and timers replaced, an SMTP server that demands the
@@ -11,6 +12,7 @@ notification with the expected text, undoes the change and waits for the resolve
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import time
@@ -23,11 +25,13 @@ import pytest
 import yaml
 
 from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
-from tests.support.promstack import ALERTS, Alertmanager, Prometheus, Watchtower, rules_without_for
+from tests.support.haproxy import HAProxyLab
+from tests.support.processes import WatchtowerDaemon
+from tests.support.promstack import ALERTS, Alertmanager, Prometheus, rules_without_for
 from tests.support.services import wait_for
 
 pytestmark = [
-    pytest.mark.prometheus, pytest.mark.alertmanager, pytest.mark.slow,
+    pytest.mark.prometheus, pytest.mark.alertmanager, pytest.mark.haproxy, pytest.mark.slow,
     # the SMTP sink takes AUTH without TLS on loopback on purpose (Go allows that only for localhost)
     pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS"),
 ]
@@ -86,8 +90,8 @@ class Stack:
     alertmanager: Alertmanager
     mail: MailSink
     webhooks: WebhookSink
-    watchtowers: dict[str, Watchtower]
-    workdir: Path
+    watchtowers: dict[str, WatchtowerDaemon]
+    haproxy: HAProxyLab
 
     def slack_messages(self) -> list[ReceivedPost]:
         return self.webhooks.posts(SLACK_PATH)
@@ -152,42 +156,40 @@ def _report(what: str, changed_at: float, active_at: float, arrived: float) -> N
           f"Prometheus firing (activeAt)→delivery {arrived - active_at:.2f}s")
 
 
+def _address(daemon: WatchtowerDaemon) -> str:
+    return daemon.url.removeprefix("http://")
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Sinks, a one-backend HAProxy, two watchtowers ("main" reads HAProxy, "spare" nothing),
+    Alertmanager and Prometheus; everything started here is stopped here, by PID."""
     workdir = tmp_path_factory.mktemp("alert-delivery")
-    started: list[Any] = []
-    try:
-        mail = MailSink(username=SMTP_USER, password=SMTP_PASSWORD).__enter__()
-        started.append(mail)
-        webhooks = WebhookSink().__enter__()
-        started.append(webhooks)
+    with contextlib.ExitStack() as started:
+        mail = started.enter_context(MailSink(username=SMTP_USER, password=SMTP_PASSWORD))
+        webhooks = started.enter_context(WebhookSink())
+        (workdir / "haproxy").mkdir()
+        haproxy = started.enter_context(HAProxyLab(workdir / "haproxy", backends=1))
+        main_config = {"cluster": CLUSTER, "collectors": {"haproxy": {
+            "enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)}}}
         watchtowers = {
-            "main": Watchtower(workdir / "watchtower-main", {"cluster": CLUSTER}),
-            "spare": Watchtower(workdir / "watchtower-spare", {"cluster": CLUSTER}),
+            "main": started.enter_context(WatchtowerDaemon(workdir, main_config, "watchtower-main")),
+            "spare": started.enter_context(WatchtowerDaemon(workdir, {"cluster": CLUSTER}, "watchtower-spare")),
         }
-        for process in watchtowers.values():
-            started.append(process)
-            process.start_and_wait()
         alertmanager = Alertmanager(workdir / "am", alertmanager_config_for_test(workdir / "am", mail.port, webhooks))
-        started.append(alertmanager)
+        started.callback(alertmanager.stop)
         alertmanager.start_and_wait()
         prometheus = Prometheus(
             workdir / "prom",
-            targets={"watchtower": [w.address for w in watchtowers.values()]},
+            targets={"watchtower": [_address(w) for w in watchtowers.values()]},
             rule_files=rules_without_for(workdir / "rules"),
             alertmanagers=[alertmanager.address],
             target_labels={"cluster": CLUSTER},
         )
-        started.append(prometheus)
+        started.callback(prometheus.stop)
         prometheus.start_and_wait()
         prometheus.wait_for_up("watchtower")
-        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, workdir)
-    finally:
-        for thing in reversed(started):
-            if isinstance(thing, (MailSink, WebhookSink)):
-                thing.__exit__(None, None, None)
-            else:
-                thing.stop()
+        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy)
 
 
 def test_watchdog_reaches_the_heartbeat_receiver_with_its_token_only(stack: Stack) -> None:
@@ -203,18 +205,51 @@ def test_watchdog_reaches_the_heartbeat_receiver_with_its_token_only(stack: Stac
 def test_watchtower_down_is_emailed_then_resolved(stack: Stack) -> None:
     """A warning: email (the ticket receiver) but no Slack page; SMTP AUTH used the password file."""
     spare = stack.watchtowers["spare"]
+    address = _address(spare)
     stopped_at = time.time()
-    spare.stop()
-    active_at = stack.active_since("WatchtowerDown", instance=spare.address)
-    mail = stack.wait_for_mail("firing", "WatchtowerDown", stopped_at, f"The watchtower target {spare.address}",
-                               f"instance={spare.address}", "Runbook: docs/runbooks/WatchtowerDown.md")
+    spare.__exit__()
+    active_at = stack.active_since("WatchtowerDown", instance=address)
+    mail = stack.wait_for_mail("firing", "WatchtowerDown", stopped_at, f"The watchtower target {address}",
+                               f"instance={address}", "Runbook: docs/runbooks/WatchtowerDown.md")
     _report("WatchtowerDown email", stopped_at, active_at, mail.arrived)
     assert mail.authenticated_as == SMTP_USER and stack.mail.failed_logins == 0
     assert mail.rcpt_tos == ("k8s-tickets@example.org",)
     assert f"({CLUSTER})" in mail.subject and "warning:" in mail.text
 
     restarted_at = time.time()
-    spare.start_and_wait()
-    resolved = stack.wait_for_mail("resolved", "WatchtowerDown", restarted_at, f"instance={spare.address}", "resolved:")
+    spare.__enter__()  # same port
+    resolved = stack.wait_for_mail("resolved", "WatchtowerDown", restarted_at, f"instance={address}", "resolved:")
     print(f"[latency] WatchtowerDown resolved email: restart→delivery {resolved.arrived - restarted_at:.2f}s")
     assert not any("WatchtowerDown" in _slack_title(p) for p in stack.slack_messages()), "a warning must not page"
+
+
+def test_haproxy_backend_without_servers_pages_by_email_and_slack_then_resolves(stack: Stack) -> None:
+    """A control-plane critical: the only apiserver behind HAProxy dies → email AND Slack."""
+    instance = _address(stack.watchtowers["main"])
+    facts = (f"HAProxy on {instance} reports backend apiservers DOWN", "instance=" + instance, "proxy=apiservers",
+             "Runbook: docs/runbooks/HAProxyBackendNoServersUp.md")
+    killed_at = time.time()
+    stack.haproxy.kill_backend(0)
+    active_at = stack.active_since("HAProxyBackendNoServersUp", instance=instance)
+    mail = stack.wait_for_mail("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
+    slack = stack.wait_for_slack("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
+    _report("HAProxyBackendNoServersUp email", killed_at, active_at, mail.arrived)
+    _report("HAProxyBackendNoServersUp Slack", killed_at, active_at, slack.arrived)
+    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
+    assert slack.body["channel"] == "#k8s-oncall"
+
+    restarted_at = time.time()
+    stack.haproxy.start_backend(0)
+    resolved_mail = stack.wait_for_mail("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
+    resolved_slack = stack.wait_for_slack("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
+    print(f"[latency] HAProxyBackendNoServersUp resolved: backend restart→email "
+          f"{resolved_mail.arrived - restarted_at:.2f}s, →Slack {resolved_slack.arrived - restarted_at:.2f}s")
+
+
+def test_no_secret_in_any_log(stack: Stack) -> None:
+    """The SMTP password, the Slack webhook path and the heartbeat token stay in their files."""
+    logs = [stack.alertmanager.log_file, stack.prometheus.log_file, *(w.log for w in stack.watchtowers.values())]
+    for log in logs:
+        text = log.read_text(errors="replace")
+        for secret in (SMTP_PASSWORD, SLACK_PATH, HEARTBEAT_TOKEN):
+            assert secret not in text, f"{secret!r} in {log}"

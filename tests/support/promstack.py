@@ -1,4 +1,5 @@
-"""Real watchtower, Prometheus and Alertmanager processes for end-to-end tests.
+"""Real Prometheus and Alertmanager processes for end-to-end tests (watchtower itself:
+tests.support.processes.WatchtowerDaemon).
 
 Each server runs as a child process on a free loopback port with its state in the test's
 tmp directory, logs to a file there (shown when a wait times out), and is stopped by its PID:
@@ -7,10 +8,7 @@ SIGTERM, then SIGKILL after a few seconds. Every wait is bounded.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 import requests
 import yaml
 
+from tests.support.processes import stop
 from tests.support.services import free_port, require_binary, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,14 +45,8 @@ class ManagedProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout)
+        if self.proc is not None:
+            stop(self.proc, timeout=timeout)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -78,35 +71,6 @@ def _http_ok(url: str) -> bool:
         return requests.get(url, timeout=0.5).status_code == 200
     except requests.RequestException:
         return False
-
-
-class Watchtower(ManagedProcess):
-    """``watchtower run --config FILE --listen 127.0.0.1:PORT`` as a user starts it."""
-
-    def __init__(self, workdir: Path, config: Mapping[str, Any], port: int | None = None) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.config_file = workdir / "watchtower.yaml"
-        self.config_file.write_text(yaml.safe_dump(dict(config), sort_keys=False))
-        env = {k: v for k, v in os.environ.items() if k not in {"WATCHTOWER_CONFIG", "KUBECONFIG"}}
-        env["HOME"] = str(workdir)  # no ~/.kube/config of the machine
-        env["PYTHONPATH"] = str(ROOT)
-        super().__init__(
-            [sys.executable, "-m", "watchtower", "run", "--config", str(self.config_file), "--listen", self.address],
-            workdir / "watchtower.log", cwd=workdir, env=env,
-        )
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start_and_wait(self, timeout: float = 15.0) -> None:
-        """Start and wait for /readyz: every enabled collector has run once."""
-        self.start()
-        self.wait_until(lambda: _http_ok(f"http://{self.address}/readyz"), timeout, "watchtower /readyz")
-
-    def metrics(self) -> str:
-        return requests.get(f"http://{self.address}/metrics", timeout=2).text
 
 
 class Prometheus(ManagedProcess):
