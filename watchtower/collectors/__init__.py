@@ -11,8 +11,10 @@ from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
 from watchtower.collectors.grafana import GrafanaProvisioner
+from watchtower.collectors.haproxy import HAProxyCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    HAProxyCollector,
     GrafanaProvisioner,
 )
 
