@@ -58,7 +58,9 @@ FULL_VALUES: dict[str, Any] = {
     },
     "deployment": {"podAnnotations": {"example.org/team": "platform"}, "priorityClassName": "high"},
     "daemonSet": {
-        "extraHostPaths": [{"name": "keepalived-state", "path": "/run/keepalived"}],
+        "extraHostPaths": [{"name": "keepalived-state", "path": "/run/keepalived"},
+                           {"name": "haproxy-run", "path": "/run/haproxy"}],
+        "config": {"collectors": {"haproxy": {"stats_socket": "/run/haproxy/admin.sock"}}},
         "priorityClassName": "system-node-critical",
     },
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
