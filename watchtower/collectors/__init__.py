@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.certs import CertsCollector
 
-_COLLECTORS: tuple[type[Collector], ...] = ()
+_COLLECTORS: tuple[type[Collector], ...] = (CertsCollector,)
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
