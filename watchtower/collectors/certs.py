@@ -308,9 +308,8 @@ class CertsCollector(Collector):
             return None
         if settings.kubeadm == "auto" and kubeadm_present(settings.kubeadm_root, settings.kubelet_pki_dir):
             return None
-        return (f"no certificate source: no kubeadm PKI ({settings.kubeadm_root}/pki/ca.crt, "
-                f"{settings.kubeadm_root}/kubelet.conf, {settings.kubelet_pki_dir}/kubelet.crt) and no "
-                "paths, kubeconfigs, endpoints or secrets configured")
+        return (f"no certificate source: no kubeadm PKI in {settings.kubeadm_root} or {settings.kubelet_pki_dir}, "
+                "and no paths, kubeconfigs, endpoints or secrets configured")
 
     @property
     def certs_settings(self) -> CertsSettings:
