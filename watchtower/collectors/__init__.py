@@ -11,7 +11,13 @@ from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
 from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.grafana import GrafanaProvisioner
+from watchtower.collectors.haproxy import HAProxyCollector
 
-_COLLECTORS: tuple[type[Collector], ...] = (CertsCollector,)
+_COLLECTORS: tuple[type[Collector], ...] = (
+    CertsCollector,
+    HAProxyCollector,
+    GrafanaProvisioner,
+)
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
