@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    CertsCollector,
     HAProxyCollector,
     GrafanaProvisioner,
 )
