@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.vip import VipCollector
 
-_COLLECTORS: tuple[type[Collector], ...] = ()
+_COLLECTORS: tuple[type[Collector], ...] = (
+    VipCollector,
+)
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
