@@ -44,7 +44,7 @@ JSON ``data.state`` codes; ``stop`` is what a notify script reports when keepali
 
 _JSON_STATE_CODES = {0: "init", 1: "backup", 2: "master", 3: "fault"}
 _NOTIFY_STATES = {"MASTER": "master", "BACKUP": "backup", "FAULT": "fault", "STOP": "stop", "DELETED": "stop"}
-_SIGNAL_WAIT_SECONDS = 1.0
+_SIGNAL_WAIT_SECONDS = 0.3  # a dump takes milliseconds; a keepalived busy stopping never answers
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class VipSettings(CollectorSettings):
     keepalived_json_max_age: Seconds = Seconds(60)  # older dumps are stale: reported, not used
     keepalived_json_signal: bool = False  # opt-in: ask keepalived for a fresh dump each run
     keepalived_json_signum: int | None = None  # None: `keepalived --signum=JSON`, else SIGRTMIN+2
-    keepalived_pid_file: str | None = "/run/keepalived.pid"  # read when present: is keepalived alive
+    keepalived_pid_file: str | None = None  # e.g. /run/keepalived.pid: export whether keepalived runs
     keepalived_notify_files: tuple[str, ...] = ()  # state files written by a notify script
 
     def validate(self, path: str) -> None:
@@ -233,21 +233,26 @@ class ProcessState:
     running: bool
 
 
-def read_process_state(pid_file: str, proc_root: Path = Path("/proc"), comm: str = "keepalived") -> ProcessState | None:
-    """None when the pid file does not exist (nothing to say); else whether that pid runs ``comm``."""
+def read_process_state(pid_file: str, proc_root: Path = Path("/proc"), comm: str = "keepalived") -> ProcessState:
+    """Whether the pid in ``pid_file`` is a live (not zombie) ``comm`` process.
+
+    A missing pid file counts as not running: keepalived removes it on a clean stop.
+    """
     try:
         text = Path(pid_file).read_text(encoding="ascii", errors="replace").strip()
-    except FileNotFoundError:
-        return None
     except OSError:
         return ProcessState(pid_file, None, False)
     if not text.isdigit():
         return ProcessState(pid_file, None, False)
     pid = int(text)
     try:
-        running = (proc_root / str(pid) / "comm").read_text(encoding="utf-8").strip() == comm
+        stat = (proc_root / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        running = False
+        return ProcessState(pid_file, pid, False)
+    # "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so split at the last ")"
+    name = stat[stat.find("(") + 1: stat.rfind(")")]
+    fields = stat[stat.rfind(")") + 1:].split()
+    running = name == comm and bool(fields) and fields[0] not in ("Z", "X", "x")  # a zombie is dead
     return ProcessState(pid_file, pid, running)
 
 
@@ -310,16 +315,10 @@ class VipCollector(Collector):
             errors.append(ItemError(location, "parse_error", str(exc)))
             return None
 
-    def _request_dump(self, process: ProcessState | None, errors: list[ItemError]) -> float | None:
-        """Signal keepalived for a fresh JSON dump (opt-in); the file mtime before, or None if not sent."""
+    def _request_dump(self, process: ProcessState | None, errors: list[ItemError]) -> int | None:
+        """Signal keepalived for a fresh JSON dump (opt-in); the file's mtime (ns) before, or None if not sent."""
         path = self.s.keepalived_json_file or ""
-        if process is None or process.pid is None:
-            errors.append(ItemError(self.s.keepalived_pid_file or "", "pid_file_missing",
-                                    "keepalived_json_signal is on but the pid file is missing or unreadable"))
-            return None
-        if not process.running:
-            errors.append(ItemError(self.s.keepalived_pid_file or "", "keepalived_not_running",
-                                    f"pid {process.pid} is not a running keepalived; not signalling"))
+        if process is None or process.pid is None or not process.running:  # collect() checked; belt and braces
             return None
         if self._signum is None:
             self._signum = _json_signum(self.s.keepalived_json_signum)
@@ -332,13 +331,13 @@ class VipCollector(Collector):
         except OSError as exc:
             errors.append(ItemError(self.s.keepalived_pid_file or "", "signal_failed", exc.strerror or str(exc)))
             return None
-        return float(before)
+        return before
 
     def _read_json_dump(self, process: ProcessState | None, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
         path = self.s.keepalived_json_file
         if not path:
             return ()
-        before: float | None = None
+        before: int | None = None  # integer ns: a float would round and make the old dump look fresh
         if self.s.keepalived_json_signal:
             before = self._request_dump(process, errors)
             if before is None:
@@ -371,9 +370,11 @@ class VipCollector(Collector):
             if before is None or time.monotonic() >= deadline:
                 errors.append(problem)
                 return ()
+            if process is not None and not read_process_state(process.pid_file).running:
+                return ()  # it exited (e.g. stopping) instead of answering: nothing current to report
             time.sleep(0.02)
 
-    def _read_notify_files(self, process: ProcessState | None, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
+    def _read_notify_files(self, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
         out: list[VrrpInstance] = []
         for path in self.s.keepalived_notify_files:
             try:
@@ -388,11 +389,6 @@ class VipCollector(Collector):
                 out.append(parse_notify_state(text, path, mtime))
             except FormatError as exc:
                 errors.append(ItemError(path, "parse_error", str(exc)))
-        if out and process is not None and not process.running:
-            # the file holds the last state a now-dead keepalived reported: not its state now
-            errors.append(ItemError(process.pid_file, "keepalived_not_running",
-                                    "notify state files ignored while keepalived is not running"))
-            return ()
         return tuple(out)
 
     # -- collect ------------------------------------------------------------------------------
@@ -401,9 +397,14 @@ class VipCollector(Collector):
         errors: list[ItemError] = []
         node = self.context.node_name
         vips = self._vips()
-        addresses = self._read_addresses(errors)
         process = read_process_state(self.s.keepalived_pid_file) if self.s.keepalived_pid_file else None
-        instances = merge_instances(self._read_json_dump(process, errors), self._read_notify_files(process, errors))
+        if process is not None and not process.running:
+            # a dead keepalived's dump and notify files hold its last state, not a current one
+            instances: tuple[VrrpInstance, ...] = ()
+        else:
+            instances = merge_instances(self._read_json_dump(process, errors), self._read_notify_files(errors))
+        # addresses last: "who holds the VIP" is the primary fact, so it is the freshest one published
+        addresses = self._read_addresses(errors)
         bindings = vip_bindings(addresses, vips) if addresses is not None else None
         return CollectResult(
             metrics=tuple(vip_metrics(node, bindings, instances, process)),
@@ -482,6 +483,10 @@ def vip_findings(
             out.append(Finding(SECTION, vip, Severity.OK, f"held by {node} on {interface}"))
         else:
             out.append(Finding(SECTION, vip, Severity.OK, f"not held by {node}"))
+    if dead:
+        assert process is not None
+        out.append(Finding(SECTION, "keepalived", Severity.WARNING,
+                           f"not running on {node} (pid file {process.pid_file}, pid {process.pid or '-'})"))
     for inst in instances:
         subject = f"keepalived {inst.name}"
         if inst.state == "fault":

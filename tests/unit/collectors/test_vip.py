@@ -154,7 +154,6 @@ def _collector(tmp_path: Path, now: float | None = None, vips: tuple[str, ...] =
     defaults: dict[str, object] = {
         "ip_command": ("cat", str(ip_out)),
         "keepalived_json_file": str(tmp_path / "keepalived.json"),
-        "keepalived_pid_file": str(tmp_path / "keepalived.pid"),
         "timeout": Seconds(2),
     }
     defaults.update(settings)
@@ -248,18 +247,25 @@ def fake_keepalived(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_read_process_state_checks_the_process_name(tmp_path: Path, fake_keepalived: subprocess.Popen) -> None:
     pid_file = str(tmp_path / "keepalived.pid")
-    assert read_process_state(pid_file) is not None and read_process_state(pid_file).running  # type: ignore[union-attr]
+    assert read_process_state(pid_file).running
     (tmp_path / "other.pid").write_text(str(os.getpid()))
     other = read_process_state(str(tmp_path / "other.pid"))
-    assert other is not None and other.pid == os.getpid() and not other.running  # pid reuse by python: not keepalived
-    assert read_process_state(str(tmp_path / "absent.pid")) is None
+    assert other.pid == os.getpid() and not other.running  # pid reuse by python: not keepalived
+    assert not read_process_state(str(tmp_path / "absent.pid")).running
+    fake_keepalived.kill()  # not reaped yet: a zombie still has /proc/PID/comm "keepalived"
+    wait_for_zombie = time.monotonic() + 5
+    while Path(f"/proc/{fake_keepalived.pid}/stat").read_text().split(") ")[1][0] != "Z":
+        assert time.monotonic() < wait_for_zombie
+        time.sleep(0.01)
+    assert not read_process_state(pid_file).running
 
 
 def test_notify_state_is_reported_while_keepalived_runs_and_ignored_once_it_died(
     tmp_path: Path, fake_keepalived: subprocess.Popen,
 ) -> None:
     (tmp_path / "VI_1.state").write_text("INSTANCE VI_1 MASTER 150\n")
-    collector = _collector(tmp_path, keepalived_notify_files=(str(tmp_path / "VI_1.state"),))
+    collector = _collector(tmp_path, keepalived_notify_files=(str(tmp_path / "VI_1.state"),),
+                           keepalived_pid_file=str(tmp_path / "keepalived.pid"))
     result = collector.collect()
     assert result.errors == ()
     assert _samples(result, "watchtower_keepalived_running") == {(("node", "cp1"),): 1.0}
@@ -271,8 +277,9 @@ def test_notify_state_is_reported_while_keepalived_runs_and_ignored_once_it_died
     fake_keepalived.wait(timeout=5)
     result = collector.collect()
     assert _samples(result, "watchtower_keepalived_running") == {(("node", "cp1"),): 0.0}
-    assert _samples(result, "watchtower_keepalived_state") == {}
-    assert [e.reason for e in result.errors] == ["keepalived_not_running"]
+    assert _samples(result, "watchtower_keepalived_state") == {}  # the file's MASTER is history
+    assert result.errors == ()
+    assert [f.subject for f in result.findings if f.severity == Severity.WARNING] == ["keepalived"]
     stale = [f for f in result.findings if f.severity == Severity.CRITICAL]
     assert [f.subject for f in stale] == ["198.51.100.100"] and "stale VIP" in stale[0].message
 
@@ -280,16 +287,31 @@ def test_notify_state_is_reported_while_keepalived_runs_and_ignored_once_it_died
 def test_signalling_refuses_a_process_that_is_not_keepalived(tmp_path: Path) -> None:
     """Never signal a pid that was reused by something else: here, the test process itself."""
     (tmp_path / "keepalived.pid").write_text(str(os.getpid()))
-    result = _collector(tmp_path, keepalived_json_signal=True).collect()
-    assert [e.reason for e in result.errors] == ["keepalived_not_running"]
+    result = _collector(tmp_path, keepalived_json_signal=True,
+                        keepalived_pid_file=str(tmp_path / "keepalived.pid")).collect()
+    # we are still alive to assert this: SIGRTMIN+2 would have killed pytest
+    assert result.errors == ()
+    assert _samples(result, "watchtower_keepalived_running") == {(("node", "cp1"),): 0.0}
 
 
 def test_signalled_dump_that_never_arrives_is_a_bounded_timeout(tmp_path: Path, fake_keepalived: subprocess.Popen) -> None:
-    # the fake (sleep) dies of SIGUSR1 instead of writing a dump
+    # the fake (sleep) ignores SIGWINCH and never writes a dump
     start = time.monotonic()
-    result = _collector(tmp_path, keepalived_json_signal=True, keepalived_json_signum=int(signal.SIGUSR1)).collect()
+    result = _collector(tmp_path, keepalived_json_signal=True, keepalived_json_signum=int(signal.SIGWINCH),
+                        keepalived_pid_file=str(tmp_path / "keepalived.pid")).collect()
     assert time.monotonic() - start < 1.5
     assert [e.reason for e in result.errors] == ["dump_timeout"]
+    assert fake_keepalived.poll() is None
+
+
+def test_a_keepalived_exiting_instead_of_dumping_ends_the_wait(tmp_path: Path, fake_keepalived: subprocess.Popen) -> None:
+    # the fake (sleep) dies of SIGUSR1: nothing current to report, no error, no full wait
+    start = time.monotonic()
+    result = _collector(tmp_path, keepalived_json_signal=True, keepalived_json_signum=int(signal.SIGUSR1),
+                        keepalived_pid_file=str(tmp_path / "keepalived.pid")).collect()
+    assert time.monotonic() - start < 0.5
+    assert result.errors == ()
+    assert _samples(result, "watchtower_keepalived_state") == {}
 
 
 def test_check_table_lists_vips_and_instances(tmp_path: Path) -> None:
