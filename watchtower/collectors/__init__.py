@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.grafana import GrafanaProvisioner
+from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    HAProxyCollector,
     VipCollector,
+    GrafanaProvisioner,
 )
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
