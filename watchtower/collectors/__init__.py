@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.upgrade import UpgradeCollector
 
-_COLLECTORS: tuple[type[Collector], ...] = ()
+_COLLECTORS: tuple[type[Collector], ...] = (
+    UpgradeCollector,
+)
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
