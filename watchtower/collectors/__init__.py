@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.nodes import NodesCollector
 from watchtower.collectors.upgrade import UpgradeCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    NodesCollector,
     UpgradeCollector,
 )
 

@@ -30,7 +30,6 @@ from watchtower.collectors.base import (
     Severity,
 )
 from watchtower.configtypes import ConfigError, Seconds, format_duration
-from watchtower.kube import KubeUnavailable
 from watchtower.kubeversion import KubeVersion, try_parse_version
 from watchtower.upgrades import evidence as ev
 from watchtower.upgrades import releases
@@ -153,6 +152,8 @@ class UpgradeCollector(Collector):
 
     @classmethod
     def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+        from watchtower.kube import KubeUnavailable  # late: watchtower.kube imports the config, which imports us
+
         try:
             context.kube.source()
             return None
@@ -165,6 +166,8 @@ class UpgradeCollector(Collector):
     # ---------------------------------------------------------------- inputs (I/O)
 
     def _cluster_versions(self, errors: list[ItemError]) -> ClusterVersions:
+        from watchtower.kube import KubeUnavailable
+
         by_source: dict[str, KubeVersion] = {}
         cluster_config = None
         try:
