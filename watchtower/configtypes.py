@@ -211,15 +211,18 @@ def _convert(hint: Any, value: object, path: str) -> Any:  # noqa: PLR0911, PLR0
         options = get_args(hint)
         if value is None and type(None) in options:
             return None
+        candidates = [option for option in options if option is not type(None)]
         errors = []
-        for option in options:
-            if option is type(None):
-                continue
+        for option in candidates:
             try:
                 return _convert(option, value, path)
             except ConfigError as exc:
+                if len(candidates) == 1:  # `X | None`: X's own error is the precise one
+                    raise
                 errors.append(exc.expected)
-        raise ConfigError(path, value, " or ".join(errors))
+        # Never echo a whole mapping: it may hold an inline secret the inner error redacted.
+        shown = "<mapping>" if isinstance(value, Mapping) else value
+        raise ConfigError(path, shown, " or ".join(errors))
     if origin is Literal:
         allowed = get_args(hint)
         if any(value == a and type(value) is type(a) for a in allowed):

@@ -98,6 +98,7 @@ class Daemon:
             self.store, alive=self.scheduler.alive,
             expected_collectors=tuple(c.name for c in self.selection.enabled),
             basic_auth=self._basic_auth(),
+            cluster=self.config.cluster,
         )
         self.server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file)
         bound_host, bound_port = self.server.server_address[:2]

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from watchtower import report
+from watchtower.statuspage import render_page
 from watchtower.store import SnapshotStore, StoreExposition
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class App:
         alive: Callable[[], bool],
         expected_collectors: tuple[str, ...],
         basic_auth: tuple[str, str] | None = None,
-        status_page: Callable[[dict[str, Any]], str] | None = None,
+        cluster: str = "",
     ) -> None:
         self.store = store
         self.alive = alive
@@ -68,7 +69,7 @@ class App:
         self.registry.register(StoreExposition(store))
         self.metrics = MetricsCache(store, self.registry)
         self._basic_auth = basic_auth
-        self._status_page = status_page or _plain_status_page
+        self.cluster = cluster
 
     def not_ready(self) -> list[str]:
         """Enabled collectors that have not completed a run yet."""
@@ -90,23 +91,8 @@ class App:
         ok_password = hmac.compare_digest(password.encode(), want_password.encode())
         return ok_user and ok_password
 
-    def status_html(self) -> str:
-        return self._status_page(report.status_document(self.store.view()))
-
-
-def _plain_status_page(doc: dict[str, Any]) -> str:
-    from html import escape
-
-    rows = "".join(
-        f"<tr><td>{escape(c['name'])}</td><td>{escape(c['severity'])}</td>"
-        f"<td>{escape(str(c['last_success']))}</td><td>{escape(c['failure_detail'] or '')}</td></tr>"
-        for c in doc["collectors"]
-    )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>watchtower</title></head><body>"
-        f"<h1>watchtower: {escape(doc['status'])}</h1><table>{rows}</table>"
-        "<p><a href='/metrics'>/metrics</a> <a href='/api/status'>/api/status</a></p></body></html>"
-    )
+    def status(self) -> dict[str, Any]:
+        return report.status_document(self.store.view(), cluster=self.cluster)
 
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})  # probes stay reachable without credentials
@@ -154,10 +140,9 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
                 else:
                     self._send(200, b"ok\n", "text/plain; charset=utf-8")
             elif path == "/api/status":
-                doc = report.status_document(app.store.view())
-                self._send(200, json.dumps(doc, indent=2).encode(), "application/json")
+                self._send(200, json.dumps(app.status(), indent=2).encode(), "application/json")
             elif path == "/":
-                self._send(200, app.status_html().encode(), "text/html; charset=utf-8")
+                self._send(200, render_page(app.status()).encode(), "text/html; charset=utf-8")
             else:
                 self._send(404, b"not found\n", "text/plain; charset=utf-8")
 
@@ -167,6 +152,10 @@ def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
 class HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Failed TLS handshakes and dropped clients are the client's problem: log, don't print."""
+        log.debug("request from %s failed", client_address, exc_info=True)
 
 
 def serve(

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from watchtower import __version__
 from watchtower.collectors.base import Finding, Severity
 from watchtower.store import CollectorState, StoreView
 
@@ -74,8 +76,8 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def status_document(view: StoreView) -> dict[str, Any]:
-    """The JSON document behind ``/api/status`` and ``watchtower check --output json``."""
+def status_document(view: StoreView, now: float | None = None, cluster: str = "") -> dict[str, Any]:
+    """The JSON document behind ``/api/status``, the status page and ``check --output json``."""
     collectors = []
     for name in sorted(view.states):
         status = collector_status(view.states[name])
@@ -97,6 +99,9 @@ def status_document(view: StoreView) -> dict[str, Any]:
             details[name] = dict(result.details)
     return {
         "status": overall(view).label,
+        "cluster": cluster,
+        "version": __version__,
+        "generated_at": iso(time.time() if now is None else now),
         "collectors": collectors,
         "findings": [
             {"section": f.section, "subject": f.subject, "severity": f.severity.label, "message": f.message}

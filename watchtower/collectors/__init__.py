@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.grafana import GrafanaProvisioner
+from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.collectors.nodes import NodesCollector
 from watchtower.collectors.upgrade import UpgradeCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    HAProxyCollector,
+    GrafanaProvisioner,
     NodesCollector,
     UpgradeCollector,
 )

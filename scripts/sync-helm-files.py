@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Copy the repository's alert rules and dashboards into the Helm chart's files/ directory.
+
+Helm's ``.Files`` can only read inside the chart, but alerts/ and dashboards/ are the single
+source of truth. This script mirrors them (adding, updating and deleting copies);
+tests/integration/test_helm_chart.py fails whenever a copy differs, so CI catches a forgotten
+run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART_FILES = ROOT / "helm" / "watchtower" / "files"
+
+# (source directory, glob, destination directory under the chart's files/)
+MIRRORS = (
+    (ROOT / "alerts", "*.rules.yaml", CHART_FILES / "alerts"),
+    (ROOT / "dashboards", "*.json", CHART_FILES / "dashboards"),
+)
+
+
+def sync() -> list[str]:
+    """Mirror every source file into the chart; returns what changed, for the log."""
+    changes: list[str] = []
+    for source_dir, pattern, dest_dir in MIRRORS:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        wanted = {p.name: p for p in sorted(source_dir.glob(pattern))}
+        for name, source in wanted.items():
+            target = dest_dir / name
+            if not target.is_file() or target.read_bytes() != source.read_bytes():
+                shutil.copyfile(source, target)
+                changes.append(f"updated {target.relative_to(ROOT)}")
+        for stale in sorted(dest_dir.glob(pattern)):
+            if stale.name not in wanted:
+                stale.unlink()
+                changes.append(f"removed {stale.relative_to(ROOT)}")
+    return changes
+
+
+if __name__ == "__main__":
+    for line in sync():
+        print(line)
+    sys.exit(0)

@@ -1,0 +1,126 @@
+"""The real `watchtower` command as a user runs it: start, serve, stop, config errors, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.support import collectors as tc
+from tests.support.services import free_port, wait_for
+from watchtower import cli
+from watchtower.cli import run_collectors_once
+
+
+def _env(tmp_path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"WATCHTOWER_CONFIG", "KUBECONFIG"}}
+    env["HOME"] = str(tmp_path)  # no ~/.kube/config to find
+    return env
+
+
+def test_run_in_empty_directory_serves_build_info_and_stops_on_sigterm(tmp_path) -> None:
+    port = free_port()
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watchtower", "run", "--listen", f"127.0.0.1:{port}"],
+        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        body = wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/metrics", timeout=0.5).text, 5, what="/metrics")
+        served_after = time.monotonic() - start
+        assert "watchtower_build_info{" in body
+        assert served_after < 2.0, f"/metrics took {served_after:.2f}s to appear"
+        proc.send_signal(signal.SIGTERM)
+        stop_start = time.monotonic()
+        _, stderr = proc.communicate(timeout=5)
+        assert proc.returncode == 0, stderr
+        assert time.monotonic() - stop_start < 5
+        assert "starting with config" in stderr and "shutting down" in stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_sigint_also_exits_zero(tmp_path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "watchtower", "run", "--listen", f"127.0.0.1:{port}"],
+                            cwd=tmp_path, env=_env(tmp_path), stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).ok, 5, what="healthz")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.mark.parametrize("argv", [["config", "check"], ["run"], ["check"]])
+def test_unknown_key_exits_2_naming_the_key(tmp_path, argv: list[str]) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("server:\n  listne: 127.0.0.1:1\n")
+    args = [*argv, str(config)] if argv == ["config", "check"] else [*argv, "--config", str(config)]
+    done = subprocess.run([sys.executable, "-m", "watchtower", *args], env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "server.listne" in done.stderr and "did you mean 'listen'" in done.stderr
+
+
+def test_config_check_ok_and_show_redacts(tmp_path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("do-not-print-me")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"server:\n  basic_auth: {{username: u, password_file: {secret}}}\n")
+    ok = subprocess.run([sys.executable, "-m", "watchtower", "config", "check", str(config)],
+                        env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    show = subprocess.run([sys.executable, "-m", "watchtower", "config", "show", "--config", str(config)],
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert show.returncode == 0 and "do-not-print-me" not in show.stdout and str(secret) in show.stdout
+
+
+def test_bad_listen_flag_exits_2(tmp_path) -> None:
+    done = subprocess.run([sys.executable, "-m", "watchtower", "run", "--listen", "nowhere"],
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "--listen" in done.stderr
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["check"], ["config"], ["config", "check"], ["config", "show"], ["version"]])
+def test_help_everywhere(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*argv, "--help"])
+    assert exited.value.code == 0
+
+
+@pytest.mark.parametrize(("collectors", "expected"), [
+    ((tc.GoodCollector,), 0),
+    ((tc.GoodCollector, tc.WarningCollector), 1),
+    ((tc.WarningCollector, tc.CriticalCollector), 2),
+    ((tc.GoodCollector, tc.RaisingCollector), 2),
+])
+def test_check_exit_status(collectors: tuple[type, ...], expected: int) -> None:
+    view = run_collectors_once([c(tc.settings(), tc.context()) for c in collectors])
+    registry = {c.name: c for c in collectors}
+    table, doc = io.StringIO(), io.StringIO()
+    assert cli.emit_check(view, "table", registry, {"kube": "no kubeconfig found"}, stream=table) == expected
+    assert cli.emit_check(view, "json", registry, {}, stream=doc) == expected
+    parsed = json.loads(doc.getvalue())
+    assert parsed["status"] == ["ok", "warning", "critical"][expected]
+    assert "overall: " + ["OK", "WARNING", "CRITICAL"][expected] in table.getvalue()
+    assert "not run: no kubeconfig found" in table.getvalue()
+
+
+def test_check_subprocess_with_no_config_exits_zero_or_explains(tmp_path) -> None:
+    done = subprocess.run([sys.executable, "-m", "watchtower", "check", "--output", "json"], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    doc = json.loads(done.stdout)
+    assert done.returncode == {"ok": 0, "warning": 1, "critical": 2}[doc["status"]]
+    assert isinstance(doc["skipped"], dict)

@@ -1,0 +1,563 @@
+"""The Helm chart, rendered and linted by an embedded Helm (PyPI helm-python-sdk, Helm v4).
+
+Every manifest is validated offline with PyPI kubernetes-validate against the Kubernetes 1.32
+schemas in strict mode (unknown fields are errors). The two Prometheus Operator CRD kinds
+(ServiceMonitor, PrometheusRule) have no schema there: the PrometheusRule's groups go through
+the real `promtool check rules`, and the ServiceMonitor is checked against the Services it must
+select. Then the security properties the chart promises, and every watchtower config it renders
+through the real `watchtower config check`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.services import require_binary
+
+helm = pytest.importorskip("helm_python")
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+pytestmark = pytest.mark.helm
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "helm" / "watchtower"
+KUBERNETES_VERSION = "1.32.0"
+CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})  # no schema in kubernetes-validate
+RELEASE, NAMESPACE = "wt", "monitoring"
+FULLNAME = "wt-watchtower"
+
+# Would-be secret values: they must never be accepted into values or appear in any output.
+SENTINEL = "wt-sentinel-NOT-A-REAL-SECRET-5e1d"
+
+FULL_VALUES: dict[str, Any] = {
+    "cluster": "prod-1",
+    "image": {"repository": "registry.example.org/kube-watchtower", "tag": "0.1.0"},
+    "imagePullSecrets": [{"name": "regcred"}],
+    "log": {"level": "debug", "format": "json"},
+    "controlPlane": {
+        "endpoint": "k8s-api.example.org:6443",
+        "vips": ["198.51.100.100"],
+        "apiservers": ["198.51.100.11:6443", "198.51.100.12:6443", "198.51.100.13:6443"],
+    },
+    "rbac": {"secrets": {"enabled": True, "namespaces": ["ingress", "cert-manager"]}},
+    "stateConfigMap": {"enabled": True},
+    "secrets": {
+        "grafanaToken": {"name": "grafana-sa", "key": "token"},
+        "slackWebhookUrl": {"name": "slack", "key": "webhook-url"},
+        "smtpPassword": {"name": "smtp", "key": "password"},
+    },
+    "deployment": {"podAnnotations": {"example.org/team": "platform"}, "priorityClassName": "high"},
+    "daemonSet": {
+        "extraHostPaths": [{"name": "keepalived-state", "path": "/run/keepalived"},
+                           {"name": "haproxy-run", "path": "/run/haproxy"}],
+        "config": {"collectors": {"haproxy": {"stats_socket": "/run/haproxy/admin.sock"}}},
+        "priorityClassName": "system-node-critical",
+    },
+    "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    "grafana": {
+        "dashboards": {"enabled": True, "annotations": {"grafana_folder": "watchtower"}},
+        "alerting": {"enabled": True},
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# rendering helpers
+
+
+def render(values: Mapping[str, Any] | None = None) -> dict[str, str]:
+    with helm.Chart.load(str(CHART)) as chart:
+        return chart.render(values=dict(values or {}), name=RELEASE, namespace=NAMESPACE)
+
+
+def manifests(rendered: Mapping[str, str]) -> list[dict[str, Any]]:
+    docs = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]
+
+
+def workloads(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] in {"Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob", "Pod"}]
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    return workload["spec"]["template"]["spec"]
+
+
+def rendered_configs(docs: list[dict[str, Any]]) -> dict[str, str]:
+    """ConfigMap name → the watchtower config.yaml it carries."""
+    return {d["metadata"]["name"]: d["data"]["config.yaml"] for d in of_kind(docs, "ConfigMap")
+            if "config.yaml" in (d.get("data") or {})}
+
+
+def config_check(text: str, tmp_path: Path, name: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return subprocess.run([sys.executable, "-m", "watchtower", "config", "check", str(path)],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def default_docs() -> list[dict[str, Any]]:
+    return manifests(render())
+
+
+@pytest.fixture(scope="module")
+def full_docs() -> list[dict[str, Any]]:
+    return manifests(render(FULL_VALUES))
+
+
+@pytest.fixture(params=["default", "full"])
+def docs(request: pytest.FixtureRequest, default_docs: list, full_docs: list) -> list[dict[str, Any]]:
+    return default_docs if request.param == "default" else full_docs
+
+
+# --------------------------------------------------------------------------------------------
+# lint, schema, Kubernetes validation
+
+
+@pytest.mark.parametrize("values", [None, FULL_VALUES], ids=["default", "full"])
+def test_strict_lint_is_clean(values: dict | None) -> None:
+    report = helm.lint(str(CHART), values, strict=True, namespace=NAMESPACE, kube_version=f"v{KUBERNETES_VERSION}")
+    assert report["errors"] == [], report
+    worse_than_info = [m for m in report["messages"] if m["severity"] >= 2]
+    assert worse_than_info == [], report
+
+
+def test_default_render_has_both_roles(default_docs: list) -> None:
+    assert {d["kind"] for d in default_docs} >= {"Deployment", "DaemonSet", "ServiceAccount", "ConfigMap", "Service",
+                                                 "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    assert not {d["kind"] for d in default_docs} & CRD_KINDS, "CRD kinds must be opt-in"
+
+
+def test_full_render_has_everything_switched_on(full_docs: list) -> None:
+    kinds = {d["kind"] for d in full_docs}
+    assert kinds >= {"ServiceMonitor", "PrometheusRule"}
+    labels = [d["metadata"]["labels"] for d in of_kind(full_docs, "ConfigMap")]
+    assert any(l.get("grafana_alert") == "1" for l in labels)
+    assert one(full_docs, "ConfigMap", f"{FULLNAME}-state")["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_every_manifest_validates_against_kubernetes(docs: list) -> None:
+    checked = 0
+    for doc in docs:
+        if doc["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(p) for p in exc.path)
+            pytest.fail(f"{doc['kind']}/{doc['metadata']['name']}: {path}: {exc.message}")
+        checked += 1
+    assert checked >= 10
+
+
+def test_validator_is_strict_enough_to_fail() -> None:
+    """Guard against a validator that accepts anything: a misspelled field must be rejected."""
+    deployment = one(manifests(render()), "Deployment", FULLNAME)
+    broken = copy.deepcopy(deployment)
+    pod_spec(broken)["containers"][0]["securityContext"]["readOnlyRootFileSystem"] = True  # capital S
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("values, where", [
+    ({"deamonSet": {"enabled": False}}, "deamonSet"),
+    ({"daemonSet": {"readRootOnlyFile": False}}, "readRootOnlyFile"),
+    ({"serviceMonitor": {"enable": True}}, "enable"),
+    ({"rbac": {"secrets": {"enabled": True, "namespace": ["x"]}}}, "namespace"),
+    ({"daemonSet": {"extraHostPaths": [{"name": "x", "path": "/x", "readOnly": False}]}}, "readOnly"),
+])
+def test_schema_rejects_a_typo(values: dict, where: str) -> None:
+    with pytest.raises(helm.HelmValuesError, match=where):
+        render(values)
+
+
+def test_schema_rejects_a_secret_value() -> None:
+    """Values hold Secret names and keys only: there is no place to put the secret itself."""
+    for values in (
+        {"secrets": {"slackWebhookUrl": {"name": "slack", "key": "url", "value": SENTINEL}}},
+        {"secrets": {"smtpPassword": SENTINEL}},
+    ):
+        with pytest.raises(helm.HelmValuesError) as caught:
+            render(values)
+        assert SENTINEL not in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------
+# security properties
+
+
+def _host_path_volumes(spec: dict[str, Any]) -> dict[str, str]:
+    return {v["name"]: v["hostPath"]["path"] for v in spec.get("volumes", []) if "hostPath" in v}
+
+
+def _all_containers(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from spec.get("initContainers", [])
+    yield from spec["containers"]
+
+
+def test_host_paths_are_exactly_the_documented_ones_and_read_only(docs: list, full_docs: list) -> None:
+    for workload in workloads(docs):
+        spec = pod_spec(workload)
+        host = _host_path_volumes(spec)
+        if workload["kind"] == "Deployment":
+            assert host == {}, "the cluster role must not touch the host"
+            continue
+        expected = {"/etc/kubernetes", "/var/lib/kubelet/pki"}
+        if docs is full_docs:
+            expected |= {p["path"] for p in FULL_VALUES["daemonSet"]["extraHostPaths"]}
+        assert set(host.values()) == expected
+        for container in _all_containers(spec):
+            mounts = [m for m in container.get("volumeMounts", []) if m["name"] in host]
+            assert {m["name"] for m in mounts} == set(host), "each host path is mounted"
+            for mount in mounts:
+                assert mount.get("readOnly") is True, f"{mount['name']} is writable"
+                assert mount.get("recursiveReadOnly") == "IfPossible"
+                assert mount["mountPath"] == host[mount["name"]], "kubeconfigs refer to absolute host paths"
+                assert "subPath" not in mount
+        # The only writable mount is the emptyDir /tmp (not on the host).
+        writable = [m for c in _all_containers(spec) for m in c.get("volumeMounts", []) if not m.get("readOnly")]
+        assert [(m["name"], m["mountPath"]) for m in writable] == [("tmp", "/tmp")]
+
+
+def test_containers_are_locked_down(docs: list) -> None:
+    for workload in workloads(docs):
+        spec = pod_spec(workload)
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert not spec.get("hostPID") and not spec.get("hostIPC")
+        assert spec.get("hostNetwork", False) == (workload["kind"] == "DaemonSet")
+        for container in _all_containers(spec):
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["privileged"] is False
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["capabilities"] == {"drop": ["ALL"]}, "nothing added, everything dropped"
+            assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+            assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+            assert "limits" in container["resources"] and "requests" in container["resources"]
+            assert [p["name"] for p in container["ports"]] == ["http"]
+
+
+def test_pods_are_non_root_except_the_documented_daemonset_exception(docs: list) -> None:
+    deployment = one(docs, "Deployment", FULLNAME)
+    sc = pod_spec(deployment)["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] != 0 and sc["runAsGroup"] != 0
+    assert all("runAsUser" not in c["securityContext"] for c in pod_spec(deployment)["containers"])
+    daemonset = one(docs, "DaemonSet", f"{FULLNAME}-node")
+    assert pod_spec(daemonset)["securityContext"]["runAsUser"] == 0  # default readRootOnlyFiles: true
+    # ... documented where users look: values.yaml next to the switch, and the chart README.
+    values_text = (CHART / "values.yaml").read_text()
+    doc = values_text[values_text.index("readRootOnlyFiles") - 1200: values_text.index("readRootOnlyFiles: true")]
+    for fact in ("0600", "uid 0", "capabilit", "read-only", "CAP_DAC_READ_SEARCH"):
+        assert fact in doc, f"values.yaml does not explain {fact!r} next to daemonSet.readRootOnlyFiles"
+    readme = (CHART / "README.md").read_text()
+    assert "readRootOnlyFiles" in readme and "0600" in readme
+
+
+def test_daemonset_can_run_non_root() -> None:
+    docs = manifests(render({"daemonSet": {"readRootOnlyFiles": False}}))
+    for workload in workloads(docs):
+        sc = pod_spec(workload)["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 65532
+
+
+def test_daemonset_runs_on_control_plane_nodes_without_api_access(docs: list) -> None:
+    spec = pod_spec(one(docs, "DaemonSet", f"{FULLNAME}-node"))
+    assert spec["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
+    tolerated = {(t["key"], t.get("effect")) for t in spec["tolerations"]}
+    assert ("node-role.kubernetes.io/control-plane", "NoSchedule") in tolerated
+    assert spec["automountServiceAccountToken"] is False, "the node role never calls the Kubernetes API"
+    assert spec["dnsPolicy"] == "ClusterFirstWithHostNet"
+
+
+def _rules(docs: list[dict[str, Any]]) -> set[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]]:
+    """(scope, apiGroup, resource, resourceNames, verbs) for every rule of every Role/ClusterRole."""
+    out = set()
+    for role in of_kind(docs, "ClusterRole") + of_kind(docs, "Role"):
+        scope = "cluster" if role["kind"] == "ClusterRole" else role["metadata"]["namespace"]
+        for rule in role["rules"]:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    out.add((scope, group, resource, tuple(rule.get("resourceNames", ())), tuple(sorted(rule["verbs"]))))
+    return out
+
+
+BASE_RULES = {
+    ("cluster", "", "nodes", (), ("get", "list", "watch")),
+    ("kube-system", "", "configmaps", ("kubeadm-config",), ("get",)),
+}
+
+
+def test_rbac_default_is_exactly_nodes_and_kubeadm_config(default_docs: list) -> None:
+    assert _rules(default_docs) == BASE_RULES
+    assert not any("secrets" in str(r["rules"]) for r in of_kind(default_docs, "ClusterRole") + of_kind(default_docs, "Role"))
+
+
+def test_rbac_full_adds_only_secret_reads_and_own_state(full_docs: list) -> None:
+    assert _rules(full_docs) == BASE_RULES | {
+        ("ingress", "", "secrets", (), ("get", "list")),
+        ("cert-manager", "", "secrets", (), ("get", "list")),
+        (NAMESPACE, "", "configmaps", (f"{FULLNAME}-state",), ("get", "patch", "update")),
+    }
+
+
+def test_rbac_secrets_cluster_wide_when_no_namespaces_given() -> None:
+    docs = manifests(render({"rbac": {"secrets": {"enabled": True}}}))
+    assert _rules(docs) == BASE_RULES | {("cluster", "", "secrets", (), ("get", "list"))}
+
+
+def test_rbac_bindings_bind_only_our_service_account(docs: list) -> None:
+    roles = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"])
+             for r in of_kind(docs, "ClusterRole") + of_kind(docs, "Role")}
+    bindings = of_kind(docs, "ClusterRoleBinding") + of_kind(docs, "RoleBinding")
+    assert len(bindings) == len(roles)
+    for binding in bindings:
+        ref = binding["roleRef"]
+        namespace = None if ref["kind"] == "ClusterRole" else binding["metadata"]["namespace"]
+        assert (ref["kind"], namespace, ref["name"]) in roles
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}]
+    assert "*" not in json.dumps([r["rules"] for r in of_kind(docs, "ClusterRole") + of_kind(docs, "Role")])
+
+
+def test_rbac_off_renders_no_roles() -> None:
+    docs = manifests(render({"rbac": {"create": False, "secrets": {"enabled": True}}}))
+    assert not [d for d in docs if d["kind"].endswith(("Role", "RoleBinding"))]
+
+
+# --------------------------------------------------------------------------------------------
+# secrets: referenced by name, mounted as files, never values
+
+
+def test_secrets_are_mounted_read_only_by_reference(full_docs: list) -> None:
+    spec = pod_spec(one(full_docs, "Deployment", FULLNAME))
+    secret_volumes = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
+    assert {(s["secretName"], tuple(i["key"] for i in s["items"])) for s in secret_volumes.values()} == {
+        ("grafana-sa", ("token",)), ("slack", ("webhook-url",)), ("smtp", ("password",))}
+    mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"] if m["name"] in secret_volumes}
+    assert set(mounts) == set(secret_volumes) and all(m["readOnly"] for m in mounts.values())
+    assert {m["mountPath"] for m in mounts.values()} == {
+        "/etc/watchtower/secrets/grafana-token", "/etc/watchtower/secrets/slack-webhook-url",
+        "/etc/watchtower/secrets/smtp-password"}
+    node_spec = pod_spec(one(full_docs, "DaemonSet", f"{FULLNAME}-node"))
+    assert not [v for v in node_spec["volumes"] if "secret" in v], "the node role gets no secrets"
+
+
+_SECRET_SHAPES = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|hooks\.slack\.com/services/|xox[bp]-|glsa_[A-Za-z0-9]"
+    r"|^[ \t]*(password|token|api_key|webhook_url|secret)[ \t]*:[ \t]*\S", re.MULTILINE | re.IGNORECASE)
+
+
+@pytest.mark.parametrize("values", [None, FULL_VALUES], ids=["default", "full"])
+def test_no_secret_values_in_values_or_rendered_output(values: dict | None) -> None:
+    rendered = render(values)
+    assert not of_kind(manifests(rendered), "Secret"), "the chart never creates Secrets: it references existing ones"
+    texts = {"values.yaml": (CHART / "values.yaml").read_text(), **rendered}
+    for where, text in texts.items():
+        match = _SECRET_SHAPES.search(text)
+        assert match is None, f"{where} holds something secret-shaped: {match.group(0)!r}"
+
+
+def test_secret_scanner_would_catch_an_inline_secret() -> None:
+    """Guard against a scanner that finds nothing: an inline secret passed through `config` is seen."""
+    rendered = render({"deployment": {"config": {"server": {"basic_auth": {"password": SENTINEL}}}}})
+    text = "\n".join(rendered.values())
+    assert SENTINEL in text
+    assert _SECRET_SHAPES.search(text) is not None
+
+
+def test_an_inline_secret_in_config_fails_the_config_check_without_echoing_it(tmp_path: Path) -> None:
+    """`config` is free-form: the chart passes it through, watchtower refuses inline secrets."""
+    docs = manifests(render({"config": {"common": {"server": {"basic_auth": {"username": "p", "password": SENTINEL}}}}}))
+    for name, text in rendered_configs(docs).items():
+        done = config_check(text, tmp_path, name)
+        assert done.returncode == 2
+        assert "no inline secret" in done.stderr
+        assert SENTINEL not in done.stdout + done.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# the rendered watchtower configs are valid watchtower configs
+
+
+def test_every_rendered_config_passes_watchtower_config_check(docs: list, tmp_path: Path) -> None:
+    configs = rendered_configs(docs)
+    assert set(configs) == {f"{FULLNAME}-cluster-config", f"{FULLNAME}-node-config"}
+    for name, text in configs.items():
+        done = config_check(text, tmp_path, name)
+        assert done.returncode == 0, f"{name}:\n{text}\n{done.stderr}"
+
+
+def test_config_check_catches_a_typo_passed_through_values(tmp_path: Path) -> None:
+    docs = manifests(render({"daemonSet": {"config": {"log": {"levle": "debug"}}}}))
+    done = config_check(rendered_configs(docs)[f"{FULLNAME}-node-config"], tmp_path, "node")
+    assert done.returncode == 2 and "log.levle" in done.stderr
+
+
+def test_values_reach_the_configs(full_docs: list) -> None:
+    for text in rendered_configs(full_docs).values():
+        config = yaml.safe_load(text)
+        assert config["cluster"] == "prod-1"
+        assert config["control_plane"]["vips"] == ["198.51.100.100"]
+        assert config["server"]["listen"] == "0.0.0.0:9847"
+
+
+def test_config_change_rolls_the_pods(default_docs: list) -> None:
+    changed = manifests(render({"config": {"common": {"log": {"level": "debug"}}}}))
+    for kind, name in (("Deployment", FULLNAME), ("DaemonSet", f"{FULLNAME}-node")):
+        before = one(default_docs, kind, name)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        after = one(changed, kind, name)["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        assert before != after
+
+
+def test_workloads_run_the_cli_with_the_mounted_config(docs: list) -> None:
+    from watchtower.cli import build_parser
+
+    for workload in workloads(docs):
+        container = pod_spec(workload)["containers"][0]
+        args = build_parser().parse_args(container["args"])
+        assert args.command == "run" and args.config == "/etc/watchtower/config.yaml"
+        assert any(m["mountPath"] == args.config for m in container["volumeMounts"])
+
+
+def test_image_defaults_to_the_package_version() -> None:
+    import watchtower
+
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    assert chart["appVersion"] == watchtower.__version__
+    docs = manifests(render())
+    assert pod_spec(one(docs, "Deployment", FULLNAME))["containers"][0]["image"] == f"kube-watchtower:{watchtower.__version__}"
+    digest = "sha256:" + "ab" * 32
+    docs = manifests(render({"image": {"digest": digest}}))
+    assert pod_spec(one(docs, "Deployment", FULLNAME))["containers"][0]["image"] == f"kube-watchtower@{digest}"
+
+
+# --------------------------------------------------------------------------------------------
+# Services, ServiceMonitor, PrometheusRule, Grafana ConfigMaps
+
+
+# A local subset of the monitoring.coreos.com/v1 CRD schemas (kubernetes-validate has none):
+# the fields this chart may use; a typo such as `scrapeTimout` fails here.
+SERVICE_MONITOR_SPEC_KEYS = {"selector", "namespaceSelector", "endpoints", "jobLabel", "targetLabels", "podTargetLabels"}
+SERVICE_MONITOR_ENDPOINT_KEYS = {"port", "path", "scheme", "interval", "scrapeTimeout", "relabelings",
+                                 "metricRelabelings", "honorLabels", "tlsConfig", "basicAuth"}
+PROMETHEUS_RULE_SPEC_KEYS = {"groups"}
+
+
+def test_crd_objects_use_only_known_fields(full_docs: list) -> None:
+    monitor = one(full_docs, "ServiceMonitor", FULLNAME)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(monitor["spec"]) <= SERVICE_MONITOR_SPEC_KEYS
+    for endpoint in monitor["spec"]["endpoints"]:
+        assert set(endpoint) <= SERVICE_MONITOR_ENDPOINT_KEYS
+        for field in ("interval", "scrapeTimeout"):
+            assert re.fullmatch(r"([0-9]+(ms|s|m|h))+", endpoint[field])
+    rule = one(full_docs, "PrometheusRule", FULLNAME)
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(rule["spec"]) == PROMETHEUS_RULE_SPEC_KEYS
+
+
+def test_service_monitor_selects_both_services(full_docs: list) -> None:
+    monitor = one(full_docs, "ServiceMonitor", FULLNAME)
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    services = of_kind(full_docs, "Service")
+    assert len(services) == 2
+    for service in services:
+        assert selector.items() <= service["metadata"]["labels"].items()
+        assert "http" in [p["name"] for p in service["spec"]["ports"]]
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["http"]
+    # The alerts route by `cluster`, which comes from the scrape target.
+    assert monitor["spec"]["endpoints"][0]["relabelings"] == [
+        {"action": "replace", "targetLabel": "cluster", "replacement": "prod-1"}]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_services_select_their_pods(default_docs: list) -> None:
+    pods = {w["kind"]: w["spec"]["template"]["metadata"]["labels"] for w in workloads(default_docs)}
+    deployment_svc = one(default_docs, "Service", FULLNAME)["spec"]["selector"]
+    node_svc = one(default_docs, "Service", f"{FULLNAME}-node")["spec"]["selector"]
+    assert deployment_svc.items() <= pods["Deployment"].items() and not deployment_svc.items() <= pods["DaemonSet"].items()
+    assert node_svc.items() <= pods["DaemonSet"].items() and not node_svc.items() <= pods["Deployment"].items()
+
+
+def _mirror_pairs(source: str, pattern: str) -> tuple[list[Path], list[Path]]:
+    return sorted((ROOT / source).glob(pattern)), sorted((CHART / "files" / source).glob(pattern))
+
+
+@pytest.mark.parametrize("source, pattern", [("alerts", "*.rules.yaml"), ("dashboards", "*.json")])
+def test_chart_copies_equal_the_repository_sources(source: str, pattern: str) -> None:
+    originals, copies = _mirror_pairs(source, pattern)
+    assert [p.name for p in copies] == [p.name for p in originals], \
+        "run scripts/sync-helm-files.py: the chart's copies differ from the sources"
+    for original, copied in zip(originals, copies):
+        assert copied.read_bytes() == original.read_bytes(), f"{copied} is stale: run scripts/sync-helm-files.py"
+
+
+def test_prometheus_rule_carries_every_rule_group(full_docs: list) -> None:
+    rule = one(full_docs, "PrometheusRule", FULLNAME)
+    expected = []
+    for path in sorted((CHART / "files" / "alerts").glob("*.rules.yaml")):
+        expected.extend(yaml.safe_load(path.read_text())["groups"])
+    assert rule["spec"]["groups"] == expected
+
+
+@pytest.mark.promtool
+def test_prometheus_rule_passes_promtool(full_docs: list, tmp_path: Path) -> None:
+    groups = one(full_docs, "PrometheusRule", FULLNAME)["spec"]["groups"]
+    if not groups:
+        pytest.skip("no alert rules in alerts/ yet")
+    rules = tmp_path / "from-chart.rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups}))
+    done = subprocess.run([require_binary("promtool"), "check", "rules", str(rules)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_dashboard_config_maps_for_the_grafana_sidecar(full_docs: list) -> None:
+    maps = [d for d in of_kind(full_docs, "ConfigMap") if d["metadata"]["labels"].get("grafana_dashboard") == "1"]
+    sources = sorted((CHART / "files" / "dashboards").glob("*.json"))
+    assert len(maps) == len(sources)
+    by_key = {key: value for m in maps for key, value in m["data"].items()}
+    for source in sources:
+        assert json.loads(by_key[source.name]) == json.loads(source.read_text())
+    for m in maps:
+        assert m["metadata"]["annotations"] == {"grafana_folder": "watchtower"}
+
+
+def test_grafana_alerting_config_map(full_docs: list) -> None:
+    alerting = one(full_docs, "ConfigMap", f"{FULLNAME}-grafana-alerting")
+    assert alerting["metadata"]["labels"]["grafana_alert"] == "1"
+    sources = sorted((CHART / "files" / "grafana-alerting").glob("*.yaml"))
+    assert sorted((alerting.get("data") or {})) == [p.name for p in sources]
+    for source in sources:
+        assert yaml.safe_load(alerting["data"][source.name]) == yaml.safe_load(source.read_text())
+
+
+def test_notes_name_the_objects() -> None:
+    notes = render()[f"watchtower/templates/NOTES.txt"]
+    assert f"deploy/{FULLNAME}" in notes and "pod-security.kubernetes.io/enforce=privileged" in notes

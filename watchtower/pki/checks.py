@@ -1,0 +1,173 @@
+"""Judgements over parsed certificates: chain, issuer outliving, key match, SAN coverage, urgency.
+
+Pure functions; the collector decides which certificates to compare and turns the answers
+into 1/0 gauges and ``check`` rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import ipaddress
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+
+from watchtower.pki.model import CertInfo, ParseError
+
+MAX_CHAIN_DEPTH = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class ChainResult:
+    """Whether ``cert`` chains to a trust anchor; ``reason`` is a label token when it does not."""
+
+    valid: bool
+    reason: str = ""  # "", issuer_unknown, bad_signature, issuer_not_ca, issuer_expired, issuer_not_yet_valid, too_deep
+    issuer: CertInfo | None = None  # the direct issuer, when found
+
+
+def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool:
+    try:
+        cert.x509.verify_directly_issued_by(issuer.x509)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def find_issuer(cert: CertInfo, pool: Sequence[CertInfo]) -> CertInfo | None:
+    """The certificate in ``pool`` whose key signed ``cert`` (name match and signature check)."""
+    for candidate in pool:
+        if candidate.x509.subject == cert.x509.issuer and _signed_by(cert, candidate):
+            return candidate
+    return None
+
+
+def verify_chain(
+    cert: CertInfo, pool: Sequence[CertInfo], now: float, anchors: Sequence[CertInfo] | None = None
+) -> ChainResult:
+    """Follow issuers through ``pool`` up to a trust anchor, like ``openssl verify`` would.
+
+    ``anchors`` are the trusted roots; when None, every self-signed certificate in ``pool`` is
+    trusted. The certificate's own validity dates are NOT judged here (the expiry metrics do
+    that); every issuer's are.
+    """
+    trusted = {a.fingerprint_sha256 for a in (anchors if anchors is not None else ())}
+    search = list(pool) + [a for a in (anchors or ()) if a not in pool]
+    current = cert
+    direct: CertInfo | None = None
+    for depth in range(MAX_CHAIN_DEPTH):
+        if current.self_issued and _signed_by(current, current):
+            if anchors is None or current.fingerprint_sha256 in trusted:
+                return ChainResult(True, "", direct if depth else current)
+            return ChainResult(False, "untrusted_root", direct)
+        if anchors is not None and current.fingerprint_sha256 in trusted:
+            return ChainResult(True, "", direct)
+        issuer = next((c for c in search if c.x509.subject == current.x509.issuer), None)
+        if issuer is None:
+            return ChainResult(False, "issuer_unknown", direct)
+        found = find_issuer(current, search)
+        if found is None:
+            return ChainResult(False, "bad_signature", direct or (issuer if depth == 0 else None))
+        issuer = found
+        if depth == 0:
+            direct = issuer
+        if not issuer.is_ca:
+            return ChainResult(False, "issuer_not_ca", direct)
+        if issuer.not_after < now:
+            return ChainResult(False, "issuer_expired", direct)
+        if issuer.not_before > now:
+            return ChainResult(False, "issuer_not_yet_valid", direct)
+        current = issuer
+    return ChainResult(False, "too_deep", direct)
+
+
+def expires_after_issuer(cert: CertInfo, issuer: CertInfo) -> bool:
+    """True when the issuer expires first: the certificate becomes unverifiable before its own end."""
+    return cert.not_after > issuer.not_after
+
+
+def _public_der(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def key_matches(public: CertInfo | bytes, private_key_pem: bytes, password: bytes | None = None) -> bool:
+    """Does the private key belong to this certificate (or PEM public key)? Public halves only.
+
+    The private key is loaded, its public half derived and compared; the key object never
+    leaves this function and no error message contains key material.
+    """
+    try:
+        private = serialization.load_pem_private_key(private_key_pem, password=password)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ParseError("invalid_key", "private key could not be loaded") from None
+    derived = _public_der(private.public_key())
+    del private
+    if isinstance(public, CertInfo):
+        expected = _public_der(public.x509.public_key())
+    else:
+        try:
+            expected = _public_der(serialization.load_pem_public_key(public))
+        except (ValueError, UnsupportedAlgorithm):
+            raise ParseError("invalid_key", "public key could not be loaded") from None
+    return hmac.compare_digest(derived, expected)
+
+
+def _dns_match(pattern: str, name: str) -> bool:
+    pattern, name = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    if pattern == name:
+        return True
+    if pattern.startswith("*.") and "." in name:
+        return name.split(".", 1)[1] == pattern[2:]
+    return False
+
+
+def san_covers(cert: CertInfo, name: str) -> bool:
+    """Would a TLS client reaching ``name`` (IP or DNS name) accept this certificate's SANs?"""
+    try:
+        address = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return any(_dns_match(pattern, name) for pattern in cert.dns_names)
+    return address in cert.ip_addresses
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """Urgency bounds: warn below min(warning_seconds, warning_fraction × lifetime), likewise critical."""
+
+    warning_seconds: float = 30 * 86400
+    warning_fraction: float = 0.20
+    critical_seconds: float = 7 * 86400
+    critical_fraction: float = 0.05
+
+    def warning_at(self, cert: CertInfo) -> float:
+        return min(self.warning_seconds, self.warning_fraction * cert.lifetime_seconds)
+
+    def critical_at(self, cert: CertInfo) -> float:
+        return min(self.critical_seconds, self.critical_fraction * cert.lifetime_seconds)
+
+
+def urgency(cert: CertInfo, now: float, thresholds: Thresholds = Thresholds()) -> str:
+    """``expired``, ``not_yet_valid``, ``critical``, ``warning`` or ``ok`` — lifetime-relative."""
+    left = cert.not_after - now
+    if left <= 0:
+        return "expired"
+    if cert.not_before > now:
+        return "not_yet_valid"
+    if left < thresholds.critical_at(cert):
+        return "critical"
+    if left < thresholds.warning_at(cert):
+        return "warning"
+    return "ok"
+
+
+def load_x509_der(data: bytes) -> CertInfo:
+    """One DER certificate (as a TLS handshake hands it over)."""
+    try:
+        return CertInfo.from_x509(x509.load_der_x509_certificate(data))
+    except ValueError as exc:
+        raise ParseError("invalid_der", str(exc)[:160]) from None

@@ -1,0 +1,148 @@
+"""The certificate as watchtower sees it: a frozen summary of one X.509 certificate.
+
+Eager fields are the ones every metric needs; the rest (SANs, fingerprints) are computed on
+first use so that scanning ten thousand files costs little more than parsing them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import hashlib
+import ipaddress
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+
+_SHA256 = hashes.SHA256()
+
+
+class ParseError(ValueError):
+    """Bytes that should hold certificates do not; ``reason`` is a short metric-label token."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def serial_hex(serial: int) -> str:
+    """A serial number spelled the way ``openssl x509 -serial`` prints it: upper-case, even length."""
+    sign, magnitude = ("-", -serial) if serial < 0 else ("", serial)
+    text = f"{magnitude:X}"
+    if len(text) % 2:
+        text = "0" + text
+    return sign + text
+
+
+def _common_name(name: x509.Name) -> str:
+    for attribute in name:
+        if attribute.oid == NameOID.COMMON_NAME:
+            value = attribute.value
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return ""
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+@dataclasses.dataclass(frozen=True)
+class CertInfo:
+    """One certificate: who, by whom, when; the parsed object stays private for the checks."""
+
+    subject_cn: str
+    issuer_cn: str
+    serial: int
+    not_before: float  # Unix seconds
+    not_after: float  # Unix seconds
+    is_ca: bool
+    _x509: x509.Certificate = dataclasses.field(repr=False, compare=False, hash=False)
+
+    @classmethod
+    def from_x509(cls, cert: x509.Certificate) -> CertInfo:
+        return cls(
+            subject_cn=_common_name(cert.subject),
+            issuer_cn=_common_name(cert.issuer),
+            serial=cert.serial_number,
+            not_before=cert.not_valid_before_utc.timestamp(),
+            not_after=cert.not_valid_after_utc.timestamp(),
+            is_ca=_is_ca(cert),
+            _x509=cert,
+        )
+
+    @property
+    def x509(self) -> x509.Certificate:
+        return self._x509
+
+    @property
+    def serial_hex(self) -> str:
+        return serial_hex(self.serial)
+
+    @property
+    def not_before_dt(self) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self.not_before, datetime.timezone.utc)
+
+    @property
+    def not_after_dt(self) -> datetime.datetime:
+        return datetime.datetime.fromtimestamp(self.not_after, datetime.timezone.utc)
+
+    @property
+    def lifetime_seconds(self) -> float:
+        return self.not_after - self.not_before
+
+    @functools.cached_property
+    def subject(self) -> str:
+        return self._x509.subject.rfc4514_string()
+
+    @functools.cached_property
+    def issuer(self) -> str:
+        return self._x509.issuer.rfc4514_string()
+
+    @functools.cached_property
+    def self_issued(self) -> bool:
+        return self._x509.subject == self._x509.issuer
+
+    @functools.cached_property
+    def dns_names(self) -> tuple[str, ...]:
+        return tuple(str(n) for n in self._san_values(x509.DNSName))
+
+    @functools.cached_property
+    def ip_addresses(self) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
+        return tuple(self._san_values(x509.IPAddress))  # type: ignore[arg-type]
+
+    def _san_values(self, kind: type) -> list[Any]:
+        try:
+            san = self._x509.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            return []
+        return list(san.get_values_for_type(kind))
+
+    @functools.cached_property
+    def fingerprint_sha256(self) -> str:
+        return self._x509.fingerprint(_SHA256).hex()
+
+    @functools.cached_property
+    def public_key_sha256(self) -> str:
+        """SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its renewal with the same key."""
+        spki = self._x509.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return hashlib.sha256(spki).hexdigest()
+
+    def seconds_left(self, now: float) -> float:
+        return self.not_after - now
+
+    def lifetime_fraction_left(self, now: float) -> float:
+        """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""
+        lifetime = self.lifetime_seconds
+        if lifetime <= 0:
+            return 0.0
+        return (self.not_after - now) / lifetime

@@ -1,0 +1,143 @@
+"""Bytes → certificates: PEM bundles, DER, PKCS#7 and PKCS#12, with a reason for every failure.
+
+Pure functions over bytes. A file may hold good and bad parts (a bundle with one corrupt
+block): the good certificates are kept and each bad part becomes a ``ParseError`` in
+``ParsedFile.errors``. Non-certificate PEM blocks (private keys, CSRs, public keys) are noted,
+not errors, so a key file is skipped quietly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+
+from watchtower.pki.model import CertInfo, ParseError
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
+_CERT_TAGS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
+_PKCS7_TAGS = frozenset({b"PKCS7", b"CERTIFICATE CHAIN"})
+PRIVATE_KEY_TAGS = frozenset({b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY"})
+PKCS12_SUFFIXES = (".p12", ".pfx")
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedFile:
+    """What one blob held: certificates in file order, per-part errors, other PEM block types."""
+
+    certificates: tuple[CertInfo, ...] = ()
+    errors: tuple[ParseError, ...] = ()
+    other_blocks: tuple[str, ...] = ()  # e.g. ("PRIVATE KEY",): recognised, not a certificate
+
+    @property
+    def has_private_key(self) -> bool:
+        return any(tag.encode() in PRIVATE_KEY_TAGS for tag in self.other_blocks)
+
+
+def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hint: str = "") -> ParsedFile:
+    """Every certificate in ``data``; the format is sniffed (``name_hint`` = file name helps for .p12)."""
+    if not data.strip():
+        return ParsedFile(errors=(ParseError("empty", "no data"),))
+    if name_hint.lower().endswith(PKCS12_SUFFIXES):
+        return _parse_pkcs12(data, passphrase)
+    if b"-----BEGIN " in data:
+        return _parse_pem(data)
+    if data[:1] == b"\x30":
+        return _parse_der(data, passphrase)
+    if _looks_binary(data):
+        return ParsedFile(errors=(ParseError("not_certificate", "binary data that is not DER, PKCS#7 or PKCS#12"),))
+    return ParsedFile(errors=(ParseError("not_certificate", "text without a PEM block"),))
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:1024]
+    return b"\x00" in sample or sum(b < 9 or 13 < b < 32 for b in sample) > len(sample) // 10
+
+
+def _parse_pem(data: bytes) -> ParsedFile:
+    certs: list[CertInfo] = []
+    errors: list[ParseError] = []
+    others: list[str] = []
+    complete = 0
+    for match in _PEM_BLOCK.finditer(data):
+        complete += 1
+        tag = match.group(1)
+        if tag in _CERT_TAGS:
+            try:
+                certs.append(CertInfo.from_x509(x509.load_pem_x509_certificate(match.group(0))))
+            except ValueError as exc:
+                errors.append(ParseError("invalid_pem", f"certificate block {complete}: {_short(exc)}"))
+        elif tag in _PKCS7_TAGS:
+            try:
+                certs.extend(CertInfo.from_x509(c) for c in pkcs7.load_pem_pkcs7_certificates(match.group(0)))
+            except ValueError as exc:
+                errors.append(ParseError("invalid_pem", f"PKCS#7 block {complete}: {_short(exc)}"))
+        else:
+            others.append(tag.decode("ascii"))
+    begun = len(_PEM_BEGIN.findall(data))
+    if begun > complete:
+        errors.append(ParseError("truncated", f"{begun - complete} PEM block(s) without an END line"))
+    return ParsedFile(tuple(certs), tuple(errors), tuple(others))
+
+
+def _der_declared_length(data: bytes) -> int | None:
+    """Total length a DER SEQUENCE header announces, or None if the header itself is bad."""
+    if len(data) < 2:
+        return None
+    first = data[1]
+    if first < 0x80:
+        return 2 + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or len(data) < 2 + count:
+        return None
+    return 2 + count + int.from_bytes(data[2 : 2 + count], "big")
+
+
+def _looks_like_pkcs12(data: bytes) -> bool:
+    """PFX ::= SEQUENCE { version INTEGER (3), ... }: the version right after the header."""
+    declared = _der_declared_length(data)
+    if declared is None:
+        return False
+    header = 2 + (data[1] & 0x7F if data[1] >= 0x80 else 0)
+    return data[header : header + 3] == b"\x02\x01\x03"
+
+
+def _parse_der(data: bytes, passphrase: bytes | None) -> ParsedFile:
+    declared = _der_declared_length(data)
+    if declared is not None and declared > len(data):
+        return ParsedFile(errors=(ParseError("truncated", f"DER announces {declared} bytes, file has {len(data)}"),))
+    try:
+        return ParsedFile(certificates=(CertInfo.from_x509(x509.load_der_x509_certificate(data)),))
+    except ValueError:
+        pass
+    try:
+        return ParsedFile(certificates=tuple(CertInfo.from_x509(c) for c in pkcs7.load_der_pkcs7_certificates(data)))
+    except ValueError:
+        pass
+    if _looks_like_pkcs12(data):
+        return _parse_pkcs12(data, passphrase)
+    return ParsedFile(errors=(ParseError("invalid_der", "DER data that is not a certificate, PKCS#7 or PKCS#12"),))
+
+
+def _parse_pkcs12(data: bytes, passphrase: bytes | None) -> ParsedFile:
+    try:
+        bundle = pkcs12.load_pkcs12(data, passphrase)
+    except ValueError:
+        if not _looks_like_pkcs12(data):
+            return ParsedFile(errors=(ParseError("invalid_der", "not a PKCS#12 file"),))
+        reason = "pkcs12_wrong_passphrase" if passphrase is not None else "pkcs12_passphrase_required"
+        return ParsedFile(errors=(ParseError(reason, "cannot decrypt PKCS#12 (wrong or missing passphrase, or corrupt)"),))
+    certs = []
+    if bundle.cert is not None:
+        certs.append(CertInfo.from_x509(bundle.cert.certificate))
+    certs.extend(CertInfo.from_x509(c.certificate) for c in bundle.additional_certs)
+    others = ("PRIVATE KEY",) if bundle.key is not None else ()
+    return ParsedFile(certificates=tuple(certs), other_blocks=others)
+
+
+def _short(exc: Exception, limit: int = 160) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
