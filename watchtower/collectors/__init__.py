@@ -10,13 +10,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.collectors.nodes import NodesCollector
 from watchtower.collectors.upgrade import UpgradeCollector
+from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    CertsCollector,
     HAProxyCollector,
+    VipCollector,
     GrafanaProvisioner,
     NodesCollector,
     UpgradeCollector,
