@@ -237,6 +237,10 @@ def test_haproxy_backend_without_servers_pages_by_email_and_slack_then_resolves(
     _report("HAProxyBackendNoServersUp Slack", killed_at, active_at, slack.arrived)
     assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
     assert slack.body["channel"] == "#k8s-oncall"
+    # the per-server warning of the same backend is inhibited by the critical (alertmanager.yaml)
+    inhibited = stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="HAProxyBackendServerDown"')
+                                     if a["status"]["inhibitedBy"]], "HAProxyBackendServerDown inhibited")
+    assert inhibited[0]["labels"]["proxy"] == "apiservers" and inhibited[0]["status"]["state"] == "suppressed"
 
     restarted_at = time.time()
     stack.haproxy.start_backend(0)
