@@ -13,6 +13,8 @@ from watchtower.collectors.base import Collector
 from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
+from watchtower.collectors.nodes import NodesCollector
+from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
@@ -20,6 +22,8 @@ _COLLECTORS: tuple[type[Collector], ...] = (
     HAProxyCollector,
     VipCollector,
     GrafanaProvisioner,
+    NodesCollector,
+    UpgradeCollector,
 )
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
