@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.etcd import EtcdCollector
 from watchtower.collectors.haproxy import HAProxyCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
     HAProxyCollector,
+    EtcdCollector,
 )
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
