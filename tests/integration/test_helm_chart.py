@@ -58,7 +58,9 @@ FULL_VALUES: dict[str, Any] = {
     },
     "deployment": {"podAnnotations": {"example.org/team": "platform"}, "priorityClassName": "high"},
     "daemonSet": {
-        "extraHostPaths": [{"name": "keepalived-state", "path": "/run/keepalived"}],
+        "extraHostPaths": [{"name": "keepalived-state", "path": "/run/keepalived"},
+                           {"name": "haproxy-run", "path": "/run/haproxy"}],
+        "config": {"collectors": {"haproxy": {"stats_socket": "/run/haproxy/admin.sock"}}},
         "priorityClassName": "system-node-critical",
     },
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
@@ -459,6 +461,27 @@ def test_image_defaults_to_the_package_version() -> None:
 # Services, ServiceMonitor, PrometheusRule, Grafana ConfigMaps
 
 
+# A local subset of the monitoring.coreos.com/v1 CRD schemas (kubernetes-validate has none):
+# the fields this chart may use; a typo such as `scrapeTimout` fails here.
+SERVICE_MONITOR_SPEC_KEYS = {"selector", "namespaceSelector", "endpoints", "jobLabel", "targetLabels", "podTargetLabels"}
+SERVICE_MONITOR_ENDPOINT_KEYS = {"port", "path", "scheme", "interval", "scrapeTimeout", "relabelings",
+                                 "metricRelabelings", "honorLabels", "tlsConfig", "basicAuth"}
+PROMETHEUS_RULE_SPEC_KEYS = {"groups"}
+
+
+def test_crd_objects_use_only_known_fields(full_docs: list) -> None:
+    monitor = one(full_docs, "ServiceMonitor", FULLNAME)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(monitor["spec"]) <= SERVICE_MONITOR_SPEC_KEYS
+    for endpoint in monitor["spec"]["endpoints"]:
+        assert set(endpoint) <= SERVICE_MONITOR_ENDPOINT_KEYS
+        for field in ("interval", "scrapeTimeout"):
+            assert re.fullmatch(r"([0-9]+(ms|s|m|h))+", endpoint[field])
+    rule = one(full_docs, "PrometheusRule", FULLNAME)
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(rule["spec"]) == PROMETHEUS_RULE_SPEC_KEYS
+
+
 def test_service_monitor_selects_both_services(full_docs: list) -> None:
     monitor = one(full_docs, "ServiceMonitor", FULLNAME)
     selector = monitor["spec"]["selector"]["matchLabels"]
@@ -468,6 +491,9 @@ def test_service_monitor_selects_both_services(full_docs: list) -> None:
         assert selector.items() <= service["metadata"]["labels"].items()
         assert "http" in [p["name"] for p in service["spec"]["ports"]]
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["http"]
+    # The alerts route by `cluster`, which comes from the scrape target.
+    assert monitor["spec"]["endpoints"][0]["relabelings"] == [
+        {"action": "replace", "targetLabel": "cluster", "replacement": "prod-1"}]
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 

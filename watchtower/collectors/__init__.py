@@ -10,12 +10,18 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
+from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.etcd import EtcdCollector
+from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
+from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    CertsCollector,
     HAProxyCollector,
     EtcdCollector,
+    VipCollector,
+    GrafanaProvisioner,
 )
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})

@@ -88,11 +88,16 @@ to the other role is switched off explicitly (enabled: false), so `enabled: auto
 both roles collect the same thing twice.
 */}}
 {{- define "watchtower.preset.cluster" -}}
-collectors: {}
+collectors:
+  # HAProxy runs on each control-plane node: the DaemonSet reads its local stats.
+  haproxy: {enabled: false}
 {{- end -}}
 
 {{- define "watchtower.preset.node" -}}
-collectors: {}
+collectors:
+  # enabled: auto: runs once daemonSet.config sets stats_url (hostNetwork reaches 127.0.0.1) or
+  # stats_socket (mount its directory with daemonSet.extraHostPaths; read-only works for sockets).
+  haproxy: {}
 {{- end -}}
 
 {{/* Secret references that are set: list of (dict "which" mount-dir "ref" {name,key}). */}}

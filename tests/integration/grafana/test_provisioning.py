@@ -1,0 +1,189 @@
+"""The reconciler against the test Grafana API: restore after restart, idempotence, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pytest
+
+from tests.grafana_api import GrafanaAPIServer
+from tests.integration.grafana.conftest import SLACK_SECRET
+from watchtower.configtypes import SecretRef
+from watchtower.grafana import desired, provision
+from watchtower.grafana.api import GrafanaClient, Reconciler
+from watchtower.grafana.settings import GrafanaSettings
+
+
+def reconcile(settings: GrafanaSettings, memory: dict[str, str] | None = None) -> provision.RunReport:
+    report = provision.run(settings, sent_secrets=memory if memory is not None else {}, budget_seconds=0)
+    assert report.error is None, report.error
+    return report
+
+
+def snapshot(grafana: GrafanaAPIServer) -> dict[str, object]:
+    st = grafana.state
+    return {
+        "folders": sorted((f["uid"], f["title"]) for f in st.folders.values()),
+        "dashboards": sorted((u, d["folderUid"]) for u, d in st.dashboards.items()),
+        "rules": sorted((r["uid"], r["title"], r["ruleGroup"], r["folderUID"]) for r in st.rules.values()),
+        "contact_points": sorted((p["uid"], p["name"], p["type"]) for p in st.contact_points.values()),
+        "policy": st.policy,
+    }
+
+
+def test_first_run_creates_everything(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    report = reconcile(settings)
+    assert report.success
+    st = grafana.state
+    assert list(st.folders) == ["watchtower"]
+    assert set(st.dashboards) == {"wt-test-overview", "wt-test-certs"}
+    assert {d["folderUid"] for d in st.dashboards.values()} == {"watchtower"}
+    assert sorted(r["title"] for r in st.rules.values()) == ["CollectorFailing", "CollectorStale", "Watchdog"]
+    assert {r["ruleGroup"] for r in st.rules.values()} == {"pipeline", "heartbeat"}
+    assert {(p["type"], p["name"]) for p in st.contact_points.values() if p["uid"].startswith("wt-")} == {
+        ("email", "watchtower"), ("slack", "watchtower")}
+    assert st.contact_points["wt-slack"]["settings"]["url"] == SLACK_SECRET
+    assert st.policy["receiver"] == "watchtower"
+    assert st.policy["group_by"] == ["cluster", "alertname"]
+    assert grafana.provenance("rule", next(iter(st.rules))) == "api"
+    counts = report.outcome.counts()  # type: ignore[union-attr]
+    assert counts[("alert-rule", "created")] == 3
+    assert counts[("dashboard", "created")] == 2
+
+
+def test_second_run_writes_nothing(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    memory: dict[str, str] = {}
+    reconcile(settings, memory)
+    grafana.clear_log()
+    report = reconcile(settings, memory)
+    assert grafana.writes() == []
+    assert {c.action for c in report.plan.changes} == {"unchanged"}  # type: ignore[union-attr]
+    assert len(grafana.requests) > 0, "the second run must still have looked"
+
+
+def test_everything_restored_after_grafana_restarts_empty(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    memory: dict[str, str] = {}
+    reconcile(settings, memory)
+    before = snapshot(grafana)
+    grafana.restart_empty()
+    assert snapshot(grafana) != before
+    assert grafana.state.rules == {} and grafana.state.dashboards == {}
+    report = reconcile(settings, memory)
+    assert report.success
+    assert snapshot(grafana) == before
+    assert grafana.state.contact_points["wt-slack"]["settings"]["url"] == SLACK_SECRET
+
+
+def test_drift_is_repaired_and_only_the_drifted_object_written(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    memory: dict[str, str] = {}
+    reconcile(settings, memory)
+    uid = next(u for u, r in grafana.state.rules.items() if r["title"] == "Watchdog")
+    grafana.state.rules[uid]["for"] = "1h"  # someone changed it behind watchtower's back
+    grafana.state.dashboards["wt-test-certs"]["dashboard"]["title"] = "Edited"
+    grafana.clear_log()
+    report = reconcile(settings, memory)
+    assert sorted((w.method, w.path) for w in grafana.writes()) == [
+        ("POST", "/api/dashboards/db"), ("PUT", f"/api/v1/provisioning/alert-rules/{uid}")]
+    assert grafana.state.rules[uid]["for"] == "0s"
+    assert grafana.state.dashboards["wt-test-certs"]["dashboard"]["title"] == "Certificates"
+    assert report.success
+
+
+def test_rules_removed_from_alerts_are_deleted_but_foreign_rules_kept(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    reconcile(settings)
+    foreign = dict(next(iter(grafana.state.rules.values())), uid="someone-elses", title="Hand made")
+    grafana.state.rules["someone-elses"] = foreign
+    alerts = settings.alerts_path() / "pipeline.rules.yaml"
+    alerts.write_text(alerts.read_text().split("  - name: heartbeat")[0])
+    report = reconcile(settings)
+    titles = sorted(r["title"] for r in grafana.state.rules.values())
+    assert titles == ["CollectorFailing", "CollectorStale", "Hand made"]
+    assert report.outcome.counts()[("alert-rule", "deleted")] == 1  # type: ignore[union-attr]
+
+
+def test_dry_run_writes_nothing_and_lists_every_object(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    report = provision.run(settings, dry_run=True, budget_seconds=0)
+    assert grafana.writes() == []
+    assert report.outcome is None
+    text = report.plan.render()  # type: ignore[union-attr]
+    assert text.count("create ") == 1 + 2 + 2 + 3  # folder, dashboards, contact points, rules
+    assert "update    policy" in text
+    assert SLACK_SECRET not in text
+
+
+def test_wrong_token_is_reported_clearly_without_the_token(
+    grafana: GrafanaAPIServer, settings: GrafanaSettings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = "glsa_wrong_token_do_not_leak_4711"
+    monkeypatch.setenv("WT_TEST_GRAFANA_TOKEN", bad)
+    caplog.set_level(logging.DEBUG)
+    report = provision.run(settings, sent_secrets={}, budget_seconds=5)
+    assert not report.success
+    assert str(report.error) == "Grafana rejected the token (401)"
+    assert report.attempts == 1, "a rejected token is not retried"
+    assert [e.reason for e in report.errors()] == ["unauthorized"]
+    assert grafana.writes() == []
+    assert bad not in caplog.text and bad not in repr(report)
+
+
+def test_viewer_token_is_denied_clearly(grafana: GrafanaAPIServer, settings: GrafanaSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WT_TEST_GRAFANA_TOKEN", "glsa_viewer_token_abcdef")
+    report = provision.run(settings, sent_secrets={}, budget_seconds=0)
+    assert "(403)" in str(report.error) and "Permissions needed" in str(report.error)
+
+
+def test_basic_auth_admin_user(grafana: GrafanaAPIServer, settings: GrafanaSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WT_TEST_GRAFANA_PASSWORD", "admin-password")
+    basic = dataclasses.replace(settings, token=None, username="admin", password=SecretRef(env="WT_TEST_GRAFANA_PASSWORD"))
+    assert reconcile(basic).success
+    monkeypatch.setenv("WT_TEST_GRAFANA_PASSWORD", "nope")
+    assert str(provision.run(basic, budget_seconds=0).error) == "Grafana rejected the username/password (401)"
+
+
+def test_disable_provenance_leaves_objects_editable_in_the_ui(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    editable = dataclasses.replace(settings, disable_provenance=True)
+    reconcile(editable)
+    uid = next(iter(grafana.state.rules))
+    assert grafana.provenance("rule", uid) == ""
+    assert all(r.disable_provenance for r in grafana.writes() if "/provisioning/" in r.path)
+    grafana.ui_edit_rule(uid, title="edited in the UI")
+    reconcile(editable)
+    assert grafana.state.rules[uid]["title"] != "edited in the UI"
+
+
+def test_api_provenance_blocks_ui_edits_and_is_kept_when_config_changes(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    from tests.grafana_api import ApiError
+
+    reconcile(settings)
+    uid = next(iter(grafana.state.rules))
+    with pytest.raises(ApiError, match="provisioned"):
+        grafana.ui_edit_rule(uid, title="x")
+    grafana.state.rules[uid]["for"] = "2h"
+    # Flipping disable_provenance later must not trip Grafana's "cannot change provenance" check.
+    report = reconcile(dataclasses.replace(settings, disable_provenance=True))
+    assert report.success, report.errors()
+    assert grafana.provenance("rule", uid) == "api"
+
+
+def test_file_provisioned_object_is_reported_not_overwritten(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    reconcile(settings)
+    uid = next(iter(grafana.state.rules))
+    grafana.state.provenance[("rule", uid)] = "file"
+    grafana.state.rules[uid]["for"] = "2h"
+    report = provision.run(settings, budget_seconds=0)
+    assert not report.success
+    assert [e.reason for e in report.outcome.errors] == ["foreign_provenance"]  # type: ignore[union-attr]
+    assert grafana.state.rules[uid]["for"] == "2h"
+
+
+def test_a_rejected_object_does_not_stop_the_others(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    state = desired.load(settings)
+    rule = state.rules[0]
+    broken = dataclasses.replace(rule, body_json=rule.body_json.replace('"condition":"C"', '"condition":"Z"'))
+    groups = (dataclasses.replace(state.rule_groups[0], rules=(broken, *state.rule_groups[0].rules[1:])), *state.rule_groups[1:])
+    state = dataclasses.replace(state, rule_groups=groups)
+    plan, outcome = Reconciler(GrafanaClient(settings), settings).reconcile(state)
+    assert [(e.location, e.reason) for e in outcome.errors] == [(f"alert-rule {rule.uid}", "rejected")]
+    assert "condition 'Z' does not exist" in outcome.errors[0].detail
+    assert len(grafana.state.rules) == len(state.rules) - 1

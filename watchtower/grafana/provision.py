@@ -1,0 +1,103 @@
+"""One provisioning run — desired state, reconcile, retry with backoff — shared by the daemon job and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from watchtower.collectors.base import ItemError
+from watchtower.configtypes import SecretUnavailable
+from watchtower.grafana import desired as desired_mod
+from watchtower.grafana.api import GrafanaClient, GrafanaError, GrafanaUnreachable, Outcome, Plan, Reconciler
+from watchtower.grafana.settings import GrafanaSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+FIRST_RETRY_DELAY = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RunReport:
+    """What one run found and did; ``error`` is the run-level failure (None when it got through)."""
+
+    desired: desired_mod.DesiredState
+    plan: Plan | None = None
+    outcome: Outcome | None = None
+    error: GrafanaError | SecretUnavailable | None = None
+    attempts: int = 0
+    grafana_answered: bool = False
+
+    @property
+    def success(self) -> bool:
+        return self.error is None and self.plan is not None and (self.outcome is None or not self.outcome.errors)
+
+    def errors(self) -> tuple[ItemError, ...]:
+        out = list(self.desired.problems)
+        if self.outcome is not None:
+            out += self.outcome.errors
+        if self.error is not None:
+            reason = getattr(self.error, "reason", "secret_unavailable")
+            out.append(ItemError("grafana", reason, str(self.error)))
+        return tuple(out)
+
+
+def retry_with_backoff(
+    attempt: Callable[[], T], budget_seconds: float, max_delay: float,
+    sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+    on_retry: Callable[[int, float, GrafanaUnreachable], None] | None = None,
+) -> tuple[T, int]:
+    """Call ``attempt`` until it does not raise GrafanaUnreachable; delays 1s, 2s, 4s… capped
+    at ``max_delay``, never sleeping past ``budget_seconds`` (then the last error is raised)."""
+    deadline = monotonic() + budget_seconds
+    delay = FIRST_RETRY_DELAY
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return attempt(), attempts
+        except GrafanaUnreachable as exc:
+            if monotonic() + delay >= deadline:
+                exc.attempts = attempts  # type: ignore[attr-defined]
+                raise
+            if on_retry is not None:
+                on_retry(attempts, delay, exc)
+            sleep(delay)
+            delay = min(delay * 2, max_delay)
+
+
+def run(
+    settings: GrafanaSettings, dry_run: bool = False, sent_secrets: dict[str, str] | None = None,
+    budget_seconds: float | None = None, sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    client_factory: Callable[[GrafanaSettings], GrafanaClient] = GrafanaClient,
+) -> RunReport:
+    """Build the desired state and reconcile it (or only plan it, with ``dry_run``)."""
+    desired = desired_mod.load(settings)
+    answered = False
+
+    def attempt() -> tuple[Plan, Outcome | None]:
+        nonlocal answered
+        reconciler = Reconciler(client_factory(settings), settings, sent_secrets)
+        plan = reconciler.plan(desired)
+        answered = True
+        return plan, None if dry_run else reconciler.apply(desired, plan)
+
+    def on_retry(n: int, delay: float, exc: GrafanaUnreachable) -> None:
+        log.warning("grafana: attempt %d failed (%s); retrying in %gs", n, exc, delay)
+
+    if budget_seconds is None:
+        budget_seconds = float(settings.timeout) * 0.8
+    try:
+        (plan, outcome), attempts = retry_with_backoff(
+            attempt, budget_seconds, float(settings.retry_max_delay), sleep, monotonic, on_retry)
+    except GrafanaUnreachable as exc:
+        return RunReport(desired, error=exc, attempts=getattr(exc, "attempts", 1), grafana_answered=False)
+    except GrafanaError as exc:  # auth: retrying will not help
+        return RunReport(desired, error=exc, attempts=1, grafana_answered=True)
+    except SecretUnavailable as exc:
+        return RunReport(desired, error=exc, attempts=0)
+    return RunReport(desired, plan=plan, outcome=outcome, attempts=attempts, grafana_answered=answered)
