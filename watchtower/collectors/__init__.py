@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
 from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.etcd import EtcdCollector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.collectors.nodes import NodesCollector
@@ -20,6 +21,7 @@ from watchtower.collectors.vip import VipCollector
 _COLLECTORS: tuple[type[Collector], ...] = (
     CertsCollector,
     HAProxyCollector,
+    EtcdCollector,
     VipCollector,
     GrafanaProvisioner,
     NodesCollector,
