@@ -13,10 +13,12 @@ from watchtower.collectors.base import Collector
 from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
+from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
     CertsCollector,
     HAProxyCollector,
+    VipCollector,
     GrafanaProvisioner,
 )
 
