@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from watchtower.collectors.apiserver import ApiserverCollector
 from watchtower.collectors.base import Collector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
+    ApiserverCollector,
     HAProxyCollector,
     VipCollector,
     GrafanaProvisioner,
