@@ -6,6 +6,7 @@ and reused by the certs collector, the upgrade checks and ``watchtower check cer
 
 from watchtower.pki.checks import (
     ChainResult,
+    IssuerIndex,
     Thresholds,
     expires_after_issuer,
     find_issuer,
@@ -22,6 +23,7 @@ from watchtower.pki.parse import ParsedFile, parse_certificates
 __all__ = [
     "CertInfo",
     "ChainResult",
+    "IssuerIndex",
     "KubeconfigEntry",
     "ParseError",
     "ParsedFile",

@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from watchtower.pki.model import CertInfo, ParseError
+from watchtower.pki.parse import PEM_BLOCK, PRIVATE_KEY_TAGS
 
 MAX_CHAIN_DEPTH = 8
 
@@ -37,16 +38,38 @@ def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool:
     return True
 
 
-def find_issuer(cert: CertInfo, pool: Sequence[CertInfo]) -> CertInfo | None:
+class IssuerIndex:
+    """Certificates by subject name, so finding issuers among thousands stays linear overall."""
+
+    def __init__(self, certs: Iterable[CertInfo] = ()) -> None:
+        self._by_subject: dict[x509.Name, list[CertInfo]] = {}
+        self._seen: set[str] = set()
+        for cert in certs:
+            self.add(cert)
+
+    def add(self, cert: CertInfo) -> None:
+        if cert.fingerprint_sha256 not in self._seen:
+            self._seen.add(cert.fingerprint_sha256)
+            self._by_subject.setdefault(cert.x509.subject, []).append(cert)
+
+    def named(self, name: x509.Name) -> list[CertInfo]:
+        return self._by_subject.get(name, [])
+
+    def has_issuer_named(self, cert: CertInfo) -> bool:
+        return cert.x509.issuer in self._by_subject
+
+
+def find_issuer(cert: CertInfo, pool: Sequence[CertInfo] | IssuerIndex) -> CertInfo | None:
     """The certificate in ``pool`` whose key signed ``cert`` (name match and signature check)."""
-    for candidate in pool:
-        if candidate.x509.subject == cert.x509.issuer and _signed_by(cert, candidate):
+    index = pool if isinstance(pool, IssuerIndex) else IssuerIndex(pool)
+    for candidate in index.named(cert.x509.issuer):
+        if _signed_by(cert, candidate):
             return candidate
     return None
 
 
 def verify_chain(
-    cert: CertInfo, pool: Sequence[CertInfo], now: float, anchors: Sequence[CertInfo] | None = None
+    cert: CertInfo, pool: Sequence[CertInfo] | IssuerIndex, now: float, anchors: Sequence[CertInfo] | None = None
 ) -> ChainResult:
     """Follow issuers through ``pool`` up to a trust anchor, like ``openssl verify`` would.
 
@@ -54,8 +77,10 @@ def verify_chain(
     trusted. The certificate's own validity dates are NOT judged here (the expiry metrics do
     that); every issuer's are.
     """
+    index = pool if isinstance(pool, IssuerIndex) else IssuerIndex(pool)
     trusted = {a.fingerprint_sha256 for a in (anchors if anchors is not None else ())}
-    search = list(pool) + [a for a in (anchors or ()) if a not in pool]
+    for anchor in anchors or ():
+        index.add(anchor)
     current = cert
     direct: CertInfo | None = None
     for depth in range(MAX_CHAIN_DEPTH):
@@ -65,13 +90,11 @@ def verify_chain(
             return ChainResult(False, "untrusted_root", direct)
         if anchors is not None and current.fingerprint_sha256 in trusted:
             return ChainResult(True, "", direct)
-        issuer = next((c for c in search if c.x509.subject == current.x509.issuer), None)
-        if issuer is None:
+        if not index.named(current.x509.issuer):
             return ChainResult(False, "issuer_unknown", direct)
-        found = find_issuer(current, search)
-        if found is None:
-            return ChainResult(False, "bad_signature", direct or (issuer if depth == 0 else None))
-        issuer = found
+        issuer = find_issuer(current, index)
+        if issuer is None:
+            return ChainResult(False, "bad_signature", direct)
         if depth == 0:
             direct = issuer
         if not issuer.is_ca:
@@ -95,14 +118,25 @@ def _public_der(key: object) -> bytes:
     )
 
 
+def private_key_block(pem: bytes) -> bytes | None:
+    """The first private-key PEM block in ``pem`` (a key file, or a bundle holding cert and key)."""
+    for match in PEM_BLOCK.finditer(pem):
+        if match.group(1) in PRIVATE_KEY_TAGS:
+            return match.group(0)
+    return None
+
+
 def key_matches(public: CertInfo | bytes, private_key_pem: bytes, password: bytes | None = None) -> bool:
     """Does the private key belong to this certificate (or PEM public key)? Public halves only.
 
     The private key is loaded, its public half derived and compared; the key object never
     leaves this function and no error message contains key material.
     """
+    block = private_key_block(private_key_pem)
+    if block is None:
+        raise ParseError("invalid_key", "no private key PEM block")
     try:
-        private = serialization.load_pem_private_key(private_key_pem, password=password)
+        private = serialization.load_pem_private_key(block, password=password)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ParseError("invalid_key", "private key could not be loaded") from None
     derived = _public_der(private.public_key())

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from watchtower.pki.model import CertInfo, ParseError
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 _PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
 _CERT_TAGS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
 _PKCS7_TAGS = frozenset({b"PKCS7", b"CERTIFICATE CHAIN"})
@@ -31,6 +33,7 @@ class ParsedFile:
     certificates: tuple[CertInfo, ...] = ()
     errors: tuple[ParseError, ...] = ()
     other_blocks: tuple[str, ...] = ()  # e.g. ("PRIVATE KEY",): recognised, not a certificate
+    bundled_key_matches: bool | None = None  # PKCS#12 holding a key: does it match the first certificate?
 
     @property
     def has_private_key(self) -> bool:
@@ -62,7 +65,7 @@ def _parse_pem(data: bytes) -> ParsedFile:
     errors: list[ParseError] = []
     others: list[str] = []
     complete = 0
-    for match in _PEM_BLOCK.finditer(data):
+    for match in PEM_BLOCK.finditer(data):
         complete += 1
         tag = match.group(1)
         if tag in _CERT_TAGS:
@@ -134,8 +137,14 @@ def _parse_pkcs12(data: bytes, passphrase: bytes | None) -> ParsedFile:
     if bundle.cert is not None:
         certs.append(CertInfo.from_x509(bundle.cert.certificate))
     certs.extend(CertInfo.from_x509(c.certificate) for c in bundle.additional_certs)
-    others = ("PRIVATE KEY",) if bundle.key is not None else ()
-    return ParsedFile(certificates=tuple(certs), other_blocks=others)
+    matches = None
+    if bundle.key is not None and bundle.cert is not None:  # public halves only; the key object dies here
+        matches = _spki(bundle.key.public_key()) == _spki(bundle.cert.certificate.public_key())
+    return ParsedFile(certificates=tuple(certs), bundled_key_matches=matches)
+
+
+def _spki(key: Any) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _short(exc: Exception, limit: int = 160) -> str:

@@ -1,0 +1,305 @@
+"""Alerts travel the whole real path: watchtower → Prometheus → Alertmanager → email and Slack.
+
+Real processes: ``watchtower run`` (its config file, a free loopback port; one reads a real
+HAProxy 2.6 whose only backend the test kills and restarts, and a kubeadm PKI whose
+apiserver.crt the test lets run out and renews), Prometheus 2.42
+scraping it and evaluating the repository's alert rules (copies with ``for: 0s``; the long
+``for:`` durations are promtool's job), Alertmanager 0.25 running alerts/alertmanager.yaml
+with only addresses, secret file paths and timers replaced, an SMTP server that demands the
+password from the password file, and an HTTP server standing in for Slack's incoming webhook
+and for the dead man's switch. Each test changes what watchtower sees, waits for the
+notification with the expected text, undoes the change and waits for the resolved one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
+from tests.support.haproxy import HAProxyLab
+from tests.support.kubeadm_pki import DAY, KubeadmPKI, issue, utcnow
+from tests.support.processes import WatchtowerDaemon
+from tests.support.promstack import ALERTS, Alertmanager, Prometheus, rules_without_for
+from tests.support.services import wait_for
+
+pytestmark = [
+    pytest.mark.prometheus, pytest.mark.alertmanager, pytest.mark.haproxy, pytest.mark.slow,
+    # the SMTP sink takes AUTH without TLS on loopback on purpose (Go allows that only for localhost)
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS"),
+]
+
+CLUSTER = "e2e-lab"
+SMTP_USER = "watchtower@example.org"
+SMTP_PASSWORD = "smtp-secret-4f1c"  # reaches Alertmanager only through smtp_auth_password_file
+SLACK_PATH = "/services/T000/B000/slack-secret-9a7e"  # reaches Alertmanager only through api_url_file
+HEARTBEAT_TOKEN = "heartbeat-secret-77d2"
+DELIVERY_TIMEOUT = 20.0
+
+
+def _walk_routes(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield route
+    for child in route.get("routes") or []:
+        yield from _walk_routes(child)
+
+
+def alertmanager_config_for_test(workdir: Path, smtp_port: int, webhooks: WebhookSink) -> Path:
+    """alerts/alertmanager.yaml with local sinks, secret files in ``workdir`` and fast timers.
+
+    Receivers, routes, grouping, inhibition and templates stay as shipped.
+    """
+    secrets = workdir / "secrets"
+    secrets.mkdir(parents=True)
+    # no trailing newline: Alertmanager 0.25 sends the password file's bytes verbatim
+    (secrets / "smtp-password").write_text(SMTP_PASSWORD)
+    (secrets / "slack-webhook-url").write_text(webhooks.url(SLACK_PATH) + "\n")
+    (secrets / "heartbeat-token").write_text(HEARTBEAT_TOKEN + "\n")
+    doc = yaml.safe_load((ALERTS / "alertmanager.yaml").read_text())
+    doc["global"].update(
+        smtp_smarthost=f"127.0.0.1:{smtp_port}", smtp_require_tls=False,
+        smtp_auth_password_file=str(secrets / "smtp-password"),
+    )
+    for route in _walk_routes(doc["route"]):
+        if "group_wait" in route or route is doc["route"]:
+            route["group_wait"] = "0s"
+        if "group_interval" in route or route is doc["route"]:
+            route["group_interval"] = "100ms"
+    for receiver in doc["receivers"]:
+        for slack in receiver.get("slack_configs") or []:
+            slack["api_url_file"] = str(secrets / "slack-webhook-url")
+        for hook in receiver.get("webhook_configs") or []:
+            hook["url"] = webhooks.url("/heartbeat")
+            hook["http_config"]["authorization"]["credentials_file"] = str(secrets / "heartbeat-token")
+    config = workdir / "alertmanager.yaml"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    shutil.copy(ALERTS / "alertmanager.tmpl", workdir / "alertmanager.tmpl")
+    assert SMTP_PASSWORD not in config.read_text() and SLACK_PATH not in config.read_text()
+    return config
+
+
+@dataclasses.dataclass
+class Stack:
+    prometheus: Prometheus
+    alertmanager: Alertmanager
+    mail: MailSink
+    webhooks: WebhookSink
+    watchtowers: dict[str, WatchtowerDaemon]
+    haproxy: HAProxyLab
+    pki: KubeadmPKI
+
+    def slack_messages(self) -> list[ReceivedPost]:
+        return self.webhooks.posts(SLACK_PATH)
+
+    def wait_for_mail(self, status: str, alertname: str, since: float, *texts: str) -> ReceivedMail:
+        """The first email after ``since`` whose subject says STATUS and ALERTNAME and whose body has ``texts``."""
+        def found() -> ReceivedMail | None:
+            return next((m for m in self.mail.messages if m.arrived >= since and _matches(
+                m.subject, m.text, status, alertname, texts)), None)
+        return self._wait(found, f"{status} email for {alertname} containing {texts}")
+
+    def wait_for_slack(self, status: str, alertname: str, since: float, *texts: str) -> ReceivedPost:
+        def found() -> ReceivedPost | None:
+            return next((p for p in self.slack_messages() if p.arrived >= since and _matches(
+                _slack_title(p), _slack_text(p), status, alertname, texts)), None)
+        return self._wait(found, f"{status} Slack message for {alertname} containing {texts}")
+
+    def _wait(self, found: Callable[[], Any], what: str) -> Any:
+        try:
+            return wait_for(found, DELIVERY_TIMEOUT, interval=0.02, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.diagnostics()}") from None
+
+    def diagnostics(self) -> str:
+        mails = [f"  {m.subject}" for m in self.mail.messages]
+        slack = [f"  {_slack_title(p)}" for p in self.slack_messages()]
+        firing = [f"  {a['labels'].get('alertname')} {a['state']} {a['labels']}" for a in self.prometheus.alerts()]
+        return "\n".join(["emails:", *mails, "slack:", *slack, "prometheus alerts:", *firing,
+                          "--- alertmanager log ---", self.alertmanager.log_tail(15)])
+
+    def active_since(self, alertname: str, **labels: str) -> float:
+        """When Prometheus started firing ``alertname`` (its activeAt), as Unix time."""
+        def firing() -> float | None:
+            for alert in self.prometheus.alerts():
+                if alert["state"] == "firing" and alert["labels"].get("alertname") == alertname and all(
+                        alert["labels"].get(k) == v for k, v in labels.items()):
+                    return _parse_time(alert["activeAt"])
+            return None
+        return self._wait(firing, f"{alertname} firing in Prometheus")
+
+
+def _slack_title(post: ReceivedPost) -> str:
+    return " ".join(str(a.get("title", "")) for a in post.body.get("attachments", [])) if isinstance(post.body, dict) else ""
+
+
+def _slack_text(post: ReceivedPost) -> str:
+    return " ".join(str(a.get("text", "")) for a in post.body.get("attachments", [])) if isinstance(post.body, dict) else ""
+
+
+def _matches(title: str, text: str, status: str, alertname: str, texts: tuple[str, ...]) -> bool:
+    return title.startswith(f"[{status.upper()}") and alertname in title and all(t in text for t in texts)
+
+
+def _parse_time(text: str) -> float:
+    # Prometheus: 2026-11-26T11:20:01.123456789Z; Python wants at most microseconds.
+    head, _, frac = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac or '0')[:6]}+00:00").timestamp()
+
+
+def _report(what: str, changed_at: float, active_at: float, arrived: float) -> None:
+    print(f"\n[latency] {what}: condition→delivery {arrived - changed_at:.2f}s, "
+          f"Prometheus firing (activeAt)→delivery {arrived - active_at:.2f}s")
+
+
+def _address(daemon: WatchtowerDaemon) -> str:
+    return daemon.url.removeprefix("http://")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Sinks, a one-backend HAProxy, a kubeadm PKI, two watchtowers ("main" reads HAProxy and
+    the PKI, "spare" nothing), Alertmanager and Prometheus; everything started here is stopped
+    here, by PID."""
+    workdir = tmp_path_factory.mktemp("alert-delivery")
+    with contextlib.ExitStack() as started:
+        mail = started.enter_context(MailSink(username=SMTP_USER, password=SMTP_PASSWORD))
+        webhooks = started.enter_context(WebhookSink())
+        (workdir / "haproxy").mkdir()
+        haproxy = started.enter_context(HAProxyLab(workdir / "haproxy", backends=1))
+        pki = KubeadmPKI.build(workdir / "node", vip=None)
+        main_config = {"cluster": CLUSTER, "collectors": {
+            "haproxy": {"enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)},
+            "certs": {"enabled": True, "interval": "250ms", "kubeadm": True, "kubeadm_root": str(pki.root),
+                      "kubelet_pki_dir": str(pki.kubelet_dir), "apiserver_endpoints": []},
+        }}
+        watchtowers = {
+            "main": started.enter_context(WatchtowerDaemon(workdir, main_config, "watchtower-main")),
+            "spare": started.enter_context(WatchtowerDaemon(workdir, {"cluster": CLUSTER}, "watchtower-spare")),
+        }
+        alertmanager = Alertmanager(workdir / "am", alertmanager_config_for_test(workdir / "am", mail.port, webhooks))
+        started.callback(alertmanager.stop)
+        alertmanager.start_and_wait()
+        prometheus = Prometheus(
+            workdir / "prom",
+            targets={"watchtower": [_address(w) for w in watchtowers.values()]},
+            rule_files=rules_without_for(workdir / "rules"),
+            alertmanagers=[alertmanager.address],
+            target_labels={"cluster": CLUSTER},
+        )
+        started.callback(prometheus.stop)
+        prometheus.start_and_wait()
+        prometheus.wait_for_up("watchtower")
+        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy, pki)
+
+
+def test_watchdog_reaches_the_heartbeat_receiver_with_its_token_only(stack: Stack) -> None:
+    post = stack._wait(lambda: next(iter(stack.webhooks.posts("/heartbeat")), None), "Watchdog heartbeat")
+    assert post.headers.get("Authorization") == f"Bearer {HEARTBEAT_TOKEN}"
+    assert [a["labels"]["alertname"] for a in post.body["alerts"]] == ["Watchdog"]
+    assert post.body["receiver"] == "heartbeat"
+    # never to people
+    assert not any("Watchdog" in m.subject for m in stack.mail.messages)
+    assert not any("Watchdog" in _slack_title(p) for p in stack.slack_messages())
+
+
+def test_watchtower_down_is_emailed_then_resolved(stack: Stack) -> None:
+    """A warning: email (the ticket receiver) but no Slack page; SMTP AUTH used the password file."""
+    spare = stack.watchtowers["spare"]
+    address = _address(spare)
+    stopped_at = time.time()
+    spare.__exit__()
+    active_at = stack.active_since("WatchtowerDown", instance=address)
+    mail = stack.wait_for_mail("firing", "WatchtowerDown", stopped_at, f"The watchtower target {address}",
+                               f"instance={address}", "Runbook: docs/runbooks/WatchtowerDown.md")
+    _report("WatchtowerDown email", stopped_at, active_at, mail.arrived)
+    assert mail.authenticated_as == SMTP_USER and stack.mail.failed_logins == 0
+    assert mail.rcpt_tos == ("k8s-tickets@example.org",)
+    assert f"({CLUSTER})" in mail.subject and "warning:" in mail.text
+
+    restarted_at = time.time()
+    spare.__enter__()  # same port
+    resolved = stack.wait_for_mail("resolved", "WatchtowerDown", restarted_at, f"instance={address}", "resolved:")
+    print(f"[latency] WatchtowerDown resolved email: restart→delivery {resolved.arrived - restarted_at:.2f}s")
+    assert not any("WatchtowerDown" in _slack_title(p) for p in stack.slack_messages()), "a warning must not page"
+
+
+def test_haproxy_backend_without_servers_pages_by_email_and_slack_then_resolves(stack: Stack) -> None:
+    """A control-plane critical: the only apiserver behind HAProxy dies → email AND Slack."""
+    instance = _address(stack.watchtowers["main"])
+    facts = (f"HAProxy on {instance} reports backend apiservers DOWN", "instance=" + instance, "proxy=apiservers",
+             "Runbook: docs/runbooks/HAProxyBackendNoServersUp.md")
+    killed_at = time.time()
+    stack.haproxy.kill_backend(0)
+    active_at = stack.active_since("HAProxyBackendNoServersUp", instance=instance)
+    mail = stack.wait_for_mail("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
+    slack = stack.wait_for_slack("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
+    _report("HAProxyBackendNoServersUp email", killed_at, active_at, mail.arrived)
+    _report("HAProxyBackendNoServersUp Slack", killed_at, active_at, slack.arrived)
+    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
+    assert slack.body["channel"] == "#k8s-oncall"
+    # the per-server warning of the same backend is inhibited by the critical (alertmanager.yaml)
+    inhibited = stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="HAProxyBackendServerDown"')
+                                     if a["status"]["inhibitedBy"]], "HAProxyBackendServerDown inhibited")
+    assert inhibited[0]["labels"]["proxy"] == "apiservers" and inhibited[0]["status"]["state"] == "suppressed"
+
+    restarted_at = time.time()
+    stack.haproxy.start_backend(0)
+    resolved_mail = stack.wait_for_mail("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
+    resolved_slack = stack.wait_for_slack("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
+    print(f"[latency] HAProxyBackendNoServersUp resolved: backend restart→email "
+          f"{resolved_mail.arrived - restarted_at:.2f}s, →Slack {resolved_slack.arrived - restarted_at:.2f}s")
+
+
+def _write_apiserver_cert(pki: KubeadmPKI, days_left: float) -> str:
+    """Re-issue pki/apiserver.crt (+ key) as a one-year certificate with ``days_left``; its serial."""
+    not_after = utcnow() + days_left * DAY
+    renewed = issue("kube-apiserver", pki.issued["ca"], server=True, sans=["kubernetes", "127.0.0.1"],
+                    not_before=not_after - 365 * DAY, not_after=not_after)
+    (pki.pki / "apiserver.key").write_bytes(renewed.key_pem)
+    tmp = pki.pki / "apiserver.crt.new"
+    tmp.write_bytes(renewed.cert_pem)
+    tmp.replace(pki.pki / "apiserver.crt")  # atomic, as a careful renewal script does
+    return f"{renewed.cert.serial_number:X}".rjust(2 * ((renewed.cert.serial_number.bit_length() + 7) // 8), "0")
+
+
+def test_expiring_certificate_pages_by_email_and_slack_then_resolves_after_renewal(stack: Stack) -> None:
+    """kubeadm's apiserver.crt with 2 days of its year left: critical (< min(7d, 5 %))."""
+    instance = _address(stack.watchtowers["main"])
+    location = str(stack.pki.pki / "apiserver.crt")
+    changed_at = time.time()
+    serial = _write_apiserver_cert(stack.pki, days_left=2)
+    facts = (f"The kubeadm certificate CN=kube-apiserver (serial {serial},", "issued by kubernetes)",
+             f"at {location} on {instance} expires in 1d 23h", "Runbook: docs/runbooks/CertificateExpiringCritical.md")
+    active_at = stack.active_since("CertificateExpiringCritical", serial=serial)
+    mail = stack.wait_for_mail("firing", "CertificateExpiringCritical", changed_at, *facts)
+    slack = stack.wait_for_slack("firing", "CertificateExpiringCritical", changed_at, *facts)
+    _report("CertificateExpiringCritical email", changed_at, active_at, mail.arrived)
+    _report("CertificateExpiringCritical Slack", changed_at, active_at, slack.arrived)
+    assert "Certificate apiserver (kube-apiserver) expires in 1d 23h" in mail.text
+    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and slack.body["channel"] == "#k8s-oncall"
+    assert "name=apiserver" in mail.text and "source=kubeadm" in slack.body["attachments"][0]["text"]
+
+    renewed_at = time.time()
+    _write_apiserver_cert(stack.pki, days_left=365)  # `kubeadm certs renew apiserver`
+    resolved_facts = (f"serial {serial}", "resolved:")
+    resolved_mail = stack.wait_for_mail("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
+    resolved_slack = stack.wait_for_slack("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
+    print(f"[latency] CertificateExpiringCritical resolved: renewal→email {resolved_mail.arrived - renewed_at:.2f}s, "
+          f"→Slack {resolved_slack.arrived - renewed_at:.2f}s")
+
+
+def test_no_secret_in_any_log(stack: Stack) -> None:
+    """The SMTP password, the Slack webhook path and the heartbeat token stay in their files."""
+    logs = [stack.alertmanager.log_file, stack.prometheus.log_file, *(w.log for w in stack.watchtowers.values())]
+    for log in logs:
+        text = log.read_text(errors="replace")
+        for secret in (SMTP_PASSWORD, SLACK_PATH, HEARTBEAT_TOKEN):
+            assert secret not in text, f"{secret!r} in {log}"

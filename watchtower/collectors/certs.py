@@ -1,0 +1,464 @@
+"""Certificate expiry everywhere kubeadm hides one, and the checks no exporter does.
+
+Sources (``certsources``): files/globs, kubeadm discovery, kubeconfigs, TLS endpoints and
+Kubernetes TLS Secrets. Every certificate becomes a not-before/not-after pair of gauges; every
+check (chain, issuer outliving, key match, SAN coverage, kubeconfig CA, served vs disk) a 1/0
+gauge and, when it fails, a finding. Urgency is judged relative to lifetime: warning below
+min(30d, 20 %), critical below min(7d, 5 %) by default. ``watchtower check certs PATH...``
+runs the same collector on ad-hoc inputs without a config file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
+
+from prometheus_client.core import GaugeMetricFamily
+
+from watchtower.collectors.base import (
+    Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity,
+)
+from watchtower.collectors.certsources import (
+    CertRecord, CertSource, CheckRecord, Endpoint, EndpointSource, FileSource, KubeadmSource, KubeconfigSource,
+    SecretSource, kubeadm_present,
+)
+from watchtower.configtypes import ConfigError, SecretRef, SecretUnavailable, Seconds, format_duration
+from watchtower.pki import CertInfo, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
+
+CERT_LABELS = ("source", "location", "name", "subject_cn", "issuer_cn", "serial", "is_ca")
+CHECK_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "chain_valid": ("source", "location", "name", "subject_cn", "serial", "reason"),
+    "expires_after_issuer": ("source", "location", "name", "subject_cn", "serial", "issuer_cn", "issuer_location"),
+    "key_matches": ("source", "location", "name", "key_location"),
+    "san_covers": ("source", "location", "name"),
+    "kubeconfig_ca_matches_cluster_ca": ("location", "name", "cluster_ca"),
+    "served_matches_disk": ("endpoint", "disk_location", "served_serial", "disk_serial"),
+})
+CHECK_HELP: Mapping[str, str] = MappingProxyType({
+    "chain_valid": "1 if the certificate chains to a trusted root (endpoints: a TLS client would accept it), else 0.",
+    "expires_after_issuer": "1 if the certificate outlives its issuer (it stops verifying when the issuer expires), else 0.",
+    "key_matches": "1 if the private key next to the certificate matches it, else 0.",
+    "san_covers": "1 if apiserver.crt's SANs cover the VIP or control-plane endpoint `name`, else 0.",
+    "kubeconfig_ca_matches_cluster_ca": "1 if the kubeconfig's embedded CA is pki/ca.crt, else 0.",
+    "served_matches_disk": "1 if the apiserver serves the certificate in pki/apiserver.crt, else 0.",
+})
+# A failed check → how bad. expires_after_issuer's metric is 1 when the problem is present.
+CHECK_SEVERITY: Mapping[str, Severity] = MappingProxyType({
+    "chain_valid": Severity.CRITICAL, "expires_after_issuer": Severity.WARNING, "key_matches": Severity.CRITICAL,
+    "san_covers": Severity.CRITICAL, "kubeconfig_ca_matches_cluster_ca": Severity.CRITICAL,
+    "served_matches_disk": Severity.WARNING,
+})
+_PROBLEM_IS_ONE = frozenset({"expires_after_issuer"})
+_LOCAL_SOURCES = frozenset({"file", "kubeadm", "kubeconfig"})  # judged for chains among themselves
+_URGENCY_SEVERITY = {"ok": Severity.OK, "warning": Severity.WARNING, "critical": Severity.CRITICAL,
+                     "expired": Severity.CRITICAL, "not_yet_valid": Severity.CRITICAL}
+SOURCE_ORDER = ("kubeadm", "file", "kubeconfig", "endpoint", "secret")
+
+
+@dataclasses.dataclass(frozen=True)
+class EndpointSettings:
+    """A TLS endpoint: ``address`` host:port, optional SNI ``server_name`` and ``ca_file`` to verify with."""
+
+    address: str
+    server_name: str | None = None
+    ca_file: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SecretsSettings:
+    """Kubernetes Secrets to read (off unless enabled: it needs list permission on Secrets)."""
+
+    enabled: bool = False
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    types: tuple[str, ...] = ("kubernetes.io/tls",)
+    keys: tuple[str, ...] = ("tls.crt",)
+
+
+@dataclasses.dataclass(frozen=True)
+class CertsSettings(CollectorSettings):
+    interval: Seconds = Seconds(300)
+    timeout: Seconds = Seconds(120)
+    paths: tuple[str, ...] = ()  # files, directories, globs (** recursive)
+    kubeconfigs: tuple[str, ...] = ()  # kubeconfig files or globs
+    kubeadm: bool | Literal["auto"] = "auto"  # discover kubeadm's PKI when kubeadm_root has one
+    kubeadm_root: str = "/etc/kubernetes"
+    kubelet_pki_dir: str = "/var/lib/kubelet/pki"
+    apiserver_endpoints: tuple[str, ...] = ("127.0.0.1:6443",)  # where the local apiserver serves (served vs disk)
+    endpoints: tuple[str | EndpointSettings, ...] = ()
+    endpoint_timeout: Seconds = Seconds(5)
+    endpoint_concurrency: int = 8
+    secrets: SecretsSettings = SecretsSettings()
+    max_file_size: int = 1024 * 1024  # bytes; larger files are an error, not read
+    pkcs12_passphrase: SecretRef | None = None
+    warning_before: Seconds = Seconds(30 * 86400)
+    warning_fraction: float = 0.20
+    critical_before: Seconds = Seconds(7 * 86400)
+    critical_fraction: float = 0.05
+
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        for i, item in enumerate(self.endpoints):
+            address = item if isinstance(item, str) else item.address
+            try:
+                Endpoint.parse(address)
+            except ValueError:
+                raise ConfigError(f"{path}.endpoints[{i}]", address, "HOST:PORT") from None
+        for i, address in enumerate(self.apiserver_endpoints):
+            try:
+                Endpoint.parse(address)
+            except ValueError:
+                raise ConfigError(f"{path}.apiserver_endpoints[{i}]", address, "HOST:PORT") from None
+        if not 1 <= self.endpoint_concurrency <= 256:
+            raise ConfigError(f"{path}.endpoint_concurrency", self.endpoint_concurrency, "1 to 256")
+        if self.max_file_size < 1:
+            raise ConfigError(f"{path}.max_file_size", self.max_file_size, "a size in bytes above 0")
+        for name in ("warning_fraction", "critical_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{path}.{name}", getattr(self, name), "a fraction from 0 to 1")
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(float(self.warning_before), self.warning_fraction, float(self.critical_before),
+                          self.critical_fraction)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def human_duration(seconds: float) -> str:
+    """``364d``, ``5d 3h``, ``7h 12m`` — days and hours like kubeadm's residual time."""
+    seconds = abs(seconds)
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    if days >= 30:
+        return f"{days}d"
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m"
+
+
+def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
+    plane = context.config.control_plane
+    names = list(plane.vips)
+    if plane.endpoint:
+        host = plane.endpoint.rsplit(":", 1)[0] if plane.endpoint.count(":") == 1 or plane.endpoint.startswith("[") \
+            else plane.endpoint
+        names.append(host.strip("[]"))
+    return tuple(names)
+
+
+class _Accumulator:
+    """Collects records from all sources: deduplicated series, checks, errors, then judges chains."""
+
+    def __init__(self, now: float, thresholds: Thresholds) -> None:
+        self.now = now
+        self.thresholds = thresholds
+        self.series: dict[tuple[str, ...], tuple[float, float]] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.local: list[CertRecord] = []
+        self.index = IssuerIndex()
+        self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
+        self.errors: list[tuple[str, ItemError]] = []
+        self.findings: list[Finding] = []
+
+    def add(self, source: str, record: object) -> None:
+        if isinstance(record, CertRecord):
+            self._cert(record)
+        elif isinstance(record, CheckRecord):
+            self._check(record)
+        elif isinstance(record, ItemError):
+            self.errors.append((source, record))
+
+    def _cert(self, record: CertRecord) -> None:
+        cert = record.cert
+        key = (record.source, record.location, record.name, cert.subject_cn, cert.issuer_cn, cert.serial_hex,
+               "true" if cert.is_ca else "false")
+        if key in self.series:
+            return  # the same certificate twice at one location (e.g. repeated in a bundle)
+        self.series[key] = (cert.not_before, cert.not_after)
+        status = urgency(cert, self.now, self.thresholds)
+        left = cert.not_after - self.now
+        self.rows.append({
+            "source": record.source, "location": record.location, "name": record.name,
+            "subject": cert.subject, "issuer": cert.issuer, "subject_cn": cert.subject_cn, "issuer_cn": cert.issuer_cn,
+            "serial": cert.serial_hex, "not_before": _iso(cert.not_before), "not_after": _iso(cert.not_after),
+            "is_ca": cert.is_ca, "seconds_left": round(left, 3),
+            "lifetime_fraction_left": round(cert.lifetime_fraction_left(self.now), 6), "status": status,
+        })
+        severity = _URGENCY_SEVERITY[status]
+        if severity is not Severity.OK:
+            self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
+        if record.source in _LOCAL_SOURCES:
+            self.local.append(record)
+            self.index.add(cert)
+
+    def _check(self, record: CheckRecord) -> None:
+        names = CHECK_LABELS[record.check]
+        key = (record.check, tuple(str(record.labels.get(n, "")) for n in names))
+        if key in self.checks:
+            return
+        self.checks[key] = record
+        if not record.ok:
+            self.findings.append(Finding("certs", record.subject, CHECK_SEVERITY[record.check], record.message))
+
+    def judge_chains(self) -> None:
+        """chain_valid and expires_after_issuer for local certificates whose issuer was also found."""
+        for record in self.local:
+            cert = record.cert
+            if (cert.self_issued and not cert.is_ca) or not self.index.has_issuer_named(cert):
+                continue
+            result = verify_chain(cert, self.index, self.now)
+            base = {"source": record.source, "location": record.location, "name": record.name,
+                    "subject_cn": cert.subject_cn, "serial": cert.serial_hex}
+            if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
+                message = "chain verifies" if result.valid else f"chain does not verify: {result.reason}"
+                self._check(CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid,
+                                        _subject(record), message))
+            issuer = result.issuer
+            if issuer is not None and issuer is not cert:
+                outlives = expires_after_issuer(cert, issuer)
+                where = next((r.location for r in self.local if r.cert is issuer), "")
+                message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
+                           f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
+                self._check(CheckRecord("expires_after_issuer", {**base, "issuer_cn": issuer.subject_cn,
+                                                                 "issuer_location": where}, not outlives,
+                                        _subject(record), message))
+
+    def metrics(self) -> tuple[GaugeMetricFamily, ...]:
+        not_after = GaugeMetricFamily("watchtower_cert_not_after_timestamp_seconds",
+                                      "When the certificate expires (its notAfter), Unix seconds.", labels=CERT_LABELS)
+        not_before = GaugeMetricFamily("watchtower_cert_not_before_timestamp_seconds",
+                                       "When the certificate becomes valid (its notBefore), Unix seconds.",
+                                       labels=CERT_LABELS)
+        counts: dict[str, int] = dict.fromkeys(SOURCE_ORDER, 0)
+        for labels, (start, end) in self.series.items():
+            not_after.add_metric(labels, end)
+            not_before.add_metric(labels, start)
+            counts[labels[0]] = counts.get(labels[0], 0) + 1
+        found = GaugeMetricFamily("watchtower_cert_certificates", "Certificates found in the last run, by source.",
+                                  labels=("source",))
+        for source, count in counts.items():
+            found.add_metric((source,), count)
+        errors = GaugeMetricFamily("watchtower_cert_read_errors",
+                                   "Items that could not be read in the last run, by source and reason.",
+                                   labels=("source", "reason"))
+        by_reason: dict[tuple[str, str], int] = {}
+        for source, error in self.errors:
+            by_reason[(source, error.reason)] = by_reason.get((source, error.reason), 0) + 1
+        for labels, count in sorted(by_reason.items()):
+            errors.add_metric(labels, count)
+        families = [not_after, not_before, found, errors]
+        for check, names in CHECK_LABELS.items():
+            family = GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
+            for (kind, values), record in self.checks.items():
+                if kind == check:
+                    family.add_metric(values, float(record.ok != (check in _PROBLEM_IS_ONE)))
+            families.append(family)
+        return tuple(families)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "certificates": self.rows,
+            "errors": [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail}
+                       for s, e in self.errors],
+            "checks": [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
+                       for r in self.checks.values()],
+            "thresholds": dataclasses.asdict(self.thresholds),
+            "now": _iso(self.now),
+        }
+
+
+def _subject(record: CertRecord) -> str:
+    if record.source == "kubeadm":
+        return record.name if not record.cert.is_ca or record.name in {"ca", "front-proxy-ca", "etcd/ca"} \
+            else f"{record.name} (CA {record.cert.subject_cn})"
+    return f"{record.location} ({record.cert.subject_cn})" if record.cert.subject_cn else record.location
+
+
+def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
+    when = f"{cert.not_after_dt:%Y-%m-%d %H:%M} UTC"
+    lifetime = format_duration(round(cert.lifetime_seconds / 3600) * 3600) if cert.lifetime_seconds >= 3600 else "short"
+    if status == "expired":
+        return f"expired {human_duration(now - cert.not_after)} ago ({when}), serial {cert.serial_hex}"
+    if status == "not_yet_valid":
+        return f"not valid until {cert.not_before_dt:%Y-%m-%d %H:%M} UTC (clock skew or a pre-dated certificate)"
+    share = max(cert.lifetime_fraction_left(now), 0) * 100
+    return f"expires in {human_duration(cert.not_after - now)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
+
+
+class CertsCollector(Collector):
+    name: ClassVar[str] = "certs"
+    description: ClassVar[str] = "Certificate expiry in kubeadm PKI, kubeconfigs, files, TLS endpoints and Secrets"
+    Settings: ClassVar[type[CollectorSettings]] = CertsSettings
+
+    @classmethod
+    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+        assert isinstance(settings, CertsSettings)
+        if settings.paths or settings.kubeconfigs or settings.endpoints or settings.secrets.enabled:
+            return None
+        if settings.kubeadm is True:
+            return None
+        if settings.kubeadm == "auto" and kubeadm_present(settings.kubeadm_root, settings.kubelet_pki_dir):
+            return None
+        return (f"no certificate source: no kubeadm PKI in {settings.kubeadm_root} or {settings.kubelet_pki_dir}, "
+                "and no paths, kubeconfigs, endpoints or secrets configured")
+
+    @property
+    def certs_settings(self) -> CertsSettings:
+        assert isinstance(self.settings, CertsSettings)
+        return self.settings
+
+    def sources(self) -> Iterator[CertSource | ItemError]:
+        s = self.certs_settings
+        use_kubeadm = s.kubeadm is True or (s.kubeadm == "auto" and kubeadm_present(s.kubeadm_root, s.kubelet_pki_dir))
+        if use_kubeadm:
+            yield KubeadmSource(s.kubeadm_root, s.kubelet_pki_dir, san_names=_kubeadm_sans(self.context),
+                                served_endpoints=s.apiserver_endpoints, timeout=float(s.endpoint_timeout),
+                                max_bytes=s.max_file_size)
+        if s.paths:
+            passphrase = None
+            if s.pkcs12_passphrase is not None:
+                try:
+                    passphrase = s.pkcs12_passphrase.read().encode()
+                except SecretUnavailable as exc:
+                    yield ItemError(s.pkcs12_passphrase.describe(), "passphrase_unavailable", str(exc))
+            yield FileSource(s.paths, max_bytes=s.max_file_size, passphrase=passphrase)
+        if s.kubeconfigs:
+            yield KubeconfigSource(s.kubeconfigs, max_bytes=s.max_file_size)
+        if s.endpoints:
+            endpoints = [Endpoint.parse(e) if isinstance(e, str) else Endpoint.parse(e.address, e.server_name, e.ca_file)
+                         for e in s.endpoints]
+            yield EndpointSource(endpoints, timeout=float(s.endpoint_timeout), concurrency=s.endpoint_concurrency)
+        if s.secrets.enabled:
+            kube = self.context.config.kubernetes
+            yield SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
+                               page_size=kube.page_size, request_timeout=kube.request_timeout)
+
+    def collect(self) -> CollectResult:
+        acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds)
+        for source in self.sources():
+            if isinstance(source, ItemError):
+                acc.add("file", source)
+                continue
+            try:
+                for record in source.read():
+                    acc.add(source.kind, record)
+            except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
+                acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+        acc.judge_chains()
+        return CollectResult(
+            metrics=acc.metrics(),
+            errors=tuple(e for _, e in acc.errors),
+            findings=tuple(acc.findings),
+            details=MappingProxyType(acc.details()),
+        )
+
+    # ---------------------------------------------------------------- CLI
+
+    @classmethod
+    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
+        return render_table(details, color)
+
+    @classmethod
+    def add_check_command(cls, subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
+        parser = subparsers.add_parser(
+            "certs", parents=[common_parent], help="certificate expiry of files, kubeconfigs and TLS endpoints",
+            description="Report every certificate in PATHs (files, directories, globs; PEM, DER, PKCS#7, "
+                        "PKCS#12; kubeconfigs) and at TLS endpoints, like `kubeadm certs check-expiration`. "
+                        "Needs no config file. Exit 0 fine, 1 warning, 2 expired or critical.")
+        parser.add_argument("paths", nargs="*", metavar="PATH")
+        parser.add_argument("--endpoint", action="append", default=[], metavar="HOST:PORT",
+                            help="TLS endpoint to fetch the presented chain from (repeatable)")
+        parser.add_argument("--server-name", metavar="NAME", help="SNI / host name to verify for --endpoint")
+        parser.add_argument("--ca-file", metavar="FILE", help="CA bundle to verify --endpoint with (default: system)")
+        parser.add_argument("--kubeadm", nargs="?", const="/etc/kubernetes", metavar="ROOT",
+                            help="also discover kubeadm's certificates under ROOT (default /etc/kubernetes)")
+        parser.add_argument("--kubelet-pki-dir", default="/var/lib/kubelet/pki", metavar="DIR",
+                            help="the kubelet's certificates, with --kubeadm (default /var/lib/kubelet/pki)")
+        parser.add_argument("--passphrase-file", metavar="FILE", help="PKCS#12 passphrase file")
+        parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per endpoint (default 5)")
+        parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
+        parser.set_defaults(func=cmd_check_certs)
+
+
+def _check_settings(args: argparse.Namespace) -> CertsSettings:
+    endpoints = tuple(EndpointSettings(e, args.server_name, args.ca_file) for e in args.endpoint)
+    settings = CertsSettings(
+        enabled=True, paths=tuple(args.paths), endpoints=endpoints, kubeadm=bool(args.kubeadm),
+        kubeadm_root=args.kubeadm or "/etc/kubernetes", kubelet_pki_dir=args.kubelet_pki_dir, endpoint_timeout=Seconds(args.timeout),
+        pkcs12_passphrase=SecretRef(file=args.passphrase_file) if args.passphrase_file else None,
+        apiserver_endpoints=(),
+    )
+    settings.validate("check certs")
+    return settings
+
+
+def cmd_check_certs(args: argparse.Namespace) -> int:
+    """``watchtower check certs``: the collector once over the given inputs; no config needed."""
+    from watchtower import config as config_mod
+    from watchtower.daemon import make_context
+
+    if not (args.paths or args.endpoint or args.kubeadm):
+        raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
+    config = config_mod.load(args.config) if args.config else config_mod.from_mapping({})
+    collector = CertsCollector(_check_settings(args), make_context(config))
+    result = collector.collect()
+    worst = max((f.severity for f in result.findings), default=Severity.OK)
+    if args.output == "json":
+        doc = dict(result.details)
+        doc["errors"] = [{"location": e["location"], "reason": e["reason"], "detail": e["detail"]} for e in doc["errors"]]
+        doc["status"] = worst.label
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        lines = render_table(result.details, color) or ["no certificates found"]
+        for e in result.details["errors"]:
+            lines.append(f"error: {e['location']}: {e['reason']}: {e['detail']}")
+        for check in result.details["checks"]:
+            if not check["ok"]:
+                lines.append(f"check failed: {check['check']}: {check['subject']}: {check['message']}")
+        sys.stdout.write("\n".join(lines) + "\n")
+    return int(worst)
+
+
+_COLORS = {"ok": "\033[32m", "warning": "\033[33m", "critical": "\033[31m", "expired": "\033[31m",
+           "not_yet_valid": "\033[31m"}
+
+
+def _sort_key(row: Mapping[str, Any]) -> tuple[int, str, str, str]:
+    source = row["source"]
+    rank = SOURCE_ORDER.index(source) if source in SOURCE_ORDER else len(SOURCE_ORDER)
+    return rank, row["name"] if source == "kubeadm" else row["location"], row["location"], row["serial"]
+
+
+def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] | None:
+    """Rows like ``kubeadm certs check-expiration``: name, expires, residual time, signing CA, source."""
+    from watchtower.cli import format_table
+
+    rows_in: Iterable[Mapping[str, Any]] = details.get("certificates") or ()
+    rows = []
+    for row in sorted(rows_in, key=_sort_key):
+        end = datetime.datetime.fromisoformat(row["not_after"].replace("Z", "+00:00"))
+        left = row["seconds_left"]
+        residual = "<expired>" if left <= 0 else human_duration(left)
+        status = row["status"]
+        shown = status.upper().replace("_", " ")
+        if color:
+            shown = f"{_COLORS[status]}{shown}\033[0m"
+        certificate = row["name"] if row["source"] == "kubeadm" else row["location"]
+        if row["source"] == "kubeadm" and row["is_ca"] and row["name"] not in {"ca", "front-proxy-ca", "etcd/ca"}:
+            certificate += " (CA)"
+        rows.append((certificate, f"{end:%b %d, %Y %H:%M} UTC", residual, row["issuer_cn"] or "-",
+                     row["source"], shown))
+    if not rows:
+        return None
+    return format_table(("CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "SOURCE", "STATUS"), rows)

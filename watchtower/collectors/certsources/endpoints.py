@@ -1,0 +1,150 @@
+"""Certificates a TLS endpoint presents: the whole chain, verified, reported even when it fails.
+
+Each endpoint is first dialled with verification on (against ``ca_file`` or the system store,
+checking the host name); if OpenSSL rejects it, the reason is kept and the chain is fetched
+again without verification, so an expired or misnamed certificate still gets its metrics.
+Endpoints are probed concurrently (bounded) with a timeout each.
+"""
+
+from __future__ import annotations
+
+import _ssl  # get_unverified_chain() is private before Python 3.13
+import dataclasses
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from watchtower.collectors.base import ItemError
+from watchtower.collectors.certsources.base import CertRecord, CheckRecord, Record
+from watchtower.pki import CertInfo, ParseError, load_x509_der
+
+# OpenSSL X509_V_ERR_* codes → label-friendly reasons
+_VERIFY_REASONS = {
+    9: "not_yet_valid", 10: "expired", 18: "self_signed", 19: "untrusted_root", 20: "issuer_unknown",
+    21: "issuer_unknown", 2: "issuer_unknown", 7: "bad_signature", 24: "issuer_not_ca", 62: "hostname_mismatch",
+    64: "hostname_mismatch",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """``host:port`` to dial, the SNI/host name to verify (default: host) and the CA file to trust."""
+
+    host: str
+    port: int
+    server_name: str | None = None
+    ca_file: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str, server_name: str | None = None, ca_file: str | None = None) -> Endpoint:
+        """``host:port`` or ``[v6]:port``; raises ValueError."""
+        host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise ValueError(f"not HOST:PORT: {text!r}")
+        return cls(host.strip("[]"), int(port), server_name, ca_file)
+
+
+@dataclasses.dataclass(frozen=True)
+class Presented:
+    """What an endpoint presented: DER chain (leaf first) and whether a client would accept it."""
+
+    chain: tuple[bytes, ...]
+    verified: bool
+    reason: str  # "" when verified
+    detail: str
+
+
+class EndpointFailure(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _handshake(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> tuple[bytes, ...]:
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw:
+            raw.settimeout(timeout)
+            with context.wrap_socket(raw, server_hostname=endpoint.server_name or endpoint.host) as tls:
+                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr]  # noqa: SLF001
+                return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain)
+    except ssl.SSLCertVerificationError:
+        raise
+    except (TimeoutError, socket.timeout):
+        raise EndpointFailure("timeout", f"no TLS handshake within {timeout:g}s") from None
+    except ssl.SSLError as exc:
+        raise EndpointFailure("tls_error", exc.reason or str(exc)) from None
+    except OSError as exc:
+        raise EndpointFailure("connect_error", exc.strerror or str(exc)) from None
+
+
+def fetch_presented(endpoint: Endpoint, timeout: float) -> Presented:
+    """Dial once verifying, and once more without if verification failed. Raises EndpointFailure."""
+    verifying = ssl.create_default_context(cafile=endpoint.ca_file)
+    try:
+        return Presented(_handshake(endpoint, verifying, timeout), True, "", "")
+    except ssl.SSLCertVerificationError as exc:
+        reason = _VERIFY_REASONS.get(exc.verify_code, "verify_failed")
+        detail = exc.verify_message or str(exc)
+    lenient = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    lenient.check_hostname = False
+    lenient.verify_mode = ssl.CERT_NONE
+    return Presented(_handshake(endpoint, lenient, timeout), False, reason, detail)
+
+
+def presented_certs(presented: Presented) -> tuple[list[CertInfo], list[ParseError]]:
+    certs, errors = [], []
+    for der in presented.chain:
+        try:
+            certs.append(load_x509_der(der))
+        except ParseError as exc:
+            errors.append(exc)
+    return certs, errors
+
+
+@dataclasses.dataclass
+class EndpointSource:
+    """TLS endpoints, probed with at most ``concurrency`` at a time."""
+
+    endpoints: Sequence[Endpoint]
+    timeout: float = 5.0
+    concurrency: int = 8
+    kind: str = "endpoint"
+
+    def read(self) -> Iterator[Record]:
+        if not self.endpoints:
+            return
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.endpoints)))) as pool:
+            for endpoint, outcome in zip(self.endpoints, pool.map(self._probe, self.endpoints)):
+                yield from self._records(endpoint, outcome)
+
+    def _probe(self, endpoint: Endpoint) -> Presented | EndpointFailure:
+        try:
+            return fetch_presented(endpoint, self.timeout)
+        except EndpointFailure as failure:
+            return failure
+
+    def _records(self, endpoint: Endpoint, outcome: Presented | EndpointFailure) -> Iterator[Record]:
+        location = endpoint.address
+        if isinstance(outcome, EndpointFailure):
+            yield ItemError(location, outcome.reason, outcome.detail)
+            return
+        certs, errors = presented_certs(outcome)
+        for error in errors:
+            yield ItemError(location, error.reason, error.detail)
+        if not certs:
+            yield ItemError(location, "no_certificate", "the endpoint presented no certificate")
+            return
+        shown = endpoint.server_name or endpoint.host
+        for position, cert in enumerate(certs):
+            yield CertRecord(self.kind, location, shown if position == 0 else f"{shown} chain[{position}]", cert)
+        leaf = certs[0]
+        labels = {"source": self.kind, "location": location, "name": shown, "subject_cn": leaf.subject_cn,
+                  "serial": leaf.serial_hex, "reason": outcome.reason}
+        message = "chain verifies" if outcome.verified else f"TLS verification fails: {outcome.detail}"
+        yield CheckRecord("chain_valid", labels, outcome.verified, location, message)

@@ -1,0 +1,138 @@
+"""Certificates in files and directories, by path or glob: PEM, DER, PKCS#7, PKCS#12.
+
+Explicit files and glob matches must hold certificates (anything else is an error with a
+reason, except a recognised key, CSR or public key, skipped quietly). Directory walks follow
+symlinks with loop detection and only look at certificate-like names (``CERT_SUFFIXES``), so a
+README or a key next to the certificates is not an error. A ``NAME.key`` next to ``NAME.crt`` (or
+a key inside the same PEM) is checked against the certificate. A kubeconfig given as a path is
+read as one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import stat
+from collections.abc import Iterator
+
+from watchtower.collectors.base import ItemError
+from watchtower.collectors.certsources.base import (
+    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record, os_error, read_capped,
+)
+from watchtower.pki import CertInfo, ParseError, key_matches, parse_certificates
+
+CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12", ".pfx")
+_GLOB_CHARS = frozenset("*?[")
+
+
+def key_check(source: str, location: str, name: str, cert: CertInfo, key_location: str, key_pem: bytes) -> Record:
+    """The ``key_matches`` judgement for one certificate and a PEM holding its private key."""
+    labels = {"source": source, "location": location, "name": name, "key_location": key_location}
+    try:
+        ok = key_matches(cert, key_pem)
+    except ParseError as exc:
+        return ItemError(key_location, exc.reason, exc.detail)
+    message = "private key matches" if ok else f"private key {key_location} does not match the certificate"
+    return CheckRecord("key_matches", labels, ok, name or location, message)
+
+
+@dataclasses.dataclass
+class FileSource:
+    """Files, directories and globs (``paths``) with a size cap and an optional PKCS#12 passphrase."""
+
+    paths: tuple[str, ...]
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    passphrase: bytes | None = dataclasses.field(default=None, repr=False)
+    kind: str = "file"
+
+    def read(self) -> Iterator[Record]:
+        seen: set[str] = set()
+        for pattern in self.paths:
+            pattern = os.path.expanduser(pattern)
+            if _GLOB_CHARS & set(pattern):
+                matches = sorted(glob.glob(pattern, recursive=True))
+                if not matches:
+                    yield ItemError(pattern, "not_found", "the glob matches nothing")
+            else:
+                matches = [pattern]
+            for path in matches:
+                yield from self._read_path(path, seen, explicit=True)
+
+    def _read_path(self, path: str, seen: set[str], explicit: bool) -> Iterator[Record]:
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            yield os_error(path, exc)
+            return
+        if stat.S_ISDIR(info.st_mode):
+            yield from self._walk(path, seen, {(info.st_dev, info.st_ino)})
+        elif path not in seen:
+            seen.add(path)
+            yield from self.read_file(path, explicit)
+
+    def _walk(self, directory: str, seen: set[str], ancestors: set[tuple[int, int]]) -> Iterator[Record]:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            yield os_error(directory, exc)
+            return
+        for entry in entries:
+            try:
+                info = entry.stat()  # follows symlinks
+            except OSError as exc:
+                if entry.name.lower().endswith(CERT_SUFFIXES) or entry.is_symlink():
+                    yield os_error(entry.path, exc)
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                key = (info.st_dev, info.st_ino)
+                if key in ancestors:
+                    yield ItemError(entry.path, "symlink_loop", "leads back to a directory above it")
+                    continue
+                yield from self._walk(entry.path, seen, ancestors | {key})
+            elif stat.S_ISREG(info.st_mode) and entry.name.lower().endswith(CERT_SUFFIXES) and entry.path not in seen:
+                seen.add(entry.path)
+                yield from self.read_file(entry.path, explicit=False)
+
+    def read_file(self, path: str, explicit: bool = True, name: str | None = None) -> Iterator[Record]:
+        try:
+            data = read_capped(path, self.max_bytes)
+        except ReadFailure as failure:
+            yield failure.error
+            return
+        parsed = parse_certificates(data, passphrase=self.passphrase, name_hint=path)
+        if not parsed.certificates and _looks_like_kubeconfig(data):
+            from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+
+            yield from KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind).read_kubeconfig(path, data)
+            return
+        short = os.path.basename(path) if name is None else name
+        for error in parsed.errors:
+            yield ItemError(path, error.reason, error.detail)
+        for cert in parsed.certificates:
+            yield CertRecord(self.kind, path, short, cert)
+        if parsed.bundled_key_matches is not None:
+            ok = parsed.bundled_key_matches
+            labels = {"source": self.kind, "location": path, "name": short, "key_location": path}
+            yield CheckRecord("key_matches", labels, ok, short, "PKCS#12 key matches" if ok else
+                              "the private key in the PKCS#12 file does not match its certificate")
+        elif parsed.certificates:
+            yield from self._key_check(path, short, parsed.certificates[0], data if parsed.has_private_key else None)
+
+    def _key_check(self, path: str, name: str, leaf: CertInfo, inline_key: bytes | None) -> Iterator[Record]:
+        if inline_key is not None:
+            yield key_check(self.kind, path, name, leaf, path, inline_key)
+            return
+        key_path = os.path.splitext(path)[0] + ".key"
+        if key_path != path and os.path.isfile(key_path):
+            try:
+                key_pem = read_capped(key_path, self.max_bytes)
+            except ReadFailure as failure:
+                yield failure.error
+                return
+            yield key_check(self.kind, path, name, leaf, key_path, key_pem)
+
+
+def _looks_like_kubeconfig(data: bytes) -> bool:
+    head = data[:4096]
+    return (b"clusters:" in head or b"users:" in head) and b"kind: Config" in data
