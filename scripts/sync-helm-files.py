@@ -2,7 +2,9 @@
 """Copy the repository's alert rules and dashboards into the Helm chart's files/ directory.
 
 Helm's ``.Files`` can only read inside the chart, but alerts/ and dashboards/ are the single
-source of truth. This script mirrors them (adding, updating and deleting copies);
+source of truth. This script mirrors them (adding, updating and deleting copies), and renders
+the Grafana file-provisioning alerting YAML with `watchtower render` (default settings: folder
+"watchtower", datasource uid "prometheus", no contact points) into files/grafana-alerting/.
 tests/integration/test_helm_chart.py fails whenever a copy differs, so CI catches a forgotten
 run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
 """
@@ -10,7 +12,9 @@ run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the reposito
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +25,20 @@ MIRRORS = (
     (ROOT / "alerts", "*.rules.yaml", CHART_FILES / "alerts"),
     (ROOT / "dashboards", "*.json", CHART_FILES / "dashboards"),
 )
+
+
+RENDERED_ALERTING = CHART_FILES / "grafana-alerting" / "watchtower.yaml"
+
+
+def render_grafana_alerting() -> bytes:
+    """`watchtower render` with built-in defaults; the alerting YAML it writes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "config.yaml"
+        empty.write_text("")
+        out = Path(tmp) / "out"
+        subprocess.run([sys.executable, "-m", "watchtower", "render", "--config", str(empty), "--out", str(out)],
+                       check=True, cwd=ROOT, capture_output=True, timeout=120)
+        return (out / "grafana" / "provisioning" / "alerting" / "watchtower.yaml").read_bytes()
 
 
 def sync() -> list[str]:
@@ -38,6 +56,11 @@ def sync() -> list[str]:
             if stale.name not in wanted:
                 stale.unlink()
                 changes.append(f"removed {stale.relative_to(ROOT)}")
+    alerting = render_grafana_alerting()
+    if not RENDERED_ALERTING.is_file() or RENDERED_ALERTING.read_bytes() != alerting:
+        RENDERED_ALERTING.parent.mkdir(parents=True, exist_ok=True)
+        RENDERED_ALERTING.write_bytes(alerting)
+        changes.append(f"updated {RENDERED_ALERTING.relative_to(ROOT)}")
     return changes
 
 

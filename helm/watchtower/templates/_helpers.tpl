@@ -104,6 +104,11 @@ collectors:
     secrets:
       enabled: {{ $v.tlsSecrets.enabled }}
       namespaces: {{ $v.tlsSecrets.namespaces | toJson }}
+  # /livez, /readyz, /version of every apiserver, each VIP and the control-plane endpoint,
+  # authenticated as watchtower's service account, TLS verified against the cluster CA.
+  apiserver:
+    ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+    token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
   nodes: {}
   upgrade:
     # /var/lib/watchtower: an emptyDir, or a PersistentVolumeClaim with deployment.persistence.
@@ -161,7 +166,8 @@ collectors:
   # enabled: auto: runs once daemonSet.config sets stats_url (hostNetwork reaches 127.0.0.1) or
   # stats_socket (mount its directory with daemonSet.extraHostPaths; read-only works for sockets).
   haproxy: {}
-  # Cluster-wide views need the Kubernetes API: the Deployment's.
+  # Cluster-wide views and remote probes: the Deployment's.
+  apiserver: {enabled: false}
   nodes: {enabled: false}
   upgrade: {enabled: false}
   grafana: {enabled: false}
