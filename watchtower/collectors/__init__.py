@@ -11,15 +11,21 @@ from types import MappingProxyType
 
 from watchtower.collectors.base import Collector
 from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.etcd import EtcdCollector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
+from watchtower.collectors.nodes import NodesCollector
+from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
     CertsCollector,
     HAProxyCollector,
+    EtcdCollector,
     VipCollector,
     GrafanaProvisioner,
+    NodesCollector,
+    UpgradeCollector,
 )
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})
