@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                                               "file) as YAML; secrets appear only as their file or variable.")
     cfg_show.set_defaults(func=cmd_config_show)
 
+    from watchtower.grafana.commands import add_commands as add_grafana_commands
+
+    add_grafana_commands(sub, common)  # `watchtower provision [--dry-run]`, `watchtower render --out DIR`
+
     version = sub.add_parser("version", help="print the version", description="Print watchtower's version.")
     version.set_defaults(func=cmd_version)
     return parser

@@ -1,7 +1,8 @@
 """Alerts travel the whole real path: watchtower → Prometheus → Alertmanager → email and Slack.
 
 Real processes: ``watchtower run`` (its config file, a free loopback port; one reads a real
-HAProxy 2.6 whose only backend the test kills and restarts), Prometheus 2.42
+HAProxy 2.6 whose only backend the test kills and restarts, and a kubeadm PKI whose
+apiserver.crt the test lets run out and renews), Prometheus 2.42
 scraping it and evaluating the repository's alert rules (copies with ``for: 0s``; the long
 ``for:`` durations are promtool's job), Alertmanager 0.25 running alerts/alertmanager.yaml
 with only addresses, secret file paths and timers replaced, an SMTP server that demands the
@@ -26,6 +27,7 @@ import yaml
 
 from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
 from tests.support.haproxy import HAProxyLab
+from tests.support.kubeadm_pki import DAY, KubeadmPKI, issue, utcnow
 from tests.support.processes import WatchtowerDaemon
 from tests.support.promstack import ALERTS, Alertmanager, Prometheus, rules_without_for
 from tests.support.services import wait_for
@@ -92,6 +94,7 @@ class Stack:
     webhooks: WebhookSink
     watchtowers: dict[str, WatchtowerDaemon]
     haproxy: HAProxyLab
+    pki: KubeadmPKI
 
     def slack_messages(self) -> list[ReceivedPost]:
         return self.webhooks.posts(SLACK_PATH)
@@ -162,16 +165,21 @@ def _address(daemon: WatchtowerDaemon) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Sinks, a one-backend HAProxy, two watchtowers ("main" reads HAProxy, "spare" nothing),
-    Alertmanager and Prometheus; everything started here is stopped here, by PID."""
+    """Sinks, a one-backend HAProxy, a kubeadm PKI, two watchtowers ("main" reads HAProxy and
+    the PKI, "spare" nothing), Alertmanager and Prometheus; everything started here is stopped
+    here, by PID."""
     workdir = tmp_path_factory.mktemp("alert-delivery")
     with contextlib.ExitStack() as started:
         mail = started.enter_context(MailSink(username=SMTP_USER, password=SMTP_PASSWORD))
         webhooks = started.enter_context(WebhookSink())
         (workdir / "haproxy").mkdir()
         haproxy = started.enter_context(HAProxyLab(workdir / "haproxy", backends=1))
-        main_config = {"cluster": CLUSTER, "collectors": {"haproxy": {
-            "enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)}}}
+        pki = KubeadmPKI.build(workdir / "node", vip=None)
+        main_config = {"cluster": CLUSTER, "collectors": {
+            "haproxy": {"enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)},
+            "certs": {"enabled": True, "interval": "250ms", "kubeadm": True, "kubeadm_root": str(pki.root),
+                      "kubelet_pki_dir": str(pki.kubelet_dir), "apiserver_endpoints": []},
+        }}
         watchtowers = {
             "main": started.enter_context(WatchtowerDaemon(workdir, main_config, "watchtower-main")),
             "spare": started.enter_context(WatchtowerDaemon(workdir, {"cluster": CLUSTER}, "watchtower-spare")),
@@ -189,7 +197,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.callback(prometheus.stop)
         prometheus.start_and_wait()
         prometheus.wait_for_up("watchtower")
-        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy)
+        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy, pki)
 
 
 def test_watchdog_reaches_the_heartbeat_receiver_with_its_token_only(stack: Stack) -> None:
@@ -237,6 +245,10 @@ def test_haproxy_backend_without_servers_pages_by_email_and_slack_then_resolves(
     _report("HAProxyBackendNoServersUp Slack", killed_at, active_at, slack.arrived)
     assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
     assert slack.body["channel"] == "#k8s-oncall"
+    # the per-server warning of the same backend is inhibited by the critical (alertmanager.yaml)
+    inhibited = stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="HAProxyBackendServerDown"')
+                                     if a["status"]["inhibitedBy"]], "HAProxyBackendServerDown inhibited")
+    assert inhibited[0]["labels"]["proxy"] == "apiservers" and inhibited[0]["status"]["state"] == "suppressed"
 
     restarted_at = time.time()
     stack.haproxy.start_backend(0)
@@ -244,6 +256,44 @@ def test_haproxy_backend_without_servers_pages_by_email_and_slack_then_resolves(
     resolved_slack = stack.wait_for_slack("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
     print(f"[latency] HAProxyBackendNoServersUp resolved: backend restart→email "
           f"{resolved_mail.arrived - restarted_at:.2f}s, →Slack {resolved_slack.arrived - restarted_at:.2f}s")
+
+
+def _write_apiserver_cert(pki: KubeadmPKI, days_left: float) -> str:
+    """Re-issue pki/apiserver.crt (+ key) as a one-year certificate with ``days_left``; its serial."""
+    not_after = utcnow() + days_left * DAY
+    renewed = issue("kube-apiserver", pki.issued["ca"], server=True, sans=["kubernetes", "127.0.0.1"],
+                    not_before=not_after - 365 * DAY, not_after=not_after)
+    (pki.pki / "apiserver.key").write_bytes(renewed.key_pem)
+    tmp = pki.pki / "apiserver.crt.new"
+    tmp.write_bytes(renewed.cert_pem)
+    tmp.replace(pki.pki / "apiserver.crt")  # atomic, as a careful renewal script does
+    return f"{renewed.cert.serial_number:X}".rjust(2 * ((renewed.cert.serial_number.bit_length() + 7) // 8), "0")
+
+
+def test_expiring_certificate_pages_by_email_and_slack_then_resolves_after_renewal(stack: Stack) -> None:
+    """kubeadm's apiserver.crt with 2 days of its year left: critical (< min(7d, 5 %))."""
+    instance = _address(stack.watchtowers["main"])
+    location = str(stack.pki.pki / "apiserver.crt")
+    changed_at = time.time()
+    serial = _write_apiserver_cert(stack.pki, days_left=2)
+    facts = (f"The kubeadm certificate CN=kube-apiserver (serial {serial},", "issued by kubernetes)",
+             f"at {location} on {instance} expires in 1d 23h", "Runbook: docs/runbooks/CertificateExpiringCritical.md")
+    active_at = stack.active_since("CertificateExpiringCritical", serial=serial)
+    mail = stack.wait_for_mail("firing", "CertificateExpiringCritical", changed_at, *facts)
+    slack = stack.wait_for_slack("firing", "CertificateExpiringCritical", changed_at, *facts)
+    _report("CertificateExpiringCritical email", changed_at, active_at, mail.arrived)
+    _report("CertificateExpiringCritical Slack", changed_at, active_at, slack.arrived)
+    assert "Certificate apiserver (kube-apiserver) expires in 1d 23h" in mail.text
+    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and slack.body["channel"] == "#k8s-oncall"
+    assert "name=apiserver" in mail.text and "source=kubeadm" in slack.body["attachments"][0]["text"]
+
+    renewed_at = time.time()
+    _write_apiserver_cert(stack.pki, days_left=365)  # `kubeadm certs renew apiserver`
+    resolved_facts = (f"serial {serial}", "resolved:")
+    resolved_mail = stack.wait_for_mail("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
+    resolved_slack = stack.wait_for_slack("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
+    print(f"[latency] CertificateExpiringCritical resolved: renewal→email {resolved_mail.arrived - renewed_at:.2f}s, "
+          f"→Slack {resolved_slack.arrived - renewed_at:.2f}s")
 
 
 def test_no_secret_in_any_log(stack: Stack) -> None:

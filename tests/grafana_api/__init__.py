@@ -126,6 +126,7 @@ class GrafanaAPIServer:
         self.requests: list[LoggedRequest] = []
         self.restarts = 0
         self.internal_errors: list[str] = []
+        self.secrets_readable = True  # False: the account lacks alert.provisioning.secrets:read
         self._lock = threading.RLock()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -266,6 +267,8 @@ class GrafanaAPIServer:
             m = re.fullmatch(r"/api/v1/provisioning/alert-rules(?:/([^/]+))?", path)
             if m:
                 return self._rules(method, m.group(1), payload, prov)
+            if path == "/api/v1/provisioning/contact-points/export" and method == "GET":
+                return self._export_contact_points(query)
             m = re.fullmatch(r"/api/v1/provisioning/contact-points(?:/([^/]+))?", path)
             if m:
                 return self._contact_points(method, m.group(1), payload, prov, query)
@@ -492,6 +495,23 @@ class GrafanaAPIServer:
         if prov:
             view["provenance"] = prov
         return view
+
+    def _export_contact_points(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """The file-provisioning export; ``decrypt=true`` (admins only) includes the secrets."""
+        decrypt = (query.get("decrypt") or ["false"])[0] == "true"
+        if decrypt and not self.secrets_readable:
+            raise ApiError(403, "You'll need additional permissions to perform this action. "
+                                "Permissions needed: alert.provisioning.secrets:read", title="Access denied")
+        if (query.get("format") or ["yaml"])[0] != "json":
+            raise ApiError(400, "this test server exports only format=json")
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for point in self.state.contact_points.values():
+            view = copy.deepcopy(point) if decrypt else self._contact_view(point)
+            by_name.setdefault(point["name"], []).append({
+                "uid": view["uid"], "type": view["type"], "settings": view["settings"],
+                "disableResolveMessage": view["disableResolveMessage"]})
+        return 200, {"apiVersion": 1, "contactPoints": [
+            {"orgId": 1, "name": name, "receivers": receivers} for name, receivers in by_name.items()]}
 
     def _validate_contact_point(self, payload: Any, uid: str, stored: dict[str, Any] | None) -> dict[str, Any]:
         if not isinstance(payload, dict):

@@ -158,6 +158,12 @@ class Alertmanager(ManagedProcess):
         self.start()
         self.wait_until(lambda: _http_ok(f"http://{self.address}/-/ready"), timeout, "alertmanager /-/ready")
 
+    def alerts(self, *matchers: str) -> list[dict[str, Any]]:
+        """Alerts Alertmanager holds (API v2), active, silenced and inhibited alike."""
+        answer = requests.get(f"http://{self.address}/api/v2/alerts", params=[("filter", m) for m in matchers], timeout=5)
+        answer.raise_for_status()
+        return answer.json()
+
 
 def rules_without_for(destination: Path, sources: Sequence[Path] | None = None) -> list[Path]:
     """Copies of alerts/*.rules.yaml with every ``for:`` set to 0s (long ``for:`` is promtool's job)."""

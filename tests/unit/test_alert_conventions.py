@@ -123,6 +123,37 @@ def documented(metric: str, metrics_doc: str) -> bool:
     return any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", metrics_doc) for name in candidates)
 
 
+ALERTNAME_MATCHER = re.compile(r'^\s*alertname\s*(=~|=)\s*"(.*)"\s*$')
+
+
+def alertmanager_alertname_patterns(config: Any) -> list[str]:
+    """Every alertname an Alertmanager config matches on (routes and inhibit rules), as regexes."""
+    matchers: list[str] = []
+
+    def walk(route: Mapping[str, Any]) -> None:
+        matchers.extend(route.get("matchers") or [])
+        for child in route.get("routes") or []:
+            walk(child)
+
+    walk(config.get("route") or {})
+    for rule in config.get("inhibit_rules") or []:
+        matchers.extend(rule.get("source_matchers") or [])
+        matchers.extend(rule.get("target_matchers") or [])
+    patterns = []
+    for matcher in matchers:
+        found = ALERTNAME_MATCHER.match(matcher)
+        if found:
+            op, value = found.groups()
+            patterns.extend(value.split("|") if op == "=~" else [re.escape(value)])
+    return patterns
+
+
+def unknown_alertname_patterns(patterns: Iterable[str], alert_names: Iterable[str]) -> list[str]:
+    """Patterns (one alternative of a regex each) that match no alert at all: a typo or a rename."""
+    names = list(alert_names)
+    return [p for p in patterns if not any(re.fullmatch(p, name) for name in names)]
+
+
 def undocumented_metrics(exprs: Iterable[str], metrics_doc: str) -> list[str]:
     used = {m for expr in exprs for m in METRIC_NAME.findall(expr)}
     return sorted(m for m in used if not documented(m, metrics_doc))
@@ -156,6 +187,17 @@ def test_alert_fires_and_stays_quiet_in_promtool_tests(alert: Alert) -> None:
 @pytest.mark.parametrize("rule_file", sorted(RULE_DOCS), ids=lambda p: p.name)
 def test_rule_metrics_are_documented(rule_file: Path) -> None:
     assert undocumented_metrics(exprs_in(RULE_DOCS[rule_file]), METRICS_DOC.read_text(encoding="utf-8")) == []
+
+
+# Alerts alertmanager.yaml refers to whose rule files have not landed on main yet (their
+# engineers' branches define them). Remove a name once its rule file is in alerts/.
+NOT_YET_LANDED = frozenset({"KubeNode.*"})
+
+
+def test_alertmanager_config_names_existing_alerts() -> None:
+    config = _load(ALERTS / "alertmanager.yaml")
+    unknown = unknown_alertname_patterns(alertmanager_alertname_patterns(config), [a.name for a in ALERTS_FOUND])
+    assert sorted(set(unknown) - NOT_YET_LANDED) == []
 
 
 # --- the checks catch what they should --------------------------------------------------------
@@ -240,3 +282,14 @@ def test_undocumented_metrics_are_caught() -> None:
         "watchtower_thing_upp > 0 or watchtower_thing == 1 or other_watchtower_x",
     ]
     assert undocumented_metrics(exprs, doc) == ["watchtower_thing", "watchtower_thing_upp"]
+
+
+def test_alertname_patterns_in_routes_and_inhibit_rules_are_checked() -> None:
+    config = {
+        "route": {"routes": [{"matchers": ['alertname="Watchdog"', 'severity="info"']}]},
+        "inhibit_rules": [{"source_matchers": ['alertname=~"KubeVIPLost|Typo"'], "target_matchers": ['alertname=~"KubeNode.*"']}],
+    }
+    patterns = alertmanager_alertname_patterns(config)
+    assert patterns == ["Watchdog", "KubeVIPLost", "Typo", "KubeNode.*"]
+    assert unknown_alertname_patterns(patterns, ["Watchdog", "KubeVIPLost", "KubeNodeNotReady"]) == ["Typo"]
+    assert unknown_alertname_patterns(patterns, ["Watchdog", "KubeVIPLost"]) == ["Typo", "KubeNode.*"]

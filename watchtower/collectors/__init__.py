@@ -14,6 +14,8 @@ from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.etcd import EtcdCollector
 from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
+from watchtower.collectors.nodes import NodesCollector
+from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
@@ -22,6 +24,8 @@ _COLLECTORS: tuple[type[Collector], ...] = (
     EtcdCollector,
     VipCollector,
     GrafanaProvisioner,
+    NodesCollector,
+    UpgradeCollector,
 )
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})

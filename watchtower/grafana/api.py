@@ -312,6 +312,7 @@ class Reconciler:
         api = self.client.api
         actual_list = self.client.call("contact points", api.alertingprovisioning.get_contactpoints) or []
         actual = {p.get("uid"): p for p in actual_list}
+        stored_secrets = self._stored_secrets() if any(p.secret_settings for p in points) else None
         changes = []
         for point in points:
             have = actual.get(point.uid)
@@ -327,18 +328,38 @@ class Reconciler:
                    "disableResolveMessage": bool(have.get("disableResolveMessage", False))}
             diff = _diff_keys(want, got)
             if not diff and secret_keys:
-                shown = {k: have_settings.get(k) for k in secret_keys}
-                if any(v in (None, "") for v in shown.values()):
-                    diff = "secret missing"
-                elif all(v == "[REDACTED]" for v in shown.values()):
-                    if self._sent_secrets.get(point.uid) != _fingerprint(self._secret_values(point)):
-                        diff = "secret cannot be read back; rewriting it once"
-                elif _fingerprint({k: str(v) for k, v in shown.items()}) != _fingerprint(self._secret_values(point)):
-                    diff = "secret differs"
+                diff = self._secret_diff(point, have_settings, stored_secrets)
             changes.append(Change("contact-point", point.uid, f"{point.name} ({point.type})",
                                   "update" if diff else "unchanged", diff, prov))
         return changes + _stale("contact-point", actual, {p.uid for p in points}, "no longer configured",
                                 lambda have: f"{have.get('name')} ({have.get('type')})")
+
+    def _stored_secrets(self) -> dict[str, Mapping[str, Any]] | None:
+        """Contact point settings with secrets (export with decrypt=true), None if not allowed."""
+        try:
+            export = self.client.call("contact point export", self.client.api.client.GET,
+                                      "/v1/provisioning/contact-points/export", params={"decrypt": "true", "format": "json"})
+        except GrafanaAuthError:  # 403: the account may not read secrets; fall back to fingerprints
+            return None
+        except GrafanaRequestError:
+            return None
+        out: dict[str, Mapping[str, Any]] = {}
+        for point in (export or {}).get("contactPoints") or []:
+            for receiver in point.get("receivers") or []:
+                out[str(receiver.get("uid"))] = receiver.get("settings") or {}
+        return out
+
+    def _secret_diff(self, point: ContactPoint, shown: Mapping[str, Any],
+                     stored_secrets: Mapping[str, Mapping[str, Any]] | None) -> str:
+        want = self._secret_values(point)
+        if stored_secrets is not None and point.uid in stored_secrets:
+            stored = {k: str(stored_secrets[point.uid].get(k, "")) for k in want}
+            return "" if _fingerprint(stored) == _fingerprint(want) else "secret differs"
+        if any(shown.get(k) in (None, "") for k in want):
+            return "secret missing"
+        if self._sent_secrets.get(point.uid) != _fingerprint(want):
+            return "secret cannot be read back; rewriting it once"
+        return ""
 
     def _plan_rules(self, rules: tuple[AlertRule, ...], folder_uid: str) -> list[Change]:
         api = self.client.api

@@ -6,28 +6,15 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.support.certs import check_certs
 from tests.support.openssl_certs import OpenSSLCA, openssl, openssl_facts
-from tests.support.services import require_binary
 
-REPO = Path(__file__).resolve().parents[3]
 NOW = datetime.datetime.now(datetime.timezone.utc)
-
-
-def check_certs(*args: str, without_dac_override: bool = False) -> subprocess.CompletedProcess[str]:
-    prefix: list[str] = []
-    if without_dac_override and os.geteuid() == 0:  # root reads anything unless it loses these capabilities
-        prefix = [require_binary("setpriv"), "--bounding-set=-dac_override,-dac_read_search", "--"]
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "watchtower", "check", "certs", *args], capture_output=True, text=True,
-        timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
 
 
 @pytest.fixture(scope="module")

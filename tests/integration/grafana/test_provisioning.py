@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.grafana_api import GrafanaAPIServer
 from tests.integration.grafana.conftest import SLACK_SECRET
@@ -187,3 +189,81 @@ def test_a_rejected_object_does_not_stop_the_others(grafana: GrafanaAPIServer, s
     assert [(e.location, e.reason) for e in outcome.errors] == [(f"alert-rule {rule.uid}", "rejected")]
     assert "condition 'Z' does not exist" in outcome.errors[0].detail
     assert len(grafana.state.rules) == len(state.rules) - 1
+
+
+def test_a_new_process_writes_nothing_either(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    """Secrets are compared through the decrypting export, so no per-process memory is needed."""
+    reconcile(settings, {})
+    grafana.clear_log()
+    reconcile(settings, {})
+    assert grafana.writes() == []
+
+
+def test_a_rotated_slack_webhook_is_rewritten(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    memory: dict[str, str] = {}
+    reconcile(settings, memory)
+    rotated = "https://hooks.slack.test/services/T0WT/B0WT/rotated-secret"
+    Path(settings.slack_webhook.file).write_text(rotated)  # type: ignore[union-attr, arg-type]
+    grafana.clear_log()
+    report = reconcile(settings, memory)
+    assert [(w.method, w.path) for w in grafana.writes()] == [("PUT", "/api/v1/provisioning/contact-points/wt-slack")]
+    assert grafana.state.contact_points["wt-slack"]["settings"]["url"] == rotated
+    change = next(c for c in report.plan.changes if c.uid == "wt-slack")  # type: ignore[union-attr]
+    assert change.detail == "secret differs" and rotated not in change.line()
+
+
+def test_without_secret_read_permission_the_secret_is_written_once_per_process(
+    grafana: GrafanaAPIServer, settings: GrafanaSettings,
+) -> None:
+    grafana.secrets_readable = False
+    reconcile(settings, {})
+    memory: dict[str, str] = {}
+    grafana.clear_log()
+    reconcile(settings, memory)  # a new process cannot know what is stored: one rewrite
+    assert [(w.method, w.path) for w in grafana.writes()] == [("PUT", "/api/v1/provisioning/contact-points/wt-slack")]
+    grafana.clear_log()
+    reconcile(settings, memory)
+    assert grafana.writes() == []
+
+
+def test_cli_provision_dry_run_then_apply(grafana: GrafanaAPIServer, settings: GrafanaSettings, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from watchtower import cli
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"collectors": {"grafana": {
+        "url": settings.url, "token_env": "WT_TEST_GRAFANA_TOKEN", "dashboards_dir": settings.dashboards_dir,
+        "alerts_dir": settings.alerts_dir, "email_addresses": ["oncall@example.org"],
+        "slack_webhook_file": settings.slack_webhook.file, "timeout": "5s",  # type: ignore[union-attr]
+    }}}))
+    assert cli.main(["provision", "--dry-run", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert grafana.writes() == []
+    assert "create    alert-rule" in out and "plan: 8 create, 1 update" in out
+    assert cli.main(["provision", "--config", str(config)]) == 0
+    assert "applied: 8 created, 1 updated" in capsys.readouterr().out
+    grafana.clear_log()
+    assert cli.main(["provision", "--config", str(config)]) == 0
+    assert grafana.writes() == []
+    assert "plan: 9 unchanged" in capsys.readouterr().out
+    monkeypatch.setenv("WT_TEST_GRAFANA_TOKEN", "wrong")
+    assert cli.main(["provision", "--config", str(config)]) == 2
+    assert "grafana: unauthorized: Grafana rejected the token (401)" in capsys.readouterr().err
+    grafana.down()
+    assert cli.main(["provision", "--config", str(config)]) == 2
+    assert "Connection refused" in capsys.readouterr().err
+
+
+def test_the_repository_dashboards_and_alerts_provision_into_grafana(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    """Whatever dashboards/ and alerts/ hold today is accepted by the (strict) test Grafana, twice."""
+    repo = dataclasses.replace(settings, dashboards_dir=None, alerts_dir=None)
+    if not repo.alerts_path().is_dir():
+        pytest.skip("no alerts/ in this checkout")
+    state = desired.load(repo)
+    report = provision.run(repo, sent_secrets={}, budget_seconds=0)
+    assert report.success, report.errors()
+    assert len(grafana.state.rules) == len(state.rules) > 0
+    assert len(grafana.state.dashboards) == len(state.dashboards)
+    grafana.clear_log()
+    provision.run(repo, sent_secrets={}, budget_seconds=0)
+    assert grafana.writes() == []

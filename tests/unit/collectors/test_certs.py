@@ -7,38 +7,13 @@ import dataclasses
 import datetime
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.certs import make_collector, samples
 from tests.support.kubeadm_pki import EXPECTED_NAMES, KubeadmPKI, issue, kubeconfig_yaml
-from watchtower.collectors.base import CollectorContext, Severity
+from watchtower.collectors.base import Severity
 from watchtower.collectors.certs import CertsCollector, CertsSettings, EndpointSettings, render_table
 from watchtower.config import Config, ControlPlaneConfig, from_mapping
 from watchtower.configtypes import ConfigError
-from watchtower.kube import KubeClientFactory
-
-
-def make_collector(pki: KubeadmPKI | None = None, *, now: float | None = None, config: Config | None = None,
-                   **settings) -> CertsCollector:
-    config = config or Config()
-    if pki is not None:
-        settings = {"kubeadm_root": str(pki.root), "kubelet_pki_dir": str(pki.kubelet_dir), **settings}
-    settings.setdefault("apiserver_endpoints", ())
-    context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes),
-                               clock=(lambda: now) if now is not None else __import__("time").time, node_name="cp1")
-    return CertsCollector(CertsSettings(**settings), context)
-
-
-def samples(result, name: str) -> list:
-    registry = CollectorRegistry()
-
-    class Once:
-        def collect(self):
-            return result.metrics
-
-    registry.register(Once())
-    text = generate_latest(registry).decode()
-    return [s for fam in text_string_to_metric_families(text) for s in fam.samples if s.name == name]
 
 
 def checks(result, check: str) -> dict[str, float]:

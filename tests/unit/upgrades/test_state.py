@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from watchtower.kubeversion import parse_version
+from watchtower.upgrades.state import StateFile, UpgradeState, from_json, observe, to_json
+
+
+def test_first_observation_is_not_an_upgrade() -> None:
+    state, changed = observe(None, parse_version("v1.30.2"), 100.0)
+    assert changed and state.highest_version == "v1.30.2" and state.first_seen_at == 100.0
+    assert state.last_upgrade is None
+
+
+def test_only_a_higher_version_is_an_upgrade() -> None:
+    state, _ = observe(None, parse_version("v1.30.2"), 100.0)
+    same, changed = observe(state, parse_version("v1.30.2"), 200.0)
+    assert not changed and same is state
+    upgraded, changed = observe(state, parse_version("v1.31.0"), 300.0)
+    assert changed and upgraded.last_upgrade is not None
+    assert (upgraded.last_upgrade.at, upgraded.last_upgrade.from_version, upgraded.last_upgrade.to_version) == (
+        300.0, "v1.30.2", "v1.31.0")
+    # a rolling upgrade behind the VIP shows the old version again: not an upgrade, not a downgrade
+    back, changed = observe(upgraded, parse_version("v1.30.2"), 310.0)
+    assert not changed and back.last_upgrade == upgraded.last_upgrade
+    again, changed = observe(back, parse_version("v1.31.0"), 320.0)
+    assert not changed and again.last_upgrade is not None and again.last_upgrade.at == 300.0
+
+
+def test_json_round_trip_and_history_limit() -> None:
+    state: UpgradeState | None = None
+    for i in range(30):
+        state, _ = observe(state, parse_version(f"v1.{i}.0"), float(i))
+    assert state is not None and len(state.history) == 20
+    assert from_json(to_json(state)) == state
+
+
+@pytest.mark.parametrize("text", ["{", "[]", '{"schema": 2}', '{"schema": 1, "highest_version": "x", "first_seen_at": 1}',
+                                  '{"schema": 1, "highest_version": "v1.30.2", "first_seen_at": 1, "last_upgrade": {"at": "x"}}'])
+def test_bad_state_text_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        from_json(text)
+
+
+def test_state_file_atomic_save_and_corrupt_file_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "state.json"
+    store = StateFile(path)
+    assert store.load() is None
+    state, _ = observe(None, parse_version("v1.30.2"), 5.0)
+    store.save(state)
+    assert json.loads(path.read_text())["highest_version"] == "v1.30.2"
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temporary file left behind
+    assert StateFile(path).load() == state
+    path.write_text("{half a file")
+    with pytest.raises(ValueError, match="moved to state.json.corrupt"):
+        StateFile(path).load()
+    assert not path.exists() and (path.parent / "state.json.corrupt").read_text() == "{half a file"
