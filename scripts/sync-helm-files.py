@@ -3,18 +3,16 @@
 
 Helm's ``.Files`` can only read inside the chart, but alerts/ and dashboards/ are the single
 source of truth. This script mirrors them (adding, updating and deleting copies), and renders
-the Grafana file-provisioning alerting YAML with `watchtower render` (default settings: folder
+the Grafana file-provisioning alerting YAML as `watchtower render` does (default settings: folder
 "watchtower", datasource uid "prometheus", no contact points) into files/grafana-alerting/.
-tests/integration/test_helm_chart.py fails whenever a copy differs, so CI catches a forgotten
-run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
+tests/integration/test_helm_chart.py and tests/integration/grafana/test_render.py fail whenever a
+copy differs, so CI catches a forgotten run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,20 +23,6 @@ MIRRORS = (
     (ROOT / "alerts", "*.rules.yaml", CHART_FILES / "alerts"),
     (ROOT / "dashboards", "*.json", CHART_FILES / "dashboards"),
 )
-
-
-RENDERED_ALERTING = CHART_FILES / "grafana-alerting" / "watchtower.yaml"
-
-
-def render_grafana_alerting() -> bytes:
-    """`watchtower render` with built-in defaults; the alerting YAML it writes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        empty = Path(tmp) / "config.yaml"
-        empty.write_text("")
-        out = Path(tmp) / "out"
-        subprocess.run([sys.executable, "-m", "watchtower", "render", "--config", str(empty), "--out", str(out)],
-                       check=True, cwd=ROOT, capture_output=True, timeout=120)
-        return (out / "grafana" / "provisioning" / "alerting" / "watchtower.yaml").read_bytes()
 
 
 def sync() -> list[str]:
@@ -56,15 +40,27 @@ def sync() -> list[str]:
             if stale.name not in wanted:
                 stale.unlink()
                 changes.append(f"removed {stale.relative_to(ROOT)}")
-    alerting = render_grafana_alerting()
-    if not RENDERED_ALERTING.is_file() or RENDERED_ALERTING.read_bytes() != alerting:
-        RENDERED_ALERTING.parent.mkdir(parents=True, exist_ok=True)
-        RENDERED_ALERTING.write_bytes(alerting)
-        changes.append(f"updated {RENDERED_ALERTING.relative_to(ROOT)}")
     return changes
 
 
+GRAFANA_ALERTING = CHART_FILES / "grafana-alerting" / "watchtower.yaml"
+
+
+def sync_grafana_alerting() -> list[str]:
+    """files/grafana-alerting/watchtower.yaml: `watchtower render`'s alerting YAML (default settings)."""
+    sys.path.insert(0, str(ROOT))
+    from watchtower.grafana import desired, render
+    from watchtower.grafana.settings import GrafanaSettings
+
+    text = render.alerting_yaml(desired.load(GrafanaSettings()))
+    GRAFANA_ALERTING.parent.mkdir(parents=True, exist_ok=True)
+    if GRAFANA_ALERTING.is_file() and GRAFANA_ALERTING.read_text() == text:
+        return []
+    GRAFANA_ALERTING.write_text(text)
+    return [f"updated {GRAFANA_ALERTING.relative_to(ROOT)}"]
+
+
 if __name__ == "__main__":
-    for line in sync():
+    for line in sync() + sync_grafana_alerting():
         print(line)
     sys.exit(0)

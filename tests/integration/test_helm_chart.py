@@ -635,19 +635,6 @@ def test_chart_copies_equal_the_repository_sources(source: str, pattern: str) ->
         assert copied.read_bytes() == original.read_bytes(), f"{copied} is stale: run scripts/sync-helm-files.py"
 
 
-def test_chart_grafana_alerting_equals_watchtower_render() -> None:
-    """files/grafana-alerting/watchtower.yaml is `watchtower render` output with default settings."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sync_helm_files", ROOT / "scripts" / "sync-helm-files.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    copy = CHART / "files" / "grafana-alerting" / "watchtower.yaml"
-    assert copy.is_file() and copy.read_bytes() == module.render_grafana_alerting(), \
-        "run scripts/sync-helm-files.py: the chart's Grafana alerting YAML is stale"
-
-
 def test_prometheus_rule_carries_every_rule_group(full_docs: list) -> None:
     rule = one(full_docs, "PrometheusRule", FULLNAME)
     expected = []
