@@ -543,6 +543,19 @@ def test_node_role_reads_the_kubeadm_tree_it_mounts() -> None:
     assert non_root["collectors"]["etcd"]["endpoints"] == ["http://127.0.0.1:2381"], "no 0600 key without root"
 
 
+def test_null_in_values_removes_a_preset_key() -> None:
+    """As in Helm values: `key: null` drops the preset's key, so watchtower's default applies."""
+    docs = manifests(render({"deployment": {"config": {"collectors": {"apiserver": {"token_file": None}}}}}))
+    apiserver = yaml.safe_load(rendered_configs(docs)[f"{FULLNAME}-cluster-config"])["collectors"]["apiserver"]
+    assert "token_file" not in apiserver and apiserver["ca_file"].endswith("serviceaccount/ca.crt")
+
+
+def test_config_maps_fit_the_kubernetes_size_limit(full_docs: list) -> None:
+    for config_map in of_kind(full_docs, "ConfigMap"):
+        size = sum(len(k) + len(v.encode()) for k, v in (config_map.get("data") or {}).items())
+        assert size < 1024 * 1024 * 0.9, f"{config_map['metadata']['name']}: {size} bytes, near the 1 MiB limit"
+
+
 def test_config_change_rolls_the_pods(default_docs: list) -> None:
     changed = manifests(render({"config": {"common": {"log": {"level": "debug"}}}}))
     for kind, name in (("Deployment", FULLNAME), ("DaemonSet", f"{FULLNAME}-node")):

@@ -76,7 +76,24 @@ Pass (dict "ctx" $ "role" "cluster"|"node").
 {{- else -}}
 {{- $cfg = mustMergeOverwrite $cfg (deepCopy $v.daemonSet.config) -}}
 {{- end -}}
-{{- toYaml $cfg -}}
+{{- include "watchtower.pruneNulls" $cfg -}}
+{{- end -}}
+
+{{/*
+A map as YAML without its null-valued keys, recursively: as in Helm values, `key: null` in
+config.common / deployment.config / daemonSet.config removes that key from the preset (back to
+watchtower's default), e.g. collectors.apiserver.token_file: null for anonymous probes.
+*/}}
+{{- define "watchtower.pruneNulls" -}}
+{{- $out := dict -}}
+{{- range $key, $value := . -}}
+{{- if kindIs "map" $value -}}
+{{- $_ := set $out $key (include "watchtower.pruneNulls" $value | fromYaml) -}}
+{{- else if not (kindIs "invalid" $value) -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{/*
@@ -140,7 +157,7 @@ collectors:
 {{- $k8s := $v.daemonSet.hostPaths.kubernetes -}}
 collectors:
   # kubeadm's PKI, kubeconfigs and kubelet certificates on this node (mounted read-only at the
-  # host's paths); enabled: true, so a missing PKI is an error, not a silent skip.
+  # host's paths; hostPath type Directory, so the pod does not start without them).
   certs:
     enabled: true
     kubeadm: true
@@ -159,9 +176,6 @@ collectors:
   etcd:
     # Non-root cannot read the 0600 healthcheck-client key: kubeadm's plain metrics port instead.
     endpoints: ["http://127.0.0.1:2381"]
-    ca_file: null
-    cert_file: null
-    key_file: null
   {{- end }}
   # enabled: auto: runs once daemonSet.config sets stats_url (hostNetwork reaches 127.0.0.1) or
   # stats_socket (mount its directory with daemonSet.extraHostPaths; read-only works for sockets).
