@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from watchtower.collectors.apiserver import ApiserverCollector
 from watchtower.collectors.base import Collector
 from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.etcd import EtcdCollector
@@ -20,6 +21,7 @@ from watchtower.collectors.vip import VipCollector
 
 _COLLECTORS: tuple[type[Collector], ...] = (
     CertsCollector,
+    ApiserverCollector,
     HAProxyCollector,
     EtcdCollector,
     VipCollector,
