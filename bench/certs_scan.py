@@ -50,10 +50,11 @@ from watchtower.config import Config
 from watchtower.kube import KubeClientFactory
 from watchtower.pki import parse_certificates
 
-CERT_FILES = 10_000
-DISTINCT = 1_000
-KUBECONFIGS = 1_000
-OPENSSL_SAMPLE = 300
+SCALE = float(os.environ.get("WATCHTOWER_BENCH_CERTS_SCALE", "1"))  # < 1 only for the smoke test
+CERT_FILES = int(10_000 * SCALE)
+DISTINCT = max(1, int(1_000 * SCALE))
+KUBECONFIGS = int(1_000 * SCALE)
+OPENSSL_SAMPLE = max(10, int(300 * SCALE))
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
