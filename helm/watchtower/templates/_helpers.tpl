@@ -91,6 +91,8 @@ both roles collect the same thing twice.
 collectors:
   # HAProxy runs on each control-plane node: the DaemonSet reads its local stats.
   haproxy: {enabled: false}
+  # "Is the VIP on my interfaces" only means something on the control-plane nodes.
+  vip: {enabled: false}
 {{- end -}}
 
 {{- define "watchtower.preset.node" -}}
@@ -98,6 +100,13 @@ collectors:
   # enabled: auto: runs once daemonSet.config sets stats_url (hostNetwork reaches 127.0.0.1) or
   # stats_socket (mount its directory with daemonSet.extraHostPaths; read-only works for sockets).
   haproxy: {}
+  # The cluster Deployment probes every apiserver and the VIP once; N nodes doing it too would
+  # multiply series and alerts.
+  apiserver: {enabled: false}
+  # enabled: auto: runs when controlPlane.vips is set (hostNetwork shows the node's addresses,
+  # read over netlink). keepalived state: mount its notify-state directory read-only with
+  # daemonSet.extraHostPaths and set keepalived_notify_files in daemonSet.config.
+  vip: {}
 {{- end -}}
 
 {{/* Secret references that are set: list of (dict "which" mount-dir "ref" {name,key}). */}}
