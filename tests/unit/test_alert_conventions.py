@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.promql_names import documented, metric_names
+
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
 RUNBOOKS = ROOT / "docs" / "runbooks"
@@ -30,9 +32,6 @@ SEVERITIES = frozenset({"critical", "warning", "info"})
 # Alerts that fire by design all the time; they cannot have a "stays quiet" test.
 ALWAYS_FIRING = frozenset({"Watchdog"})
 RUNBOOK_URL = re.compile(r"(?:^|/)docs/runbooks/([A-Za-z0-9_.-]+\.md)$")
-METRIC_NAME = re.compile(r"(?<![A-Za-z0-9_:])(watchtower_[a-zA-Z0-9_]+)")
-# Series suffixes that exposition adds to a documented family name.
-SERIES_SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum", "_info")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,11 +117,6 @@ def coverage_problems(alert: Alert, coverage: Coverage) -> list[str]:
     return problems
 
 
-def documented(metric: str, metrics_doc: str) -> bool:
-    candidates = [metric] + [metric[: -len(s)] for s in SERIES_SUFFIXES if metric.endswith(s)]
-    return any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", metrics_doc) for name in candidates)
-
-
 ALERTNAME_MATCHER = re.compile(r'^\s*alertname\s*(=~|=)\s*"(.*)"\s*$')
 
 
@@ -155,7 +149,7 @@ def unknown_alertname_patterns(patterns: Iterable[str], alert_names: Iterable[st
 
 
 def undocumented_metrics(exprs: Iterable[str], metrics_doc: str) -> list[str]:
-    used = {m for expr in exprs for m in METRIC_NAME.findall(expr)}
+    used = {m for expr in exprs for m in metric_names(expr) if m.startswith("watchtower_")}
     return sorted(m for m in used if not documented(m, metrics_doc))
 
 

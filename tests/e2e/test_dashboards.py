@@ -1,0 +1,268 @@
+"""The Grafana dashboards in dashboards/ are importable as they are and show real data.
+
+Static: fixed unique uids, the ``datasource`` and ``cluster`` variables, every panel and query on
+``${datasource}``, the JSON equal to what scripts/build_dashboards.py writes, and no query using
+a metric that watchtower does not export (docs/metrics.md; Prometheus' ``up`` aside).
+
+Real: Prometheus scrapes a real ``watchtower run`` whose collectors read test inputs (a kubeadm
+PKI with a broken extra file, a real HAProxy, the test kube-apiserver serving TLS, a keepalived
+notify file, the VIP on loopback); then every panel query, with the dashboard variables
+substituted, must return at least one series from /api/v1/query. Collectors whose test inputs
+are not wired into this lab yet are listed in EXPECTED_MISSING, and their panels are reported
+as expected failures by name, never skipped silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.kubeapi import KubeAPIServer
+from tests.support.haproxy import HAProxyLab
+from tests.support.kubeadm_pki import KubeadmPKI
+from tests.support.processes import WatchtowerDaemon
+from tests.support.promql_names import documented, metric_names
+from tests.support.promstack import Prometheus
+from tests.support.services import wait_for
+from watchtower.collectors import REGISTRY
+
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
+METRICS_DOC = ROOT / "docs" / "metrics.md"
+CLUSTER = "dash-lab"
+# Metrics a panel may use that Prometheus itself makes.
+PROMETHEUS_METRICS = frozenset({"up"})
+
+# Which collector exports which metric (by name prefix); "core" = the daemon's meta-metrics.
+COLLECTOR_OF_PREFIX = (
+    ("watchtower_cert_", "certs"),
+    ("watchtower_haproxy_", "haproxy"),
+    ("watchtower_vip_held", "vip"),
+    ("watchtower_keepalived_", "vip"),
+    ("watchtower_vip_reachable", "apiserver"),
+    ("watchtower_apiserver_", "apiserver"),
+    ("watchtower_etcd_", "etcd"),
+    ("watchtower_node", "nodes"),
+    ("watchtower_kubernetes_", "upgrade"),
+    ("watchtower_upgrade_", "upgrade"),
+    ("watchtower_collector_", "core"),
+    ("watchtower_build_info", "core"),
+    ("up", "core"),
+)
+# Collectors whose panels this lab cannot fill yet, and why. Everything else must return data.
+EXPECTED_MISSING = {
+    "apiserver": "apiserver collector not on main yet",
+    "etcd": "etcd collector not on main yet",
+    "nodes": "nodes collector not on main yet",
+    "upgrade": "upgrade collector not on main yet",
+}
+LAB_COLLECTORS = frozenset({"core", "certs", "haproxy", "vip"})
+
+
+def _load_builder() -> Any:
+    spec = importlib.util.spec_from_file_location("build_dashboards", ROOT / "scripts" / "build_dashboards.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    dashboard: str
+    panel: str
+    ref: str
+    expr: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.dashboard}:{self.panel}:{self.ref}"
+
+    def collectors(self) -> frozenset[str]:
+        return frozenset(collector_of(m) for m in metric_names(self.expr))
+
+
+def collector_of(metric: str) -> str:
+    return next((c for prefix, c in COLLECTOR_OF_PREFIX if metric == prefix or metric.startswith(prefix)), "unknown")
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def panels(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in doc["panels"]:
+        if panel["type"] == "row":
+            yield from panel.get("panels", [])
+        else:
+            yield panel
+
+
+def queries() -> list[Query]:
+    return [Query(doc["uid"], panel["title"], target["refId"], target["expr"])
+            for doc in map(load, DASHBOARDS) for panel in panels(doc) for target in panel.get("targets", [])]
+
+
+def substitute(expr: str) -> str:
+    """The query Grafana sends with cluster = the lab's cluster and every other variable = All."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: CLUSTER if m.group(1) == "cluster" else ".*", expr)
+
+
+QUERIES = queries()
+
+
+# --- static ------------------------------------------------------------------------------------
+
+def test_dashboards_exist_and_are_generated_from_the_builder() -> None:
+    builder = _load_builder()
+    assert sorted(p.name for p in DASHBOARDS) == sorted(builder.DASHBOARDS)
+    for path, text in builder.rendered():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name} is stale: run scripts/build_dashboards.py"
+
+
+def test_uids_are_fixed_unique_and_short() -> None:
+    uids = [load(p)["uid"] for p in DASHBOARDS]
+    assert len(set(uids)) == len(uids) == 4
+    assert all(re.fullmatch(r"[a-z0-9-]{1,40}", uid) for uid in uids), uids
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_importable_as_is(path: Path) -> None:
+    doc = load(path)
+    assert "__inputs" not in doc and doc.get("id") is None
+    assert 36 <= doc["schemaVersion"] <= 41
+    variables = {v["name"]: v for v in doc["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert variables["cluster"]["type"] == "query" and "cluster" in variables["cluster"]["definition"]
+    assert variables["cluster"]["includeAll"] and variables["cluster"]["allValue"] == ".*"
+    ids = [p["id"] for p in doc["panels"]] + [p["id"] for p in panels(doc) if p not in doc["panels"]]
+    assert len(set(ids)) == len(ids)
+    for panel in panels(doc):
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == panel["datasource"], panel["title"]
+            assert 'cluster=~"$cluster"' in target["expr"], (panel["title"], target["expr"])
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= 24, panel["title"]
+    for variable in doc["templating"]["list"]:
+        if variable["type"] == "query":
+            assert variable["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_panels_do_not_overlap(path: Path) -> None:
+    boxes = [(p["title"], p["gridPos"]) for p in load(path)["panels"]]
+    for i, (a_title, a) in enumerate(boxes):
+        for b_title, b in boxes[i + 1:]:
+            apart = (a["x"] + a["w"] <= b["x"] or b["x"] + b["w"] <= a["x"]
+                     or a["y"] + a["h"] <= b["y"] or b["y"] + b["h"] <= a["y"])
+            assert apart, f"{a_title!r} overlaps {b_title!r}"
+
+
+def test_every_metric_in_a_panel_is_exported_by_watchtower() -> None:
+    doc = METRICS_DOC.read_text(encoding="utf-8")
+    variable_queries = [v["definition"] for p in DASHBOARDS for v in load(p)["templating"]["list"] if v["type"] == "query"]
+    used = {m for q in QUERIES for m in metric_names(q.expr)} | {
+        m for text in variable_queries for m in re.findall(r"label_values\((\w+)", text)}
+    assert {m for m in used if not m.startswith("watchtower_")} <= PROMETHEUS_METRICS
+    undocumented = {m for m in used if m.startswith("watchtower_") and not documented(m, doc)}
+    # a collector still on its branch has no docs section on main yet; once the section lands
+    # its metrics are checked like all others
+    not_landed = {m for m in undocumented if collector_of(m) in EXPECTED_MISSING
+                  and not re.search(rf"^## {collector_of(m)}\b", doc, re.MULTILINE)}
+    assert sorted(undocumented - not_landed) == [], "panels use metrics docs/metrics.md does not list"
+    assert all(collector_of(m) != "unknown" for m in used), sorted(m for m in used if collector_of(m) == "unknown")
+
+
+def test_every_collector_on_the_dashboards_is_in_the_lab_or_explicitly_missing() -> None:
+    on_dashboards = {c for q in QUERIES for c in q.collectors()}
+    assert on_dashboards == LAB_COLLECTORS | set(EXPECTED_MISSING)
+    assert not LAB_COLLECTORS & set(EXPECTED_MISSING)
+    assert LAB_COLLECTORS - {"core"} <= set(REGISTRY)
+
+
+def test_substitution() -> None:
+    assert substitute('x{cluster=~"$cluster", source=~"${source}"}') == f'x{{cluster=~"{CLUSTER}", source=~".*"}}'
+
+
+# --- real Prometheus, real watchtower ----------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Lab:
+    prometheus: Prometheus
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    workdir = tmp_path_factory.mktemp("dashboards")
+    with contextlib.ExitStack() as started:
+        pki = KubeadmPKI.build(workdir / "node", vip="127.0.0.1")
+        extra = workdir / "extra"
+        extra.mkdir()
+        (extra / "broken.crt").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+        kube = started.enter_context(KubeAPIServer(workdir / "kubeapi"))
+        (workdir / "haproxy").mkdir()
+        haproxy = started.enter_context(HAProxyLab(workdir / "haproxy", backends=2))
+        notify = workdir / "VI_1.state"
+        notify.write_text("INSTANCE VI_1 MASTER 150\n")
+        config = {
+            "cluster": CLUSTER,
+            "control_plane": {"vips": ["127.0.0.1"], "endpoint": f"127.0.0.1:{kube.port}"},
+            "collectors": {
+                "certs": {"enabled": True, "interval": "1s", "kubeadm": True, "kubeadm_root": str(pki.root),
+                          "kubelet_pki_dir": str(pki.kubelet_dir), "paths": [str(extra)],
+                          "apiserver_endpoints": [f"127.0.0.1:{kube.port}"]},
+                "haproxy": {"enabled": True, "interval": "1s", "stats_socket": str(haproxy.socket_path)},
+                "vip": {"enabled": True, "interval": "1s", "keepalived_json_file": None,
+                        "keepalived_notify_files": [str(notify)]},
+            },
+        }
+        daemon = started.enter_context(WatchtowerDaemon(workdir, config, "watchtower-dashboards"))
+        prometheus = Prometheus(workdir / "prom", targets={"watchtower": [daemon.url.removeprefix("http://")]},
+                                target_labels={"cluster": CLUSTER})
+        started.callback(prometheus.stop)
+        prometheus.start_and_wait()
+        prometheus.wait_for_up("watchtower")
+        # a few scrapes, so that increase()/changes() over a window have two samples
+        prometheus.wait_until(lambda: prometheus.query('count_over_time(up{job="watchtower"}[1m]) >= 4'), 15,
+                              "four scrapes")
+        yield Lab(prometheus)
+
+
+@pytest.mark.prometheus
+@pytest.mark.haproxy
+def test_variables_offer_the_lab_values(lab: Lab) -> None:
+    def label_values(label: str, match: str) -> list[str]:
+        answer = requests.get(f"{lab.prometheus.url}/api/v1/label/{label}/values", params={"match[]": match}, timeout=5)
+        return answer.json()["data"]
+
+    for path in DASHBOARDS:
+        for variable in load(path)["templating"]["list"]:
+            found = re.fullmatch(r"label_values\((.+), (\w+)\)", variable.get("definition", ""))
+            if found:
+                values = label_values(found.group(2), substitute(found.group(1)))
+                assert values, f"{path.name}: variable {variable['name']} offers nothing"
+                if variable["name"] == "cluster":
+                    assert values == [CLUSTER]
+
+
+@pytest.mark.prometheus
+@pytest.mark.haproxy
+@pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.id)
+def test_panel_query_returns_data(lab: Lab, query: Query) -> None:
+    missing = sorted(query.collectors() & set(EXPECTED_MISSING))
+    result = lab.prometheus.query(substitute(query.expr))
+    if missing:
+        assert not result, f"{missing} is listed in EXPECTED_MISSING but its panel has data: update the list"
+        pytest.xfail("; ".join(EXPECTED_MISSING[m] for m in missing))
+    assert result, f"no data for {query.expr!r}"
