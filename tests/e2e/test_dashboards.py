@@ -60,12 +60,11 @@ COLLECTOR_OF_PREFIX = (
 )
 # Collectors whose panels this lab cannot fill yet, and why. Everything else must return data.
 EXPECTED_MISSING = {
-    "apiserver": "apiserver collector not on main yet",
     "etcd": "etcd collector not on main yet",
     "nodes": "nodes collector not on main yet",
     "upgrade": "upgrade collector not on main yet",
 }
-LAB_COLLECTORS = frozenset({"core", "certs", "haproxy", "vip"})
+LAB_COLLECTORS = frozenset({"core", "certs", "haproxy", "vip", "apiserver"})
 
 
 def _load_builder() -> Any:
@@ -217,12 +216,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         notify.write_text("INSTANCE VI_1 MASTER 150\n")
         config = {
             "cluster": CLUSTER,
-            "control_plane": {"vips": ["127.0.0.1"], "endpoint": f"127.0.0.1:{kube.port}"},
+            "control_plane": {"vips": ["127.0.0.1"], "endpoint": f"127.0.0.1:{kube.port}",
+                              "apiservers": [f"localhost:{kube.port}"]},
             "collectors": {
                 "certs": {"enabled": True, "interval": "1s", "kubeadm": True, "kubeadm_root": str(pki.root),
                           "kubelet_pki_dir": str(pki.kubelet_dir), "paths": [str(extra)],
                           "apiserver_endpoints": [f"127.0.0.1:{kube.port}"]},
                 "haproxy": {"enabled": True, "interval": "1s", "stats_socket": str(haproxy.socket_path)},
+                # the VIP 127.0.0.1 on the test apiserver's port: probed as role vip
+                "apiserver": {"enabled": True, "interval": "1s", "ca_file": str(kube.ca_file), "port": kube.port,
+                              "probe_timeout": "1s", "timeout": "5s"},
                 "vip": {"enabled": True, "interval": "1s", "keepalived_json_file": None,
                         "keepalived_notify_files": [str(notify)]},
             },
