@@ -41,7 +41,24 @@ def sync() -> list[str]:
     return changes
 
 
+GRAFANA_ALERTING = CHART_FILES / "grafana-alerting" / "watchtower.yaml"
+
+
+def sync_grafana_alerting() -> list[str]:
+    """files/grafana-alerting/watchtower.yaml: `watchtower render`'s alerting YAML (default settings)."""
+    sys.path.insert(0, str(ROOT))
+    from watchtower.grafana import desired, render
+    from watchtower.grafana.settings import GrafanaSettings
+
+    text = render.alerting_yaml(desired.load(GrafanaSettings()))
+    GRAFANA_ALERTING.parent.mkdir(parents=True, exist_ok=True)
+    if GRAFANA_ALERTING.is_file() and GRAFANA_ALERTING.read_text() == text:
+        return []
+    GRAFANA_ALERTING.write_text(text)
+    return [f"updated {GRAFANA_ALERTING.relative_to(ROOT)}"]
+
+
 if __name__ == "__main__":
-    for line in sync():
+    for line in sync() + sync_grafana_alerting():
         print(line)
     sys.exit(0)

@@ -11,9 +11,10 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from watchtower.config import KubernetesConfig
+if TYPE_CHECKING:  # a type only: importing the config here would close an import cycle
+    from watchtower.config import KubernetesConfig  # (config → collectors → a collector → kube → config)
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.support.services import free_port
 
@@ -267,6 +267,9 @@ class GrafanaAPIServer:
             m = re.fullmatch(r"/api/v1/provisioning/alert-rules(?:/([^/]+))?", path)
             if m:
                 return self._rules(method, m.group(1), payload, prov)
+            m = re.fullmatch(r"/api/v1/provisioning/folder/([^/]+)/rule-groups/([^/]+)", path)
+            if m:
+                return self._rule_group(method, unquote(m.group(1)), unquote(m.group(2)), payload, prov)
             if path == "/api/v1/provisioning/contact-points/export" and method == "GET":
                 return self._export_contact_points(query)
             m = re.fullmatch(r"/api/v1/provisioning/contact-points(?:/([^/]+))?", path)
@@ -479,10 +482,53 @@ class GrafanaAPIServer:
             return 200, self._rule_view(rule)
         if method == "DELETE":
             self._check_provenance("rule", uid, prov)
-            del st.rules[uid]
+            gone = st.rules.pop(uid)
             st.provenance.pop(("rule", uid), None)
+            if not any(r["folderUID"] == gone["folderUID"] and r["ruleGroup"] == gone["ruleGroup"] for r in st.rules.values()):
+                st.group_intervals.pop((gone["folderUID"], gone["ruleGroup"]), None)
             return 204, None
         raise ApiError(405, "Method not allowed")
+
+    def _rule_group(self, method: str, folder_uid: str, group: str, payload: Any, prov: str) -> tuple[int, Any]:
+        """GET/PUT a whole rule group: its evaluation interval and its rules (PUT replaces them)."""
+        st = self.state
+        members = [r for r in st.rules.values() if r["folderUID"] == folder_uid and r["ruleGroup"] == group]
+        if method == "GET":
+            if not members:
+                raise ApiError(404, "rule group does not exist")
+            return 200, {"title": group, "folderUid": folder_uid, "interval": st.group_intervals[(folder_uid, group)],
+                         "rules": [self._rule_view(r) for r in members]}
+        if method != "PUT":
+            raise ApiError(405, "Method not allowed")
+        if folder_uid not in st.folders:
+            raise ApiError(400, f"invalid alert rule: folder '{folder_uid}' does not exist")
+        if not isinstance(payload, dict) or not isinstance(payload.get("rules"), list):
+            raise ApiError(400, "bad request data")
+        interval = payload.get("interval")
+        if not isinstance(interval, int) or isinstance(interval, bool) or interval <= 0 or interval % 10:
+            raise ApiError(400, "invalid rule group: interval must be a positive multiple of the base interval 10s")
+        validated = []
+        for body in payload["rules"]:
+            uid = (body or {}).get("uid") or f"r{next(st.ids):08d}"
+            if uid in st.rules:
+                self._check_provenance("rule", uid, prov)
+            rule = self._validate_rule({**body, "folderUID": folder_uid, "ruleGroup": group}, uid)
+            rule["id"] = st.rules[uid]["id"] if uid in st.rules else next(st.ids)
+            validated.append(rule)
+        keep = {r["uid"] for r in validated}
+        for old in members:
+            if old["uid"] not in keep:
+                self._check_provenance("rule", old["uid"], prov)
+        for old in members:
+            if old["uid"] not in keep:
+                del st.rules[old["uid"]]
+                st.provenance.pop(("rule", old["uid"]), None)
+        for rule in validated:
+            st.rules[rule["uid"]] = rule
+            st.provenance[("rule", rule["uid"])] = prov
+        st.group_intervals[(folder_uid, group)] = interval
+        return 200, {"title": group, "folderUid": folder_uid, "interval": interval,
+                     "rules": [self._rule_view(r) for r in validated]}
 
     # ---- contact points ----------------------------------------------------------------
 

@@ -107,3 +107,23 @@ def test_member_without_quorum_has_no_leader(tmp_path: Path) -> None:
     assert took < 2 * 1.0 + 1
     messages = [f.message for f in result.findings if f.subject == member.metrics_url]
     assert any("no leader" in m for m in messages) and any("unhealthy" in m for m in messages)
+
+
+def test_check_command_exits_2_for_a_member_without_leader(tmp_path: Path) -> None:
+    import sys
+
+    import yaml
+
+    from tests.support.processes import REPO, python_env
+
+    with EtcdMember(tmp_path, peers=3) as member:
+        config = tmp_path / "check.yaml"
+        config.write_text(yaml.safe_dump({"collectors": {"etcd": {
+            "enabled": True, "endpoints": [member.metrics_url], "request_timeout": "1s"}}}))
+        done = subprocess.run([sys.executable, "-m", "watchtower", "check", "--config", str(config),
+                               "--collector", "etcd"], cwd=REPO, env=python_env(), capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith(member.metrics_url))
+    assert row.split()[1:4] == ["up", "NO", "NO"], done.stdout  # STATE, HEALTHY, LEADER
+    assert "no leader" in done.stdout

@@ -131,14 +131,17 @@ class CachedFetcher:
         self._lock = threading.Lock()
         self.requests = 0  # how many fetches were attempted (tests: "no request storm")
 
-    def get(self, url: str, parse: Callable[[bytes], Any]) -> tuple[Any, float | None, SourceError | None]:
-        """(value or None, when it was fetched, the current error or None)."""
+    def get(self, url: str, parse: Callable[[bytes], Any], may_fetch: bool = True) -> tuple[Any, float | None, SourceError | None]:
+        """(value or None, when it was fetched, the current error or None).
+
+        ``may_fetch=False`` answers from the cache only (the source already failed this round).
+        """
         with self._lock:
             entry = self._entries.setdefault(url, _Entry())
             now = self._clock()
             fresh = entry.fetched_at is not None and now - entry.fetched_at < self.ttl
             backing_off = entry.failed_at is not None and now - entry.failed_at < self.retry
-            if not fresh and not backing_off:
+            if may_fetch and not fresh and not backing_off:
                 self.requests += 1
                 try:
                     entry.value = parse(self._fetch(url, self.timeout))
@@ -186,7 +189,9 @@ class ReleaseSource:
         eol = self.static_eol.get(minor or "")
 
         def use(url: str, parse: Callable[[bytes], Any]) -> Any:
-            value, fetched_at, error = self.fetcher.get(url, parse)  # type: ignore[union-attr]
+            # once the host timed out or refused this round, do not wait on it again for the next URL
+            dead = any(e.reason in ("timeout", "unreachable") for e in errors)
+            value, fetched_at, error = self.fetcher.get(url, parse, may_fetch=not dead)  # type: ignore[union-attr]
             if error is not None:
                 errors.append(SourceError(error.reason, f"{url}: {error.detail}"))
             if fetched_at is not None:

@@ -267,3 +267,20 @@ def test_the_repository_dashboards_and_alerts_provision_into_grafana(grafana: Gr
     grafana.clear_log()
     provision.run(repo, sent_secrets={}, budget_seconds=0)
     assert grafana.writes() == []
+
+
+def test_group_interval_is_provisioned_and_restored(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    alerts = settings.alerts_path() / "pipeline.rules.yaml"
+    alerts.write_text(alerts.read_text().replace("  - name: pipeline\n", "  - name: pipeline\n    interval: 2m\n"))
+    memory: dict[str, str] = {}
+    report = reconcile(settings, memory)
+    assert report.success, report.errors()
+    assert grafana.state.group_intervals[("watchtower", "pipeline")] == 120
+    assert grafana.state.group_intervals[("watchtower", "heartbeat")] == 60  # no interval: Grafana's default
+    grafana.clear_log()
+    reconcile(settings, memory)
+    assert grafana.writes() == []
+    grafana.restart_empty()
+    reconcile(settings, memory)
+    assert grafana.state.group_intervals[("watchtower", "pipeline")] == 120
+    assert len(grafana.state.rules) == 3

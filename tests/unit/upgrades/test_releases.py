@@ -87,11 +87,12 @@ def test_release_source_reports_one_error_per_collection() -> None:
     def fetch(url: str, timeout: float) -> bytes:
         raise SourceError("timeout", "no answer within 5s")
 
-    source = ReleaseSource("dl.k8s.io", CachedFetcher(fetch, 3600, 600, 5), base_url="https://x/release/",
-                           endoflife_url="https://y/k.json")
+    fetcher = CachedFetcher(fetch, 3600, 600, 5)
+    source = ReleaseSource("dl.k8s.io", fetcher, base_url="https://x/release/", endoflife_url="https://y/k.json")
     facts = source.facts(parse_version("v1.30.2"))
     assert facts.latest is None and facts.error is not None
-    assert facts.error.detail.startswith("https://y/k.json: ")  # the first of three failing URLs
+    assert facts.error.detail.startswith("https://y/k.json: ")  # the first failing URL
+    assert fetcher.requests == 1  # a timed-out source is not waited on again for the next URL
     assert source.describe() == "https://x/release + https://y/k.json"
 
 
