@@ -2,9 +2,11 @@
 """Copy the repository's alert rules and dashboards into the Helm chart's files/ directory.
 
 Helm's ``.Files`` can only read inside the chart, but alerts/ and dashboards/ are the single
-source of truth. This script mirrors them (adding, updating and deleting copies);
-tests/integration/test_helm_chart.py fails whenever a copy differs, so CI catches a forgotten
-run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
+source of truth. This script mirrors them (adding, updating and deleting copies), and renders
+the Grafana file-provisioning alerting YAML as `watchtower render` does (default settings: folder
+"watchtower", datasource uid "prometheus", no contact points) into files/grafana-alerting/.
+tests/integration/test_helm_chart.py and tests/integration/grafana/test_render.py fail whenever a
+copy differs, so CI catches a forgotten run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ EXEC_ERR_STATE = "Error"  # a failing query raises Grafana's DatasourceError ale
 QUERY_RANGE_SECONDS = 600
 GRAFANA_BASE_INTERVAL = 10  # Grafana evaluates rule groups at multiples of this many seconds
 _VALUE_RE = re.compile(r"\$value\b")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on big rule files
 
 
 def canonical(obj: object) -> str:
@@ -259,7 +260,7 @@ def parse_rule_file(text: str, source: str) -> tuple[list[dict[str, Any]], list[
     """
     problems: list[ItemError] = []
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader (libyaml's when present)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
