@@ -19,9 +19,16 @@ FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# iproute2: the vip collector asks `ip -j addr show` which addresses this node holds.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 \
+ && rm -rf /var/lib/apt/lists/*
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir --no-index --find-links /wheels kube-watchtower \
  && watchtower version
+# What the Grafana provisioner provisions (collectors.grafana.{dashboards,alerts}_dir in the chart).
+COPY dashboards/*.json /usr/share/watchtower/dashboards/
+COPY alerts/*.rules.yaml /usr/share/watchtower/alerts/
 # Non-root, numeric so Kubernetes can verify runAsNonRoot. The Helm chart's DaemonSet overrides
 # it with uid 0 (all capabilities dropped) only to read kubeadm's 0600 root-owned files.
 USER 65532:65532

@@ -9,4 +9,6 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
+    "haproxy_csv": "bench.haproxy_csv",
+    "grafana": "bench.grafana_reconcile",
 }
