@@ -19,6 +19,7 @@ import dataclasses
 import itertools
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -117,7 +118,8 @@ class GrafanaAPIServer:
     """``with GrafanaAPIServer() as grafana:`` → ``grafana.url``, ``grafana.token``."""
 
     def __init__(self, tokens: Mapping[str, str] | None = None,
-                 users: Mapping[str, tuple[str, str]] | None = None, version: str = "11.3.0") -> None:
+                 users: Mapping[str, tuple[str, str]] | None = None, version: str = "11.3.0",
+                 tls_cert_file: str | None = None, tls_key_file: str | None = None) -> None:
         self.token = "glsa_watchtower_test_token_0123456789"
         self.tokens = dict(tokens or {self.token: "Admin", "glsa_viewer_token_abcdef": "Viewer"})
         self.users = dict(users or {"admin": ("admin-password", "Admin")})
@@ -129,7 +131,8 @@ class GrafanaAPIServer:
         self.secrets_readable = True  # False: the account lacks alert.provisioning.secrets:read
         self._lock = threading.RLock()
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._tls = (tls_cert_file, tls_key_file) if tls_cert_file and tls_key_file else None
+        self.url = f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -145,6 +148,10 @@ class GrafanaAPIServer:
             return
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         server.daemon_threads = True
+        if self._tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self._tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"grafana-api-{self.port}", daemon=True)

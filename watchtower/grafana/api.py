@@ -48,6 +48,12 @@ class GrafanaAuthError(GrafanaError):
     reason = "unauthorized"
 
 
+class GrafanaTLSError(GrafanaError):
+    """The server's certificate did not verify: not retried, it will not fix itself."""
+
+    reason = "tls_verify_failed"
+
+
 class GrafanaRequestError(GrafanaError):
     reason = "rejected"
 
@@ -200,6 +206,9 @@ class GrafanaClient:
             if exc.status_code and exc.status_code >= 500:
                 raise GrafanaUnreachable(f"{what}: Grafana answered {exc.status_code}: {_message(exc.response)}") from None
             raise GrafanaUnreachable(f"cannot reach Grafana at {self.url} ({what}): {_short(exc)}") from None
+        except niquests.exceptions.SSLError as exc:
+            raise GrafanaTLSError(f"Grafana at {self.url}: TLS verification failed ({_short(exc)}); "
+                                  "set ca_file to the CA that signed Grafana's certificate") from None
         except niquests.exceptions.RequestException as exc:
             raise GrafanaUnreachable(f"cannot reach Grafana at {self.url}: {_short(exc)}") from None
 
@@ -486,6 +495,6 @@ class Reconciler:
 
 
 __all__ = [
-    "Change", "GrafanaAuthError", "GrafanaClient", "GrafanaError", "GrafanaRequestError", "GrafanaUnreachable",
+    "Change", "GrafanaAuthError", "GrafanaClient", "GrafanaTLSError", "GrafanaError", "GrafanaRequestError", "GrafanaUnreachable",
     "Outcome", "Plan", "Reconciler",
 ]
