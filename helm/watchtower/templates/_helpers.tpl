@@ -76,7 +76,24 @@ Pass (dict "ctx" $ "role" "cluster"|"node").
 {{- else -}}
 {{- $cfg = mustMergeOverwrite $cfg (deepCopy $v.daemonSet.config) -}}
 {{- end -}}
-{{- toYaml $cfg -}}
+{{- include "watchtower.pruneNulls" $cfg -}}
+{{- end -}}
+
+{{/*
+A map as YAML without its null-valued keys, recursively: as in Helm values, `key: null` in
+config.common / deployment.config / daemonSet.config removes that key from the preset (back to
+watchtower's default), e.g. collectors.apiserver.token_file: null for anonymous probes.
+*/}}
+{{- define "watchtower.pruneNulls" -}}
+{{- $out := dict -}}
+{{- range $key, $value := . -}}
+{{- if kindIs "map" $value -}}
+{{- $_ := set $out $key (include "watchtower.pruneNulls" $value | fromYaml) -}}
+{{- else if not (kindIs "invalid" $value) -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{/*
@@ -140,7 +157,7 @@ collectors:
 {{- $k8s := $v.daemonSet.hostPaths.kubernetes -}}
 collectors:
   # kubeadm's PKI, kubeconfigs and kubelet certificates on this node (mounted read-only at the
-  # host's paths); enabled: true, so a missing PKI is an error, not a silent skip.
+  # host's paths; hostPath type Directory, so the pod does not start without them).
   certs:
     enabled: true
     kubeadm: true
@@ -159,9 +176,6 @@ collectors:
   etcd:
     # Non-root cannot read the 0600 healthcheck-client key: kubeadm's plain metrics port instead.
     endpoints: ["http://127.0.0.1:2381"]
-    ca_file: null
-    cert_file: null
-    key_file: null
   {{- end }}
   # enabled: auto: runs once daemonSet.config sets stats_url (hostNetwork reaches 127.0.0.1) or
   # stats_socket (mount its directory with daemonSet.extraHostPaths; read-only works for sockets).
@@ -268,4 +282,46 @@ fsGroup: 65532
 {{- end }}
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{/*
+Alertmanager → AlertmanagerConfig (monitoring.coreos.com/v1alpha1) translation of the routing in
+files/alertmanager/alertmanager.yaml (a synced copy of alerts/alertmanager.yaml, the source of
+truth). Anything the translation does not know fails the render instead of being dropped.
+*/}}
+{{- define "watchtower.amMatchers" -}}
+{{- $re := "^\\s*([a-zA-Z_][a-zA-Z0-9_]*)\\s*(=~|!~|!=|=)\\s*\"(.*)\"\\s*$" -}}
+{{- $out := list -}}
+{{- range . -}}
+{{- if not (regexMatch $re .) }}{{ fail (printf "alertmanager.yaml: matcher %q not understood" .) }}{{ end -}}
+{{- $out = append $out (dict "name" (regexReplaceAll $re . "${1}") "matchType" (regexReplaceAll $re . "${2}") "value" (regexReplaceAll $re . "${3}")) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{- define "watchtower.amRoute" -}}
+{{- $known := list "receiver" "group_by" "group_wait" "group_interval" "repeat_interval" "matchers" "routes" "continue" -}}
+{{- range $key, $_ := . }}{{ if not (has $key $known) }}{{ fail (printf "alertmanager.yaml: route key %q has no AlertmanagerConfig translation" $key) }}{{ end }}{{ end -}}
+{{- $r := dict "receiver" .receiver -}}
+{{- range $from, $to := dict "group_by" "groupBy" "group_wait" "groupWait" "group_interval" "groupInterval" "repeat_interval" "repeatInterval" "continue" "continue" -}}
+{{- if hasKey $ $from }}{{ $_ := set $r $to (get $ $from) }}{{ end -}}
+{{- end -}}
+{{- with .matchers }}{{ $_ := set $r "matchers" (include "watchtower.amMatchers" . | fromJsonArray) }}{{ end -}}
+{{- with .routes -}}
+{{- $children := list -}}
+{{- range . }}{{ $children = append $children (include "watchtower.amRoute" . | fromYaml) }}{{ end -}}
+{{- $_ := set $r "routes" $children -}}
+{{- end -}}
+{{- toYaml $r -}}
+{{- end -}}
+
+{{- define "watchtower.amInhibitRules" -}}
+{{- $out := list -}}
+{{- range . -}}
+{{- range $key, $_ := . }}{{ if not (has $key (list "source_matchers" "target_matchers" "equal")) }}{{ fail (printf "alertmanager.yaml: inhibit rule key %q has no AlertmanagerConfig translation" $key) }}{{ end }}{{ end -}}
+{{- $rule := dict "sourceMatch" (include "watchtower.amMatchers" .source_matchers | fromJsonArray) "targetMatch" (include "watchtower.amMatchers" .target_matchers | fromJsonArray) -}}
+{{- with .equal }}{{ $_ := set $rule "equal" . }}{{ end -}}
+{{- $out = append $out $rule -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
