@@ -283,3 +283,45 @@ fsGroup: 65532
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/*
+Alertmanager → AlertmanagerConfig (monitoring.coreos.com/v1alpha1) translation of the routing in
+files/alertmanager/alertmanager.yaml (a synced copy of alerts/alertmanager.yaml, the source of
+truth). Anything the translation does not know fails the render instead of being dropped.
+*/}}
+{{- define "watchtower.amMatchers" -}}
+{{- $re := "^\\s*([a-zA-Z_][a-zA-Z0-9_]*)\\s*(=~|!~|!=|=)\\s*\"(.*)\"\\s*$" -}}
+{{- $out := list -}}
+{{- range . -}}
+{{- if not (regexMatch $re .) }}{{ fail (printf "alertmanager.yaml: matcher %q not understood" .) }}{{ end -}}
+{{- $out = append $out (dict "name" (regexReplaceAll $re . "${1}") "matchType" (regexReplaceAll $re . "${2}") "value" (regexReplaceAll $re . "${3}")) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{- define "watchtower.amRoute" -}}
+{{- $known := list "receiver" "group_by" "group_wait" "group_interval" "repeat_interval" "matchers" "routes" "continue" -}}
+{{- range $key, $_ := . }}{{ if not (has $key $known) }}{{ fail (printf "alertmanager.yaml: route key %q has no AlertmanagerConfig translation" $key) }}{{ end }}{{ end -}}
+{{- $r := dict "receiver" .receiver -}}
+{{- range $from, $to := dict "group_by" "groupBy" "group_wait" "groupWait" "group_interval" "groupInterval" "repeat_interval" "repeatInterval" "continue" "continue" -}}
+{{- if hasKey $ $from }}{{ $_ := set $r $to (get $ $from) }}{{ end -}}
+{{- end -}}
+{{- with .matchers }}{{ $_ := set $r "matchers" (include "watchtower.amMatchers" . | fromJsonArray) }}{{ end -}}
+{{- with .routes -}}
+{{- $children := list -}}
+{{- range . }}{{ $children = append $children (include "watchtower.amRoute" . | fromYaml) }}{{ end -}}
+{{- $_ := set $r "routes" $children -}}
+{{- end -}}
+{{- toYaml $r -}}
+{{- end -}}
+
+{{- define "watchtower.amInhibitRules" -}}
+{{- $out := list -}}
+{{- range . -}}
+{{- range $key, $_ := . }}{{ if not (has $key (list "source_matchers" "target_matchers" "equal")) }}{{ fail (printf "alertmanager.yaml: inhibit rule key %q has no AlertmanagerConfig translation" $key) }}{{ end }}{{ end -}}
+{{- $rule := dict "sourceMatch" (include "watchtower.amMatchers" .source_matchers | fromJsonArray) "targetMatch" (include "watchtower.amMatchers" .target_matchers | fromJsonArray) -}}
+{{- with .equal }}{{ $_ := set $rule "equal" . }}{{ end -}}
+{{- $out = append $out $rule -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
