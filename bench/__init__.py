@@ -9,4 +9,5 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
+    "nodes": "bench.nodes",
 }
