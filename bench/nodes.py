@@ -3,8 +3,11 @@
 Time: ``NodesCollector.collect()`` in this process vs the baseline of listing the same nodes
 page by page with the official client and doing nothing with them (what any client pays).
 Memory: peak RSS (VmHWM) of a real ``watchtower run`` process whose nodes collector has listed
-the 5,000 nodes three times and served /metrics once, vs an idle ``watchtower run`` process (no
-collectors) measured in the same run; the target is on the growth (<= 60 MB).
+the 5,000 nodes three times and served /metrics once, vs two baselines measured in the same run:
+an idle ``watchtower run`` (no collectors), and the same daemon listing an empty cluster (so
+the Kubernetes client is loaded: importing it alone costs about 36 MB). The 60 MB target is
+checked against both: the first line is the issue's literal "growth over the idle daemon", the
+second the growth that 5,000 nodes cause.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def _populate(api: KubeAPIServer) -> None:
         api.add_node(f"worker-{i:05d}", roles=["worker"], kubelet_version=version, ready=(i % 97 != 0))
 
 
-def _config(directory: Path, kubeconfig: Path | None, nodes_interval: str = "5s") -> Path:
+def _config(directory: Path, kubeconfig: Path | None, nodes_interval: str = "5s", name: str = "nodes") -> Path:
     from watchtower.collectors import REGISTRY
 
     collectors: dict[str, object] = {name: {"enabled": False} for name in REGISTRY}
@@ -46,7 +49,7 @@ def _config(directory: Path, kubeconfig: Path | None, nodes_interval: str = "5s"
     if kubeconfig is not None:
         collectors["nodes"] = {"enabled": True, "interval": nodes_interval, "timeout": "120s"}
         data["kubernetes"] = {"kubeconfig": str(kubeconfig), "page_size": PAGE_SIZE, "request_timeout": 60}
-    path = directory / ("nodes.yaml" if kubeconfig else "idle.yaml")
+    path = directory / (f"{name}.yaml" if kubeconfig else "idle.yaml")
     path.write_text(yaml.safe_dump(data))
     return path
 
@@ -129,9 +132,11 @@ def run() -> list[Line]:
     from watchtower.collectors.nodes import NodesCollector
     from watchtower.kube import KubeClientFactory, list_pages
 
-    with tempfile.TemporaryDirectory(prefix="wt-bench-nodes-") as tmp, KubeAPIServer(Path(tmp) / "api") as api:
+    with (tempfile.TemporaryDirectory(prefix="wt-bench-nodes-") as tmp, KubeAPIServer(Path(tmp) / "api") as api,
+          KubeAPIServer(Path(tmp) / "empty") as empty):
         directory = Path(tmp)
         _populate(api)
+        empty.set_version("v1.30.2")
         kubeconfig = api.write_kubeconfig(directory / "kubeconfig", auth="token")
 
         config = config_mod.load(_config(directory, kubeconfig))
@@ -143,12 +148,14 @@ def run() -> list[Line]:
             return sum(1 for _ in list_pages(CoreV1Api(api_client).list_node, PAGE_SIZE, _request_timeout=60))
 
         assert client_only() == NODES
-        baseline = median_seconds(client_only, repeat=3)
-        collect = median_seconds(collector.collect, repeat=3)
+        baseline = median_seconds(client_only, repeat=5)
+        collect = median_seconds(collector.collect, repeat=5)
         listed = dict(collector.collect().details)["nodes_total"]
         assert listed == NODES, listed
 
         idle_mb, _, _ = _daemon_peak_mb(_config(directory, None), runs=0)
+        empty_config = _config(directory, empty.write_kubeconfig(directory / "empty.kubeconfig"), name="empty")
+        empty_mb, _, _ = _daemon_peak_mb(empty_config, runs=3)
         peak_mb, body, scrape = _daemon_peak_mb(_config(directory, kubeconfig), runs=3)
         series = sum(1 for line in body.decode().splitlines() if line and not line.startswith("#"))
 
@@ -156,6 +163,8 @@ def run() -> list[Line]:
         Line("nodes_collect_5000", collect, "s", baseline, "s", "<= 1.5"),
         Line("nodes_daemon_peak_rss_5000", peak_mb, "MB", idle_mb, "MB"),
         Line("nodes_daemon_rss_growth_5000", peak_mb - idle_mb, "MB", target="<= 60", target_on_value=True),
+        Line("nodes_daemon_rss_growth_over_0_nodes_5000", peak_mb - empty_mb, "MB", target="<= 60", target_on_value=True),
+        Line("nodes_daemon_peak_rss_0_nodes", empty_mb, "MB", idle_mb, "MB"),
         Line("nodes_metrics_scrape_5000", scrape * 1000, "ms"),
         Line("nodes_metrics_series_5000", series, "series"),
     ]

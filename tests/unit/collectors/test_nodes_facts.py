@@ -127,3 +127,21 @@ def test_check_table_lists_problem_nodes_first_and_caps_rows() -> None:
     assert lines[0].startswith("NODES  60/61 ready; apiserver v1.31.4")
     assert lines[2].split()[:6] == ["z-bad", "<none>", "false", "v1.27.1", "4", "5"]
     assert lines[-1] == "  ... 21 more nodes not shown (all nodes with problems are listed first)"
+
+
+def test_compact_family_makes_the_same_samples_lazily() -> None:
+    import pytest
+    from prometheus_client.core import GaugeMetricFamily
+
+    from watchtower.collectors.nodes import CompactFamily
+
+    compact = CompactFamily("x_skew", "doc", "gauge", ("node",))
+    plain = GaugeMetricFamily("x_skew", "doc", labels=("node",))
+    for name, value in (("a", 1.0), ("b", -1.0)):
+        compact.add((name,), value)
+        plain.add_metric((name,), value)
+    assert list(compact.samples) == plain.samples and len(compact.samples) == 2
+    assert compact.samples[1] == plain.samples[1]
+    assert _exposition((compact,)) == _exposition((plain,))
+    with pytest.raises(TypeError):
+        compact.samples = plain.samples

@@ -1,0 +1,24 @@
+"""`python -m bench nodes` runs against 5,000 nodes and prints its lines (targets judged by the bench)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+LINE = re.compile(r"^[a-z0-9_]+: \S+ \S+ \| baseline (-|\S+ \S+) \| ratio (-|\d+\.\d+) \| target (-|[<>]= \S+( \S+)?) \| (ok|MISS)$")
+
+
+@pytest.mark.slow
+def test_nodes_benchmark_prints_its_lines() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench", "nodes"], capture_output=True, text=True, timeout=600)
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr
+    assert all(LINE.match(line) for line in lines), lines
+    names = [line.split(":")[0] for line in lines]
+    assert names[:3] == ["nodes_collect_5000", "nodes_daemon_peak_rss_5000", "nodes_daemon_rss_growth_5000"]
+    series = next(line for line in lines if line.startswith("nodes_metrics_series_5000:"))
+    assert float(series.split()[1]) > 5000 * 7  # every node's conditions, info, skew, ... were exported
+    print("\n".join(lines))
