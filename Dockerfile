@@ -22,6 +22,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir --no-index --find-links /wheels kube-watchtower \
  && watchtower version
+# What the Grafana provisioner provisions (collectors.grafana.{dashboards,alerts}_dir in the chart).
+COPY dashboards/*.json /usr/share/watchtower/dashboards/
+COPY alerts/*.rules.yaml /usr/share/watchtower/alerts/
 # Non-root, numeric so Kubernetes can verify runAsNonRoot. The Helm chart's DaemonSet overrides
 # it with uid 0 (all capabilities dropped) only to read kubeadm's 0600 root-owned files.
 USER 65532:65532

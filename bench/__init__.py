@@ -9,5 +9,7 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
+    "haproxy_csv": "bench.haproxy_csv",
+    "grafana": "bench.grafana_reconcile",
     "nodes": "bench.nodes",
 }

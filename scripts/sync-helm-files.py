@@ -2,9 +2,11 @@
 """Copy the repository's alert rules and dashboards into the Helm chart's files/ directory.
 
 Helm's ``.Files`` can only read inside the chart, but alerts/ and dashboards/ are the single
-source of truth. This script mirrors them (adding, updating and deleting copies);
-tests/integration/test_helm_chart.py fails whenever a copy differs, so CI catches a forgotten
-run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
+source of truth. This script mirrors them (adding, updating and deleting copies), and renders
+the Grafana file-provisioning alerting YAML as `watchtower render` does (default settings: folder
+"watchtower", datasource uid "prometheus", no contact points) into files/grafana-alerting/.
+tests/integration/test_helm_chart.py and tests/integration/grafana/test_render.py fail whenever a
+copy differs, so CI catches a forgotten run. Usage: ``python3 scripts/sync-helm-files.py`` from anywhere in the repository.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ CHART_FILES = ROOT / "helm" / "watchtower" / "files"
 MIRRORS = (
     (ROOT / "alerts", "*.rules.yaml", CHART_FILES / "alerts"),
     (ROOT / "dashboards", "*.json", CHART_FILES / "dashboards"),
+    (ROOT / "alerts", "alertmanager.yaml", CHART_FILES / "alertmanager"),
 )
 
 
@@ -41,7 +44,24 @@ def sync() -> list[str]:
     return changes
 
 
+GRAFANA_ALERTING = CHART_FILES / "grafana-alerting" / "watchtower.yaml"
+
+
+def sync_grafana_alerting() -> list[str]:
+    """files/grafana-alerting/watchtower.yaml: `watchtower render`'s alerting YAML (default settings)."""
+    sys.path.insert(0, str(ROOT))
+    from watchtower.grafana import desired, render
+    from watchtower.grafana.settings import GrafanaSettings
+
+    text = render.alerting_yaml(desired.load(GrafanaSettings()))
+    GRAFANA_ALERTING.parent.mkdir(parents=True, exist_ok=True)
+    if GRAFANA_ALERTING.is_file() and GRAFANA_ALERTING.read_text() == text:
+        return []
+    GRAFANA_ALERTING.write_text(text)
+    return [f"updated {GRAFANA_ALERTING.relative_to(ROOT)}"]
+
+
 if __name__ == "__main__":
-    for line in sync():
+    for line in sync() + sync_grafana_alerting():
         print(line)
     sys.exit(0)

@@ -23,6 +23,8 @@ SECTION_TITLES = {
     "etcd": "etcd", "nodes": "Nodes", "upgrade": "Upgrade policy", "grafana": "Grafana provisioning",
 }
 _SEVERITY_WORDS = {"ok", "warning", "critical"}
+# Collectors' own status words that mean "critical" for colouring (e.g. a certificate's "expired").
+_CRITICAL_WORDS = {"expired", "not_yet_valid", "down", "failed", "lost"}
 
 _CSS = """
 :root{--ok:#1a7f37;--warning:#9a6700;--critical:#cf222e;--muted:#57606a;--line:#d0d7de}
@@ -74,6 +76,8 @@ def _cluster_suffix(doc: Mapping[str, Any]) -> str:
 
 def _css_class(severity: object) -> str:
     text = str(severity).lower()
+    if text in _CRITICAL_WORDS:
+        return "critical"
     return text if text in _SEVERITY_WORDS else ""
 
 
@@ -134,6 +138,9 @@ def residual(not_after: str | None, now: datetime.datetime | None = None) -> str
     return f"{int(seconds // 60)}m"
 
 
+_CERT_INTERNALS = {"certificates", "now", "thresholds"}  # shown elsewhere, or only for scripts
+
+
 def _certificates(certs: Mapping[str, Any] | None) -> str:
     if not certs:
         return ""
@@ -148,9 +155,10 @@ def _certificates(certs: Mapping[str, Any] | None) -> str:
             f"<tr class='{_css_class(severity)}'><td>{_badge(severity) if severity else ''}</td>"
             f"<td>{escape(str(name))}</td><td>{escape(residual(cert.get('not_after')))}</td>"
             f"<td>{escape(str(cert.get('not_after', '')))}</td><td>{escape(str(cert.get('source', '')))}</td>"
-            f"<td>{escape(str(cert.get('location', '')))}</td><td>{escape(str(cert.get('issuer', '')))}</td></tr>"
+            f"<td>{escape(str(cert.get('location', '')))}</td>"
+            f"<td>{escape(str(cert.get('issuer_cn') or cert.get('issuer', '')))}</td></tr>"
         )
-    extra = {k: v for k, v in certs.items() if k != "certificates"}
+    extra = {k: v for k, v in certs.items() if k not in _CERT_INTERNALS}
     return ("<section id='certs'><h2>Certificates</h2><table><thead><tr><th>urgency</th><th>name</th><th>left</th>"
             "<th>expires</th><th>source</th><th>location</th><th>issuer</th></tr></thead><tbody>"
             + "".join(rows) + f"</tbody></table>{_more(items)}{_generic(extra)}</section>")

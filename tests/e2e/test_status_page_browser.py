@@ -1,61 +1,90 @@
 """The status page in a real browser: headless Chromium loads it from a running watchtower.
 
-The daemon runs with a collector reporting a critical finding beside a healthy and a failing
-one; the critical finding must be the first thing a person reads, /api/status must say the
-same, and screenshots (phone and desktop) are kept under the test's tmp directory.
+A real ``watchtower run`` process watches a directory holding an expired, a soon-expiring and
+a healthy certificate with its real certificate collector. The expired one must be the first
+thing a person reads, /api/status must say the same, and screenshots (phone and desktop) are
+kept under the test's tmp directory as artifacts.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
-import threading
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support import collectors as tc
 from tests.support.browser import dump_dom, screenshot
-from tests.support.services import wait_for
-from watchtower.collectors.base import CollectorSettings
-from watchtower.config import Config, ServerConfig
-from watchtower.configtypes import bind
-from watchtower.daemon import Daemon
+from tests.support.kubeadm_pki import issue, utcnow
+from tests.support.services import free_port, wait_for
 
 pytestmark = pytest.mark.chromium
 
+DAY = datetime.timedelta(days=1)
+
 
 @pytest.fixture
-def daemon_url():
-    registry = {c.name: c for c in (tc.GoodCollector, tc.CriticalCollector, tc.RaisingCollector)}
-    collectors = {n: bind(CollectorSettings, {"enabled": True, "interval": "1h", "timeout": "2s"}) for n in registry}
-    config = Config(cluster="prod-1", server=ServerConfig(listen="127.0.0.1:0"), collectors=collectors)
-    daemon = Daemon(config, registry=registry, context=tc.context())
-    thread = threading.Thread(target=daemon.run_until_stopped, daemon=True)
-    thread.start()
-    wait_for(lambda: daemon.server is not None, 5, what="HTTP server")
-    url = "http://127.0.0.1:%d" % daemon.server.server_address[1]
-    wait_for(lambda: requests.get(f"{url}/readyz", timeout=2).ok, 10, what="first runs")
-    yield url
-    daemon.stop()
-    thread.join(5)
+def daemon_url(tmp_path: Path):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca = issue("demo-ca", days=3650, is_ca=True)
+    now = utcnow()
+    for name, not_before, not_after in (
+        ("healthy", now - DAY, now + 300 * DAY),
+        ("expired", now - 366 * DAY, now - 2 * DAY),
+        ("soon", now - 355 * DAY, now + 10 * DAY),
+    ):
+        cert = issue(f"{name}.example", ca, not_before=not_before, not_after=not_after, server=True)
+        (certs / f"{name}.crt").write_bytes(cert.cert_pem)
+    (certs / "broken.crt").write_text("-----BEGIN CERTIFICATE-----\nnot base64\n")
+    port = free_port()
+    config = tmp_path / "watchtower.yaml"
+    config.write_text(
+        "cluster: prod-1\n"
+        f"server: {{listen: '127.0.0.1:{port}'}}\n"
+        f"collectors:\n  certs: {{enabled: true, kubeadm: false, paths: ['{certs}'], apiserver_endpoints: []}}\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "watchtower", "run", "--config", str(config)],
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{url}/readyz", timeout=1).ok, 20, what="first certs run")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
-def test_browser_shows_critical_first_and_matches_api(daemon_url: str, tmp_path: Path) -> None:
+def test_browser_shows_expired_certificate_first_and_matches_api(daemon_url: str, tmp_path: Path) -> None:
     dom = dump_dom(daemon_url + "/")
     api = requests.get(daemon_url + "/api/status", timeout=5).json()
     assert api["status"] == "critical"
     assert "<h1>CRITICAL</h1>" in dom
-    critical = [f for f in api["findings"] if f["severity"] == "critical"]
-    assert critical and all(f["message"] in dom for f in critical)
-    # the first finding a person reads is the critical one
+    # what a person reads first under "Needs attention" is the expired certificate
     attention = dom[dom.index('id="attention"'):]
-    assert attention.index(critical[0]["subject"]) < attention.index("</table>")
-    for collector in api["collectors"]:
-        assert collector["name"] in dom
-    assert "RuntimeError: disk on fire" in dom  # the failing collector's last error
+    body = attention[attention.index("<tbody>"):]
+    first_row = body[:body.index("</tr>")]
+    assert "expired.example" in first_row or "expired.crt" in first_row, first_row
+    # the certificate table is sorted by residual time: expired, then soon, then healthy
+    certs = dom[dom.index('id="certs"'):]
+    assert certs.index("expired.crt") < certs.index("soon.crt") < certs.index("healthy.crt")
+    # same facts as /api/status
+    for finding in api["findings"]:
+        if finding["severity"] != "ok":
+            assert finding["subject"] in dom
+    broken = [e for c in api["collectors"] for e in c["errors"]]
+    assert any(e["location"].endswith("broken.crt") for e in broken)
+    assert "broken.crt" in dom
     phone = screenshot(daemon_url + "/", tmp_path / "status-phone.png", 390, 844)
     desktop = screenshot(daemon_url + "/", tmp_path / "status-desktop.png", 1280, 900)
     assert phone.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and desktop.stat().st_size > 5000
-    print(f"screenshots: {phone} {desktop}")
     (tmp_path / "api-status.json").write_text(json.dumps(api, indent=2))
+    print(f"status page artifacts: {phone} {desktop}")

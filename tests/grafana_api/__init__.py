@@ -19,13 +19,14 @@ import dataclasses
 import itertools
 import json
 import re
+import ssl
 import threading
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.support.services import free_port
 
@@ -117,7 +118,8 @@ class GrafanaAPIServer:
     """``with GrafanaAPIServer() as grafana:`` → ``grafana.url``, ``grafana.token``."""
 
     def __init__(self, tokens: Mapping[str, str] | None = None,
-                 users: Mapping[str, tuple[str, str]] | None = None, version: str = "11.3.0") -> None:
+                 users: Mapping[str, tuple[str, str]] | None = None, version: str = "11.3.0",
+                 tls_cert_file: str | None = None, tls_key_file: str | None = None) -> None:
         self.token = "glsa_watchtower_test_token_0123456789"
         self.tokens = dict(tokens or {self.token: "Admin", "glsa_viewer_token_abcdef": "Viewer"})
         self.users = dict(users or {"admin": ("admin-password", "Admin")})
@@ -129,7 +131,8 @@ class GrafanaAPIServer:
         self.secrets_readable = True  # False: the account lacks alert.provisioning.secrets:read
         self._lock = threading.RLock()
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._tls = (tls_cert_file, tls_key_file) if tls_cert_file and tls_key_file else None
+        self.url = f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -145,6 +148,10 @@ class GrafanaAPIServer:
             return
         server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler_for(self))
         server.daemon_threads = True
+        if self._tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self._tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"grafana-api-{self.port}", daemon=True)
@@ -267,6 +274,9 @@ class GrafanaAPIServer:
             m = re.fullmatch(r"/api/v1/provisioning/alert-rules(?:/([^/]+))?", path)
             if m:
                 return self._rules(method, m.group(1), payload, prov)
+            m = re.fullmatch(r"/api/v1/provisioning/folder/([^/]+)/rule-groups/([^/]+)", path)
+            if m:
+                return self._rule_group(method, unquote(m.group(1)), unquote(m.group(2)), payload, prov)
             if path == "/api/v1/provisioning/contact-points/export" and method == "GET":
                 return self._export_contact_points(query)
             m = re.fullmatch(r"/api/v1/provisioning/contact-points(?:/([^/]+))?", path)
@@ -479,10 +489,53 @@ class GrafanaAPIServer:
             return 200, self._rule_view(rule)
         if method == "DELETE":
             self._check_provenance("rule", uid, prov)
-            del st.rules[uid]
+            gone = st.rules.pop(uid)
             st.provenance.pop(("rule", uid), None)
+            if not any(r["folderUID"] == gone["folderUID"] and r["ruleGroup"] == gone["ruleGroup"] for r in st.rules.values()):
+                st.group_intervals.pop((gone["folderUID"], gone["ruleGroup"]), None)
             return 204, None
         raise ApiError(405, "Method not allowed")
+
+    def _rule_group(self, method: str, folder_uid: str, group: str, payload: Any, prov: str) -> tuple[int, Any]:
+        """GET/PUT a whole rule group: its evaluation interval and its rules (PUT replaces them)."""
+        st = self.state
+        members = [r for r in st.rules.values() if r["folderUID"] == folder_uid and r["ruleGroup"] == group]
+        if method == "GET":
+            if not members:
+                raise ApiError(404, "rule group does not exist")
+            return 200, {"title": group, "folderUid": folder_uid, "interval": st.group_intervals[(folder_uid, group)],
+                         "rules": [self._rule_view(r) for r in members]}
+        if method != "PUT":
+            raise ApiError(405, "Method not allowed")
+        if folder_uid not in st.folders:
+            raise ApiError(400, f"invalid alert rule: folder '{folder_uid}' does not exist")
+        if not isinstance(payload, dict) or not isinstance(payload.get("rules"), list):
+            raise ApiError(400, "bad request data")
+        interval = payload.get("interval")
+        if not isinstance(interval, int) or isinstance(interval, bool) or interval <= 0 or interval % 10:
+            raise ApiError(400, "invalid rule group: interval must be a positive multiple of the base interval 10s")
+        validated = []
+        for body in payload["rules"]:
+            uid = (body or {}).get("uid") or f"r{next(st.ids):08d}"
+            if uid in st.rules:
+                self._check_provenance("rule", uid, prov)
+            rule = self._validate_rule({**body, "folderUID": folder_uid, "ruleGroup": group}, uid)
+            rule["id"] = st.rules[uid]["id"] if uid in st.rules else next(st.ids)
+            validated.append(rule)
+        keep = {r["uid"] for r in validated}
+        for old in members:
+            if old["uid"] not in keep:
+                self._check_provenance("rule", old["uid"], prov)
+        for old in members:
+            if old["uid"] not in keep:
+                del st.rules[old["uid"]]
+                st.provenance.pop(("rule", old["uid"]), None)
+        for rule in validated:
+            st.rules[rule["uid"]] = rule
+            st.provenance[("rule", rule["uid"])] = prov
+        st.group_intervals[(folder_uid, group)] = interval
+        return 200, {"title": group, "folderUid": folder_uid, "interval": interval,
+                     "rules": [self._rule_view(r) for r in validated]}
 
     # ---- contact points ----------------------------------------------------------------
 

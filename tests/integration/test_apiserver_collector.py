@@ -158,7 +158,17 @@ def test_client_certificate_auth(tmp_path: Path) -> None:
 
         missing = collector({"apiservers": [hostport(api)]}, ca_file=str(api.ca_file),
                             client_cert_file=str(tmp_path / "nope.crt"), client_key_file=str(tmp_path / "nope.key"))
-        assert {e.reason for e in missing.collect().errors} == {"client_cert"}
+        assert {e.reason for e in missing.collect().errors} == {"client_cert_unreadable"}
+
+        # a certificate the server's client CA did not sign: the server drops the connection.
+        # With TLS 1.3 the client learns it on its first read, as an alert or a plain reset.
+        stranger_cert, stranger_key = api.issue_client_cert("intruder", trusted=False)
+        rejected = collector({"apiservers": [hostport(api)]}, ca_file=str(api.ca_file),
+                             client_cert_file=str(stranger_cert), client_key_file=str(stranger_key))
+        result = rejected.collect()
+        reasons = {e.reason for e in result.errors}
+        assert len(result.errors) == 3 and reasons <= {"tls_bad_certificate", "tls_error", "connection_error", "connection_reset"}, reasons
+        assert value(samples(result), "watchtower_apiserver_up", endpoint=hostport(api), role="apiserver") == 0
 
 
 def test_401_when_credentials_are_wrong_or_anonymous_is_not_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,8 +78,12 @@ def test_healthy_wrong_certificate_and_stopped(tmp_path: Path) -> None:
             member.stop()
             stopped_at = time.monotonic()
             for label, daemon in (("good certificate", good), ("wrong certificate", wrong)):
-                seen = wait_until(lambda d=daemon: _get(d.metrics(), "watchtower_etcd_up", endpoint=member.metrics_url) == 0,
-                                  INTERVAL + 5, f"etcd down via {label}")
+                def both_down(d: WatchtowerDaemon = daemon) -> bool:  # etcd closes its two listeners one by one
+                    samples = d.metrics()
+                    return all(_get(samples, "watchtower_etcd_up", endpoint=e) == 0
+                               for e in (member.client_url, member.metrics_url))
+
+                seen = wait_until(both_down, INTERVAL + 5, f"etcd down via {label}")
                 print(f"\netcd stop visible in /metrics via the {label} daemon: {seen - stopped_at:.2f}s "
                       f"(interval {INTERVAL:g}s)")
                 assert seen - stopped_at <= INTERVAL + 1
@@ -107,3 +111,23 @@ def test_member_without_quorum_has_no_leader(tmp_path: Path) -> None:
     assert took < 2 * 1.0 + 1
     messages = [f.message for f in result.findings if f.subject == member.metrics_url]
     assert any("no leader" in m for m in messages) and any("unhealthy" in m for m in messages)
+
+
+def test_check_command_exits_2_for_a_member_without_leader(tmp_path: Path) -> None:
+    import sys
+
+    import yaml
+
+    from tests.support.processes import REPO, python_env
+
+    with EtcdMember(tmp_path, peers=3) as member:
+        config = tmp_path / "check.yaml"
+        config.write_text(yaml.safe_dump({"collectors": {"etcd": {
+            "enabled": True, "endpoints": [member.metrics_url], "request_timeout": "1s"}}}))
+        done = subprocess.run([sys.executable, "-m", "watchtower", "check", "--config", str(config),
+                               "--collector", "etcd"], cwd=REPO, env=python_env(), capture_output=True, text=True,
+                              timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith(member.metrics_url))
+    assert row.split()[1:4] == ["up", "NO", "NO"], done.stdout  # STATE, HEALTHY, LEADER
+    assert "no leader" in done.stdout

@@ -174,3 +174,32 @@ def test_wrong_stats_password_is_unauthorized_and_not_leaked(lab: HAProxyLab, mo
     assert "not-the-password" not in repr(wrong)
     right = collect(STATS_PASSWORD)
     assert right.errors == () and {s["server"] for s in right.details["servers"]} == {"apiserver1", "apiserver2", "apiserver3"}
+
+
+def test_check_command_shows_the_down_server_and_exits_1(lab: HAProxyLab, tmp_path: Path) -> None:
+    """`watchtower check` on a node: a DOWN server is a warning (exit 1) with its check status."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.support.processes import REPO, python_env
+    from tests.support.services import wait_for
+
+    config = tmp_path / "check.yaml"
+    config.write_text(yaml.safe_dump({"collectors": {"haproxy": {"enabled": True, "stats_socket": str(lab.socket_path)}}}))
+    lab.kill_backend(2)
+
+    def check(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "watchtower", "check", "--config", str(config),
+                               "--collector", "haproxy", *extra],
+                              cwd=REPO, env=python_env(), capture_output=True, text=True, timeout=60)
+
+    done = wait_for(lambda: (lambda d: d if d.returncode == 1 else None)(check()), 10, what="exit status 1")
+    row = next(line for line in done.stdout.splitlines() if line.startswith("apiservers") and "apiserver3" in line)
+    assert row.split()[:4] == ["apiservers", "apiserver3", "DOWN", "L4CON"], done.stdout
+    assert "WARNING" in done.stdout and "Layer4 connection problem" in done.stdout
+    doc = json.loads(check("--output", "json").stdout)
+    (collector,) = [c for c in doc["collectors"] if c["name"] == "haproxy"]
+    assert collector["success"] and collector["errors"] == []

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.helm
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "watchtower"
 KUBERNETES_VERSION = "1.32.0"
-CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})  # no schema in kubernetes-validate
+CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"})  # no schema in kubernetes-validate
 RELEASE, NAMESPACE = "wt", "monitoring"
 FULLNAME = "wt-watchtower"
 
@@ -49,14 +49,28 @@ FULL_VALUES: dict[str, Any] = {
         "vips": ["198.51.100.100"],
         "apiservers": ["198.51.100.11:6443", "198.51.100.12:6443", "198.51.100.13:6443"],
     },
-    "rbac": {"secrets": {"enabled": True, "namespaces": ["ingress", "cert-manager"]}},
-    "stateConfigMap": {"enabled": True},
+    "tlsSecrets": {"enabled": True, "namespaces": ["ingress", "cert-manager"]},
     "secrets": {
         "grafanaToken": {"name": "grafana-sa", "key": "token"},
         "slackWebhookUrl": {"name": "slack", "key": "webhook-url"},
         "smtpPassword": {"name": "smtp", "key": "password"},
+        "heartbeatUrl": {"name": "heartbeat", "key": "url"},
     },
-    "deployment": {"podAnnotations": {"example.org/team": "platform"}, "priorityClassName": "high"},
+    "alertmanagerConfig": {
+        "enabled": True,
+        "labels": {"alertmanagerConfig": "watchtower"},
+        "email": {"oncall": ["k8s-oncall@example.org"], "ticket": ["k8s-tickets@example.org", "ops@example.org"],
+                  "from": "watchtower@example.org", "smarthost": "smtp.example.org:587",
+                  "authUsername": "watchtower@example.org"},
+        "slack": {"channel": "#k8s-oncall"},
+    },
+    "deployment": {
+        "podAnnotations": {"example.org/team": "platform"},
+        "priorityClassName": "high",
+        "persistence": {"enabled": True, "storageClassName": "local-path"},
+        "config": {"collectors": {"certs": {"endpoints": ["ingress.example.org:443"]},
+                                  "grafana": {"email_addresses": ["oncall@example.org"]}}},
+    },
     "daemonSet": {
         "extraHostPaths": [{"name": "keepalived-state", "path": "/run/keepalived"},
                            {"name": "haproxy-run", "path": "/run/haproxy"}],
@@ -66,6 +80,7 @@ FULL_VALUES: dict[str, Any] = {
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "grafana": {
+        "provisioner": {"url": "http://grafana.monitoring.svc"},
         "dashboards": {"enabled": True, "annotations": {"grafana_folder": "watchtower"}},
         "alerting": {"enabled": True},
     },
@@ -156,10 +171,13 @@ def test_default_render_has_both_roles(default_docs: list) -> None:
 
 def test_full_render_has_everything_switched_on(full_docs: list) -> None:
     kinds = {d["kind"] for d in full_docs}
-    assert kinds >= {"ServiceMonitor", "PrometheusRule"}
+    assert kinds >= {"ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"}
     labels = [d["metadata"]["labels"] for d in of_kind(full_docs, "ConfigMap")]
     assert any(l.get("grafana_alert") == "1" for l in labels)
-    assert one(full_docs, "ConfigMap", f"{FULLNAME}-state")["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    claim = one(full_docs, "PersistentVolumeClaim", f"{FULLNAME}-state")
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    volumes = {v["name"]: v for v in pod_spec(one(full_docs, "Deployment", FULLNAME))["volumes"]}
+    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
 
 
 def test_every_manifest_validates_against_kubernetes(docs: list) -> None:
@@ -189,7 +207,8 @@ def test_validator_is_strict_enough_to_fail() -> None:
     ({"deamonSet": {"enabled": False}}, "deamonSet"),
     ({"daemonSet": {"readRootOnlyFile": False}}, "readRootOnlyFile"),
     ({"serviceMonitor": {"enable": True}}, "enable"),
-    ({"rbac": {"secrets": {"enabled": True, "namespace": ["x"]}}}, "namespace"),
+    ({"tlsSecrets": {"enabled": True, "namespace": ["x"]}}, "namespace"),
+    ({"rbac": {"secrets": {"enabled": True}}}, "secrets"),
     ({"daemonSet": {"extraHostPaths": [{"name": "x", "path": "/x", "readOnly": False}]}}, "readOnly"),
 ])
 def test_schema_rejects_a_typo(values: dict, where: str) -> None:
@@ -201,7 +220,7 @@ def test_schema_rejects_a_secret_value() -> None:
     """Values hold Secret names and keys only: there is no place to put the secret itself."""
     for values in (
         {"secrets": {"slackWebhookUrl": {"name": "slack", "key": "url", "value": SENTINEL}}},
-        {"secrets": {"smtpPassword": SENTINEL}},
+        {"secrets": {"grafanaToken": SENTINEL}},
     ):
         with pytest.raises(helm.HelmValuesError) as caught:
             render(values)
@@ -225,9 +244,13 @@ def test_host_paths_are_exactly_the_documented_ones_and_read_only(docs: list, fu
     for workload in workloads(docs):
         spec = pod_spec(workload)
         host = _host_path_volumes(spec)
+        writable = [(m["name"], m["mountPath"]) for c in _all_containers(spec) for m in c.get("volumeMounts", [])
+                    if not m.get("readOnly")]
         if workload["kind"] == "Deployment":
             assert host == {}, "the cluster role must not touch the host"
+            assert writable == [("tmp", "/tmp"), ("state", "/var/lib/watchtower")]
             continue
+        assert writable == [("tmp", "/tmp")], "the node role writes nothing but its own emptyDir"
         expected = {"/etc/kubernetes", "/var/lib/kubelet/pki"}
         if docs is full_docs:
             expected |= {p["path"] for p in FULL_VALUES["daemonSet"]["extraHostPaths"]}
@@ -240,9 +263,6 @@ def test_host_paths_are_exactly_the_documented_ones_and_read_only(docs: list, fu
                 assert mount.get("recursiveReadOnly") == "IfPossible"
                 assert mount["mountPath"] == host[mount["name"]], "kubeconfigs refer to absolute host paths"
                 assert "subPath" not in mount
-        # The only writable mount is the emptyDir /tmp (not on the host).
-        writable = [m for c in _all_containers(spec) for m in c.get("volumeMounts", []) if not m.get("readOnly")]
-        assert [(m["name"], m["mountPath"]) for m in writable] == [("tmp", "/tmp")]
 
 
 def test_containers_are_locked_down(docs: list) -> None:
@@ -318,17 +338,23 @@ def test_rbac_default_is_exactly_nodes_and_kubeadm_config(default_docs: list) ->
     assert not any("secrets" in str(r["rules"]) for r in of_kind(default_docs, "ClusterRole") + of_kind(default_docs, "Role"))
 
 
-def test_rbac_full_adds_only_secret_reads_and_own_state(full_docs: list) -> None:
+def test_rbac_full_adds_only_secret_reads_in_the_chosen_namespaces(full_docs: list) -> None:
     assert _rules(full_docs) == BASE_RULES | {
         ("ingress", "", "secrets", (), ("get", "list")),
         ("cert-manager", "", "secrets", (), ("get", "list")),
-        (NAMESPACE, "", "configmaps", (f"{FULLNAME}-state",), ("get", "patch", "update")),
     }
+    certs = yaml.safe_load(rendered_configs(full_docs)[f"{FULLNAME}-cluster-config"])["collectors"]["certs"]
+    assert certs["secrets"] == {"enabled": True, "namespaces": ["ingress", "cert-manager"]}
 
 
 def test_rbac_secrets_cluster_wide_when_no_namespaces_given() -> None:
-    docs = manifests(render({"rbac": {"secrets": {"enabled": True}}}))
+    docs = manifests(render({"tlsSecrets": {"enabled": True}}))
     assert _rules(docs) == BASE_RULES | {("cluster", "", "secrets", (), ("get", "list"))}
+
+
+def test_no_write_verbs_anywhere(docs: list) -> None:
+    verbs = {v for rule in _rules(docs) for v in rule[4]}
+    assert verbs <= {"get", "list", "watch"}
 
 
 def test_rbac_bindings_bind_only_our_service_account(docs: list) -> None:
@@ -345,7 +371,7 @@ def test_rbac_bindings_bind_only_our_service_account(docs: list) -> None:
 
 
 def test_rbac_off_renders_no_roles() -> None:
-    docs = manifests(render({"rbac": {"create": False, "secrets": {"enabled": True}}}))
+    docs = manifests(render({"rbac": {"create": False}, "tlsSecrets": {"enabled": True}}))
     assert not [d for d in docs if d["kind"].endswith(("Role", "RoleBinding"))]
 
 
@@ -357,12 +383,11 @@ def test_secrets_are_mounted_read_only_by_reference(full_docs: list) -> None:
     spec = pod_spec(one(full_docs, "Deployment", FULLNAME))
     secret_volumes = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
     assert {(s["secretName"], tuple(i["key"] for i in s["items"])) for s in secret_volumes.values()} == {
-        ("grafana-sa", ("token",)), ("slack", ("webhook-url",)), ("smtp", ("password",))}
+        ("grafana-sa", ("token",)), ("slack", ("webhook-url",))}
     mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"] if m["name"] in secret_volumes}
     assert set(mounts) == set(secret_volumes) and all(m["readOnly"] for m in mounts.values())
     assert {m["mountPath"] for m in mounts.values()} == {
-        "/etc/watchtower/secrets/grafana-token", "/etc/watchtower/secrets/slack-webhook-url",
-        "/etc/watchtower/secrets/smtp-password"}
+        "/etc/watchtower/secrets/grafana-token", "/etc/watchtower/secrets/slack-webhook-url"}
     node_spec = pod_spec(one(full_docs, "DaemonSet", f"{FULLNAME}-node"))
     assert not [v for v in node_spec["volumes"] if "secret" in v], "the node role gets no secrets"
 
@@ -412,6 +437,90 @@ def test_every_rendered_config_passes_watchtower_config_check(docs: list, tmp_pa
         assert done.returncode == 0, f"{name}:\n{text}\n{done.stderr}"
 
 
+CONFIG_VARIANTS = {
+    "non-root node role": {"daemonSet": {"readRootOnlyFiles": False}},
+    "secrets cluster-wide": {"tlsSecrets": {"enabled": True}},
+    "provisioner without secrets": {"grafana": {"provisioner": {"url": "https://grafana.example.org"}}},
+    "custom host paths": {"daemonSet": {"hostPaths": {"kubernetes": "/srv/kubernetes", "kubeletPki": "/srv/kubelet/pki"}}},
+}
+
+
+@pytest.mark.parametrize("values", CONFIG_VARIANTS.values(), ids=CONFIG_VARIANTS.keys())
+def test_config_variants_pass_watchtower_config_check(values: dict, tmp_path: Path) -> None:
+    for name, text in rendered_configs(manifests(render(values))).items():
+        done = config_check(text, tmp_path, name)
+        assert done.returncode == 0, f"{name}:\n{text}\n{done.stderr}"
+
+
+def _file_keys(node: object, path: str = "") -> Iterator[tuple[str, str]]:
+    """(config path, value) of every key naming a file: *_file, *_dir, kubeadm_root and friends."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else key
+            if isinstance(value, str) and (key.endswith(("_file", "_dir", "_root", "_socket"))):
+                yield here, value
+            else:
+                yield from _file_keys(value, here)
+
+
+def _mounted(path: str, mounts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    best = None
+    for mount in mounts:
+        root = mount["mountPath"].rstrip("/")
+        if path == root or path.startswith(root + "/"):
+            if best is None or len(root) > len(best["mountPath"]):
+                best = mount
+    return best
+
+
+@pytest.mark.parametrize("values", [FULL_VALUES, CONFIG_VARIANTS["custom host paths"]], ids=["full", "custom-paths"])
+def test_every_file_the_configs_name_is_mounted(values: dict) -> None:
+    """A config path with no volume behind it would be a collector error in production."""
+    docs = manifests(render(values))
+    configs = rendered_configs(docs)
+    # Shipped in the image (Dockerfile), or injected by Kubernetes (automountServiceAccountToken).
+    image_paths = ("/usr/share/watchtower/", "/var/run/secrets/kubernetes.io/serviceaccount/")
+    for kind, name, config_name in (("Deployment", FULLNAME, f"{FULLNAME}-cluster-config"),
+                                    ("DaemonSet", f"{FULLNAME}-node", f"{FULLNAME}-node-config")):
+        spec = pod_spec(one(docs, kind, name))
+        mounts = spec["containers"][0]["volumeMounts"]
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        for where, path in _file_keys(yaml.safe_load(configs[config_name])):
+            if path.startswith(image_paths[1]):
+                assert pod_spec(one(docs, kind, name))["automountServiceAccountToken"] is True
+                continue
+            if path.startswith(image_paths) or where.endswith("state_file"):
+                continue
+            mount = _mounted(path, mounts)
+            assert mount is not None, f"{config_name}: {where}={path} is not on any volume"
+            volume = volumes[mount["name"]]
+            assert mount.get("readOnly") is True, f"{where} reads from a writable mount"
+            if "secret" in volume:  # a *_file naming a Secret key: exactly that key is projected
+                assert path == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
+
+
+def test_grafana_provisioner_reads_its_secrets_from_files(full_docs: list) -> None:
+    grafana = yaml.safe_load(rendered_configs(full_docs)[f"{FULLNAME}-cluster-config"])["collectors"]["grafana"]
+    assert grafana["url"] == "http://grafana.monitoring.svc" and grafana["enabled"] is True
+    assert grafana["token_file"] == "/etc/watchtower/secrets/grafana-token/token"
+    assert grafana["slack_webhook_file"] == "/etc/watchtower/secrets/slack-webhook-url/webhook-url"
+    assert grafana["email_addresses"] == ["oncall@example.org"], "deployment.config merges into the preset"
+
+
+def test_roles_never_collect_the_same_thing_twice(full_docs: list) -> None:
+    from watchtower.collectors import REGISTRY
+
+    configs = {n: yaml.safe_load(t)["collectors"] for n, t in rendered_configs(full_docs).items()}
+    cluster, node = configs[f"{FULLNAME}-cluster-config"], configs[f"{FULLNAME}-node-config"]
+    for collector in set(cluster) | set(node):
+        assert collector in REGISTRY
+        on = [role for role, c in (("cluster", cluster), ("node", node)) if c.get(collector, {}).get("enabled") is not False]
+        if collector == "certs":  # both, with disjoint sources: served/Secrets vs files on the node
+            assert cluster["certs"]["kubeadm"] is False and "endpoints" not in node["certs"]
+            continue
+        assert len(on) == 1, f"{collector} runs in {on}"
+
+
 def test_config_check_catches_a_typo_passed_through_values(tmp_path: Path) -> None:
     docs = manifests(render({"daemonSet": {"config": {"log": {"levle": "debug"}}}}))
     done = config_check(rendered_configs(docs)[f"{FULLNAME}-node-config"], tmp_path, "node")
@@ -424,6 +533,37 @@ def test_values_reach_the_configs(full_docs: list) -> None:
         assert config["cluster"] == "prod-1"
         assert config["control_plane"]["vips"] == ["198.51.100.100"]
         assert config["server"]["listen"] == "0.0.0.0:9847"
+
+
+def test_cluster_role_watches_the_served_apiserver_certificates() -> None:
+    values = {"controlPlane": FULL_VALUES["controlPlane"]}
+    config = yaml.safe_load(rendered_configs(manifests(render(values)))[f"{FULLNAME}-cluster-config"])
+    ca = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+    assert config["collectors"]["certs"]["endpoints"] == [
+        {"address": a, "ca_file": ca} for a in [*FULL_VALUES["controlPlane"]["apiservers"], "k8s-api.example.org:6443"]]
+
+
+def test_node_role_reads_the_kubeadm_tree_it_mounts() -> None:
+    values = CONFIG_VARIANTS["custom host paths"]
+    config = yaml.safe_load(rendered_configs(manifests(render(values)))[f"{FULLNAME}-node-config"])
+    certs, etcd = config["collectors"]["certs"], config["collectors"]["etcd"]
+    assert (certs["kubeadm_root"], certs["kubelet_pki_dir"]) == ("/srv/kubernetes", "/srv/kubelet/pki")
+    assert etcd["key_file"] == "/srv/kubernetes/pki/etcd/healthcheck-client.key"
+    non_root = yaml.safe_load(rendered_configs(manifests(render(CONFIG_VARIANTS["non-root node role"])))[f"{FULLNAME}-node-config"])
+    assert non_root["collectors"]["etcd"]["endpoints"] == ["http://127.0.0.1:2381"], "no 0600 key without root"
+
+
+def test_null_in_values_removes_a_preset_key() -> None:
+    """As in Helm values: `key: null` drops the preset's key, so watchtower's default applies."""
+    docs = manifests(render({"deployment": {"config": {"collectors": {"apiserver": {"token_file": None}}}}}))
+    apiserver = yaml.safe_load(rendered_configs(docs)[f"{FULLNAME}-cluster-config"])["collectors"]["apiserver"]
+    assert "token_file" not in apiserver and apiserver["ca_file"].endswith("serviceaccount/ca.crt")
+
+
+def test_config_maps_fit_the_kubernetes_size_limit(full_docs: list) -> None:
+    for config_map in of_kind(full_docs, "ConfigMap"):
+        size = sum(len(k) + len(v.encode()) for k, v in (config_map.get("data") or {}).items())
+        assert size < 1024 * 1024 * 0.9, f"{config_map['metadata']['name']}: {size} bytes, near the 1 MiB limit"
 
 
 def test_config_change_rolls_the_pods(default_docs: list) -> None:
@@ -467,6 +607,14 @@ SERVICE_MONITOR_SPEC_KEYS = {"selector", "namespaceSelector", "endpoints", "jobL
 SERVICE_MONITOR_ENDPOINT_KEYS = {"port", "path", "scheme", "interval", "scrapeTimeout", "relabelings",
                                  "metricRelabelings", "honorLabels", "tlsConfig", "basicAuth"}
 PROMETHEUS_RULE_SPEC_KEYS = {"groups"}
+ALERTMANAGER_CONFIG = {  # v1alpha1: spec and receiver fields this chart may use
+    "spec": {"route", "receivers", "inhibitRules"},
+    "receiver": {"name", "emailConfigs", "slackConfigs", "webhookConfigs"},
+    "emailConfigs": {"to", "from", "smarthost", "authUsername", "authPassword", "requireTLS", "sendResolved"},
+    "slackConfigs": {"apiURL", "channel", "sendResolved"},
+    "webhookConfigs": {"urlSecret", "sendResolved"},
+    "route": {"receiver", "groupBy", "groupWait", "groupInterval", "repeatInterval", "matchers", "routes", "continue"},
+}
 
 
 def test_crd_objects_use_only_known_fields(full_docs: list) -> None:
@@ -480,6 +628,24 @@ def test_crd_objects_use_only_known_fields(full_docs: list) -> None:
     rule = one(full_docs, "PrometheusRule", FULLNAME)
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert set(rule["spec"]) == PROMETHEUS_RULE_SPEC_KEYS
+    amc = one(full_docs, "AlertmanagerConfig", FULLNAME)
+    assert amc["apiVersion"] == "monitoring.coreos.com/v1alpha1"
+    assert set(amc["spec"]) <= ALERTMANAGER_CONFIG["spec"]
+    for receiver in amc["spec"]["receivers"]:
+        assert set(receiver) <= ALERTMANAGER_CONFIG["receiver"]
+        for kind in ("emailConfigs", "slackConfigs", "webhookConfigs"):
+            for item in receiver.get(kind, []):
+                assert set(item) <= ALERTMANAGER_CONFIG[kind]
+
+    def routes(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield route
+        for child in route.get("routes", []):
+            yield from routes(child)
+
+    for route in routes(amc["spec"]["route"]):
+        assert set(route) <= ALERTMANAGER_CONFIG["route"]
+        for matcher in route.get("matchers", []):
+            assert set(matcher) == {"name", "value", "matchType"} and matcher["matchType"] in {"=", "!=", "=~", "!~"}
 
 
 def test_service_monitor_selects_both_services(full_docs: list) -> None:
@@ -505,13 +671,11 @@ def test_services_select_their_pods(default_docs: list) -> None:
     assert node_svc.items() <= pods["DaemonSet"].items() and not node_svc.items() <= pods["Deployment"].items()
 
 
-def _mirror_pairs(source: str, pattern: str) -> tuple[list[Path], list[Path]]:
-    return sorted((ROOT / source).glob(pattern)), sorted((CHART / "files" / source).glob(pattern))
-
-
-@pytest.mark.parametrize("source, pattern", [("alerts", "*.rules.yaml"), ("dashboards", "*.json")])
-def test_chart_copies_equal_the_repository_sources(source: str, pattern: str) -> None:
-    originals, copies = _mirror_pairs(source, pattern)
+@pytest.mark.parametrize("source, pattern, copy_dir", [
+    ("alerts", "*.rules.yaml", "alerts"), ("dashboards", "*.json", "dashboards"),
+    ("alerts", "alertmanager.yaml", "alertmanager")])
+def test_chart_copies_equal_the_repository_sources(source: str, pattern: str, copy_dir: str) -> None:
+    originals, copies = sorted((ROOT / source).glob(pattern)), sorted((CHART / "files" / copy_dir).glob(pattern))
     assert [p.name for p in copies] == [p.name for p in originals], \
         "run scripts/sync-helm-files.py: the chart's copies differ from the sources"
     for original, copied in zip(originals, copies):
@@ -556,6 +720,64 @@ def test_grafana_alerting_config_map(full_docs: list) -> None:
     assert sorted((alerting.get("data") or {})) == [p.name for p in sources]
     for source in sources:
         assert yaml.safe_load(alerting["data"][source.name]) == yaml.safe_load(source.read_text())
+
+
+def _matchers(texts: list[str]) -> list[dict[str, str]]:
+    out = []
+    for text in texts:
+        match = re.fullmatch(r'\s*(\w+)\s*(=~|!~|!=|=)\s*"(.*)"\s*', text)
+        assert match, text
+        out.append({"name": match[1], "matchType": match[2], "value": match[3]})
+    return out
+
+
+def _route(route: dict[str, Any]) -> dict[str, Any]:
+    names = {"receiver": "receiver", "group_by": "groupBy", "group_wait": "groupWait",
+             "group_interval": "groupInterval", "repeat_interval": "repeatInterval", "continue": "continue"}
+    out = {names[k]: v for k, v in route.items() if k in names}
+    if "matchers" in route:
+        out["matchers"] = _matchers(route["matchers"])
+    if "routes" in route:
+        out["routes"] = [_route(r) for r in route["routes"]]
+    return out
+
+
+def test_alertmanager_config_routes_like_the_repository_config(full_docs: list) -> None:
+    """alerts/alertmanager.yaml is the source of truth; the chart translates it at render time."""
+    source = yaml.safe_load((ROOT / "alerts" / "alertmanager.yaml").read_text())
+    spec = one(full_docs, "AlertmanagerConfig", FULLNAME)["spec"]
+    assert spec["route"] == _route(source["route"])
+    assert spec["inhibitRules"] == [
+        {"sourceMatch": _matchers(r["source_matchers"]), "targetMatch": _matchers(r["target_matchers"]),
+         **({"equal": r["equal"]} if r.get("equal") else {})} for r in source["inhibit_rules"]]
+
+    def receivers_of(route: dict[str, Any]) -> set[str]:
+        return {route["receiver"]} | {n for child in route.get("routes", []) for n in receivers_of(child)}
+
+    defined = {r["name"]: r for r in spec["receivers"]}
+    assert receivers_of(spec["route"]) <= set(defined), "every routed receiver exists"
+    oncall, ticket = defined["oncall"], defined["ticket"]
+    assert oncall["emailConfigs"][0]["to"] == "k8s-oncall@example.org"
+    assert ticket["emailConfigs"][0]["to"] == "k8s-tickets@example.org, ops@example.org"
+    assert "slackConfigs" in oncall and "slackConfigs" not in ticket, "Slack pages: critical only"
+
+
+def test_alertmanager_config_references_secrets_only_by_name(full_docs: list) -> None:
+    spec = one(full_docs, "AlertmanagerConfig", FULLNAME)["spec"]
+    receivers = {r["name"]: r for r in spec["receivers"]}
+    for email in receivers["oncall"]["emailConfigs"] + receivers["ticket"]["emailConfigs"]:
+        assert email["authPassword"] == {"name": "smtp", "key": "password"}
+    assert receivers["oncall"]["slackConfigs"][0]["apiURL"] == {"name": "slack", "key": "webhook-url"}
+    assert receivers["heartbeat"]["webhookConfigs"][0]["urlSecret"] == {"name": "heartbeat", "key": "url"}
+    for workload in workloads(full_docs):  # the operator reads these; watchtower's pods never see them
+        mounted = {v["secret"]["secretName"] for v in pod_spec(workload)["volumes"] if "secret" in v}
+        assert not mounted & {"smtp", "heartbeat"}
+
+
+def test_alertmanager_config_without_recipients_is_a_valid_null_route() -> None:
+    docs = manifests(render({"alertmanagerConfig": {"enabled": True}}))
+    receivers = one(docs, "AlertmanagerConfig", FULLNAME)["spec"]["receivers"]
+    assert receivers == [{"name": "oncall"}, {"name": "ticket"}, {"name": "heartbeat"}]
 
 
 def test_notes_name_the_objects() -> None:

@@ -4,7 +4,8 @@ Topology (names prefixed per test run): a bridge namespace ``<p>-br`` with ``br0
 ``<p>-n1..n3`` joined to it by veth pairs (198.51.100.11-13/24); VIP 198.51.100.100/24;
 priorities 150/100/50, all ``state BACKUP``, advert_int 0.1. n1 and n3 report keepalived's state
 through its JSON dump (opt-in signalling; each keepalived runs under ``unshare -m`` with a
-private /tmp because the dump path is fixed), n2 through a notify-script state file.
+private /tmp because the dump path is fixed) and read addresses over netlink; n2 uses a
+notify-script state file and `ip -j addr`.
 
 Every assertion reads watchtower's own /metrics, scraped inside each namespace. Each fault's
 detection latency (event → visible in /metrics) is printed and must stay within one collection
@@ -112,10 +113,11 @@ def _watchtower_conf(node: Node) -> str:
             f"    keepalived_json_file: {node.workdir}/priv/keepalived.json",
             "    keepalived_json_signal: true",
         ]
-    else:
+    else:  # and addresses from `ip -j addr` instead of netlink
         lines += [
             "    keepalived_json_file: null",
             f"    keepalived_notify_files: ['{node.workdir}/VI_api.state']",
+            "    address_source: ip_command",
         ]
     return "\n".join(lines) + "\n"
 

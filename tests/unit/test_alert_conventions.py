@@ -183,15 +183,9 @@ def test_rule_metrics_are_documented(rule_file: Path) -> None:
     assert undocumented_metrics(exprs_in(RULE_DOCS[rule_file]), METRICS_DOC.read_text(encoding="utf-8")) == []
 
 
-# Alerts alertmanager.yaml refers to whose rule files have not landed on main yet (their
-# engineers' branches define them). Remove a name once its rule file is in alerts/.
-NOT_YET_LANDED = frozenset({"KubeNode.*"})
-
-
 def test_alertmanager_config_names_existing_alerts() -> None:
     config = _load(ALERTS / "alertmanager.yaml")
-    unknown = unknown_alertname_patterns(alertmanager_alertname_patterns(config), [a.name for a in ALERTS_FOUND])
-    assert sorted(set(unknown) - NOT_YET_LANDED) == []
+    assert unknown_alertname_patterns(alertmanager_alertname_patterns(config), [a.name for a in ALERTS_FOUND]) == []
 
 
 # --- the checks catch what they should --------------------------------------------------------

@@ -75,7 +75,20 @@ def test_build_context_leaves_tests_out() -> None:
              if l.strip() and not l.startswith("#")]
     assert lines[0] == "*", "an allowlist: everything excluded first"
     allowed = {l[1:].rstrip("/") for l in lines if l.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "watchtower"}
+    assert "tests" not in " ".join(allowed)
     copied = {source.rstrip("/") for w, a in instructions(DOCKERFILE) if w == "COPY" and "--from" not in a
               for source in a.split()[:-1]}
-    assert copied == allowed
+    assert copied == allowed, "the context holds exactly what COPY uses"
+
+
+def test_image_carries_what_the_chart_points_the_provisioner_at() -> None:
+    """The chart's cluster preset sets collectors.grafana.{alerts,dashboards}_dir to image paths."""
+    helpers = (ROOT / "helm" / "watchtower" / "templates" / "_helpers.tpl").read_text()
+    copies = {a.split()[-1].rstrip("/"): a.split()[0] for w, a in instructions(DOCKERFILE) if w == "COPY" and "--from" not in a}
+    for key in ("alerts_dir", "dashboards_dir"):
+        (path,) = re.findall(rf"{key}: (\S+)", helpers)
+        source = copies.get(path)
+        if source is None and not (ROOT / path.rsplit("/", 1)[-1]).is_dir():
+            continue  # that source directory has not landed yet; nothing to copy
+        assert source is not None, f"the chart reads {path} but the image does not fill it"
+        assert list(ROOT.glob(source)), f"COPY {source} matches nothing"

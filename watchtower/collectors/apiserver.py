@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import errno
 import ipaddress
 import json
 import math
 import re
-import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-import requests
-from requests.adapters import HTTPAdapter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 from watchtower.collectors.base import (
@@ -35,6 +30,7 @@ from watchtower.collectors.base import (
     ItemError,
     Severity,
 )
+from watchtower import netprobe
 from watchtower.configtypes import ConfigError, SecretRef, Seconds, SecretUnavailable
 
 SECTION = "apiserver"
@@ -151,47 +147,26 @@ def plan_targets(
     return tuple(seen.values())
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception and everything it wraps (causes, contexts, urllib3's ``reason`` and args)."""
-    out: list[BaseException] = []
-    todo: list[object] = [exc]
-    while todo and len(out) < 12:
-        current = todo.pop(0)
-        if not isinstance(current, BaseException) or any(current is seen for seen in out):
-            continue
-        out.append(current)
-        todo += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-    return out
-
-
 def classify_error(exc: BaseException) -> str:
-    """A short, stable reason label for a failed request (never includes secrets or URLs)."""
-    chain = _chain(exc)
-    text = " ".join(str(e) for e in chain)
+    """A short, stable reason label for a failed request (never includes secrets or URLs).
+
+    Transport failures use the project-wide tokens of ``watchtower.netprobe.classify``
+    (``connection_refused``, ``timeout``, ``dns_error``, ``tls_bad_certificate``...), except
+    that a server certificate failing verification is ``tls_verify``; requests' own
+    complaints about local files are ``ca_unreadable`` / ``client_cert_unreadable``.
+    """
+    text = str(exc)
     if "CA certificate bundle" in text:
-        return "ca_file"  # requests: "Could not find a suitable TLS CA certificate bundle"
+        return "ca_unreadable"  # requests: "Could not find a suitable TLS CA certificate bundle"
     if "TLS certificate file" in text or "TLS key file" in text or "KEY_VALUES_MISMATCH" in text or "PEM lib" in text:
-        return "client_cert"
-    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "CERTIFICATE_VERIFY_FAILED" in text:
-        return "tls_verify"
-    if isinstance(exc, requests.exceptions.SSLError) or any(isinstance(e, ssl.SSLError) for e in chain):
-        return "tls_error"
-    if isinstance(exc, requests.exceptions.Timeout) or any(isinstance(e, TimeoutError) for e in chain):
-        return "timeout"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return "connection_refused"
-    if "NameResolutionError" in text or "Name or service not known" in text or "Failed to resolve" in text:
-        return "dns"
-    if any(isinstance(e, OSError) and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) for e in chain):
-        return "unreachable"
-    return "connection_error"
+        return "client_cert_unreadable"
+    reason = netprobe.classify(exc)
+    return "tls_verify" if reason == "tls_verify_failed" else reason
 
 
 def _short(exc: BaseException) -> str:
     """A one-line detail for people: the innermost useful message, bounded."""
-    chain = _chain(exc)
-    message = str(chain[-1]) or type(chain[-1]).__name__
-    return re.sub(r"\s+", " ", message)[:200]
+    return re.sub(r"\s+", " ", netprobe.describe(exc))[:200]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,6 +287,9 @@ class ApiserverCollector(Collector):
         super().__init__(settings, context)
         assert isinstance(settings, ApiserverSettings)
         self.s: ApiserverSettings = settings
+        import requests  # noqa: PLC0415 - ~0.1-0.5 s; only when this collector runs
+        from requests.adapters import HTTPAdapter  # noqa: PLC0415
+
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies from the environment between us and the apiservers
         adapter = HTTPAdapter(pool_connections=16, pool_maxsize=settings.max_concurrency)
@@ -353,7 +331,7 @@ class ApiserverCollector(Collector):
             with self._session.get(url, timeout=(timeout, timeout), allow_redirects=False, stream=True, **options) as response:
                 raw = response.raw.read(MAX_BODY_BYTES, decode_content=True) or b""
                 status = response.status_code
-        except (requests.RequestException, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
             return Probe(target, path, time.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
         body = raw.decode("utf-8", errors="replace")
         reason = http_error_reason(path, status, body)

@@ -81,6 +81,8 @@ class GrafanaSettings(CollectorSettings):
         super().validate(path)
         if self.url and not re.match(r"^https?://[^/]+", self.url):
             raise ConfigError(f"{path}.url", self.url, "an http:// or https:// URL")
+        if "@" in self.url.split("://", 1)[-1].split("/", 1)[0]:
+            raise ConfigError(f"{path}.url", "<redacted>", "a URL without credentials (use token_file or username + password_file)")
         if self.token is not None and self.password is not None:
             raise ConfigError(f"{path}.token_file", "<redacted>", "either a token or username + password, not both")
         if (self.username is None) != (self.password is None):

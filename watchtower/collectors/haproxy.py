@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -423,6 +423,21 @@ def build_details(source: str, table: StatsTable) -> dict[str, Any]:
 # I/O and the collector
 
 
+def csv_url(stats_url: str) -> str:
+    """The CSV form of a stats page URL: ``;csv`` after the whole ``stats uri``.
+
+    HAProxy matches the request against the configured uri as a prefix, query included
+    (``stats uri /haproxy?stats`` → ``/haproxy?stats;csv``).
+    """
+    parts = urlsplit(stats_url)
+    if ";csv" in parts.path or ";csv" in parts.query:
+        return stats_url
+    parts = parts._replace(path=parts.path or "/", fragment="")
+    if parts.query:
+        return urlunsplit(parts._replace(query=parts.query + ";csv"))
+    return urlunsplit(parts._replace(path=parts.path + ";csv"))
+
+
 def read_stats(settings: HAProxySettings) -> bytes:
     """The raw stats CSV from the configured source. Raises ``ProbeError``."""
     timeout = float(settings.request_timeout)
@@ -434,9 +449,7 @@ def read_stats(settings: HAProxySettings) -> bytes:
             except SecretUnavailable as exc:
                 raise ProbeError("secret_unavailable", str(exc)) from None
             auth = (settings.username, password)
-        url = settings.stats_url.rstrip("/")
-        if not url.endswith(";csv"):
-            url += ";csv"
+        url = csv_url(settings.stats_url)
         fetched = http_get(url, timeout, TLSClientConfig(ca_file=settings.ca_file,
                                                          insecure_skip_verify=settings.insecure_skip_verify), auth)
         if fetched.status != 200:

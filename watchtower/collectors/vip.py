@@ -21,7 +21,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
@@ -35,6 +35,8 @@ from watchtower.collectors.base import (
     Severity,
 )
 from watchtower.configtypes import ConfigError, Seconds
+from watchtower.netlink import Address as InterfaceAddress
+from watchtower.netlink import dump_addresses
 
 SECTION = "vip"
 
@@ -49,15 +51,6 @@ _SIGNAL_WAIT_SECONDS = 0.3  # a dump takes milliseconds; a keepalived busy stopp
 
 # --------------------------------------------------------------------------------------------
 # Pure data model and parsers (no I/O)
-
-
-@dataclasses.dataclass(frozen=True)
-class InterfaceAddress:
-    """One address bound to one interface, as ``ip -j addr`` lists it."""
-
-    interface: str
-    address: str
-    prefixlen: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +196,8 @@ class VipSettings(CollectorSettings):
     interval: Seconds = Seconds(5)
     timeout: Seconds = Seconds(5)
     vips: tuple[str, ...] = ()  # overrides control_plane.vips when set
-    ip_command: tuple[str, ...] = ("ip", "-j", "addr", "show")
+    address_source: Literal["netlink", "ip_command"] = "netlink"  # netlink needs no iproute2
+    ip_command: tuple[str, ...] = ("ip", "-j", "addr", "show")  # with address_source: ip_command
     keepalived_json_file: str | None = "/tmp/keepalived.json"  # read when present
     keepalived_json_max_age: Seconds = Seconds(60)  # older dumps are stale: reported, not used
     keepalived_json_signal: bool = False  # opt-in: ask keepalived for a fresh dump each run
@@ -294,6 +288,14 @@ class VipCollector(Collector):
     # -- I/O ----------------------------------------------------------------------------------
 
     def _read_addresses(self, errors: list[ItemError]) -> tuple[InterfaceAddress, ...] | None:
+        if self.s.address_source == "netlink":
+            try:
+                return tuple(dump_addresses(timeout=max(0.5, float(self.s.timeout) / 2)))
+            except TimeoutError:
+                errors.append(ItemError("netlink RTM_GETADDR", "timeout", "no complete address dump in time"))
+            except OSError as exc:  # NetlinkError included
+                errors.append(ItemError("netlink RTM_GETADDR", "netlink_error", str(exc)[:200]))
+            return None
         location = " ".join(self.s.ip_command)
         try:
             done = subprocess.run(

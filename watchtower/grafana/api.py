@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 from watchtower.collectors.base import ItemError
 from watchtower.configtypes import parse_duration
@@ -29,7 +30,7 @@ from watchtower.grafana.settings import GrafanaSettings
 log = logging.getLogger(__name__)
 
 MANAGED_PREFIX = "wt-"  # rules and contact points with this uid prefix are watchtower's to prune
-KINDS = ("folder", "dashboard", "contact-point", "policy", "alert-rule")
+KINDS = ("folder", "dashboard", "contact-point", "policy", "alert-rule", "rule-group")
 ACTIONS = ("create", "update", "delete", "unchanged")
 
 
@@ -45,6 +46,12 @@ class GrafanaUnreachable(GrafanaError):
 
 class GrafanaAuthError(GrafanaError):
     reason = "unauthorized"
+
+
+class GrafanaTLSError(GrafanaError):
+    """The server's certificate did not verify: not retried, it will not fix itself."""
+
+    reason = "tls_verify_failed"
 
 
 class GrafanaRequestError(GrafanaError):
@@ -199,6 +206,9 @@ class GrafanaClient:
             if exc.status_code and exc.status_code >= 500:
                 raise GrafanaUnreachable(f"{what}: Grafana answered {exc.status_code}: {_message(exc.response)}") from None
             raise GrafanaUnreachable(f"cannot reach Grafana at {self.url} ({what}): {_short(exc)}") from None
+        except niquests.exceptions.SSLError as exc:
+            raise GrafanaTLSError(f"Grafana at {self.url}: TLS verification failed ({_short(exc)}); "
+                                  "set ca_file to the CA that signed Grafana's certificate") from None
         except niquests.exceptions.RequestException as exc:
             raise GrafanaUnreachable(f"cannot reach Grafana at {self.url}: {_short(exc)}") from None
 
@@ -291,7 +301,26 @@ class Reconciler:
             diff = _diff_keys(_policy_view(policy), _policy_view(actual))
             changes.append(Change("policy", "root", policy["receiver"], "update" if diff else "unchanged", diff, prov))
         changes += self._plan_rules(desired.rules, desired.folder.uid)
+        changes += self._plan_group_intervals(desired)
         return Plan(tuple(changes))
+
+    def _plan_group_intervals(self, desired: DesiredState) -> list[Change]:
+        """Groups whose Prometheus ``interval`` differs from Grafana's evaluation interval."""
+        changes = []
+        for group in desired.rule_groups:
+            if group.interval_seconds is None:
+                continue
+            want = int(group.interval_seconds)
+            actual = self.client.get_or_none(f"rule group {group.name}", self.client.api.alertingprovisioning.get_rule_group,
+                                             desired.folder.uid, quote(group.name, safe=""))
+            have = actual.get("interval") if actual else None
+            prov = str(((actual or {}).get("rules") or [{}])[0].get("provenance") or "")
+            if have == want:
+                changes.append(Change("rule-group", group.name, group.name, "unchanged", provenance=prov))
+            else:
+                was = f"{have}s" if have is not None else "Grafana's default"
+                changes.append(Change("rule-group", group.name, group.name, "update", f"interval {was} -> {want}s", prov))
+        return changes
 
     def _plan_dashboard(self, dashboard: Dashboard, folder_uid: str) -> Change:
         api = self.client.api
@@ -391,7 +420,8 @@ class Reconciler:
         by_uid.update({("dashboard", d.uid): d for d in desired.dashboards})
         by_uid.update({("contact-point", p.uid): p for p in desired.contact_points})
         by_uid.update({("alert-rule", r.uid): r for r in desired.rules})
-        order = {"folder": 0, "dashboard": 1, "contact-point": 2, "policy": 3, "alert-rule": 4}
+        by_uid.update({("rule-group", g.name): g for g in desired.rule_groups})
+        order = {"folder": 0, "dashboard": 1, "contact-point": 2, "policy": 3, "alert-rule": 4, "rule-group": 5}
         # deletions last, rules before contact points (a policy may still route to a point)
         writes = sorted(plan.changes, key=lambda c: (c.action == "delete", -order[c.kind] if c.action == "delete" else order[c.kind]))
         done: list[tuple[Change, str]] = []
@@ -446,6 +476,11 @@ class Reconciler:
             self._sent_secrets[obj.uid] = _fingerprint(secrets)
         elif change.kind == "policy":
             c.call(what, prov_api.set_notification_policy_tree, desired.policy(), disable_provenance=no_prov)
+        elif change.kind == "rule-group":
+            c.call(what, prov_api.update_rule_group, desired.folder.uid, quote(obj.name, safe=""), {
+                "title": obj.name, "folderUid": desired.folder.uid, "interval": int(obj.interval_seconds),
+                "rules": [r.body() for r in obj.rules],
+            }, disable_provenance=no_prov)
         elif change.kind == "alert-rule":
             if change.action == "delete":
                 c.delete(what, f"/v1/provisioning/alert-rules/{change.uid}", no_prov)
@@ -460,6 +495,6 @@ class Reconciler:
 
 
 __all__ = [
-    "Change", "GrafanaAuthError", "GrafanaClient", "GrafanaError", "GrafanaRequestError", "GrafanaUnreachable",
+    "Change", "GrafanaAuthError", "GrafanaClient", "GrafanaTLSError", "GrafanaError", "GrafanaRequestError", "GrafanaUnreachable",
     "Outcome", "Plan", "Reconciler",
 ]

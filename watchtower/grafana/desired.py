@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -49,7 +50,9 @@ VALUE_REF = "VALUE"
 NO_DATA_STATE = "OK"  # an empty result: Prometheus fires nothing, so neither does Grafana
 EXEC_ERR_STATE = "Error"  # a failing query raises Grafana's DatasourceError alert
 QUERY_RANGE_SECONDS = 600
+GRAFANA_BASE_INTERVAL = 10  # Grafana evaluates rule groups at multiples of this many seconds
 _VALUE_RE = re.compile(r"\$value\b")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on big rule files
 
 
 def canonical(obj: object) -> str:
@@ -257,7 +260,7 @@ def parse_rule_file(text: str, source: str) -> tuple[list[dict[str, Any]], list[
     """
     problems: list[ItemError] = []
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader (libyaml's when present)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
@@ -453,9 +456,16 @@ def build(
         interval = pg.group().get("interval")
         if interval is not None:
             try:
-                intervals[pg.group()["name"]] = float(parse_duration(interval))
+                seconds = float(parse_duration(interval))
             except ValueError:
                 problems.append(ItemError(pg.source, "invalid_rule_file", f"group interval {interval!r} is not a duration"))
+                continue
+            grafana_seconds = max(GRAFANA_BASE_INTERVAL, math.ceil(seconds / GRAFANA_BASE_INTERVAL) * GRAFANA_BASE_INTERVAL)
+            if grafana_seconds != seconds:
+                problems.append(ItemError(f"{pg.source}: group {pg.group()['name']}", "interval_rounded",
+                                          f"interval {interval} is evaluated every {format_duration(grafana_seconds)} in "
+                                          f"Grafana (a multiple of {GRAFANA_BASE_INTERVAL}s)"))
+            intervals[pg.group()["name"]] = float(grafana_seconds)
     rule_groups = tuple(dataclasses.replace(g, interval_seconds=intervals.get(g.name)) for g in rule_groups)
     return DesiredState(
         folder=Folder(settings.folder_uid, settings.folder_title),

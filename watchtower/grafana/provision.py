@@ -11,7 +11,9 @@ from typing import TypeVar
 from watchtower.collectors.base import ItemError
 from watchtower.configtypes import SecretUnavailable
 from watchtower.grafana import desired as desired_mod
-from watchtower.grafana.api import GrafanaClient, GrafanaError, GrafanaUnreachable, Outcome, Plan, Reconciler
+from watchtower.grafana.api import (
+    GrafanaClient, GrafanaError, GrafanaTLSError, GrafanaUnreachable, Outcome, Plan, Reconciler,
+)
 from watchtower.grafana.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
@@ -96,8 +98,8 @@ def run(
             attempt, budget_seconds, float(settings.retry_max_delay), sleep, monotonic, on_retry)
     except GrafanaUnreachable as exc:
         return RunReport(desired, error=exc, attempts=getattr(exc, "attempts", 1), grafana_answered=False)
-    except GrafanaError as exc:  # auth: retrying will not help
-        return RunReport(desired, error=exc, attempts=1, grafana_answered=True)
+    except GrafanaError as exc:  # auth or TLS: retrying will not help
+        return RunReport(desired, error=exc, attempts=1, grafana_answered=not isinstance(exc, GrafanaTLSError))
     except SecretUnavailable as exc:
         return RunReport(desired, error=exc, attempts=0)
     return RunReport(desired, plan=plan, outcome=outcome, attempts=attempts, grafana_answered=answered)

@@ -101,14 +101,18 @@ def _dump_yaml(doc: Any, header: str) -> str:
         doc, sort_keys=False, default_flow_style=False, allow_unicode=True, width=120)
 
 
+def alerting_yaml(state: DesiredState) -> str:
+    """The alerting provisioning file's text (also mirrored into the Helm chart)."""
+    return _dump_yaml(alerting(state), "Grafana alerting: rules, contact points, notification policy")
+
+
 def render(state: DesiredState, out: Path, dashboards_mount: str = DEFAULT_DASHBOARDS_MOUNT,
            rule_name: str = "watchtower", namespace: str | None = None) -> list[Path]:
     """Write every file under ``out``; returns the paths written."""
     files: dict[Path, str] = {
         out / "grafana/provisioning/dashboards/watchtower.yaml":
             _dump_yaml(dashboard_provider(state, dashboards_mount), "Grafana dashboard provider"),
-        out / "grafana/provisioning/alerting/watchtower.yaml":
-            _dump_yaml(alerting(state), "Grafana alerting: rules, contact points, notification policy"),
+        out / "grafana/provisioning/alerting/watchtower.yaml": alerting_yaml(state),
         out / "prometheus/watchtower-prometheusrule.yaml":
             _dump_yaml(prometheus_rule(state, rule_name, namespace), "Prometheus Operator rules"),
     }

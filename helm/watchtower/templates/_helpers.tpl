@@ -49,10 +49,6 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{- define "watchtower.stateConfigMapName" -}}
-{{- printf "%s-state" (include "watchtower.fullname" .) | trunc 63 | trimSuffix "-" -}}
-{{- end -}}
-
 {{/* Where a referenced Secret is mounted; pass (dict "which" "grafana-token" "ref" .Values.secrets.grafanaToken) */}}
 {{- define "watchtower.secretFile" -}}
 {{- printf "/etc/watchtower/secrets/%s/%s" .which .ref.key -}}
@@ -73,37 +69,128 @@ Pass (dict "ctx" $ "role" "cluster"|"node").
 {{- with $v.controlPlane.apiservers }}{{- $_ := set $cp "apiservers" . -}}{{- end -}}
 {{- if $cp }}{{- $_ := set $cfg "control_plane" $cp -}}{{- end -}}
 {{- $preset := include (printf "watchtower.preset.%s" .role) .ctx | fromYaml -}}
+{{- if hasKey $preset "Error" }}{{ fail (printf "preset %s: %s" .role $preset.Error) }}{{ end -}}
 {{- $cfg = mustMergeOverwrite $cfg $preset (deepCopy $v.config.common) -}}
 {{- if eq .role "cluster" -}}
 {{- $cfg = mustMergeOverwrite $cfg (deepCopy $v.deployment.config) -}}
 {{- else -}}
 {{- $cfg = mustMergeOverwrite $cfg (deepCopy $v.daemonSet.config) -}}
 {{- end -}}
-{{- toYaml $cfg -}}
+{{- include "watchtower.pruneNulls" $cfg -}}
+{{- end -}}
+
+{{/*
+A map as YAML without its null-valued keys, recursively: as in Helm values, `key: null` in
+config.common / deployment.config / daemonSet.config removes that key from the preset (back to
+watchtower's default), e.g. collectors.apiserver.token_file: null for anonymous probes.
+*/}}
+{{- define "watchtower.pruneNulls" -}}
+{{- $out := dict -}}
+{{- range $key, $value := . -}}
+{{- if kindIs "map" $value -}}
+{{- $_ := set $out $key (include "watchtower.pruneNulls" $value | fromYaml) -}}
+{{- else if not (kindIs "invalid" $value) -}}
+{{- $_ := set $out $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{/*
 Role presets: which collectors each role runs and with which sources. A collector that belongs
 to the other role is switched off explicitly (enabled: false), so `enabled: auto` never makes
-both roles collect the same thing twice.
+both roles collect the same thing twice. Keys are the collectors' own Settings fields;
+tests/integration/test_helm_chart.py runs `watchtower config check` on every rendered config.
 */}}
 {{- define "watchtower.preset.cluster" -}}
+{{- $v := .Values -}}
+{{- $addresses := list -}}
+{{- range $v.controlPlane.apiservers }}{{ $addresses = append $addresses . }}{{ end -}}
+{{- with $v.controlPlane.endpoint }}{{ $addresses = append $addresses . }}{{ end -}}
+{{- $endpoints := list -}}
+{{- range $addresses | uniq }}
+{{- /* verified against the cluster CA, which the service account mount carries */ -}}
+{{- $endpoints = append $endpoints (dict "address" . "ca_file" "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt") -}}
+{{- end -}}
 collectors:
-  # HAProxy runs on each control-plane node: the DaemonSet reads its local stats.
+  # Certificates as served (every apiserver and the control-plane endpoint, verified against
+  # the cluster CA) and in TLS Secrets; the files on the nodes are the DaemonSet's.
+  certs:
+    kubeadm: false
+    endpoints: {{ $endpoints | toJson }}
+    secrets:
+      enabled: {{ $v.tlsSecrets.enabled }}
+      namespaces: {{ $v.tlsSecrets.namespaces | toJson }}
+  # /livez, /readyz, /version of every apiserver, each VIP and the control-plane endpoint,
+  # authenticated as watchtower's service account, TLS verified against the cluster CA.
+  apiserver:
+    ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+    token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
+  nodes: {}
+  upgrade:
+    # /var/lib/watchtower: an emptyDir, or a PersistentVolumeClaim with deployment.persistence.
+    state_file: /var/lib/watchtower/upgrade-state.json
+  {{- if $v.grafana.provisioner.url }}
+  grafana:
+    enabled: true
+    url: {{ $v.grafana.provisioner.url | quote }}
+    # The image carries the repository's dashboards/ and alerts/ here.
+    dashboards_dir: /usr/share/watchtower/dashboards
+    alerts_dir: /usr/share/watchtower/alerts
+    {{- with $v.secrets.grafanaToken }}{{ if .name }}
+    token_file: {{ include "watchtower.secretFile" (dict "which" "grafana-token" "ref" .) }}
+    {{- end }}{{ end }}
+    {{- with $v.secrets.slackWebhookUrl }}{{ if .name }}
+    slack_webhook_file: {{ include "watchtower.secretFile" (dict "which" "slack-webhook-url" "ref" .) }}
+    {{- end }}{{ end }}
+  {{- else }}
+  grafana: {enabled: false}
+  {{- end }}
+  # Node-local: the DaemonSet runs these on each control-plane node.
   haproxy: {enabled: false}
+  etcd: {enabled: false}
+  vip: {enabled: false}
 {{- end -}}
 
 {{- define "watchtower.preset.node" -}}
+{{- $v := .Values -}}
+{{- $k8s := $v.daemonSet.hostPaths.kubernetes -}}
 collectors:
+  # kubeadm's PKI, kubeconfigs and kubelet certificates on this node (mounted read-only at the
+  # host's paths; hostPath type Directory, so the pod does not start without them).
+  certs:
+    enabled: true
+    kubeadm: true
+    kubeadm_root: {{ $k8s | quote }}
+    kubelet_pki_dir: {{ $v.daemonSet.hostPaths.kubeletPki | quote }}
+  # Is the VIP on one of this node's interfaces (hostNetwork), and keepalived's account of it.
+  vip: {}
+  # The local etcd member.
+  {{- if $v.daemonSet.readRootOnlyFiles }}
+  etcd:
+    endpoints: ["https://127.0.0.1:2379"]
+    ca_file: {{ printf "%s/pki/etcd/ca.crt" $k8s | quote }}
+    cert_file: {{ printf "%s/pki/etcd/healthcheck-client.crt" $k8s | quote }}
+    key_file: {{ printf "%s/pki/etcd/healthcheck-client.key" $k8s | quote }}
+  {{- else }}
+  etcd:
+    # Non-root cannot read the 0600 healthcheck-client key: kubeadm's plain metrics port instead.
+    endpoints: ["http://127.0.0.1:2381"]
+  {{- end }}
   # enabled: auto: runs once daemonSet.config sets stats_url (hostNetwork reaches 127.0.0.1) or
   # stats_socket (mount its directory with daemonSet.extraHostPaths; read-only works for sockets).
   haproxy: {}
+  # Cluster-wide views and remote probes: the Deployment's.
+  apiserver: {enabled: false}
+  nodes: {enabled: false}
+  upgrade: {enabled: false}
+  grafana: {enabled: false}
 {{- end -}}
 
 {{/* Secret references that are set: list of (dict "which" mount-dir "ref" {name,key}). */}}
 {{- define "watchtower.secretRefs" -}}
 {{- $refs := list -}}
-{{- range $which, $ref := dict "grafana-token" .Values.secrets.grafanaToken "slack-webhook-url" .Values.secrets.slackWebhookUrl "smtp-password" .Values.secrets.smtpPassword -}}
+{{- range $which, $ref := dict "grafana-token" .Values.secrets.grafanaToken "slack-webhook-url" .Values.secrets.slackWebhookUrl -}}
 {{- if $ref.name -}}
 {{- $refs = append $refs (dict "which" $which "ref" $ref) -}}
 {{- end -}}
@@ -156,6 +243,8 @@ volumeMounts:
   - name: tmp
     mountPath: /tmp
 {{- if eq .role "cluster" }}
+  - name: state
+    mountPath: /var/lib/watchtower
 {{- range (include "watchtower.secretRefs" .ctx | fromYaml).refs }}
   - name: secret-{{ .which }}
     mountPath: /etc/watchtower/secrets/{{ .which }}
@@ -193,4 +282,46 @@ fsGroup: 65532
 {{- end }}
 seccompProfile:
   type: RuntimeDefault
+{{- end -}}
+
+{{/*
+Alertmanager → AlertmanagerConfig (monitoring.coreos.com/v1alpha1) translation of the routing in
+files/alertmanager/alertmanager.yaml (a synced copy of alerts/alertmanager.yaml, the source of
+truth). Anything the translation does not know fails the render instead of being dropped.
+*/}}
+{{- define "watchtower.amMatchers" -}}
+{{- $re := "^\\s*([a-zA-Z_][a-zA-Z0-9_]*)\\s*(=~|!~|!=|=)\\s*\"(.*)\"\\s*$" -}}
+{{- $out := list -}}
+{{- range . -}}
+{{- if not (regexMatch $re .) }}{{ fail (printf "alertmanager.yaml: matcher %q not understood" .) }}{{ end -}}
+{{- $out = append $out (dict "name" (regexReplaceAll $re . "${1}") "matchType" (regexReplaceAll $re . "${2}") "value" (regexReplaceAll $re . "${3}")) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{- define "watchtower.amRoute" -}}
+{{- $known := list "receiver" "group_by" "group_wait" "group_interval" "repeat_interval" "matchers" "routes" "continue" -}}
+{{- range $key, $_ := . }}{{ if not (has $key $known) }}{{ fail (printf "alertmanager.yaml: route key %q has no AlertmanagerConfig translation" $key) }}{{ end }}{{ end -}}
+{{- $r := dict "receiver" .receiver -}}
+{{- range $from, $to := dict "group_by" "groupBy" "group_wait" "groupWait" "group_interval" "groupInterval" "repeat_interval" "repeatInterval" "continue" "continue" -}}
+{{- if hasKey $ $from }}{{ $_ := set $r $to (get $ $from) }}{{ end -}}
+{{- end -}}
+{{- with .matchers }}{{ $_ := set $r "matchers" (include "watchtower.amMatchers" . | fromJsonArray) }}{{ end -}}
+{{- with .routes -}}
+{{- $children := list -}}
+{{- range . }}{{ $children = append $children (include "watchtower.amRoute" . | fromYaml) }}{{ end -}}
+{{- $_ := set $r "routes" $children -}}
+{{- end -}}
+{{- toYaml $r -}}
+{{- end -}}
+
+{{- define "watchtower.amInhibitRules" -}}
+{{- $out := list -}}
+{{- range . -}}
+{{- range $key, $_ := . }}{{ if not (has $key (list "source_matchers" "target_matchers" "equal")) }}{{ fail (printf "alertmanager.yaml: inhibit rule key %q has no AlertmanagerConfig translation" $key) }}{{ end }}{{ end -}}
+{{- $rule := dict "sourceMatch" (include "watchtower.amMatchers" .source_matchers | fromJsonArray) "targetMatch" (include "watchtower.amMatchers" .target_matchers | fromJsonArray) -}}
+{{- with .equal }}{{ $_ := set $rule "equal" . }}{{ end -}}
+{{- $out = append $out $rule -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}

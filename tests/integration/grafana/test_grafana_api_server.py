@@ -119,3 +119,14 @@ def test_kubernetes_and_requests_still_work_next_to_grafana_client(grafana: Graf
     response.read()
     assert response.status == 200 and b'"database": "ok"' in response.data
     assert requests.get(grafana.url + "/api/health", timeout=5).status_code == 200
+
+
+def test_rule_group_interval(grafana: GrafanaAPIServer) -> None:
+    call(grafana, "POST", "/api/folders", {"uid": "f1", "title": "F"})
+    assert call(grafana, "GET", "/api/v1/provisioning/folder/f1/rule-groups/g").status_code == 404
+    call(grafana, "POST", "/api/v1/provisioning/alert-rules", rule())
+    assert call(grafana, "GET", "/api/v1/provisioning/folder/f1/rule-groups/g").json()["interval"] == 60
+    group = {"title": "g", "folderUid": "f1", "interval": 15, "rules": [rule()]}
+    assert call(grafana, "PUT", "/api/v1/provisioning/folder/f1/rule-groups/g", group).status_code == 400
+    assert call(grafana, "PUT", "/api/v1/provisioning/folder/f1/rule-groups/g", {**group, "interval": 120}).status_code == 200
+    assert call(grafana, "GET", "/api/v1/provisioning/folder/f1/rule-groups/g").json()["interval"] == 120

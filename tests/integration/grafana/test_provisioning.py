@@ -267,3 +267,50 @@ def test_the_repository_dashboards_and_alerts_provision_into_grafana(grafana: Gr
     grafana.clear_log()
     provision.run(repo, sent_secrets={}, budget_seconds=0)
     assert grafana.writes() == []
+
+
+def test_group_interval_is_provisioned_and_restored(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    alerts = settings.alerts_path() / "pipeline.rules.yaml"
+    alerts.write_text(alerts.read_text().replace("  - name: pipeline\n", "  - name: pipeline\n    interval: 2m\n"))
+    memory: dict[str, str] = {}
+    report = reconcile(settings, memory)
+    assert report.success, report.errors()
+    assert grafana.state.group_intervals[("watchtower", "pipeline")] == 120
+    assert grafana.state.group_intervals[("watchtower", "heartbeat")] == 60  # no interval: Grafana's default
+    grafana.clear_log()
+    reconcile(settings, memory)
+    assert grafana.writes() == []
+    grafana.restart_empty()
+    reconcile(settings, memory)
+    assert grafana.state.group_intervals[("watchtower", "pipeline")] == 120
+    assert len(grafana.state.rules) == 3
+
+
+def test_https_with_ca_file_insecure_and_a_wrong_ca(settings: GrafanaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trustme
+
+    ca, other_ca = trustme.CA(), trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    other_ca.cert_pem.write_to_path(str(tmp_path / "other-ca.pem"))
+    with GrafanaAPIServer(tls_cert_file=str(tmp_path / "server.pem"), tls_key_file=str(tmp_path / "server.pem")) as tls:
+        monkeypatch.setenv("WT_TEST_GRAFANA_TOKEN", tls.token)
+        verified = dataclasses.replace(settings, url=tls.url, ca_file=str(tmp_path / "ca.pem"))
+        assert reconcile(verified).success
+        assert len(tls.state.rules) == 3
+        wrong = provision.run(dataclasses.replace(verified, ca_file=str(tmp_path / "other-ca.pem")), budget_seconds=30)
+        assert wrong.error is not None and "certificate verify failed" in str(wrong.error)
+        assert wrong.attempts == 1, "a certificate that does not verify is not retried"
+        assert [e.reason for e in wrong.errors()] == ["tls_verify_failed"]
+        insecure = dataclasses.replace(settings, url=tls.url, insecure=True)
+        assert reconcile(insecure).success
+
+
+def test_credentials_in_the_url_are_refused() -> None:
+    from watchtower import config as config_mod
+    from watchtower.configtypes import ConfigError
+
+    with pytest.raises(ConfigError, match="without credentials") as caught:
+        config_mod.from_mapping({"collectors": {"grafana": {"url": "https://admin:hunter2@grafana.example.org"}}})
+    assert "hunter2" not in str(caught.value)

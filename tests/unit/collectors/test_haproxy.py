@@ -16,6 +16,7 @@ from watchtower.collectors.haproxy import (
     MalformedStats,
     build_findings,
     build_metrics,
+    csv_url,
     parse_server_status,
     parse_stats_csv,
 )
@@ -261,6 +262,20 @@ def test_bad_settings_name_the_field(settings: dict, field: str) -> None:
         config_mod.from_mapping({"collectors": {"haproxy": settings}})
     assert info.value.path == f"collectors.haproxy.{field}"
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("configured", "fetched"),
+    [
+        ("http://127.0.0.1:8404/stats", "http://127.0.0.1:8404/stats;csv"),
+        ("http://127.0.0.1:8404/", "http://127.0.0.1:8404/;csv"),
+        ("http://127.0.0.1:8404", "http://127.0.0.1:8404/;csv"),
+        ("https://lb:8443/haproxy?stats", "https://lb:8443/haproxy?stats;csv"),
+        ("http://127.0.0.1:8404/stats;csv", "http://127.0.0.1:8404/stats;csv"),
+    ],
+)
+def test_csv_url(configured: str, fetched: str) -> None:
+    assert csv_url(configured) == fetched
 
 
 def test_missing_socket_is_an_item_error(tmp_path: Path) -> None:

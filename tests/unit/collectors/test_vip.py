@@ -152,6 +152,7 @@ def _collector(tmp_path: Path, now: float | None = None, vips: tuple[str, ...] =
         ip_out.write_text(IP_ADDR_JSON)
     config = from_mapping({"control_plane": {"vips": list(vips)}})
     defaults: dict[str, object] = {
+        "address_source": "ip_command",
         "ip_command": ("cat", str(ip_out)),
         "keepalived_json_file": str(tmp_path / "keepalived.json"),
         "timeout": Seconds(2),

@@ -197,3 +197,11 @@ def test_the_repository_dashboards_and_alerts_convert_cleanly() -> None:
     for rule in state.rules:
         assert len(rule.uid) <= GRAFANA_UID_MAX
         assert rule.body()["data"][0]["model"]["expr"].startswith("count without () (")
+
+
+def test_group_interval_rounded_up_to_grafanas_base_interval() -> None:
+    text = "groups:\n- name: fast\n  interval: 15s\n  rules:\n  - alert: X\n    expr: up == 0\n"
+    state = desired.build(GrafanaSettings(), [], [("fast.rules.yaml", text)])
+    assert state.rule_groups[0].interval_seconds == 20
+    assert [p.reason for p in state.problems] == ["interval_rounded"]
+    assert "20s" in state.problems[0].detail
