@@ -162,7 +162,7 @@ def _diff_keys(want: Mapping[str, Any], have: Mapping[str, Any]) -> str:
 class GrafanaClient:
     """A thin, error-translating layer over ``grafana_client.GrafanaApi``."""
 
-    def __init__(self, settings: GrafanaSettings, session_factory: Callable[..., Any] | None = None) -> None:
+    def __init__(self, settings: GrafanaSettings) -> None:
         from grafana_client import GrafanaApi  # niquests is imported only when Grafana is used
         from urllib.parse import urlsplit
 
@@ -178,8 +178,7 @@ class GrafanaClient:
             credential = None
             self._credential_kind = "anonymous access"
         verify: bool | str = False if settings.insecure else (settings.ca_file or True)
-        factory = session_factory or GrafanaApi
-        self.api = factory(
+        self.api = GrafanaApi(
             credential, protocol=parts.scheme, host=parts.hostname, port=parts.port,
             url_path_prefix=parts.path.strip("/") + "/" if parts.path.strip("/") else "",
             verify=verify, timeout=float(settings.request_timeout),
@@ -211,6 +210,10 @@ class GrafanaClient:
                                   "set ca_file to the CA that signed Grafana's certificate") from None
         except niquests.exceptions.RequestException as exc:
             raise GrafanaUnreachable(f"cannot reach Grafana at {self.url}: {_short(exc)}") from None
+
+    def close(self) -> None:
+        """Release the HTTP session's pooled connections (a client lives for one run)."""
+        self.api.client.s.close()
 
     def health(self) -> Mapping[str, Any]:
         with self._translate("health check"):
