@@ -1,8 +1,9 @@
 """Alerts travel the whole real path: watchtower → Prometheus → Alertmanager → email and Slack.
 
 Real processes: ``watchtower run`` (its config file, a free loopback port; one reads a real
-HAProxy 2.6 whose only backend the test kills and restarts, and a kubeadm PKI whose
-apiserver.crt the test lets run out and renews), Prometheus 2.42
+HAProxy 2.6 whose only backend the test kills and restarts, a kubeadm PKI whose apiserver.crt
+the test lets run out and renews, and the test kube-apiserver whose /readyz through the "VIP"
+the test breaks and mends), Prometheus 2.42
 scraping it and evaluating the repository's alert rules (copies with ``for: 0s``; the long
 ``for:`` durations are promtool's job), Alertmanager 0.25 running alerts/alertmanager.yaml
 with only addresses, secret file paths and timers replaced, an SMTP server that demands the
@@ -26,6 +27,7 @@ import pytest
 import yaml
 
 from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
+from tests.kubeapi import KubeAPIServer
 from tests.support.haproxy import HAProxyLab
 from tests.support.kubeadm_pki import DAY, KubeadmPKI, issue, utcnow
 from tests.support.processes import WatchtowerDaemon
@@ -95,6 +97,7 @@ class Stack:
     watchtowers: dict[str, WatchtowerDaemon]
     haproxy: HAProxyLab
     pki: KubeadmPKI
+    kube: KubeAPIServer
 
     def slack_messages(self) -> list[ReceivedPost]:
         return self.webhooks.posts(SLACK_PATH)
@@ -165,9 +168,9 @@ def _address(daemon: WatchtowerDaemon) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Sinks, a one-backend HAProxy, a kubeadm PKI, two watchtowers ("main" reads HAProxy and
-    the PKI, "spare" nothing), Alertmanager and Prometheus; everything started here is stopped
-    here, by PID."""
+    """Sinks, a one-backend HAProxy, a kubeadm PKI, the test kube-apiserver (also playing the
+    VIP, on 127.0.0.1) with a NotReady node, two watchtowers ("main" reads all of these, "spare"
+    nothing), Alertmanager and Prometheus; everything started here is stopped here, by PID."""
     workdir = tmp_path_factory.mktemp("alert-delivery")
     with contextlib.ExitStack() as started:
         mail = started.enter_context(MailSink(username=SMTP_USER, password=SMTP_PASSWORD))
@@ -175,11 +178,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         (workdir / "haproxy").mkdir()
         haproxy = started.enter_context(HAProxyLab(workdir / "haproxy", backends=1))
         pki = KubeadmPKI.build(workdir / "node", vip=None)
-        main_config = {"cluster": CLUSTER, "collectors": {
-            "haproxy": {"enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)},
-            "certs": {"enabled": True, "interval": "250ms", "kubeadm": True, "kubeadm_root": str(pki.root),
-                      "kubelet_pki_dir": str(pki.kubelet_dir), "apiserver_endpoints": []},
-        }}
+        kube = started.enter_context(KubeAPIServer(workdir / "kubeapi"))
+        kube.add_node("cp1", roles=["control-plane"])
+        kube.add_node("w1", roles=[], ready=False)
+        (workdir / "kube-token").write_text(kube.token)
+        main_config = {
+            "cluster": CLUSTER,
+            "control_plane": {"vips": ["127.0.0.1"]},
+            "kubernetes": {"kubeconfig": str(kube.write_kubeconfig(workdir / "kubeconfig"))},
+            "collectors": {
+                "haproxy": {"enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)},
+                "certs": {"enabled": True, "interval": "250ms", "kubeadm": True, "kubeadm_root": str(pki.root),
+                          "kubelet_pki_dir": str(pki.kubelet_dir), "apiserver_endpoints": []},
+                "apiserver": {"enabled": True, "interval": "250ms", "timeout": "2s", "probe_timeout": "1s",
+                              "port": kube.port, "ca_file": str(kube.ca_file),
+                              "token_file": str(workdir / "kube-token")},
+                "nodes": {"enabled": True, "interval": "250ms"},
+                "vip": {"enabled": False},  # the VIP would be "held" on lo; KubeVIPLost is not this test's
+                "upgrade": {"enabled": False},  # would fetch releases from the internet
+            },
+        }
         watchtowers = {
             "main": started.enter_context(WatchtowerDaemon(workdir, main_config, "watchtower-main")),
             "spare": started.enter_context(WatchtowerDaemon(workdir, {"cluster": CLUSTER}, "watchtower-spare")),
@@ -197,7 +215,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.callback(prometheus.stop)
         prometheus.start_and_wait()
         prometheus.wait_for_up("watchtower")
-        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy, pki)
+        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy, pki, kube)
 
 
 def test_watchdog_reaches_the_heartbeat_receiver_with_its_token_only(stack: Stack) -> None:
@@ -296,10 +314,38 @@ def test_expiring_certificate_pages_by_email_and_slack_then_resolves_after_renew
           f"→Slack {resolved_slack.arrived - renewed_at:.2f}s")
 
 
+def test_api_unreachable_through_vip_pages_and_silences_node_noise_then_resolves(stack: Stack) -> None:
+    """/readyz through the VIP fails → critical page by email and Slack; the NotReady node's
+    warning (already firing) is inhibited meanwhile, as alertmanager.yaml promises."""
+    vip = "127.0.0.1"
+    stack.active_since("KubeNodeNotReady", node="w1")  # the node noise is there first
+    facts = (f"on virtual IP {vip} has failed", f"vip={vip}", "Runbook: docs/runbooks/KubeApiserverUnreachableThroughVIP.md")
+    broken_at = time.time()
+    stack.kube.set_health(livez=True, readyz_checks={"etcd": False})
+    active_at = stack.active_since("KubeApiserverUnreachableThroughVIP", vip=vip)
+    mail = stack.wait_for_mail("firing", "KubeApiserverUnreachableThroughVIP", broken_at, *facts)
+    slack = stack.wait_for_slack("firing", "KubeApiserverUnreachableThroughVIP", broken_at, *facts)
+    _report("KubeApiserverUnreachableThroughVIP email", broken_at, active_at, mail.arrived)
+    _report("KubeApiserverUnreachableThroughVIP Slack", broken_at, active_at, slack.arrived)
+    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
+    inhibited = stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="KubeNodeNotReady"')
+                                     if a["status"]["inhibitedBy"]], "KubeNodeNotReady inhibited")
+    assert inhibited[0]["labels"]["node"] == "w1" and inhibited[0]["status"]["state"] == "suppressed"
+
+    fixed_at = time.time()
+    stack.kube.set_health(livez=True, readyz_checks={"etcd": True})
+    resolved = stack.wait_for_slack("resolved", "KubeApiserverUnreachableThroughVIP", fixed_at, f"vip={vip}", "resolved:")
+    stack.wait_for_mail("resolved", "KubeApiserverUnreachableThroughVIP", fixed_at, f"vip={vip}", "resolved:")
+    print(f"[latency] KubeApiserverUnreachableThroughVIP resolved: fix→Slack {resolved.arrived - fixed_at:.2f}s")
+    # the node's warning is active again once its inhibitor resolved
+    stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="KubeNodeNotReady"')
+                         if a["status"]["state"] == "active"], "KubeNodeNotReady active again")
+
+
 def test_no_secret_in_any_log(stack: Stack) -> None:
     """The SMTP password, the Slack webhook path and the heartbeat token stay in their files."""
     logs = [stack.alertmanager.log_file, stack.prometheus.log_file, *(w.log for w in stack.watchtowers.values())]
     for log in logs:
         text = log.read_text(errors="replace")
-        for secret in (SMTP_PASSWORD, SLACK_PATH, HEARTBEAT_TOKEN):
+        for secret in (SMTP_PASSWORD, SLACK_PATH, HEARTBEAT_TOKEN, stack.kube.token):
             assert secret not in text, f"{secret!r} in {log}"

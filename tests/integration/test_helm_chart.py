@@ -50,6 +50,7 @@ FULL_VALUES: dict[str, Any] = {
         "apiservers": ["198.51.100.11:6443", "198.51.100.12:6443", "198.51.100.13:6443"],
     },
     "tlsSecrets": {"enabled": True, "namespaces": ["ingress", "cert-manager"]},
+    "metricsAuth": {"username": "prometheus", "secretName": "wt-metrics"},
     "secrets": {
         "grafanaToken": {"name": "grafana-sa", "key": "token"},
         "slackWebhookUrl": {"name": "slack", "key": "webhook-url"},
@@ -383,13 +384,15 @@ def test_secrets_are_mounted_read_only_by_reference(full_docs: list) -> None:
     spec = pod_spec(one(full_docs, "Deployment", FULLNAME))
     secret_volumes = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
     assert {(s["secretName"], tuple(i["key"] for i in s["items"])) for s in secret_volumes.values()} == {
-        ("grafana-sa", ("token",)), ("slack", ("webhook-url",))}
+        ("grafana-sa", ("token",)), ("slack", ("webhook-url",)), ("wt-metrics", ("password",))}
     mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"] if m["name"] in secret_volumes}
     assert set(mounts) == set(secret_volumes) and all(m["readOnly"] for m in mounts.values())
     assert {m["mountPath"] for m in mounts.values()} == {
-        "/etc/watchtower/secrets/grafana-token", "/etc/watchtower/secrets/slack-webhook-url"}
+        "/etc/watchtower/secrets/grafana-token", "/etc/watchtower/secrets/slack-webhook-url",
+        "/etc/watchtower/secrets/metrics-auth"}
     node_spec = pod_spec(one(full_docs, "DaemonSet", f"{FULLNAME}-node"))
-    assert not [v for v in node_spec["volumes"] if "secret" in v], "the node role gets no secrets"
+    node_secrets = {v["secret"]["secretName"] for v in node_spec["volumes"] if "secret" in v}
+    assert node_secrets == {"wt-metrics"}, "the node role gets only the metrics password"
 
 
 _SECRET_SHAPES = re.compile(
@@ -497,6 +500,18 @@ def test_every_file_the_configs_name_is_mounted(values: dict) -> None:
             assert mount.get("readOnly") is True, f"{where} reads from a writable mount"
             if "secret" in volume:  # a *_file naming a Secret key: exactly that key is projected
                 assert path == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
+
+
+def test_metrics_basic_auth_in_both_roles_and_the_service_monitor(full_docs: list) -> None:
+    for config_name, text in rendered_configs(full_docs).items():
+        auth = yaml.safe_load(text)["server"]["basic_auth"]
+        assert auth == {"username": "prometheus", "password_file": "/etc/watchtower/secrets/metrics-auth/password"}
+    for workload in workloads(full_docs):
+        volumes = [v for v in pod_spec(workload)["volumes"] if v.get("secret", {}).get("secretName") == "wt-metrics"]
+        assert [v["secret"]["items"] for v in volumes] == [[{"key": "password", "path": "password"}]]
+    endpoint = one(full_docs, "ServiceMonitor", FULLNAME)["spec"]["endpoints"][0]
+    assert endpoint["basicAuth"] == {"username": {"name": "wt-metrics", "key": "username"},
+                                     "password": {"name": "wt-metrics", "key": "password"}}
 
 
 def test_grafana_provisioner_reads_its_secrets_from_files(full_docs: list) -> None:

@@ -62,7 +62,11 @@ Pass (dict "ctx" $ "role" "cluster"|"node").
 {{- $v := .ctx.Values -}}
 {{- $cfg := dict "log" (dict "level" $v.log.level "format" $v.log.format) -}}
 {{- if $v.cluster }}{{- $_ := set $cfg "cluster" $v.cluster -}}{{- end -}}
-{{- $_ := set $cfg "server" (dict "listen" (printf "0.0.0.0:%d" (int $v.port))) -}}
+{{- $server := dict "listen" (printf "0.0.0.0:%d" (int $v.port)) -}}
+{{- with $v.metricsAuth.secretName -}}
+{{- $_ := set $server "basic_auth" (dict "username" $v.metricsAuth.username "password_file" "/etc/watchtower/secrets/metrics-auth/password") -}}
+{{- end -}}
+{{- $_ := set $cfg "server" $server -}}
 {{- $cp := dict -}}
 {{- with $v.controlPlane.endpoint }}{{- $_ := set $cp "endpoint" . -}}{{- end -}}
 {{- with $v.controlPlane.vips }}{{- $_ := set $cp "vips" . -}}{{- end -}}
@@ -242,6 +246,11 @@ volumeMounts:
     readOnly: true
   - name: tmp
     mountPath: /tmp
+{{- if $v.metricsAuth.secretName }}
+  - name: secret-metrics-auth
+    mountPath: /etc/watchtower/secrets/metrics-auth
+    readOnly: true
+{{- end }}
 {{- if eq .role "cluster" }}
   - name: state
     mountPath: /var/lib/watchtower
@@ -324,4 +333,17 @@ truth). Anything the translation does not know fails the render instead of being
 {{- $out = append $out $rule -}}
 {{- end -}}
 {{- toYaml $out -}}
+{{- end -}}
+
+{{/* The metrics basic-auth password volume (both roles); only the `password` key is projected. */}}
+{{- define "watchtower.metricsAuthVolume" -}}
+{{- with .Values.metricsAuth.secretName }}
+- name: secret-metrics-auth
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: password
+        path: password
+{{- end }}
 {{- end -}}
