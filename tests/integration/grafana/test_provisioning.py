@@ -286,6 +286,7 @@ def test_group_interval_is_provisioned_and_restored(grafana: GrafanaAPIServer, s
     assert len(grafana.state.rules) == 3
 
 
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
 def test_https_with_ca_file_insecure_and_a_wrong_ca(settings: GrafanaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import trustme
 
