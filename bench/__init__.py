@@ -13,4 +13,5 @@ BENCHMARKS: dict[str, str] = {
     "certs_secrets": "bench.certs_secrets",
     "haproxy_csv": "bench.haproxy_csv",
     "grafana": "bench.grafana_reconcile",
+    "nodes": "bench.nodes",
 }
