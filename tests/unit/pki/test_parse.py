@@ -134,3 +134,18 @@ def test_certinfo_is_frozen(chain):
     info = CertInfo.from_x509(chain[2].cert)
     with pytest.raises(AttributeError):
         info.serial = 5  # type: ignore[misc]
+
+
+def test_pem_with_crlf_comments_and_other_blocks(chain):
+    root, _, leaf = chain
+    text = (b"subject=CN=leaf (openssl x509 -text style preamble)\r\n" + leaf.cert_pem.replace(b"\n", b"\r\n")
+            + b"\r\n# a comment between blocks\r\n" + root.cert_pem
+            + b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
+    parsed = parse_certificates(text)
+    assert [c.subject_cn for c in parsed.certificates] == ["leaf.example.test", "root-ca"]
+    assert parsed.errors == () and parsed.other_blocks == ("CERTIFICATE REQUEST",)
+
+
+def test_begin_line_without_closing_dashes_is_truncated():
+    parsed = parse_certificates(b"-----BEGIN CERTIFICATE\nMIIB")
+    assert [e.reason for e in parsed.errors] == ["truncated"]
