@@ -9,6 +9,8 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
+    "certs_scan": "bench.certs_scan",
+    "certs_secrets": "bench.certs_secrets",
     "haproxy_csv": "bench.haproxy_csv",
     "grafana": "bench.grafana_reconcile",
     "nodes": "bench.nodes",

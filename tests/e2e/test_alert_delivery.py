@@ -115,6 +115,30 @@ class Stack:
                 _slack_title(p), _slack_text(p), status, alertname, texts)), None)
         return self._wait(found, f"{status} Slack message for {alertname} containing {texts}")
 
+    def wait_for_page(self, alertname: str, since: float, facts: tuple[str, ...], **labels: str) -> tuple[ReceivedMail, ReceivedPost]:
+        """A critical alert: firing in Prometheus, then an email to on-call AND a Slack message
+        with ``facts``; prints the latencies."""
+        active_at = self.active_since(alertname, **labels)
+        mail = self.wait_for_mail("firing", alertname, since, *facts)
+        slack = self.wait_for_slack("firing", alertname, since, *facts)
+        _report(f"{alertname} email", since, active_at, mail.arrived)
+        _report(f"{alertname} Slack", since, active_at, slack.arrived)
+        assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
+        assert slack.body["channel"] == "#k8s-oncall"
+        return mail, slack
+
+    def wait_for_resolved_page(self, alertname: str, since: float, *texts: str) -> None:
+        mail = self.wait_for_mail("resolved", alertname, since, *texts, "resolved:")
+        slack = self.wait_for_slack("resolved", alertname, since, *texts, "resolved:")
+        print(f"[latency] {alertname} resolved: fix→email {mail.arrived - since:.2f}s, →Slack {slack.arrived - since:.2f}s")
+
+    def wait_for_inhibited(self, alertname: str) -> dict[str, Any]:
+        """``alertname`` as Alertmanager holds it, once an inhibition rule suppresses it."""
+        inhibited = self._wait(lambda: [a for a in self.alertmanager.alerts(f'alertname="{alertname}"')
+                                        if a["status"]["inhibitedBy"]], f"{alertname} inhibited")
+        assert inhibited[0]["status"]["state"] == "suppressed"
+        return inhibited[0]
+
     def _wait(self, found: Callable[[], Any], what: str) -> Any:
         try:
             return wait_for(found, DELIVERY_TIMEOUT, interval=0.02, what=what)
@@ -256,24 +280,13 @@ def test_haproxy_backend_without_servers_pages_by_email_and_slack_then_resolves(
              "Runbook: docs/runbooks/HAProxyBackendNoServersUp.md")
     killed_at = time.time()
     stack.haproxy.kill_backend(0)
-    active_at = stack.active_since("HAProxyBackendNoServersUp", instance=instance)
-    mail = stack.wait_for_mail("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
-    slack = stack.wait_for_slack("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
-    _report("HAProxyBackendNoServersUp email", killed_at, active_at, mail.arrived)
-    _report("HAProxyBackendNoServersUp Slack", killed_at, active_at, slack.arrived)
-    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
-    assert slack.body["channel"] == "#k8s-oncall"
+    stack.wait_for_page("HAProxyBackendNoServersUp", killed_at, facts, instance=instance)
     # the per-server warning of the same backend is inhibited by the critical (alertmanager.yaml)
-    inhibited = stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="HAProxyBackendServerDown"')
-                                     if a["status"]["inhibitedBy"]], "HAProxyBackendServerDown inhibited")
-    assert inhibited[0]["labels"]["proxy"] == "apiservers" and inhibited[0]["status"]["state"] == "suppressed"
+    assert stack.wait_for_inhibited("HAProxyBackendServerDown")["labels"]["proxy"] == "apiservers"
 
     restarted_at = time.time()
     stack.haproxy.start_backend(0)
-    resolved_mail = stack.wait_for_mail("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
-    resolved_slack = stack.wait_for_slack("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
-    print(f"[latency] HAProxyBackendNoServersUp resolved: backend restart→email "
-          f"{resolved_mail.arrived - restarted_at:.2f}s, →Slack {resolved_slack.arrived - restarted_at:.2f}s")
+    stack.wait_for_resolved_page("HAProxyBackendNoServersUp", restarted_at, *facts[1:])
 
 
 def _write_apiserver_cert(pki: KubeadmPKI, days_left: float) -> str:
@@ -296,22 +309,13 @@ def test_expiring_certificate_pages_by_email_and_slack_then_resolves_after_renew
     serial = _write_apiserver_cert(stack.pki, days_left=2)
     facts = (f"The kubeadm certificate CN=kube-apiserver (serial {serial},", "issued by kubernetes)",
              f"at {location} on {instance} expires in 1d 23h", "Runbook: docs/runbooks/CertificateExpiringCritical.md")
-    active_at = stack.active_since("CertificateExpiringCritical", serial=serial)
-    mail = stack.wait_for_mail("firing", "CertificateExpiringCritical", changed_at, *facts)
-    slack = stack.wait_for_slack("firing", "CertificateExpiringCritical", changed_at, *facts)
-    _report("CertificateExpiringCritical email", changed_at, active_at, mail.arrived)
-    _report("CertificateExpiringCritical Slack", changed_at, active_at, slack.arrived)
+    mail, slack = stack.wait_for_page("CertificateExpiringCritical", changed_at, facts, serial=serial)
     assert "Certificate apiserver (kube-apiserver) expires in 1d 23h" in mail.text
-    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and slack.body["channel"] == "#k8s-oncall"
     assert "name=apiserver" in mail.text and "source=kubeadm" in slack.body["attachments"][0]["text"]
 
     renewed_at = time.time()
     _write_apiserver_cert(stack.pki, days_left=365)  # `kubeadm certs renew apiserver`
-    resolved_facts = (f"serial {serial}", "resolved:")
-    resolved_mail = stack.wait_for_mail("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
-    resolved_slack = stack.wait_for_slack("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
-    print(f"[latency] CertificateExpiringCritical resolved: renewal→email {resolved_mail.arrived - renewed_at:.2f}s, "
-          f"→Slack {resolved_slack.arrived - renewed_at:.2f}s")
+    stack.wait_for_resolved_page("CertificateExpiringCritical", renewed_at, f"serial {serial}")
 
 
 def test_api_unreachable_through_vip_pages_and_silences_node_noise_then_resolves(stack: Stack) -> None:
@@ -322,21 +326,12 @@ def test_api_unreachable_through_vip_pages_and_silences_node_noise_then_resolves
     facts = (f"on virtual IP {vip} has failed", f"vip={vip}", "Runbook: docs/runbooks/KubeApiserverUnreachableThroughVIP.md")
     broken_at = time.time()
     stack.kube.set_health(livez=True, readyz_checks={"etcd": False})
-    active_at = stack.active_since("KubeApiserverUnreachableThroughVIP", vip=vip)
-    mail = stack.wait_for_mail("firing", "KubeApiserverUnreachableThroughVIP", broken_at, *facts)
-    slack = stack.wait_for_slack("firing", "KubeApiserverUnreachableThroughVIP", broken_at, *facts)
-    _report("KubeApiserverUnreachableThroughVIP email", broken_at, active_at, mail.arrived)
-    _report("KubeApiserverUnreachableThroughVIP Slack", broken_at, active_at, slack.arrived)
-    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
-    inhibited = stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="KubeNodeNotReady"')
-                                     if a["status"]["inhibitedBy"]], "KubeNodeNotReady inhibited")
-    assert inhibited[0]["labels"]["node"] == "w1" and inhibited[0]["status"]["state"] == "suppressed"
+    stack.wait_for_page("KubeApiserverUnreachableThroughVIP", broken_at, facts, vip=vip)
+    assert stack.wait_for_inhibited("KubeNodeNotReady")["labels"]["node"] == "w1"
 
     fixed_at = time.time()
     stack.kube.set_health(livez=True, readyz_checks={"etcd": True})
-    resolved = stack.wait_for_slack("resolved", "KubeApiserverUnreachableThroughVIP", fixed_at, f"vip={vip}", "resolved:")
-    stack.wait_for_mail("resolved", "KubeApiserverUnreachableThroughVIP", fixed_at, f"vip={vip}", "resolved:")
-    print(f"[latency] KubeApiserverUnreachableThroughVIP resolved: fix→Slack {resolved.arrived - fixed_at:.2f}s")
+    stack.wait_for_resolved_page("KubeApiserverUnreachableThroughVIP", fixed_at, f"vip={vip}")
     # the node's warning is active again once its inhibitor resolved
     stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="KubeNodeNotReady"')
                          if a["status"]["state"] == "active"], "KubeNodeNotReady active again")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
@@ -261,6 +261,13 @@ def _stale(kind: str, actual: Mapping[Any, Mapping[str, Any]], wanted: set[str],
     ]
 
 
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
 def _fingerprint(values: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical(dict(values)).encode()).hexdigest()
 
@@ -472,10 +479,13 @@ class Reconciler:
             secrets = self._secret_values(obj)
             body = {"uid": obj.uid, "name": obj.name, "type": obj.type,
                     "settings": {**obj.settings(), **secrets}, "disableResolveMessage": False}
-            if change.action == "create":
-                c.call(what, prov_api.create_contactpoint, body, disable_provenance=no_prov)
-            else:
-                c.call(what, prov_api.update_contactpoint, obj.uid, body, disable_provenance=no_prov)
+            try:
+                if change.action == "create":
+                    c.call(what, prov_api.create_contactpoint, body, disable_provenance=no_prov)
+                else:
+                    c.call(what, prov_api.update_contactpoint, obj.uid, body, disable_provenance=no_prov)
+            except GrafanaRequestError as exc:  # Grafana may quote the value it rejected
+                raise GrafanaRequestError(_scrub(str(exc), secrets.values()), exc.status) from None
             self._sent_secrets[obj.uid] = _fingerprint(secrets)
         elif change.kind == "policy":
             c.call(what, prov_api.set_notification_policy_tree, desired.policy(), disable_provenance=no_prov)
