@@ -216,7 +216,9 @@ class UpgradeCollector(Collector):
             errors.append(ItemError(location, "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
         return ClusterVersions(MappingProxyType(by_source), cluster_config)
 
-    def _observe(self, version: KubeVersion | None, now: float, errors: list[ItemError]) -> UpgradeState | None:
+    def _observe(
+        self, version: KubeVersion | None, now: float, errors: list[ItemError], backup_at: float | None = None,
+    ) -> UpgradeState | None:
         """Fold the observed version into the (persisted) state; report file problems once per run."""
         if not self._state_loaded and self.state_file is not None:
             try:
@@ -226,9 +228,9 @@ class UpgradeCollector(Collector):
             self._state_loaded = True
         self._state_loaded = True
         if version is not None:
-            self._state, changed = observe(self._state, version, now)
+            self._state, changed = observe(self._state, version, now, happened_at=backup_at)
             self._state_dirty = self._state_dirty or changed
-            if changed and self._state.last_upgrade is not None and self._state.last_upgrade.at == now:
+            if changed and self._state.last_upgrade is not None and self._state.last_upgrade.to_version == str(version):
                 log.info("upgrade observed: %s → %s", self._state.last_upgrade.from_version, version)
         if self._state_dirty and self.state_file is not None and self._state is not None:
             try:
@@ -263,9 +265,9 @@ class UpgradeCollector(Collector):
         now = self.context.clock()
         errors: list[ItemError] = []
         versions = self._cluster_versions(errors)
-        state = self._observe(versions.highest, now, errors)
         scan = ev.scan_kubeadm_root(Path(self.s.kubeadm_root))
         errors += [ItemError(loc, reason, detail) for loc, reason, detail in scan.problems]
+        state = self._observe(versions.highest, now, errors, scan.backup.at if scan.backup else None)
         validity = float(self.s.cert_validity)
         if versions.cluster_configuration and versions.cluster_configuration.certificate_validity_seconds:
             validity = versions.cluster_configuration.certificate_validity_seconds
