@@ -12,11 +12,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import socket
+import ssl
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
@@ -236,6 +239,20 @@ class UpgradeCollector(Collector):
                                         f"cannot save: {exc.strerror or exc}; kept in memory, retried next run"))
         return self._state
 
+    def _served_apiserver_cert(self, errors: list[ItemError]) -> tuple[ev.CertTimes | None, str]:
+        """The certificate the API endpoint serves (where ``pki/apiserver.crt`` is not readable).
+
+        Only dates are read, so the handshake does not verify; behind a TLS-terminating load
+        balancer this would be the balancer's certificate (kubeadm setups pass TCP through).
+        """
+        host = self.context.kube.api_client().configuration.host
+        try:
+            der = served_certificate(host, self.context.config.kubernetes.request_timeout)
+            return ev.certificate_times(der), f"certificate served by {host}"
+        except (OSError, ValueError) as exc:
+            errors.append(ItemError(host, "served_cert", f"{type(exc).__name__}: {exc}"[:300]))
+            return None, ""
+
     # ---------------------------------------------------------------- collect
 
     def collect(self) -> CollectResult:
@@ -256,7 +273,10 @@ class UpgradeCollector(Collector):
         if state is not None and state.last_upgrade is not None:
             t = state.last_upgrade
             observed = LastUpgrade(t.at, EVIDENCE_OBSERVED, f"{t.from_version} → {t.to_version} seen by watchtower")
-        cert = ev.apiserver_cert_evidence(scan.apiserver_cert, validity, "pki/apiserver.crt") if scan.apiserver_cert else None
+        cert_times, where = scan.apiserver_cert, "pki/apiserver.crt"
+        if cert_times is None and versions.by_source:  # cluster role: no kubeadm root, but the API answers
+            cert_times, where = self._served_apiserver_cert(errors)
+        cert = ev.apiserver_cert_evidence(cert_times, validity, where, now) if cert_times else None
         last = choose_last_upgrade(observed, scan.backup, cert)
         current = versions.lowest
         facts = self.release_source.facts(current)
@@ -278,6 +298,21 @@ class UpgradeCollector(Collector):
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
         return render_check(details)
+
+
+def served_certificate(url: str, timeout: float) -> bytes:
+    """DER of the leaf certificate served at ``https://host:port`` (not verified: dates only)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "localhost", parts.port or 443
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=timeout) as sock, \
+            context.wrap_socket(sock, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ValueError("no certificate served")
+    return der
 
 
 # -------------------------------------------------------------------- pure: outputs
