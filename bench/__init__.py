@@ -11,4 +11,5 @@ BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
     "haproxy_csv": "bench.haproxy_csv",
     "grafana": "bench.grafana_reconcile",
+    "controlplane": "bench.controlplane",
 }
