@@ -19,10 +19,6 @@ FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-# iproute2: the vip collector asks `ip -j addr show` which addresses this node holds.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 \
- && rm -rf /var/lib/apt/lists/*
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir --no-index --find-links /wheels kube-watchtower \
  && watchtower version

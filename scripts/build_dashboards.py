@@ -236,7 +236,8 @@ def overview() -> dict[str, Any]:
         stat(lay, "HAProxy servers down", "HAProxy backend servers marked DOWN or in maintenance.",
              f"sum(1 - watchtower_haproxy_server_up{{{C}}})", thresholds=steps((None, GREEN), (1, ORANGE))),
         stat(lay, "etcd members without leader", "etcd members that know no leader (or cannot be asked).",
-             f"sum(1 - watchtower_etcd_has_leader{{{C}}}) + sum(1 - watchtower_etcd_up{{{C}}})",
+             # members probed minus members with a leader; has_leader is absent while a member is down
+             f"count(watchtower_etcd_up{{{C}}}) - (sum(watchtower_etcd_has_leader{{{C}}}) or vector(0))",
              thresholds=ZERO_GOOD),
         lay.row("Nodes and watchtower"),
         stat(lay, "Nodes not Ready", "Nodes whose Ready condition is False or Unknown.",

@@ -22,6 +22,7 @@ CHART_FILES = ROOT / "helm" / "watchtower" / "files"
 MIRRORS = (
     (ROOT / "alerts", "*.rules.yaml", CHART_FILES / "alerts"),
     (ROOT / "dashboards", "*.json", CHART_FILES / "dashboards"),
+    (ROOT / "alerts", "alertmanager.yaml", CHART_FILES / "alertmanager"),
 )
 
 

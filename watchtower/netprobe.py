@@ -88,13 +88,12 @@ def http_get(
     start = time.monotonic()
     deadline = start + timeout
     try:
-        with urllib3.warnings.catch_warnings():
-            urllib3.warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-            response = requests.get(
-                url, timeout=(timeout, timeout), verify=verify, cert=cert, auth=auth, stream=True,
-                allow_redirects=False,
-            )
-        with response:
+        session = requests.Session()
+        session.trust_env = False  # probes go straight to the service: no $HTTP_PROXY, no .netrc
+        response = session.get(
+            url, timeout=(timeout, timeout), verify=verify, cert=cert, auth=auth, stream=True, allow_redirects=False,
+        )
+        with session, response:
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_content(chunk_size=65536):

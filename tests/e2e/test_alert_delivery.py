@@ -1,8 +1,9 @@
 """Alerts travel the whole real path: watchtower → Prometheus → Alertmanager → email and Slack.
 
 Real processes: ``watchtower run`` (its config file, a free loopback port; one reads a real
-HAProxy 2.6 whose only backend the test kills and restarts, and a kubeadm PKI whose
-apiserver.crt the test lets run out and renews), Prometheus 2.42
+HAProxy 2.6 whose only backend the test kills and restarts, a kubeadm PKI whose apiserver.crt
+the test lets run out and renews, and the test kube-apiserver whose /readyz through the "VIP"
+the test breaks and mends), Prometheus 2.42
 scraping it and evaluating the repository's alert rules (copies with ``for: 0s``; the long
 ``for:`` durations are promtool's job), Alertmanager 0.25 running alerts/alertmanager.yaml
 with only addresses, secret file paths and timers replaced, an SMTP server that demands the
@@ -26,6 +27,7 @@ import pytest
 import yaml
 
 from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
+from tests.kubeapi import KubeAPIServer
 from tests.support.haproxy import HAProxyLab
 from tests.support.kubeadm_pki import DAY, KubeadmPKI, issue, utcnow
 from tests.support.processes import WatchtowerDaemon
@@ -95,6 +97,7 @@ class Stack:
     watchtowers: dict[str, WatchtowerDaemon]
     haproxy: HAProxyLab
     pki: KubeadmPKI
+    kube: KubeAPIServer
 
     def slack_messages(self) -> list[ReceivedPost]:
         return self.webhooks.posts(SLACK_PATH)
@@ -111,6 +114,30 @@ class Stack:
             return next((p for p in self.slack_messages() if p.arrived >= since and _matches(
                 _slack_title(p), _slack_text(p), status, alertname, texts)), None)
         return self._wait(found, f"{status} Slack message for {alertname} containing {texts}")
+
+    def wait_for_page(self, alertname: str, since: float, facts: tuple[str, ...], **labels: str) -> tuple[ReceivedMail, ReceivedPost]:
+        """A critical alert: firing in Prometheus, then an email to on-call AND a Slack message
+        with ``facts``; prints the latencies."""
+        active_at = self.active_since(alertname, **labels)
+        mail = self.wait_for_mail("firing", alertname, since, *facts)
+        slack = self.wait_for_slack("firing", alertname, since, *facts)
+        _report(f"{alertname} email", since, active_at, mail.arrived)
+        _report(f"{alertname} Slack", since, active_at, slack.arrived)
+        assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
+        assert slack.body["channel"] == "#k8s-oncall"
+        return mail, slack
+
+    def wait_for_resolved_page(self, alertname: str, since: float, *texts: str) -> None:
+        mail = self.wait_for_mail("resolved", alertname, since, *texts, "resolved:")
+        slack = self.wait_for_slack("resolved", alertname, since, *texts, "resolved:")
+        print(f"[latency] {alertname} resolved: fix→email {mail.arrived - since:.2f}s, →Slack {slack.arrived - since:.2f}s")
+
+    def wait_for_inhibited(self, alertname: str) -> dict[str, Any]:
+        """``alertname`` as Alertmanager holds it, once an inhibition rule suppresses it."""
+        inhibited = self._wait(lambda: [a for a in self.alertmanager.alerts(f'alertname="{alertname}"')
+                                        if a["status"]["inhibitedBy"]], f"{alertname} inhibited")
+        assert inhibited[0]["status"]["state"] == "suppressed"
+        return inhibited[0]
 
     def _wait(self, found: Callable[[], Any], what: str) -> Any:
         try:
@@ -165,9 +192,9 @@ def _address(daemon: WatchtowerDaemon) -> str:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Sinks, a one-backend HAProxy, a kubeadm PKI, two watchtowers ("main" reads HAProxy and
-    the PKI, "spare" nothing), Alertmanager and Prometheus; everything started here is stopped
-    here, by PID."""
+    """Sinks, a one-backend HAProxy, a kubeadm PKI, the test kube-apiserver (also playing the
+    VIP, on 127.0.0.1) with a NotReady node, two watchtowers ("main" reads all of these, "spare"
+    nothing), Alertmanager and Prometheus; everything started here is stopped here, by PID."""
     workdir = tmp_path_factory.mktemp("alert-delivery")
     with contextlib.ExitStack() as started:
         mail = started.enter_context(MailSink(username=SMTP_USER, password=SMTP_PASSWORD))
@@ -175,11 +202,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         (workdir / "haproxy").mkdir()
         haproxy = started.enter_context(HAProxyLab(workdir / "haproxy", backends=1))
         pki = KubeadmPKI.build(workdir / "node", vip=None)
-        main_config = {"cluster": CLUSTER, "collectors": {
-            "haproxy": {"enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)},
-            "certs": {"enabled": True, "interval": "250ms", "kubeadm": True, "kubeadm_root": str(pki.root),
-                      "kubelet_pki_dir": str(pki.kubelet_dir), "apiserver_endpoints": []},
-        }}
+        kube = started.enter_context(KubeAPIServer(workdir / "kubeapi"))
+        kube.add_node("cp1", roles=["control-plane"])
+        kube.add_node("w1", roles=[], ready=False)
+        (workdir / "kube-token").write_text(kube.token)
+        main_config = {
+            "cluster": CLUSTER,
+            "control_plane": {"vips": ["127.0.0.1"]},
+            "kubernetes": {"kubeconfig": str(kube.write_kubeconfig(workdir / "kubeconfig"))},
+            "collectors": {
+                "haproxy": {"enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)},
+                "certs": {"enabled": True, "interval": "250ms", "kubeadm": True, "kubeadm_root": str(pki.root),
+                          "kubelet_pki_dir": str(pki.kubelet_dir), "apiserver_endpoints": []},
+                "apiserver": {"enabled": True, "interval": "250ms", "timeout": "2s", "probe_timeout": "1s",
+                              "port": kube.port, "ca_file": str(kube.ca_file),
+                              "token_file": str(workdir / "kube-token")},
+                "nodes": {"enabled": True, "interval": "250ms"},
+                "vip": {"enabled": False},  # the VIP would be "held" on lo; KubeVIPLost is not this test's
+                "upgrade": {"enabled": False},  # would fetch releases from the internet
+            },
+        }
         watchtowers = {
             "main": started.enter_context(WatchtowerDaemon(workdir, main_config, "watchtower-main")),
             "spare": started.enter_context(WatchtowerDaemon(workdir, {"cluster": CLUSTER}, "watchtower-spare")),
@@ -197,7 +239,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         started.callback(prometheus.stop)
         prometheus.start_and_wait()
         prometheus.wait_for_up("watchtower")
-        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy, pki)
+        yield Stack(prometheus, alertmanager, mail, webhooks, watchtowers, haproxy, pki, kube)
 
 
 def test_watchdog_reaches_the_heartbeat_receiver_with_its_token_only(stack: Stack) -> None:
@@ -238,24 +280,13 @@ def test_haproxy_backend_without_servers_pages_by_email_and_slack_then_resolves(
              "Runbook: docs/runbooks/HAProxyBackendNoServersUp.md")
     killed_at = time.time()
     stack.haproxy.kill_backend(0)
-    active_at = stack.active_since("HAProxyBackendNoServersUp", instance=instance)
-    mail = stack.wait_for_mail("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
-    slack = stack.wait_for_slack("firing", "HAProxyBackendNoServersUp", killed_at, *facts)
-    _report("HAProxyBackendNoServersUp email", killed_at, active_at, mail.arrived)
-    _report("HAProxyBackendNoServersUp Slack", killed_at, active_at, slack.arrived)
-    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and "critical:" in mail.text
-    assert slack.body["channel"] == "#k8s-oncall"
+    stack.wait_for_page("HAProxyBackendNoServersUp", killed_at, facts, instance=instance)
     # the per-server warning of the same backend is inhibited by the critical (alertmanager.yaml)
-    inhibited = stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="HAProxyBackendServerDown"')
-                                     if a["status"]["inhibitedBy"]], "HAProxyBackendServerDown inhibited")
-    assert inhibited[0]["labels"]["proxy"] == "apiservers" and inhibited[0]["status"]["state"] == "suppressed"
+    assert stack.wait_for_inhibited("HAProxyBackendServerDown")["labels"]["proxy"] == "apiservers"
 
     restarted_at = time.time()
     stack.haproxy.start_backend(0)
-    resolved_mail = stack.wait_for_mail("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
-    resolved_slack = stack.wait_for_slack("resolved", "HAProxyBackendNoServersUp", restarted_at, *facts[1:], "resolved:")
-    print(f"[latency] HAProxyBackendNoServersUp resolved: backend restart→email "
-          f"{resolved_mail.arrived - restarted_at:.2f}s, →Slack {resolved_slack.arrived - restarted_at:.2f}s")
+    stack.wait_for_resolved_page("HAProxyBackendNoServersUp", restarted_at, *facts[1:])
 
 
 def _write_apiserver_cert(pki: KubeadmPKI, days_left: float) -> str:
@@ -278,22 +309,32 @@ def test_expiring_certificate_pages_by_email_and_slack_then_resolves_after_renew
     serial = _write_apiserver_cert(stack.pki, days_left=2)
     facts = (f"The kubeadm certificate CN=kube-apiserver (serial {serial},", "issued by kubernetes)",
              f"at {location} on {instance} expires in 1d 23h", "Runbook: docs/runbooks/CertificateExpiringCritical.md")
-    active_at = stack.active_since("CertificateExpiringCritical", serial=serial)
-    mail = stack.wait_for_mail("firing", "CertificateExpiringCritical", changed_at, *facts)
-    slack = stack.wait_for_slack("firing", "CertificateExpiringCritical", changed_at, *facts)
-    _report("CertificateExpiringCritical email", changed_at, active_at, mail.arrived)
-    _report("CertificateExpiringCritical Slack", changed_at, active_at, slack.arrived)
+    mail, slack = stack.wait_for_page("CertificateExpiringCritical", changed_at, facts, serial=serial)
     assert "Certificate apiserver (kube-apiserver) expires in 1d 23h" in mail.text
-    assert mail.rcpt_tos == ("k8s-oncall@example.org",) and slack.body["channel"] == "#k8s-oncall"
     assert "name=apiserver" in mail.text and "source=kubeadm" in slack.body["attachments"][0]["text"]
 
     renewed_at = time.time()
     _write_apiserver_cert(stack.pki, days_left=365)  # `kubeadm certs renew apiserver`
-    resolved_facts = (f"serial {serial}", "resolved:")
-    resolved_mail = stack.wait_for_mail("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
-    resolved_slack = stack.wait_for_slack("resolved", "CertificateExpiringCritical", renewed_at, *resolved_facts)
-    print(f"[latency] CertificateExpiringCritical resolved: renewal→email {resolved_mail.arrived - renewed_at:.2f}s, "
-          f"→Slack {resolved_slack.arrived - renewed_at:.2f}s")
+    stack.wait_for_resolved_page("CertificateExpiringCritical", renewed_at, f"serial {serial}")
+
+
+def test_api_unreachable_through_vip_pages_and_silences_node_noise_then_resolves(stack: Stack) -> None:
+    """/readyz through the VIP fails → critical page by email and Slack; the NotReady node's
+    warning (already firing) is inhibited meanwhile, as alertmanager.yaml promises."""
+    vip = "127.0.0.1"
+    stack.active_since("KubeNodeNotReady", node="w1")  # the node noise is there first
+    facts = (f"on virtual IP {vip} has failed", f"vip={vip}", "Runbook: docs/runbooks/KubeApiserverUnreachableThroughVIP.md")
+    broken_at = time.time()
+    stack.kube.set_health(livez=True, readyz_checks={"etcd": False})
+    stack.wait_for_page("KubeApiserverUnreachableThroughVIP", broken_at, facts, vip=vip)
+    assert stack.wait_for_inhibited("KubeNodeNotReady")["labels"]["node"] == "w1"
+
+    fixed_at = time.time()
+    stack.kube.set_health(livez=True, readyz_checks={"etcd": True})
+    stack.wait_for_resolved_page("KubeApiserverUnreachableThroughVIP", fixed_at, f"vip={vip}")
+    # the node's warning is active again once its inhibitor resolved
+    stack._wait(lambda: [a for a in stack.alertmanager.alerts('alertname="KubeNodeNotReady"')
+                         if a["status"]["state"] == "active"], "KubeNodeNotReady active again")
 
 
 def test_no_secret_in_any_log(stack: Stack) -> None:
@@ -301,5 +342,5 @@ def test_no_secret_in_any_log(stack: Stack) -> None:
     logs = [stack.alertmanager.log_file, stack.prometheus.log_file, *(w.log for w in stack.watchtowers.values())]
     for log in logs:
         text = log.read_text(errors="replace")
-        for secret in (SMTP_PASSWORD, SLACK_PATH, HEARTBEAT_TOKEN):
+        for secret in (SMTP_PASSWORD, SLACK_PATH, HEARTBEAT_TOKEN, stack.kube.token):
             assert secret not in text, f"{secret!r} in {log}"

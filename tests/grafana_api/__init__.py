@@ -591,7 +591,8 @@ class GrafanaAPIServer:
             if not settings.get("url") and not settings.get("token"):
                 raise ApiError(400, "invalid object specification: token must be specified when using the Slack chat API")
             if settings.get("url") and not re.match(r"^https?://", settings["url"]):
-                raise ApiError(400, "invalid object specification: invalid URL")
+                # echoes the value, as some Grafana validation errors do: clients must scrub secrets
+                raise ApiError(400, f"invalid object specification: invalid URL {settings['url']!r}")
         return {"uid": uid, "name": name, "type": kind, "settings": settings,
                 "disableResolveMessage": bool(payload.get("disableResolveMessage", False))}
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.support.haproxy import STATS_PASSWORD, STATS_USER, HAProxyLab
-from tests.support.processes import Samples, WatchtowerDaemon
+from tests.support.processes import Samples, WatchtowerDaemon, http_get_direct
 from watchtower import config as config_mod
 from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.daemon import make_context
@@ -53,9 +52,9 @@ def server_state(samples: Samples, server: str) -> tuple[float | None, str | Non
 def frontend_answers(lab: HAProxyLab, count: int) -> list[str]:
     answers = []
     for _ in range(count):
-        with urllib.request.urlopen(lab.frontend_url + "/version", timeout=5) as response:
-            assert response.status == 200
-            answers.append(response.read().decode())
+        status, body = http_get_direct(lab.frontend_url + "/version", timeout=5)
+        assert status == 200
+        answers.append(body.decode())
     return answers
 
 

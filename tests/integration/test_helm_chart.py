@@ -32,7 +32,7 @@ pytestmark = pytest.mark.helm
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "watchtower"
 KUBERNETES_VERSION = "1.32.0"
-CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule"})  # no schema in kubernetes-validate
+CRD_KINDS = frozenset({"ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"})  # no schema in kubernetes-validate
 RELEASE, NAMESPACE = "wt", "monitoring"
 FULLNAME = "wt-watchtower"
 
@@ -50,9 +50,20 @@ FULL_VALUES: dict[str, Any] = {
         "apiservers": ["198.51.100.11:6443", "198.51.100.12:6443", "198.51.100.13:6443"],
     },
     "tlsSecrets": {"enabled": True, "namespaces": ["ingress", "cert-manager"]},
+    "metricsAuth": {"username": "prometheus", "secretName": "wt-metrics"},
     "secrets": {
         "grafanaToken": {"name": "grafana-sa", "key": "token"},
         "slackWebhookUrl": {"name": "slack", "key": "webhook-url"},
+        "smtpPassword": {"name": "smtp", "key": "password"},
+        "heartbeatUrl": {"name": "heartbeat", "key": "url"},
+    },
+    "alertmanagerConfig": {
+        "enabled": True,
+        "labels": {"alertmanagerConfig": "watchtower"},
+        "email": {"oncall": ["k8s-oncall@example.org"], "ticket": ["k8s-tickets@example.org", "ops@example.org"],
+                  "from": "watchtower@example.org", "smarthost": "smtp.example.org:587",
+                  "authUsername": "watchtower@example.org"},
+        "slack": {"channel": "#k8s-oncall"},
     },
     "deployment": {
         "podAnnotations": {"example.org/team": "platform"},
@@ -161,7 +172,7 @@ def test_default_render_has_both_roles(default_docs: list) -> None:
 
 def test_full_render_has_everything_switched_on(full_docs: list) -> None:
     kinds = {d["kind"] for d in full_docs}
-    assert kinds >= {"ServiceMonitor", "PrometheusRule"}
+    assert kinds >= {"ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"}
     labels = [d["metadata"]["labels"] for d in of_kind(full_docs, "ConfigMap")]
     assert any(l.get("grafana_alert") == "1" for l in labels)
     claim = one(full_docs, "PersistentVolumeClaim", f"{FULLNAME}-state")
@@ -373,13 +384,15 @@ def test_secrets_are_mounted_read_only_by_reference(full_docs: list) -> None:
     spec = pod_spec(one(full_docs, "Deployment", FULLNAME))
     secret_volumes = {v["name"]: v["secret"] for v in spec["volumes"] if "secret" in v}
     assert {(s["secretName"], tuple(i["key"] for i in s["items"])) for s in secret_volumes.values()} == {
-        ("grafana-sa", ("token",)), ("slack", ("webhook-url",))}
+        ("grafana-sa", ("token",)), ("slack", ("webhook-url",)), ("wt-metrics", ("password",))}
     mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"] if m["name"] in secret_volumes}
     assert set(mounts) == set(secret_volumes) and all(m["readOnly"] for m in mounts.values())
     assert {m["mountPath"] for m in mounts.values()} == {
-        "/etc/watchtower/secrets/grafana-token", "/etc/watchtower/secrets/slack-webhook-url"}
+        "/etc/watchtower/secrets/grafana-token", "/etc/watchtower/secrets/slack-webhook-url",
+        "/etc/watchtower/secrets/metrics-auth"}
     node_spec = pod_spec(one(full_docs, "DaemonSet", f"{FULLNAME}-node"))
-    assert not [v for v in node_spec["volumes"] if "secret" in v], "the node role gets no secrets"
+    node_secrets = {v["secret"]["secretName"] for v in node_spec["volumes"] if "secret" in v}
+    assert node_secrets == {"wt-metrics"}, "the node role gets only the metrics password"
 
 
 _SECRET_SHAPES = re.compile(
@@ -487,6 +500,18 @@ def test_every_file_the_configs_name_is_mounted(values: dict) -> None:
             assert mount.get("readOnly") is True, f"{where} reads from a writable mount"
             if "secret" in volume:  # a *_file naming a Secret key: exactly that key is projected
                 assert path == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
+
+
+def test_metrics_basic_auth_in_both_roles_and_the_service_monitor(full_docs: list) -> None:
+    for config_name, text in rendered_configs(full_docs).items():
+        auth = yaml.safe_load(text)["server"]["basic_auth"]
+        assert auth == {"username": "prometheus", "password_file": "/etc/watchtower/secrets/metrics-auth/password"}
+    for workload in workloads(full_docs):
+        volumes = [v for v in pod_spec(workload)["volumes"] if v.get("secret", {}).get("secretName") == "wt-metrics"]
+        assert [v["secret"]["items"] for v in volumes] == [[{"key": "password", "path": "password"}]]
+    endpoint = one(full_docs, "ServiceMonitor", FULLNAME)["spec"]["endpoints"][0]
+    assert endpoint["basicAuth"] == {"username": {"name": "wt-metrics", "key": "username"},
+                                     "password": {"name": "wt-metrics", "key": "password"}}
 
 
 def test_grafana_provisioner_reads_its_secrets_from_files(full_docs: list) -> None:
@@ -597,6 +622,14 @@ SERVICE_MONITOR_SPEC_KEYS = {"selector", "namespaceSelector", "endpoints", "jobL
 SERVICE_MONITOR_ENDPOINT_KEYS = {"port", "path", "scheme", "interval", "scrapeTimeout", "relabelings",
                                  "metricRelabelings", "honorLabels", "tlsConfig", "basicAuth"}
 PROMETHEUS_RULE_SPEC_KEYS = {"groups"}
+ALERTMANAGER_CONFIG = {  # v1alpha1: spec and receiver fields this chart may use
+    "spec": {"route", "receivers", "inhibitRules"},
+    "receiver": {"name", "emailConfigs", "slackConfigs", "webhookConfigs"},
+    "emailConfigs": {"to", "from", "smarthost", "authUsername", "authPassword", "requireTLS", "sendResolved"},
+    "slackConfigs": {"apiURL", "channel", "sendResolved"},
+    "webhookConfigs": {"urlSecret", "sendResolved"},
+    "route": {"receiver", "groupBy", "groupWait", "groupInterval", "repeatInterval", "matchers", "routes", "continue"},
+}
 
 
 def test_crd_objects_use_only_known_fields(full_docs: list) -> None:
@@ -610,6 +643,24 @@ def test_crd_objects_use_only_known_fields(full_docs: list) -> None:
     rule = one(full_docs, "PrometheusRule", FULLNAME)
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert set(rule["spec"]) == PROMETHEUS_RULE_SPEC_KEYS
+    amc = one(full_docs, "AlertmanagerConfig", FULLNAME)
+    assert amc["apiVersion"] == "monitoring.coreos.com/v1alpha1"
+    assert set(amc["spec"]) <= ALERTMANAGER_CONFIG["spec"]
+    for receiver in amc["spec"]["receivers"]:
+        assert set(receiver) <= ALERTMANAGER_CONFIG["receiver"]
+        for kind in ("emailConfigs", "slackConfigs", "webhookConfigs"):
+            for item in receiver.get(kind, []):
+                assert set(item) <= ALERTMANAGER_CONFIG[kind]
+
+    def routes(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        yield route
+        for child in route.get("routes", []):
+            yield from routes(child)
+
+    for route in routes(amc["spec"]["route"]):
+        assert set(route) <= ALERTMANAGER_CONFIG["route"]
+        for matcher in route.get("matchers", []):
+            assert set(matcher) == {"name", "value", "matchType"} and matcher["matchType"] in {"=", "!=", "=~", "!~"}
 
 
 def test_service_monitor_selects_both_services(full_docs: list) -> None:
@@ -635,13 +686,11 @@ def test_services_select_their_pods(default_docs: list) -> None:
     assert node_svc.items() <= pods["DaemonSet"].items() and not node_svc.items() <= pods["Deployment"].items()
 
 
-def _mirror_pairs(source: str, pattern: str) -> tuple[list[Path], list[Path]]:
-    return sorted((ROOT / source).glob(pattern)), sorted((CHART / "files" / source).glob(pattern))
-
-
-@pytest.mark.parametrize("source, pattern", [("alerts", "*.rules.yaml"), ("dashboards", "*.json")])
-def test_chart_copies_equal_the_repository_sources(source: str, pattern: str) -> None:
-    originals, copies = _mirror_pairs(source, pattern)
+@pytest.mark.parametrize("source, pattern, copy_dir", [
+    ("alerts", "*.rules.yaml", "alerts"), ("dashboards", "*.json", "dashboards"),
+    ("alerts", "alertmanager.yaml", "alertmanager")])
+def test_chart_copies_equal_the_repository_sources(source: str, pattern: str, copy_dir: str) -> None:
+    originals, copies = sorted((ROOT / source).glob(pattern)), sorted((CHART / "files" / copy_dir).glob(pattern))
     assert [p.name for p in copies] == [p.name for p in originals], \
         "run scripts/sync-helm-files.py: the chart's copies differ from the sources"
     for original, copied in zip(originals, copies):
@@ -686,6 +735,64 @@ def test_grafana_alerting_config_map(full_docs: list) -> None:
     assert sorted((alerting.get("data") or {})) == [p.name for p in sources]
     for source in sources:
         assert yaml.safe_load(alerting["data"][source.name]) == yaml.safe_load(source.read_text())
+
+
+def _matchers(texts: list[str]) -> list[dict[str, str]]:
+    out = []
+    for text in texts:
+        match = re.fullmatch(r'\s*(\w+)\s*(=~|!~|!=|=)\s*"(.*)"\s*', text)
+        assert match, text
+        out.append({"name": match[1], "matchType": match[2], "value": match[3]})
+    return out
+
+
+def _route(route: dict[str, Any]) -> dict[str, Any]:
+    names = {"receiver": "receiver", "group_by": "groupBy", "group_wait": "groupWait",
+             "group_interval": "groupInterval", "repeat_interval": "repeatInterval", "continue": "continue"}
+    out = {names[k]: v for k, v in route.items() if k in names}
+    if "matchers" in route:
+        out["matchers"] = _matchers(route["matchers"])
+    if "routes" in route:
+        out["routes"] = [_route(r) for r in route["routes"]]
+    return out
+
+
+def test_alertmanager_config_routes_like_the_repository_config(full_docs: list) -> None:
+    """alerts/alertmanager.yaml is the source of truth; the chart translates it at render time."""
+    source = yaml.safe_load((ROOT / "alerts" / "alertmanager.yaml").read_text())
+    spec = one(full_docs, "AlertmanagerConfig", FULLNAME)["spec"]
+    assert spec["route"] == _route(source["route"])
+    assert spec["inhibitRules"] == [
+        {"sourceMatch": _matchers(r["source_matchers"]), "targetMatch": _matchers(r["target_matchers"]),
+         **({"equal": r["equal"]} if r.get("equal") else {})} for r in source["inhibit_rules"]]
+
+    def receivers_of(route: dict[str, Any]) -> set[str]:
+        return {route["receiver"]} | {n for child in route.get("routes", []) for n in receivers_of(child)}
+
+    defined = {r["name"]: r for r in spec["receivers"]}
+    assert receivers_of(spec["route"]) <= set(defined), "every routed receiver exists"
+    oncall, ticket = defined["oncall"], defined["ticket"]
+    assert oncall["emailConfigs"][0]["to"] == "k8s-oncall@example.org"
+    assert ticket["emailConfigs"][0]["to"] == "k8s-tickets@example.org, ops@example.org"
+    assert "slackConfigs" in oncall and "slackConfigs" not in ticket, "Slack pages: critical only"
+
+
+def test_alertmanager_config_references_secrets_only_by_name(full_docs: list) -> None:
+    spec = one(full_docs, "AlertmanagerConfig", FULLNAME)["spec"]
+    receivers = {r["name"]: r for r in spec["receivers"]}
+    for email in receivers["oncall"]["emailConfigs"] + receivers["ticket"]["emailConfigs"]:
+        assert email["authPassword"] == {"name": "smtp", "key": "password"}
+    assert receivers["oncall"]["slackConfigs"][0]["apiURL"] == {"name": "slack", "key": "webhook-url"}
+    assert receivers["heartbeat"]["webhookConfigs"][0]["urlSecret"] == {"name": "heartbeat", "key": "url"}
+    for workload in workloads(full_docs):  # the operator reads these; watchtower's pods never see them
+        mounted = {v["secret"]["secretName"] for v in pod_spec(workload)["volumes"] if "secret" in v}
+        assert not mounted & {"smtp", "heartbeat"}
+
+
+def test_alertmanager_config_without_recipients_is_a_valid_null_route() -> None:
+    docs = manifests(render({"alertmanagerConfig": {"enabled": True}}))
+    receivers = one(docs, "AlertmanagerConfig", FULLNAME)["spec"]["receivers"]
+    assert receivers == [{"name": "oncall"}, {"name": "ticket"}, {"name": "heartbeat"}]
 
 
 def test_notes_name_the_objects() -> None:

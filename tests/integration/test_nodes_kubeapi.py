@@ -54,7 +54,9 @@ def test_conditions_taints_versions_and_skew(tmp_path: Path, kube_api: KubeAPISe
     assert one(m, "watchtower_nodes") == 8
     assert one(m, "watchtower_node_condition", node="cp-1", condition="Ready", status="true") == 1
     assert one(m, "watchtower_node_condition", node="worker-3", condition="Ready", status="unknown") == 1
-    assert one(m, "watchtower_node_condition", node="worker-3", condition="Ready", status="true") == 0
+    conditions = {(dict(k)["node"], dict(k)["condition"]): dict(k)["status"] for k in m["watchtower_node_condition"]}
+    assert len(conditions) == len(m["watchtower_node_condition"]) == 8 * 4 + 1  # one series per condition
+    assert conditions[("worker-3", "Ready")] == "unknown" and conditions[("worker-1", "Ready")] == "true"
     assert one(m, "watchtower_node_condition", node="worker-4", condition="DiskPressure", status="true") == 1
     assert one(m, "watchtower_node_condition", node="worker-4", condition="KernelDeadlock", status="false") == 1
     assert one(m, "watchtower_node_unschedulable", node="worker-4") == 1

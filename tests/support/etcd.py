@@ -12,13 +12,11 @@ import os
 import platform
 import signal
 import subprocess
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import trustme
 
-from tests.support.processes import stop
+from tests.support.processes import http_get_direct, stop
 from tests.support.services import free_port, require_binary, wait_for
 
 QUOTA_BYTES = 64 * 1024 * 1024
@@ -76,11 +74,7 @@ class EtcdMember:
         ]
 
     def metrics_health(self) -> bytes:
-        try:
-            with urllib.request.urlopen(self.metrics_url + "/health", timeout=1) as response:
-                return response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.read()
+        return http_get_direct(self.metrics_url + "/health", timeout=1)[1]
 
     def start(self, wait_healthy: bool = True) -> None:
         env = dict(os.environ)

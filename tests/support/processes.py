@@ -41,6 +41,18 @@ def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get_direct(url: str, timeout: float) -> tuple[int, bytes]:
+    """GET on loopback, never through $HTTP_PROXY: (status, body), HTTP errors included."""
+    try:
+        with _DIRECT.open(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
 def python_env() -> dict[str, str]:
     """The environment for a child Python that must import this checkout's code."""
     env = dict(os.environ)
@@ -93,11 +105,8 @@ class WatchtowerDaemon:
         return self.process is not None and self.process.poll() is not None
 
     def _get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=2) as response:
-                return response.status, response.read().decode()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
+        status, body = http_get_direct(self.url + path, timeout=2)
+        return status, body.decode()
 
     def metrics(self) -> Samples:
         status, text = self._get("/metrics")

@@ -211,11 +211,14 @@ class _Accumulator:
 
     def judge_chains(self) -> None:
         """chain_valid and expires_after_issuer for local certificates whose issuer was also found."""
+        location_of = {id(r.cert): r.location for r in reversed(self.local)}  # first location wins
         for record in self.local:
             cert = record.cert
-            if (cert.self_issued and not cert.is_ca) or not self.index.has_issuer_named(cert):
+            if (cert.self_issued and not cert.is_ca) or not self.index.may_hold_issuer(cert):
                 continue
             result = verify_chain(cert, self.index, self.now)
+            if result.reason == "issuer_unknown" and result.issuer is None:
+                continue  # its issuer is not among the certificates found: nothing to judge
             base = {"source": record.source, "location": record.location, "name": record.name,
                     "subject_cn": cert.subject_cn, "serial": cert.serial_hex}
             if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
@@ -225,7 +228,7 @@ class _Accumulator:
             issuer = result.issuer
             if issuer is not None and issuer is not cert:
                 outlives = expires_after_issuer(cert, issuer)
-                where = next((r.location for r in self.local if r.cert is issuer), "")
+                where = location_of.get(id(issuer), "")
                 message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
                            f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
                 self._check(CheckRecord("expires_after_issuer", {**base, "issuer_cn": issuer.subject_cn,

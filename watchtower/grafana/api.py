@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
@@ -162,7 +162,7 @@ def _diff_keys(want: Mapping[str, Any], have: Mapping[str, Any]) -> str:
 class GrafanaClient:
     """A thin, error-translating layer over ``grafana_client.GrafanaApi``."""
 
-    def __init__(self, settings: GrafanaSettings, session_factory: Callable[..., Any] | None = None) -> None:
+    def __init__(self, settings: GrafanaSettings) -> None:
         from grafana_client import GrafanaApi  # niquests is imported only when Grafana is used
         from urllib.parse import urlsplit
 
@@ -178,8 +178,7 @@ class GrafanaClient:
             credential = None
             self._credential_kind = "anonymous access"
         verify: bool | str = False if settings.insecure else (settings.ca_file or True)
-        factory = session_factory or GrafanaApi
-        self.api = factory(
+        self.api = GrafanaApi(
             credential, protocol=parts.scheme, host=parts.hostname, port=parts.port,
             url_path_prefix=parts.path.strip("/") + "/" if parts.path.strip("/") else "",
             verify=verify, timeout=float(settings.request_timeout),
@@ -211,6 +210,10 @@ class GrafanaClient:
                                   "set ca_file to the CA that signed Grafana's certificate") from None
         except niquests.exceptions.RequestException as exc:
             raise GrafanaUnreachable(f"cannot reach Grafana at {self.url}: {_short(exc)}") from None
+
+    def close(self) -> None:
+        """Release the HTTP session's pooled connections (a client lives for one run)."""
+        self.api.client.s.close()
 
     def health(self) -> Mapping[str, Any]:
         with self._translate("health check"):
@@ -256,6 +259,13 @@ def _stale(kind: str, actual: Mapping[Any, Mapping[str, Any]], wanted: set[str],
         for uid, have in actual.items()
         if isinstance(uid, str) and uid.startswith(MANAGED_PREFIX) and uid not in wanted
     ]
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
 
 
 def _fingerprint(values: Mapping[str, str]) -> str:
@@ -469,10 +479,13 @@ class Reconciler:
             secrets = self._secret_values(obj)
             body = {"uid": obj.uid, "name": obj.name, "type": obj.type,
                     "settings": {**obj.settings(), **secrets}, "disableResolveMessage": False}
-            if change.action == "create":
-                c.call(what, prov_api.create_contactpoint, body, disable_provenance=no_prov)
-            else:
-                c.call(what, prov_api.update_contactpoint, obj.uid, body, disable_provenance=no_prov)
+            try:
+                if change.action == "create":
+                    c.call(what, prov_api.create_contactpoint, body, disable_provenance=no_prov)
+                else:
+                    c.call(what, prov_api.update_contactpoint, obj.uid, body, disable_provenance=no_prov)
+            except GrafanaRequestError as exc:  # Grafana may quote the value it rejected
+                raise GrafanaRequestError(_scrub(str(exc), secrets.values()), exc.status) from None
             self._sent_secrets[obj.uid] = _fingerprint(secrets)
         elif change.kind == "policy":
             c.call(what, prov_api.set_notification_policy_tree, desired.policy(), disable_provenance=no_prov)

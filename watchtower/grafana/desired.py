@@ -55,6 +55,20 @@ _VALUE_RE = re.compile(r"\$value\b")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on big rule files
 
 
+def go_duration(seconds: float) -> str:
+    """A duration both Go's time.ParseDuration (file provisioning) and Prometheus' parser accept:
+    hours, minutes, seconds only — 86400 → ``24h``, 90 → ``1m30s``, 0 → ``0s``."""
+    rest = int(round(seconds))
+    if rest == 0:
+        return "0s"
+    out = ""
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            out += f"{rest // size}{unit}"
+            rest %= size
+    return out
+
+
 def canonical(obj: object) -> str:
     """Deterministic JSON text: frozen dataclasses hold it, comparisons and hashes use it."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
@@ -344,7 +358,7 @@ def convert_alerts(alerts: Sequence[PromAlert], folder_uid: str, datasource_uid:
             "data": rule_data(a.expr, datasource_uid, with_value),
             "noDataState": NO_DATA_STATE,
             "execErrState": EXEC_ERR_STATE,
-            "for": format_duration(a.for_seconds),
+            "for": go_duration(a.for_seconds),
             "labels": {k: convert_template(v) for k, v in a.labels.items()},
             "annotations": {k: convert_template(v) for k, v in a.annotations.items()},
             "isPaused": False,
@@ -404,9 +418,9 @@ def notification_policy(settings: GrafanaSettings, points: Sequence[ContactPoint
     return {
         "receiver": settings.contact_point,
         "group_by": list(settings.group_by),
-        "group_wait": format_duration(settings.group_wait),
-        "group_interval": format_duration(settings.group_interval),
-        "repeat_interval": format_duration(settings.repeat_interval),
+        "group_wait": go_duration(settings.group_wait),
+        "group_interval": go_duration(settings.group_interval),
+        "repeat_interval": go_duration(settings.repeat_interval),
     }
 
 

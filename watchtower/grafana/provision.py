@@ -83,10 +83,14 @@ def run(
 
     def attempt() -> tuple[Plan, Outcome | None]:
         nonlocal answered
-        reconciler = Reconciler(client_factory(settings), settings, sent_secrets)
-        plan = reconciler.plan(desired)
-        answered = True
-        return plan, None if dry_run else reconciler.apply(desired, plan)
+        client = client_factory(settings)
+        try:
+            reconciler = Reconciler(client, settings, sent_secrets)
+            plan = reconciler.plan(desired)
+            answered = True
+            return plan, None if dry_run else reconciler.apply(desired, plan)
+        finally:
+            client.close()
 
     def on_retry(n: int, delay: float, exc: GrafanaUnreachable) -> None:
         log.warning("grafana: attempt %d failed (%s); retrying in %gs", n, exc, delay)

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from watchtower.configtypes import SecretRef, format_duration
-from watchtower.grafana.desired import DesiredState
+from watchtower.configtypes import SecretRef
+from watchtower.grafana.desired import DesiredState, go_duration
 
 DEFAULT_DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards/watchtower"
 DEFAULT_GROUP_INTERVAL = "1m"
@@ -66,7 +66,7 @@ def alerting(state: DesiredState) -> dict[str, Any]:
             rules.append(escape_dollars({k: body[k] for k in (
                 "uid", "title", "condition", "data", "noDataState", "execErrState", "for", "labels", "annotations", "isPaused",
             )}))
-        interval = format_duration(group.interval_seconds) if group.interval_seconds else DEFAULT_GROUP_INTERVAL
+        interval = go_duration(group.interval_seconds) if group.interval_seconds else DEFAULT_GROUP_INTERVAL
         groups.append({"orgId": 1, "name": escape_dollars(group.name), "folder": escape_dollars(state.folder.title),
                        "interval": interval, "rules": rules})
     if groups:

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from watchtower.pki.model import CertInfo, ParseError
-from watchtower.pki.parse import PEM_BLOCK, PRIVATE_KEY_TAGS
+from watchtower.pki.parse import PRIVATE_KEY_TAGS, pem_blocks
 
 MAX_CHAIN_DEPTH = 8
 
@@ -39,31 +39,47 @@ def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool:
 
 
 class IssuerIndex:
-    """Certificates by subject name, so finding issuers among thousands stays linear overall."""
+    """Certificates by subject, so finding issuers among thousands stays linear overall.
+
+    Keyed by subject CN (a cheap string) and confirmed by full-name equality and signature, since
+    comparing ``x509.Name`` objects is slow in bulk.
+    """
 
     def __init__(self, certs: Iterable[CertInfo] = ()) -> None:
-        self._by_subject: dict[x509.Name, list[CertInfo]] = {}
-        self._seen: set[str] = set()
+        self._by_cn: dict[str, list[CertInfo]] = {}
+        self._seen: set[x509.Certificate] = set()
+        self._signatures: dict[tuple[x509.Certificate, x509.Certificate], bool] = {}
         for cert in certs:
             self.add(cert)
 
     def add(self, cert: CertInfo) -> None:
-        if cert.fingerprint_sha256 not in self._seen:
-            self._seen.add(cert.fingerprint_sha256)
-            self._by_subject.setdefault(cert.x509.subject, []).append(cert)
+        if cert.x509 not in self._seen:
+            self._seen.add(cert.x509)
+            self._by_cn.setdefault(cert.subject_cn, []).append(cert)
 
-    def named(self, name: x509.Name) -> list[CertInfo]:
-        return self._by_subject.get(name, [])
+    def named(self, cert: CertInfo) -> list[CertInfo]:
+        """Candidates whose subject is ``cert``'s issuer name."""
+        candidates = self._by_cn.get(cert.issuer_cn, [])
+        return [c for c in candidates if c.x509.subject == cert.x509.issuer]
 
-    def has_issuer_named(self, cert: CertInfo) -> bool:
-        return cert.x509.issuer in self._by_subject
+    def may_hold_issuer(self, cert: CertInfo) -> bool:
+        """Cheap pre-check: is there a certificate whose CN is ``cert``'s issuer CN?"""
+        return cert.issuer_cn in self._by_cn
+
+    def signed_by(self, cert: CertInfo, issuer: CertInfo) -> bool:
+        """Signature check, remembered: the same pair (a root, a repeated file) is verified once."""
+        key = (cert.x509, issuer.x509)
+        known = self._signatures.get(key)
+        if known is None:
+            known = self._signatures[key] = _signed_by(cert, issuer)
+        return known
 
 
 def find_issuer(cert: CertInfo, pool: Sequence[CertInfo] | IssuerIndex) -> CertInfo | None:
     """The certificate in ``pool`` whose key signed ``cert`` (name match and signature check)."""
     index = pool if isinstance(pool, IssuerIndex) else IssuerIndex(pool)
-    for candidate in index.named(cert.x509.issuer):
-        if _signed_by(cert, candidate):
+    for candidate in index.named(cert):
+        if index.signed_by(cert, candidate):
             return candidate
     return None
 
@@ -84,15 +100,16 @@ def verify_chain(
     current = cert
     direct: CertInfo | None = None
     for depth in range(MAX_CHAIN_DEPTH):
-        if current.self_issued and _signed_by(current, current):
+        if current.self_issued and index.signed_by(current, current):
             if anchors is None or current.fingerprint_sha256 in trusted:
                 return ChainResult(True, "", direct if depth else current)
             return ChainResult(False, "untrusted_root", direct)
         if anchors is not None and current.fingerprint_sha256 in trusted:
             return ChainResult(True, "", direct)
-        if not index.named(current.x509.issuer):
+        candidates = index.named(current)
+        if not candidates:
             return ChainResult(False, "issuer_unknown", direct)
-        issuer = find_issuer(current, index)
+        issuer = next((c for c in candidates if index.signed_by(current, c)), None)
         if issuer is None:
             return ChainResult(False, "bad_signature", direct)
         if depth == 0:
@@ -120,9 +137,9 @@ def _public_der(key: object) -> bytes:
 
 def private_key_block(pem: bytes) -> bytes | None:
     """The first private-key PEM block in ``pem`` (a key file, or a bundle holding cert and key)."""
-    for match in PEM_BLOCK.finditer(pem):
-        if match.group(1) in PRIVATE_KEY_TAGS:
-            return match.group(0)
+    for tag, block in pem_blocks(pem):
+        if tag in PRIVATE_KEY_TAGS and block is not None:
+            return block
     return None
 
 
@@ -136,7 +153,8 @@ def key_matches(public: CertInfo | bytes, private_key_pem: bytes, password: byte
     if block is None:
         raise ParseError("invalid_key", "no private key PEM block")
     try:
-        private = serialization.load_pem_private_key(block, password=password)
+        # Only the public half is derived and compared, so RSA's costly consistency check is skipped.
+        private = serialization.load_pem_private_key(block, password=password, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ParseError("invalid_key", "private key could not be loaded") from None
     derived = _public_der(private.public_key())

@@ -108,7 +108,7 @@ class CertInfo:
 
     @functools.cached_property
     def self_issued(self) -> bool:
-        return self._x509.subject == self._x509.issuer
+        return self.subject_cn == self.issuer_cn and self._x509.subject == self._x509.issuer
 
     @functools.cached_property
     def dns_names(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ not errors, so a key file is skipped quietly.
 from __future__ import annotations
 
 import dataclasses
-import re
+from collections.abc import Iterator
 from typing import Any
 
 from cryptography import x509
@@ -18,8 +18,6 @@ from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from watchtower.pki.model import CertInfo, ParseError
 
-PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n(.*?)-----END \1-----", re.DOTALL)
-_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
 _CERT_TAGS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
 _PKCS7_TAGS = frozenset({b"PKCS7", b"CERTIFICATE CHAIN"})
 PRIVATE_KEY_TAGS = frozenset({b"PRIVATE KEY", b"RSA PRIVATE KEY", b"EC PRIVATE KEY", b"ENCRYPTED PRIVATE KEY"})
@@ -60,29 +58,49 @@ def _looks_binary(data: bytes) -> bool:
     return b"\x00" in sample or sum(b < 9 or 13 < b < 32 for b in sample) > len(sample) // 10
 
 
+def pem_blocks(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
+    """(tag, whole block) for each PEM block; the block is None when its END line is missing.
+
+    Plain ``bytes.find`` scanning: several times faster than a regular expression on bundles.
+    """
+    pos = 0
+    while True:
+        start = data.find(b"-----BEGIN ", pos)
+        if start < 0:
+            return
+        tag_end = data.find(b"-----", start + 11)
+        if tag_end < 0 or tag_end - start > 80:
+            yield data[start + 11 : start + 40].split(b"-", 1)[0], None
+            return
+        tag = data[start + 11 : tag_end]
+        marker = b"-----END " + tag + b"-----"
+        end = data.find(marker, tag_end + 5)
+        if end < 0:
+            yield tag, None
+            return
+        pos = end + len(marker)
+        yield tag, data[start:pos]
+
+
 def _parse_pem(data: bytes) -> ParsedFile:
     certs: list[CertInfo] = []
     errors: list[ParseError] = []
     others: list[str] = []
-    complete = 0
-    for match in PEM_BLOCK.finditer(data):
-        complete += 1
-        tag = match.group(1)
-        if tag in _CERT_TAGS:
+    for number, (tag, block) in enumerate(pem_blocks(data), 1):
+        if block is None:
+            errors.append(ParseError("truncated", f"PEM block {number} ({tag.decode('ascii', 'replace')}) has no END line"))
+        elif tag in _CERT_TAGS:
             try:
-                certs.append(CertInfo.from_x509(x509.load_pem_x509_certificate(match.group(0))))
+                certs.append(CertInfo.from_x509(x509.load_pem_x509_certificate(block)))
             except ValueError as exc:
-                errors.append(ParseError("invalid_pem", f"certificate block {complete}: {_short(exc)}"))
+                errors.append(ParseError("invalid_pem", f"certificate block {number}: {_short(exc)}"))
         elif tag in _PKCS7_TAGS:
             try:
-                certs.extend(CertInfo.from_x509(c) for c in pkcs7.load_pem_pkcs7_certificates(match.group(0)))
+                certs.extend(CertInfo.from_x509(c) for c in pkcs7.load_pem_pkcs7_certificates(block))
             except ValueError as exc:
-                errors.append(ParseError("invalid_pem", f"PKCS#7 block {complete}: {_short(exc)}"))
+                errors.append(ParseError("invalid_pem", f"PKCS#7 block {number}: {_short(exc)}"))
         else:
-            others.append(tag.decode("ascii"))
-    begun = len(_PEM_BEGIN.findall(data))
-    if begun > complete:
-        errors.append(ParseError("truncated", f"{begun - complete} PEM block(s) without an END line"))
+            others.append(tag.decode("ascii", "replace"))
     return ParsedFile(tuple(certs), tuple(errors), tuple(others))
 
 

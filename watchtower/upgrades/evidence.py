@@ -12,7 +12,6 @@ its ``NotBefore`` instead.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
 import os
@@ -21,8 +20,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
-from cryptography import x509
 
+from watchtower.pki.kubeconfig import kubeconfig_entries, load_kubeconfig
+from watchtower.pki.model import ParseError
+from watchtower.pki.parse import parse_certificates
 from watchtower.upgrades.policy import (
     EVIDENCE_APISERVER_CERT,
     EVIDENCE_KUBEADM_BACKUP,
@@ -109,37 +110,28 @@ class CertTimes:
     is_ca: bool
 
 
-def certificate_times(pem_or_der: bytes) -> CertTimes:
-    """The first certificate in PEM (or DER) bytes: validity and whether it is a CA. ValueError."""
-    try:
-        if b"-----BEGIN" in pem_or_der:
-            cert = x509.load_pem_x509_certificate(pem_or_der)
-        else:
-            cert = x509.load_der_x509_certificate(pem_or_der)
-    except ValueError as exc:
-        raise ValueError(f"not an X.509 certificate: {exc}") from None
-    try:
-        is_ca = bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        is_ca = False
-    return CertTimes(cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(), is_ca)
+def certificate_times(data: bytes) -> CertTimes:
+    """The first certificate in PEM or DER bytes (``watchtower.pki`` parses): validity and CA flag.
+    ValueError naming what is wrong."""
+    parsed = parse_certificates(data)
+    if not parsed.certificates:
+        problem = parsed.errors[0] if parsed.errors else None
+        raise ValueError(f"no certificate ({problem})" if problem else "no certificate")
+    cert = parsed.certificates[0]
+    return CertTimes(cert.not_before, cert.not_after, cert.is_ca)
 
 
 def kubeconfig_client_certificate(text: str) -> bytes | None:
     """The embedded ``client-certificate-data`` of a kubeconfig's first user, or None if it has none."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ValueError("kubeconfig is not valid YAML") from None
-    users = data.get("users") if isinstance(data, dict) else None
-    for entry in users or ():
-        user = entry.get("user") if isinstance(entry, dict) else None
-        encoded = user.get("client-certificate-data") if isinstance(user, dict) else None
-        if encoded:
-            try:
-                return base64.b64decode(encoded, validate=True)
-            except ValueError:
-                raise ValueError("client-certificate-data is not base64") from None
+        entries = kubeconfig_entries(load_kubeconfig(text))
+    except ParseError as exc:
+        raise ValueError(str(exc)) from None
+    for entry in entries:
+        if entry.kind == "user" and (entry.data is not None or entry.error is not None):
+            if entry.error is not None:
+                raise ValueError(str(entry.error))
+            return entry.data
     return None
 
 

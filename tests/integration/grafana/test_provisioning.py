@@ -286,6 +286,7 @@ def test_group_interval_is_provisioned_and_restored(grafana: GrafanaAPIServer, s
     assert len(grafana.state.rules) == 3
 
 
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
 def test_https_with_ca_file_insecure_and_a_wrong_ca(settings: GrafanaSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import trustme
 
@@ -314,3 +315,16 @@ def test_credentials_in_the_url_are_refused() -> None:
     with pytest.raises(ConfigError, match="without credentials") as caught:
         config_mod.from_mapping({"collectors": {"grafana": {"url": "https://admin:hunter2@grafana.example.org"}}})
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_rejected_secret_is_not_echoed_into_errors_or_logs(
+    grafana: GrafanaAPIServer, settings: GrafanaSettings, caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = "hooks.slack.test/no-scheme/wt-secret-in-an-error-0815"
+    Path(settings.slack_webhook.file).write_text(bad)  # type: ignore[union-attr, arg-type]
+    caplog.set_level(logging.DEBUG)
+    report = provision.run(settings, sent_secrets={}, budget_seconds=0)
+    (error,) = report.outcome.errors  # type: ignore[union-attr]
+    assert error.location == "contact-point wt-slack" and "invalid URL '<redacted>'" in error.detail
+    assert bad not in caplog.text and bad not in repr(report.errors())
+    assert len(grafana.state.rules) == 3, "the other objects are still provisioned"

@@ -162,3 +162,17 @@ def test_auto_skips_without_the_kubeadm_certificate(tmp_path: Path) -> None:
     assert "no etcd client certificate" in EtcdCollector.unavailable_reason(settings, make_context(config))
     plain = config_mod.from_mapping({"collectors": {"etcd": {"endpoints": ["http://127.0.0.1:2381"]}}})
     assert EtcdCollector.unavailable_reason(plain.collectors["etcd"], make_context(plain)) is None
+
+
+def test_documented_config_examples_are_valid() -> None:
+    """The haproxy and etcd YAML examples in docs/metrics.md bind without errors."""
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "metrics.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    ours = [b for b in blocks if isinstance(b, dict) and set(b.get("collectors") or {}) & {"haproxy", "etcd"}]
+    assert len(ours) >= 2
+    for block in ours:
+        config_mod.from_mapping(block)

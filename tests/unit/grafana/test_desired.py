@@ -205,3 +205,15 @@ def test_group_interval_rounded_up_to_grafanas_base_interval() -> None:
     assert state.rule_groups[0].interval_seconds == 20
     assert [p.reason for p in state.problems] == ["interval_rounded"]
     assert "20s" in state.problems[0].detail
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "0s"), (90, "1m30s"), (86400, "24h"), (14 * 86400 + 1, "336h1s"), (600, "10m")])
+def test_durations_are_spelled_for_go_and_prometheus(seconds: float, text: str) -> None:
+    """File provisioning parses ``for`` with Go's time.ParseDuration, which knows no ``d``."""
+    assert desired.go_duration(seconds) == text
+
+
+def test_a_one_day_for_is_24h() -> None:
+    text = "groups:\n- name: g\n  rules:\n  - alert: X\n    expr: up == 0\n    for: 1d\n"
+    (rule,) = desired.build(GrafanaSettings(), [], [("g.rules.yaml", text)]).rules
+    assert rule.body()["for"] == "24h"
