@@ -13,5 +13,6 @@ BENCHMARKS: dict[str, str] = {
     "certs_secrets": "bench.certs_secrets",
     "haproxy_csv": "bench.haproxy_csv",
     "grafana": "bench.grafana_reconcile",
+    "controlplane": "bench.controlplane",
     "nodes": "bench.nodes",
 }
