@@ -225,7 +225,6 @@ class UpgradeCollector(Collector):
                 self._state = self.state_file.load()
             except (OSError, ValueError) as exc:
                 errors.append(ItemError(str(self.state_file.path), "state_error", str(exc)))
-            self._state_loaded = True
         self._state_loaded = True
         if version is not None:
             self._state, changed = observe(self._state, version, now, happened_at=backup_at)

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, parse_version, try_parse_version
+from watchtower.kubeversion import KubeVersion, try_parse_version
 
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_DL_BASE_URL = "https://dl.k8s.io/release"
@@ -252,5 +252,5 @@ def http_fetch(session: Any) -> Fetch:
 
 __all__ = [
     "CachedFetcher", "Cycle", "ReleaseFacts", "ReleaseSource", "SourceError", "http_fetch",
-    "parse_endoflife", "parse_stable_txt", "parse_static_eol", "parse_version",
+    "parse_endoflife", "parse_stable_txt", "parse_static_eol",
 ]
