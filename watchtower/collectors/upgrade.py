@@ -410,6 +410,10 @@ def build_findings(a: Assessment, now: float, lead_seconds: float) -> tuple[Find
         if now >= d.not_after:
             out.append(Finding(section, "certificates", Severity.CRITICAL,
                                f"{d.certificate} expired {_date(d.not_after)}: renew now (kubeadm certs renew) or upgrade"))
+        elif now + lead_seconds >= d.not_after:
+            out.append(Finding(section, "certificates", Severity.CRITICAL,
+                               f"{d.certificate} expires {_date(d.not_after)} (in {max(0, round((d.not_after - now) / DAY))} days): "
+                               "upgrade now (it renews the kubeadm certificates) or run kubeadm certs renew"))
         elif a.due_after_cert_deadline:
             out.append(Finding(section, "certificates", Severity.CRITICAL,
                                f"{d.certificate} expires {_date(d.not_after)}, before the next upgrade is due "
