@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.services import require_binary
+from tests.support.services import require_binary, require_module
 
-helm = pytest.importorskip("helm_python")
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
+helm: Any = require_module("helm_python")
+kubernetes_validate: Any = require_module("kubernetes_validate")
 
 pytestmark = pytest.mark.helm
 

@@ -327,13 +327,25 @@ class ApiserverCollector(Collector):
         url = f"https://{target.endpoint}/{_QUERY[path]}"
         timeout = float(self.s.probe_timeout)
         start = time.monotonic()
+        deadline = start + 2 * timeout  # connect + a read; a trickling body is cut off here
+        chunks: list[bytes] = []
         try:
             with self._session.get(url, timeout=(timeout, timeout), allow_redirects=False, stream=True, **options) as response:
-                raw = response.raw.read(MAX_BODY_BYTES, decode_content=True) or b""
                 status = response.status_code
+                # read through iter_content so a complete body returns the connection to the
+                # session's pool (keep-alive); closing a half-read raw stream would drop it
+                size = 0
+                for chunk in response.iter_content(chunk_size=16384):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES or time.monotonic() > deadline:
+                        why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
+                        reason = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
+                        return Probe(target, path, time.monotonic() - start, status=status,
+                                     error_reason=reason, error_detail=f"body {why}")
         except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
             return Probe(target, path, time.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
-        body = raw.decode("utf-8", errors="replace")
+        body = b"".join(chunks).decode("utf-8", errors="replace")
         reason = http_error_reason(path, status, body)
         detail = f"HTTP {status}: {body.strip()[:120]}" if reason else ""
         return Probe(target, path, time.monotonic() - start, status=status, body=body, error_reason=reason, error_detail=detail)

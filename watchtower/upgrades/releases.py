@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, parse_version, try_parse_version
+from watchtower.kubeversion import KubeVersion, try_parse_version
 
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_DL_BASE_URL = "https://dl.k8s.io/release"
@@ -172,7 +172,7 @@ class ReleaseSource:
 
     def describe(self) -> str:
         if self.kind == "static":
-            return "static (config)"
+            return "the config (release_source: static)"
         if self.kind == "endoflife.date":
             return str(self.endoflife_url)
         return self.base_url + (f" + {self.endoflife_url}" if self.endoflife_url else "")
@@ -252,5 +252,5 @@ def http_fetch(session: Any) -> Fetch:
 
 __all__ = [
     "CachedFetcher", "Cycle", "ReleaseFacts", "ReleaseSource", "SourceError", "http_fetch",
-    "parse_endoflife", "parse_stable_txt", "parse_static_eol", "parse_version",
+    "parse_endoflife", "parse_stable_txt", "parse_static_eol",
 ]
