@@ -9,6 +9,7 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
+    "startup": "bench.startup",
     "certs_scan": "bench.certs_scan",
     "certs_secrets": "bench.certs_secrets",
     "haproxy_csv": "bench.haproxy_csv",

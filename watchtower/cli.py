@@ -163,8 +163,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     if unknown:
         raise ConfigError("--collector", unknown[0], f"a collector name, one of {sorted(registry)}")
     selection = select_collectors(config, registry, make_context(config), only=tuple(args.collector))
-    view = run_collectors_once(selection.enabled)
-    return emit_check(view, args.output, registry, selection.skipped)
+    skipped = dict(selection.skipped)
+    collectors = []
+    for collector in selection.enabled:
+        if collector.changes_external_state and collector.name not in args.collector:
+            skipped[collector.name] = f"changes external state; run it with --collector {collector.name}"
+        else:
+            collectors.append(collector)
+    view = run_collectors_once(collectors)
+    return emit_check(view, args.output, registry, skipped)
 
 
 def emit_check(

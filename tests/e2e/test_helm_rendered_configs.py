@@ -17,8 +17,9 @@ import yaml
 
 from tests.kubeapi import KubeAPIServer
 from tests.support.processes import WatchtowerDaemon
+from tests.support.services import require_module
 
-helm = pytest.importorskip("helm_python")
+helm: Any = require_module("helm_python")
 
 pytestmark = pytest.mark.helm
 

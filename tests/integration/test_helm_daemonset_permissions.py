@@ -25,9 +25,9 @@ import yaml
 
 from tests.support.kubeadm_pki import KubeadmPKI
 from tests.support.processes import python_env
-from tests.support.services import require_binary, require_root
+from tests.support.services import require_binary, require_module, require_root
 
-helm = pytest.importorskip("helm_python")
+helm: Any = require_module("helm_python")
 
 pytestmark = pytest.mark.helm
 

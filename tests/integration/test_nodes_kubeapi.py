@@ -128,3 +128,32 @@ def test_auto_enable_needs_a_kubeconfig(tmp_path: Path, kube_api: KubeAPIServer)
     ok = config_mod.from_mapping({"kubernetes": {"kubeconfig": str(tmp_path / "kubeconfig")}})
     context = CollectorContext(config=ok, kube=KubeClientFactory(ok.kubernetes))
     assert NodesCollector.unavailable_reason(NodesCollector.Settings(), context) is None
+
+
+def test_every_metric_the_rules_use_is_exported(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """Names in alerts/{nodes,upgrade}.rules.yaml — expressions and the annotation queries — against
+    what a full run of the nodes and upgrade collectors really exports (a typo in either fails)."""
+    import datetime
+    import re
+
+    from tests.support.kubeadm_tree import UTC, KubeadmTree
+    from watchtower.collectors.upgrade import UpgradeCollector
+
+    cluster(kube_api)
+    kube_api.update_node("worker-4", taints=UNREACHABLE)
+    tree = KubeadmTree(tmp_path / "k", datetime.datetime(2022, 1, 1, tzinfo=UTC))
+    tree.control_plane(datetime.datetime(2026, 6, 1, tzinfo=UTC))
+    nodes = make(tmp_path, kube_api)
+    config = config_mod.from_mapping({
+        "kubernetes": {"kubeconfig": str(tmp_path / "kubeconfig")},
+        "collectors": {"upgrade": {"kubeadm_root": str(tmp_path / "k"), "release_source": "static",
+                                   "static_latest": "v1.31.4", "static_eol": {"1.30": "2026-06-28"}}}})
+    upgrade = UpgradeCollector(config.collectors["upgrade"],
+                               CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes)))
+    exported = set(samples(nodes.collect().metrics)) | set(samples(upgrade.collect().metrics))
+    from_other_collectors = {"watchtower_apiserver_version_info", "watchtower_cert_not_after_timestamp_seconds"}
+    root = Path(__file__).resolve().parents[2] / "alerts"
+    for rule_file in ("nodes.rules.yaml", "upgrade.rules.yaml"):
+        used = set(re.findall(r"\bwatchtower_[a-z0-9_]+", (root / rule_file).read_text()))
+        assert used, rule_file
+        assert used - exported - from_other_collectors == set(), rule_file

@@ -51,6 +51,10 @@ def test_inferred_from_the_apiserver_certificate_and_deadline_before_due(tmp_pat
     assert one(m, "watchtower_kubernetes_latest_version_info", channel="stable", minor="1.31", version="v1.31.4") == 1
     assert "watchtower_kubernetes_version_info" not in m  # no API: no version, so no "behind" either
     assert "watchtower_kubernetes_minors_behind" not in m
+    # due (2026-12-01) comes before the deadline, but the deadline is within the reminder lead
+    assert [(f.subject, f.severity.label, f.message) for f in result.findings if f.subject == "certificates"] == [
+        ("certificates", "critical", "admin.conf expires 2026-12-10 (in 14 days): upgrade now (it renews the "
+                                     "kubeadm certificates) or run kubeadm certs renew")]
     lines = render_check(result.details)
     assert lines[0] == "UPGRADE"
     row = {line.split("  ")[1].strip(): line for line in lines[1:]}

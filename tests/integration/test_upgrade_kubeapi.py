@@ -208,3 +208,35 @@ def test_forbidden_configmap_is_one_error_and_version_still_counts(tmp_path: Pat
     m = samples(result.metrics)
     assert one(m, "watchtower_kubernetes_minors_behind") == 0
     assert one(m, "watchtower_kubernetes_upgrades_needed") == 0
+
+
+class KubeadmStyleAPIServer(KubeAPIServer):
+    """The test API server, serving a certificate dated the way kubeadm dates them: NotBefore
+    copied from the CA (years ago), NotAfter one year after the last renewal."""
+
+    renewed = datetime.datetime(2026, 9, 14, 7, 30, tzinfo=UTC)
+
+    def _write_certificates(self) -> None:
+        super()._write_certificates()
+        self._serving = self._server_ca.issue_cert(
+            "127.0.0.1", "localhost", common_name="kube-apiserver",
+            not_before=datetime.datetime(2021, 3, 1, tzinfo=UTC),
+            not_after=self.renewed + datetime.timedelta(days=365))
+
+
+def test_cluster_role_infers_the_last_upgrade_from_the_served_certificate(tmp_path: Path) -> None:
+    """No kubeadm root (the Deployment mounts none): the apiserver's served certificate still dates
+    the last renewal; the test server's default certificate (2000 → 3000) is refused as evidence."""
+    with KubeadmStyleAPIServer(tmp_path / "a") as api:
+        api.set_version("v1.31.2")
+        result = make(tmp_path, api, Clock(START), release_source="static", static_latest="v1.31.4").collect()
+        assert result.errors == ()
+        m = samples(result.metrics)
+        renewed = KubeadmStyleAPIServer.renewed.timestamp()
+        assert one(m, "watchtower_upgrade_last_timestamp_seconds", evidence="apiserver_cert") == renewed
+        assert one(m, "watchtower_upgrade_next_due_timestamp_seconds") == add_months(renewed, 4)
+        assert result.details["last_upgrade_detail"].startswith(f"certificate served by {api.url} renewed")
+        assert "watchtower_upgrade_cert_deadline_timestamp_seconds" not in m  # one served certificate is not all leaves
+    with KubeAPIServer(tmp_path / "b") as plain:
+        result = make(tmp_path, plain, Clock(START), release_source="static", static_latest="v1.31.4").collect()
+        assert one(samples(result.metrics), "watchtower_upgrade_last_timestamp_seconds", evidence="unknown") == 0

@@ -81,7 +81,9 @@ def issue(
 ) -> Issued:
     """One certificate; self-signed when ``issuer`` is None. SANs: IPs or DNS names."""
     key = key or new_key()
-    start = not_before or (utcnow() - datetime.timedelta(hours=1))
+    if not_before is None:  # with only an end given, the certificate lived ``days`` up to it
+        not_before = (not_after - datetime.timedelta(days=days)) if not_after else utcnow() - datetime.timedelta(hours=1)
+    start = not_before
     end = not_after or (start + datetime.timedelta(days=days))
     subject = _name(cn, org)
     builder = (

@@ -6,6 +6,7 @@ there, a silent skip would hide a hole in the test suite, so it is a failure ins
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import socket
@@ -30,6 +31,17 @@ def require_binary(name: str) -> str:
     if in_ci():
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_module(name: str) -> object:
+    """Import ``name`` (a test-extra package); skip the module locally, fail it in CI, if missing."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"Python package {name} is not installed (pip install -e '.[test]')"
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
 
 
 def require_root() -> None:

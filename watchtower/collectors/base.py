@@ -124,6 +124,9 @@ class Collector(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Settings: ClassVar[type[CollectorSettings]] = CollectorSettings
+    # True for jobs that change something outside watchtower (the Grafana provisioner):
+    # `watchtower check` only looks, so it runs them only when asked for by --collector.
+    changes_external_state: ClassVar[bool] = False
 
     def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
         self.settings = settings

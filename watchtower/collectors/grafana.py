@@ -115,6 +115,7 @@ class GrafanaProvisioner(Collector):
     description = "Provisions Grafana: folder, dashboards, alert rules, contact points and notification policy"
     Settings = GrafanaSettings
 
+    changes_external_state: ClassVar[bool] = True
     sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)  # type: ignore[assignment]
     monotonic: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)  # type: ignore[assignment]
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import socket
+import ssl
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
@@ -213,7 +216,9 @@ class UpgradeCollector(Collector):
             errors.append(ItemError(location, "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
         return ClusterVersions(MappingProxyType(by_source), cluster_config)
 
-    def _observe(self, version: KubeVersion | None, now: float, errors: list[ItemError]) -> UpgradeState | None:
+    def _observe(
+        self, version: KubeVersion | None, now: float, errors: list[ItemError], backup_at: float | None = None,
+    ) -> UpgradeState | None:
         """Fold the observed version into the (persisted) state; report file problems once per run."""
         if not self._state_loaded and self.state_file is not None:
             try:
@@ -223,9 +228,9 @@ class UpgradeCollector(Collector):
             self._state_loaded = True
         self._state_loaded = True
         if version is not None:
-            self._state, changed = observe(self._state, version, now)
+            self._state, changed = observe(self._state, version, now, happened_at=backup_at)
             self._state_dirty = self._state_dirty or changed
-            if changed and self._state.last_upgrade is not None and self._state.last_upgrade.at == now:
+            if changed and self._state.last_upgrade is not None and self._state.last_upgrade.to_version == str(version):
                 log.info("upgrade observed: %s → %s", self._state.last_upgrade.from_version, version)
         if self._state_dirty and self.state_file is not None and self._state is not None:
             try:
@@ -235,6 +240,20 @@ class UpgradeCollector(Collector):
                 errors.append(ItemError(str(self.state_file.path), "state_error",
                                         f"cannot save: {exc.strerror or exc}; kept in memory, retried next run"))
         return self._state
+
+    def _served_apiserver_cert(self, errors: list[ItemError]) -> tuple[ev.CertTimes | None, str]:
+        """The certificate the API endpoint serves (where ``pki/apiserver.crt`` is not readable).
+
+        Only dates are read, so the handshake does not verify; behind a TLS-terminating load
+        balancer this would be the balancer's certificate (kubeadm setups pass TCP through).
+        """
+        host = self.context.kube.api_client().configuration.host
+        try:
+            der = served_certificate(host, self.context.config.kubernetes.request_timeout)
+            return ev.certificate_times(der), f"certificate served by {host}"
+        except (OSError, ValueError) as exc:
+            errors.append(ItemError(host, "served_cert", f"{type(exc).__name__}: {exc}"[:300]))
+            return None, ""
 
     # ---------------------------------------------------------------- collect
 
@@ -246,9 +265,9 @@ class UpgradeCollector(Collector):
         now = self.context.clock()
         errors: list[ItemError] = []
         versions = self._cluster_versions(errors)
-        state = self._observe(versions.highest, now, errors)
         scan = ev.scan_kubeadm_root(Path(self.s.kubeadm_root))
         errors += [ItemError(loc, reason, detail) for loc, reason, detail in scan.problems]
+        state = self._observe(versions.highest, now, errors, scan.backup.at if scan.backup else None)
         validity = float(self.s.cert_validity)
         if versions.cluster_configuration and versions.cluster_configuration.certificate_validity_seconds:
             validity = versions.cluster_configuration.certificate_validity_seconds
@@ -256,7 +275,10 @@ class UpgradeCollector(Collector):
         if state is not None and state.last_upgrade is not None:
             t = state.last_upgrade
             observed = LastUpgrade(t.at, EVIDENCE_OBSERVED, f"{t.from_version} → {t.to_version} seen by watchtower")
-        cert = ev.apiserver_cert_evidence(scan.apiserver_cert, validity, "pki/apiserver.crt") if scan.apiserver_cert else None
+        cert_times, where = scan.apiserver_cert, "pki/apiserver.crt"
+        if cert_times is None and versions.by_source:  # cluster role: no kubeadm root, but the API answers
+            cert_times, where = self._served_apiserver_cert(errors)
+        cert = ev.apiserver_cert_evidence(cert_times, validity, where, now) if cert_times else None
         last = choose_last_upgrade(observed, scan.backup, cert)
         current = versions.lowest
         facts = self.release_source.facts(current)
@@ -278,6 +300,21 @@ class UpgradeCollector(Collector):
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
         return render_check(details)
+
+
+def served_certificate(url: str, timeout: float) -> bytes:
+    """DER of the leaf certificate served at ``https://host:port`` (not verified: dates only)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "localhost", parts.port or 443
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, port), timeout=timeout) as sock, \
+            context.wrap_socket(sock, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    if not der:
+        raise ValueError("no certificate served")
+    return der
 
 
 # -------------------------------------------------------------------- pure: outputs
@@ -373,6 +410,10 @@ def build_findings(a: Assessment, now: float, lead_seconds: float) -> tuple[Find
         if now >= d.not_after:
             out.append(Finding(section, "certificates", Severity.CRITICAL,
                                f"{d.certificate} expired {_date(d.not_after)}: renew now (kubeadm certs renew) or upgrade"))
+        elif now + lead_seconds >= d.not_after:
+            out.append(Finding(section, "certificates", Severity.CRITICAL,
+                               f"{d.certificate} expires {_date(d.not_after)} (in {max(0, round((d.not_after - now) / DAY))} days): "
+                               "upgrade now (it renews the kubeadm certificates) or run kubeadm certs renew"))
         elif a.due_after_cert_deadline:
             out.append(Finding(section, "certificates", Severity.CRITICAL,
                                f"{d.certificate} expires {_date(d.not_after)}, before the next upgrade is due "

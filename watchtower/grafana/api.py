@@ -155,7 +155,7 @@ def _dashboard_view(model: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _diff_keys(want: Mapping[str, Any], have: Mapping[str, Any]) -> str:
-    keys = sorted(k for k in set(want) | set(have) if canonical(want.get(k)) != canonical(have.get(k)))
+    keys = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))  # deep, order-insensitive
     return "differs in " + ", ".join(keys) if keys else ""
 
 

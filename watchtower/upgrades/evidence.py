@@ -135,8 +135,12 @@ def kubeconfig_client_certificate(text: str) -> bytes | None:
     return None
 
 
-def apiserver_cert_evidence(times: CertTimes, validity_seconds: float, where: str) -> LastUpgrade:
+def apiserver_cert_evidence(times: CertTimes, validity_seconds: float, where: str, now: float) -> LastUpgrade | None:
+    """The apiserver certificate's renewal as upgrade evidence; None when the arithmetic lands in
+    the future (a certificate far longer-lived than kubeadm's, so not renewed by kubeadm)."""
     renewed = renewal_time(times.not_before, times.not_after, validity_seconds)
+    if renewed > now:
+        return None
     return LastUpgrade(renewed, EVIDENCE_APISERVER_CERT, f"{where} renewed (not after {_iso(times.not_after)})")
 
 

@@ -172,7 +172,7 @@ class ReleaseSource:
 
     def describe(self) -> str:
         if self.kind == "static":
-            return "static (config)"
+            return "the config (release_source: static)"
         if self.kind == "endoflife.date":
             return str(self.endoflife_url)
         return self.base_url + (f" + {self.endoflife_url}" if self.endoflife_url else "")

@@ -36,18 +36,24 @@ class UpgradeState:
     history: tuple[Transition, ...] = ()
 
 
-def observe(state: UpgradeState | None, version: KubeVersion, now: float) -> tuple[UpgradeState, bool]:
+def observe(
+    state: UpgradeState | None, version: KubeVersion, now: float, happened_at: float | None = None,
+) -> tuple[UpgradeState, bool]:
     """Fold one observed control-plane version into the state; (new state, changed?).
 
     Only a version higher than any seen before counts as an upgrade: during a rolling upgrade
     behind a VIP, ``/version`` alternates between old and new, and the old one must not count.
+    The upgrade is dated ``now`` unless ``happened_at`` (a kubeadm backup directory's time) lies
+    between the previous observation and now: then watchtower was not running when it happened.
     """
     if state is None:
         return UpgradeState(str(version), now), True
     highest = try_parse_version(state.highest_version)
     if highest is not None and version <= highest:
         return state, False
-    transition = Transition(now, state.highest_version, str(version))
+    since = state.last_upgrade.at if state.last_upgrade else state.first_seen_at
+    at = happened_at if happened_at is not None and since < happened_at <= now else now
+    transition = Transition(at, state.highest_version, str(version))
     history = (*state.history, transition)[-HISTORY_LIMIT:]
     return dataclasses.replace(state, highest_version=str(version), last_upgrade=transition, history=history), True
 

@@ -208,6 +208,8 @@ Read-only root filesystem, no capabilities, no privilege escalation; /tmp is an 
 */}}
 {{- define "watchtower.container" -}}
 {{- $v := .ctx.Values -}}
+{{- /* recursiveReadOnly exists from Kubernetes 1.30; older API servers (and server-side apply) reject it */ -}}
+{{- $recursive := semverCompare ">=1.30.0-0" .ctx.Capabilities.KubeVersion.Version -}}
 name: watchtower
 image: {{ include "watchtower.image" .ctx | quote }}
 imagePullPolicy: {{ $v.image.pullPolicy }}
@@ -263,16 +265,22 @@ volumeMounts:
   - name: host-kubernetes
     mountPath: {{ $v.daemonSet.hostPaths.kubernetes }}
     readOnly: true
+    {{- if $recursive }}
     recursiveReadOnly: IfPossible
+    {{- end }}
   - name: host-kubelet-pki
     mountPath: {{ $v.daemonSet.hostPaths.kubeletPki }}
     readOnly: true
+    {{- if $recursive }}
     recursiveReadOnly: IfPossible
+    {{- end }}
 {{- range $v.daemonSet.extraHostPaths }}
   - name: host-{{ .name }}
     mountPath: {{ .path }}
     readOnly: true
+    {{- if $recursive }}
     recursiveReadOnly: IfPossible
+    {{- end }}
 {{- end }}
 {{- end }}
 {{- end -}}

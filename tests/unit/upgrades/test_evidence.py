@@ -61,8 +61,11 @@ def test_scan_finds_backups_apiserver_cert_and_earliest_leaf(tmp_path: Path) -> 
     assert scan.problems == ()
     assert scan.backup is not None and scan.backup.at == ts("2026-02-10T11:58:03")
     assert scan.apiserver_cert is not None
-    evidence = ev.apiserver_cert_evidence(scan.apiserver_cert, 365 * DAY, "pki/apiserver.crt")
-    assert evidence.at == issued.timestamp() and evidence.evidence == "apiserver_cert"
+    evidence = ev.apiserver_cert_evidence(scan.apiserver_cert, 365 * DAY, "pki/apiserver.crt", now=issued.timestamp() + DAY)
+    assert evidence is not None and evidence.at == issued.timestamp() and evidence.evidence == "apiserver_cert"
+    # a certificate whose renewal would lie in the future was not made the kubeadm way: no evidence
+    assert ev.apiserver_cert_evidence(ev.CertTimes(ts("2000-01-01T00:00:00"), ts("3000-01-01T00:00:00"), False),
+                                      365 * DAY, "x", now=ts("2026-11-26T00:00:00")) is None
     assert scan.cert_deadline is not None
     assert scan.cert_deadline.certificate == "scheduler.conf"
     assert scan.cert_deadline.not_after == (issued - datetime.timedelta(days=40) + YEAR).timestamp()

@@ -58,3 +58,16 @@ def test_state_file_atomic_save_and_corrupt_file_moved_aside(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="moved to state.json.corrupt"):
         StateFile(path).load()
     assert not path.exists() and (path.parent / "state.json.corrupt").read_text() == "{half a file"
+
+
+def test_an_upgrade_while_watchtower_was_down_is_dated_by_the_kubeadm_backup() -> None:
+    state, _ = observe(None, parse_version("v1.30.2"), 1000.0)
+    # restarted at 9000; kubeadm's backup says the upgrade ran at 5000: that is when it happened
+    upgraded, _ = observe(state, parse_version("v1.31.0"), 9000.0, happened_at=5000.0)
+    assert upgraded.last_upgrade is not None and upgraded.last_upgrade.at == 5000.0
+    # a backup older than what watchtower already watched belongs to an earlier upgrade
+    again, _ = observe(upgraded, parse_version("v1.32.0"), 20000.0, happened_at=4000.0)
+    assert again.last_upgrade is not None and again.last_upgrade.at == 20000.0
+    # and a timestamp from the future (clock skew) is not believed either
+    later, _ = observe(again, parse_version("v1.33.0"), 30000.0, happened_at=31000.0)
+    assert later.last_upgrade is not None and later.last_upgrade.at == 30000.0
