@@ -419,7 +419,11 @@ def nodes_upgrades() -> dict[str, Any]:
              thresholds=steps((None, BLUE))),
         lay.row("Nodes"),
         state_timeline(lay, "Ready over time", "Each node's Ready condition.",
-                       f'watchtower_node_condition{{{C}, condition="Ready", status="true"}}', "{{node}}",
+                       # one series per condition with the current status as a label: 1 when Ready is true,
+                       # 0 when it is false or unknown (the status="true" series is gone then)
+                       f'max without (status) (watchtower_node_condition{{{C}, condition="Ready", status="true"}}) '
+                       f'or max without (status) (watchtower_node_condition{{{C}, condition="Ready", status!="true"}}) * 0',
+                       "{{node}}",
                        [{"type": "value", "options": {"1": {"text": "Ready", "color": GREEN},
                                                       "0": {"text": "NOT READY", "color": RED}}}], w=24),
         table(lay, "Nodes", "Every node: roles, versions, OS.", f"watchtower_node_info{{{C}}}",

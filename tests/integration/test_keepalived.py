@@ -7,7 +7,8 @@ through its JSON dump (opt-in signalling; each keepalived runs under ``unshare -
 private /tmp because the dump path is fixed) and read addresses over netlink; n2 uses a
 notify-script state file and `ip -j addr`.
 
-Every assertion reads watchtower's own /metrics, scraped inside each namespace. Each fault's
+Every assertion reads watchtower's own /metrics, scraped inside each namespace (or, in the
+second test, a real Prometheus in the bridge namespace evaluating alerts/controlplane.rules.yaml). Each fault's
 detection latency (event → visible in /metrics) is printed and must stay within one collection
 interval plus 1 s.
 """
@@ -15,6 +16,7 @@ interval plus 1 s.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -23,11 +25,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.netns import Namespaces, NetnsClient, in_netns, ip, unique_prefix
+from tests.support.promstack import Prometheus, rules_without_for
 from tests.support.services import require_binary, require_root
 
 pytestmark = [pytest.mark.keepalived, pytest.mark.slow]
@@ -131,11 +136,15 @@ class Lab:
         self.namespaces = Namespaces()
         self.nodes: dict[str, Node] = {}
         self.latencies: dict[str, float] = {}
+        self.bridge_ns = ""
+        self.prometheus: NetnsPrometheus | None = None
 
     def build(self) -> None:
         bridge_ns = self.namespaces.add(f"{self.prefix}-br")
         ip("-n", bridge_ns, "link", "add", "br0", "type", "bridge")
         ip("-n", bridge_ns, "link", "set", "br0", "up")
+        ip("-n", bridge_ns, "addr", "add", "198.51.100.1/24", "dev", "br0")  # where Prometheus scrapes from
+        self.bridge_ns = bridge_ns
         for index, name in enumerate(("n1", "n2", "n3"), start=1):
             netns = self.namespaces.add(f"{self.prefix}-{name}")
             workdir = self.base / name
@@ -198,12 +207,15 @@ class Lab:
         with open(node.workdir / "watchtower.log", "ab") as log:
             node.watchtower = subprocess.Popen(
                 ["ip", "netns", "exec", node.netns, sys.executable, "-m", "watchtower", "run",
-                 "--config", str(node.workdir / "watchtower.yaml"), "--listen", f"127.0.0.1:{WATCHTOWER_PORT}"],
+                 "--config", str(node.workdir / "watchtower.yaml"), "--listen", f"0.0.0.0:{WATCHTOWER_PORT}"],
                 cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
 
     def close(self) -> None:
         problems = []
+        if self.prometheus is not None:
+            self.prometheus.stop()
+            self.prometheus.client.close()
         for node in self.nodes.values():
             for proc in (node.watchtower, node.keepalived):
                 if proc is not None and proc.poll() is None:
@@ -285,6 +297,35 @@ class Lab:
         raise AssertionError(f"{event}: watchtower never showed the expected state within {timeout}s; last view {last}")
 
 
+class NetnsPrometheus(Prometheus):
+    """The project's real Prometheus, run inside the bridge namespace (it scrapes the nodes'
+    watchtowers at 198.51.100.11-13) and queried through that namespace's loopback."""
+
+    def __init__(self, netns: str, workdir: Path, targets: list[str], rule_files: list[Path]) -> None:
+        super().__init__(workdir, {"watchtower": targets}, rule_files=rule_files)
+        self.argv = ["ip", "netns", "exec", netns, *self.argv]
+        self.client = NetnsClient(netns)
+
+    def _get_json(self, path: str, **params: str) -> Any:
+        return json.loads(self.client.get(f"{self.url}{path}" + (f"?{urlencode(params)}" if params else ""), timeout=5))
+
+    def start_and_wait(self, timeout: float = 20.0) -> None:
+        self.start()
+        self.wait_until(lambda: self.client.get(f"{self.url}/-/ready", timeout=1), timeout, "prometheus /-/ready")
+
+    def query(self, expr: str, time_: float | None = None) -> list[dict[str, Any]]:
+        answer = self._get_json("/api/v1/query", query=expr)
+        if answer.get("status") != "success":
+            raise AssertionError(f"query {expr!r} failed: {answer}")
+        return answer["data"]["result"]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self._get_json("/api/v1/alerts")["data"]["alerts"]
+
+    def firing(self, name: str) -> list[dict[str, Any]]:
+        return [a for a in self.alerts() if a["labels"].get("alertname") == name and a["state"] == "firing"]
+
+
 def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -360,3 +401,39 @@ def test_vip_holder_failover_stale_vip_and_split_brain(lab: Lab, capsys: pytest.
     measured = {e: s for e, s in lab.latencies.items() if e not in ("startup", "restart_one_holder")}
     over = {e: round(s, 2) for e, s in measured.items() if s > LATENCY_BUDGET}
     assert not over, f"detection slower than interval + 1s ({LATENCY_BUDGET}s): {over}"
+
+
+@pytest.mark.prometheus
+def test_split_brain_alert_fires_in_prometheus_from_the_nodes_watchtowers(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """The cluster view lives in the alert rules: a real Prometheus scraping the three nodes'
+    watchtowers evaluates alerts/controlplane.rules.yaml (``for:`` set to 0s; promtool tests the
+    real durations) and fires KubeVIPSplitBrain naming both holders."""
+    require_binary("prometheus")
+    for node in lab.nodes.values():
+        lab.start_keepalived(node)
+        lab.start_watchtower(node)
+    rules = rules_without_for(lab.base / "rules", [REPO / "alerts" / "controlplane.rules.yaml"])
+    lab.prometheus = NetnsPrometheus(lab.bridge_ns, lab.base / "prometheus",
+                                     [f"198.51.100.{10 + i}:{WATCHTOWER_PORT}" for i in (1, 2, 3)], rules)
+    prometheus = lab.prometheus
+    prometheus.start_and_wait()
+    prometheus.wait_for_up("watchtower", timeout=30)
+    prometheus.wait_until(lambda: prometheus.query(f'sum by (vip) (watchtower_vip_held{{vip="{VIP}"}}) == 1'), 20,
+                          "exactly one holder in Prometheus")
+    assert prometheus.firing("KubeVIPSplitBrain") == []
+
+    # SIGKILL the master: its VIP stays while n2 takes over → two holders → the alert fires
+    start = time.monotonic()
+    lab.stop_keepalived(lab.nodes["n1"], signal.SIGKILL)
+    prometheus.wait_until(lambda: prometheus.firing("KubeVIPSplitBrain"), 15, "KubeVIPSplitBrain firing")
+    fired_after = time.monotonic() - start
+    (alert,) = prometheus.firing("KubeVIPSplitBrain")
+    assert alert["labels"]["vip"] == VIP and alert["labels"]["severity"] == "critical"
+    assert f"bound on 2 nodes: n1 n2." in alert["annotations"]["description"], alert["annotations"]["description"]
+    lab.reap_keepalived(lab.nodes["n1"])
+
+    # the stale address removed by hand: one holder, the alert resolves
+    in_netns(lab.nodes["n1"].netns, "ip", "addr", "del", f"{VIP}/24", "dev", "eth0")
+    prometheus.wait_until(lambda: not prometheus.firing("KubeVIPSplitBrain"), 15, "KubeVIPSplitBrain resolved")
+    with capsys.disabled():
+        print(f"\nkeepalived SIGKILL → KubeVIPSplitBrain firing in Prometheus: {fired_after:.2f}s")
