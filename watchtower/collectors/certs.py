@@ -149,9 +149,10 @@ def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
     plane = context.config.control_plane
     names = list(plane.vips)
     if plane.endpoint:
-        host = plane.endpoint.rsplit(":", 1)[0] if plane.endpoint.count(":") == 1 or plane.endpoint.startswith("[") \
-            else plane.endpoint
-        names.append(host.strip("[]"))
+        try:
+            names.append(Endpoint.parse(plane.endpoint).host)  # "host:port" or "[v6]:port"
+        except ValueError:
+            names.append(plane.endpoint.strip("[]"))  # a bare host name or address
     return tuple(names)
 
 

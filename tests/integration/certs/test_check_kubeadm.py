@@ -41,3 +41,28 @@ def test_check_with_config_file_renders_the_certs_section_and_exit_status(tmp_pa
     (apiserver,) = [line for line in lines if line.split()[:1] == ["apiserver"] and "kubeadm" in line]
     assert "<expired>" in apiserver and "EXPIRED" in apiserver
     assert any(line.startswith("CRITICAL") and "apiserver" in line and "expired 5h" in line for line in lines)
+
+
+def test_table_is_coloured_on_a_terminal(tmp_path):
+    import pty
+
+    tree = KubeadmPKI.build(tmp_path, not_after={"front-proxy-client": utcnow() + datetime.timedelta(days=10)})
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    with subprocess.Popen([sys.executable, "-m", "watchtower", "check", "certs", "--kubeadm", str(tree.root),
+                           "--kubelet-pki-dir", str(tree.kubelet_dir)], stdout=secondary, stderr=subprocess.PIPE,
+                          cwd=REPO, env={**env, "PYTHONPATH": str(REPO)}) as process:
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=60) == 1  # a warning
+    os.close(primary)
+    text = b"".join(chunks).decode()
+    assert "\033[33mWARNING\033[0m" in text and "\033[32mOK\033[0m" in text

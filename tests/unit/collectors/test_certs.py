@@ -194,3 +194,13 @@ def test_not_found_paths_and_size_cap(tmp_path):
         (str(tmp_path / "missing.pem"), "not_found"), (str(tmp_path / "*.nothing"), "not_found"),
         (str(big), "too_large")}
     assert dataclasses.replace(CertsSettings(), kubeadm=False).kubeadm is False
+
+
+@pytest.mark.parametrize(("endpoint", "expected"), [
+    ("k8s-api.example.test:6443", "k8s-api.example.test"), ("k8s-api.example.test", "k8s-api.example.test"),
+    ("[2001:db8::10]:6443", "2001:db8::10"), ("198.51.100.10:6443", "198.51.100.10"),
+])
+def test_san_names_from_the_control_plane_endpoint(pki, endpoint, expected):
+    config = Config(control_plane=ControlPlaneConfig(endpoint=endpoint))
+    san = {s.labels["name"] for s in samples(make_collector(pki, config=config).collect(), "watchtower_cert_san_covers")}
+    assert san == {expected}
