@@ -79,7 +79,7 @@ def _common_name(name: x509.Name) -> str:
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):  # absent or malformed: no usable CA
         return False
 
 
@@ -150,7 +150,7 @@ class CertInfo:
     def _san_values(self, kind: type) -> list[Any]:
         try:
             san = self._x509.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        except x509.ExtensionNotFound:
+        except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
             return []
         return list(san.get_values_for_type(kind))
 

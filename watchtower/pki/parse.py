@@ -39,7 +39,17 @@ class ParsedFile:
 
 
 def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hint: str = "") -> ParsedFile:
-    """Every certificate in ``data``; the format is sniffed (``name_hint`` = file name helps for .p12)."""
+    """Every certificate in ``data``; the format is sniffed (``name_hint`` = file name helps for .p12).
+
+    Never raises: input that trips cryptography in an unexpected way becomes a ``parse_error``.
+    """
+    try:
+        return _parse(data, passphrase, name_hint)
+    except Exception as exc:  # noqa: BLE001 - one odd blob must not cost the caller the rest
+        return ParsedFile(errors=(ParseError("parse_error", f"{type(exc).__name__}: {_short(exc)}"),))
+
+
+def _parse(data: bytes, passphrase: bytes | None, name_hint: str) -> ParsedFile:
     if not data.strip():
         return ParsedFile(errors=(ParseError("empty", "no data"),))
     if name_hint.lower().endswith(PKCS12_SUFFIXES):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from tests.support.kubeadm_pki import issue
@@ -32,7 +32,7 @@ def test_pem_bundle_keeps_order_and_fields(chain):
     assert not first.is_ca and parsed.certificates[1].is_ca
     assert first.dns_names == ("leaf.example.test",)
     assert [str(a) for a in first.ip_addresses] == ["198.51.100.7"]
-    assert first.fingerprint_sha256 == leaf.cert.fingerprint(__import__("cryptography").hazmat.primitives.hashes.SHA256()).hex()
+    assert first.fingerprint_sha256 == leaf.cert.fingerprint(hashes.SHA256()).hex()
     assert parsed.errors == ()
 
 
@@ -169,3 +169,30 @@ def test_distinguished_name_matches_rfc4514_string(attributes):
             "UID": NameOID.USER_ID}
     name = x509.Name([x509.NameAttribute(oids[k], v) for k, v in attributes])
     assert distinguished_name(name) == name.rfc4514_string()
+
+
+def test_certificate_with_duplicate_extensions_is_still_reported():
+    """cryptography refuses `.extensions` of such a certificate; its dates still matter."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from tests.support.kubeadm_pki import new_key
+
+    key = new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd")])
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+               .serial_number(0x0DD).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=30))
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x30\x03\x01\x01\xff"),
+                              critical=False))
+    der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    patched = der.replace(b"\x06\x03\x2a\x03\x04", b"\x06\x03\x55\x1d\x13")  # 1.2.3.4 → basicConstraints again
+    assert patched != der
+    parsed = parse_certificates(patched)
+    (cert,) = parsed.certificates
+    assert (cert.subject_cn, cert.serial, cert.is_ca) == ("odd", 0x0DD, False)
+    assert cert.not_after == (start + datetime.timedelta(days=30)).timestamp()
+    assert cert.dns_names == ()
