@@ -105,3 +105,13 @@ def test_check_certs_endpoint_cli(tmp_path, pki):
     assert [c["subject_cn"] for c in doc["certificates"]] == ["expired.example.test", "endpoint-intermediate-ca"]
     (chain,) = [c for c in doc["checks"] if c["check"] == "chain_valid"]
     assert (chain["ok"], chain["reason"]) == (False, "expired")
+
+
+def test_without_ca_file_the_system_store_decides(tmp_path, pki):
+    lone = issue("127.0.0.1", server=True, sans=["127.0.0.1"])  # self-signed, in no system store
+    with TLSServer(tmp_path / "lone", lone.cert_pem, lone.key_pem) as selfsigned, \
+         TLSServer(tmp_path / "private", pki["good"].cert_pem + pki["inter"].cert_pem, pki["good"].key_pem) as private:
+        result = make_collector(kubeadm=False, endpoints=(selfsigned.address, private.address)).collect()
+    chain = _chain(result)
+    assert (chain[selfsigned.address].value, chain[selfsigned.address].labels["reason"]) == (0, "self_signed")
+    assert (chain[private.address].value, chain[private.address].labels["reason"]) == (0, "issuer_unknown")
