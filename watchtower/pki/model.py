@@ -11,6 +11,7 @@ import datetime
 import functools
 import hashlib
 import ipaddress
+import re
 from typing import Any
 
 from cryptography import x509
@@ -37,6 +38,34 @@ def serial_hex(serial: int) -> str:
     if len(text) % 2:
         text = "0" + text
     return sign + text
+
+
+_DN_KEYWORDS = {
+    NameOID.COMMON_NAME: "CN", NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+    NameOID.COUNTRY_NAME: "C", NameOID.LOCALITY_NAME: "L", NameOID.STATE_OR_PROVINCE_NAME: "ST",
+    NameOID.STREET_ADDRESS: "STREET", NameOID.DOMAIN_COMPONENT: "DC", NameOID.USER_ID: "UID",
+}
+_DN_NEEDS_ESCAPE = re.compile(r'[\\",+;<>\x00]|^[# ]|\s$')
+
+
+def distinguished_name(name: x509.Name) -> str:
+    """RFC 4514 text of a name, as ``Name.rfc4514_string()`` but several times faster for plain values.
+
+    Values needing escapes and attribute types without a short keyword go through cryptography's
+    own formatter, so the output is the same.
+    """
+    parts = []
+    for rdn in reversed(name.rdns):
+        texts = []
+        for attribute in rdn:
+            value = attribute.value
+            keyword = _DN_KEYWORDS.get(attribute.oid)
+            if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
+                texts.append(attribute.rfc4514_string())
+            else:
+                texts.append(f"{keyword}={value}")
+        parts.append("+".join(texts))
+    return ",".join(parts)
 
 
 def _common_name(name: x509.Name) -> str:
@@ -100,11 +129,11 @@ class CertInfo:
 
     @functools.cached_property
     def subject(self) -> str:
-        return self._x509.subject.rfc4514_string()
+        return distinguished_name(self._x509.subject)
 
     @functools.cached_property
     def issuer(self) -> str:
-        return self._x509.issuer.rfc4514_string()
+        return distinguished_name(self._x509.issuer)
 
     @functools.cached_property
     def self_issued(self) -> bool:

@@ -134,3 +134,38 @@ def test_certinfo_is_frozen(chain):
     info = CertInfo.from_x509(chain[2].cert)
     with pytest.raises(AttributeError):
         info.serial = 5  # type: ignore[misc]
+
+
+def test_pem_with_crlf_comments_and_other_blocks(chain):
+    root, _, leaf = chain
+    text = (b"subject=CN=leaf (openssl x509 -text style preamble)\r\n" + leaf.cert_pem.replace(b"\n", b"\r\n")
+            + b"\r\n# a comment between blocks\r\n" + root.cert_pem
+            + b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
+    parsed = parse_certificates(text)
+    assert [c.subject_cn for c in parsed.certificates] == ["leaf.example.test", "root-ca"]
+    assert parsed.errors == () and parsed.other_blocks == ("CERTIFICATE REQUEST",)
+
+
+def test_begin_line_without_closing_dashes_is_truncated():
+    parsed = parse_certificates(b"-----BEGIN CERTIFICATE\nMIIB")
+    assert [e.reason for e in parsed.errors] == ["truncated"]
+
+
+@pytest.mark.parametrize("attributes", [
+    [("O", "system:masters"), ("CN", "kubernetes-admin")],
+    [("CN", "a,b+c;d<e>f")], [("CN", "#leading hash")], [("CN", " leading space")], [("CN", "trailing ")],
+    [("CN", 'quote" and \\ backslash')], [("C", "DE"), ("ST", "Berlin"), ("L", "Berlin"), ("OU", "ops"), ("CN", "ü")],
+    [("EMAIL", "ops@example.test"), ("SERIALNUMBER", "42"), ("DC", "example"), ("UID", "u1")],
+])
+def test_distinguished_name_matches_rfc4514_string(attributes):
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from watchtower.pki.model import distinguished_name
+
+    oids = {"O": NameOID.ORGANIZATION_NAME, "CN": NameOID.COMMON_NAME, "C": NameOID.COUNTRY_NAME,
+            "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+            "EMAIL": NameOID.EMAIL_ADDRESS, "SERIALNUMBER": NameOID.SERIAL_NUMBER, "DC": NameOID.DOMAIN_COMPONENT,
+            "UID": NameOID.USER_ID}
+    name = x509.Name([x509.NameAttribute(oids[k], v) for k, v in attributes])
+    assert distinguished_name(name) == name.rfc4514_string()
