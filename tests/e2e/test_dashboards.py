@@ -19,6 +19,7 @@ import dataclasses
 import importlib.util
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from tests.support.kubeadm_pki import KubeadmPKI
 from tests.support.processes import WatchtowerDaemon
 from tests.support.promql_names import documented, metric_names
 from tests.support.promstack import Prometheus
-from tests.support.services import wait_for
+from tests.support.services import require_binary, wait_for
 from watchtower.collectors import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,6 +198,7 @@ def test_substitution() -> None:
 @dataclasses.dataclass(frozen=True)
 class Lab:
     prometheus: Prometheus
+    watchtower_url: str
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +264,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         wanted = len(LAB_COLLECTORS - {"core"})
         prometheus.wait_until(lambda: prometheus.query(f"count(watchtower_collector_success == 1) == {wanted}"), 15,
                               f"{wanted} collectors succeeding")
-        yield Lab(prometheus)
+        yield Lab(prometheus, daemon.url)
 
 
 @pytest.mark.prometheus
@@ -294,3 +296,18 @@ def test_panel_query_returns_data(lab: Lab, query: Query) -> None:
         assert not result, f"{missing} is listed in EXPECTED_MISSING but its panel has data: update the list"
         pytest.xfail("; ".join(EXPECTED_MISSING[m] for m in missing))
     assert result, f"no data for {query.expr!r}"
+
+
+@pytest.mark.prometheus
+@pytest.mark.promtool
+@pytest.mark.haproxy
+@pytest.mark.etcd
+def test_full_metrics_output_passes_promtool_lint(lab: Lab) -> None:
+    """Every collector at once, on real inputs: the whole /metrics is valid and lint-clean."""
+    body = requests.get(f"{lab.watchtower_url}/metrics", timeout=10).content
+    names = re.findall(rb"^# TYPE (\S+) ", body, flags=re.MULTILINE)
+    assert len(names) == len(set(names)), "a metric family appears twice"
+    exporting = {collector_of(n.decode()) for n in names}
+    assert LAB_COLLECTORS <= exporting, f"collectors without metrics: {sorted(LAB_COLLECTORS - exporting)}"
+    done = subprocess.run([require_binary("promtool"), "check", "metrics"], input=body, capture_output=True, timeout=60)
+    assert done.returncode == 0, (done.stdout + done.stderr).decode()

@@ -435,5 +435,12 @@ def test_split_brain_alert_fires_in_prometheus_from_the_nodes_watchtowers(lab: L
     # the stale address removed by hand: one holder, the alert resolves
     in_netns(lab.nodes["n1"].netns, "ip", "addr", "del", f"{VIP}/24", "dev", "eth0")
     prometheus.wait_until(lambda: not prometheus.firing("KubeVIPSplitBrain"), 15, "KubeVIPSplitBrain resolved")
+
+    # KubeVIPFlapping's count of moves works on the real series, whose interface label changes
+    # with the value (n2 0→1 and n1 1→0 here); a plain changes() over them would see nothing
+    moves = prometheus.query(f'sum by (vip) (changes((max without (interface) (watchtower_vip_held{{vip="{VIP}"}}))[10m:]))')
+    assert moves and float(moves[0]["value"][1]) >= 2, moves
+    naive = prometheus.query(f'sum by (vip) (changes(watchtower_vip_held{{vip="{VIP}"}}[10m]))')
+    assert float(naive[0]["value"][1]) == 0, naive
     with capsys.disabled():
         print(f"\nkeepalived SIGKILL → KubeVIPSplitBrain firing in Prometheus: {fired_after:.2f}s")
