@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import sys
@@ -27,10 +28,11 @@ from watchtower.collectors.base import (
 )
 from watchtower.collectors.certsources import (
     CertRecord, CertSource, CheckRecord, Endpoint, EndpointSource, FileSource, KubeadmSource, KubeconfigSource,
-    SecretSource, kubeadm_present,
+    ScanCache, SecretSource, kubeadm_present,
 )
 from watchtower.configtypes import ConfigError, SecretRef, SecretUnavailable, Seconds, format_duration
 from watchtower.pki import CertInfo, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
+from watchtower.pki.checks import SignatureCache
 
 CERT_LABELS = ("source", "location", "name", "subject_cn", "issuer_cn", "serial", "is_ca")
 CHECK_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -145,6 +147,11 @@ def human_duration(seconds: float) -> str:
     return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m"
 
 
+def _passphrase_tag(passphrase: bytes | None) -> str | None:
+    """A short digest telling cached PKCS#12 results apart when the passphrase file changes (in memory only)."""
+    return None if passphrase is None else hashlib.blake2b(passphrase, digest_size=16, person=b"wt-certs-cache").hexdigest()
+
+
 def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
     plane = context.config.control_plane
     names = list(plane.vips)
@@ -159,13 +166,13 @@ def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
 class _Accumulator:
     """Collects records from all sources: deduplicated series, checks, errors, then judges chains."""
 
-    def __init__(self, now: float, thresholds: Thresholds) -> None:
+    def __init__(self, now: float, thresholds: Thresholds, signatures: SignatureCache | None = None) -> None:
         self.now = now
         self.thresholds = thresholds
         self.series: dict[tuple[str, ...], tuple[float, float]] = {}
         self.rows: list[dict[str, Any]] = []
         self.local: list[CertRecord] = []
-        self.index = IssuerIndex()
+        self.index = IssuerIndex(signatures=signatures)
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
@@ -303,6 +310,10 @@ class CertsCollector(Collector):
     description: ClassVar[str] = "Certificate expiry in kubeadm PKI, kubeconfigs, files, TLS endpoints and Secrets"
     Settings: ClassVar[type[CollectorSettings]] = CertsSettings
 
+    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+        super().__init__(settings, context)
+        self.cache = ScanCache()  # the daemon rescans the same files: unchanged ones cost a stat
+
     @classmethod
     def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
         assert isinstance(settings, CertsSettings)
@@ -326,7 +337,7 @@ class CertsCollector(Collector):
         if use_kubeadm:
             yield KubeadmSource(s.kubeadm_root, s.kubelet_pki_dir, san_names=_kubeadm_sans(self.context),
                                 served_endpoints=s.apiserver_endpoints, timeout=float(s.endpoint_timeout),
-                                max_bytes=s.max_file_size)
+                                max_bytes=s.max_file_size, cache=self.cache)
         if s.paths:
             passphrase = None
             if s.pkcs12_passphrase is not None:
@@ -334,9 +345,10 @@ class CertsCollector(Collector):
                     passphrase = s.pkcs12_passphrase.read().encode()
                 except SecretUnavailable as exc:
                     yield ItemError(s.pkcs12_passphrase.describe(), "passphrase_unavailable", str(exc))
-            yield FileSource(s.paths, max_bytes=s.max_file_size, passphrase=passphrase)
+            yield FileSource(s.paths, max_bytes=s.max_file_size, passphrase=passphrase, cache=self.cache,
+                             passphrase_tag=_passphrase_tag(passphrase))
         if s.kubeconfigs:
-            yield KubeconfigSource(s.kubeconfigs, max_bytes=s.max_file_size)
+            yield KubeconfigSource(s.kubeconfigs, max_bytes=s.max_file_size, cache=self.cache)
         if s.endpoints:
             endpoints = [Endpoint.parse(e) if isinstance(e, str) else Endpoint.parse(e.address, e.server_name, e.ca_file)
                          for e in s.endpoints]
@@ -347,16 +359,20 @@ class CertsCollector(Collector):
                                page_size=kube.page_size, request_timeout=kube.request_timeout)
 
     def collect(self) -> CollectResult:
-        acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds)
-        for source in self.sources():
-            if isinstance(source, ItemError):
-                acc.add("file", source)
-                continue
-            try:
-                for record in source.read():
-                    acc.add(source.kind, record)
-            except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+        acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures)
+        self.cache.begin_run()
+        try:
+            for source in self.sources():
+                if isinstance(source, ItemError):
+                    acc.add("file", source)
+                    continue
+                try:
+                    for record in source.read():
+                        acc.add(source.kind, record)
+                except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
+                    acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.cache.end_run()
         acc.judge_chains()
         return CollectResult(
             metrics=acc.metrics(),
