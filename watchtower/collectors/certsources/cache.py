@@ -8,6 +8,8 @@ certificates, 1/0 judgements and errors, never key material: a key check is reus
 boolean, under the stamps of both the certificate's and the key's files.
 
 Entries not used in a run (the file is gone, or no longer configured) are dropped at its end.
+As with ``make``, a rewrite that keeps the inode and size within one tick of the filesystem's
+timestamp clock is indistinguishable by stamp; it is seen at the file's next change.
 One collect at a time uses a cache (the scheduler never overlaps runs of a collector).
 """
 
