@@ -36,6 +36,7 @@ from watchtower.pki import (
     CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain,
 )
 from watchtower.pki.checks import SignatureCache
+from watchtower.pki.model import rfc3339
 
 CERT_LABELS = ("source", "location", "name", "subject_cn", "issuer_cn", "serial", "is_ca")
 CHECK_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -134,9 +135,6 @@ class CertsSettings(CollectorSettings):
                           self.critical_fraction)
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-
 
 def human_duration(seconds: float) -> str:
     """``364d``, ``5d 3h``, ``7h 12m`` — days and hours like kubeadm's residual time."""
@@ -177,8 +175,24 @@ class _Series:
 
 
 @dataclasses.dataclass(frozen=True)
+class _ChainOutcome:
+    """One record's chain verdict and the check records it produced (holding the objects keeps ids unique)."""
+
+    record: CertRecord
+    valid: bool
+    reason: str
+    issuer: CertInfo | None
+    issuer_location: str
+    checks: tuple[tuple[CheckRecord, tuple[str, ...]], ...]
+
+    def same_verdict(self, result: ChainResult, issuer_location: str) -> bool:
+        return (self.valid == result.valid and self.reason == result.reason and self.issuer is result.issuer
+                and self.issuer_location == issuer_location)
+
+
+@dataclasses.dataclass(frozen=True)
 class Reuse:
-    """Series and check samples of the last run, for the next one (kept by the collector).
+    """Series, chain verdicts and check samples of the last run, for the next one (kept by the collector).
 
     A series is reused only for the very same ``CertInfo`` object — the scan cache hands the same
     one out while its file is unchanged — and a check sample only with the same value, so a run
@@ -186,6 +200,7 @@ class Reuse:
     """
 
     series: Mapping[tuple[str, ...], _Series] = dataclasses.field(default_factory=dict)
+    chains: Mapping[int, _ChainOutcome] = dataclasses.field(default_factory=dict)  # by id() of the CertRecord
     check_samples: Mapping[tuple[str, tuple[str, ...]], Sample] = dataclasses.field(default_factory=dict)
 
 
@@ -208,6 +223,7 @@ class _Accumulator:
         self.index = IssuerIndex(signatures=signatures)
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
         self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}
+        self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
 
@@ -263,12 +279,14 @@ class _Accumulator:
     def judge_chains(self) -> None:
         """chain_valid and expires_after_issuer for local certificates whose issuer was also found.
 
-        A certificate found at many locations is one object (the parse memo), judged once.
+        A certificate found at many locations is one object (the parse memo), judged once; a record
+        judged the same way as in the last run keeps its check records.
         """
         location_of: dict[int, str] = {}
         for record in self.local:
             location_of.setdefault(id(record.cert), record.location)  # first location wins
         judged: dict[int, Any] = {}
+        previous = self.previous.chains
         for record in self.local:
             cert = record.cert
             result = judged.get(id(cert), _UNJUDGED)
@@ -276,23 +294,16 @@ class _Accumulator:
                 result = judged[id(cert)] = self._chain(cert)
             if result is None:
                 continue
-            serial = cert.serial_hex
-            base = {"source": record.source, "location": record.location, "name": record.name,
-                    "subject_cn": cert.subject_cn, "serial": serial}
-            base_values = (record.source, record.location, record.name, cert.subject_cn, serial)
-            if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
-                message = "chain verifies" if result.valid else f"chain does not verify: {result.reason}"
-                self._check(CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid,
-                                        _subject(record), message), (*base_values, result.reason))
-            issuer = result.issuer
-            if issuer is not None and issuer is not cert:
-                outlives = expires_after_issuer(cert, issuer)
-                where = location_of.get(id(issuer), "")
-                message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
-                           f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
-                self._check(CheckRecord("expires_after_issuer", {**base, "issuer_cn": issuer.subject_cn,
-                                                                 "issuer_location": where}, not outlives,
-                                        _subject(record), message), (*base_values, issuer.subject_cn, where))
+            where = location_of.get(id(result.issuer), "") if result.issuer is not None else ""
+            last = previous.get(id(record))
+            if last is not None and last.record is record and last.same_verdict(result, where):
+                outcome = last
+            else:
+                outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where,
+                                        _chain_checks(record, result, where))
+            self.chains[id(record)] = outcome
+            for check, values in outcome.checks:
+                self._check(check, values)
 
     def metrics(self) -> tuple[GaugeMetricFamily, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""
@@ -333,7 +344,7 @@ class _Accumulator:
 
     def reuse(self) -> Reuse:
         """What the next run may take over (call after ``metrics``)."""
-        return Reuse(self.series, self.check_samples)
+        return Reuse(self.series, self.chains, self.check_samples)
 
     def details(self) -> dict[str, Any]:
         return {
@@ -343,8 +354,33 @@ class _Accumulator:
             "checks": [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
                        for r in self.checks.values()],
             "thresholds": dataclasses.asdict(self.thresholds),
-            "now": _iso(self.now),
+            "now": rfc3339(self.now),
         }
+
+
+def _chain_checks(record: CertRecord, result: ChainResult,
+                  where: str) -> tuple[tuple[CheckRecord, tuple[str, ...]], ...]:
+    """The chain_valid and expires_after_issuer records (with their label values) for one verdict."""
+    cert = record.cert
+    serial = cert.serial_hex
+    base = {"source": record.source, "location": record.location, "name": record.name,
+            "subject_cn": cert.subject_cn, "serial": serial}
+    base_values = (record.source, record.location, record.name, cert.subject_cn, serial)
+    subject = _subject(record)
+    checks = []
+    if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
+        message = "chain verifies" if result.valid else f"chain does not verify: {result.reason}"
+        checks.append((CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid, subject, message),
+                       (*base_values, result.reason)))
+    issuer = result.issuer
+    if issuer is not None and issuer is not cert:
+        outlives = expires_after_issuer(cert, issuer)
+        message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
+                   f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
+        labels = {**base, "issuer_cn": issuer.subject_cn, "issuer_location": where}
+        checks.append((CheckRecord("expires_after_issuer", labels, not outlives, subject, message),
+                       (*base_values, issuer.subject_cn, where)))
+    return tuple(checks)
 
 
 def _new_series(key: tuple[str, ...], record: CertRecord) -> _Series:
@@ -352,7 +388,7 @@ def _new_series(key: tuple[str, ...], record: CertRecord) -> _Series:
     labels = dict(zip(CERT_LABELS, key))
     row = {"source": record.source, "location": record.location, "name": record.name, "subject": cert.subject,
            "issuer": cert.issuer, "subject_cn": cert.subject_cn, "issuer_cn": cert.issuer_cn,
-           "serial": cert.serial_hex, "not_before": _iso(cert.not_before), "not_after": _iso(cert.not_after),
+           "serial": cert.serial_hex, "not_before": cert.not_before_rfc3339, "not_after": cert.not_after_rfc3339,
            "is_ca": cert.is_ca}
     return _Series(cert, MappingProxyType(row), Sample(_NOT_AFTER, labels, cert.not_after),
                    Sample(_NOT_BEFORE, labels, cert.not_before))

@@ -51,12 +51,16 @@ class IssuerIndex:
 
     def __init__(self, certs: Iterable[CertInfo] = (), signatures: SignatureCache | None = None) -> None:
         self._by_subject: dict[str, list[CertInfo]] = {}
+        self._seen_ids: set[int] = set()  # CertInfo objects added (the memo hands out one per certificate)
         self._seen: set[x509.Certificate] = set()
         self._signatures: SignatureCache = {} if signatures is None else signatures
         for cert in certs:
             self.add(cert)
 
     def add(self, cert: CertInfo) -> None:
+        if id(cert) in self._seen_ids:
+            return
+        self._seen_ids.add(id(cert))
         if cert.x509 not in self._seen:
             self._seen.add(cert.x509)
             self._by_subject.setdefault(cert.subject_key, []).append(cert)
@@ -163,7 +167,7 @@ def key_matches(public: CertInfo | bytes, private_key_pem: bytes, password: byte
     derived = _public_der(private.public_key())
     del private
     if isinstance(public, CertInfo):
-        expected = _public_der(public.x509.public_key())
+        expected = public.public_key_der
     else:
         try:
             expected = _public_der(serialization.load_pem_public_key(public))

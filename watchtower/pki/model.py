@@ -31,6 +31,11 @@ class ParseError(ValueError):
         self.detail = detail
 
 
+def rfc3339(timestamp: float) -> str:
+    """``2026-11-26T12:00:00Z``: UTC, as the JSON report and ``check --output json`` spell times."""
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def serial_hex(serial: int) -> str:
     """A serial number spelled the way ``openssl x509 -serial`` prints it: upper-case, even length."""
     sign, magnitude = ("-", -serial) if serial < 0 else ("", serial)
@@ -193,12 +198,24 @@ class CertInfo:
         return self.fingerprint.hex()
 
     @functools.cached_property
-    def public_key_sha256(self) -> str:
-        """SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its renewal with the same key."""
-        spki = self._x509.public_key().public_bytes(
+    def public_key_der(self) -> bytes:
+        """The DER SubjectPublicKeyInfo: what a private key is matched against."""
+        return self._x509.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        return hashlib.sha256(spki).hexdigest()
+
+    @functools.cached_property
+    def public_key_sha256(self) -> str:
+        """SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its renewal with the same key."""
+        return hashlib.sha256(self.public_key_der).hexdigest()
+
+    @functools.cached_property
+    def not_before_rfc3339(self) -> str:
+        return rfc3339(self.not_before)
+
+    @functools.cached_property
+    def not_after_rfc3339(self) -> str:
+        return rfc3339(self.not_after)
 
     def seconds_left(self, now: float) -> float:
         return self.not_after - now

@@ -92,13 +92,18 @@ def read_capped_stat(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tupl
             raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
         if info.st_size > max_bytes:
             raise ReadFailure(ItemError(path, "too_large", f"{info.st_size} bytes, the cap is {max_bytes}"))
-        chunks, total = [], 0
-        while total <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - total)
+        chunks, total, limit = [], 0, max_bytes + 1
+        regular = stat.S_ISREG(info.st_mode)
+        # Ask for what fstat announced: asking for the cap would allocate it for every small file.
+        request = info.st_size if regular and info.st_size else 65536
+        while total < limit:
+            chunk = os.read(fd, min(request, limit - total))
             if not chunk:
                 break
             chunks.append(chunk)
             total += len(chunk)
+            if regular and total == info.st_size:
+                break  # all that fstat announced: no extra read just to see the end of the file
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
     finally:
