@@ -168,10 +168,14 @@ def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
 class _Series:
     """The parts of one certificate series that stay as they are while its certificate does."""
 
-    cert: CertInfo
-    row: Mapping[str, Any]  # the report row without the fields that depend on the time
+    cert: CertInfo | None  # kept only where the scan cache hands out the same object again (local files)
+    row: tuple[Any, ...]  # the report row without the fields that depend on the time: values of _ROW_FIELDS
     not_after: Sample
     not_before: Sample
+
+
+_ROW_FIELDS = ("source", "location", "name", "subject", "issuer", "subject_cn", "issuer_cn", "serial", "not_before",
+               "not_after", "is_ca")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,17 +245,21 @@ class _Accumulator:
                "true" if cert.is_ca else "false")
         if key in self.series:
             return  # the same certificate twice at one location (e.g. repeated in a bundle)
-        series = self.previous.series.get(key)
+        local = record.source in _LOCAL_SOURCES
+        series = self.previous.series.get(key) if local else None
         if series is None or series.cert is not cert:
-            series = _new_series(key, record)
+            series = _new_series(key, record, keep_cert=local)
         self.series[key] = series
         status = urgency(cert, self.now, self.thresholds)
-        self.rows.append({**series.row, "seconds_left": round(cert.not_after - self.now, 3),
-                          "lifetime_fraction_left": round(cert.lifetime_fraction_left(self.now), 6), "status": status})
+        row = dict(zip(_ROW_FIELDS, series.row))
+        row["seconds_left"] = round(cert.not_after - self.now, 3)
+        row["lifetime_fraction_left"] = round(cert.lifetime_fraction_left(self.now), 6)
+        row["status"] = status
+        self.rows.append(row)
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
             self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
-        if record.source in _LOCAL_SOURCES:
+        if local:
             self.local.append(record)
             self.index.add(cert)
 
@@ -344,7 +352,8 @@ class _Accumulator:
 
     def reuse(self) -> Reuse:
         """What the next run may take over (call after ``metrics``)."""
-        return Reuse(self.series, self.chains, self.check_samples)
+        series = {key: s for key, s in self.series.items() if s.cert is not None}
+        return Reuse(series, self.chains, self.check_samples)
 
     def details(self) -> dict[str, Any]:
         return {
@@ -383,14 +392,13 @@ def _chain_checks(record: CertRecord, result: ChainResult,
     return tuple(checks)
 
 
-def _new_series(key: tuple[str, ...], record: CertRecord) -> _Series:
+def _new_series(key: tuple[str, ...], record: CertRecord, keep_cert: bool) -> _Series:
+    """``keep_cert`` False (Secrets, endpoints: new objects every run) lets the certificate go after the run."""
     cert = record.cert
     labels = dict(zip(CERT_LABELS, key))
-    row = {"source": record.source, "location": record.location, "name": record.name, "subject": cert.subject,
-           "issuer": cert.issuer, "subject_cn": cert.subject_cn, "issuer_cn": cert.issuer_cn,
-           "serial": cert.serial_hex, "not_before": cert.not_before_rfc3339, "not_after": cert.not_after_rfc3339,
-           "is_ca": cert.is_ca}
-    return _Series(cert, MappingProxyType(row), Sample(_NOT_AFTER, labels, cert.not_after),
+    row = (record.source, record.location, record.name, cert.subject, cert.issuer, cert.subject_cn, cert.issuer_cn,
+           cert.serial_hex, cert.not_before_rfc3339, cert.not_after_rfc3339, cert.is_ca)
+    return _Series(cert if keep_cert else None, row, Sample(_NOT_AFTER, labels, cert.not_after),
                    Sample(_NOT_BEFORE, labels, cert.not_before))
 
 
