@@ -7,9 +7,7 @@ a metric that watchtower does not export (docs/metrics.md; Prometheus' ``up`` as
 Real: Prometheus scrapes a real ``watchtower run`` whose collectors read test inputs (a kubeadm
 PKI with a broken extra file, a real HAProxy, a real etcd with mTLS, the test kube-apiserver with
 nodes, a version and kubeadm-config, a keepalived notify file, the VIP on loopback); then every panel query, with the dashboard variables
-substituted, must return at least one series from /api/v1/query. Collectors whose test inputs
-are not wired into this lab yet are listed in EXPECTED_MISSING, and their panels are reported
-as expected failures by name, never skipped silently.
+substituted, must return at least one series from /api/v1/query.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ from tests.support.kubeadm_pki import KubeadmPKI
 from tests.support.processes import WatchtowerDaemon
 from tests.support.promql_names import documented, metric_names
 from tests.support.promstack import Prometheus
-from tests.support.services import require_binary, wait_for
+from tests.support.services import require_binary
 from watchtower.collectors import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,9 +58,6 @@ COLLECTOR_OF_PREFIX = (
     ("watchtower_build_info", "core"),
     ("up", "core"),
 )
-# Collectors whose panels this lab cannot fill yet, and why. Everything else must return data.
-# (Empty since every collector landed; the mechanism stays for the next new collector.)
-EXPECTED_MISSING: dict[str, str] = {}
 LAB_COLLECTORS = frozenset({"core", "certs", "haproxy", "vip", "apiserver", "etcd", "nodes", "upgrade"})
 
 
@@ -174,18 +169,13 @@ def test_every_metric_in_a_panel_is_exported_by_watchtower() -> None:
         m for text in variable_queries for m in re.findall(r"label_values\((\w+)", text)}
     assert {m for m in used if not m.startswith("watchtower_")} <= PROMETHEUS_METRICS
     undocumented = {m for m in used if m.startswith("watchtower_") and not documented(m, doc)}
-    # a collector still on its branch has no docs section on main yet; once the section lands
-    # its metrics are checked like all others
-    not_landed = {m for m in undocumented if collector_of(m) in EXPECTED_MISSING
-                  and not re.search(rf"^## {collector_of(m)}\b", doc, re.MULTILINE)}
-    assert sorted(undocumented - not_landed) == [], "panels use metrics docs/metrics.md does not list"
+    assert sorted(undocumented) == [], "panels use metrics docs/metrics.md does not list"
     assert all(collector_of(m) != "unknown" for m in used), sorted(m for m in used if collector_of(m) == "unknown")
 
 
-def test_every_collector_on_the_dashboards_is_in_the_lab_or_explicitly_missing() -> None:
+def test_every_collector_on_the_dashboards_is_in_the_lab() -> None:
     on_dashboards = {c for q in QUERIES for c in q.collectors()}
-    assert on_dashboards == LAB_COLLECTORS | set(EXPECTED_MISSING)
-    assert not LAB_COLLECTORS & set(EXPECTED_MISSING)
+    assert on_dashboards == LAB_COLLECTORS
     assert LAB_COLLECTORS - {"core"} <= set(REGISTRY)
 
 
@@ -290,11 +280,7 @@ def test_variables_offer_the_lab_values(lab: Lab) -> None:
 @pytest.mark.etcd
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.id)
 def test_panel_query_returns_data(lab: Lab, query: Query) -> None:
-    missing = sorted(query.collectors() & set(EXPECTED_MISSING))
     result = lab.prometheus.query(substitute(query.expr))
-    if missing:
-        assert not result, f"{missing} is listed in EXPECTED_MISSING but its panel has data: update the list"
-        pytest.xfail("; ".join(EXPECTED_MISSING[m] for m in missing))
     assert result, f"no data for {query.expr!r}"
 
 

@@ -429,7 +429,7 @@ def test_split_brain_alert_fires_in_prometheus_from_the_nodes_watchtowers(lab: L
     fired_after = time.monotonic() - start
     (alert,) = prometheus.firing("KubeVIPSplitBrain")
     assert alert["labels"]["vip"] == VIP and alert["labels"]["severity"] == "critical"
-    assert f"bound on 2 nodes: n1 n2." in alert["annotations"]["description"], alert["annotations"]["description"]
+    assert "bound on 2 nodes: n1 n2." in alert["annotations"]["description"], alert["annotations"]["description"]
     lab.reap_keepalived(lab.nodes["n1"])
 
     # the stale address removed by hand: one holder, the alert resolves
