@@ -4,26 +4,33 @@ Data: 10,000 PEM files (RSA-2048 leaves, 1,000 distinct certificates written 10 
 by a CA that is not in the directory) and 1,000 kubeadm-style kubeconfigs (embedded CA, client
 certificate and client key), in a temporary directory; the page cache is warm for both sides.
 
-- ``certs_scan_11k_vs_load_pem``: one ``CertsCollector.collect()`` over both (parsing, key
-  checks, chain checks, metric families, details) vs the plain Python loop over the same
-  files: read each file, ``load_pem_x509_certificate`` (kubeconfigs: YAML-load, base64-decode
-  the client certificate, load it) and read ``not_valid_after_utc``. Target ratio <= 1.3.
+- ``certs_scan_11k_vs_load_pem`` (cold): the first ``collect()`` of a freshly made
+  ``CertsCollector`` over both (walking, reading, parsing, key checks, chain checks, metric
+  families, details; nothing cached from an earlier run — what ``watchtower check certs`` and a
+  daemon's first run pay) vs the plain Python loop over the same files: read each file,
+  ``load_pem_x509_certificate`` (kubeconfigs: YAML-load, base64-decode the client certificate,
+  load it) and read ``not_valid_after_utc``. Target ratio <= 1.3.
+- ``certs_scan_11k_warm_vs_load_pem`` (warm): a second ``collect()`` of the same collector over
+  the unchanged files — the daemon's steady state: each file costs a ``stat`` and a scan-cache
+  hit, chains, urgency, rows and metric families are still judged and built for the current
+  time. Same baseline. Target ratio <= 1.3.
 - ``certs_parse_11k_vs_load_pem``: only the pure parsing layer, ``watchtower.pki.parse_certificates``
-  (format sniffing, PEM scanning, loading, the ``CertInfo`` facts: CNs, serial, dates, CA flag)
-  over the certificate bytes already in memory vs ``load_pem_x509_certificate`` over the same
-  bytes. Shows how much of the scan ratio is parsing and how much is the rest (walking, reading,
-  DN strings, checks, metric families). Target ratio <= 1.3.
+  without a memo (format sniffing, PEM scanning, loading, the ``CertInfo`` facts: CNs and RFC 4514
+  subject/issuer text, serial, dates, CA flag) over the certificate bytes already in memory vs
+  ``load_pem_x509_certificate`` over the same bytes. Shows how much of the cold ratio is parsing.
+  Target ratio <= 1.3.
 
-Why both ratios miss 1.3: ``load_pem_x509_certificate`` is lazy — it decodes the PEM and
-checks the outer DER, and fields are parsed only when read (about 8 µs per certificate here).
-Reading the subject and issuer (cryptography builds Python ``Name`` objects for them), the
-dates and the CA flag costs more than the load itself, and the scan also formats DN strings
-for the report, judges every chain whose issuer was found (the kubeconfigs embed the CA, so all
-11,000 leaves get chain_valid and expires_after_issuer series), checks each kubeconfig's key and
-builds ~47,000 samples. The lines report the ratio as measured (about 3-4x here, down from 57x
-in the first version: issuer lookup by CN instead of a scan, memoised signatures, a
-``bytes.find`` PEM scanner and a fast RFC 4514 formatter).
-- ``certs_scan_11k_vs_openssl_per_file``: the same collect() vs running
+Why the cold and parse ratios miss 1.3: ``load_pem_x509_certificate`` is lazy — it decodes the
+PEM and checks the outer DER, and fields are parsed only when read (about 8 µs per certificate
+here). Reading the subject and issuer (cryptography builds Python ``Name`` objects for them), the
+dates and the CA flag costs more than the load itself, and the scan also judges every chain whose
+issuer was found (the kubeconfigs embed the CA, so all 11,000 leaves get chain_valid and
+expires_after_issuer series), checks each kubeconfig's key and builds ~47,000 samples. The data
+repeat 1,000 distinct certificates (10 files each, and again in the kubeconfigs); the scan parses
+a repeated PEM block once per run (``parse_certificates(memo=...)``) and verifies a signature
+once per (certificate, issuer) pair, which is what makes its cold line cheaper than 11,000
+distinct certificates would be. The lines report the ratio as measured.
+- ``certs_scan_11k_vs_openssl_per_file``: the cold collect() vs running
   ``openssl x509 -noout -enddate -in FILE`` once per file, the cron-script way. To keep the run
   short openssl is timed on 300 files and scaled to all 11,000 (kubeconfigs counted as one openssl
   call each, ignoring the extraction a script would also need). Target ratio <= 0.02 (50x faster).
@@ -125,14 +132,17 @@ def run() -> list[Line]:
         conf_files = sorted(confs.iterdir())
         config = Config()
         context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes))
-        collector = CertsCollector(CertsSettings(enabled=True, kubeadm=False, paths=(str(certs),),
-                                                 kubeconfigs=(str(confs / "*.conf"),), apiserver_endpoints=()), context)
+        settings = CertsSettings(enabled=True, kubeadm=False, paths=(str(certs),), kubeconfigs=(str(confs / "*.conf"),),
+                                 apiserver_endpoints=())
+        collector = CertsCollector(settings, context)
         result = collector.collect()  # warm the page cache and check the scan is complete
         series = len(result.metrics[0].samples)
         assert series == CERT_FILES + 2 * KUBECONFIGS and not result.errors, (series, result.errors[:3])
+        assert collector.collect().metrics == result.metrics  # the warm scan reports the same
         assert plain_loop(cert_files, conf_files) == CERT_FILES + KUBECONFIGS
         baseline = median_seconds(lambda: plain_loop(cert_files, conf_files), repeat=3)
-        ours = median_seconds(collector.collect, repeat=3)
+        cold = median_seconds(lambda: CertsCollector(settings, context).collect(), repeat=3)
+        warm = median_seconds(collector.collect, repeat=3)
         blobs = [p.read_bytes() for p in cert_files] + [_client_cert(p) for p in conf_files]
         parse_base = median_seconds(lambda: [x509.load_pem_x509_certificate(b) for b in blobs], repeat=3)
         parse_ours = median_seconds(lambda: [parse_certificates(b) for b in blobs], repeat=3)
@@ -147,9 +157,10 @@ def run() -> list[Line]:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return [
-        Line("certs_scan_11k_vs_load_pem", ours, "s", baseline, "s", "<= 1.3"),
+        Line("certs_scan_11k_vs_load_pem", cold, "s", baseline, "s", "<= 1.3"),
+        Line("certs_scan_11k_warm_vs_load_pem", warm, "s", baseline, "s", "<= 1.3"),
         Line("certs_parse_11k_vs_load_pem", parse_ours, "s", parse_base, "s", "<= 1.3"),
-        Line("certs_scan_11k_vs_openssl_per_file", ours, "s", openssl_total, "s", "<= 0.02"),
+        Line("certs_scan_11k_vs_openssl_per_file", cold, "s", openssl_total, "s", "<= 0.02"),
     ]
 
 

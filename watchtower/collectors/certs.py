@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import sys
@@ -21,16 +22,20 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.samples import Sample
 
 from watchtower.collectors.base import (
     Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity,
 )
 from watchtower.collectors.certsources import (
     CertRecord, CertSource, CheckRecord, Endpoint, EndpointSource, FileSource, KubeadmSource, KubeconfigSource,
-    SecretSource, kubeadm_present,
+    ScanCache, SecretSource, kubeadm_present,
 )
 from watchtower.configtypes import ConfigError, SecretRef, SecretUnavailable, Seconds, format_duration
-from watchtower.pki import CertInfo, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
+from watchtower.pki import (
+    CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain,
+)
+from watchtower.pki.checks import SignatureCache
 
 CERT_LABELS = ("source", "location", "name", "subject_cn", "issuer_cn", "serial", "is_ca")
 CHECK_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -145,6 +150,11 @@ def human_duration(seconds: float) -> str:
     return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m"
 
 
+def _passphrase_tag(passphrase: bytes | None) -> str | None:
+    """A short digest telling cached PKCS#12 results apart when the passphrase file changes (in memory only)."""
+    return None if passphrase is None else hashlib.blake2b(passphrase, digest_size=16, person=b"wt-certs-cache").hexdigest()
+
+
 def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
     plane = context.config.control_plane
     names = list(plane.vips)
@@ -156,17 +166,48 @@ def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
     return tuple(names)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Series:
+    """The parts of one certificate series that stay as they are while its certificate does."""
+
+    cert: CertInfo
+    row: Mapping[str, Any]  # the report row without the fields that depend on the time
+    not_after: Sample
+    not_before: Sample
+
+
+@dataclasses.dataclass(frozen=True)
+class Reuse:
+    """Series and check samples of the last run, for the next one (kept by the collector).
+
+    A series is reused only for the very same ``CertInfo`` object — the scan cache hands the same
+    one out while its file is unchanged — and a check sample only with the same value, so a run
+    reports exactly what it would from scratch. Whatever a run does not use is not carried on.
+    """
+
+    series: Mapping[tuple[str, ...], _Series] = dataclasses.field(default_factory=dict)
+    check_samples: Mapping[tuple[str, tuple[str, ...]], Sample] = dataclasses.field(default_factory=dict)
+
+
+_NOT_AFTER = "watchtower_cert_not_after_timestamp_seconds"
+_NOT_BEFORE = "watchtower_cert_not_before_timestamp_seconds"
+_UNJUDGED = object()
+
+
 class _Accumulator:
     """Collects records from all sources: deduplicated series, checks, errors, then judges chains."""
 
-    def __init__(self, now: float, thresholds: Thresholds) -> None:
+    def __init__(self, now: float, thresholds: Thresholds, signatures: SignatureCache | None = None,
+                 previous: Reuse | None = None) -> None:
         self.now = now
         self.thresholds = thresholds
-        self.series: dict[tuple[str, ...], tuple[float, float]] = {}
+        self.previous = Reuse() if previous is None else previous
+        self.series: dict[tuple[str, ...], _Series] = {}
         self.rows: list[dict[str, Any]] = []
         self.local: list[CertRecord] = []
-        self.index = IssuerIndex()
+        self.index = IssuerIndex(signatures=signatures)
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
+        self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
 
@@ -184,16 +225,13 @@ class _Accumulator:
                "true" if cert.is_ca else "false")
         if key in self.series:
             return  # the same certificate twice at one location (e.g. repeated in a bundle)
-        self.series[key] = (cert.not_before, cert.not_after)
+        series = self.previous.series.get(key)
+        if series is None or series.cert is not cert:
+            series = _new_series(key, record)
+        self.series[key] = series
         status = urgency(cert, self.now, self.thresholds)
-        left = cert.not_after - self.now
-        self.rows.append({
-            "source": record.source, "location": record.location, "name": record.name,
-            "subject": cert.subject, "issuer": cert.issuer, "subject_cn": cert.subject_cn, "issuer_cn": cert.issuer_cn,
-            "serial": cert.serial_hex, "not_before": _iso(cert.not_before), "not_after": _iso(cert.not_after),
-            "is_ca": cert.is_ca, "seconds_left": round(left, 3),
-            "lifetime_fraction_left": round(cert.lifetime_fraction_left(self.now), 6), "status": status,
-        })
+        self.rows.append({**series.row, "seconds_left": round(cert.not_after - self.now, 3),
+                          "lifetime_fraction_left": round(cert.lifetime_fraction_left(self.now), 6), "status": status})
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
             self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
@@ -201,31 +239,51 @@ class _Accumulator:
             self.local.append(record)
             self.index.add(cert)
 
-    def _check(self, record: CheckRecord) -> None:
-        names = CHECK_LABELS[record.check]
-        key = (record.check, tuple(str(record.labels.get(n, "")) for n in names))
+    def _check(self, record: CheckRecord, values: tuple[str, ...] | None = None) -> None:
+        """Keep the first judgement per check and label set; ``values``: the labels, when the caller has them."""
+        if values is None:
+            labels = record.labels
+            values = tuple([str(labels.get(n, "")) for n in CHECK_LABELS[record.check]])
+        key = (record.check, values)
         if key in self.checks:
             return
         self.checks[key] = record
         if not record.ok:
             self.findings.append(Finding("certs", record.subject, CHECK_SEVERITY[record.check], record.message))
 
+    def _chain(self, cert: CertInfo) -> ChainResult | None:
+        """The chain judgement for ``cert``, or None when there is nothing to judge (issuer not found)."""
+        if (cert.self_issued and not cert.is_ca) or not self.index.may_hold_issuer(cert):
+            return None
+        result = verify_chain(cert, self.index, self.now)
+        if result.reason == "issuer_unknown" and result.issuer is None:
+            return None
+        return result
+
     def judge_chains(self) -> None:
-        """chain_valid and expires_after_issuer for local certificates whose issuer was also found."""
-        location_of = {id(r.cert): r.location for r in reversed(self.local)}  # first location wins
+        """chain_valid and expires_after_issuer for local certificates whose issuer was also found.
+
+        A certificate found at many locations is one object (the parse memo), judged once.
+        """
+        location_of: dict[int, str] = {}
+        for record in self.local:
+            location_of.setdefault(id(record.cert), record.location)  # first location wins
+        judged: dict[int, Any] = {}
         for record in self.local:
             cert = record.cert
-            if (cert.self_issued and not cert.is_ca) or not self.index.may_hold_issuer(cert):
+            result = judged.get(id(cert), _UNJUDGED)
+            if result is _UNJUDGED:
+                result = judged[id(cert)] = self._chain(cert)
+            if result is None:
                 continue
-            result = verify_chain(cert, self.index, self.now)
-            if result.reason == "issuer_unknown" and result.issuer is None:
-                continue  # its issuer is not among the certificates found: nothing to judge
+            serial = cert.serial_hex
             base = {"source": record.source, "location": record.location, "name": record.name,
-                    "subject_cn": cert.subject_cn, "serial": cert.serial_hex}
+                    "subject_cn": cert.subject_cn, "serial": serial}
+            base_values = (record.source, record.location, record.name, cert.subject_cn, serial)
             if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
                 message = "chain verifies" if result.valid else f"chain does not verify: {result.reason}"
                 self._check(CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid,
-                                        _subject(record), message))
+                                        _subject(record), message), (*base_values, result.reason))
             issuer = result.issuer
             if issuer is not None and issuer is not cert:
                 outlives = expires_after_issuer(cert, issuer)
@@ -234,19 +292,19 @@ class _Accumulator:
                            f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
                 self._check(CheckRecord("expires_after_issuer", {**base, "issuer_cn": issuer.subject_cn,
                                                                  "issuer_location": where}, not outlives,
-                                        _subject(record), message))
+                                        _subject(record), message), (*base_values, issuer.subject_cn, where))
 
     def metrics(self) -> tuple[GaugeMetricFamily, ...]:
-        not_after = GaugeMetricFamily("watchtower_cert_not_after_timestamp_seconds",
-                                      "When the certificate expires (its notAfter), Unix seconds.", labels=CERT_LABELS)
-        not_before = GaugeMetricFamily("watchtower_cert_not_before_timestamp_seconds",
-                                       "When the certificate becomes valid (its notBefore), Unix seconds.",
+        """All families in one pass over series and checks, reusing the last run's unchanged samples."""
+        not_after = GaugeMetricFamily(_NOT_AFTER, "When the certificate expires (its notAfter), Unix seconds.",
+                                      labels=CERT_LABELS)
+        not_before = GaugeMetricFamily(_NOT_BEFORE, "When the certificate becomes valid (its notBefore), Unix seconds.",
                                        labels=CERT_LABELS)
         counts: dict[str, int] = dict.fromkeys(SOURCE_ORDER, 0)
-        for labels, (start, end) in self.series.items():
-            not_after.add_metric(labels, end)
-            not_before.add_metric(labels, start)
-            counts[labels[0]] = counts.get(labels[0], 0) + 1
+        for (source, *_), series in self.series.items():
+            not_after.samples.append(series.not_after)
+            not_before.samples.append(series.not_before)
+            counts[source] = counts.get(source, 0) + 1
         found = GaugeMetricFamily("watchtower_cert_certificates", "Certificates found in the last run, by source.",
                                   labels=("source",))
         for source, count in counts.items():
@@ -259,14 +317,23 @@ class _Accumulator:
             by_reason[(source, error.reason)] = by_reason.get((source, error.reason), 0) + 1
         for labels, count in sorted(by_reason.items()):
             errors.add_metric(labels, count)
-        families = [not_after, not_before, found, errors]
-        for check, names in CHECK_LABELS.items():
-            family = GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
-            for (kind, values), record in self.checks.items():
-                if kind == check:
-                    family.add_metric(values, float(record.ok != (check in _PROBLEM_IS_ONE)))
-            families.append(family)
-        return tuple(families)
+        checks = {check: GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
+                  for check, names in CHECK_LABELS.items()}
+        previous = self.previous.check_samples
+        for key, record in self.checks.items():
+            check, values = key
+            value = float(record.ok != (check in _PROBLEM_IS_ONE))
+            sample = previous.get(key)
+            if sample is None or sample.value != value:
+                family = checks[check]
+                sample = Sample(family.name, dict(zip(CHECK_LABELS[check], values)), value)
+            self.check_samples[key] = sample
+            checks[check].samples.append(sample)
+        return (not_after, not_before, found, errors, *checks.values())
+
+    def reuse(self) -> Reuse:
+        """What the next run may take over (call after ``metrics``)."""
+        return Reuse(self.series, self.check_samples)
 
     def details(self) -> dict[str, Any]:
         return {
@@ -278,6 +345,17 @@ class _Accumulator:
             "thresholds": dataclasses.asdict(self.thresholds),
             "now": _iso(self.now),
         }
+
+
+def _new_series(key: tuple[str, ...], record: CertRecord) -> _Series:
+    cert = record.cert
+    labels = dict(zip(CERT_LABELS, key))
+    row = {"source": record.source, "location": record.location, "name": record.name, "subject": cert.subject,
+           "issuer": cert.issuer, "subject_cn": cert.subject_cn, "issuer_cn": cert.issuer_cn,
+           "serial": cert.serial_hex, "not_before": _iso(cert.not_before), "not_after": _iso(cert.not_after),
+           "is_ca": cert.is_ca}
+    return _Series(cert, MappingProxyType(row), Sample(_NOT_AFTER, labels, cert.not_after),
+                   Sample(_NOT_BEFORE, labels, cert.not_before))
 
 
 def _subject(record: CertRecord) -> str:
@@ -303,6 +381,11 @@ class CertsCollector(Collector):
     description: ClassVar[str] = "Certificate expiry in kubeadm PKI, kubeconfigs, files, TLS endpoints and Secrets"
     Settings: ClassVar[type[CollectorSettings]] = CertsSettings
 
+    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+        super().__init__(settings, context)
+        self.cache = ScanCache()  # the daemon rescans the same files: unchanged ones cost a stat
+        self._reuse = Reuse()
+
     @classmethod
     def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
         assert isinstance(settings, CertsSettings)
@@ -326,7 +409,7 @@ class CertsCollector(Collector):
         if use_kubeadm:
             yield KubeadmSource(s.kubeadm_root, s.kubelet_pki_dir, san_names=_kubeadm_sans(self.context),
                                 served_endpoints=s.apiserver_endpoints, timeout=float(s.endpoint_timeout),
-                                max_bytes=s.max_file_size)
+                                max_bytes=s.max_file_size, cache=self.cache)
         if s.paths:
             passphrase = None
             if s.pkcs12_passphrase is not None:
@@ -334,9 +417,10 @@ class CertsCollector(Collector):
                     passphrase = s.pkcs12_passphrase.read().encode()
                 except SecretUnavailable as exc:
                     yield ItemError(s.pkcs12_passphrase.describe(), "passphrase_unavailable", str(exc))
-            yield FileSource(s.paths, max_bytes=s.max_file_size, passphrase=passphrase)
+            yield FileSource(s.paths, max_bytes=s.max_file_size, passphrase=passphrase, cache=self.cache,
+                             passphrase_tag=_passphrase_tag(passphrase))
         if s.kubeconfigs:
-            yield KubeconfigSource(s.kubeconfigs, max_bytes=s.max_file_size)
+            yield KubeconfigSource(s.kubeconfigs, max_bytes=s.max_file_size, cache=self.cache)
         if s.endpoints:
             endpoints = [Endpoint.parse(e) if isinstance(e, str) else Endpoint.parse(e.address, e.server_name, e.ca_file)
                          for e in s.endpoints]
@@ -347,19 +431,25 @@ class CertsCollector(Collector):
                                page_size=kube.page_size, request_timeout=kube.request_timeout)
 
     def collect(self) -> CollectResult:
-        acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds)
-        for source in self.sources():
-            if isinstance(source, ItemError):
-                acc.add("file", source)
-                continue
-            try:
-                for record in source.read():
-                    acc.add(source.kind, record)
-            except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+        acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
+        self.cache.begin_run()
+        try:
+            for source in self.sources():
+                if isinstance(source, ItemError):
+                    acc.add("file", source)
+                    continue
+                try:
+                    for record in source.read():
+                        acc.add(source.kind, record)
+                except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
+                    acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.cache.end_run()
         acc.judge_chains()
+        metrics = acc.metrics()
+        self._reuse = acc.reuse()
         return CollectResult(
-            metrics=acc.metrics(),
+            metrics=metrics,
             errors=tuple(e for _, e in acc.errors),
             findings=tuple(acc.findings),
             details=MappingProxyType(acc.details()),

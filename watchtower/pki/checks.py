@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -38,37 +38,40 @@ def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool:
     return True
 
 
-class IssuerIndex:
-    """Certificates by subject, so finding issuers among thousands stays linear overall.
+SignatureCache = MutableMapping[tuple[bytes, bytes], bool]  # (certificate, issuer) fingerprints → signed
 
-    Keyed by subject CN (a cheap string) and confirmed by full-name equality and signature, since
-    comparing ``x509.Name`` objects is slow in bulk.
+
+class IssuerIndex:
+    """Certificates by subject name, so finding issuers among thousands stays linear overall.
+
+    Names are compared by ``CertInfo.subject_key``/``issuer_key`` strings, which are equal exactly
+    when the ``x509.Name`` objects are, and far cheaper than comparing those in bulk. Signature
+    results go to ``signatures`` (keyed by fingerprints), which a caller may keep across runs.
     """
 
-    def __init__(self, certs: Iterable[CertInfo] = ()) -> None:
-        self._by_cn: dict[str, list[CertInfo]] = {}
+    def __init__(self, certs: Iterable[CertInfo] = (), signatures: SignatureCache | None = None) -> None:
+        self._by_subject: dict[str, list[CertInfo]] = {}
         self._seen: set[x509.Certificate] = set()
-        self._signatures: dict[tuple[x509.Certificate, x509.Certificate], bool] = {}
+        self._signatures: SignatureCache = {} if signatures is None else signatures
         for cert in certs:
             self.add(cert)
 
     def add(self, cert: CertInfo) -> None:
         if cert.x509 not in self._seen:
             self._seen.add(cert.x509)
-            self._by_cn.setdefault(cert.subject_cn, []).append(cert)
+            self._by_subject.setdefault(cert.subject_key, []).append(cert)
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
         """Candidates whose subject is ``cert``'s issuer name."""
-        candidates = self._by_cn.get(cert.issuer_cn, [])
-        return [c for c in candidates if c.x509.subject == cert.x509.issuer]
+        return self._by_subject.get(cert.issuer_key, [])
 
     def may_hold_issuer(self, cert: CertInfo) -> bool:
-        """Cheap pre-check: is there a certificate whose CN is ``cert``'s issuer CN?"""
-        return cert.issuer_cn in self._by_cn
+        """Is there a certificate whose subject is ``cert``'s issuer name?"""
+        return cert.issuer_key in self._by_subject
 
     def signed_by(self, cert: CertInfo, issuer: CertInfo) -> bool:
         """Signature check, remembered: the same pair (a root, a repeated file) is verified once."""
-        key = (cert.x509, issuer.x509)
+        key = (cert.fingerprint, issuer.fingerprint)
         known = self._signatures.get(key)
         if known is None:
             known = self._signatures[key] = _signed_by(cert, issuer)

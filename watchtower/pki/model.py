@@ -1,7 +1,7 @@
 """The certificate as watchtower sees it: a frozen summary of one X.509 certificate.
 
-Eager fields are the ones every metric needs; the rest (SANs, fingerprints) are computed on
-first use so that scanning ten thousand files costs little more than parsing them.
+Eager fields are the ones every metric and report row needs; the rest (SANs, fingerprints) are
+computed on first use and kept, so a certificate shared by many files costs its work once.
 """
 
 from __future__ import annotations
@@ -54,26 +54,50 @@ def distinguished_name(name: x509.Name) -> str:
     Values needing escapes and attribute types without a short keyword go through cryptography's
     own formatter, so the output is the same.
     """
-    parts = []
-    for rdn in reversed(name.rdns):
-        texts = []
+    return name_facts(name).text
+
+
+@dataclasses.dataclass(frozen=True)
+class NameFacts:
+    """What watchtower reads from an ``x509.Name``, gathered in one walk over its attributes.
+
+    ``key`` is equal for two names exactly when the ``Name`` objects compare equal (a multi-valued
+    RDN is a set there), so issuer lookups compare strings instead of building ``Name`` objects.
+    """
+
+    common_name: str
+    text: str
+    key: str
+
+
+def _attribute_text(attribute: x509.NameAttribute) -> str:
+    value = attribute.value
+    keyword = _DN_KEYWORDS.get(attribute.oid)
+    if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
+        return attribute.rfc4514_string()
+    return f"{keyword}={value}"
+
+
+def name_facts(name: x509.Name) -> NameFacts:
+    """The first CN, the RFC 4514 text and the equality key of ``name``."""
+    common_name: str | None = None
+    texts, keys = [], []
+    multi_valued = False
+    for rdn in name.rdns:
+        parts = []
         for attribute in rdn:
-            value = attribute.value
-            keyword = _DN_KEYWORDS.get(attribute.oid)
-            if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
-                texts.append(attribute.rfc4514_string())
-            else:
-                texts.append(f"{keyword}={value}")
-        parts.append("+".join(texts))
-    return ",".join(parts)
-
-
-def _common_name(name: x509.Name) -> str:
-    for attribute in name:
-        if attribute.oid == NameOID.COMMON_NAME:
-            value = attribute.value
-            return value if isinstance(value, str) else value.decode("utf-8", "replace")
-    return ""
+            parts.append(_attribute_text(attribute))
+            if common_name is None and attribute.oid == NameOID.COMMON_NAME:
+                value = attribute.value
+                common_name = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        texts.append("+".join(parts))
+        if len(parts) > 1:
+            multi_valued = True
+            keys.append("+".join(sorted(set(parts))))
+        else:
+            keys.append(texts[-1])
+    text = ",".join(reversed(texts))
+    return NameFacts(common_name or "", text, ",".join(reversed(keys)) if multi_valued else text)
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -85,7 +109,11 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class CertInfo:
-    """One certificate: who, by whom, when; the parsed object stays private for the checks."""
+    """One certificate: who, by whom, when; the parsed object stays private for the checks.
+
+    Names are read once (CN, RFC 4514 text and equality key in one walk) because every metric,
+    report row and issuer lookup needs them; the rest is computed on first use and kept.
+    """
 
     subject_cn: str
     issuer_cn: str
@@ -94,24 +122,33 @@ class CertInfo:
     not_after: float  # Unix seconds
     is_ca: bool
     _x509: x509.Certificate = dataclasses.field(repr=False, compare=False, hash=False)
+    subject: str = dataclasses.field(compare=False)  # RFC 4514
+    issuer: str = dataclasses.field(compare=False)
+    subject_key: str = dataclasses.field(repr=False, compare=False)  # equal exactly when the x509.Names are
+    issuer_key: str = dataclasses.field(repr=False, compare=False)
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate) -> CertInfo:
+        subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
         return cls(
-            subject_cn=_common_name(cert.subject),
-            issuer_cn=_common_name(cert.issuer),
+            subject_cn=subject.common_name,
+            issuer_cn=issuer.common_name,
             serial=cert.serial_number,
             not_before=cert.not_valid_before_utc.timestamp(),
             not_after=cert.not_valid_after_utc.timestamp(),
             is_ca=_is_ca(cert),
             _x509=cert,
+            subject=subject.text,
+            issuer=issuer.text,
+            subject_key=subject.key,
+            issuer_key=issuer.key,
         )
 
     @property
     def x509(self) -> x509.Certificate:
         return self._x509
 
-    @property
+    @functools.cached_property
     def serial_hex(self) -> str:
         return serial_hex(self.serial)
 
@@ -127,17 +164,9 @@ class CertInfo:
     def lifetime_seconds(self) -> float:
         return self.not_after - self.not_before
 
-    @functools.cached_property
-    def subject(self) -> str:
-        return distinguished_name(self._x509.subject)
-
-    @functools.cached_property
-    def issuer(self) -> str:
-        return distinguished_name(self._x509.issuer)
-
-    @functools.cached_property
+    @property
     def self_issued(self) -> bool:
-        return self.subject_cn == self.issuer_cn and self._x509.subject == self._x509.issuer
+        return self.subject_key == self.issuer_key
 
     @functools.cached_property
     def dns_names(self) -> tuple[str, ...]:
@@ -155,8 +184,13 @@ class CertInfo:
         return list(san.get_values_for_type(kind))
 
     @functools.cached_property
+    def fingerprint(self) -> bytes:
+        """SHA-256 of the DER: identifies the certificate in caches (signatures, key checks)."""
+        return self._x509.fingerprint(_SHA256)
+
+    @functools.cached_property
     def fingerprint_sha256(self) -> str:
-        return self._x509.fingerprint(_SHA256).hex()
+        return self.fingerprint.hex()
 
     @functools.cached_property
     def public_key_sha256(self) -> str:

@@ -9,7 +9,7 @@ not errors, so a key file is skipped quietly.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from cryptography import x509
@@ -38,24 +38,30 @@ class ParsedFile:
         return any(tag.encode() in PRIVATE_KEY_TAGS for tag in self.other_blocks)
 
 
-def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hint: str = "") -> ParsedFile:
+CertMemo = MutableMapping[bytes, CertInfo]  # PEM certificate block → its CertInfo
+
+
+def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hint: str = "",
+                       memo: CertMemo | None = None) -> ParsedFile:
     """Every certificate in ``data``; the format is sniffed (``name_hint`` = file name helps for .p12).
 
+    With ``memo``, a PEM certificate block seen before (the same CA in every kubeconfig, a file
+    copied around) yields the same ``CertInfo`` without parsing it again.
     Never raises: input that trips cryptography in an unexpected way becomes a ``parse_error``.
     """
     try:
-        return _parse(data, passphrase, name_hint)
+        return _parse(data, passphrase, name_hint, memo)
     except Exception as exc:  # noqa: BLE001 - one odd blob must not cost the caller the rest
         return ParsedFile(errors=(ParseError("parse_error", f"{type(exc).__name__}: {_short(exc)}"),))
 
 
-def _parse(data: bytes, passphrase: bytes | None, name_hint: str) -> ParsedFile:
+def _parse(data: bytes, passphrase: bytes | None, name_hint: str, memo: CertMemo | None) -> ParsedFile:
     if not data.strip():
         return ParsedFile(errors=(ParseError("empty", "no data"),))
     if name_hint.lower().endswith(PKCS12_SUFFIXES):
         return _parse_pkcs12(data, passphrase)
     if b"-----BEGIN " in data:
-        return _parse_pem(data)
+        return _parse_pem(data, memo)
     if data[:1] == b"\x30":
         return _parse_der(data, passphrase)
     if _looks_binary(data):
@@ -92,7 +98,16 @@ def pem_blocks(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
         yield tag, data[start:pos]
 
 
-def _parse_pem(data: bytes) -> ParsedFile:
+def _pem_certificate(block: bytes, memo: CertMemo | None) -> CertInfo:
+    if memo is None:
+        return CertInfo.from_x509(x509.load_pem_x509_certificate(block))
+    known = memo.get(block)
+    if known is None:
+        known = memo[block] = CertInfo.from_x509(x509.load_pem_x509_certificate(block))
+    return known
+
+
+def _parse_pem(data: bytes, memo: CertMemo | None) -> ParsedFile:
     certs: list[CertInfo] = []
     errors: list[ParseError] = []
     others: list[str] = []
@@ -101,7 +116,7 @@ def _parse_pem(data: bytes) -> ParsedFile:
             errors.append(ParseError("truncated", f"PEM block {number} ({tag.decode('ascii', 'replace')}) has no END line"))
         elif tag in _CERT_TAGS:
             try:
-                certs.append(CertInfo.from_x509(x509.load_pem_x509_certificate(block)))
+                certs.append(_pem_certificate(block, memo))
             except ValueError as exc:
                 errors.append(ParseError("invalid_pem", f"certificate block {number}: {_short(exc)}"))
         elif tag in _PKCS7_TAGS:

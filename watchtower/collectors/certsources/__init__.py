@@ -5,6 +5,7 @@ collector turns records into metrics, findings and the ``check`` table.
 """
 
 from watchtower.collectors.certsources.base import CertRecord, CertSource, CheckRecord, Record
+from watchtower.collectors.certsources.cache import ScanCache
 from watchtower.collectors.certsources.endpoints import Endpoint, EndpointSource
 from watchtower.collectors.certsources.files import FileSource
 from watchtower.collectors.certsources.kubeadm import KubeadmSource, kubeadm_present
@@ -13,5 +14,5 @@ from watchtower.collectors.certsources.secrets import SecretSource
 
 __all__ = [
     "CertRecord", "CertSource", "CheckRecord", "Endpoint", "EndpointSource", "FileSource", "KubeadmSource",
-    "KubeconfigSource", "Record", "SecretSource", "kubeadm_present",
+    "KubeconfigSource", "Record", "ScanCache", "SecretSource", "kubeadm_present",
 ]

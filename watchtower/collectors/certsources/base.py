@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from typing import Protocol, Union
 
@@ -75,16 +76,38 @@ def os_error(location: str, exc: OSError) -> ItemError:
     return ItemError(location, reason, exc.strerror or str(exc))
 
 
-def read_capped(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
-    """A file's bytes, refusing more than ``max_bytes`` before reading them. Raises ReadFailure."""
+def read_capped_stat(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:
+    """A file's bytes and the fstat of what was read, refusing more than ``max_bytes`` before reading.
+
+    One ``open``, one ``fstat`` and reads to end of file; follows symlinks (a loop raises ELOOP).
+    Raises ReadFailure.
+    """
     try:
-        with open(path, "rb") as handle:  # follows symlinks; a loop raises ELOOP
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_bytes:
-                raise ReadFailure(ItemError(path, "too_large", f"{size} bytes, the cap is {max_bytes}"))
-            data = handle.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
-    if len(data) > max_bytes:  # a growing file or a special file without a size
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):  # as open() reports it, whatever the directory's size
+            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if info.st_size > max_bytes:
+            raise ReadFailure(ItemError(path, "too_large", f"{info.st_size} bytes, the cap is {max_bytes}"))
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - total)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as exc:
+        raise ReadFailure(os_error(path, exc)) from None
+    finally:
+        os.close(fd)
+    if total > max_bytes:  # a growing file or a special file without a size
         raise ReadFailure(ItemError(path, "too_large", f"more than {max_bytes} bytes"))
-    return data
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks), info
+
+
+def read_capped(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, refusing more than ``max_bytes`` before reading them. Raises ReadFailure."""
+    return read_capped_stat(path, max_bytes)[0]

@@ -14,12 +14,13 @@ import dataclasses
 import glob
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
-    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record, os_error, read_capped,
+    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record, os_error,
 )
+from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
 from watchtower.pki import CertInfo, ParseError, key_matches, parse_certificates
 
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12", ".pfx")
@@ -39,12 +40,17 @@ def key_check(source: str, location: str, name: str, cert: CertInfo, key_locatio
 
 @dataclasses.dataclass
 class FileSource:
-    """Files, directories and globs (``paths``) with a size cap and an optional PKCS#12 passphrase."""
+    """Files, directories and globs (``paths``) with a size cap and an optional PKCS#12 passphrase.
+
+    With a ``cache``, an unchanged file's records come from the previous run.
+    """
 
     paths: tuple[str, ...]
     max_bytes: int = DEFAULT_MAX_FILE_BYTES
     passphrase: bytes | None = dataclasses.field(default=None, repr=False)
     kind: str = "file"
+    cache: ScanCache | None = dataclasses.field(default=None, repr=False, compare=False)
+    passphrase_tag: Hashable = None  # tells cached PKCS#12 results apart when the passphrase changes
 
     def read(self) -> Iterator[Record]:
         seen: set[str] = set()
@@ -69,7 +75,7 @@ class FileSource:
             yield from self._walk(path, seen, {(info.st_dev, info.st_ino)})
         elif path not in seen:
             seen.add(path)
-            yield from self.read_file(path, explicit)
+            yield from self.read_file(path, explicit, info=info)
 
     def _walk(self, directory: str, seen: set[str], ancestors: set[tuple[int, int]]) -> Iterator[Record]:
         try:
@@ -92,19 +98,28 @@ class FileSource:
                 yield from self._walk(entry.path, seen, ancestors | {key})
             elif stat.S_ISREG(info.st_mode) and entry.name.lower().endswith(CERT_SUFFIXES) and entry.path not in seen:
                 seen.add(entry.path)
-                yield from self.read_file(entry.path, explicit=False)
+                yield from self.read_file(entry.path, explicit=False, info=info)
 
-    def read_file(self, path: str, explicit: bool = True, name: str | None = None) -> Iterator[Record]:
+    def read_file(self, path: str, explicit: bool = True, name: str | None = None,
+                  info: os.stat_result | None = None) -> Iterator[Record]:
+        """Records of one file (``info``: its stat, when the caller has it, spares one)."""
+        key = ("file", self.kind, path, name, self.max_bytes, self.passphrase_tag)
+        yield from cached_records(self.cache, key, lambda reads: self._read_file(path, name, reads), self.max_bytes,
+                                  {path: info} if info is not None else None)
+
+    def _read_file(self, path: str, name: str | None, reads: FileReads) -> Iterator[Record]:
         try:
-            data = read_capped(path, self.max_bytes)
+            data = reads.read(path)
         except ReadFailure as failure:
             yield failure.error
             return
-        parsed = parse_certificates(data, passphrase=self.passphrase, name_hint=path)
+        memo = self.cache.memo if self.cache is not None else None
+        parsed = parse_certificates(data, passphrase=self.passphrase, name_hint=path, memo=memo)
         if not parsed.certificates and _looks_like_kubeconfig(data):
             from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
 
-            yield from KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind).read_kubeconfig(path, data)
+            source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
+            yield from source.read_kubeconfig(path, data, reads=reads)
             return
         short = os.path.basename(path) if name is None else name
         for error in parsed.errors:
@@ -117,16 +132,18 @@ class FileSource:
             yield CheckRecord("key_matches", labels, ok, short, "PKCS#12 key matches" if ok else
                               "the private key in the PKCS#12 file does not match its certificate")
         elif parsed.certificates:
-            yield from self._key_check(path, short, parsed.certificates[0], data if parsed.has_private_key else None)
+            yield from self._key_check(path, short, parsed.certificates[0], data if parsed.has_private_key else None,
+                                       reads)
 
-    def _key_check(self, path: str, name: str, leaf: CertInfo, inline_key: bytes | None) -> Iterator[Record]:
+    def _key_check(self, path: str, name: str, leaf: CertInfo, inline_key: bytes | None,
+                   reads: FileReads) -> Iterator[Record]:
         if inline_key is not None:
             yield key_check(self.kind, path, name, leaf, path, inline_key)
             return
         key_path = os.path.splitext(path)[0] + ".key"
-        if key_path != path and os.path.isfile(key_path):
+        if key_path != path and reads.is_file(key_path):
             try:
-                key_pem = read_capped(key_path, self.max_bytes)
+                key_pem = reads.read(key_path)
             except ReadFailure as failure:
                 yield failure.error
                 return

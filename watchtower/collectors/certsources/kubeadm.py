@@ -24,6 +24,7 @@ from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
     DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record, read_capped,
 )
+from watchtower.collectors.certsources.cache import ScanCache
 from watchtower.collectors.certsources.endpoints import Endpoint, EndpointFailure, fetch_presented, presented_certs
 from watchtower.collectors.certsources.files import FileSource
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
@@ -54,9 +55,10 @@ class KubeadmSource:
     timeout: float = 5.0
     max_bytes: int = DEFAULT_MAX_FILE_BYTES
     kind: str = "kubeadm"
+    cache: ScanCache | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def read(self) -> Iterator[Record]:
-        files = FileSource((), max_bytes=self.max_bytes, kind=self.kind)
+        files = FileSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
         found: dict[str, CertInfo] = {}
         pki = os.path.join(self.root, "pki")
         for name in PKI_CERTS:
@@ -69,18 +71,13 @@ class KubeadmSource:
         yield from self._service_account_keys(pki)
         ca = found.get("ca")
         ca_path = os.path.join(pki, "ca.crt")
-        kubeconfigs = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind)
+        kubeconfigs = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
         referenced: set[str] = set()
         for conf in KUBECONFIGS:
             path = os.path.join(self.root, conf)
             if not os.path.lexists(path):
                 continue
-            try:
-                data = read_capped(path, self.max_bytes)
-            except ReadFailure as failure:
-                yield failure.error
-                continue
-            for record in kubeconfigs.read_kubeconfig(path, data, name=conf, cluster_ca=ca, cluster_ca_location=ca_path):
+            for record in kubeconfigs.read_path(path, name=conf, cluster_ca=ca, cluster_ca_location=ca_path):
                 if isinstance(record, CertRecord):
                     referenced.add(os.path.realpath(record.location.split("#", 1)[0]))
                 yield record

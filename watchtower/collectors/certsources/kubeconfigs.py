@@ -14,8 +14,9 @@ from collections.abc import Iterator
 
 from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
-    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record, read_capped,
+    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record,
 )
+from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
 from watchtower.collectors.certsources.files import key_check
 from watchtower.pki import CertInfo, KubeconfigEntry, ParseError, kubeconfig_entries, load_kubeconfig, parse_certificates
 
@@ -33,11 +34,12 @@ def ca_match_check(kubeconfig: str, location: str, name: str, ca: CertInfo, clus
 
 @dataclasses.dataclass
 class KubeconfigSource:
-    """Kubeconfig files by path or glob."""
+    """Kubeconfig files by path or glob; with a ``cache``, an unchanged kubeconfig's records are reused."""
 
     paths: tuple[str, ...]
     max_bytes: int = DEFAULT_MAX_FILE_BYTES
     kind: str = "kubeconfig"
+    cache: ScanCache | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def read(self) -> Iterator[Record]:
         for pattern in self.paths:
@@ -46,19 +48,33 @@ class KubeconfigSource:
             if not matches:
                 yield ItemError(pattern, "not_found", "the glob matches nothing")
             for path in matches:
-                try:
-                    data = read_capped(path, self.max_bytes)
-                except ReadFailure as failure:
-                    yield failure.error
-                    continue
-                yield from self.read_kubeconfig(path, data)
+                yield from self.read_path(path)
+
+    def read_path(self, path: str, *, name: str | None = None, cluster_ca: CertInfo | None = None,
+                  cluster_ca_location: str = "") -> Iterator[Record]:
+        """Read the kubeconfig at ``path`` and yield its records (see ``read_kubeconfig``)."""
+        key = ("kubeconfig", self.kind, path, name, self.max_bytes,
+               cluster_ca.fingerprint if cluster_ca is not None else None, cluster_ca_location)
+
+        def produce(reads: FileReads) -> Iterator[Record]:
+            try:
+                data = reads.read(path)
+            except ReadFailure as failure:
+                yield failure.error
+                return
+            yield from self.read_kubeconfig(path, data, name=name, cluster_ca=cluster_ca,
+                                            cluster_ca_location=cluster_ca_location, reads=reads)
+
+        yield from cached_records(self.cache, key, produce, self.max_bytes)
 
     def read_kubeconfig(
         self, path: str, data: bytes, *, name: str | None = None,
-        cluster_ca: CertInfo | None = None, cluster_ca_location: str = "",
+        cluster_ca: CertInfo | None = None, cluster_ca_location: str = "", reads: FileReads | None = None,
     ) -> Iterator[Record]:
         """Records for one kubeconfig. With ``cluster_ca``, cluster CAs are compared to it instead
-        of being reported as certificates (kubeadm's kubeconfigs all embed pki/ca.crt)."""
+        of being reported as certificates (kubeadm's kubeconfigs all embed pki/ca.crt). Files it
+        references are read through ``reads``, so a cache sees them too."""
+        reads = FileReads(self.max_bytes) if reads is None else reads
         try:
             entries = kubeconfig_entries(load_kubeconfig(data))
         except ParseError as exc:
@@ -68,7 +84,7 @@ class KubeconfigSource:
         for entry in entries:
             label = entry.name if name is None else name
             embedded_location = path + entry.fragment
-            certs, location = yield from self._entry_certs(entry, embedded_location, base)
+            certs, location = yield from self._entry_certs(entry, embedded_location, base, reads)
             if not certs:
                 continue
             if entry.kind == "cluster" and cluster_ca is not None:
@@ -77,9 +93,10 @@ class KubeconfigSource:
             for cert in certs:
                 yield CertRecord(self.kind, location, label, cert)
             if entry.kind == "user":
-                yield from self._key(entry, certs[0], location, label, base)
+                yield from self._key(entry, certs[0], location, label, base, reads)
 
-    def _entry_certs(self, entry: KubeconfigEntry, embedded_location: str, base: str):  # type: ignore[no-untyped-def]
+    def _entry_certs(self, entry: KubeconfigEntry, embedded_location: str, base: str,  # type: ignore[no-untyped-def]
+                     reads: FileReads):
         """(certificates, location) for one entry; yields its errors on the way."""
         if entry.error is not None:
             yield ItemError(embedded_location, entry.error.reason, entry.error.detail)
@@ -89,22 +106,23 @@ class KubeconfigSource:
         else:
             location = os.path.normpath(os.path.join(base, entry.file or ""))
             try:
-                data = read_capped(location, self.max_bytes)
+                data = reads.read(location)
             except ReadFailure as failure:
                 yield ItemError(f"{embedded_location} -> {location}", failure.error.reason, failure.error.detail)
                 return (), location
-        parsed = parse_certificates(data)
+        parsed = parse_certificates(data, memo=self.cache.memo if self.cache is not None else None)
         for error in parsed.errors:
             yield ItemError(location, error.reason, error.detail)
         return parsed.certificates, location
 
-    def _key(self, entry: KubeconfigEntry, cert: CertInfo, location: str, name: str, base: str) -> Iterator[Record]:
+    def _key(self, entry: KubeconfigEntry, cert: CertInfo, location: str, name: str, base: str,
+             reads: FileReads) -> Iterator[Record]:
         if entry.key_data is not None:
             yield key_check(self.kind, location, name, cert, location + " (client-key-data)", entry.key_data)
         elif entry.key_file is not None:
             key_path = os.path.normpath(os.path.join(base, entry.key_file))
             try:
-                key_pem = read_capped(key_path, self.max_bytes)
+                key_pem = reads.read(key_path)
             except ReadFailure as failure:
                 yield failure.error
                 return

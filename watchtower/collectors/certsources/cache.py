@@ -1,0 +1,140 @@
+"""Across runs, reuse what unchanged files yielded: the daemon rescans the same files every interval.
+
+A file's records are reused while every file that went into them (the file itself, the key next
+to it, files a kubeconfig references, and the absence of the ones that were missing) still has
+the same stamp: device, inode, size, mtime and ctime. An unchanged file then costs a ``stat`` and
+a dict lookup, and the records are the very ones a cold scan would yield. Records hold
+certificates, 1/0 judgements and errors, never key material: a key check is reused only as its
+boolean, under the stamps of both the certificate's and the key's files.
+
+Entries not used in a run (the file is gone, or no longer configured) are dropped at its end.
+As with ``make``, a rewrite that keeps the inode and size within one tick of the filesystem's
+timestamp clock is indistinguishable by stamp; it is seen at the file's next change.
+One collect at a time uses a cache (the scheduler never overlaps runs of a collector).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from collections.abc import Callable, Hashable, Iterator, Mapping
+
+from watchtower.collectors.certsources.base import DEFAULT_MAX_FILE_BYTES, ReadFailure, Record, read_capped_stat
+from watchtower.pki import CertInfo
+
+# (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of a regular file, or ("error", errno) when stat fails
+Stamp = tuple[object, ...]
+
+
+def stamp_of(info: os.stat_result) -> Stamp | None:
+    """The identity of a regular file's current content; None for anything else (never cached)."""
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def current_stamp(path: str, known: Mapping[str, os.stat_result] | None = None) -> Stamp | None:
+    """``path``'s stamp now (``known`` holds stat results the caller already has)."""
+    info = known.get(path) if known else None
+    if info is None:
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            return ("error", exc.errno or 0)
+    return stamp_of(info)
+
+
+class FileReads:
+    """Reads files for one cacheable step and remembers the stamp of each file it read or probed."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.stamps: dict[str, Stamp] = {}
+        self.cacheable = True  # False once a special file (FIFO, device, directory) is involved
+
+    def _note(self, path: str, stamp: Stamp | None) -> None:
+        if stamp is None:
+            self.cacheable = False
+        else:
+            self.stamps.setdefault(path, stamp)
+
+    def read(self, path: str) -> bytes:
+        """The file's bytes under the size cap (raises ReadFailure); its stamp is the fstat of what was read."""
+        try:
+            data, info = read_capped_stat(path, self.max_bytes)
+        except ReadFailure:
+            self._note(path, current_stamp(path))
+            raise
+        self._note(path, stamp_of(info))
+        return data
+
+    def is_file(self, path: str) -> bool:
+        """``os.path.isfile``, remembered: a key file appearing later must invalidate the records."""
+        stamp = current_stamp(path)
+        self._note(path, stamp)
+        return stamp is not None and stamp[0] != "error"
+
+
+@dataclasses.dataclass
+class _Entry:
+    stamps: tuple[tuple[str, Stamp], ...]
+    records: tuple[Record, ...]
+    run: int
+
+
+class ScanCache:
+    """Records per cacheable step (one file, one kubeconfig) and signature results, across runs.
+
+    ``memo`` maps PEM certificate blocks to their ``CertInfo`` within one run, so a certificate
+    repeated in many files is parsed once; it is emptied at the end of every run.
+    """
+
+    def __init__(self, max_entries: int = 200_000, max_signatures: int = 200_000) -> None:
+        self.max_entries = max_entries
+        self.max_signatures = max_signatures
+        self.signatures: dict[tuple[bytes, bytes], bool] = {}
+        self.memo: dict[bytes, CertInfo] = {}
+        self._entries: dict[Hashable, _Entry] = {}
+        self._run = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def begin_run(self) -> None:
+        self._run += 1
+        self.memo = {}
+
+    def end_run(self) -> None:
+        """Forget entries this run did not use, the memo, and the oldest signatures beyond the cap."""
+        run = self._run
+        self._entries = {key: entry for key, entry in self._entries.items() if entry.run == run}
+        self.memo = {}
+        if len(self.signatures) > self.max_signatures:
+            keep = list(self.signatures.items())[-self.max_signatures // 2:]
+            self.signatures = dict(keep)
+
+    def records(self, key: Hashable, produce: Callable[[FileReads], Iterator[Record]], max_bytes: int,
+                known: Mapping[str, os.stat_result] | None = None) -> tuple[Record, ...]:
+        """The records of ``produce`` for ``key``: reused while its files are unchanged, else produced now."""
+        entry = self._entries.get(key)
+        if entry is not None and all(current_stamp(path, known) == stamp for path, stamp in entry.stamps):
+            entry.run = self._run
+            return entry.records
+        reads = FileReads(max_bytes)
+        records = tuple(produce(reads))
+        if reads.cacheable and (key in self._entries or len(self._entries) < self.max_entries):
+            self._entries[key] = _Entry(tuple(reads.stamps.items()), records, self._run)
+        else:
+            self._entries.pop(key, None)
+        return records
+
+
+def cached_records(cache: ScanCache | None, key: Hashable, produce: Callable[[FileReads], Iterator[Record]],
+                   max_bytes: int, known: Mapping[str, os.stat_result] | None = None) -> Iterator[Record]:
+    """``produce``'s records through ``cache`` when there is one, else read fresh."""
+    if cache is None:
+        yield from produce(FileReads(max_bytes))
+    else:
+        yield from cache.records(key, produce, max_bytes, known)
+
