@@ -3,10 +3,15 @@
 Collectors ask the factory for an ``ApiClient``; if none can be had (no kubeconfig, not in a
 pod) they get ``KubeUnavailable`` with a reason people can act on, and ``enabled: auto``
 collectors use that same reason to explain why they do not run.
+
+They read the API through ``get_json``/``list_json_pages`` (plain JSON over that client's own
+request plumbing) rather than the generated API classes, whose modules cost the daemon tens of
+MB of memory to import (tests/integration/test_kube_json.py keeps the two in step).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -81,16 +86,62 @@ class KubeClientFactory:
         return client.ApiClient(configuration)
 
 
-def list_pages(list_call: Any, page_size: int, **kwargs: Any) -> Iterator[Any]:
-    """Yield items of a paginated Kubernetes list call, one page in memory at a time.
+Query = Mapping[str, str | int]
+"""Query parameters by the API's own names (``fieldSelector``, ``limit``, ``continue``)."""
 
-    ``list_call`` is e.g. ``CoreV1Api(api).list_node``; ``continue`` tokens are followed until
-    the server stops returning one.
+
+def get_json(api_client: Any, path: str, query: Query | None = None, timeout: float | None = None) -> dict[str, Any]:
+    """GET ``path`` from the API server and return its JSON object.
+
+    This is what a generated method such as ``CoreV1Api.list_node`` does, minus the module:
+    ``core_v1_api`` alone costs the daemon about 22 MB of RSS for a few GETs. The client's own
+    plumbing still does the work (``param_serialize``: host, default headers, bearer token and
+    its refresh hook; the urllib3 pool: CA, client certificate, timeouts), and a non-2xx status
+    raises the client's ``ApiException`` subclass built the same way, so callers' ``status``,
+    ``reason`` and ``body`` are unchanged. ValueError if the body is not a JSON object.
+    """
+    from kubernetes.client.exceptions import ApiException
+
+    method, url, headers, body, post_params = api_client.param_serialize(
+        method="GET", resource_path=path, query_params=list((query or {}).items()),
+        header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+    )
+    response = api_client.call_api(method, url, headers, body, post_params, _request_timeout=timeout)
+    try:
+        data = response.read()
+    finally:
+        response.response.release_conn()
+    if not 200 <= response.status <= 299:
+        raise ApiException.from_response(http_resp=response, body=None, data=None)
+    doc = json.loads(data)
+    if not isinstance(doc, dict):
+        raise ValueError(f"GET {path}: the response is not a JSON object")
+    return doc
+
+
+def list_json_pages(
+    api_client: Any, path: str, page_size: int, timeout: float | None = None, **query: str | int,
+) -> Iterator[dict[str, Any]]:
+    """Yield the items of a Kubernetes list (``/api/v1/nodes``...) as JSON, one page in memory at a time.
+
+    ``continue`` tokens are followed until the server stops returning one; ``query`` adds
+    selectors (``fieldSelector="type=kubernetes.io/tls"``). Items stay plain dicts: callers keep a
+    few fields of each, so building the client's validated models for every field of thousands of
+    objects would be wasted time and memory. An expired token raises ``ApiException`` 410.
     """
     token: str | None = None
     while True:
-        page = list_call(limit=page_size, _continue=token, **kwargs)
-        yield from page.items
-        token = page.metadata._continue if page.metadata else None
+        params: dict[str, str | int] = {**query, "limit": page_size}
+        if token:
+            params["continue"] = token
+        page = get_json(api_client, path, params, timeout)
+        items = page.get("items")
+        if not isinstance(items, list):
+            raise ValueError(f"GET {path}: the response is not a Kubernetes list (no items)")
+        metadata = page.get("metadata")
+        token = (metadata.get("continue") if isinstance(metadata, dict) else None) or None
+        del page, metadata  # only this page's items stay referenced while they are consumed
+        yield from items
+        del items  # and none of them while the next page is fetched
         if not token:
             return

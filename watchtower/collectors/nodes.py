@@ -1,8 +1,8 @@
 """The ``nodes`` collector: node conditions, taints, versions and readiness transitions from the API.
 
-Nodes are listed page by page (``watchtower.kube.list_pages``) and each one is reduced at once
-to a small ``NodeFacts`` by pure functions that accept the client's ``V1Node`` or a plain dict
-(the API's JSON), so a 5,000-node cluster never sits in memory as full objects.
+Nodes are listed page by page as plain JSON (``watchtower.kube.list_json_pages``) and each one
+is reduced at once to a small ``NodeFacts`` by pure functions that accept the API's JSON (or the
+client's ``V1Node``), so a 5,000-node cluster never sits in memory as full objects.
 
 Readiness transitions are counted by this daemon in memory (a counter per node, reset on
 restart like any Prometheus counter): a change of the Ready status between two collections is
@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
-import json
 import sys
 import threading
-import types
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -380,16 +377,14 @@ class NodesCollector(Collector):
             return self._collect()
 
     def _collect(self) -> CollectResult:
-        from kubernetes.client import CoreV1Api, VersionApi
-
-        from watchtower.kube import list_pages
+        from watchtower.kube import get_json, list_json_pages
 
         api = self.context.kube.api_client()  # KubeUnavailable: the whole run failed, say why
         timeout = self.context.config.kubernetes.request_timeout
         errors: list[ItemError] = []
         apiserver = None
         try:
-            git_version = VersionApi(api).get_code(_request_timeout=timeout).git_version
+            git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
             apiserver = try_parse_version(git_version)
             if apiserver is None:
                 errors.append(ItemError("/version", "parse_error", f"gitVersion {git_version!r} is not a version"))
@@ -400,8 +395,7 @@ class NodesCollector(Collector):
         rows: list[tuple[NodeFacts, int | None]] = []
         listed: list[NodeFacts] = []
         count = 0
-        list_json = functools.partial(list_as_json, CoreV1Api(api).list_node)
-        pages = list_pages(list_json, self.context.config.kubernetes.page_size, _request_timeout=timeout)
+        pages = list_json_pages(api, "/api/v1/nodes", self.context.config.kubernetes.page_size, timeout)
         for raw in pages:  # an API error mid-list raises: a partial node list is not a result
             try:
                 node = node_facts(raw)
@@ -438,32 +432,6 @@ class NodesCollector(Collector):
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
         return render_check(details)
-
-
-@dataclasses.dataclass(frozen=True)
-class JsonPage:
-    """A list response as plain JSON, shaped like the client's ``V1NodeList`` for ``list_pages``."""
-
-    items: list[dict[str, Any]]
-    metadata: types.SimpleNamespace
-
-
-def list_as_json(list_call: Any, **kwargs: Any) -> JsonPage:
-    """Call a client list method for the raw JSON instead of typed models.
-
-    The client's models validate every field of every object; for 5,000 nodes that took 8x
-    longer and twice the memory of ``json.loads`` (bench/nodes.py), and ``node_facts`` reads
-    the JSON directly. Errors still arrive as the client's ``ApiException``.
-    """
-    response = list_call(_preload_content=False, **kwargs)
-    try:
-        doc = json.loads(response.data)
-    finally:
-        response.release_conn()
-    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-        raise ValueError("the list response is not a Kubernetes list (no items)")
-    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    return JsonPage(doc["items"], types.SimpleNamespace(_continue=metadata.get("continue") or None))
 
 
 def _slim(node: NodeFacts) -> NodeFacts:

@@ -169,7 +169,7 @@ class UpgradeCollector(Collector):
     # ---------------------------------------------------------------- inputs (I/O)
 
     def _cluster_versions(self, errors: list[ItemError]) -> ClusterVersions:
-        from watchtower.kube import KubeUnavailable
+        from watchtower.kube import KubeUnavailable, get_json
 
         by_source: dict[str, KubeVersion] = {}
         cluster_config = None
@@ -178,15 +178,14 @@ class UpgradeCollector(Collector):
         except KubeUnavailable as exc:
             errors.append(ItemError("kubernetes", "unavailable", str(exc)))
             return ClusterVersions(MappingProxyType(by_source), None)
-        from kubernetes.client import CoreV1Api, VersionApi
         from kubernetes.client.exceptions import ApiException
 
         timeout = self.context.config.kubernetes.request_timeout
         try:
-            info = VersionApi(api).get_code(_request_timeout=timeout)
-            version = try_parse_version(info.git_version)
+            git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
+            version = try_parse_version(git_version)
             if version is None:
-                errors.append(ItemError("/version", "parse_error", f"gitVersion {info.git_version!r} is not a version"))
+                errors.append(ItemError("/version", "parse_error", f"gitVersion {git_version!r} is not a version"))
             else:
                 by_source[SOURCE_APISERVER] = version
         except ApiException as exc:
@@ -195,8 +194,8 @@ class UpgradeCollector(Collector):
             errors.append(ItemError("/version", "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
         location = "configmap kube-system/kubeadm-config"
         try:
-            cm = CoreV1Api(api).read_namespaced_config_map("kubeadm-config", "kube-system", _request_timeout=timeout)
-            text = (cm.data or {}).get("ClusterConfiguration")
+            cm = get_json(api, "/api/v1/namespaces/kube-system/configmaps/kubeadm-config", timeout=timeout)
+            text = (cm.get("data") or {}).get("ClusterConfiguration")
             if text is None:
                 errors.append(ItemError(location, "parse_error", "no ClusterConfiguration key"))
             else:
