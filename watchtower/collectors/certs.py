@@ -6,6 +6,12 @@ check (chain, issuer outliving, key match, SAN coverage, kubeconfig CA, served v
 gauge and, when it fails, a finding. Urgency is judged relative to lifetime: warning below
 min(30d, 20 %), critical below min(7d, 5 %) by default. ``watchtower check certs PATH...``
 runs the same collector on ad-hoc inputs without a config file.
+
+The daemon rescans the same files every interval, so a collector keeps what does not change
+between its runs: the records of unchanged files (``certsources.cache``, by file stamp),
+signature results (by certificate fingerprints), and series, chain verdicts and samples whose
+certificate is the same object as last time. Everything that depends on the clock (urgency,
+issuer expiry, the report's time left) is judged afresh every run.
 """
 
 from __future__ import annotations
@@ -135,7 +141,6 @@ class CertsSettings(CollectorSettings):
                           self.critical_fraction)
 
 
-
 def human_duration(seconds: float) -> str:
     """``364d``, ``5d 3h``, ``7h 12m`` — days and hours like kubeadm's residual time."""
     seconds = abs(seconds)
@@ -149,8 +154,10 @@ def human_duration(seconds: float) -> str:
 
 
 def _passphrase_tag(passphrase: bytes | None) -> str | None:
-    """A short digest telling cached PKCS#12 results apart when the passphrase file changes (in memory only)."""
-    return None if passphrase is None else hashlib.blake2b(passphrase, digest_size=16, person=b"wt-certs-cache").hexdigest()
+    """A digest telling cached PKCS#12 results apart when the passphrase file changes (kept in memory only)."""
+    if passphrase is None:
+        return None
+    return hashlib.blake2b(passphrase, digest_size=16, person=b"wt-certs-cache").hexdigest()
 
 
 def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
