@@ -197,3 +197,33 @@ def test_special_files_are_never_cached(tmp_path):
     reads = FileReads()
     assert not reads.is_file(str(tmp_path / "missing.key"))
     assert reads.cacheable and reads.stamps[str(tmp_path / "missing.key")][0] == "error"
+
+
+def test_series_of_secrets_and_endpoints_are_not_kept_between_runs():
+    """Their certificates are new objects every run: keeping them would only hold memory."""
+    from watchtower.collectors.certs import _Accumulator
+    from watchtower.pki import Thresholds, parse_certificates
+
+    cert = parse_certificates(issue("svc.example.test").cert_pem).certificates[0]
+    acc = _Accumulator(NOW, Thresholds())
+    acc.add("secret", CertRecord("secret", "ns/tls#tls.crt", "tls", cert))
+    acc.add("file", CertRecord("file", "/etc/x.crt", "x.crt", cert))
+    acc.metrics()
+    assert [key[0] for key in acc.reuse().series] == ["file"]
+
+
+def test_reads_are_capped_and_sized_by_fstat(tmp_path):
+    from watchtower.collectors.certsources.base import ReadFailure, read_capped_stat
+
+    (tmp_path / "empty.crt").write_bytes(b"")
+    assert read_capped_stat(str(tmp_path / "empty.crt"))[0] == b""
+    data, info = read_capped_stat("/proc/self/status")  # a regular file that reports size 0
+    assert info.st_size == 0 and b"Name:" in data
+    with pytest.raises(ReadFailure) as failure:
+        read_capped_stat(str(tmp_path), max_bytes=1)
+    assert failure.value.error.reason == "is_directory"
+    (tmp_path / "big.crt").write_bytes(b"x" * 100)
+    with pytest.raises(ReadFailure) as failure:
+        read_capped_stat(str(tmp_path / "big.crt"), max_bytes=99)
+    assert failure.value.error.reason == "too_large"
+    assert read_capped_stat(str(tmp_path / "big.crt"), max_bytes=100)[0] == b"x" * 100
