@@ -327,10 +327,10 @@ class _Accumulator:
         not_before = GaugeMetricFamily(_NOT_BEFORE, "When the certificate becomes valid (its notBefore), Unix seconds.",
                                        labels=CERT_LABELS)
         counts: dict[str, int] = dict.fromkeys(SOURCE_ORDER, 0)
-        for (source, *_), series in self.series.items():
+        for key, series in self.series.items():
             not_after.samples.append(series.not_after)
             not_before.samples.append(series.not_before)
-            counts[source] = counts.get(source, 0) + 1
+            counts[key[0]] = counts.get(key[0], 0) + 1  # key[0]: the source
         found = GaugeMetricFamily("watchtower_cert_certificates", "Certificates found in the last run, by source.",
                                   labels=("source",))
         for source, count in counts.items():
