@@ -66,3 +66,13 @@ def test_table_is_coloured_on_a_terminal(tmp_path):
     os.close(primary)
     text = b"".join(chunks).decode()
     assert "\033[33mWARNING\033[0m" in text and "\033[32mOK\033[0m" in text
+
+
+def test_kubeadm_asked_for_but_absent_is_an_error_not_silence(tmp_path):
+    """`--kubeadm` pointed at a tree with no PKI must say so, not report zero certificates as fine."""
+    empty = tmp_path / "etc-kubernetes"
+    empty.mkdir()
+    done = check_certs("--kubeadm", str(empty), "--kubelet-pki-dir", str(tmp_path / "no-kubelet"), "-o", "json")
+    doc = json.loads(done.stdout)
+    assert doc["certificates"] == []
+    assert [(e["location"], e["reason"]) for e in doc["errors"]] == [(str(empty), "not_found")]

@@ -58,6 +58,10 @@ class KubeadmSource:
     cache: ScanCache | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def read(self) -> Iterator[Record]:
+        if not kubeadm_present(self.root, self.kubelet_dir):  # asked for explicitly, yet nothing there
+            yield ItemError(self.root, "not_found",
+                            f"no kubeadm PKI or kubeconfigs under {self.root} or {self.kubelet_dir}")
+            return
         files = FileSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
         found: dict[str, CertInfo] = {}
         pki = os.path.join(self.root, "pki")
