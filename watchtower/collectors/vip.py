@@ -70,14 +70,20 @@ class FormatError(ValueError):
     """Input that is not in the format this collector understands; the message says what is off."""
 
 
-def parse_ip_addr_json(text: str) -> tuple[InterfaceAddress, ...]:
-    """Addresses from the output of ``ip -j addr show`` (iproute2's JSON)."""
+def _json_list(text: str, items: str) -> list[Any]:
+    """The JSON list ``text`` holds; FormatError saying what is off when it is not one."""
     try:
-        links = json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(links, list):
-        raise FormatError(f"expected a JSON list of interfaces, got {type(links).__name__}")
+    if not isinstance(value, list):
+        raise FormatError(f"expected a JSON list of {items}, got {type(value).__name__}")
+    return value
+
+
+def parse_ip_addr_json(text: str) -> tuple[InterfaceAddress, ...]:
+    """Addresses from the output of ``ip -j addr show`` (iproute2's JSON)."""
+    links = _json_list(text, "interfaces")
     out: list[InterfaceAddress] = []
     for i, link in enumerate(links):
         if not isinstance(link, dict) or not isinstance(link.get("ifname"), str):
@@ -119,12 +125,7 @@ def parse_keepalived_json(text: str, source: str) -> tuple[VrrpInstance, ...]:
     Raises FormatError naming the first field that does not match, e.g. a dump written by a
     keepalived version with a different layout.
     """
-    try:
-        entries = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(entries, list):
-        raise FormatError(f"expected a JSON list of VRRP instances, got {type(entries).__name__}")
+    entries = _json_list(text, "VRRP instances")
     out: list[VrrpInstance] = []
     for i, entry in enumerate(entries):
         where = f"[{i}]"
