@@ -24,47 +24,26 @@ SERIES = 8_000
 FAMILIES = 8
 SCRAPERS = 20
 SCRAPES_EACH = 10
-LABELS = ("source", "location", "subject_cn")
 ACCEPT = ("application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,"
           "text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _label_values(i: int) -> list[str]:
-    return ["file", f"/etc/kubernetes/pki/cert-{i:05d}.crt", f"subject-{i % 97}"]
-
-
 def _serve_watchtower() -> int:
-    from prometheus_client.core import GaugeMetricFamily
-
-    from watchtower.collectors.base import CollectResult
+    from bench.metrics_exposition import snapshot_store
     from watchtower.http import App, serve
-    from watchtower.store import RunRecord, SnapshotStore
 
-    per_family = SERIES // FAMILIES
-    families = []
-    for f in range(FAMILIES):
-        family = GaugeMetricFamily(f"bench_family_{f}", "Bench family.", labels=LABELS)
-        for i in range(per_family):
-            family.add_metric(_label_values(f * per_family + i), 1.7e9 + i)
-        families.append(family)
-    store = SnapshotStore(["bench"])
-    store.record("bench", RunRecord(started_at=time.time(), duration_seconds=0.1, success=True,
-                                    result=CollectResult(metrics=tuple(families))))
-    server, _thread = serve(App(store, alive=lambda: True, expected_collectors=("bench",)), "127.0.0.1", 0)
+    app = App(snapshot_store(SERIES, FAMILIES), alive=lambda: True, expected_collectors=("bench",))
+    server, _thread = serve(app, "127.0.0.1", 0)
     return int(server.server_address[1])
 
 
 def _serve_prometheus_client() -> int:
-    from prometheus_client import CollectorRegistry, Gauge, start_http_server
+    from prometheus_client import start_http_server
 
-    registry = CollectorRegistry()
-    per_family = SERIES // FAMILIES
-    for f in range(FAMILIES):
-        gauge = Gauge(f"bench_family_{f}", "Bench family.", LABELS, registry=registry)
-        for i in range(per_family):
-            gauge.labels(*_label_values(f * per_family + i)).set(1.7e9 + i)
-    server, _thread = start_http_server(0, "127.0.0.1", registry=registry)
+    from bench.metrics_exposition import plain_registry
+
+    server, _thread = start_http_server(0, "127.0.0.1", registry=plain_registry(SERIES, FAMILIES))
     return int(server.server_address[1])
 
 

@@ -172,11 +172,11 @@ def run(seconds: float = SECONDS) -> list[Line]:
     warm = [s for s in samples if s[0] >= WARMUP_SECONDS] or samples
     second_half = [(t, rss) for t, rss, _th, _fd in samples if t >= seconds / 2]
     first, last = warm[0], warm[-1]
-    hours = f"{seconds / 3600:.2g}h"
+    hours = f"{int(seconds)}s"
     return [
         Line(f"soak_rss_slope_second_half_{hours}", slope_per_hour(second_half), "MB/h", target="<= 1",
              target_on_value=True),
-        Line(f"soak_rss_end_{hours}", last[1], "MB", first[1], "MB (after warm-up)"),
+        Line(f"soak_rss_end_vs_after_warmup_{hours}", last[1], "MB", first[1], "MB"),
         Line(f"soak_threads_change_{hours}", last[2] - first[2], "threads", target="<= 0", target_on_value=True),
         Line(f"soak_fds_change_{hours}", last[3] - first[3], "fds", target="<= 0", target_on_value=True),
         Line(f"soak_collectors_succeeding_{hours}", sum(collectors.values()), "collectors", len(collectors),
