@@ -12,14 +12,21 @@ import functools
 import hashlib
 import ipaddress
 import re
+import warnings
 from typing import Any
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 
 _SHA256 = hashes.SHA256()
+
+# Real trust stores hold certificates cryptography frowns upon (serial 0 in old roots): its
+# deprecation warnings, with site-packages paths, must not reach the terminal of `check certs`.
+# What matters about such a certificate is reported as data, never as a Python warning.
+warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 
 
 class ParseError(ValueError):
