@@ -50,7 +50,7 @@ def parse_stable_txt(body: bytes) -> KubeVersion:
     return version
 
 
-def _date_timestamp(value: Any) -> float | None:
+def date_timestamp(value: Any) -> float | None:
     if not isinstance(value, str):
         return None  # endoflife.date writes false for "no date yet"
     try:
@@ -69,19 +69,26 @@ class Cycle:
     eol: float | None
 
 
-def parse_endoflife(body: bytes) -> dict[str, Cycle]:
-    """endoflife.date's ``kubernetes.json`` → minor → Cycle. SourceError("parse_error") if unusable."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise SourceError("parse_error", "not JSON") from None
+def endoflife_entries(body: bytes | list[Any]) -> list[dict[str, Any]]:
+    """An endoflife.date ``/api/<product>.json`` body (or its decoded list) → the cycle objects
+    that have a ``cycle`` name. SourceError("parse_error") for anything but a JSON list."""
+    data: Any = body
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise SourceError("parse_error", "not JSON") from None
     if not isinstance(data, list):
         raise SourceError("parse_error", "expected a JSON list of release cycles")
+    return [e for e in data if isinstance(e, dict) and isinstance(e.get("cycle"), (str, int, float))]
+
+
+def parse_endoflife(body: bytes) -> dict[str, Cycle]:
+    """endoflife.date's ``kubernetes.json`` → minor → Cycle. SourceError("parse_error") if unusable."""
+    data = endoflife_entries(body)
     cycles: dict[str, Cycle] = {}
     for entry in data:
-        if not isinstance(entry, dict) or not isinstance(entry.get("cycle"), str):
-            continue
-        cycles[entry["cycle"]] = Cycle(entry["cycle"], try_parse_version(entry.get("latest")), _date_timestamp(entry.get("eol")))
+        cycles[str(entry["cycle"])] = Cycle(str(entry["cycle"]), try_parse_version(entry.get("latest")), date_timestamp(entry.get("eol")))
     if not any(c.latest for c in cycles.values()):
         raise SourceError("parse_error", "no release cycle with a 'latest' version")
     return cycles
@@ -91,7 +98,7 @@ def parse_static_eol(dates: Mapping[str, str]) -> dict[str, float]:
     """``{"1.30": "2025-06-28"}`` from the config → minor → timestamp. ValueError on a bad date."""
     out = {}
     for minor, text in dates.items():
-        stamp = _date_timestamp(text)
+        stamp = date_timestamp(text)
         if stamp is None:
             raise ValueError(f"{minor}: not a date like 2025-06-28: {text!r}")
         out[minor] = stamp
@@ -107,6 +114,9 @@ class ReleaseFacts:
     minor_eol: float | None
     fetched_at: float | None  # oldest fetch among the values used; None for static values
     error: SourceError | None  # the first failure in this collection (values may be stale)
+    minors: Mapping[str, Cycle] = dataclasses.field(default_factory=dict)
+    """Every minor after the running one up to the latest: its newest patch and end of life, where
+    known (the hops of ``watchtower plan upgrade``)."""
 
 
 Fetch = Callable[[str, float], bytes]
@@ -130,6 +140,10 @@ class CachedFetcher:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self.requests = 0  # how many fetches were attempted (tests: "no request storm")
+
+    def clock(self) -> float:
+        """The injected clock (callers that keep their own back-off use the same time)."""
+        return self._clock()
 
     def get(self, url: str, parse: Callable[[bytes], Any], may_fetch: bool = True) -> tuple[Any, float | None, SourceError | None]:
         """(value or None, when it was fetched, the current error or None).
@@ -181,7 +195,9 @@ class ReleaseSource:
         minor = running.minor_text if running else None
         if self.kind == "static":
             same_minor = self.static_latest if (self.static_latest and minor == self.static_latest.minor_text) else None
-            return ReleaseFacts(self.static_latest, same_minor, self.static_eol.get(minor or ""), None, None)
+            minors = {m: Cycle(m, self.static_latest if self.static_latest and m == self.static_latest.minor_text else None,
+                               self.static_eol.get(m)) for m in hop_minors(running, self.static_latest)}
+            return ReleaseFacts(self.static_latest, same_minor, self.static_eol.get(minor or ""), None, None, minors)
         assert self.fetcher is not None
         errors: list[SourceError] = []
         stamps: list[float] = []
@@ -210,7 +226,23 @@ class ReleaseSource:
                 same_minor = use(f"{self.base_url}/stable-{minor}.txt", parse_stable_txt)
         if cycles and minor in cycles and cycles[minor].eol is not None:
             eol = cycles[minor].eol
-        return ReleaseFacts(latest, same_minor, eol, min(stamps) if stamps else None, errors[0] if errors else None)
+        minors: dict[str, Cycle] = {}
+        for m in hop_minors(running, latest):
+            cycle = (cycles or {}).get(m)
+            newest = cycle.latest if self.kind == "endoflife.date" and cycle else None
+            if self.kind != "endoflife.date":
+                newest = use(f"{self.base_url}/stable-{m}.txt", parse_stable_txt)
+            end = cycle.eol if cycle and cycle.eol is not None else self.static_eol.get(m)
+            minors[m] = Cycle(m, newest, end)
+        return ReleaseFacts(latest, same_minor, eol, min(stamps) if stamps else None, errors[0] if errors else None, minors)
+
+
+def hop_minors(running: KubeVersion | None, latest: KubeVersion | None) -> list[str]:
+    """The minors a kubeadm upgrade passes through from ``running`` to ``latest``: 1.12 → 1.15 is
+    1.13, 1.14, 1.15 (empty when either is unknown or no minor is ahead)."""
+    if running is None or latest is None or latest.major != running.major:
+        return []
+    return [f"{running.major}.{m}" for m in range(running.minor + 1, latest.minor + 1)]
 
 
 def http_fetch(session: Any) -> Fetch:
@@ -251,6 +283,6 @@ def http_fetch(session: Any) -> Fetch:
 
 
 __all__ = [
-    "CachedFetcher", "Cycle", "ReleaseFacts", "ReleaseSource", "SourceError", "http_fetch",
+    "CachedFetcher", "Cycle", "ReleaseFacts", "ReleaseSource", "SourceError", "date_timestamp", "endoflife_entries", "http_fetch",
     "parse_endoflife", "parse_stable_txt", "parse_static_eol",
 ]
