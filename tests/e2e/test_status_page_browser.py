@@ -28,6 +28,16 @@ pytestmark = pytest.mark.chromium
 DAY = datetime.timedelta(days=1)
 
 
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM, then SIGKILL after 10 s: bounded."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 @pytest.fixture
 def daemon_url(tmp_path: Path):
     certs = tmp_path / "certs"
@@ -56,12 +66,7 @@ def daemon_url(tmp_path: Path):
         wait_for(lambda: requests.get(f"{url}/readyz", timeout=1).ok, 20, what="first certs run")
         yield url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _stop(proc)
 
 
 def test_browser_shows_expired_certificate_first_and_matches_api(daemon_url: str, tmp_path: Path) -> None:
@@ -104,12 +109,7 @@ def blind_daemon(tmp_path: Path):
         wait_for(lambda: requests.get(f"{url}/healthz", timeout=1).ok, 20, what="watchtower up")
         yield url, proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _stop(proc)
 
 
 def test_browser_shows_a_blind_watchtower_as_unknown(blind_daemon, tmp_path: Path) -> None:
