@@ -14,16 +14,13 @@ growth ≤ 60 MB.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
 from bench.harness import Line, median_seconds
-from bench.nodes import _free_port, _get, _vm_hwm_mb
+from bench.daemon import measure
 from tests.kubeapi import KubeAPIServer
 from tests.support import helm_release as hr
 from tests.support import legacy_cluster as lc
@@ -32,7 +29,6 @@ OBJECTS = 20_000
 BLOCKER_EVERY = 10
 RELEASES = 200
 PAGE_SIZE = 500
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _populate(api: KubeAPIServer) -> None:
@@ -64,50 +60,6 @@ def _config(directory: Path, kubeconfig: Path | None, interval: str = "5s") -> P
     return path
 
 
-def _success_stamp(metrics: bytes) -> float | None:
-    for line in metrics.decode().splitlines():
-        if line.startswith('watchtower_collector_last_success_timestamp_seconds{collector="removed_apis"}'):
-            return float(line.split()[-1])
-    return None
-
-
-def _daemon_peak_mb(config: Path, runs: int) -> float:
-    """VmHWM of ``watchtower run`` after ``runs`` successful collections (0: once ready) and a scrape."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "watchtower", "run", "--config", str(config), "--listen", f"127.0.0.1:{port}"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline, seen = time.monotonic() + 600, set()
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"watchtower run exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
-            try:
-                if runs == 0:
-                    _get(base + "/readyz", timeout=5)
-                    break
-                stamp = _success_stamp(_get(base + "/metrics", timeout=60))
-                if stamp is not None:
-                    seen.add(stamp)
-                if len(seen) >= runs:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("watchtower run did not finish its collections in 600s")
-        time.sleep(1.0)
-        _get(base + "/metrics")
-        return _vm_hwm_mb(proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
 def run() -> list[Line]:
     from watchtower import config as config_mod
     from watchtower.collectors.base import CollectorContext
@@ -136,8 +88,8 @@ def run() -> list[Line]:
         assert details["blockers_total"] == OBJECTS // BLOCKER_EVERY + RELEASES, details["blockers_total"]
         assert details["checked"] == {"apiserver_metrics": 1, "helm": RELEASES, "live": OBJECTS}, details["checked"]
 
-        idle_mb = _daemon_peak_mb(_config(directory, None), runs=0)
-        peak_mb = _daemon_peak_mb(_config(directory, kubeconfig), runs=3)
+        idle_mb = measure(_config(directory, None))["hwm"]
+        peak_mb = measure(_config(directory, kubeconfig), collector="removed_apis", runs=3, timeout=600)["hwm"]
 
     return [
         Line("removed_apis_collect_20000", collect, "s", baseline, "s", "<= 3"),
