@@ -22,13 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.support.alert_sinks import MailSink, WebhookSink
 from tests.support.amconfig import SinkSecrets, alertmanager_config_for_test
 from tests.support.kubeadm_pki import DAY, Issued, issue, utcnow
 from tests.support.processes import WatchtowerDaemon
-from tests.support.promstack import Alertmanager, Prometheus, rules_without_for
+from tests.support.promstack import (
+    Alertmanager,
+    Prometheus,
+    ha_prometheus_config,
+    rules_without_for,
+)
 from tests.support.services import free_port, wait_for
 
 pytestmark = [
@@ -74,19 +78,6 @@ def cluster_args(own: int, peer: int) -> list[str]:
             args.append(arg)
     assert {a.split("=")[0] for a in args} >= {"--cluster.listen-address", "--cluster.peer"}, drop_in_exec_start()
     return args + FAST_GOSSIP
-
-
-def prometheus_config(replica: str, watchtower: str, alertmanagers: list[str], rules: list[Path]) -> dict[str, Any]:
-    """deploy/ha/prometheus.yml for one host: its replica name, its watchtower, both Alertmanagers."""
-    doc = yaml.safe_load((HA / "prometheus.yml").read_text())
-    doc["global"].update(scrape_interval="250ms", scrape_timeout="250ms", evaluation_interval="250ms")
-    doc["global"]["external_labels"]["replica"] = replica
-    doc["rule_files"] = [str(p) for p in rules]
-    (am_config,) = doc["alerting"]["alertmanagers"]
-    am_config["static_configs"] = [{"targets": alertmanagers}]
-    (job,) = [j for j in doc["scrape_configs"] if j["job_name"] == "watchtower"]
-    job["static_configs"] = [{"targets": [watchtower], "labels": {"cluster": CLUSTER}}]
-    return doc
 
 
 @dataclasses.dataclass
@@ -191,8 +182,9 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         hosts = []
         for name in ("a", "b"):
             daemon = started.enter_context(WatchtowerDaemon(workdir, watchtower_config, f"watchtower-{name}"))
-            prometheus = Prometheus(workdir / f"prom-{name}", {}, config=prometheus_config(
-                f"oob-{name}", daemon.url.removeprefix("http://"), [am.address for am in alertmanagers.values()], rules))
+            prometheus = Prometheus(workdir / f"prom-{name}", {}, config=ha_prometheus_config(
+                f"oob-{name}", [daemon.url.removeprefix("http://")], [am.address for am in alertmanagers.values()],
+                rules, CLUSTER))
             started.callback(prometheus.stop)
             prometheus.start_and_wait()
             hosts.append(Host(name, daemon, prometheus, alertmanagers[name]))
