@@ -9,6 +9,7 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
+    "http_scrape": "bench.http_scrape",
     "startup": "bench.startup",
     "certs_scan": "bench.certs_scan",
     "certs_secrets": "bench.certs_secrets",
@@ -16,4 +17,8 @@ BENCHMARKS: dict[str, str] = {
     "grafana": "bench.grafana_reconcile",
     "controlplane": "bench.controlplane",
     "nodes": "bench.nodes",
+    "soak": "bench.soak",
 }
+
+# Run only when named (``python -m bench soak``): an hour by default.
+ON_REQUEST = frozenset({"soak"})

@@ -14,6 +14,7 @@ from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.config import Config
 from watchtower.configtypes import SecretUnavailable
 from watchtower.http import App, serve
+from watchtower.httpserver import BoundedHTTPServer
 from watchtower.kube import KubeClientFactory
 from watchtower.scheduler import CollectorRunner, CollectorScheduler
 from watchtower.store import SnapshotStore
@@ -79,7 +80,7 @@ class Daemon:
         self.scheduler = CollectorScheduler(CollectorRunner(c, self.store) for c in self.selection.enabled)
         self.listen = listen or config.server.listen
         self._stopped = threading.Event()
-        self.server = None
+        self.server: BoundedHTTPServer | None = None
 
     def _basic_auth(self) -> tuple[str, str] | None:
         auth = self.config.server.basic_auth
@@ -100,7 +101,8 @@ class Daemon:
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
         )
-        self.server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file)
+        self.server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file,
+                               limits=self.config.server.limits())
         bound_host, bound_port = self.server.server_address[:2]
         scheme = "https" if self.config.server.tls_cert_file else "http"
         log.info("serving %s://%s:%d/metrics", scheme, bound_host, bound_port)
