@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_grafana_commands(sub, common)  # `watchtower provision [--dry-run]`, `watchtower render --out DIR`
 
+    from watchtower.heartbeat.commands import add_commands as add_heartbeat_commands
+
+    add_heartbeat_commands(sub, common)  # `watchtower heartbeat-check --config FILE`
+
     version = sub.add_parser("version", help="print the version", description="Print watchtower's version.")
     version.set_defaults(func=cmd_version)
     return parser
