@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from watchtower import __version__, report
 from watchtower import config as config_mod
 from watchtower.collectors.base import Collector, Status
-from watchtower.configtypes import ConfigError, SecretUnavailable
+from watchtower.configtypes import ConfigError, SecretUnavailable, StartupError
 from watchtower.logsetup import setup_logging
 from watchtower.scheduler import CollectorRunner
 from watchtower.store import SnapshotStore, StoreView
@@ -296,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except SecretUnavailable as exc:
         print(f"watchtower: secret unavailable: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StartupError as exc:
+        print(f"watchtower: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_OK

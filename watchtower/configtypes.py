@@ -136,6 +136,10 @@ class SecretRef:
         return self.describe()
 
 
+class StartupError(RuntimeError):
+    """watchtower cannot start (e.g. its port is in use); the message is the one line to print."""
+
+
 class SecretUnavailable(RuntimeError):
     """A secret's file or environment variable cannot be read; the message holds no secret."""
 

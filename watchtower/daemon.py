@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from watchtower import config as config_mod
 from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.config import Config
-from watchtower.configtypes import SecretUnavailable
+from watchtower.configtypes import SecretUnavailable, StartupError
 from watchtower.http import App, serve
 from watchtower.httpserver import BoundedHTTPServer
 from watchtower.kube import KubeClientFactory
-from watchtower.scheduler import CollectorRunner, CollectorScheduler
 from watchtower.report import FIRST_COMMAND
+from watchtower.scheduler import CollectorRunner, CollectorScheduler
 from watchtower.store import CollectorPlan, SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -118,8 +118,11 @@ class Daemon:
             cluster=self.config.cluster,
             plan=self.plan, skipped=self.selection.skipped, passive=self.passive,
         )
-        self.server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file,
-                               limits=self.config.server.limits())
+        try:
+            self.server, _ = serve(app, host, port, self.config.server.tls_cert_file,
+                                   self.config.server.tls_key_file, limits=self.config.server.limits())
+        except OSError as exc:  # port in use, an address not on this host: one line, not a traceback
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         bound_host, bound_port = self.server.server_address[:2]
         scheme = "https" if self.config.server.tls_cert_file else "http"
         log.info("serving %s://%s:%d/metrics", scheme, bound_host, bound_port)
@@ -145,4 +148,4 @@ class Daemon:
                 self.server.server_close()
 
 
-__all__ = ["Daemon", "Selection", "SecretUnavailable", "make_context", "select_collectors"]
+__all__ = ["Daemon", "Selection", "SecretUnavailable", "StartupError", "make_context", "select_collectors"]
