@@ -164,18 +164,11 @@ def limit_nofile(unit: dict) -> int:
 def fd_budget() -> int:
     """File descriptors the daemon may need at once: the HTTP server's connection cap with its
     refusal slack, plus the reserve it keeps for collectors (endpoint probes, Kubernetes API
-    pool, files, logs). The server caps itself below the soft limit; this makes the unit's
-    limit big enough that the configured cap is the one in force."""
+    pool, files, logs)."""
+    from watchtower import httpserver
     from watchtower.config import ServerConfig
 
-    server = ServerConfig()
-    cap = getattr(server, "max_connections", None)
-    try:
-        from watchtower import httpserver  # type: ignore[attr-defined]
-        reserve, extra = httpserver.FD_RESERVE, httpserver.REFUSING_EXTRA
-    except ImportError:  # the bounded server (issue 17) has not landed: its documented figures
-        reserve, extra = 128, 32
-    return (cap if cap is not None else 512) + reserve + extra
+    return ServerConfig().max_connections + httpserver.FD_RESERVE + httpserver.REFUSING_EXTRA
 
 
 def test_limit_nofile_fits_the_connection_cap(template: dict) -> None:
@@ -185,6 +178,20 @@ def test_limit_nofile_fits_the_connection_cap(template: dict) -> None:
         limit = limit_nofile(unit)
         print(f"\n[fds] {name}: LimitNOFILE={limit}, needed {budget}")
         assert budget <= limit <= 4 * budget, f"{name}: LimitNOFILE={limit} for a budget of {budget}"
+
+
+def test_the_configured_cap_is_in_force_under_the_units_limit(template: dict) -> None:
+    """The server lowers its cap below the soft fd limit; under LimitNOFILE it must not have to."""
+    limit = limit_nofile(template)
+    probe = ("from watchtower.config import ServerConfig; from watchtower.httpserver import Limits; "
+             "print(Limits().effective_max_connections(), ServerConfig().max_connections)")
+    done = subprocess.run([require_binary("prlimit"), f"--nofile={limit}:{limit}", "--", sys.executable, "-c", probe],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    effective, configured = map(int, done.stdout.split())
+    print(f"\n[fds] under LimitNOFILE={limit}: connection cap in force {effective} (configured {configured})")
+    assert effective == configured
 
 
 def test_instance_examples_differ_where_they_must() -> None:

@@ -4,7 +4,9 @@ Alertmanager POSTs its Watchdog notifications to ``/heartbeat`` with a bearer to
 ``check_interval`` the tracker (watchtower.heartbeat.check) says what to send, and this module
 sends it straight to SMTP and Slack, never through Alertmanager, which may be what is down.
 ``/metrics`` and ``/api/status`` show each source's last heartbeat. Requests are small and
-few, so a plain threading server with a socket timeout and a body-size cap is enough.
+few (two Alertmanagers and a scraper), so a threading server with a socket timeout, a body-size
+cap and a cap on connections held at once (the excess is closed at once) is enough; the bounded
+server of watchtower.httpserver takes no request bodies.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ log = logging.getLogger("watchtower.heartbeat")
 
 MAX_BODY = 1 << 20  # Alertmanager's Watchdog notifications are a few kB
 SOCKET_TIMEOUT = 10.0
+MAX_CONNECTIONS = 32  # two Alertmanagers and a scraper need a handful
 
 
 def _rfc3339(ts: float | None) -> str | None:
@@ -208,10 +211,36 @@ class HeartbeatService:
         host, port = parse_listen(listen or self.settings.listen)
         registry = CollectorRegistry()
         registry.register(self.collector())
-        handler = _handler(self, registry)
-        server = ThreadingHTTPServer((host, port), handler)
-        server.daemon_threads = True
-        return server
+        return _CappedServer((host, port), _handler(self, registry), self)
+
+
+class _CappedServer(ThreadingHTTPServer):
+    """At most MAX_CONNECTIONS handler threads; a connection beyond that is closed unanswered."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], service: HeartbeatService) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._service = service
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._service.reject("busy")
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def _handler(service: HeartbeatService, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
