@@ -18,7 +18,10 @@ from typing import Any, Literal
 import yaml
 
 from watchtower.collectors.base import Collector, CollectorSettings
-from watchtower.configtypes import ConfigError, SecretRef, bind, to_plain
+from watchtower.configtypes import ConfigError, SecretRef, Seconds, bind, to_plain
+from watchtower.httpserver import Limits
+
+_LIMITS = Limits()
 
 CONFIG_ENV = "WATCHTOWER_CONFIG"
 DEFAULT_PORT = 9847
@@ -51,17 +54,41 @@ class ServerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     basic_auth: BasicAuthConfig | None = None
+    # limits (watchtower.httpserver.Limits): no client can make /metrics unanswerable
+    backlog: int = _LIMITS.backlog
+    max_connections: int = _LIMITS.max_connections
+    max_in_flight: int = _LIMITS.max_in_flight
+    header_timeout: Seconds = Seconds(_LIMITS.header_timeout)
+    idle_timeout: Seconds = Seconds(_LIMITS.idle_timeout)
+    write_timeout: Seconds = Seconds(_LIMITS.write_timeout)
+    max_header_bytes: int = _LIMITS.max_header_bytes
 
     def validate(self, path: str) -> None:
         try:
             parse_listen(self.listen)
         except ValueError:
             raise ConfigError(f"{path}.listen", self.listen, "HOST:PORT, e.g. 0.0.0.0:9847") from None
+        for name, low, high in (("backlog", 128, 65535), ("max_connections", 8, 100_000),
+                                ("max_in_flight", 1, 10_000), ("max_header_bytes", 1024, 1_048_576)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"{path}.{name}", value, f"an integer from {low} to {high}")
+        for name in ("header_timeout", "idle_timeout", "write_timeout"):
+            value = getattr(self, name)
+            if not 0.1 <= value <= 3600:
+                raise ConfigError(f"{path}.{name}", Seconds(value), "a duration from 100ms to 1h")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ConfigError(
                 f"{path}.tls_key_file" if self.tls_key_file is None else f"{path}.tls_cert_file",
                 None, "tls_cert_file and tls_key_file together",
             )
+
+    def limits(self) -> Limits:
+        return Limits(
+            backlog=self.backlog, max_connections=self.max_connections, max_in_flight=self.max_in_flight,
+            header_timeout=float(self.header_timeout), idle_timeout=float(self.idle_timeout),
+            write_timeout=float(self.write_timeout), max_header_bytes=self.max_header_bytes,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +189,13 @@ def load(path: str | os.PathLike[str] | None, registry: Mapping[str, type[Collec
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
         raise ConfigError("<file>", str(path), f"valid YAML (parse error at {where})") from None
     return from_mapping(data, registry)
+
+
+def with_defaults(config: Config, registry: Mapping[str, type[Collector]]) -> Config:
+    """``config`` with every registered collector's settings spelled out (its defaults where unset),
+    so ``config show`` and the start-up log say what each collector will really do."""
+    collectors = {name: config.collector_settings(name, registry) for name in registry}
+    return dataclasses.replace(config, collectors=MappingProxyType(collectors))
 
 
 def render(config: Config) -> str:
