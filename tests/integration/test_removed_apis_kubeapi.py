@@ -163,3 +163,15 @@ def test_discovery_and_group_lists_parse_in_the_official_client(tmp_path: Path, 
     with pytest.raises(client.exceptions.ApiException) as caught:
         get_json(api, "/apis/extensions/v1beta1/deployments")
     assert caught.value.status == 404
+
+
+def test_status_page_names_the_objects(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """Names are on the status page (and in /api/status), never in metric labels."""
+    from watchtower.statuspage import render_page
+
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    result = make(tmp_path, kube_api, apiserver_metrics=False).collect()
+    page = render_page({"status": "critical", "collectors": [], "findings": [], "details": {"removed_apis": dict(result.details)}})
+    assert "Upgrade blockers: removed APIs in use" in page and "legacy-web" in page and "1.15 → 1.16" in page
+    assert "legacy-web" not in "".join(str(s) for family in result.metrics for s in family.samples)
