@@ -23,13 +23,15 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
+from watchtower import progress
 from watchtower.collectors.base import (
     Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity,
 )
@@ -481,19 +483,16 @@ class CertsCollector(Collector):
             yield SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
                                page_size=kube.page_size, request_timeout=kube.request_timeout)
 
-    def collect(self) -> CollectResult:
+    def collect(self, budget: float | None = None) -> CollectResult:
+        """One scan. With a ``budget`` (seconds), what was read by then is judged and reported,
+        and the item the scan was still waiting on is a ``timeout`` error (``check certs --deadline``)."""
         acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
         self.cache.begin_run()
         try:
-            for source in self.sources():
-                if isinstance(source, ItemError):
-                    acc.add("file", source)
-                    continue
-                try:
-                    for record in source.read():
-                        acc.add(source.kind, record)
-                except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                    acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+            if budget is None:
+                self._scan(acc.add)
+            else:
+                self._scan_within(acc, budget)
         finally:
             self.cache.end_run()
         acc.judge_chains()
@@ -505,6 +504,47 @@ class CertsCollector(Collector):
             findings=tuple(acc.findings),
             details=MappingProxyType(acc.details()),
         )
+
+    def _scan(self, add: Callable[[str, object], None]) -> None:
+        for source in self.sources():
+            if isinstance(source, ItemError):
+                add("file", source)
+                continue
+            try:
+                for record in source.read():
+                    add(source.kind, record)
+            except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
+                add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+
+    def _scan_within(self, acc: _Accumulator, budget: float) -> None:
+        """``_scan`` on a worker thread for at most ``budget`` seconds; a hung read is left behind."""
+        found: list[tuple[str, object]] = []
+        lock = threading.Lock()
+        open_for_records = [True]
+
+        def add(kind: str, record: object) -> None:
+            with lock:
+                if open_for_records[0]:
+                    found.append((kind, record))
+
+        def work() -> None:
+            try:
+                self._scan(add)
+            finally:
+                progress.clear()
+
+        worker = threading.Thread(target=work, name="certs-scan", daemon=True)
+        worker.start()
+        worker.join(budget)
+        with lock:
+            open_for_records[0] = False
+            records = list(found)
+        for kind, record in records:
+            acc.add(kind, record)
+        if worker.is_alive():
+            item = progress.current(worker) or "certificate scan"
+            acc.add("file", ItemError(item, "timeout", f"no answer within the {budget:g}s deadline; "
+                                                       "what was read before it is reported"))
 
     # ---------------------------------------------------------------- CLI
 
@@ -530,6 +570,9 @@ class CertsCollector(Collector):
                             help="the kubelet's certificates, with --kubeadm (default /var/lib/kubelet/pki)")
         parser.add_argument("--passphrase-file", metavar="FILE", help="PKCS#12 passphrase file")
         parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per endpoint (default 5)")
+        parser.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS",
+                            help="for the whole check (default 120): then print what was read, name what "
+                                 "hung, exit 2")
         parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
         parser.set_defaults(func=cmd_check_certs)
 
@@ -554,9 +597,14 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
     if not (args.paths or args.endpoint or args.kubeadm):
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
     config = config_mod.load(args.config) if args.config else config_mod.from_mapping({})
+    if not 0 < args.deadline <= 86400:
+        raise ConfigError("--deadline", args.deadline, "seconds above 0, at most 86400")
     collector = CertsCollector(_check_settings(args), make_context(config))
-    result = collector.collect()
+    result = collector.collect(budget=args.deadline)
     worst = max((f.severity for f in result.findings), default=Severity.OK)
+    hung = any(e.reason == "timeout" and "deadline" in e.detail for e in result.errors)
+    if hung:
+        worst = Severity.CRITICAL  # incomplete: never "fine" when it could not look
     if args.output == "json":
         doc = dict(result.details)
         doc["errors"] = [{"location": e["location"], "reason": e["reason"], "detail": e["detail"]} for e in doc["errors"]]
@@ -572,6 +620,10 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
             if not check["ok"]:
                 lines.append(f"check failed: {check['check']}: {check['subject']}: {check['message']}")
         sys.stdout.write("\n".join(lines) + "\n")
+    if hung:  # a read still blocks on a worker thread: do not wait for it at interpreter exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(worst))
     return int(worst)
 
 

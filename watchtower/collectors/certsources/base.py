@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from typing import Protocol, Union
 
+from watchtower import progress
 from watchtower.collectors.base import ItemError
 from watchtower.pki import CertInfo
 
@@ -76,39 +77,52 @@ def os_error(location: str, exc: OSError) -> ItemError:
     return ItemError(location, reason, exc.strerror or str(exc))
 
 
-def read_capped_stat(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:
-    """A file's bytes and the fstat of what was read, refusing more than ``max_bytes`` before reading.
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"))
 
-    One ``open``, one ``fstat`` and reads to end of file; follows symlinks (a loop raises ELOOP).
-    Raises ReadFailure.
+
+def not_regular_error(path: str, mode: int) -> ItemError:
+    """``not_regular_file``: FIFOs, sockets and devices are never read (a FIFO blocks forever)."""
+    kind = next((name for test, name in _SPECIAL_KINDS if test(mode)), "not a regular file")
+    return ItemError(path, "not_regular_file", f"{kind}, not a regular file: not read")
+
+
+def read_capped_stat(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:
+    """A regular file's bytes and the fstat of what was read, refusing more than ``max_bytes`` before reading.
+
+    One non-blocking ``open`` (a FIFO opens at once instead of waiting for a writer), one ``fstat``
+    that refuses anything but a regular file before a byte is read, and reads to end of file;
+    follows symlinks (a loop raises ELOOP). Raises ReadFailure.
     """
+    progress.note(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):  # as open() reports it, whatever the directory's size
             raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadFailure(not_regular_error(path, info.st_mode))
         if info.st_size > max_bytes:
             raise ReadFailure(ItemError(path, "too_large", f"{info.st_size} bytes, the cap is {max_bytes}"))
         chunks, total, limit = [], 0, max_bytes + 1
-        regular = stat.S_ISREG(info.st_mode)
         # Ask for what fstat announced: asking for the cap would allocate it for every small file.
-        request = info.st_size if regular and info.st_size else 65536
+        request = info.st_size or 65536
         while total < limit:
             chunk = os.read(fd, min(request, limit - total))
             if not chunk:
                 break
             chunks.append(chunk)
             total += len(chunk)
-            if regular and total == info.st_size:
+            if total == info.st_size:
                 break  # all that fstat announced: no extra read just to see the end of the file
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
     finally:
         os.close(fd)
-    if total > max_bytes:  # a growing file or a special file without a size
+    if total > max_bytes:  # a growing file
         raise ReadFailure(ItemError(path, "too_large", f"more than {max_bytes} bytes"))
     return chunks[0] if len(chunks) == 1 else b"".join(chunks), info
 
