@@ -12,6 +12,7 @@ BENCHMARKS: dict[str, str] = {
     "http_scrape": "bench.http_scrape",
     "startup": "bench.startup",
     "certs_scan": "bench.certs_scan",
+    "certs_cold": "bench.certs_cold",
     "certs_secrets": "bench.certs_secrets",
     "haproxy_csv": "bench.haproxy_csv",
     "grafana": "bench.grafana_reconcile",
