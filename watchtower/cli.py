@@ -18,13 +18,14 @@ from typing import Any, TextIO
 from watchtower import __version__, report
 from watchtower import config as config_mod
 from watchtower.collectors.base import Collector, Severity
-from watchtower.configtypes import ConfigError, SecretUnavailable
+from watchtower.configtypes import ConfigError, SecretUnavailable, StartupError
 from watchtower.logsetup import setup_logging
 from watchtower.scheduler import CollectorRunner
 from watchtower.store import SnapshotStore, StoreView
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL = 0, 1, 2
 EXIT_CONFIG = 2
+EXIT_STARTUP = 2  # like a bad config: systemd's RestartPreventExitStatus=2 does not restart-loop on it
 
 log = logging.getLogger("watchtower")
 
@@ -137,8 +138,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             config_mod.parse_listen(args.listen)
         except ValueError:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9847") from None
+    try:
+        daemon = Daemon(config, listen=args.listen)
+        daemon.bind()  # before any log line: a start-up failure is the only line printed
+    except (ConfigError, SecretUnavailable, StartupError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever else stops the start: one line, exit 2
+        raise StartupError(f"{type(exc).__name__}: {exc}") from None
     log.info("watchtower %s starting with config:\n%s", __version__, config_mod.render(config))
-    Daemon(config, listen=args.listen).run_until_stopped()
+    daemon.run_until_stopped()
     log.info("stopped")
     return EXIT_OK
 
@@ -254,5 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SecretUnavailable as exc:
         print(f"watchtower: secret unavailable: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except StartupError as exc:
+        print(f"watchtower: cannot start: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
     except KeyboardInterrupt:
         return EXIT_OK
