@@ -74,6 +74,19 @@ def parse_duration(text: str | int | float) -> Seconds:
     return Seconds(total)
 
 
+def cli_duration(text: str) -> Seconds:
+    """An argparse ``type``: the config file's duration syntax (``5s``, ``1m30s``) or bare seconds, above 0."""
+    import argparse
+
+    try:
+        value = parse_duration(float(text) if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text) else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 5s, 1m30s, or seconds)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration above 0s")
+    return value
+
+
 def format_duration(seconds: float) -> str:
     """The shortest exact spelling of a duration, e.g. 1209600 → ``14d``, 90 → ``1m30s``."""
     if seconds == 0:
@@ -128,12 +141,12 @@ class SecretRef:
         return self.describe()
 
 
+class StartupError(RuntimeError):
+    """watchtower cannot start (e.g. its port is in use); the message is the one line to print."""
+
+
 class SecretUnavailable(RuntimeError):
     """A secret's file or environment variable cannot be read; the message holds no secret."""
-
-
-class StartupError(RuntimeError):
-    """``watchtower run`` cannot start (address in use, a TLS file missing, ...): one line, exit 2."""
 
 
 MAX_SECRET_BYTES = 65536

@@ -21,8 +21,9 @@ from watchtower.http import App, serve, tls_context
 from watchtower.httpserver import BoundedHTTPServer
 from watchtower.kube import KubeClientFactory
 from watchtower.regularfile import open_regular
+from watchtower.report import FIRST_COMMAND
 from watchtower.scheduler import CollectorRunner, CollectorScheduler
-from watchtower.store import SnapshotStore
+from watchtower.store import CollectorPlan, SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,16 @@ def check_tls_files(cert_file: str, key_file: str) -> None:
                            f"as a certificate and its key ({reason})") from None
 
 
+def collector_plan(config: Config, registry: Mapping[str, type[Collector]], selection: Selection) -> tuple[CollectorPlan, ...]:
+    """Every registered collector: scheduled here or not, with its configured interval and timeout."""
+    running = {c.name for c in selection.enabled}
+    plan = []
+    for name in registry:
+        settings = config.collector_settings(name, registry)
+        plan.append(CollectorPlan(name, name in running, float(settings.interval), float(settings.timeout)))
+    return tuple(plan)
+
+
 class Daemon:
     """The long-running process: scheduler plus HTTP server, until ``stop()``."""
 
@@ -109,6 +120,8 @@ class Daemon:
         self.config = config
         self.context = context or make_context(config)
         self.selection = select_collectors(config, registry, self.context)
+        self.plan = collector_plan(config, registry, self.selection)
+        self.passive = tuple(name for name, cls in registry.items() if cls.changes_external_state)
         self.store = SnapshotStore(c.name for c in self.selection.enabled)
         self.scheduler = CollectorScheduler(CollectorRunner(c, self.store) for c in self.selection.enabled)
         self.listen = listen or config.server.listen
@@ -137,6 +150,7 @@ class Daemon:
             expected_collectors=tuple(c.name for c in self.selection.enabled),
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
+            plan=self.plan, skipped=self.selection.skipped, passive=self.passive,
         )
         try:
             self.server, _ = serve(app, host, port, server_config.tls_cert_file, server_config.tls_key_file,
@@ -151,6 +165,9 @@ class Daemon:
             log.info("collector %s: running every %gs (timeout %gs)", collector.name, s.interval, s.timeout)
         for name, reason in sorted(self.selection.skipped.items()):
             log.info("collector %s: not running: %s", name, reason)
+        if not [c for c in self.selection.enabled if c.name not in self.passive]:
+            log.warning("watchtower is blind: no collector watches anything here, so / and /api/status say UNKNOWN; "
+                        "try first: %s", FIRST_COMMAND)
         assert self.server is not None
         bound_host, bound_port = self.server.server_address[:2]
         scheme = "https" if self.config.server.tls_cert_file else "http"
@@ -177,4 +194,4 @@ class Daemon:
                 self.server.server_close()
 
 
-__all__ = ["Daemon", "Selection", "SecretUnavailable", "make_context", "select_collectors"]
+__all__ = ["Daemon", "Selection", "SecretUnavailable", "StartupError", "make_context", "select_collectors"]

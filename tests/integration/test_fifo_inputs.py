@@ -73,7 +73,7 @@ def test_check_certs_deadline_prints_what_it_has_and_names_what_hung(tmp_path: P
                             "--output", "json")
         elapsed = time.monotonic() - start
     assert elapsed < 10, elapsed
-    assert done.returncode == 2
+    assert done.returncode == 3  # UNKNOWN: an input could not be looked at
     doc = json.loads(done.stdout)
     assert [c["location"] for c in doc["certificates"]] == [str(good)]
     timeouts = [e for e in doc["errors"] if e["reason"] == "timeout"]

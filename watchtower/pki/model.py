@@ -11,10 +11,12 @@ import datetime
 import hashlib
 import ipaddress
 import re
+import warnings
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from watchtower.pki.der import DerError, basic_constraints_ca, certificate_parts
@@ -36,6 +38,11 @@ class _once:  # lower case: used like functools.cached_property
             return self
         value = instance.__dict__[self.name] = self.func(instance)
         return value
+
+# Real trust stores hold certificates cryptography frowns upon (serial 0 in old roots): its
+# deprecation warnings, with site-packages paths, must not reach the terminal of `check certs`.
+# What matters about such a certificate is reported as data, never as a Python warning.
+warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 
 
 class ParseError(ValueError):

@@ -14,8 +14,12 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Protocol, Union
 
+<<<<<<< HEAD
 from watchtower import progress
 from watchtower.collectors.base import ItemError
+=======
+from watchtower.collectors.base import ItemError, Severity
+>>>>>>> main
 from watchtower.pki import CertInfo
 from watchtower.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
 
@@ -41,9 +45,31 @@ class CheckRecord:
     ok: bool
     subject: str
     message: str
+    severity: Severity | None = None  # of a failure, when not the check's usual one (see CHECK_SEVERITY)
 
 
-Record = Union[CertRecord, CheckRecord, ItemError]
+@dataclasses.dataclass(frozen=True)
+class InputStart:
+    """The records that follow, up to the next ``InputStart``, come from this named input.
+
+    ``watchtower check certs`` judges every input a person named (a path, a glob, an endpoint,
+    a kubeadm root) by what it yielded: nothing readable, or no certificate at all, is UNKNOWN.
+    """
+
+    input: str
+    kind: str  # path | glob | kubeconfig | endpoint | kubeadm | secrets
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """Advice for the person at the terminal (e.g. "looks like a kubeadm root"); not a problem."""
+
+    location: str
+    kind: str
+    message: str
+
+
+Record = Union[CertRecord, CheckRecord, ItemError, InputStart, Note]
 
 
 class CertSource(Protocol):

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from watchtower import progress
 from watchtower.collectors.base import ItemError
-from watchtower.collectors.certsources.base import CertRecord, CheckRecord, Record
+from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
 # OpenSSL X509_V_ERR_* codes → label-friendly reasons
@@ -121,10 +121,16 @@ class EndpointSource:
         if not self.endpoints:
             return
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.endpoints)))) as pool:
+<<<<<<< HEAD
             outcomes = pool.map(self._probe, self.endpoints)
             for endpoint in self.endpoints:
                 progress.note(endpoint.address)  # what a hung run is waiting for
                 yield from self._records(endpoint, next(outcomes))
+=======
+            for endpoint, outcome in zip(self.endpoints, pool.map(self._probe, self.endpoints)):
+                yield InputStart(endpoint.address, "endpoint")
+                yield from self._records(endpoint, outcome)
+>>>>>>> main
 
     def _probe(self, endpoint: Endpoint) -> Presented | EndpointFailure:
         try:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
-    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record,
+    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, InputStart, ReadFailure, Record,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
 from watchtower.collectors.certsources.files import key_check
@@ -44,6 +44,7 @@ class KubeconfigSource:
     def read(self) -> Iterator[Record]:
         for pattern in self.paths:
             pattern = os.path.expanduser(pattern)
+            yield InputStart(pattern, "kubeconfig")
             matches = sorted(glob.glob(pattern)) if set("*?[") & set(pattern) else [pattern]
             if not matches:
                 yield ItemError(pattern, "not_found", "the glob matches nothing")
