@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
@@ -564,6 +564,33 @@ def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
     return f"expires in {human_duration(cert.not_after - now)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
 
 
+class _Recorder:
+    """What a scan on another thread reports, kept under a lock and replayed into the accumulator
+    once (so a scan still hung after its deadline can add nothing more)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[tuple[str, tuple[Any, ...]]] = []
+        self._open = True
+
+    def add(self, kind: str, record: object) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("add", (kind, record)))
+
+    def begin_input(self, start: InputStart | None) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("begin_input", (start,)))
+
+    def replay(self, acc: _Accumulator) -> None:
+        with self._lock:
+            self._open = False
+            events = self._events
+        for method, args in events:
+            getattr(acc, method)(*args)
+
+
 class CertsCollector(Collector):
     name: ClassVar[str] = "certs"
     description: ClassVar[str] = "Certificate expiry in kubeadm PKI, kubeconfigs, files, TLS endpoints and Secrets"
@@ -628,27 +655,10 @@ class CertsCollector(Collector):
         acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
         self.cache.begin_run()
         try:
-<<<<<<< HEAD
             if budget is None:
-                self._scan(acc.add)
+                self._scan(acc)
             else:
                 self._scan_within(acc, budget)
-=======
-            for source in self.sources():
-                acc.begin_input(None)
-                if isinstance(source, ItemError):
-                    acc.add("file", source)
-                    continue
-                if isinstance(source, KubeadmSource):
-                    acc.begin_input(InputStart(source.root, "kubeadm"))
-                elif isinstance(source, SecretSource):
-                    acc.begin_input(InputStart("kubernetes secrets", "secrets"))
-                try:
-                    for record in source.read():
-                        acc.add(source.kind, record)
-                except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                    acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
->>>>>>> main
         finally:
             self.cache.end_run()
         acc.judge_chains()
@@ -661,42 +671,36 @@ class CertsCollector(Collector):
             details=MappingProxyType(acc.details()),
         )
 
-    def _scan(self, add: Callable[[str, object], None]) -> None:
+    def _scan(self, acc: _Accumulator | _Recorder) -> None:
         for source in self.sources():
+            acc.begin_input(None)
             if isinstance(source, ItemError):
-                add("file", source)
+                acc.add("file", source)
                 continue
+            if isinstance(source, KubeadmSource):
+                acc.begin_input(InputStart(source.root, "kubeadm"))
+            elif isinstance(source, SecretSource):
+                acc.begin_input(InputStart("kubernetes secrets", "secrets"))
             try:
                 for record in source.read():
-                    add(source.kind, record)
+                    acc.add(source.kind, record)
             except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+                acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
 
     def _scan_within(self, acc: _Accumulator, budget: float) -> None:
         """``_scan`` on a worker thread for at most ``budget`` seconds; a hung read is left behind."""
-        found: list[tuple[str, object]] = []
-        lock = threading.Lock()
-        open_for_records = [True]
-
-        def add(kind: str, record: object) -> None:
-            with lock:
-                if open_for_records[0]:
-                    found.append((kind, record))
+        recorder = _Recorder()
 
         def work() -> None:
             try:
-                self._scan(add)
+                self._scan(recorder)
             finally:
                 progress.clear()
 
         worker = threading.Thread(target=work, name="certs-scan", daemon=True)
         worker.start()
         worker.join(budget)
-        with lock:
-            open_for_records[0] = False
-            records = list(found)
-        for kind, record in records:
-            acc.add(kind, record)
+        recorder.replay(acc)
         if worker.is_alive():
             item = progress.current(worker) or "certificate scan"
             acc.add("file", ItemError(item, "timeout", f"no answer within the {budget:g}s deadline; "
@@ -726,15 +730,11 @@ class CertsCollector(Collector):
         parser.add_argument("--kubelet-pki-dir", default="/var/lib/kubelet/pki", metavar="DIR",
                             help="the kubelet's certificates, with --kubeadm (default /var/lib/kubelet/pki)")
         parser.add_argument("--passphrase-file", metavar="FILE", help="PKCS#12 passphrase file")
-<<<<<<< HEAD
-        parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per endpoint (default 5)")
-        parser.add_argument("--deadline", type=float, default=120.0, metavar="SECONDS",
-                            help="for the whole check (default 120): then print what was read and name "
-                                 "what hung (status UNKNOWN at best)")
-=======
         parser.add_argument("--timeout", type=cli_duration, default=Seconds(5), metavar="DURATION",
                             help="per endpoint, e.g. 5s or 1m (default 5s)")
->>>>>>> main
+        parser.add_argument("--deadline", type=cli_duration, default=Seconds(120), metavar="DURATION",
+                            help="for the whole check (default 2m): then print what was read and name what "
+                                 "hung (status UNKNOWN at best)")
         parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
         parser.set_defaults(func=cmd_check_certs)
 
@@ -790,9 +790,9 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
     config = config_mod.load(args.config) if args.config else config_mod.from_mapping({})
     if not 0 < args.deadline <= 86400:
-        raise ConfigError("--deadline", args.deadline, "seconds above 0, at most 86400")
+        raise ConfigError("--deadline", args.deadline, "a duration above 0s, at most 1d")
     collector = CertsCollector(_check_settings(args), make_context(config))
-    result = collector.collect(budget=args.deadline)
+    result = collector.collect(budget=float(args.deadline))
     hung = any(e.reason == "timeout" and "deadline" in e.detail for e in result.errors)
     status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
     notes = [n for n in result.details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]

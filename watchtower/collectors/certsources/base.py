@@ -14,12 +14,8 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Protocol, Union
 
-<<<<<<< HEAD
 from watchtower import progress
-from watchtower.collectors.base import ItemError
-=======
 from watchtower.collectors.base import ItemError, Severity
->>>>>>> main
 from watchtower.pki import CertInfo
 from watchtower.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
 

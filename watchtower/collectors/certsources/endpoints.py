@@ -121,16 +121,12 @@ class EndpointSource:
         if not self.endpoints:
             return
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.endpoints)))) as pool:
-<<<<<<< HEAD
             outcomes = pool.map(self._probe, self.endpoints)
             for endpoint in self.endpoints:
                 progress.note(endpoint.address)  # what a hung run is waiting for
-                yield from self._records(endpoint, next(outcomes))
-=======
-            for endpoint, outcome in zip(self.endpoints, pool.map(self._probe, self.endpoints)):
+                outcome = next(outcomes)
                 yield InputStart(endpoint.address, "endpoint")
                 yield from self._records(endpoint, outcome)
->>>>>>> main
 
     def _probe(self, endpoint: Endpoint) -> Presented | EndpointFailure:
         try:
