@@ -320,10 +320,11 @@ def test_tls_handshake_that_never_comes_is_closed_and_others_are_served(tmp_path
 
 
 def test_gzip_is_honoured_and_cached_per_generation() -> None:
+    from prometheus_client.core import GaugeMetricFamily
+
     from watchtower.collectors.base import CollectResult
     from watchtower.http import App
     from watchtower.store import RunRecord, SnapshotStore
-    from prometheus_client.core import GaugeMetricFamily
 
     store = SnapshotStore(["c"])
     family = GaugeMetricFamily("watchtower_test_value", "x", labels=["i"])
