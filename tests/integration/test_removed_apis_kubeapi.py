@@ -18,7 +18,7 @@ from tests.support.expo import one, samples
 from watchtower import config as config_mod
 from watchtower.collectors.base import CollectorContext, Severity
 from watchtower.collectors.removed_apis import RemovedApisCollector
-from watchtower.collectors.removed_apis.export import render_check
+from watchtower.collectors.removed_apis.export import plan_blockers, render_check
 from watchtower.kube import KubeClientFactory, get_json
 
 NOW = 1_780_000_000.0  # a fixed clock: nothing here may depend on the time of day
@@ -47,6 +47,8 @@ def test_v1_15_extensions_deployment_blocks_the_1_16_hop_only(tmp_path: Path, ku
     hops = {h["hop"]: h["blockers"] for h in d["hops"]}
     assert hops["1.15 → 1.16"] == 1
     assert all(n == 0 for hop, n in hops.items() if hop != "1.15 → 1.16") and len(hops) == 17  # up to 1.32
+    # what `watchtower plan upgrade` attaches: one blocker on the 1.16 hop, none on any later hop
+    assert {minor: [b.detail for b in bs] for minor, bs in plan_blockers(d).items()} == {"1.16": ["shop/legacy-web (live)"]}
     [finding] = result.findings
     assert finding.severity == Severity.CRITICAL and "shop/legacy-web (live)" in finding.message and "apps/v1" in finding.message
     m = samples(result.metrics)
@@ -161,3 +163,15 @@ def test_discovery_and_group_lists_parse_in_the_official_client(tmp_path: Path, 
     with pytest.raises(client.exceptions.ApiException) as caught:
         get_json(api, "/apis/extensions/v1beta1/deployments")
     assert caught.value.status == 404
+
+
+def test_status_page_names_the_objects(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """Names are on the status page (and in /api/status), never in metric labels."""
+    from watchtower.statuspage import render_page
+
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    result = make(tmp_path, kube_api, apiserver_metrics=False).collect()
+    page = render_page({"status": "critical", "collectors": [], "findings": [], "details": {"removed_apis": dict(result.details)}})
+    assert "Upgrade blockers: removed APIs in use" in page and "legacy-web" in page and "1.15 → 1.16" in page
+    assert "legacy-web" not in "".join(str(s) for family in result.metrics for s in family.samples)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from prometheus_client.core import GaugeMetricFamily
 
+from watchtower import progress
 from watchtower.collectors.base import (
     Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity,
 )
@@ -79,6 +80,7 @@ class HangingCollector(Collector):
     release = threading.Event()
 
     def collect(self) -> CollectResult:
+        progress.note("/test/hanging-item")
         self.release.wait(30)
         return CollectResult()
 
