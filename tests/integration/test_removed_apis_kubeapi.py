@@ -175,3 +175,30 @@ def test_status_page_names_the_objects(tmp_path: Path, kube_api: KubeAPIServer) 
     page = render_page({"status": "critical", "collectors": [], "findings": [], "details": {"removed_apis": dict(result.details)}})
     assert "Upgrade blockers: removed APIs in use" in page and "legacy-web" in page and "1.15 → 1.16" in page
     assert "legacy-web" not in "".join(str(s) for family in result.metrics for s in family.samples)
+
+
+def test_check_cli_prints_the_table_and_exits_2(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """`watchtower check --collector removed_apis` as a real process: the table, JSON, exit status."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    kube_api.set_metrics(lc.METRICS_1_15)
+    config = tmp_path / "watchtower.yaml"
+    config.write_text(yaml.safe_dump({"kubernetes": {"kubeconfig": str(kube_api.write_kubeconfig(tmp_path / "kc"))}}))
+    root = Path(__file__).resolve().parents[2]
+    argv = [sys.executable, "-m", "watchtower", "check", "--config", str(config), "--collector", "removed_apis"]
+    done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr  # the next hop breaks an object: critical
+    section = done.stdout[done.stdout.index("REMOVED APIS"):]
+    header = next(line for line in section.splitlines() if "NAMESPACE" in line)
+    assert header.split() == ["NAMESPACE", "NAME", "SOURCE", "API", "IN", "USE", "REPLACEMENT", "BREAKING", "HOP"]
+    row = next(line for line in section.splitlines() if "legacy-web" in line)
+    assert row.split() == ["shop", "legacy-web", "live", "extensions/v1beta1", "Deployment", "apps/v1", "(since", "1.9)", "1.15", "→", "1.16"]
+    as_json = subprocess.run([*argv, "--output", "json"], cwd=root, capture_output=True, text=True, timeout=60)
+    doc = json.loads(as_json.stdout)
+    assert doc["details"]["removed_apis"]["blockers"][0]["name"] == "legacy-web"
