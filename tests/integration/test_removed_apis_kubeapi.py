@@ -202,3 +202,22 @@ def test_check_cli_prints_the_table_and_exits_2(tmp_path: Path, kube_api: KubeAP
     as_json = subprocess.run([*argv, "--output", "json"], cwd=root, capture_output=True, text=True, timeout=60)
     doc = json.loads(as_json.stdout)
     assert doc["details"]["removed_apis"]["blockers"][0]["name"] == "legacy-web"
+
+
+def test_every_configured_apiserver_is_scraped(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """control_plane.apiservers: each /metrics is read with the client's credentials and CA (the test API
+    plays two apiservers, as 127.0.0.1 and as localhost); one that does not answer is an error, not a stop."""
+    kube_api.set_version("v1.24.9")
+    kube_api.set_metrics('apiserver_requested_deprecated_apis{group="policy",removed_release="1.25",'
+                         'resource="podsecuritypolicies",subresource="",version="v1beta1"} 1\n')
+    endpoints = [f"127.0.0.1:{kube_api.port}", f"localhost:{kube_api.port}", "127.0.0.1:1"]
+    result = make(tmp_path, kube_api, live_objects=False, apiservers=endpoints).collect()
+    assert [(e.location, e.reason) for e in result.errors] == [("https://127.0.0.1:1/metrics", "unreachable")]
+    [req] = result.details["requests"]
+    assert req["apiservers"] == f"127.0.0.1:{kube_api.port}, localhost:{kube_api.port}" and req["kind"] == "PodSecurityPolicy"
+    m = samples(result.metrics)
+    assert one(m, "watchtower_removed_api_requests", group="policy", version="v1beta1", resource="podsecuritypolicies",
+               kind="PodSecurityPolicy", removed_in="1.25") == 2
+    assert one(m, "watchtower_removed_api_minors_until_removal", group="policy", version="v1beta1",
+               kind="PodSecurityPolicy", removed_in="1.25", replacement="") == 1
+    assert [r.auth for r in kube_api.requests if r.path == "/metrics"] == ["token", "token"]
