@@ -180,9 +180,7 @@ def name_attributes(name: bytes) -> list[tuple[bytes, str]] | None:
             raw = name[value_start:value_end]
             if tag == _UTF8_STRING:
                 value = raw.decode("utf-8")
-            elif tag == _PRINTABLE_STRING and _PRINTABLE.issuperset(raw):
-                value = raw.decode("ascii")
-            elif tag == _IA5_STRING and raw.isascii():
+            elif (tag == _PRINTABLE_STRING and _PRINTABLE.issuperset(raw)) or (tag == _IA5_STRING and raw.isascii()):
                 value = raw.decode("ascii")
             else:
                 return None
