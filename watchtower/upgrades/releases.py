@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, try_parse_version
+from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_DL_BASE_URL = "https://dl.k8s.io/release"
