@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, minor_distance
+from watchtower.upgrades.kubeversion import KubeVersion, minor_distance
 
 DAY = 86400.0
 
