@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
 from tests.kubeapi import KubeAPIServer
+from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
 from tests.support.haproxy import HAProxyLab
 from tests.support.kubeadm_pki import DAY, KubeadmPKI, issue, utcnow
 from tests.support.processes import WatchtowerDaemon

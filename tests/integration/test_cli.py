@@ -15,8 +15,8 @@ import requests
 
 from tests.support import collectors as tc
 from tests.support.services import free_port, wait_for
-from watchtower import cli
-from watchtower.cli import run_collectors_once
+from watchtower.app import cli
+from watchtower.app.cli import run_collectors_once
 
 
 def _env(tmp_path) -> dict[str, str]:

@@ -592,7 +592,7 @@ def test_config_change_rolls_the_pods(default_docs: list) -> None:
 
 
 def test_workloads_run_the_cli_with_the_mounted_config(docs: list) -> None:
-    from watchtower.cli import build_parser
+    from watchtower.app.cli import build_parser
 
     for workload in workloads(docs):
         container = pod_spec(workload)["containers"][0]
@@ -797,5 +797,5 @@ def test_alertmanager_config_without_recipients_is_a_valid_null_route() -> None:
 
 
 def test_notes_name_the_objects() -> None:
-    notes = render()[f"watchtower/templates/NOTES.txt"]
+    notes = render()["watchtower/templates/NOTES.txt"]
     assert f"deploy/{FULLNAME}" in notes and "pod-security.kubernetes.io/enforce=privileged" in notes

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from tests.support import collectors as tc
-from watchtower.scheduler import CollectorRunner
-from watchtower.store import SnapshotStore
+from watchtower.app.scheduler import CollectorRunner
+from watchtower.app.store import SnapshotStore
 
 
 def _run(cls: type, timeout: float = 0.3):

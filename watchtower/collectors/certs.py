@@ -23,24 +23,32 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.base import (
-    Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity,
-)
+from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.collectors.certsources import (
-    CertRecord, CertSource, CheckRecord, Endpoint, EndpointSource, FileSource, KubeadmSource, KubeconfigSource,
-    ScanCache, SecretSource, kubeadm_present,
+    CertRecord,
+    CertSource,
+    CheckRecord,
+    Endpoint,
+    EndpointSource,
+    FileSource,
+    KubeadmSource,
+    KubeconfigSource,
+    ScanCache,
+    SecretSource,
+    kubeadm_present,
 )
-from watchtower.configtypes import ConfigError, SecretRef, SecretUnavailable, Seconds, format_duration
-from watchtower.pki import (
-    CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain,
-)
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable, format_duration
+from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
 from watchtower.pki.checks import SignatureCache
 from watchtower.pki.model import rfc3339
 
@@ -513,7 +521,9 @@ class CertsCollector(Collector):
         return render_table(details, color)
 
     @classmethod
-    def add_check_command(cls, subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
+    def add_check_command(cls, subparsers: Any, common_parent: argparse.ArgumentParser,
+                          context_for: Callable[[str | None], CollectorContext]) -> None:
+        """``context_for(config_path)``: the application's context builder (collectors do not load configs)."""
         parser = subparsers.add_parser(
             "certs", parents=[common_parent], help="certificate expiry of files, kubeconfigs and TLS endpoints",
             description="Report every certificate in PATHs (files, directories, globs; PEM, DER, PKCS#7, "
@@ -531,7 +541,7 @@ class CertsCollector(Collector):
         parser.add_argument("--passphrase-file", metavar="FILE", help="PKCS#12 passphrase file")
         parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per endpoint (default 5)")
         parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
-        parser.set_defaults(func=cmd_check_certs)
+        parser.set_defaults(func=cmd_check_certs, context_for=context_for)
 
 
 def _check_settings(args: argparse.Namespace) -> CertsSettings:
@@ -548,13 +558,9 @@ def _check_settings(args: argparse.Namespace) -> CertsSettings:
 
 def cmd_check_certs(args: argparse.Namespace) -> int:
     """``watchtower check certs``: the collector once over the given inputs; no config needed."""
-    from watchtower import config as config_mod
-    from watchtower.daemon import make_context
-
     if not (args.paths or args.endpoint or args.kubeadm):
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
-    config = config_mod.load(args.config) if args.config else config_mod.from_mapping({})
-    collector = CertsCollector(_check_settings(args), make_context(config))
+    collector = CertsCollector(_check_settings(args), args.context_for(args.config))
     result = collector.collect()
     worst = max((f.severity for f in result.findings), default=Severity.OK)
     if args.output == "json":
@@ -587,8 +593,6 @@ def _sort_key(row: Mapping[str, Any]) -> tuple[int, str, str, str]:
 
 def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] | None:
     """Rows like ``kubeadm certs check-expiration``: name, expires, residual time, signing CA, source."""
-    from watchtower.cli import format_table
-
     rows_in: Iterable[Mapping[str, Any]] = details.get("certificates") or ()
     rows = []
     for row in sorted(rows_in, key=_sort_key):

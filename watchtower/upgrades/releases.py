@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, try_parse_version
+from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_DL_BASE_URL = "https://dl.k8s.io/release"
@@ -50,7 +50,7 @@ def parse_stable_txt(body: bytes) -> KubeVersion:
     return version
 
 
-def _date_timestamp(value: Any) -> float | None:
+def date_timestamp(value: Any) -> float | None:
     if not isinstance(value, str):
         return None  # endoflife.date writes false for "no date yet"
     try:
@@ -69,19 +69,26 @@ class Cycle:
     eol: float | None
 
 
-def parse_endoflife(body: bytes) -> dict[str, Cycle]:
-    """endoflife.date's ``kubernetes.json`` → minor → Cycle. SourceError("parse_error") if unusable."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise SourceError("parse_error", "not JSON") from None
+def endoflife_entries(body: bytes | list[Any]) -> list[dict[str, Any]]:
+    """An endoflife.date ``/api/<product>.json`` body (or its decoded list) → the cycle objects
+    that have a ``cycle`` name. SourceError("parse_error") for anything but a JSON list."""
+    data: Any = body
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise SourceError("parse_error", "not JSON") from None
     if not isinstance(data, list):
         raise SourceError("parse_error", "expected a JSON list of release cycles")
+    return [e for e in data if isinstance(e, dict) and isinstance(e.get("cycle"), (str, int, float))]
+
+
+def parse_endoflife(body: bytes) -> dict[str, Cycle]:
+    """endoflife.date's ``kubernetes.json`` → minor → Cycle. SourceError("parse_error") if unusable."""
+    data = endoflife_entries(body)
     cycles: dict[str, Cycle] = {}
     for entry in data:
-        if not isinstance(entry, dict) or not isinstance(entry.get("cycle"), str):
-            continue
-        cycles[entry["cycle"]] = Cycle(entry["cycle"], try_parse_version(entry.get("latest")), _date_timestamp(entry.get("eol")))
+        cycles[str(entry["cycle"])] = Cycle(str(entry["cycle"]), try_parse_version(entry.get("latest")), date_timestamp(entry.get("eol")))
     if not any(c.latest for c in cycles.values()):
         raise SourceError("parse_error", "no release cycle with a 'latest' version")
     return cycles
@@ -91,7 +98,7 @@ def parse_static_eol(dates: Mapping[str, str]) -> dict[str, float]:
     """``{"1.30": "2025-06-28"}`` from the config → minor → timestamp. ValueError on a bad date."""
     out = {}
     for minor, text in dates.items():
-        stamp = _date_timestamp(text)
+        stamp = date_timestamp(text)
         if stamp is None:
             raise ValueError(f"{minor}: not a date like 2025-06-28: {text!r}")
         out[minor] = stamp
@@ -130,6 +137,10 @@ class CachedFetcher:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         self.requests = 0  # how many fetches were attempted (tests: "no request storm")
+
+    def clock(self) -> float:
+        """The injected clock (callers that keep their own back-off use the same time)."""
+        return self._clock()
 
     def get(self, url: str, parse: Callable[[bytes], Any], may_fetch: bool = True) -> tuple[Any, float | None, SourceError | None]:
         """(value or None, when it was fetched, the current error or None).
@@ -251,6 +262,6 @@ def http_fetch(session: Any) -> Fetch:
 
 
 __all__ = [
-    "CachedFetcher", "Cycle", "ReleaseFacts", "ReleaseSource", "SourceError", "http_fetch",
+    "CachedFetcher", "Cycle", "ReleaseFacts", "ReleaseSource", "SourceError", "date_timestamp", "endoflife_entries", "http_fetch",
     "parse_endoflife", "parse_stable_txt", "parse_static_eol",
 ]

@@ -16,26 +16,22 @@ import os
 import stat
 from collections.abc import Hashable, Iterator
 
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
-    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record, os_error,
+    DEFAULT_MAX_FILE_BYTES,
+    CertRecord,
+    CheckRecord,
+    ReadFailure,
+    Record,
+    key_check,
+    os_error,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
-from watchtower.pki import CertInfo, ParseError, key_matches, parse_certificates
+from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core.results import ItemError
+from watchtower.pki import CertInfo, parse_certificates
 
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12", ".pfx")
 _GLOB_CHARS = frozenset("*?[")
-
-
-def key_check(source: str, location: str, name: str, cert: CertInfo, key_location: str, key_pem: bytes) -> Record:
-    """The ``key_matches`` judgement for one certificate and a PEM holding its private key."""
-    labels = {"source": source, "location": location, "name": name, "key_location": key_location}
-    try:
-        ok = key_matches(cert, key_pem)
-    except ParseError as exc:
-        return ItemError(key_location, exc.reason, exc.detail)
-    message = "private key matches" if ok else f"private key {key_location} does not match the certificate"
-    return CheckRecord("key_matches", labels, ok, name or location, message)
 
 
 @dataclasses.dataclass
@@ -116,8 +112,6 @@ class FileSource:
         memo = self.cache.memo if self.cache is not None else None
         parsed = parse_certificates(data, passphrase=self.passphrase, name_hint=path, memo=memo)
         if not parsed.certificates and _looks_like_kubeconfig(data):
-            from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
-
             source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
             yield from source.read_kubeconfig(path, data, reads=reads)
             return

@@ -8,15 +8,17 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
+from http.server import HTTPServer
 
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
+from watchtower.app.config import Config
+from watchtower.app.http import App, serve
+from watchtower.app.registry import REGISTRY
+from watchtower.app.scheduler import CollectorRunner, CollectorScheduler
+from watchtower.app.store import SnapshotStore
 from watchtower.collectors.base import Collector, CollectorContext
-from watchtower.config import Config
-from watchtower.configtypes import SecretUnavailable
-from watchtower.http import App, serve
-from watchtower.kube import KubeClientFactory
-from watchtower.scheduler import CollectorRunner, CollectorScheduler
-from watchtower.store import SnapshotStore
+from watchtower.core.settings import SecretUnavailable
+from watchtower.io.kube import KubeClientFactory
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class Daemon:
         context: CollectorContext | None = None,
     ) -> None:
         if registry is None:
-            from watchtower.collectors import REGISTRY as registry  # noqa: N811
+            registry = REGISTRY
         self.config = config
         self.context = context or make_context(config)
         self.selection = select_collectors(config, registry, self.context)
@@ -79,7 +81,7 @@ class Daemon:
         self.scheduler = CollectorScheduler(CollectorRunner(c, self.store) for c in self.selection.enabled)
         self.listen = listen or config.server.listen
         self._stopped = threading.Event()
-        self.server = None
+        self.server: HTTPServer | None = None
 
     def _basic_auth(self) -> tuple[str, str] | None:
         auth = self.config.server.basic_auth
@@ -100,8 +102,9 @@ class Daemon:
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
         )
-        self.server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file)
-        bound_host, bound_port = self.server.server_address[:2]
+        server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file)
+        self.server = server
+        bound_host, bound_port = server.server_address[:2]
         scheme = "https" if self.config.server.tls_cert_file else "http"
         log.info("serving %s://%s:%d/metrics", scheme, bound_host, bound_port)
         self.scheduler.start()

@@ -19,8 +19,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watchtower.collectors.base import Collector, CollectResult
-from watchtower.store import RunRecord, SnapshotStore
+from watchtower.app.store import RunRecord, SnapshotStore
+from watchtower.collectors.base import Collector
+from watchtower.core.results import CollectResult
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from watchtower import __version__
-from watchtower.collectors.base import Finding, Severity
-from watchtower.store import CollectorState, StoreView
+from watchtower.app.store import CollectorState, StoreView
+from watchtower.core.results import Finding, Severity
 
 
 @dataclasses.dataclass(frozen=True)

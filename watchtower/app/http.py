@@ -19,9 +19,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from watchtower import report
-from watchtower.statuspage import render_page
-from watchtower.store import SnapshotStore, StoreExposition
+from watchtower.app import report
+from watchtower.app.statuspage import render_page
+from watchtower.app.store import SnapshotStore, StoreExposition
 
 log = logging.getLogger(__name__)
 
