@@ -49,8 +49,7 @@ class GrafanaProvisioner(Collector):
         settings = self.settings
         assert isinstance(settings, GrafanaSettings)
 
-        seams = type(self)  # class-level seams: read off the class so they stay plain functions
-        report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=seams.sleep, monotonic=seams.monotonic)
+        report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic)
         if report.success:
             self._last_success = self.context.clock()
         return CollectResult(
