@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.integration.test_helm_chart import NAMESPACE, manifests, of_kind, one, rendered_configs, render
+from tests.integration.test_helm_chart import NAMESPACE, manifests, of_kind, one, render, rendered_configs
 
 pytestmark = pytest.mark.helm
 
