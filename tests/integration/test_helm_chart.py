@@ -525,7 +525,7 @@ def test_grafana_provisioner_reads_its_secrets_from_files(full_docs: list) -> No
 
 
 def test_roles_never_collect_the_same_thing_twice(full_docs: list) -> None:
-    from watchtower.collectors import REGISTRY
+    from watchtower.app.registry import REGISTRY
 
     configs = {n: yaml.safe_load(t)["collectors"] for n, t in rendered_configs(full_docs).items()}
     cluster, node = configs[f"{FULLNAME}-cluster-config"], configs[f"{FULLNAME}-node-config"]
