@@ -9,11 +9,17 @@ from __future__ import annotations
 
 BENCHMARKS: dict[str, str] = {
     "metrics": "bench.metrics_exposition",
+    "http_scrape": "bench.http_scrape",
     "startup": "bench.startup",
     "certs_scan": "bench.certs_scan",
+    "certs_cold": "bench.certs_cold",
     "certs_secrets": "bench.certs_secrets",
     "haproxy_csv": "bench.haproxy_csv",
     "grafana": "bench.grafana_reconcile",
     "controlplane": "bench.controlplane",
     "nodes": "bench.nodes",
+    "soak": "bench.soak",
 }
+
+# Run only when named (``python -m bench soak``): an hour by default.
+ON_REQUEST = frozenset({"soak"})

@@ -6,18 +6,18 @@ import argparse
 import importlib
 import sys
 
-from bench import BENCHMARKS
+from bench import BENCHMARKS, ON_REQUEST
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default all: {', '.join(BENCHMARKS)})")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default all but {', '.join(sorted(ON_REQUEST))}: {', '.join(BENCHMARKS)})")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {unknown[0]!r}; known: {', '.join(BENCHMARKS)}")
     missed = False
-    for name in args.names or list(BENCHMARKS):
+    for name in args.names or [n for n in BENCHMARKS if n not in ON_REQUEST]:
         module = importlib.import_module(BENCHMARKS[name])
         for line in module.run():
             print(line.render(), flush=True)

@@ -51,12 +51,14 @@ class Line:
         return f"{self.name}: {self.value:.4g} {self.unit} | {baseline} | {ratio} | {target} | {'ok' if self.ok else 'MISS'}"
 
 
-def median_seconds(fn: Callable[[], object], repeat: int = 5, number: int = 1) -> float:
-    """Median wall time of ``number`` calls, over ``repeat`` rounds, with GC off while timing."""
+def median_seconds(fn: Callable[[], object], repeat: int = 5, number: int = 1, gc_on: bool = False) -> float:
+    """Median wall time of ``number`` calls, over ``repeat`` rounds, with GC off while timing
+    (``gc_on``: left on, as in production)."""
     samples = []
     for _ in range(repeat):
         gc.collect()
-        gc.disable()
+        if not gc_on:
+            gc.disable()
         try:
             start = time.perf_counter()
             for _ in range(number):

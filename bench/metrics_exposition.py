@@ -28,27 +28,27 @@ def _label_values(i: int) -> list[str]:
     return ["file", f"/etc/kubernetes/pki/cert-{i:05d}.crt", f"subject-{i % 97}"]
 
 
-def plain_registry() -> CollectorRegistry:
+def plain_registry(series: int = SERIES, families: int = FAMILIES) -> CollectorRegistry:
     registry = CollectorRegistry()
-    per_family = SERIES // FAMILIES
-    for f in range(FAMILIES):
+    per_family = series // families
+    for f in range(families):
         gauge = Gauge(f"bench_family_{f}", "Bench family.", LABELS, registry=registry)
         for i in range(per_family):
             gauge.labels(*_label_values(f * per_family + i)).set(1.7e9 + i)
     return registry
 
 
-def snapshot_store() -> SnapshotStore:
-    per_family = SERIES // FAMILIES
-    families = []
-    for f in range(FAMILIES):
+def snapshot_store(series: int = SERIES, families: int = FAMILIES) -> SnapshotStore:
+    per_family = series // families
+    metrics = []
+    for f in range(families):
         family = GaugeMetricFamily(f"bench_family_{f}", "Bench family.", labels=LABELS)
         for i in range(per_family):
             family.add_metric(_label_values(f * per_family + i), 1.7e9 + i)
-        families.append(family)
+        metrics.append(family)
     store = SnapshotStore(["bench"])
     store.record("bench", RunRecord(started_at=time.time(), duration_seconds=0.1, success=True,
-                                    result=CollectResult(metrics=tuple(families))))
+                                    result=CollectResult(metrics=tuple(metrics))))
     return store
 
 

@@ -44,7 +44,7 @@ def _populate(api: KubeAPIServer) -> None:
 
 
 def _config(directory: Path, kubeconfig: Path | None, nodes_interval: str = "5s", name: str = "nodes") -> Path:
-    from watchtower.collectors import REGISTRY
+    from watchtower.app.registry import REGISTRY
 
     collectors: dict[str, object] = {name: {"enabled": False} for name in REGISTRY}
     data: dict[str, object] = {"collectors": collectors, "log": {"level": "warning"}}

@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.kubeapi import KubeAPIServer
 from tests.support.alert_sinks import MailSink, ReceivedMail, ReceivedPost, WebhookSink
+from tests.support.amconfig import SinkSecrets, alertmanager_config_for_test
 from tests.support.haproxy import HAProxyLab
 from tests.support.kubeadm_pki import DAY, KubeadmPKI, issue, utcnow
 from tests.support.processes import WatchtowerDaemon
-from tests.support.promstack import ALERTS, Alertmanager, Prometheus, rules_without_for
+from tests.support.promstack import Alertmanager, Prometheus, rules_without_for
 from tests.support.services import wait_for
 
 pytestmark = [
@@ -48,44 +46,7 @@ HEARTBEAT_TOKEN = "heartbeat-secret-77d2"
 DELIVERY_TIMEOUT = 20.0
 
 
-def _walk_routes(route: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield route
-    for child in route.get("routes") or []:
-        yield from _walk_routes(child)
-
-
-def alertmanager_config_for_test(workdir: Path, smtp_port: int, webhooks: WebhookSink) -> Path:
-    """alerts/alertmanager.yaml with local sinks, secret files in ``workdir`` and fast timers.
-
-    Receivers, routes, grouping, inhibition and templates stay as shipped.
-    """
-    secrets = workdir / "secrets"
-    secrets.mkdir(parents=True)
-    # no trailing newline: Alertmanager 0.25 sends the password file's bytes verbatim
-    (secrets / "smtp-password").write_text(SMTP_PASSWORD)
-    (secrets / "slack-webhook-url").write_text(webhooks.url(SLACK_PATH) + "\n")
-    (secrets / "heartbeat-token").write_text(HEARTBEAT_TOKEN + "\n")
-    doc = yaml.safe_load((ALERTS / "alertmanager.yaml").read_text())
-    doc["global"].update(
-        smtp_smarthost=f"127.0.0.1:{smtp_port}", smtp_require_tls=False,
-        smtp_auth_password_file=str(secrets / "smtp-password"),
-    )
-    for route in _walk_routes(doc["route"]):
-        if "group_wait" in route or route is doc["route"]:
-            route["group_wait"] = "0s"
-        if "group_interval" in route or route is doc["route"]:
-            route["group_interval"] = "100ms"
-    for receiver in doc["receivers"]:
-        for slack in receiver.get("slack_configs") or []:
-            slack["api_url_file"] = str(secrets / "slack-webhook-url")
-        for hook in receiver.get("webhook_configs") or []:
-            hook["url"] = webhooks.url("/heartbeat")
-            hook["http_config"]["authorization"]["credentials_file"] = str(secrets / "heartbeat-token")
-    config = workdir / "alertmanager.yaml"
-    config.write_text(yaml.safe_dump(doc, sort_keys=False))
-    shutil.copy(ALERTS / "alertmanager.tmpl", workdir / "alertmanager.tmpl")
-    assert SMTP_PASSWORD not in config.read_text() and SLACK_PATH not in config.read_text()
-    return config
+SECRETS = SinkSecrets(SMTP_PASSWORD, SLACK_PATH, HEARTBEAT_TOKEN)
 
 
 @dataclasses.dataclass
@@ -226,7 +187,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "main": started.enter_context(WatchtowerDaemon(workdir, main_config, "watchtower-main")),
             "spare": started.enter_context(WatchtowerDaemon(workdir, {"cluster": CLUSTER}, "watchtower-spare")),
         }
-        alertmanager = Alertmanager(workdir / "am", alertmanager_config_for_test(workdir / "am", mail.port, webhooks))
+        alertmanager = Alertmanager(workdir / "am", alertmanager_config_for_test(workdir / "am", mail.port, webhooks, SECRETS))
         started.callback(alertmanager.stop)
         alertmanager.start_and_wait()
         prometheus = Prometheus(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -39,3 +40,30 @@ def test_nodes_benchmark_prints_its_lines() -> None:
 def test_unknown_benchmark_is_rejected() -> None:
     done = subprocess.run([sys.executable, "-m", "bench", "no_such_bench"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "unknown benchmark" in done.stderr
+
+
+@pytest.mark.slow
+def test_http_scrape_benchmark_prints_p99_and_gzip_lines() -> None:
+    """20 concurrent scrapers against watchtower and prometheus_client's own server, same 8k series."""
+    done = subprocess.run([sys.executable, "-m", "bench", "http_scrape"], capture_output=True, text=True, timeout=300)
+    lines = done.stdout.strip().splitlines()
+    assert all(LINE.match(line) for line in lines), (lines, done.stderr[-2000:])
+    names = [line.split(":")[0] for line in lines]
+    assert names[:2] == ["http_scrape_p99_20_scrapers_8k", "http_scrape_gzip_bytes_8k"]
+    print("\n".join(lines))
+
+
+@pytest.mark.slow
+@pytest.mark.haproxy
+@pytest.mark.etcd
+def test_soak_benchmark_runs_every_lab_collector_for_a_configurable_time() -> None:
+    env = {**os.environ, "BENCH_SOAK_SECONDS": "20", "BENCH_SOAK_SAMPLE_SECONDS": "2"}
+    done = subprocess.run([sys.executable, "-m", "bench", "soak"], capture_output=True, text=True, timeout=180,
+                          env=env)
+    lines = done.stdout.strip().splitlines()
+    assert lines and all(LINE.match(line) for line in lines), (lines, done.stderr[-2000:])
+    by_name = {line.split(":")[0]: line for line in lines}
+    assert "soak_rss_slope_second_half_20s" in by_name
+    succeeding = by_name["soak_collectors_succeeding_20s"].split()
+    assert succeeding[1] == succeeding[5] == "7", by_name  # every collector that can run here, all succeeding
+    print("\n".join(lines))

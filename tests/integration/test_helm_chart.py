@@ -324,19 +324,30 @@ def _rules(docs: list[dict[str, Any]]) -> set[tuple[str, str, str, tuple[str, ..
     for role in of_kind(docs, "ClusterRole") + of_kind(docs, "Role"):
         scope = "cluster" if role["kind"] == "ClusterRole" else role["metadata"]["namespace"]
         for rule in role["rules"]:
-            for group in rule["apiGroups"]:
+            for url in rule.get("nonResourceURLs", ()):
+                out.add((scope, "nonResourceURL", url, (), tuple(sorted(rule["verbs"]))))
+            for group in rule.get("apiGroups", ()):
                 for resource in rule["resources"]:
                     out.add((scope, group, resource, tuple(rule.get("resourceNames", ())), tuple(sorted(rule["verbs"]))))
     return out
 
 
+def _removed_api_rules() -> set[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]]:
+    """list on every listable resource of the shipped removal data (events and *Reviews are never listed)."""
+    from watchtower.upgrades.removed_apis import load_shipped
+
+    return {("cluster", a.group, a.resource, (), ("list",)) for a in load_shipped().apis
+            if a.resource != "events" and not a.resource.endswith("reviews")}
+
+
+REMOVED_API_RULES = _removed_api_rules() | {("cluster", "nonResourceURL", "/metrics", (), ("get",))}
 BASE_RULES = {
     ("cluster", "", "nodes", (), ("get", "list", "watch")),
     ("kube-system", "", "configmaps", ("kubeadm-config",), ("get",)),
-}
+} | REMOVED_API_RULES
 
 
-def test_rbac_default_is_exactly_nodes_and_kubeadm_config(default_docs: list) -> None:
+def test_rbac_default_is_exactly_nodes_kubeadm_config_and_removed_api_lists(default_docs: list) -> None:
     assert _rules(default_docs) == BASE_RULES
     assert not any("secrets" in str(r["rules"]) for r in of_kind(default_docs, "ClusterRole") + of_kind(default_docs, "Role"))
 
@@ -348,6 +359,23 @@ def test_rbac_full_adds_only_secret_reads_in_the_chosen_namespaces(full_docs: li
     }
     certs = yaml.safe_load(rendered_configs(full_docs)[f"{FULLNAME}-cluster-config"])["collectors"]["certs"]
     assert certs["secrets"] == {"enabled": True, "namespaces": ["ingress", "cert-manager"]}
+
+
+def test_rbac_removed_apis_sources_each_bring_their_own_rules() -> None:
+    off = manifests(render({"removedApis": {"enabled": False}}))
+    assert _rules(off) == BASE_RULES - REMOVED_API_RULES
+    config = yaml.safe_load(rendered_configs(off)[f"{FULLNAME}-cluster-config"])["collectors"]["removed_apis"]
+    assert config["enabled"] is False
+    metrics_only = manifests(render({"removedApis": {"liveObjects": False}}))
+    assert _rules(metrics_only) - (BASE_RULES - REMOVED_API_RULES) == {("cluster", "nonResourceURL", "/metrics", (), ("get",))}
+    helm = manifests(render({"removedApis": {"helmReleases": {"enabled": True, "namespaces": ["shop", "web"]}}}))
+    assert _rules(helm) == BASE_RULES | {("shop", "", "secrets", (), ("list",)), ("web", "", "secrets", (), ("list",))}
+    config = yaml.safe_load(rendered_configs(helm)[f"{FULLNAME}-cluster-config"])["collectors"]["removed_apis"]
+    assert config["helm_releases"] is True and config["helm_namespaces"] == ["shop", "web"]
+    wide = manifests(render({"removedApis": {"helmReleases": {"enabled": True}}}))
+    assert _rules(wide) == BASE_RULES | {("cluster", "", "secrets", (), ("list",))}
+    node = yaml.safe_load(rendered_configs(wide)[f"{FULLNAME}-node-config"])["collectors"]["removed_apis"]
+    assert node == {"enabled": False}
 
 
 def test_rbac_secrets_cluster_wide_when_no_namespaces_given() -> None:
@@ -525,7 +553,7 @@ def test_grafana_provisioner_reads_its_secrets_from_files(full_docs: list) -> No
 
 
 def test_roles_never_collect_the_same_thing_twice(full_docs: list) -> None:
-    from watchtower.collectors import REGISTRY
+    from watchtower.app.registry import REGISTRY
 
     configs = {n: yaml.safe_load(t)["collectors"] for n, t in rendered_configs(full_docs).items()}
     cluster, node = configs[f"{FULLNAME}-cluster-config"], configs[f"{FULLNAME}-node-config"]

@@ -35,6 +35,7 @@ RELEASE_FILES = {
     "/release/stable.txt": b"v1.31.4\n",
     "/release/stable-1.29.txt": b"v1.29.14\n",
     "/release/stable-1.30.txt": b"v1.30.8\n",
+    "/release/stable-1.31.txt": b"v1.31.4\n",
     "/kubernetes.json": ENDOFLIFE,
 }
 
@@ -86,11 +87,13 @@ def test_versions_latest_behind_and_eol(tmp_path: Path, kube_api: KubeAPIServer,
     assert one(m, "watchtower_kubernetes_minor_eol_timestamp_seconds", minor="1.29") == datetime.datetime(
         2025, 2, 28, tzinfo=UTC).timestamp()
     assert one(m, "watchtower_kubernetes_release_fetch_timestamp_seconds") == START
-    assert sorted(releases.requests) == ["/kubernetes.json", "/release/stable-1.29.txt", "/release/stable.txt"]
+    # the running minor's newest patch, and each hop's (the plan's targets)
+    assert sorted(releases.requests) == ["/kubernetes.json", "/release/stable-1.29.txt", "/release/stable-1.30.txt",
+                                         "/release/stable-1.31.txt", "/release/stable.txt"]
     severities = {(f.subject, f.severity.label) for f in result.findings}
     assert ("version", "warning") in severities  # 2 minors behind, and 1.29 is past its end of life
     collector.collect()
-    assert len(releases.requests) == 3  # cached: no second fetch within release_cache
+    assert len(releases.requests) == 5  # cached: no second fetch within release_cache
 
 
 def test_mixed_sources_count_the_laggard(tmp_path: Path, kube_api: KubeAPIServer, releases: ReleaseServer) -> None:

@@ -94,14 +94,14 @@ def injected(code: int) -> ApiError:
     return ApiError(code, INJECTED_MESSAGES.get(code, f"injected failure (HTTP {code})"))
 
 
-def forbidden(user: str, verb: str, resource: str, namespace: str | None, name: str | None) -> ApiError:
+def forbidden(user: str, verb: str, resource: str, namespace: str | None, name: str | None, group: str = "") -> ApiError:
     """403 worded exactly like the RBAC authorizer's denial, which people grep logs for."""
     subject = f'{resource} "{name}"' if name else resource
     scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
     details: dict[str, Any] = {"kind": resource}
     if name:
         details = {"name": name, "kind": resource}
-    message = f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group "" {scope}'
+    message = f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group "{group}" {scope}'
     return ApiError(403, message, details=details)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -166,9 +167,12 @@ def _b64(value: bytes | str) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def secret(namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None) -> dict[str, Any]:  # noqa: A002 - Kubernetes' field name
+def secret(namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None,  # noqa: A002 - Kubernetes' field name
+           labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A Secret; ``data`` values are raw bytes and are base64-encoded as the API does."""
     body: dict[str, Any] = {"metadata": {"name": name, "namespace": namespace}, "type": type}
+    if labels:
+        body["metadata"]["labels"] = dict(labels)
     if data:
         body["data"] = {key: _b64(value) for key, value in data.items()}
     return body
@@ -180,6 +184,29 @@ def configmap(namespace: str, name: str, data: Mapping[str, str] | None = None) 
     if data:
         body["data"] = dict(data)
     return body
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def applied(api_version: str, kind: str, namespace: str | None, name: str, spec: Mapping[str, Any] | None = None, *,
+            last_applied: bool = True, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An object as ``kubectl apply -f`` leaves it, stored without kind/apiVersion like every object here.
+
+    kubectl records the manifest it applied in the ``last-applied-configuration`` annotation
+    (k8s.io/kubectl/pkg/util/apply.go ``GetModifiedConfiguration``): the object without that
+    annotation, JSON-encoded by the unstructured encoder (map keys sorted, compact, a trailing
+    newline). ``last_applied=False`` is an object made by ``kubectl create`` or a controller.
+    """
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    if labels:
+        metadata["labels"] = dict(labels)
+    manifest = {"apiVersion": api_version, "kind": kind, "metadata": dict(metadata), "spec": dict(spec or {})}
+    if last_applied:
+        metadata["annotations"] = {LAST_APPLIED: json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n"}
+    return {"metadata": metadata, "spec": dict(spec or {})}
 
 
 def namespace(name: str) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 It speaks the documented HTTP API closely enough that the official ``kubernetes`` client parses
 every answer unchanged: typed lists with real ``limit``/``continue`` pagination, field and label
 selectors, ``Status`` bodies for 400/401/403/404/410, bearer-token and client-certificate
-authentication over TLS, ``/version`` and the health endpoints. Knobs inject delay and failures,
+authentication over TLS, ``/version`` and the health endpoints, API discovery and objects of
+other API groups (``serve``, ``add_object``; see ``tests/kubeapi/discovery.py``), and the
+apiserver's own ``/metrics`` text (``set_metrics``), a non-resource URL that RBAC guards. Knobs inject delay and failures,
 and every request is recorded so tests can assert *how* the code under test used the API
 (paging, selectors, credentials), not only what it concluded.
 """
@@ -25,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import trustme
 import yaml
 
-from tests.kubeapi import health, objects
+from tests.kubeapi import discovery, health, objects
 from tests.kubeapi.errors import ApiError, forbidden, forbidden_path, injected, unknown_path
 from tests.kubeapi.selectors import parse_field_selector, parse_label_selector
 from tests.kubeapi.store import ListQuery, ResourceStore, Revisions
@@ -37,6 +39,8 @@ PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/version", "/healthz"})
 HEALTH_ENDPOINTS = ("livez", "readyz", "healthz")
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
+# what kube-apiserver's /metrics answers with (prometheus/common/expfmt FmtText, version 0.0.4)
+METRICS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 # resource -> (kind, namespaced)
 RESOURCES: dict[str, tuple[str, bool]] = {
@@ -89,6 +93,12 @@ class RequestInfo:
     resource: str
     namespace: str | None = None
     name: str | None = None
+    group: str = ""
+    version: str = "v1"
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,9 @@ class KubeAPIServer:
         self._node_args: dict[str, dict[str, Any]] = {}
         self._version = objects.version_info()
         self._health = health.Health()
+        self._discovery = discovery.Discovery()
+        self._metrics_text = ""
+        self._forbidden_paths: list[tuple[str, str]] = []
         self._write_certificates()
         for name in objects.DEFAULT_NAMESPACES:
             self._stores["namespaces"].put(objects.namespace(name))
@@ -273,10 +286,11 @@ class KubeAPIServer:
         self._stores["nodes"].raw(None, name)  # 404-style error if it does not exist
         return self.add_node(name, **{**self._node_args.get(name, {}), **changes})
 
-    def add_secret(self, namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None) -> dict[str, Any]:  # noqa: A002
+    def add_secret(self, namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None,  # noqa: A002
+                   labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Create or replace a Secret (raw ``data`` values; they are base64-encoded here)."""
         self._ensure_namespace(namespace)
-        return self._stores["secrets"].put(objects.secret(namespace, name, type=type, data=data))
+        return self._stores["secrets"].put(objects.secret(namespace, name, type=type, data=data, labels=labels))
 
     def add_configmap(self, namespace: str, name: str, data: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Create or replace a ConfigMap."""
@@ -285,6 +299,44 @@ class KubeAPIServer:
 
     def add_namespace(self, name: str) -> dict[str, Any]:
         return self._stores["namespaces"].put(objects.namespace(name))
+
+    def serve(self, api_version: str, resource: str, kind: str, *, namespaced: bool = True,
+              verbs: Iterable[str] = discovery.DEFAULT_VERBS) -> None:
+        """Serve ``resource`` under ``api_version`` (e.g. ``extensions/v1beta1``), listed in discovery.
+
+        Objects live per resource, as in etcd: a Deployment added under one version is listed under
+        every version that serves ``deployments`` (the apiserver converts on the way out).
+        """
+        group, _, version = api_version.rpartition("/")
+        if not group:
+            raise ValueError("the core group (v1) serves a fixed set of resources here")
+        self._discovery.serve(group, version, discovery.ServedResource(resource, kind, namespaced, tuple(verbs)))
+        with self._lock:
+            if resource not in self._stores:
+                self._stores[resource] = ResourceStore(resource, kind, namespaced, self._revisions)
+
+    def stop_serving(self, api_version: str) -> None:
+        """Drop ``api_version`` from discovery and routing, as the release that removes it does."""
+        group, _, version = api_version.rpartition("/")
+        self._discovery.stop_serving(group, version)
+
+    def add_object(self, resource: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create or replace an object of a ``serve``d resource (``body`` without kind/apiVersion)."""
+        store = self._stores.get(resource)
+        if store is None or resource in RESOURCES:
+            raise ValueError(f"serve() {resource} first (core resources have their own add_* helpers)")
+        namespace = body["metadata"].get("namespace")
+        if namespace:
+            self._ensure_namespace(namespace)
+        return store.put(dict(body))
+
+    def set_metrics(self, text: str) -> None:
+        """The apiserver's own ``/metrics`` exposition text."""
+        self._metrics_text = text
+
+    def forbid_path(self, path: str, *, user: str = "*") -> None:
+        """Deny ``get`` on a non-resource URL such as ``/metrics`` (RBAC ``nonResourceURLs``)."""
+        self._forbidden_paths.append((path, user))
 
     def delete(self, resource: str, name: str, namespace: str | None = None) -> None:
         """Remove an object, e.g. a Secret between two collections."""
@@ -310,8 +362,9 @@ class KubeAPIServer:
         self._rules.append(_Rule(resource, verb, user))
 
     def allow_all(self) -> None:
-        """Drop every ``forbid`` rule."""
+        """Drop every ``forbid`` and ``forbid_path`` rule."""
         self._rules.clear()
+        self._forbidden_paths.clear()
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -385,7 +438,7 @@ class KubeAPIServer:
         user = identity.user or ""
         anonymous_denied = identity.auth == "anonymous" and path.rstrip("/") not in self.knobs.anonymous_paths
         if anonymous_denied or any(rule.matches(info, user) for rule in self._rules):
-            raise forbidden(user, info.verb, info.resource, info.namespace, info.name)
+            raise forbidden(user, info.verb, info.resource, info.namespace, info.name, info.group)
 
     def _dispatch(self, method: str, path: str, query: dict[str, list[str]], identity: Identity) -> Response:
         self._admit(identity, path)
@@ -396,13 +449,57 @@ class KubeAPIServer:
             return Response(200, json.dumps(self._version, indent=2).encode())
         if parts and parts[0] in HEALTH_ENDPOINTS:
             return self._health_response(parts[0], "/".join(parts[1:]) or None, query)
-        info = _resource_request(parts)
+        if parts == ["metrics"]:
+            return self._metrics(identity)
+        document = self._discovery_document(parts)
+        if document is not None:
+            return Response(200, json.dumps(document, separators=(",", ":")).encode())
+        info = self._resource_request(parts)
         self._authorize(identity, info, path)
         if "watch" in query and query["watch"][-1] not in ("", "0", "false"):
             raise ApiError(405, "watch is not supported by the watchtower test API server")
         if info.verb == "get":
-            return Response(200, self._store(info.resource).get_bytes(info.namespace, info.name or ""))
+            return Response(200, self._store(info.resource).get_bytes(info.namespace, info.name or "", info.api_version))
         return self._list(info, query)
+
+    def _metrics(self, identity: Identity) -> Response:
+        """``GET /metrics``: a non-resource URL, allowed by ``nonResourceURLs: [/metrics]`` in RBAC."""
+        user = identity.user or ""
+        if any(path == "/metrics" and who in ("*", user) for path, who in self._forbidden_paths):
+            raise forbidden_path(user, "/metrics")
+        return Response(200, self._metrics_text.encode(), METRICS_TEXT)
+
+    def _discovery_document(self, parts: list[str]) -> dict[str, Any] | None:
+        """``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>``; None for other paths."""
+        if parts == ["api"]:
+            return discovery.api_versions(f"127.0.0.1:{self.port}")
+        if parts == ["api", "v1"]:
+            core = [discovery.ServedResource(name, kind, namespaced, ("get", "list", "watch"))
+                    for name, (kind, namespaced) in RESOURCES.items()]
+            return discovery.resource_list("v1", core)
+        if parts == ["apis"]:
+            return self._discovery.group_list()
+        if len(parts) == 2 and parts[0] == "apis":
+            return self._discovery.group(parts[1]) or _raise(unknown_path())
+        if len(parts) == 3 and parts[0] == "apis":
+            return self._discovery.resource_list(parts[1], parts[2]) or _raise(unknown_path())
+        return None
+
+    def _resource_request(self, parts: list[str]) -> RequestInfo:
+        """Map ``/api/v1/...`` and ``/apis/<g>/<v>/...`` to a get or list of a served resource; else 404."""
+        if parts[:1] != ["apis"] or len(parts) < 4:
+            return _resource_request(parts)
+        group, version, rest = parts[1], parts[2], parts[3:]
+        namespace = None
+        if len(rest) in (3, 4) and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        served = self._discovery.lookup(group, version, rest[0]) if len(rest) in (1, 2) else None
+        if served is None or (namespace is not None and not served.namespaced) or (len(rest) == 2 and served.namespaced and namespace is None):
+            raise unknown_path()
+        verb = "list" if len(rest) == 1 else "get"
+        if verb not in served.verbs:
+            raise ApiError(405, "the server does not allow this method on the requested resource", details={})
+        return RequestInfo(verb, rest[0], namespace, rest[1] if len(rest) == 2 else None, group, version)
 
     def _health_response(self, endpoint: str, check: str | None, query: dict[str, list[str]]) -> Response:
         code, text = health.render(endpoint, self._health.checks_for(endpoint), query, check)
@@ -419,7 +516,8 @@ class KubeAPIServer:
                 labels=parse_label_selector(_last(query, "labelSelector")),
             )
         )
-        head = json.dumps({"kind": f"{store.kind}List", "apiVersion": "v1", "metadata": page.metadata()}, separators=(",", ":"))
+        head = json.dumps({"kind": f"{store.kind}List", "apiVersion": info.api_version, "metadata": page.metadata()},
+                          separators=(",", ":"))
         body = b"%s,\"items\":[%s]}" % (head[:-1].encode(), b",".join(page.items))
         return Response(200, body)
 
@@ -438,6 +536,10 @@ class KubeAPIServer:
         flat = {key: values[-1] for key, values in query.items()}
         with self._lock:
             self.requests.append(RecordedRequest(method, path, flat, identity.auth, identity.user, code))
+
+
+def _raise(err: ApiError) -> Any:
+    raise err
 
 
 def _error_response(err: ApiError) -> Response:

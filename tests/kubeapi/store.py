@@ -169,12 +169,12 @@ class ResourceStore:
         """A private copy of one object with ``kind``/``apiVersion``, as GET returns it."""
         return {"kind": self.kind, "apiVersion": "v1", **json.loads(self.get_bytes(namespace, name))}
 
-    def get_bytes(self, namespace: str | None, name: str) -> bytes:
-        """The single-object GET body."""
+    def get_bytes(self, namespace: str | None, name: str, api_version: str = "v1") -> bytes:
+        """The single-object GET body, as the object reads in ``api_version``."""
         entry = self._entries.get(self._key(namespace, name))
         if entry is None:
             raise not_found(self.resource, name)
-        return b'{"kind":"%s","apiVersion":"v1",%s' % (self.kind.encode(), entry.raw[1:])
+        return b'{"kind":"%s","apiVersion":"%s",%s' % (self.kind.encode(), api_version.encode(), entry.raw[1:])
 
     def __len__(self) -> int:
         return len(self._entries)

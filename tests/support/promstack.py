@@ -8,6 +8,7 @@ SIGTERM, then SIGKILL after a few seconds. Every wait is bounded.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.processes import stop
 from tests.support.services import free_port, require_binary, wait_for
@@ -79,10 +81,16 @@ class Prometheus(ManagedProcess):
     def __init__(
         self, workdir: Path, targets: Mapping[str, Sequence[str]], rule_files: Sequence[Path] = (),
         alertmanagers: Sequence[str] = (), interval: str = "250ms", target_labels: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
+        """``config``, when given, is the whole prometheus.yml (e.g. a deploy/ example with
+        addresses replaced) and the other arguments but ``workdir`` are ignored."""
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        config: dict[str, Any] = {
+        if config is not None:
+            self._write_and_init(workdir, dict(config))
+            return
+        config = {
             "global": {"scrape_interval": interval, "scrape_timeout": interval, "evaluation_interval": interval},
             "rule_files": [str(p) for p in rule_files],
             "scrape_configs": [
@@ -92,6 +100,9 @@ class Prometheus(ManagedProcess):
         }
         if alertmanagers:
             config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+        self._write_and_init(workdir, config)
+
+    def _write_and_init(self, workdir: Path, config: dict[str, Any]) -> None:
         self.config_file = workdir / "prometheus.yml"
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         super().__init__(
@@ -136,19 +147,39 @@ class Prometheus(ManagedProcess):
 
 
 class Alertmanager(ManagedProcess):
-    """A real Alertmanager (Debian's ``prometheus-alertmanager``) without gossip."""
+    """A real Alertmanager (Debian's ``prometheus-alertmanager``); without gossip unless
+    ``cluster_args`` (``--cluster.*`` flags) are given. ``start`` after ``kill`` restarts it
+    with the same port, flags and storage, as a supervisor would."""
 
-    def __init__(self, workdir: Path, config_file: Path) -> None:
+    def __init__(self, workdir: Path, config_file: Path, cluster_args: Sequence[str] = ("--cluster.listen-address=",),
+                 port: int | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         super().__init__(
             [
                 require_binary("prometheus-alertmanager"), f"--config.file={config_file}",
-                f"--storage.path={workdir / 'data'}", "--cluster.listen-address=",
+                f"--storage.path={workdir / 'data'}", *cluster_args,
                 f"--web.listen-address=127.0.0.1:{self.port}",
             ],
             workdir / "alertmanager.log", cwd=workdir,
         )
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to the cluster, no state written to disk."""
+        if self.proc is not None:
+            stop(self.proc, signal.SIGKILL)
+
+    def status(self) -> dict[str, Any]:
+        """GET /api/v2/status: ``cluster.status`` (ready/settling/disabled) and ``cluster.peers``."""
+        answer = requests.get(f"http://{self.address}/api/v2/status", timeout=5)
+        answer.raise_for_status()
+        return answer.json()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` in this Alertmanager's /metrics matching ``labels``."""
+        text = requests.get(f"http://{self.address}/metrics", timeout=5).text
+        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
     @property
     def address(self) -> str:

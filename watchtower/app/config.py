@@ -16,10 +16,13 @@ from typing import Any, Literal
 
 import yaml
 
+from watchtower.app.httpserver import Limits
 from watchtower.app.registry import REGISTRY
 from watchtower.collectors.base import Collector
 from watchtower.core.sections import CollectorSettings, ControlPlaneConfig, KubernetesConfig
-from watchtower.core.settings import ConfigError, SecretRef, bind, to_plain
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, bind, to_plain
+
+_LIMITS = Limits()
 
 CONFIG_ENV = "WATCHTOWER_CONFIG"
 DEFAULT_PORT = 9847
@@ -52,17 +55,41 @@ class ServerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     basic_auth: BasicAuthConfig | None = None
+    # limits (watchtower.app.httpserver.Limits): no client can make /metrics unanswerable
+    backlog: int = _LIMITS.backlog
+    max_connections: int = _LIMITS.max_connections
+    max_in_flight: int = _LIMITS.max_in_flight
+    header_timeout: Seconds = Seconds(_LIMITS.header_timeout)
+    idle_timeout: Seconds = Seconds(_LIMITS.idle_timeout)
+    write_timeout: Seconds = Seconds(_LIMITS.write_timeout)
+    max_header_bytes: int = _LIMITS.max_header_bytes
 
     def validate(self, path: str) -> None:
         try:
             parse_listen(self.listen)
         except ValueError:
             raise ConfigError(f"{path}.listen", self.listen, "HOST:PORT, e.g. 0.0.0.0:9847") from None
+        for name, low, high in (("backlog", 128, 65535), ("max_connections", 8, 100_000),
+                                ("max_in_flight", 1, 10_000), ("max_header_bytes", 1024, 1_048_576)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"{path}.{name}", value, f"an integer from {low} to {high}")
+        for name in ("header_timeout", "idle_timeout", "write_timeout"):
+            value = getattr(self, name)
+            if not 0.1 <= value <= 3600:
+                raise ConfigError(f"{path}.{name}", Seconds(value), "a duration from 100ms to 1h")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ConfigError(
                 f"{path}.tls_key_file" if self.tls_key_file is None else f"{path}.tls_cert_file",
                 None, "tls_cert_file and tls_key_file together",
             )
+
+    def limits(self) -> Limits:
+        return Limits(
+            backlog=self.backlog, max_connections=self.max_connections, max_in_flight=self.max_in_flight,
+            header_timeout=float(self.header_timeout), idle_timeout=float(self.idle_timeout),
+            write_timeout=float(self.write_timeout), max_header_bytes=self.max_header_bytes,
+        )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,11 +8,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from http.server import HTTPServer
 
 from watchtower.app import config as config_mod
 from watchtower.app.config import Config
 from watchtower.app.http import App, serve
+from watchtower.app.httpserver import BoundedHTTPServer
 from watchtower.app.registry import REGISTRY
 from watchtower.app.scheduler import CollectorRunner, CollectorScheduler
 from watchtower.app.store import SnapshotStore
@@ -81,7 +81,7 @@ class Daemon:
         self.scheduler = CollectorScheduler(CollectorRunner(c, self.store) for c in self.selection.enabled)
         self.listen = listen or config.server.listen
         self._stopped = threading.Event()
-        self.server: HTTPServer | None = None
+        self.server: BoundedHTTPServer | None = None
 
     def _basic_auth(self) -> tuple[str, str] | None:
         auth = self.config.server.basic_auth
@@ -102,7 +102,8 @@ class Daemon:
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
         )
-        server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file)
+        server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file,
+                          limits=self.config.server.limits())
         self.server = server
         bound_host, bound_port = server.server_address[:2]
         scheme = "https" if self.config.server.tls_cert_file else "http"

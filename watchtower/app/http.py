@@ -7,47 +7,85 @@ generation and format, so repeated scrapes between collector runs cost a diction
 from __future__ import annotations
 
 import base64
+import gzip
 import hmac
 import json
 import logging
 import ssl
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from watchtower.app import report
+from watchtower.app.httpserver import BoundedHTTPServer, Limits, Request, Response
 from watchtower.app.statuspage import render_page
 from watchtower.app.store import SnapshotStore, StoreExposition
 
 log = logging.getLogger(__name__)
 
 
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """``Accept-Encoding`` names gzip (or ``*``) with a non-zero quality (RFC 9110 12.5.3)."""
+    for item in (accept_encoding or "").split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        quality = params.strip().lower()
+        if quality.startswith("q="):
+            try:
+                if float(quality[2:]) <= 0:
+                    continue
+            except ValueError:
+                continue
+        return True
+    return False
+
+
+GZIP_LEVEL = 6  # a few per cent larger than level 9, several times faster; once per generation
+
+
 class MetricsCache:
-    """Exposition bytes per (store generation, content type); at most one generation kept."""
+    """Exposition bytes per (store generation, content type, gzip); at most one generation kept.
+
+    Scrapes between collector runs cost a dictionary lookup, whether plain or gzip-encoded.
+    """
 
     def __init__(self, store: SnapshotStore, registry: CollectorRegistry) -> None:
         self._store = store
         self._registry = registry
         self._lock = threading.Lock()
         self._generation = -1
-        self._bodies: dict[str, bytes] = {}
+        self._bodies: dict[tuple[str, bool], bytes] = {}
 
-    def render(self, accept: str | None) -> tuple[bytes, str]:
+    def cached(self, accept: str | None, gzipped: bool = False) -> tuple[bytes, str] | None:
+        """The body if this generation's is already rendered, else None (cheap, never renders)."""
+        _encoder, content_type = choose_encoder(accept or "")
+        generation = self._store.view().generation
+        with self._lock:
+            if generation != self._generation:
+                return None
+            body = self._bodies.get((content_type, gzipped))
+        return None if body is None else (body, content_type)
+
+    def render(self, accept: str | None, gzipped: bool = False) -> tuple[bytes, str]:
         encoder, content_type = choose_encoder(accept or "")
         generation = self._store.view().generation
         with self._lock:
             if generation != self._generation:
                 self._generation, self._bodies = generation, {}
-            body = self._bodies.get(content_type)
+            body = self._bodies.get((content_type, gzipped))
+            plain = self._bodies.get((content_type, False))
         if body is None:
-            body = encoder(self._registry)
+            if plain is None:
+                plain = encoder(self._registry)
+            body = gzip.compress(plain, GZIP_LEVEL, mtime=0) if gzipped else plain
             with self._lock:
                 if self._generation == generation:
-                    self._bodies[content_type] = body
+                    self._bodies[(content_type, False)] = plain
+                    self._bodies[(content_type, gzipped)] = body
         return body, content_type
 
 
@@ -96,79 +134,73 @@ class App:
 
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})  # probes stay reachable without credentials
+TEXT = "text/plain; charset=utf-8"
+UNAUTHORIZED = Response(401, b"unauthorized\n", TEXT, (("WWW-Authenticate", 'Basic realm="watchtower"'),))
 
 
-def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "watchtower"
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            log.debug("%s " + format, self.address_string(), *args)
-
-        def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in (extra or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
-            self.do_GET()
-
-        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-            path = self.path.split("?", 1)[0]
-            if path not in PUBLIC_PATHS and not app.authorized(self.headers.get("Authorization")):
-                self._send(401, b"unauthorized\n", "text/plain; charset=utf-8",
-                           {"WWW-Authenticate": 'Basic realm="watchtower"'})
-                return
-            if path == "/metrics":
-                body, content_type = app.metrics.render(self.headers.get("Accept"))
-                self._send(200, body, content_type)
-            elif path == "/healthz":
-                ok = app.alive()
-                self._send(200 if ok else 503, b"ok\n" if ok else b"scheduler not running\n",
-                           "text/plain; charset=utf-8")
-            elif path == "/readyz":
-                waiting = app.not_ready()
-                if waiting:
-                    self._send(503, ("waiting for first run of: " + ", ".join(waiting) + "\n").encode(),
-                               "text/plain; charset=utf-8")
-                else:
-                    self._send(200, b"ok\n", "text/plain; charset=utf-8")
-            elif path == "/api/status":
-                self._send(200, json.dumps(app.status(), indent=2).encode(), "application/json")
-            elif path == "/":
-                self._send(200, render_page(app.status()).encode(), "text/html; charset=utf-8")
-            else:
-                self._send(404, b"not found\n", "text/plain; charset=utf-8")
-
-    return Handler
+def _metrics_response(body: bytes, content_type: str, gzipped: bool) -> Response:
+    headers = (("Vary", "Accept-Encoding"), ("Content-Encoding", "gzip")) if gzipped else (("Vary", "Accept-Encoding"),)
+    return Response(200, body, content_type, headers)
 
 
-class HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def make_handlers(app: App) -> tuple[Callable[[Request], Response], Callable[[Request], Response | None]]:
+    """The request handler (run on a worker thread) and the fast path (run on the event loop).
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Failed TLS handshakes and dropped clients are the client's problem: log, don't print."""
-        log.debug("request from %s failed", client_address, exc_info=True)
+    The fast path answers only what costs a lookup: a ``/metrics`` body already rendered for this
+    snapshot generation (or a refusal of credentials); everything else goes to the handler.
+    """
+
+    def fast(request: Request) -> Response | None:
+        if request.path != "/metrics":
+            return None
+        if not app.authorized(request.headers.get("authorization")):
+            return UNAUTHORIZED
+        gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+        hit = app.metrics.cached(request.headers.get("accept"), gzipped)
+        return None if hit is None else _metrics_response(*hit, gzipped)
+
+    def handle(request: Request) -> Response:
+        path = request.path
+        if path not in PUBLIC_PATHS and not app.authorized(request.headers.get("authorization")):
+            return UNAUTHORIZED
+        if path == "/metrics":
+            gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+            body, content_type = app.metrics.render(request.headers.get("accept"), gzipped)
+            return _metrics_response(body, content_type, gzipped)
+        if path == "/healthz":
+            ok = app.alive()
+            return Response(200 if ok else 503, b"ok\n" if ok else b"scheduler not running\n", TEXT)
+        if path == "/readyz":
+            waiting = app.not_ready()
+            if waiting:
+                return Response(503, ("waiting for first run of: " + ", ".join(waiting) + "\n").encode(), TEXT)
+            return Response(200, b"ok\n", TEXT)
+        if path == "/api/status":
+            return Response(200, json.dumps(app.status(), indent=2).encode(), "application/json")
+        if path == "/":
+            return Response(200, render_page(app.status()).encode(), "text/html; charset=utf-8")
+        return Response(404, b"not found\n", TEXT)
+
+    return handle, fast
+
+
+def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
+    """A TLS 1.2+ server context. Raises OSError/ssl.SSLError naming nothing: the caller names the files."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    return context
 
 
 def serve(
-    app: App, host: str, port: int, tls_cert_file: str | None = None, tls_key_file: str | None = None
-) -> tuple[HTTPServer, threading.Thread]:
-    """Bind and serve on a background thread; returns the server (``server_address`` has the port)."""
-    server = HTTPServer((host, port), make_handler(app))
-    if tls_cert_file and tls_key_file:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(tls_cert_file, tls_key_file)
-        # handshake lazily in the per-connection thread, so a slow client cannot stall accept()
-        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True)
-    thread.start()
-    return server, thread
+    app: App, host: str, port: int, tls_cert_file: str | None = None, tls_key_file: str | None = None,
+    limits: Limits | None = None,
+) -> tuple[BoundedHTTPServer, threading.Thread]:
+    """Bind and serve on a background thread; returns the server (``server_address`` has the port).
+
+    Raises OSError when the address cannot be bound, before any thread starts.
+    """
+    context = tls_context(tls_cert_file, tls_key_file) if tls_cert_file and tls_key_file else None
+    handle, fast = make_handlers(app)
+    server = BoundedHTTPServer(handle, host, port, limits=limits, ssl_context=context, fast=fast).start()
+    return server, server.thread

@@ -16,6 +16,7 @@ from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.etcd import EtcdCollector
 from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.collectors.nodes import NodesCollector
+from watchtower.collectors.removed_apis import RemovedApisCollector
 from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.collectors.vip import VipCollector
 
@@ -27,6 +28,7 @@ _COLLECTORS: tuple[type[Collector], ...] = (
     VipCollector,
     NodesCollector,
     UpgradeCollector,
+    RemovedApisCollector,
 )
 
 REGISTRY: Mapping[str, type[Collector]] = MappingProxyType({c.name: c for c in _COLLECTORS})

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import ipaddress
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from watchtower.pki.der import DerError, certificate_parts
 from watchtower.pki.model import CertInfo, ParseError
 from watchtower.pki.parse import PRIVATE_KEY_TAGS, pem_blocks
 
@@ -38,6 +40,49 @@ def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool:
     return True
 
 
+_RSA_PKCS1 = padding.PKCS1v15()
+# AlgorithmIdentifier DER → hash, for the algorithms cryptography verifies the same way for a certificate
+# (verify_directly_issued_by): RSA PKCS#1 v1.5 with SHA-2 (NULL parameters) and ECDSA with SHA-2.
+_RSA_ALGORITHMS: Mapping[bytes, hashes.HashAlgorithm] = {
+    bytes.fromhex("300d06092a864886f70d01010b0500"): hashes.SHA256(),
+    bytes.fromhex("300d06092a864886f70d01010c0500"): hashes.SHA384(),
+    bytes.fromhex("300d06092a864886f70d01010d0500"): hashes.SHA512(),
+}
+_ECDSA_ALGORITHMS: Mapping[bytes, ec.ECDSA] = {
+    bytes.fromhex("300a06082a8648ce3d040302"): ec.ECDSA(hashes.SHA256()),
+    bytes.fromhex("300a06082a8648ce3d040303"): ec.ECDSA(hashes.SHA384()),
+    bytes.fromhex("300a06082a8648ce3d040304"): ec.ECDSA(hashes.SHA512()),
+}
+
+
+def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: object) -> bool | None:
+    """The signature check with the issuer's key loaded once, or None when only cryptography's own
+    ``verify_directly_issued_by`` may judge it (another algorithm, odd DER, a key of the wrong type).
+
+    Same checks as that method: inner and outer algorithm equal, issuer name bytes equal to the
+    issuer's subject bytes, signature over the TBS bytes; it is the key loading per call that goes.
+    """
+    if issuer_subject is None:
+        return None
+    try:
+        parts = certificate_parts(cert.der)
+    except DerError:
+        return None
+    algorithm = parts.outer_algorithm
+    if parts.inner_algorithm != algorithm or parts.issuer != issuer_subject:
+        return None
+    try:
+        if isinstance(issuer_key, rsa.RSAPublicKey) and algorithm in _RSA_ALGORITHMS:
+            issuer_key.verify(parts.signature, parts.tbs, _RSA_PKCS1, _RSA_ALGORITHMS[algorithm])
+        elif isinstance(issuer_key, ec.EllipticCurvePublicKey) and algorithm in _ECDSA_ALGORITHMS:
+            issuer_key.verify(parts.signature, parts.tbs, _ECDSA_ALGORITHMS[algorithm])
+        else:
+            return None
+    except InvalidSignature:
+        return False
+    return True
+
+
 SignatureCache = MutableMapping[tuple[bytes, bytes], bool]  # (certificate, issuer) fingerprints → signed
 
 
@@ -46,13 +91,16 @@ class IssuerIndex:
 
     Names are compared by ``CertInfo.subject_key``/``issuer_key`` strings, which are equal exactly
     when the ``x509.Name`` objects are, and far cheaper than comparing those in bulk. Signature
-    results go to ``signatures`` (keyed by fingerprints), which a caller may keep across runs.
+    results go to ``signatures`` (keyed by fingerprints), which a caller may keep across runs;
+    each issuer's public key is loaded once per index, not once per signature.
     """
 
     def __init__(self, certs: Iterable[CertInfo] = (), signatures: SignatureCache | None = None) -> None:
         self._by_subject: dict[str, list[CertInfo]] = {}
         self._seen_ids: set[int] = set()  # CertInfo objects added (the memo hands out one per certificate)
-        self._seen: set[x509.Certificate] = set()
+        self._seen: set[bytes] = set()  # DER of the certificates indexed
+        # issuer fingerprint → its subject name DER and public key (None, None: only cryptography may judge)
+        self._issuers: dict[bytes, tuple[bytes | None, object]] = {}
         self._signatures: SignatureCache = {} if signatures is None else signatures
         for cert in certs:
             self.add(cert)
@@ -61,8 +109,8 @@ class IssuerIndex:
         if id(cert) in self._seen_ids:
             return
         self._seen_ids.add(id(cert))
-        if cert.x509 not in self._seen:
-            self._seen.add(cert.x509)
+        if cert.der not in self._seen:
+            self._seen.add(cert.der)
             self._by_subject.setdefault(cert.subject_key, []).append(cert)
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
@@ -78,7 +126,20 @@ class IssuerIndex:
         key = (cert.fingerprint, issuer.fingerprint)
         known = self._signatures.get(key)
         if known is None:
-            known = self._signatures[key] = _signed_by(cert, issuer)
+            known = _fast_signed_by(cert, *self._issuer(issuer))
+            if known is None:
+                known = _signed_by(cert, issuer)
+            self._signatures[key] = known
+        return known
+
+    def _issuer(self, issuer: CertInfo) -> tuple[bytes | None, object]:
+        known = self._issuers.get(issuer.fingerprint)
+        if known is None:
+            try:
+                known = (certificate_parts(issuer.der).subject, issuer.x509.public_key())
+            except (ValueError, UnsupportedAlgorithm):  # DerError included
+                known = (None, None)
+            self._issuers[issuer.fingerprint] = known
         return known
 
 

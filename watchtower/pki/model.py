@@ -8,17 +8,34 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import functools
 import hashlib
 import ipaddress
 import re
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-_SHA256 = hashes.SHA256()
+from watchtower.pki.der import DerError, basic_constraints_ca, certificate_parts
+
+
+class _once:  # lower case: used like functools.cached_property
+    """``functools.cached_property`` without its per-property lock (Python 3.11 takes it on every
+    first read, a measurable share of a 10k-certificate scan); a racing second computation is harmless."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
 
 
 class ParseError(ValueError):
@@ -104,7 +121,18 @@ def name_facts(name: x509.Name) -> NameFacts:
     return NameFacts(common_name or "", text, ",".join(reversed(keys)) if multi_valued else text)
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def _is_ca(cert: x509.Certificate, der: bytes | None = None) -> bool:
+    """basicConstraints' cA flag; absent or malformed (any extension cryptography rejects): False.
+
+    The DER walk answers "not a CA" without building every extension; a "yes" (CAs are few) and
+    anything the walk does not understand are confirmed by cryptography, so the answer is the same.
+    """
+    if der is not None:
+        try:
+            if not basic_constraints_ca(certificate_parts(der)):
+                return False
+        except DerError:
+            pass
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):  # absent or malformed: no usable CA
@@ -113,10 +141,12 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class CertInfo:
-    """One certificate: who, by whom, when; the parsed object stays private for the checks.
+    """One certificate: who, by whom, when; its DER stays private for the checks.
 
     Names are read once (CN, RFC 4514 text and equality key in one walk) because every metric,
-    report row and issuer lookup needs them; the rest is computed on first use and kept.
+    report row and issuer lookup needs them; the rest is computed on first use and kept. The
+    parsed ``x509.Certificate`` is not kept (it caches every extension it builds, several KiB per
+    certificate, and a daemon keeps thousands between runs): ``x509`` loads it again from the DER.
     """
 
     subject_cn: str
@@ -125,7 +155,7 @@ class CertInfo:
     not_before: float  # Unix seconds
     not_after: float  # Unix seconds
     is_ca: bool
-    _x509: x509.Certificate = dataclasses.field(repr=False, compare=False, hash=False)
+    der: bytes = dataclasses.field(repr=False, compare=False, hash=False)
     subject: str = dataclasses.field(compare=False)  # RFC 4514
     issuer: str = dataclasses.field(compare=False)
     subject_key: str = dataclasses.field(repr=False, compare=False)  # equal exactly when the x509.Names are
@@ -134,14 +164,15 @@ class CertInfo:
     @classmethod
     def from_x509(cls, cert: x509.Certificate) -> CertInfo:
         subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
+        der = cert.public_bytes(serialization.Encoding.DER)
         return cls(
             subject_cn=subject.common_name,
             issuer_cn=issuer.common_name,
             serial=cert.serial_number,
             not_before=cert.not_valid_before_utc.timestamp(),
             not_after=cert.not_valid_after_utc.timestamp(),
-            is_ca=_is_ca(cert),
-            _x509=cert,
+            is_ca=_is_ca(cert, der),
+            der=der,
             subject=subject.text,
             issuer=issuer.text,
             subject_key=subject.key,
@@ -150,9 +181,10 @@ class CertInfo:
 
     @property
     def x509(self) -> x509.Certificate:
-        return self._x509
+        """A freshly parsed certificate (not cached: see the class docstring)."""
+        return x509.load_der_x509_certificate(self.der)
 
-    @functools.cached_property
+    @_once
     def serial_hex(self) -> str:
         return serial_hex(self.serial)
 
@@ -172,47 +204,47 @@ class CertInfo:
     def self_issued(self) -> bool:
         return self.subject_key == self.issuer_key
 
-    @functools.cached_property
+    @_once
     def dns_names(self) -> tuple[str, ...]:
         return tuple(str(n) for n in self._san_values(x509.DNSName))
 
-    @functools.cached_property
+    @_once
     def ip_addresses(self) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
         return tuple(self._san_values(x509.IPAddress))  # type: ignore[arg-type]
 
     def _san_values(self, kind: type) -> list[Any]:
         try:
-            san = self._x509.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            san = self.x509.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
             return []
         return list(san.get_values_for_type(kind))
 
-    @functools.cached_property
+    @_once
     def fingerprint(self) -> bytes:
         """SHA-256 of the DER: identifies the certificate in caches (signatures, key checks)."""
-        return self._x509.fingerprint(_SHA256)
+        return hashlib.sha256(self.der).digest()  # what x509.Certificate.fingerprint(SHA256()) hashes
 
-    @functools.cached_property
+    @_once
     def fingerprint_sha256(self) -> str:
         return self.fingerprint.hex()
 
-    @functools.cached_property
+    @_once
     def public_key_der(self) -> bytes:
         """The DER SubjectPublicKeyInfo: what a private key is matched against."""
-        return self._x509.public_key().public_bytes(
+        return self.x509.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
 
-    @functools.cached_property
+    @_once
     def public_key_sha256(self) -> str:
         """SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its renewal with the same key."""
         return hashlib.sha256(self.public_key_der).hexdigest()
 
-    @functools.cached_property
+    @_once
     def not_before_rfc3339(self) -> str:
         return rfc3339(self.not_before)
 
-    @functools.cached_property
+    @_once
     def not_after_rfc3339(self) -> str:
         return rfc3339(self.not_after)
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from watchtower.upgrades.kubeversion import KubeVersion, minor_distance
+from watchtower.upgrades.releases import Cycle as MinorRelease
 
 DAY = 86400.0
 
@@ -36,17 +37,11 @@ DOCKERSHIM_REMOVED_MINOR = 24
 
 
 @dataclasses.dataclass(frozen=True)
-class MinorRelease:
-    """What the release data says about one minor: its newest patch and end of life."""
-
-    minor: str  # "1.13"
-    latest: KubeVersion | None
-    eol: float | None
-
-
-@dataclasses.dataclass(frozen=True)
 class Blocker:
-    """Something that must be fixed before a hop can be taken (e.g. a removed API still in use)."""
+    """Something that must be fixed before a hop can be taken (e.g. a removed API still in use).
+
+    Checks that know what a minor breaks turn their findings into these and attach them with
+    ``Plan.with_blockers({"1.16": [Blocker("removed_api", "...", "...")]})``."""
 
     kind: str  # a token: removed_api, runtime, ...
     summary: str  # one line for people

@@ -114,6 +114,9 @@ class ReleaseFacts:
     minor_eol: float | None
     fetched_at: float | None  # oldest fetch among the values used; None for static values
     error: SourceError | None  # the first failure in this collection (values may be stale)
+    minors: Mapping[str, Cycle] = dataclasses.field(default_factory=dict)
+    """Every minor after the running one up to the latest: its newest patch and end of life, where
+    known (the hops of ``watchtower plan upgrade``)."""
 
 
 Fetch = Callable[[str, float], bytes]
@@ -192,7 +195,9 @@ class ReleaseSource:
         minor = running.minor_text if running else None
         if self.kind == "static":
             same_minor = self.static_latest if (self.static_latest and minor == self.static_latest.minor_text) else None
-            return ReleaseFacts(self.static_latest, same_minor, self.static_eol.get(minor or ""), None, None)
+            minors: dict[str, Cycle] = {m: Cycle(m, self.static_latest if self.static_latest and m == self.static_latest.minor_text else None,
+                               self.static_eol.get(m)) for m in hop_minors(running, self.static_latest)}
+            return ReleaseFacts(self.static_latest, same_minor, self.static_eol.get(minor or ""), None, None, minors)
         assert self.fetcher is not None
         errors: list[SourceError] = []
         stamps: list[float] = []
@@ -221,7 +226,23 @@ class ReleaseSource:
                 same_minor = use(f"{self.base_url}/stable-{minor}.txt", parse_stable_txt)
         if cycles and minor in cycles and cycles[minor].eol is not None:
             eol = cycles[minor].eol
-        return ReleaseFacts(latest, same_minor, eol, min(stamps) if stamps else None, errors[0] if errors else None)
+        minors = {}
+        for m in hop_minors(running, latest):
+            cycle = (cycles or {}).get(m)
+            newest = cycle.latest if self.kind == "endoflife.date" and cycle else None
+            if self.kind != "endoflife.date":
+                newest = use(f"{self.base_url}/stable-{m}.txt", parse_stable_txt)
+            end = cycle.eol if cycle and cycle.eol is not None else self.static_eol.get(m)
+            minors[m] = Cycle(m, newest, end)
+        return ReleaseFacts(latest, same_minor, eol, min(stamps) if stamps else None, errors[0] if errors else None, minors)
+
+
+def hop_minors(running: KubeVersion | None, latest: KubeVersion | None) -> list[str]:
+    """The minors a kubeadm upgrade passes through from ``running`` to ``latest``: 1.12 → 1.15 is
+    1.13, 1.14, 1.15 (empty when either is unknown or no minor is ahead)."""
+    if running is None or latest is None or latest.major != running.major:
+        return []
+    return [f"{running.major}.{m}" for m in range(running.minor + 1, latest.minor + 1)]
 
 
 def http_fetch(session: Any) -> Fetch:

@@ -134,6 +134,13 @@ collectors:
   upgrade:
     # /var/lib/watchtower: an emptyDir, or a PersistentVolumeClaim with deployment.persistence.
     state_file: /var/lib/watchtower/upgrade-state.json
+  # API versions the next minors remove, still used by applied objects, Helm releases or clients.
+  removed_apis:
+    enabled: {{ $v.removedApis.enabled }}
+    live_objects: {{ $v.removedApis.liveObjects }}
+    apiserver_metrics: {{ $v.removedApis.apiserverMetrics }}
+    helm_releases: {{ $v.removedApis.helmReleases.enabled }}
+    helm_namespaces: {{ $v.removedApis.helmReleases.namespaces | toJson }}
   {{- if $v.grafana.provisioner.url }}
   grafana:
     enabled: true
@@ -186,6 +193,7 @@ collectors:
   apiserver: {enabled: false}
   nodes: {enabled: false}
   upgrade: {enabled: false}
+  removed_apis: {enabled: false}
   grafana: {enabled: false}
 {{- end -}}
 

@@ -97,7 +97,8 @@ def test_release_source_reports_one_error_per_collection() -> None:
 
 
 def test_release_source_kinds() -> None:
-    bodies = {"https://x/stable.txt": b"v1.31.4", "https://x/stable-1.30.txt": b"v1.30.8", "https://e/k.json": ENDOFLIFE}
+    bodies = {"https://x/stable.txt": b"v1.31.4", "https://x/stable-1.30.txt": b"v1.30.8",
+              "https://x/stable-1.31.txt": b"v1.31.4", "https://e/k.json": ENDOFLIFE}
     fetcher = CachedFetcher(lambda url, timeout: bodies[url], 3600, 600, 5)
     dl = ReleaseSource("dl.k8s.io", fetcher, base_url="https://x").facts(parse_version("v1.30.2"))
     assert (str(dl.latest), str(dl.latest_patch_of_minor), dl.minor_eol, dl.error) == ("v1.31.4", "v1.30.8", None, None)
@@ -107,3 +108,19 @@ def test_release_source_kinds() -> None:
                            static_eol={"1.30": 1751068800.0}).facts(parse_version("v1.30.2"))
     assert (str(static.latest), static.latest_patch_of_minor, static.minor_eol, static.fetched_at) == (
         "v1.31.4", None, 1751068800.0, None)
+
+
+def test_release_source_minors_for_the_hops() -> None:
+    """Every minor between the running one and the latest, newest patch and end of life each."""
+    bodies = {"https://x/stable.txt": b"v1.32.0", "https://x/stable-1.30.txt": b"v1.30.8",
+              "https://x/stable-1.31.txt": b"v1.31.4", "https://x/stable-1.32.txt": b"v1.32.0", "https://e/k.json": ENDOFLIFE}
+    fetcher = CachedFetcher(lambda url, timeout: bodies[url], 3600, 600, 5)
+    dl = ReleaseSource("dl.k8s.io", fetcher, base_url="https://x", endoflife_url="https://e/k.json").facts(parse_version("v1.30.2"))
+    assert {m: str(c.latest) for m, c in dl.minors.items()} == {"1.31": "v1.31.4", "1.32": "v1.32.0"}
+    eol = ReleaseSource("endoflife.date", fetcher, endoflife_url="https://e/k.json").facts(parse_version("v1.29.1"))
+    assert list(eol.minors) == ["1.30", "1.31", "1.32"] and eol.minors["1.30"].eol == 1751068800.0
+    static = ReleaseSource("static", None, static_latest=parse_version("v1.31.4"),
+                           static_eol={"1.31": 1.0}).facts(parse_version("v1.29.2"))
+    assert {m: (str(c.latest) if c.latest else None, c.eol) for m, c in static.minors.items()} == {
+        "1.30": (None, None), "1.31": ("v1.31.4", 1.0)}
+    assert ReleaseSource("static", None, static_latest=None).facts(parse_version("v1.29.2")).minors == {}

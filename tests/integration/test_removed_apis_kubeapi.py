@@ -1,0 +1,164 @@
+"""The removed_apis collector against the test Kubernetes API: discovery, applied objects, Helm, /metrics.
+
+A Kubernetes 1.15 cluster (tests/support/legacy_cluster.py) with Deployments applied through
+extensions/v1beta1 and apps/v1, a Helm release rendered by the embedded Helm and stored as
+Helm's Secrets driver stores it, and an apiserver /metrics text with the deprecated-API series.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kubeapi import KubeAPIServer
+from tests.support import legacy_cluster as lc
+from tests.support.expo import one, samples
+from watchtower.app import config as config_mod
+from watchtower.collectors.base import CollectorContext
+from watchtower.collectors.removed_apis import RemovedApisCollector
+from watchtower.collectors.removed_apis.export import render_check
+from watchtower.core.results import Severity
+from watchtower.io.kube import KubeClientFactory, get_json
+
+NOW = 1_780_000_000.0  # a fixed clock: nothing here may depend on the time of day
+
+
+def make(tmp_path: Path, api: KubeAPIServer, **settings: Any) -> RemovedApisCollector:
+    kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", auth="token")
+    data = {"kubernetes": {"kubeconfig": str(kubeconfig), "request_timeout": 5, "page_size": 2},
+            "collectors": {"removed_apis": settings}}
+    config = config_mod.from_mapping(data)
+    context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), clock=lambda: NOW, node_name="t")
+    return RemovedApisCollector(config.collectors["removed_apis"], context)
+
+
+def test_v1_15_extensions_deployment_blocks_the_1_16_hop_only(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    lc.add_deployment(kube_api, "shop", "api", "apps/v1")
+    lc.add_deployment(kube_api, "shop", "made-by-a-controller", None)
+    result = make(tmp_path, kube_api, apiserver_metrics=False).collect()
+    assert result.errors == ()
+    d = result.details
+    assert d["running"] == "v1.15.12" and d["next_minor"] == "1.16"
+    assert [(b["namespace"], b["name"], b["api"], b["breaks_at"]) for b in d["blockers"]] == [
+        ("shop", "legacy-web", "extensions/v1beta1 Deployment", "1.15 → 1.16")]
+    hops = {h["hop"]: h["blockers"] for h in d["hops"]}
+    assert hops["1.15 → 1.16"] == 1
+    assert all(n == 0 for hop, n in hops.items() if hop != "1.15 → 1.16") and len(hops) == 17  # up to 1.32
+    [finding] = result.findings
+    assert finding.severity == Severity.CRITICAL and "shop/legacy-web (live)" in finding.message and "apps/v1" in finding.message
+    m = samples(result.metrics)
+    assert one(m, "watchtower_removed_api_objects", group="extensions", version="v1beta1", kind="Deployment",
+               removed_in="1.16", source="live") == 1
+    assert one(m, "watchtower_removed_api_minors_until_removal", group="extensions", version="v1beta1",
+               kind="Deployment", removed_in="1.16", replacement="apps/v1") == 1
+    assert one(m, "watchtower_removed_api_checked", source="live") == 3  # deployments listed once, not per version
+    lists = [r for r in kube_api.requests if r.path.endswith("/deployments")]
+    assert [r.path for r in lists] == ["/apis/extensions/v1beta1/deployments"] * 2  # two pages of limit 2
+    assert not any("tokenreviews" in r.path for r in kube_api.requests)  # discovery says: not listable
+    table = "\n".join(render_check(d))
+    assert "NAMESPACE  NAME" in table and "legacy-web" in table and "1.15 → 1.16" in table
+    assert "16 other hop(s) up to 1.32: none" in table
+
+
+@pytest.mark.helm
+def test_helm_release_and_apiserver_metrics(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    lc.serve_1_15(kube_api)
+    chart = lc.write_chart(tmp_path / "legacy")
+    manifest = lc.add_helm_release(kube_api, chart, "shop", "shop", revision=2)
+    assert manifest.startswith("---\n# Source: legacy/templates/service.yaml\n") and "NOTES" not in manifest
+    lc.add_helm_release(kube_api, chart, "shop", "shop", revision=1, status="superseded",
+                        values={"ingressApiVersion": "extensions/v1beta1"})
+    kube_api.add_secret("shop", "tls", data={"tls.crt": b"x"})
+    kube_api.set_metrics(lc.METRICS_1_15)
+    result = make(tmp_path, kube_api, helm_releases=True, live_objects=False).collect()
+    assert result.errors == ()
+    d = result.details
+    assert [(b["namespace"], b["name"], b["source"], b["api"], b["breaks_at"], b["detail"]) for b in d["blockers"]] == [
+        ("shop", "shop-web", "helm", "extensions/v1beta1 Ingress", "1.21 → 1.22",
+         "helm release shop/shop revision 2 (legacy-0.1.0)")]
+    assert d["checked"] == {"apiserver_metrics": 1, "helm": 1}
+    secret_lists = [r for r in kube_api.requests if r.path == "/api/v1/secrets"]
+    assert secret_lists and all(r.query["fieldSelector"] == "type=helm.sh/release.v1"
+                                and r.query["labelSelector"] == "owner=helm,status=deployed" for r in secret_lists)
+    assert [(r["api"], r["removed_in"], r["kind"]) for r in d["requests"]] == [
+        ("extensions/v1beta1 deployments", "1.16", "Deployment"), ("extensions/v1beta1 ingresses", "1.22", "Ingress")]
+    m = samples(result.metrics)
+    assert one(m, "watchtower_removed_api_objects", group="extensions", version="v1beta1", kind="Ingress",
+               removed_in="1.22", source="helm") == 1
+    assert one(m, "watchtower_removed_api_requests", group="extensions", version="v1beta1", resource="deployments",
+               kind="Deployment", removed_in="1.16") == 1
+    severities = {f.subject: f.severity for f in result.findings}
+    assert severities == {"extensions/v1beta1 Ingress": Severity.WARNING,
+                          "extensions/v1beta1 deployments requests": Severity.CRITICAL,
+                          "extensions/v1beta1 ingresses requests": Severity.WARNING}
+
+
+def test_each_source_fails_alone(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """Forbidden /metrics and Secrets: errors name them, live objects are still reported, no OK finding."""
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    kube_api.forbid_path("/metrics")
+    kube_api.forbid("secrets")
+    result = make(tmp_path, kube_api, helm_releases=True).collect()
+    assert sorted((e.location, e.reason) for e in result.errors) == [
+        ("/api/v1/secrets", "forbidden"), (f"{kube_api.url}/metrics", "forbidden")]
+    assert result.details["failed_sources"] == ["helm", "apiserver_metrics"]
+    assert [b["name"] for b in result.details["blockers"]] == ["legacy-web"]
+
+
+def test_nothing_found_is_ok_only_when_everything_was_read(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    kube_api.set_version("v1.30.4")  # serves none of the removed versions
+    kube_api.serve("apps/v1", "deployments", "Deployment")
+    lc.add_deployment(kube_api, "shop", "api", "apps/v1")
+    result = make(tmp_path, kube_api).collect()
+    assert result.errors == ()
+    [ok] = result.findings
+    assert ok.severity == Severity.OK and "nothing uses an API removed by 1.32" in ok.message
+    assert not [r for r in kube_api.requests if r.path.endswith("/deployments")]  # nothing removed is served
+    kube_api.knobs.fail_status = 503
+    result = make(tmp_path, kube_api).collect()
+    assert {e.reason for e in result.errors} == {"api_status_503"}
+    assert result.findings == ()  # could not look: no OK
+
+
+def test_data_file_and_rules_override(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    moved = {"group": "extensions", "version": "v1beta1", "kind": "Deployment", "resource": "deployments",
+             "removed_in": "1.18", "replacement": "apps/v1"}
+    result = make(tmp_path, kube_api, apiserver_metrics=False, rules=[moved], target="1.20").collect()
+    assert [b["breaks_at"] for b in result.details["blockers"]] == ["1.17 → 1.18"]
+    assert [h["hop"] for h in result.details["hops"]][-1] == "1.19 → 1.20"
+    data_file = tmp_path / "data.yaml"
+    data_file.write_text("apis: [{group: extensions, version: v1beta1, kind: Deployment, resource: deployments, removed_in: '1.9.0'}]\n")
+    with pytest.raises(config_mod.ConfigError, match=r"collectors\.removed_apis\.data_file.*removed_in"):
+        make(tmp_path, kube_api, data_file=str(data_file))
+
+
+def test_discovery_and_group_lists_parse_in_the_official_client(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """The test server's discovery documents and group lists are what the real client's models expect."""
+    from kubernetes import client, config
+
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    configuration = client.Configuration()
+    config.load_kube_config(str(kube_api.write_kubeconfig(tmp_path / "kc")), client_configuration=configuration)
+    api = client.ApiClient(configuration)
+    groups = {g.name: g for g in client.ApisApi(api).get_api_versions().groups}
+    assert [v.version for v in groups["apps"].versions] == ["v1", "v1beta2", "v1beta1"]
+    assert groups["apps"].preferred_version.group_version == "apps/v1"
+    assert client.CoreApi(api).get_api_versions().versions == ["v1"]
+    resources = {r.name: r for r in client.AppsV1Api(api).get_api_resources().resources}
+    assert resources["deployments"].kind == "Deployment" and resources["deployments"].namespaced
+    [deployment] = client.AppsV1Api(api).list_namespaced_deployment("shop").items
+    assert deployment.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"].startswith(
+        '{"apiVersion":"extensions/v1beta1","kind":"Deployment"')
+    kube_api.stop_serving("extensions/v1beta1")
+    assert "extensions" not in {g.name for g in client.ApisApi(api).get_api_versions().groups}
+    with pytest.raises(client.exceptions.ApiException) as caught:
+        get_json(api, "/apis/extensions/v1beta1/deployments")
+    assert caught.value.status == 404

@@ -1,0 +1,165 @@
+"""Metrics, findings, details and the ``check`` table of the removed-APIs collector. Pure.
+
+Object names go to findings, details (status page, ``check --output json``) and the table,
+never to metric labels: the series are counts per group/version/kind/removed_in/source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from watchtower.core.results import Finding, Severity
+from watchtower.upgrades import removed_apis as ra
+
+SECTION = "removed_apis"
+NAMES_PER_FINDING = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Scan:
+    """Everything one collection learnt, ready to export."""
+
+    running: ra.Minor | None
+    git_version: str
+    data: ra.RemovalData
+    blockers: tuple[ra.Blocker, ...]
+    requests: tuple[ra.RequestedAPI, ...]
+    checked: Mapping[str, int]  # source → objects, releases or apiservers read (absent: off or failed)
+    failed_sources: tuple[str, ...]
+    hops: tuple[ra.Minor, ...]
+
+
+def _minor(m: ra.Minor | None) -> str:
+    return ra.format_minor(m) if m is not None else ""
+
+
+def build_metrics(scan: Scan) -> tuple[Metric, ...]:
+    objects = GaugeMetricFamily(
+        "watchtower_removed_api_objects", "Objects declared with an API version that a Kubernetes release "
+        "removes, by that API and where they were found (live: last-applied-configuration, helm: a deployed "
+        "release's manifest).", labels=["group", "version", "kind", "removed_in", "source"])
+    for c in ra.count_objects(scan.blockers):
+        objects.add_metric([c.group, c.version, c.kind, c.removed_in, c.source], c.count)
+    requests = GaugeMetricFamily(
+        "watchtower_removed_api_requests", "Apiservers whose apiserver_requested_deprecated_apis reports requests "
+        "to an API version removed in removed_in since they started.",
+        labels=["group", "version", "resource", "kind", "removed_in"])
+    for r in scan.requests:
+        requests.add_metric([r.group, r.version, r.resource, r.kind, _minor(r.removed_in)], len(r.apiservers))
+    until = GaugeMetricFamily(
+        "watchtower_removed_api_minors_until_removal", "For each removed API in use: the minor that removes it "
+        "minus the running minor (1: the next upgrade removes it; 0 or less: already removed).",
+        labels=["group", "version", "kind", "removed_in", "replacement"])
+    if scan.running is not None:
+        for api in ra.iter_used_apis(scan.blockers, scan.requests, scan.data):
+            distance = (api.removed_in[0] - scan.running[0]) * 100 + api.removed_in[1] - scan.running[1]
+            until.add_metric([api.group, api.version, api.kind, _minor(api.removed_in), api.replacement], distance)
+    checked = GaugeMetricFamily(
+        "watchtower_removed_api_checked", "What the last collection read, by source: live (objects listed "
+        "through served removed API versions), helm (deployed releases), apiserver_metrics (apiservers).",
+        labels=["source"])
+    for source, count in sorted(scan.checked.items()):
+        checked.add_metric([source], count)
+    return (objects, requests, until, checked)
+
+
+def _severity(b: ra.Blocker, running: ra.Minor | None) -> Severity:
+    if b.already_removed:
+        return Severity.CRITICAL
+    if running is not None and b.breaks_at == ra.next_minor(running):
+        return Severity.CRITICAL
+    return Severity.WARNING
+
+
+def build_findings(scan: Scan) -> tuple[Finding, ...]:
+    groups: dict[tuple[str, str, str], list[ra.Blocker]] = {}
+    for b in scan.blockers:
+        groups.setdefault((b.api.api_version, b.api.kind, b.hop_text), []).append(b)
+    out = []
+    for (api_version, kind, hop), members in groups.items():
+        first = members[0]
+        names = ", ".join(f"{b.use.namespace or '-'}/{b.use.name} ({b.use.source})" for b in members[:NAMES_PER_FINDING])
+        more = f" and {len(members) - NAMES_PER_FINDING} more" if len(members) > NAMES_PER_FINDING else ""
+        when = hop if first.already_removed else f"breaks at the {hop} upgrade"
+        out.append(Finding(SECTION, f"{api_version} {kind}", _severity(first, scan.running),
+                           f"{len(members)} object(s) use {api_version} {kind}, {when}: {names}{more}; "
+                           f"migrate to {first.api.replacement_text}"))
+    for r in scan.requests:
+        severity = Severity.WARNING
+        if scan.running is not None and r.removed_in is not None and r.removed_in <= ra.next_minor(scan.running):
+            severity = Severity.CRITICAL
+        what = f"{r.api_version} {r.resource}"
+        out.append(Finding(SECTION, f"{what} requests", severity,
+                           f"clients still call {what} (removed in {_minor(r.removed_in) or 'an unknown release'}), "
+                           f"seen by {', '.join(r.apiservers)}; migrate them to {r.replacement or 'its replacement'} "
+                           "(the audit log's k8s.io/deprecated annotation names the caller)"))
+    if not out and not scan.failed_sources and scan.checked:
+        read = ", ".join(f"{n} {source}" for source, n in sorted(scan.checked.items()))
+        out.append(Finding(SECTION, "removed APIs", Severity.OK,
+                           f"nothing uses an API removed by {_minor(scan.hops[-1]) if scan.hops else 'any known release'} (read: {read})"))
+    return tuple(out)
+
+
+def build_details(scan: Scan, max_listed: int) -> dict[str, Any]:
+    rows = [
+        {"namespace": b.use.namespace, "name": b.use.name, "source": b.use.source, "api": f"{b.api.api_version} {b.api.kind}",
+         "replacement": b.api.replacement_text, "removed_in": _minor(b.api.removed_in), "breaks_at": b.hop_text,
+         "detail": b.use.detail}
+        for b in scan.blockers[:max_listed]
+    ]
+    by_hop = ra.blockers_by_hop(scan.blockers, scan.hops)
+    return {
+        "running": scan.git_version or None,
+        "next_minor": _minor(ra.next_minor(scan.running)) if scan.running else None,
+        "data_source": scan.data.source,
+        "data_retrieved": scan.data.retrieved,
+        "checked": dict(sorted(scan.checked.items())),
+        "failed_sources": list(scan.failed_sources),
+        "blockers_total": len(scan.blockers),
+        "blockers": rows,
+        "hops": [{"hop": f"{_minor((h[0], h[1] - 1))} → {_minor(h)}", "blockers": len(by_hop[h])} for h in scan.hops],
+        "already_removed": sum(1 for b in scan.blockers if b.already_removed),
+        "requests": [
+            {"api": f"{r.api_version} {r.resource}", "kind": r.kind, "removed_in": _minor(r.removed_in),
+             "replacement": r.replacement, "apiservers": ", ".join(r.apiservers)}
+            for r in scan.requests
+        ],
+    }
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    rows = [list(header)] + [list(r) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
+
+
+def render_check(d: Mapping[str, Any]) -> list[str]:
+    """The ``watchtower check`` section: one row per object, the hop that breaks it, then the requests."""
+    lines = ["REMOVED APIS"]
+    running = d.get("running") or "unknown"
+    lines.append(f"  running {running}; removal data: {d.get('data_source')} (retrieved {d.get('data_retrieved')})")
+    checked = d.get("checked") or {}
+    lines.append("  read: " + (", ".join(f"{k} {v}" for k, v in checked.items()) or "nothing")
+                 + (f"; FAILED: {', '.join(d['failed_sources'])}" if d.get("failed_sources") else ""))
+    rows = d.get("blockers") or []
+    if rows:
+        lines += _table(("NAMESPACE", "NAME", "SOURCE", "API IN USE", "REPLACEMENT", "BREAKING HOP"),
+                        ((r["namespace"] or "-", r["name"], r["source"], r["api"], r["replacement"], r["breaks_at"]) for r in rows))
+        if d.get("blockers_total", 0) > len(rows):
+            lines.append(f"  ... {d['blockers_total'] - len(rows)} more (raise collectors.removed_apis.max_listed)")
+    else:
+        lines.append("  no object uses a removed API")
+    hops = d.get("hops") or []
+    hit = [h for h in hops if h["blockers"]]
+    if hops:
+        clear = len(hops) - len(hit)
+        lines.append("  hops: " + "; ".join(f"{h['hop']}: {h['blockers']} blocker(s)" for h in hit)
+                     + (f"{'; ' if hit else ''}{clear} other hop(s) up to {hops[-1]['hop'].split(' → ')[1]}: none" if clear else ""))
+    for r in d.get("requests") or []:
+        lines.append(f"  requests: {r['api']} (removed in {r['removed_in'] or '?'}) by clients of {r['apiservers']};"
+                     f" replacement {r['replacement'] or 'unknown'}")
+    return lines

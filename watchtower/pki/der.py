@@ -1,0 +1,148 @@
+"""Just enough DER to find a certificate's parts without building an object for every field.
+
+cryptography parses a field when it is read, and reading the extensions builds every one of
+them (a long SAN list, EKUs) to answer "is this a CA?". A scan of thousands of certificates
+needs only a few parts: the signed TBS bytes, the signature and its algorithm, the issuer and
+subject name bytes, and the basic-constraints flag. This module walks the outer structure once
+and slices them out.
+
+It is strict: anything that is not plain DER raises ``DerError``, and callers then ask
+cryptography, so an odd certificate is judged exactly as before, only more slowly.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class DerError(ValueError):
+    """Not the plain DER this walker understands (the caller falls back to cryptography)."""
+
+
+def _tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """(tag, start of content, end of content) of the element at ``pos``; low tag numbers only."""
+    if pos + 2 > end:
+        raise DerError("truncated header")
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise DerError("high tag number")
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > end or data[pos] == 0:
+            raise DerError("bad length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        if length < 0x80:
+            raise DerError("length not minimal")
+        pos += count
+    if pos + length > end:
+        raise DerError("content beyond its container")
+    return tag, pos, pos + length
+
+
+_SEQUENCE, _SET, _BOOLEAN, _INTEGER, _BIT_STRING, _OCTET_STRING, _OID = 0x30, 0x31, 0x01, 0x02, 0x03, 0x04, 0x06
+_BASIC_CONSTRAINTS = b"\x55\x1d\x13"  # 2.5.29.19
+
+
+class CertParts(NamedTuple):
+    """Slices of one certificate's DER (each a whole element: tag, length and content)."""
+
+    tbs: bytes
+    inner_algorithm: bytes  # the TBS's signature AlgorithmIdentifier
+    issuer: bytes  # Name
+    subject: bytes  # Name
+    spki: bytes  # SubjectPublicKeyInfo
+    extensions: tuple[tuple[bytes, bytes], ...]  # (OID content, extnValue content) in order
+    outer_algorithm: bytes
+    signature: bytes  # the BIT STRING's bits (no unused-bits octet)
+
+
+def certificate_parts(der: bytes) -> CertParts:
+    """The parts of a DER certificate; raises DerError for anything but plain DER."""
+    tag, start, end = _tlv(der, 0, len(der))
+    if tag != _SEQUENCE or end != len(der):
+        raise DerError("not one SEQUENCE")
+    tbs_tag, tbs_start, tbs_end = _tlv(der, start, end)
+    if tbs_tag != _SEQUENCE:
+        raise DerError("TBS is not a SEQUENCE")
+    tbs = der[start:tbs_end]
+    pos = tbs_start
+    tag, _, field_end = _tlv(der, pos, tbs_end)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = field_end
+        tag, _, field_end = _tlv(der, pos, tbs_end)
+    if tag != _INTEGER:
+        raise DerError("no serial number")
+    pos = field_end
+    fields = []
+    for _ in range(5):  # signature, issuer, validity, subject, subjectPublicKeyInfo
+        tag, _, field_end = _tlv(der, pos, tbs_end)
+        if tag != _SEQUENCE:
+            raise DerError("TBS field is not a SEQUENCE")
+        fields.append(der[pos:field_end])
+        pos = field_end
+    extensions: list[tuple[bytes, bytes]] = []
+    while pos < tbs_end:
+        tag, content, field_end = _tlv(der, pos, tbs_end)
+        if tag == 0xA3:
+            extensions = _extensions(der, content, field_end)
+        elif tag not in (0x81, 0xA1, 0x82, 0xA2):  # issuer/subject unique IDs
+            raise DerError("unexpected TBS field")
+        pos = field_end
+    tag, _, alg_end = _tlv(der, tbs_end, end)
+    if tag != _SEQUENCE:
+        raise DerError("no signature algorithm")
+    outer_algorithm = der[tbs_end:alg_end]
+    tag, content, sig_end = _tlv(der, alg_end, end)
+    if tag != _BIT_STRING or sig_end != end or content >= sig_end or der[content] != 0:
+        raise DerError("bad signature BIT STRING")
+    return CertParts(tbs, fields[0], fields[1], fields[3], fields[4], tuple(extensions), outer_algorithm,
+                     der[content + 1 : sig_end])
+
+
+def _extensions(der: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
+    tag, pos, seq_end = _tlv(der, start, end)
+    if tag != _SEQUENCE or seq_end != end:
+        raise DerError("extensions are not one SEQUENCE")
+    out = []
+    while pos < seq_end:
+        tag, inner, ext_end = _tlv(der, pos, seq_end)
+        if tag != _SEQUENCE:
+            raise DerError("extension is not a SEQUENCE")
+        tag, oid_start, oid_end = _tlv(der, inner, ext_end)
+        if tag != _OID:
+            raise DerError("extension without an OID")
+        tag, content, field_end = _tlv(der, oid_end, ext_end)
+        if tag == _BOOLEAN:  # critical
+            tag, content, field_end = _tlv(der, field_end, ext_end)
+        if tag != _OCTET_STRING or field_end != ext_end:
+            raise DerError("extension value is not an OCTET STRING")
+        out.append((der[oid_start:oid_end], der[content:field_end]))
+        pos = ext_end
+    return out
+
+
+def basic_constraints_ca(parts: CertParts) -> bool:
+    """The cA flag of basicConstraints (False when absent); DerError when not plain DER or repeated."""
+    found = [value for oid, value in parts.extensions if oid == _BASIC_CONSTRAINTS]
+    if not found:
+        return False
+    if len(found) > 1:
+        raise DerError("basicConstraints repeated")
+    value = found[0]
+    tag, pos, end = _tlv(value, 0, len(value))
+    if tag != _SEQUENCE or end != len(value):
+        raise DerError("basicConstraints is not one SEQUENCE")
+    if pos == end:
+        return False
+    tag, content, field_end = _tlv(value, pos, end)
+    if tag != _BOOLEAN:
+        return False if tag == _INTEGER else _raise("basicConstraints starts with neither cA nor pathLen")
+    if field_end - content != 1 or value[content] != 0xFF:  # DER: TRUE is 0xFF, FALSE (the default) is omitted
+        raise DerError("cA is not a DER TRUE")
+    return True
+
+
+def _raise(message: str) -> bool:
+    raise DerError(message)
