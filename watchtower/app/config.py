@@ -160,6 +160,13 @@ def load(path: str | os.PathLike[str] | None, registry: Mapping[str, type[Collec
     return from_mapping(data, registry)
 
 
+def with_defaults(config: Config, registry: Mapping[str, type[Collector]]) -> Config:
+    """``config`` with every registered collector's settings spelled out (its defaults where unset),
+    so ``config show`` and the start-up log say what each collector will really do."""
+    collectors = {name: config.collector_settings(name, registry) for name in registry}
+    return dataclasses.replace(config, collectors=MappingProxyType(collectors))
+
+
 def render(config: Config) -> str:
     """The effective configuration as YAML with every secret shown by its source only."""
     plain: Any = to_plain(config)

@@ -14,10 +14,11 @@ from watchtower.app.config import Config
 from watchtower.app.http import App, serve
 from watchtower.app.httpserver import BoundedHTTPServer
 from watchtower.app.registry import REGISTRY
+from watchtower.app.report import FIRST_COMMAND
 from watchtower.app.scheduler import CollectorRunner, CollectorScheduler
-from watchtower.app.store import SnapshotStore
+from watchtower.app.store import CollectorPlan, SnapshotStore
 from watchtower.collectors.base import Collector, CollectorContext
-from watchtower.core.settings import SecretUnavailable
+from watchtower.core.settings import SecretUnavailable, StartupError
 from watchtower.io.kube import KubeClientFactory
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,16 @@ def select_collectors(
     return Selection(enabled=tuple(enabled), skipped=skipped)
 
 
+def collector_plan(config: Config, registry: Mapping[str, type[Collector]], selection: Selection) -> tuple[CollectorPlan, ...]:
+    """Every registered collector: scheduled here or not, with its configured interval and timeout."""
+    running = {c.name for c in selection.enabled}
+    plan = []
+    for name in registry:
+        settings = config.collector_settings(name, registry)
+        plan.append(CollectorPlan(name, name in running, float(settings.interval), float(settings.timeout)))
+    return tuple(plan)
+
+
 class Daemon:
     """The long-running process: scheduler plus HTTP server, until ``stop()``."""
 
@@ -77,6 +88,8 @@ class Daemon:
         self.config = config
         self.context = context or make_context(config)
         self.selection = select_collectors(config, registry, self.context)
+        self.plan = collector_plan(config, registry, self.selection)
+        self.passive = tuple(name for name, cls in registry.items() if cls.changes_external_state)
         self.store = SnapshotStore(c.name for c in self.selection.enabled)
         self.scheduler = CollectorScheduler(CollectorRunner(c, self.store) for c in self.selection.enabled)
         self.listen = listen or config.server.listen
@@ -95,17 +108,23 @@ class Daemon:
             log.info("collector %s: running every %gs (timeout %gs)", collector.name, s.interval, s.timeout)
         for name, reason in sorted(self.selection.skipped.items()):
             log.info("collector %s: not running: %s", name, reason)
+        if not [c for c in self.selection.enabled if c.name not in self.passive]:
+            log.warning("watchtower is blind: no collector watches anything here, so / and /api/status say UNKNOWN; "
+                        "try first: %s", FIRST_COMMAND)
         host, port = config_mod.parse_listen(self.listen)
         app = App(
             self.store, alive=self.scheduler.alive,
             expected_collectors=tuple(c.name for c in self.selection.enabled),
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
+            plan=self.plan, skipped=self.selection.skipped, passive=self.passive,
         )
-        server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file,
-                          limits=self.config.server.limits())
-        self.server = server
-        bound_host, bound_port = server.server_address[:2]
+        try:
+            self.server, _ = serve(app, host, port, self.config.server.tls_cert_file,
+                                   self.config.server.tls_key_file, limits=self.config.server.limits())
+        except OSError as exc:  # port in use, an address not on this host: one line, not a traceback
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        bound_host, bound_port = self.server.server_address[:2]
         scheme = "https" if self.config.server.tls_cert_file else "http"
         log.info("serving %s://%s:%d/metrics", scheme, bound_host, bound_port)
         self.scheduler.start()
@@ -130,4 +149,4 @@ class Daemon:
                 self.server.server_close()
 
 
-__all__ = ["Daemon", "Selection", "SecretUnavailable", "make_context", "select_collectors"]
+__all__ = ["Daemon", "Selection", "SecretUnavailable", "StartupError", "make_context", "select_collectors"]

@@ -71,6 +71,19 @@ def parse_duration(text: str | int | float) -> Seconds:
     return Seconds(total)
 
 
+def cli_duration(text: str) -> Seconds:
+    """An argparse ``type``: the config file's duration syntax (``5s``, ``1m30s``) or bare seconds, above 0."""
+    import argparse
+
+    try:
+        value = parse_duration(float(text) if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text) else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 5s, 1m30s, or seconds)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration above 0s")
+    return value
+
+
 def format_duration(seconds: float) -> str:
     """The shortest exact spelling of a duration, e.g. 1209600 → ``14d``, 90 → ``1m30s``."""
     if seconds == 0:
@@ -121,6 +134,10 @@ class SecretRef:
 
     def __repr__(self) -> str:
         return self.describe()
+
+
+class StartupError(RuntimeError):
+    """watchtower cannot start (e.g. its port is in use); the message is the one line to print."""
 
 
 class SecretUnavailable(RuntimeError):

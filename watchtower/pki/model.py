@@ -11,31 +11,49 @@ import datetime
 import hashlib
 import ipaddress
 import re
+import sys
+import warnings
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from watchtower.pki.der import DerError, basic_constraints_ca, certificate_parts
 
 
 class _once:  # lower case: used like functools.cached_property
-    """``functools.cached_property`` without its per-property lock (Python 3.11 takes it on every
-    first read, a measurable share of a 10k-certificate scan); a racing second computation is harmless."""
+    """A value computed on first read and kept in the slot ``_NAME`` (None until then).
+
+    Like ``functools.cached_property`` but for a slotted class, and without its lock (Python 3.11
+    takes it on every first read, a measurable share of a 10k-certificate scan); a racing second
+    computation is harmless.
+    """
 
     def __init__(self, func: Any) -> None:
         self.func = func
+        self.slot = "_" + func.__name__
         self.__doc__ = func.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         if instance is None:
             return self
-        value = instance.__dict__[self.name] = self.func(instance)
+        value = getattr(instance, self.slot)
+        if value is None:
+            value = self.func(instance)
+            object.__setattr__(instance, self.slot, value)
         return value
+
+# Real trust stores hold certificates cryptography frowns upon (serial 0 in old roots): its
+# deprecation warnings, with site-packages paths, must not reach the terminal of `check certs`.
+# What matters about such a certificate is reported as data, never as a Python warning.
+warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+
+
+def _lazy() -> Any:
+    """The slot behind an ``_once`` value."""
+    return dataclasses.field(default=None, init=False, repr=False, compare=False)
 
 
 class ParseError(ValueError):
@@ -139,7 +157,7 @@ def _is_ca(cert: x509.Certificate, der: bytes | None = None) -> bool:
         return False
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class CertInfo:
     """One certificate: who, by whom, when; its DER stays private for the checks.
 
@@ -147,6 +165,7 @@ class CertInfo:
     report row and issuer lookup needs them; the rest is computed on first use and kept. The
     parsed ``x509.Certificate`` is not kept (it caches every extension it builds, several KiB per
     certificate, and a daemon keeps thousands between runs): ``x509`` loads it again from the DER.
+    Slotted, lazy values included: a per-instance ``__dict__`` would cost more than the facts.
     """
 
     subject_cn: str
@@ -160,23 +179,32 @@ class CertInfo:
     issuer: str = dataclasses.field(compare=False)
     subject_key: str = dataclasses.field(repr=False, compare=False)  # equal exactly when the x509.Names are
     issuer_key: str = dataclasses.field(repr=False, compare=False)
+    _serial_hex: str | None = _lazy()
+    _dns_names: tuple[str, ...] | None = _lazy()
+    _ip_addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] | None = _lazy()
+    _fingerprint: bytes | None = _lazy()
+    _fingerprint_sha256: str | None = _lazy()
+    _public_key_der: bytes | None = _lazy()
+    _public_key_sha256: str | None = _lazy()
+    _not_before_rfc3339: str | None = _lazy()
+    _not_after_rfc3339: str | None = _lazy()
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate) -> CertInfo:
         subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
         der = cert.public_bytes(serialization.Encoding.DER)
-        return cls(
+        return cls(  # issuer names are shared by many certificates: one string each, not one per certificate
             subject_cn=subject.common_name,
-            issuer_cn=issuer.common_name,
+            issuer_cn=sys.intern(issuer.common_name),
             serial=cert.serial_number,
             not_before=cert.not_valid_before_utc.timestamp(),
             not_after=cert.not_valid_after_utc.timestamp(),
             is_ca=_is_ca(cert, der),
             der=der,
             subject=subject.text,
-            issuer=issuer.text,
+            issuer=sys.intern(issuer.text),
             subject_key=subject.key,
-            issuer_key=issuer.key,
+            issuer_key=sys.intern(issuer.key),
         )
 
     @property

@@ -165,6 +165,11 @@ def _parse_der(data: bytes, passphrase: bytes | None) -> ParsedFile:
         pass
     if _looks_like_pkcs12(data):
         return _parse_pkcs12(data, passphrase)
+    if declared is not None and declared < len(data):  # bytes after the certificate: openssl x509 reads it too
+        try:
+            return ParsedFile(certificates=(CertInfo.from_x509(x509.load_der_x509_certificate(data[:declared])),))
+        except ValueError:
+            pass
     return ParsedFile(errors=(ParseError("invalid_der", "DER data that is not a certificate, PKCS#7 or PKCS#12"),))
 
 

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from typing import Protocol, Union
 
-from watchtower.core.results import ItemError
+from watchtower.core.results import ItemError, Severity
 from watchtower.pki import CertInfo, ParseError, key_matches
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
@@ -40,9 +40,31 @@ class CheckRecord:
     ok: bool
     subject: str
     message: str
+    severity: Severity | None = None  # of a failure, when not the check's usual one (see CHECK_SEVERITY)
 
 
-Record = Union[CertRecord, CheckRecord, ItemError]
+@dataclasses.dataclass(frozen=True)
+class InputStart:
+    """The records that follow, up to the next ``InputStart``, come from this named input.
+
+    ``watchtower check certs`` judges every input a person named (a path, a glob, an endpoint,
+    a kubeadm root) by what it yielded: nothing readable, or no certificate at all, is UNKNOWN.
+    """
+
+    input: str
+    kind: str  # path | glob | kubeconfig | endpoint | kubeadm | secrets
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """Advice for the person at the terminal (e.g. "looks like a kubeadm root"); not a problem."""
+
+    location: str
+    kind: str
+    message: str
+
+
+Record = Union[CertRecord, CheckRecord, ItemError, InputStart, Note]
 
 
 class CertSource(Protocol):

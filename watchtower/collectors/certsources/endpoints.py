@@ -15,7 +15,7 @@ import ssl
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from watchtower.collectors.certsources.base import CertRecord, CheckRecord, Record
+from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
@@ -121,6 +121,7 @@ class EndpointSource:
             return
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.endpoints)))) as pool:
             for endpoint, outcome in zip(self.endpoints, pool.map(self._probe, self.endpoints)):
+                yield InputStart(endpoint.address, "endpoint")
                 yield from self._records(endpoint, outcome)
 
     def _probe(self, endpoint: Endpoint) -> Presented | EndpointFailure:
