@@ -34,6 +34,7 @@ from watchtower.core.settings import ConfigError, SecretUnavailable, StartupErro
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 EXIT_CONFIG = 2
+EXIT_STARTUP = 2  # like a bad config: systemd's RestartPreventExitStatus=2 does not restart-loop on it
 CHECK_EXIT_HELP = """exit status (the monitoring-plugins convention):
   0  OK        every enabled collector ran and found nothing to warn about
   1  WARNING   warnings only
@@ -157,9 +158,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9847") from None
         # the log shows what is used: --listen overrides server.listen
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
+    try:
+        daemon = Daemon(config, listen=args.listen)
+        daemon.bind()  # before any log line: a start-up failure is the only line printed
+    except (ConfigError, SecretUnavailable, StartupError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever else stops the start: one line, exit 2
+        raise StartupError(f"{type(exc).__name__}: {exc}") from None
     log.info("watchtower %s starting with config:\n%s", __version__,
              config_mod.render(config_mod.with_defaults(config, _registry())))
-    Daemon(config, listen=args.listen).run_until_stopped()
+    daemon.run_until_stopped()
     log.info("stopped")
     return EXIT_OK
 
@@ -293,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"watchtower: secret unavailable: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except StartupError as exc:
-        print(f"watchtower: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        print(f"watchtower: cannot start: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
     except KeyboardInterrupt:
         return EXIT_OK

@@ -49,6 +49,7 @@ from watchtower.collectors.certsources import (
     SecretSource,
     kubeadm_present,
 )
+from watchtower.core import progress
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings
@@ -615,6 +616,33 @@ def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
     return f"expires in {human_duration(cert.not_after - now)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
 
 
+class _Recorder:
+    """What a scan on another thread reports, kept under a lock and replayed into the accumulator
+    once (so a scan still hung after its deadline can add nothing more)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[tuple[str, tuple[Any, ...]]] = []
+        self._open = True
+
+    def add(self, kind: str, record: object) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("add", (kind, record)))
+
+    def begin_input(self, start: InputStart | None) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("begin_input", (start,)))
+
+    def replay(self, acc: _Accumulator) -> None:
+        with self._lock:
+            self._open = False
+            events = self._events
+        for method, args in events:
+            getattr(acc, method)(*args)
+
+
 class CertsCollector(Collector):
     name: ClassVar[str] = "certs"
     description: ClassVar[str] = "Certificate expiry in kubeadm PKI, kubeconfigs, files, TLS endpoints and Secrets"
@@ -669,28 +697,20 @@ class CertsCollector(Collector):
             yield SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
                                page_size=kube.page_size, request_timeout=kube.request_timeout)
 
-    def collect(self) -> CollectResult:
+    def collect(self, budget: float | None = None) -> CollectResult:
+        """One scan. With a ``budget`` (seconds), what was read by then is judged and reported,
+        and the item the scan was still waiting on is a ``timeout`` error (``check certs --deadline``)."""
         with gc_paused():
-            return self._collect()
+            return self._collect(budget)
 
-    def _collect(self) -> CollectResult:
+    def _collect(self, budget: float | None) -> CollectResult:
         acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
         self.cache.begin_run()
         try:
-            for source in self.sources():
-                acc.begin_input(None)
-                if isinstance(source, ItemError):
-                    acc.add("file", source)
-                    continue
-                if isinstance(source, KubeadmSource):
-                    acc.begin_input(InputStart(source.root, "kubeadm"))
-                elif isinstance(source, SecretSource):
-                    acc.begin_input(InputStart("kubernetes secrets", "secrets"))
-                try:
-                    for record in source.read():
-                        acc.add(source.kind, record)
-                except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                    acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+            if budget is None:
+                self._scan(acc)
+            else:
+                self._scan_within(acc, budget)
         finally:
             self.cache.end_run()
         acc.judge_chains()
@@ -702,6 +722,41 @@ class CertsCollector(Collector):
             findings=tuple(acc.findings),
             details=MappingProxyType(acc.details()),
         )
+
+    def _scan(self, acc: _Accumulator | _Recorder) -> None:
+        for source in self.sources():
+            acc.begin_input(None)
+            if isinstance(source, ItemError):
+                acc.add("file", source)
+                continue
+            if isinstance(source, KubeadmSource):
+                acc.begin_input(InputStart(source.root, "kubeadm"))
+            elif isinstance(source, SecretSource):
+                acc.begin_input(InputStart("kubernetes secrets", "secrets"))
+            try:
+                for record in source.read():
+                    acc.add(source.kind, record)
+            except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
+                acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+
+    def _scan_within(self, acc: _Accumulator, budget: float) -> None:
+        """``_scan`` on a worker thread for at most ``budget`` seconds; a hung read is left behind."""
+        recorder = _Recorder()
+
+        def work() -> None:
+            try:
+                self._scan(recorder)
+            finally:
+                progress.clear()
+
+        worker = threading.Thread(target=work, name="certs-scan", daemon=True)
+        worker.start()
+        worker.join(budget)
+        recorder.replay(acc)
+        if worker.is_alive():
+            item = progress.current(worker) or "certificate scan"
+            acc.add("file", ItemError(item, "timeout", f"no answer within the {budget:g}s deadline; "
+                                                       "what was read before it is reported"))
 
     # ---------------------------------------------------------------- CLI
 
@@ -731,6 +786,9 @@ class CertsCollector(Collector):
         parser.add_argument("--passphrase-file", metavar="FILE", help="PKCS#12 passphrase file")
         parser.add_argument("--timeout", type=cli_duration, default=Seconds(5), metavar="DURATION",
                             help="per endpoint, e.g. 5s or 1m (default 5s)")
+        parser.add_argument("--deadline", type=cli_duration, default=Seconds(120), metavar="DURATION",
+                            help="for the whole check (default 2m): then print what was read and name what "
+                                 "hung (status UNKNOWN at best)")
         parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
         parser.set_defaults(func=cmd_check_certs, context_for=context_for)
 
@@ -781,9 +839,12 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
     """``watchtower check certs``: the collector once over the given inputs; no config needed."""
     if not (args.paths or args.endpoint or args.kubeadm):
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
+    if not 0 < args.deadline <= 86400:
+        raise ConfigError("--deadline", args.deadline, "a duration above 0s, at most 1d")
     collector = CertsCollector(_check_settings(args), args.context_for(args.config))
-    result = collector.collect()
-    status, why = check_status(result)
+    result = collector.collect(budget=float(args.deadline))
+    hung = any(e.reason == "timeout" and "deadline" in e.detail for e in result.errors)
+    status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
     notes = [n for n in result.details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]
     if args.output == "json":
         doc = dict(result.details)
@@ -811,6 +872,9 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         lines += ["", f"status: {shown} (exit {status.value})", *(f"  {line}" for line in why)]
         sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+    if hung:  # a read still blocks on a worker thread: do not wait for it at interpreter exit
+        sys.stderr.flush()
+        os._exit(status.value)
     return status.value
 
 
