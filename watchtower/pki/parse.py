@@ -8,6 +8,7 @@ not errors, so a key file is skipped quietly.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -124,9 +125,22 @@ def _parse_pem(data: bytes, memo: CertMemo | None) -> ParsedFile:
                 certs.extend(CertInfo.from_x509(c) for c in pkcs7.load_pem_pkcs7_certificates(block))
             except ValueError as exc:
                 errors.append(ParseError("invalid_pem", f"PKCS#7 block {number}: {_short(exc)}"))
+        elif tag == b"TRUSTED CERTIFICATE":  # OpenSSL's -trustout form: the certificate, then trust settings
+            trusted = _parse_der(_pem_body(block), None)
+            certs.extend(trusted.certificates)
+            errors.extend(ParseError(e.reason, f"trusted certificate block {number}: {e.detail}") for e in trusted.errors)
         else:
             others.append(tag.decode("ascii", "replace"))
     return ParsedFile(tuple(certs), tuple(errors), tuple(others))
+
+
+def _pem_body(block: bytes) -> bytes:
+    """The base64-decoded body of one PEM block (b"" when it is not base64)."""
+    lines = block.splitlines()[1:-1]
+    try:
+        return base64.b64decode(b"".join(line.strip() for line in lines if b":" not in line), validate=True)
+    except ValueError:
+        return b""
 
 
 def _der_declared_length(data: bytes) -> int | None:
