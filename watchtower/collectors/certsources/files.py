@@ -77,8 +77,10 @@ class FileSource:
     passphrase_tag: Hashable = None  # tells cached PKCS#12 results apart when the passphrase changes
 
     def read(self) -> Iterator[Record]:
-        seen: set[str] = set()
         for pattern in self.paths:
+            # Each input is read whole, even where inputs overlap (`a.pem a.pem`, `DIR DIR/a.pem`), so
+            # each is judged by what it holds; the collector reports a certificate once per location.
+            seen: set[str] = set()
             pattern = os.path.expanduser(pattern)
             if _GLOB_CHARS & set(pattern):
                 yield InputStart(pattern, "glob")
