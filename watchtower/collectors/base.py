@@ -16,12 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
 
-from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings, SharedConfig
 from watchtower.io.kube import KubeClientFactory
 
 # The result types and settings base live in watchtower.core; re-exported here for collector code.
-__all__ = ["CollectResult", "Collector", "CollectorContext", "CollectorSettings", "Finding", "ItemError", "Severity"]
+__all__ = [
+    "CollectResult", "Collector", "CollectorContext", "CollectorSettings", "Finding", "ItemError", "Severity", "Status",
+]
 
 
 def _default_node_name() -> str:
