@@ -26,24 +26,35 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.base import (
-    Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity, Status,
-)
+from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.collectors.certsources import (
-    CertRecord, CertSource, CheckRecord, Endpoint, EndpointSource, FileSource, InputStart, KubeadmSource,
-    KubeconfigSource, Note, ScanCache, SecretSource, kubeadm_present,
+    CertRecord,
+    CertSource,
+    CheckRecord,
+    Endpoint,
+    EndpointSource,
+    FileSource,
+    InputStart,
+    KubeadmSource,
+    KubeconfigSource,
+    Note,
+    ScanCache,
+    SecretSource,
+    kubeadm_present,
 )
-from watchtower.configtypes import ConfigError, SecretRef, SecretUnavailable, Seconds, cli_duration, format_duration
-from watchtower.pki import (
-    CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain,
-)
+from watchtower.core import progress
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable, cli_duration, format_duration
+from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
 from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, SignatureCache
 from watchtower.pki.model import rfc3339
 
@@ -219,6 +230,7 @@ class _Series:
 
     cert: CertInfo | None  # kept only where the scan cache hands out the same object again (local files)
     row: tuple[Any, ...]  # the report row without the fields that depend on the time: values of _ROW_FIELDS
+    # (not_before and not_after as Unix seconds: ``_Details`` spells them in RFC 3339 when read)
     not_after: Sample
     not_before: Sample
 
@@ -298,7 +310,8 @@ class _Accumulator:
         self.thresholds = thresholds
         self.previous = Reuse() if previous is None else previous
         self.series: dict[tuple[str, ...], _Series] = {}
-        self.rows: list[dict[str, Any]] = []
+        # (series row, seconds left, lifetime fraction left, status): the report's dicts are made when read
+        self.rows: list[tuple[tuple[Any, ...], float, float, str]] = []
         self.local: list[CertRecord] = []
         self.index = IssuerIndex(signatures=signatures)
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
@@ -346,11 +359,8 @@ class _Accumulator:
             series = _new_series(key, record, keep_cert=local)
         self.series[key] = series
         status = urgency(cert, self.now, self.thresholds)
-        row = dict(zip(_ROW_FIELDS, series.row))
-        row["seconds_left"] = round(cert.not_after - self.now, 3)
-        row["lifetime_fraction_left"] = round(cert.lifetime_fraction_left(self.now), 6)
-        row["status"] = status
-        self.rows.append(row)
+        self.rows.append((series.row, round(cert.not_after - self.now, 3),
+                          round(cert.lifetime_fraction_left(self.now), 6), status))
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
             self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
@@ -440,8 +450,12 @@ class _Accumulator:
             value = float(record.ok != (check in _PROBLEM_IS_ONE))
             sample = previous.get(key)
             if sample is None or sample.value != value:
-                family = checks[check]
-                sample = Sample(family.name, dict(zip(CHECK_LABELS[check], values)), value)
+                names = CHECK_LABELS[check]
+                sample_labels = record.labels
+                if (len(sample_labels) != len(names) or tuple(sample_labels) != names
+                        or tuple(sample_labels.values()) != values):
+                    sample_labels = dict(zip(names, values))  # the record's own labels are shared when they are these
+                sample = Sample(checks[check].name, sample_labels, value)
             self.check_samples[key] = sample
             checks[check].samples.append(sample)
         return (not_after, not_before, found, errors, *checks.values())
@@ -451,23 +465,78 @@ class _Accumulator:
         series = {key: s for key, s in self.series.items() if s.cert is not None}
         return Reuse(series, self.chains, self.check_samples)
 
+    def details(self) -> Mapping[str, Any]:
+        return _Details(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
+                        tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)
+
+
+class _Details(Mapping[str, Any]):
+    """The report's facts (``check --output json``, /api/status), built each time they are read.
+
+    A row or check dict per certificate is most of a KiB, and the daemon keeps the last result
+    between runs while nothing reads it; the tuples it is built from are kept instead.
+    """
+
+    _KEYS = ("certificates", "inputs", "notes", "errors", "checks", "thresholds", "now")
+
+    def __init__(self, rows: list[tuple[tuple[Any, ...], float, float, str]], checks: tuple[CheckRecord, ...],
+                 inputs: tuple[_InputTally, ...], notes: tuple[Note, ...], errors: tuple[tuple[str, ItemError], ...],
+                 error_inputs: tuple[str | None, ...], thresholds: Thresholds, now: float) -> None:
+        self._rows, self._checks, self._inputs, self._notes = rows, checks, inputs, notes
+        self._errors, self._error_inputs, self._thresholds, self._now = errors, error_inputs, thresholds, now
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "certificates":
+            return self.judged_rows()
+        if key == "inputs":
+            return [tally.judged() for tally in self._inputs]
+        if key == "notes":
+            return [{"location": n.location, "kind": n.kind, "message": n.message} for n in self._notes]
+        if key == "errors":
+            return [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
+                    for (s, e), i in zip(self._errors, self._error_inputs)]
+        if key == "checks":
+            return [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
+                    for r in self._checks]
+        if key == "thresholds":
+            return dataclasses.asdict(self._thresholds)
+        if key == "now":
+            return rfc3339(self._now)
+        raise KeyError(key)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The report rows as the scan judged them (times in RFC 3339)."""
+        rows = []
+        for values, left, fraction, status in self._rows:
+            row = dict(zip(_ROW_FIELDS, values))
+            row["not_before"], row["not_after"] = rfc3339(row["not_before"]), rfc3339(row["not_after"])
+            row["seconds_left"], row["lifetime_fraction_left"], row["status"] = left, fraction, status
+            rows.append(row)
+        return rows
+
     def judged_rows(self) -> list[dict[str, Any]]:
         """The report rows with ``severity`` (worst of urgency and the failed checks about that
         certificate) and ``problems`` (those checks), so a row never says OK about a certificate
         that a failed check makes the run warn or fail about."""
         problems: dict[tuple[str, str], list[tuple[Severity, str, str]]] = {}  # (location, serial or "")
-        for (check, _), record in self.checks.items():
+        for record in self._checks:
             if record.ok:
                 continue
             labels = record.labels
-            severity = record.severity or CHECK_SEVERITY[check]
+            severity = record.severity or CHECK_SEVERITY[record.check]
             reason = labels.get("reason") or ""
-            what = f"{check}: {reason}" if reason else check
+            what = f"{record.check}: {reason}" if reason else record.check
             where = labels.get("location") or labels.get("disk_location") or ""
             problems.setdefault((where, labels.get("serial", "")), []).append((severity, what, record.message))
         first_at: dict[str, int] = {}
         rows = []
-        for index, row in enumerate(self.rows):
+        for index, row in enumerate(self.rows()):
             first_at.setdefault(row["location"], index)
             found = problems.get((row["location"], row["serial"]), [])
             if first_at[row["location"]] == index:  # checks without a serial are about the leaf: the first one
@@ -475,22 +544,6 @@ class _Accumulator:
             severity = max([_URGENCY_SEVERITY[row["status"]], *(p[0] for p in found)])
             rows.append({**row, "severity": severity.label, "problems": [p[1] for p in found]})
         return rows
-
-    def input_status(self) -> list[dict[str, Any]]:
-        return [tally.judged() for tally in self.inputs]
-
-    def details(self) -> dict[str, Any]:
-        return {
-            "certificates": self.judged_rows(),
-            "inputs": self.input_status(),
-            "notes": [{"location": n.location, "kind": n.kind, "message": n.message} for n in self.notes],
-            "errors": [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
-                       for (s, e), i in zip(self.errors, self.error_inputs)],
-            "checks": [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
-                       for r in self.checks.values()],
-            "thresholds": dataclasses.asdict(self.thresholds),
-            "now": rfc3339(self.now),
-        }
 
 
 def _chain_checks(record: CertRecord, result: ChainResult,
@@ -540,7 +593,7 @@ def _new_series(key: tuple[str, ...], record: CertRecord, keep_cert: bool) -> _S
     cert = record.cert
     labels = dict(zip(CERT_LABELS, key))
     row = (record.source, record.location, record.name, cert.subject, cert.issuer, cert.subject_cn, cert.issuer_cn,
-           cert.serial_hex, cert.not_before_rfc3339, cert.not_after_rfc3339, cert.is_ca)
+           cert.serial_hex, cert.not_before, cert.not_after, cert.is_ca)  # times: RFC 3339 text when read
     return _Series(cert if keep_cert else None, row, Sample(_NOT_AFTER, labels, cert.not_after),
                    Sample(_NOT_BEFORE, labels, cert.not_before))
 
@@ -561,6 +614,33 @@ def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
         return f"not valid until {cert.not_before_dt:%Y-%m-%d %H:%M} UTC (clock skew or a pre-dated certificate)"
     share = max(cert.lifetime_fraction_left(now), 0) * 100
     return f"expires in {human_duration(cert.not_after - now)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
+
+
+class _Recorder:
+    """What a scan on another thread reports, kept under a lock and replayed into the accumulator
+    once (so a scan still hung after its deadline can add nothing more)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[tuple[str, tuple[Any, ...]]] = []
+        self._open = True
+
+    def add(self, kind: str, record: object) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("add", (kind, record)))
+
+    def begin_input(self, start: InputStart | None) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("begin_input", (start,)))
+
+    def replay(self, acc: _Accumulator) -> None:
+        with self._lock:
+            self._open = False
+            events = self._events
+        for method, args in events:
+            getattr(acc, method)(*args)
 
 
 class CertsCollector(Collector):
@@ -617,28 +697,20 @@ class CertsCollector(Collector):
             yield SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
                                page_size=kube.page_size, request_timeout=kube.request_timeout)
 
-    def collect(self) -> CollectResult:
+    def collect(self, budget: float | None = None) -> CollectResult:
+        """One scan. With a ``budget`` (seconds), what was read by then is judged and reported,
+        and the item the scan was still waiting on is a ``timeout`` error (``check certs --deadline``)."""
         with gc_paused():
-            return self._collect()
+            return self._collect(budget)
 
-    def _collect(self) -> CollectResult:
+    def _collect(self, budget: float | None) -> CollectResult:
         acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
         self.cache.begin_run()
         try:
-            for source in self.sources():
-                acc.begin_input(None)
-                if isinstance(source, ItemError):
-                    acc.add("file", source)
-                    continue
-                if isinstance(source, KubeadmSource):
-                    acc.begin_input(InputStart(source.root, "kubeadm"))
-                elif isinstance(source, SecretSource):
-                    acc.begin_input(InputStart("kubernetes secrets", "secrets"))
-                try:
-                    for record in source.read():
-                        acc.add(source.kind, record)
-                except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                    acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+            if budget is None:
+                self._scan(acc)
+            else:
+                self._scan_within(acc, budget)
         finally:
             self.cache.end_run()
         acc.judge_chains()
@@ -651,6 +723,41 @@ class CertsCollector(Collector):
             details=MappingProxyType(acc.details()),
         )
 
+    def _scan(self, acc: _Accumulator | _Recorder) -> None:
+        for source in self.sources():
+            acc.begin_input(None)
+            if isinstance(source, ItemError):
+                acc.add("file", source)
+                continue
+            if isinstance(source, KubeadmSource):
+                acc.begin_input(InputStart(source.root, "kubeadm"))
+            elif isinstance(source, SecretSource):
+                acc.begin_input(InputStart("kubernetes secrets", "secrets"))
+            try:
+                for record in source.read():
+                    acc.add(source.kind, record)
+            except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
+                acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+
+    def _scan_within(self, acc: _Accumulator, budget: float) -> None:
+        """``_scan`` on a worker thread for at most ``budget`` seconds; a hung read is left behind."""
+        recorder = _Recorder()
+
+        def work() -> None:
+            try:
+                self._scan(recorder)
+            finally:
+                progress.clear()
+
+        worker = threading.Thread(target=work, name="certs-scan", daemon=True)
+        worker.start()
+        worker.join(budget)
+        recorder.replay(acc)
+        if worker.is_alive():
+            item = progress.current(worker) or "certificate scan"
+            acc.add("file", ItemError(item, "timeout", f"no answer within the {budget:g}s deadline; "
+                                                       "what was read before it is reported"))
+
     # ---------------------------------------------------------------- CLI
 
     @classmethod
@@ -658,7 +765,9 @@ class CertsCollector(Collector):
         return render_table(details, color)
 
     @classmethod
-    def add_check_command(cls, subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
+    def add_check_command(cls, subparsers: Any, common_parent: argparse.ArgumentParser,
+                          context_for: Callable[[str | None], CollectorContext]) -> None:
+        """``context_for(config_path)``: the application's context builder (collectors do not load configs)."""
         parser = subparsers.add_parser(
             "certs", parents=[common_parent], help="certificate expiry of files, kubeconfigs and TLS endpoints",
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -677,8 +786,11 @@ class CertsCollector(Collector):
         parser.add_argument("--passphrase-file", metavar="FILE", help="PKCS#12 passphrase file")
         parser.add_argument("--timeout", type=cli_duration, default=Seconds(5), metavar="DURATION",
                             help="per endpoint, e.g. 5s or 1m (default 5s)")
+        parser.add_argument("--deadline", type=cli_duration, default=Seconds(120), metavar="DURATION",
+                            help="for the whole check (default 2m): then print what was read and name what "
+                                 "hung (status UNKNOWN at best)")
         parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
-        parser.set_defaults(func=cmd_check_certs)
+        parser.set_defaults(func=cmd_check_certs, context_for=context_for)
 
 
 def _check_settings(args: argparse.Namespace) -> CertsSettings:
@@ -725,15 +837,14 @@ def check_status(result: CollectResult) -> tuple[Status, list[str]]:
 
 def cmd_check_certs(args: argparse.Namespace) -> int:
     """``watchtower check certs``: the collector once over the given inputs; no config needed."""
-    from watchtower import config as config_mod
-    from watchtower.daemon import make_context
-
     if not (args.paths or args.endpoint or args.kubeadm):
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
-    config = config_mod.load(args.config) if args.config else config_mod.from_mapping({})
-    collector = CertsCollector(_check_settings(args), make_context(config))
-    result = collector.collect()
-    status, why = check_status(result)
+    if not 0 < args.deadline <= 86400:
+        raise ConfigError("--deadline", args.deadline, "a duration above 0s, at most 1d")
+    collector = CertsCollector(_check_settings(args), args.context_for(args.config))
+    result = collector.collect(budget=float(args.deadline))
+    hung = any(e.reason == "timeout" and "deadline" in e.detail for e in result.errors)
+    status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
     notes = [n for n in result.details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]
     if args.output == "json":
         doc = dict(result.details)
@@ -761,6 +872,9 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         lines += ["", f"status: {shown} (exit {status.value})", *(f"  {line}" for line in why)]
         sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
+    if hung:  # a read still blocks on a worker thread: do not wait for it at interpreter exit
+        sys.stderr.flush()
+        os._exit(status.value)
     return status.value
 
 
@@ -776,8 +890,6 @@ def _sort_key(row: Mapping[str, Any]) -> tuple[int, str, str, str]:
 
 def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] | None:
     """Rows like ``kubeadm certs check-expiration``: name, expires, residual time, signing CA, source."""
-    from watchtower.cli import format_table
-
     rows_in: Iterable[Mapping[str, Any]] = details.get("certificates") or ()
     rows = []
     for row in sorted(rows_in, key=_sort_key):

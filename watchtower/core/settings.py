@@ -15,13 +15,16 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from watchtower.core.regularfile import read_regular_text
 
 __all__ = [
     "ConfigError",
     "Seconds",
     "SecretRef",
+    "SecretUnavailable",
+    "StartupError",
     "parse_duration",
     "format_duration",
     "bind",
@@ -118,9 +121,11 @@ class SecretRef:
         """The secret's value, stripped of a trailing newline. Raises ``SecretUnavailable``."""
         if self.file is not None:
             try:
-                return Path(self.file).read_text(encoding="utf-8").rstrip("\r\n")
+                return read_regular_text(self.file, MAX_SECRET_BYTES).rstrip("\r\n")
             except OSError as exc:
-                raise SecretUnavailable(f"secret file {self.file}: {exc.strerror or exc}") from None
+                raise SecretUnavailable(f"secret file {self.file}: {exc.strerror or type(exc).__name__}") from None
+            except UnicodeDecodeError:
+                raise SecretUnavailable(f"secret file {self.file}: not UTF-8 text") from None
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
@@ -142,6 +147,9 @@ class StartupError(RuntimeError):
 
 class SecretUnavailable(RuntimeError):
     """A secret's file or environment variable cannot be read; the message holds no secret."""
+
+
+MAX_SECRET_BYTES = 65536
 
 
 # --------------------------------------------------------------------------------------------

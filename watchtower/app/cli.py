@@ -17,16 +17,24 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from watchtower import __version__, report
-from watchtower import config as config_mod
-from watchtower.collectors.base import Collector, Status
-from watchtower.configtypes import ConfigError, SecretUnavailable, StartupError
-from watchtower.logsetup import setup_logging
-from watchtower.scheduler import CollectorRunner
-from watchtower.store import SnapshotStore, StoreView
+from watchtower import __version__
+from watchtower.app import config as config_mod
+from watchtower.app import report
+from watchtower.app.daemon import Daemon, make_context, select_collectors
+from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
+from watchtower.app.logsetup import setup_logging
+from watchtower.app.provision_commands import add_commands as add_grafana_commands
+from watchtower.app.registry import REGISTRY
+from watchtower.app.scheduler import CollectorRunner
+from watchtower.app.store import SnapshotStore, StoreView
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.formatting import format_table
+from watchtower.core.results import Status
+from watchtower.core.settings import ConfigError, SecretUnavailable, StartupError
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 EXIT_CONFIG = 2
+EXIT_STARTUP = 2  # like a bad config: systemd's RestartPreventExitStatus=2 does not restart-loop on it
 CHECK_EXIT_HELP = """exit status (the monitoring-plugins convention):
   0  OK        every enabled collector ran and found nothing to warn about
   1  WARNING   warnings only
@@ -39,8 +47,6 @@ log = logging.getLogger("watchtower")
 
 
 def _registry() -> Mapping[str, type[Collector]]:
-    from watchtower.collectors import REGISTRY
-
     return REGISTRY
 
 
@@ -83,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     for cls in _registry().values():  # e.g. `watchtower check certs PATH...` from the certs collector
         add_command = getattr(cls, "add_check_command", None)
         if add_command is not None:
-            add_command(check_sub, common)
+            add_command(check_sub, common, _context_for)
 
     cfg = sub.add_parser("config", help="validate or show the configuration",
                          description="Validate a config file, or print the effective configuration.")
@@ -98,11 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "file) as YAML; secrets appear only as their file or variable.")
     cfg_show.set_defaults(func=cmd_config_show)
 
-    from watchtower.grafana.commands import add_commands as add_grafana_commands
-
     add_grafana_commands(sub, common)  # `watchtower provision [--dry-run]`, `watchtower render --out DIR`
-
-    from watchtower.heartbeat.commands import add_commands as add_heartbeat_commands
 
     add_heartbeat_commands(sub, common)  # `watchtower heartbeat-check --config FILE`
 
@@ -118,6 +120,12 @@ def _add_check_output(parser: argparse.ArgumentParser) -> None:
 
 def _load_config(args: argparse.Namespace) -> config_mod.Config:
     return config_mod.load(args.config, _registry())
+
+
+def _context_for(config_path: str | None) -> CollectorContext:
+    """The collector context for a one-off command: from ``config_path``, else the defaults."""
+    config = config_mod.load(config_path) if config_path else config_mod.from_mapping({})
+    return make_context(config)
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -141,8 +149,6 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from watchtower.daemon import Daemon
-
     config = _load_config(args)
     setup_logging(args.log_level or config.log.level, config.log.format)
     if args.listen:
@@ -152,9 +158,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9847") from None
         # the log shows what is used: --listen overrides server.listen
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
+    try:
+        daemon = Daemon(config, listen=args.listen)
+        daemon.bind()  # before any log line: a start-up failure is the only line printed
+    except (ConfigError, SecretUnavailable, StartupError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever else stops the start: one line, exit 2
+        raise StartupError(f"{type(exc).__name__}: {exc}") from None
     log.info("watchtower %s starting with config:\n%s", __version__,
              config_mod.render(config_mod.with_defaults(config, _registry())))
-    Daemon(config, listen=args.listen).run_until_stopped()
+    daemon.run_until_stopped()
     log.info("stopped")
     return EXIT_OK
 
@@ -170,8 +183,6 @@ def run_collectors_once(collectors: Sequence[Collector]) -> StoreView:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from watchtower.daemon import make_context, select_collectors
-
     config = _load_config(args)
     setup_logging(args.log_level or "warning", "text")
     registry = _registry()
@@ -217,14 +228,6 @@ _COLORS = {"ok": "\033[32m", "warning": "\033[33m", "critical": "\033[31m", "unk
 def paint(text: str, state: Status | Any, color: bool) -> str:
     """``text`` in the colour of a Status or Severity (magenta for UNKNOWN)."""
     return f"{_COLORS[state.label]}{text}\033[0m" if color else text
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns, two spaces apart, like kubectl/kubeadm print them."""
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    return lines
 
 
 def render_check_table(
@@ -298,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"watchtower: secret unavailable: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except StartupError as exc:
-        print(f"watchtower: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        print(f"watchtower: cannot start: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
     except KeyboardInterrupt:
         return EXIT_OK

@@ -17,10 +17,11 @@ REFRESH_SECONDS = 30
 MAX_ROWS = 500  # a page for people, not an export: /api/status has everything
 
 # Sections in the order on-call reads them; collectors not listed follow alphabetically.
-SECTION_ORDER = ("certs", "vip", "apiserver", "haproxy", "etcd", "nodes", "upgrade", "grafana")
+SECTION_ORDER = ("certs", "vip", "apiserver", "haproxy", "etcd", "nodes", "upgrade", "removed_apis", "grafana")
 SECTION_TITLES = {
     "certs": "Certificates", "vip": "Virtual IP", "apiserver": "API servers", "haproxy": "HAProxy backends",
-    "etcd": "etcd", "nodes": "Nodes", "upgrade": "Upgrade policy", "grafana": "Grafana provisioning",
+    "etcd": "etcd", "nodes": "Nodes", "upgrade": "Upgrade policy",
+    "removed_apis": "Upgrade blockers: removed APIs in use", "grafana": "Grafana provisioning",
 }
 _SEVERITY_WORDS = {"ok", "warning", "critical", "unknown"}
 # Collectors' own status words that mean "critical" for colouring (e.g. a certificate's "expired").
