@@ -14,7 +14,11 @@ import trustme
 
 from tests.support.tls_servers import TLSServer
 from watchtower.collectors.certsources.endpoints import (
-    Endpoint, _handshake, _lenient_context, fetch_presented, verifying_context,
+    Endpoint,
+    _handshake,
+    _lenient_context,
+    fetch_presented,
+    verifying_context,
 )
 
 

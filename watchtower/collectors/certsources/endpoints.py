@@ -18,9 +18,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from watchtower import progress
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
+from watchtower.core import progress
+from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
 # OpenSSL X509_V_ERR_* codes → label-friendly reasons
@@ -87,7 +87,7 @@ def _handshake(endpoint: Endpoint, context: ssl.SSLContext,
                     tls.do_handshake()
                 except ssl.SSLCertVerificationError as exc:
                     failure = exc
-                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr]  # noqa: SLF001
+                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]  # noqa: SLF001
                 return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain), failure
     except (TimeoutError, socket.timeout):
         raise EndpointFailure("timeout", f"no TLS handshake within {timeout:g}s") from None
@@ -110,7 +110,7 @@ def _trust_stamp(ca_file: str | None) -> _Stamp:
     else:
         defaults = ssl.get_default_verify_paths()
         paths = [p for p in (defaults.cafile, defaults.capath) if p]
-    stamp = []
+    stamp: list[tuple[str, object]] = []
     for path in paths:
         try:
             info = os.stat(path)
