@@ -19,32 +19,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench import daemon
 from bench.harness import Line
+from bench.startup import _time_to_metrics
 
 ROUNDS = 5
-
-
-def _time_to_metrics(cwd: str, env: dict[str, str]) -> float:
-    port = daemon.free_port()
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "watchtower", "run", "--listen", f"127.0.0.1:{port}"],
-                            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = start + 30
-        while time.perf_counter() < deadline:  # bounded: 30 s
-            try:
-                if b"watchtower_build_info" in daemon.get(f"http://127.0.0.1:{port}/metrics", timeout=1):
-                    return time.perf_counter() - start
-            except OSError:
-                time.sleep(0.005)
-        raise RuntimeError("watchtower did not serve /metrics within 30 s")
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _import_prometheus_client(env: dict[str, str]) -> float:
