@@ -134,7 +134,8 @@ class GrafanaProvisioner(Collector):
         assert isinstance(settings, GrafanaSettings)
         from watchtower.grafana import provision  # the Grafana client is loaded only when used
 
-        report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic)
+        report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic,
+                               budget_seconds=0.0 if self.context.one_shot else None)  # check: one attempt
         if report.success:
             self._last_success = self.context.clock()
         return CollectResult(
