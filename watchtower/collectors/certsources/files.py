@@ -19,12 +19,21 @@ import re
 import stat
 from collections.abc import Hashable, Iterator
 
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
-    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, InputStart, Note, ReadFailure, Record, os_error,
+    DEFAULT_MAX_FILE_BYTES,
+    CertRecord,
+    CheckRecord,
+    InputStart,
+    Note,
+    ReadFailure,
+    Record,
+    key_check,
+    os_error,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
-from watchtower.pki import CertInfo, ParseError, key_matches, parse_certificates
+from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core.results import ItemError
+from watchtower.pki import CertInfo, parse_certificates
 
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12", ".pfx")
 KUBECONFIG_SUFFIXES = (".conf", ".kubeconfig", ".yaml", ".yml")
@@ -51,17 +60,6 @@ def kubeadm_root_hint(directory: str) -> str | None:
         return KUBEADM_HINT.format(root=directory)
     return None
 _GLOB_CHARS = frozenset("*?[")
-
-
-def key_check(source: str, location: str, name: str, cert: CertInfo, key_location: str, key_pem: bytes) -> Record:
-    """The ``key_matches`` judgement for one certificate and a PEM holding its private key."""
-    labels = {"source": source, "location": location, "name": name, "key_location": key_location}
-    try:
-        ok = key_matches(cert, key_pem)
-    except ParseError as exc:
-        return ItemError(key_location, exc.reason, exc.detail)
-    message = "private key matches" if ok else f"private key {key_location} does not match the certificate"
-    return CheckRecord("key_matches", labels, ok, name or location, message)
 
 
 @dataclasses.dataclass
@@ -152,8 +150,6 @@ class FileSource:
             return
         if not looks_like_kubeconfig(head):
             return
-        from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
-
         source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
         yield from source.read_path(path)
 
@@ -173,8 +169,6 @@ class FileSource:
         memo = self.cache.memo if self.cache is not None else None
         parsed = parse_certificates(data, passphrase=self.passphrase, name_hint=path, memo=memo)
         if not parsed.certificates and looks_like_kubeconfig(data):
-            from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
-
             source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
             yield from source.read_kubeconfig(path, data, reads=reads)
             return
