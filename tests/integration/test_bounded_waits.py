@@ -21,7 +21,7 @@ import yaml
 
 from tests.support.services import free_port, wait_for
 from tests.support.tls_servers import SilentServer
-from watchtower.collectors import REGISTRY
+from watchtower.app.registry import REGISTRY
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
