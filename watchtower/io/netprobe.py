@@ -15,10 +15,8 @@ import os
 import socket
 import ssl
 import stat
+import sys
 import time
-
-import requests
-import urllib3
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -85,6 +83,9 @@ def http_get(
             _check_readable(tls.cert_file, "client certificate", "client_cert_unreadable")
             _check_readable(tls.key_file, "client key", "client_cert_unreadable")
             cert = (tls.cert_file, tls.key_file)
+    import requests  # noqa: PLC0415 - requests and urllib3 cost ~10 MB and ~0.1 s: only when a probe runs
+    import urllib3  # noqa: PLC0415
+
     start = time.monotonic()
     deadline = start + timeout
     try:
@@ -188,14 +189,14 @@ def classify(exc: BaseException) -> str:
     if any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
         return "connection_reset"
     # urllib3's NewConnectionError subclasses its timeout error: refused/reset are tested first
-    if any(isinstance(e, (requests.Timeout, socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError))
+    if any(isinstance(e, (*_library_errors("Timeout", "TimeoutError"), socket.timeout, TimeoutError))
            for e in chain) or "timed out" in text:
         return "timeout"
     if any(isinstance(e, PermissionError) for e in chain):
         return "permission_denied"
     if any(isinstance(e, FileNotFoundError) for e in chain):
         return "not_found"
-    if any(isinstance(e, (ssl.SSLError, requests.exceptions.SSLError)) for e in chain):
+    if any(isinstance(e, (ssl.SSLError, *_library_errors("SSLError", None))) for e in chain):
         return "tls_error"
     if "name or service not known" in text or "nodename nor servname" in text or "name resolution" in text:
         return "dns_error"
@@ -203,6 +204,19 @@ def classify(exc: BaseException) -> str:
         if isinstance(e, OSError) and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return "unreachable"
     return "connection_error"
+
+
+def _library_errors(requests_name: str, urllib3_name: str | None) -> tuple[type[BaseException], ...]:
+    """requests' and urllib3's exception classes of those names, if those libraries are loaded at all
+    (an exception cannot be theirs otherwise, and importing them just to ask costs ~10 MB)."""
+    found: list[type[BaseException]] = []
+    requests = sys.modules.get("requests")
+    if requests is not None:
+        found.append(getattr(requests.exceptions, requests_name))
+    urllib3 = sys.modules.get("urllib3")
+    if urllib3 is not None and urllib3_name is not None:
+        found.append(getattr(urllib3.exceptions, urllib3_name))
+    return tuple(found)
 
 
 def describe(exc: BaseException) -> str:

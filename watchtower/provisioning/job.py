@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
-from watchtower.provisioning import provision
-from watchtower.provisioning.api import KINDS
-from watchtower.provisioning.provision import RunReport
 from watchtower.provisioning.settings import GrafanaSettings
+
+if TYPE_CHECKING:
+    from watchtower.provisioning.provision import RunReport
 
 STATES = ("created", "updated", "deleted", "unchanged", "failed")
 
@@ -49,6 +49,8 @@ class GrafanaProvisioner(Collector):
         settings = self.settings
         assert isinstance(settings, GrafanaSettings)
 
+        from watchtower.provisioning import provision  # noqa: PLC0415 - requests (~10 MB): only when provisioning runs
+
         report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic,
                                budget_seconds=0.0 if self.context.one_shot else None)  # check: one attempt
         if report.success:
@@ -71,6 +73,8 @@ class GrafanaProvisioner(Collector):
                                     "Objects by kind and what the last provisioning run did to them",
                                     labels=["kind", "state"])
         counts = report.outcome.counts() if report.outcome else {}
+        from watchtower.provisioning.api import KINDS  # noqa: PLC0415 - loaded by then (see collect)
+
         for kind in KINDS:
             for state in STATES:
                 objects.add_metric([kind, state], float(counts.get((kind, state), 0)))
