@@ -500,9 +500,8 @@ def _mounted(path: str, mounts: list[dict[str, Any]]) -> dict[str, Any] | None:
     best = None
     for mount in mounts:
         root = mount["mountPath"].rstrip("/")
-        if path == root or path.startswith(root + "/"):
-            if best is None or len(root) > len(best["mountPath"]):
-                best = mount
+        if (path == root or path.startswith(root + "/")) and (best is None or len(root) > len(best["mountPath"])):
+            best = mount
     return best
 
 
@@ -533,7 +532,7 @@ def test_every_file_the_configs_name_is_mounted(values: dict) -> None:
 
 
 def test_metrics_basic_auth_in_both_roles_and_the_service_monitor(full_docs: list) -> None:
-    for config_name, text in rendered_configs(full_docs).items():
+    for text in rendered_configs(full_docs).values():
         auth = yaml.safe_load(text)["server"]["basic_auth"]
         assert auth == {"username": "prometheus", "password_file": "/etc/watchtower/secrets/metrics-auth/password"}
     for workload in workloads(full_docs):
@@ -761,7 +760,7 @@ def test_grafana_alerting_config_map(full_docs: list) -> None:
     alerting = one(full_docs, "ConfigMap", f"{FULLNAME}-grafana-alerting")
     assert alerting["metadata"]["labels"]["grafana_alert"] == "1"
     sources = sorted((CHART / "files" / "grafana-alerting").glob("*.yaml"))
-    assert sorted((alerting.get("data") or {})) == [p.name for p in sources]
+    assert sorted(alerting.get("data") or {}) == [p.name for p in sources]
     for source in sources:
         assert yaml.safe_load(alerting["data"][source.name]) == yaml.safe_load(source.read_text())
 

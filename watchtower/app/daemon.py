@@ -130,4 +130,4 @@ class Daemon:
                 self.server.server_close()
 
 
-__all__ = ["Daemon", "Selection", "SecretUnavailable", "make_context", "select_collectors"]
+__all__ = ["Daemon", "SecretUnavailable", "Selection", "make_context", "select_collectors"]

@@ -124,10 +124,10 @@ def residual(not_after: str | None, now: datetime.datetime | None = None) -> str
     if not not_after:
         return ""
     try:
-        instant = datetime.datetime.fromisoformat(not_after.replace("Z", "+00:00"))
+        instant = datetime.datetime.fromisoformat(not_after)
     except ValueError:
         return ""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     seconds = (instant - now).total_seconds()
     if seconds <= 0:
         return "expired"

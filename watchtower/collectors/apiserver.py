@@ -282,8 +282,8 @@ class ApiserverCollector(Collector):
         super().__init__(settings, context)
         assert isinstance(settings, ApiserverSettings)
         self.s: ApiserverSettings = settings
-        import requests  # noqa: PLC0415 - ~0.1-0.5 s; only when this collector runs
-        from requests.adapters import HTTPAdapter  # noqa: PLC0415
+        import requests
+        from requests.adapters import HTTPAdapter
 
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies from the environment between us and the apiservers
@@ -335,9 +335,9 @@ class ApiserverCollector(Collector):
                     size += len(chunk)
                     if size > MAX_BODY_BYTES or time.monotonic() > deadline:
                         why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
-                        reason = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
+                        cut = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
                         return Probe(target, path, time.monotonic() - start, status=status,
-                                     error_reason=reason, error_detail=f"body {why}")
+                                     error_reason=cut, error_detail=f"body {why}")
         except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
             return Probe(target, path, time.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
         body = b"".join(chunks).decode("utf-8", errors="replace")

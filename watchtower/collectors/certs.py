@@ -396,14 +396,14 @@ class _Accumulator:
         checks = {check: GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
                   for check, names in CHECK_LABELS.items()}
         previous = self.previous.check_samples
-        for key, record in self.checks.items():
-            check, values = key
+        for check_key, record in self.checks.items():
+            check, values = check_key
             value = float(record.ok != (check in _PROBLEM_IS_ONE))
-            sample = previous.get(key)
+            sample = previous.get(check_key)
             if sample is None or sample.value != value:
                 family = checks[check]
                 sample = Sample(family.name, dict(zip(CHECK_LABELS[check], values)), value)
-            self.check_samples[key] = sample
+            self.check_samples[check_key] = sample
             checks[check].samples.append(sample)
         return (not_after, not_before, found, errors, *checks.values())
 
@@ -433,7 +433,7 @@ def _chain_checks(record: CertRecord, result: ChainResult,
             "subject_cn": cert.subject_cn, "serial": serial}
     base_values = (record.source, record.location, record.name, cert.subject_cn, serial)
     subject = _subject(record)
-    checks = []
+    checks: list[tuple[CheckRecord, tuple[str, ...]]] = []
     if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
         message = "chain verifies" if result.valid else f"chain does not verify: {result.reason}"
         checks.append((CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid, subject, message),
@@ -642,7 +642,7 @@ def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] |
     rows_in: Iterable[Mapping[str, Any]] = details.get("certificates") or ()
     rows = []
     for row in sorted(rows_in, key=_sort_key):
-        end = datetime.datetime.fromisoformat(row["not_after"].replace("Z", "+00:00"))
+        end = datetime.datetime.fromisoformat(row["not_after"])
         left = row["seconds_left"]
         residual = "<expired>" if left <= 0 else human_duration(left)
         status = row["status"]

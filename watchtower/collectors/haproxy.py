@@ -130,7 +130,7 @@ def parse_server_status(text: str) -> ServerStatus:
     if not match:
         return ServerStatus(raw=raw, state=(raw.split() or ["UNKNOWN"])[0].upper())
     state = match["word"].upper()
-    transition = None
+    transition: Literal["going_down", "going_up"] | None = None
     if match["done"] is not None:
         transition = "going_up" if state == "DOWN" else "going_down"
     return ServerStatus(
@@ -466,9 +466,8 @@ class HAProxyCollector(Collector):
     @classmethod
     def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
         assert isinstance(settings, HAProxySettings)
-        if settings.stats_url is None and settings.stats_socket is None:
-            if not os.path.exists(DEFAULT_STATS_SOCKET):
-                return f"no stats_url or stats_socket configured and {DEFAULT_STATS_SOCKET} does not exist"
+        if settings.stats_url is None and settings.stats_socket is None and not os.path.exists(DEFAULT_STATS_SOCKET):
+            return f"no stats_url or stats_socket configured and {DEFAULT_STATS_SOCKET} does not exist"
         return None
 
     def collect(self) -> CollectResult:

@@ -104,10 +104,10 @@ def _get(obj: Any, snake: str, camel: str | None = None) -> Any:
 
 def _timestamp(value: Any) -> float | None:
     if isinstance(value, datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
     if isinstance(value, str) and value:
         try:
-            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            return datetime.datetime.fromisoformat(value).timestamp()
         except ValueError:
             return None
     return None
@@ -435,8 +435,8 @@ def _slim(node: NodeFacts) -> NodeFacts:
 def render_check(d: Mapping[str, Any]) -> list[str]:
     """The ``watchtower check`` Nodes section: a summary line, then nodes with problems first."""
     total, ready = d.get("nodes_total", 0), d.get("nodes_ready", 0)
-    lines = [f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
-             f"(kubelets may be up to 3 minors older, never newer)"]
+    lines = [(f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
+             f"(kubelets may be up to 3 minors older, never newer)")]
     nodes = sorted(d.get("nodes") or (), key=lambda n: (not n["problems"] and n["skew"] in (0, 1, 2, 3, None), n["name"]))
     shown = nodes[:CHECK_TABLE_MAX_ROWS]
     rows = [(n["name"], ",".join(n["roles"]) or "<none>", n["ready"], n["kubelet"],

@@ -312,14 +312,14 @@ def served_certificate(url: str, timeout: float) -> bytes:
 def _date(timestamp: float | None, with_time: bool = False) -> str:
     if timestamp is None:
         return "unknown"
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_metrics(
@@ -448,7 +448,7 @@ def build_details(
 def _ts(iso_text: str | None) -> float | None:
     if not iso_text:
         return None
-    return datetime.datetime.strptime(iso_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return datetime.datetime.strptime(iso_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
 
 
 def _relative(target: float | None, now: float | None) -> str:

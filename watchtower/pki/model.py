@@ -11,7 +11,8 @@ import datetime
 import hashlib
 import ipaddress
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -19,19 +20,27 @@ from cryptography.x509.oid import NameOID
 
 from watchtower.pki.der import DerError, basic_constraints_ca, certificate_parts
 
+_T = TypeVar("_T")
 
-class _once:  # lower case: used like functools.cached_property
+
+class _once(Generic[_T]):  # lower case: used like functools.cached_property
     """``functools.cached_property`` without its per-property lock (Python 3.11 takes it on every
     first read, a measurable share of a 10k-certificate scan); a racing second computation is harmless."""
 
-    def __init__(self, func: Any) -> None:
+    def __init__(self, func: Callable[[Any], _T]) -> None:
         self.func = func
         self.__doc__ = func.__doc__
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> _T | _once[_T]:
         if instance is None:
             return self
         value = instance.__dict__[self.name] = self.func(instance)
@@ -49,7 +58,7 @@ class ParseError(ValueError):
 
 def rfc3339(timestamp: float) -> str:
     """``2026-11-26T12:00:00Z``: UTC, as the JSON report and ``check --output json`` spell times."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def serial_hex(serial: int) -> str:
@@ -91,7 +100,7 @@ class NameFacts:
     key: str
 
 
-def _attribute_text(attribute: x509.NameAttribute) -> str:
+def _attribute_text(attribute: x509.NameAttribute[Any]) -> str:
     value = attribute.value
     keyword = _DN_KEYWORDS.get(attribute.oid)
     if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
@@ -190,11 +199,11 @@ class CertInfo:
 
     @property
     def not_before_dt(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.not_before, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.not_before, datetime.UTC)
 
     @property
     def not_after_dt(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.not_after, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.not_after, datetime.UTC)
 
     @property
     def lifetime_seconds(self) -> float:
@@ -210,7 +219,7 @@ class CertInfo:
 
     @_once
     def ip_addresses(self) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
-        return tuple(self._san_values(x509.IPAddress))  # type: ignore[arg-type]
+        return tuple(self._san_values(x509.IPAddress))
 
     def _san_values(self, kind: type) -> list[Any]:
         try:

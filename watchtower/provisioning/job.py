@@ -32,11 +32,12 @@ class GrafanaProvisioner(Collector):
     Settings = GrafanaSettings
 
     changes_external_state: ClassVar[bool] = True
-    sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)  # type: ignore[assignment]
-    monotonic: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)  # type: ignore[assignment]
 
     def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
+        # the retry back-off's waiting and timing; tests replace both with a fake time
+        self.sleep: Callable[[float], None] = time.sleep
+        self.monotonic: Callable[[], float] = time.monotonic
         self._sent_secrets: dict[str, str] = {}  # contact point uid → fingerprint of the secret sent
         self._last_success: float | None = None
 

@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterator, Mapping
-from typing import Protocol, Union
+from typing import Protocol
 
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, key_matches
@@ -42,7 +42,7 @@ class CheckRecord:
     message: str
 
 
-Record = Union[CertRecord, CheckRecord, ItemError]
+Record = CertRecord | CheckRecord | ItemError
 
 
 class CertSource(Protocol):

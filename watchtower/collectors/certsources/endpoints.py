@@ -71,11 +71,11 @@ def _handshake(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> t
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw:
             raw.settimeout(timeout)
             with context.wrap_socket(raw, server_hostname=endpoint.server_name or endpoint.host) as tls:
-                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]  # noqa: SLF001
+                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]
                 return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain)
     except ssl.SSLCertVerificationError:
         raise
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise EndpointFailure("timeout", f"no TLS handshake within {timeout:g}s") from None
     except ssl.SSLError as exc:
         raise EndpointFailure("tls_error", exc.reason or str(exc)) from None
