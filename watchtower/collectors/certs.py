@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Literal
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.collectors.certsources import (
     CertRecord,
     CertSource,
@@ -477,19 +477,19 @@ def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
     return f"expires in {human_duration(cert.not_after - now)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
 
 
-class CertsCollector(Collector):
+class CertsCollector(Collector[CertsSettings]):
     name: ClassVar[str] = "certs"
-    description: ClassVar[str] = "Certificate expiry in kubeadm PKI, kubeconfigs, files, TLS endpoints and Secrets"
+    title: ClassVar[str] = "Certificates"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster", "node"})
     Settings: ClassVar[type[CollectorSettings]] = CertsSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: CertsSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
         self.cache = ScanCache()  # the daemon rescans the same files: unchanged ones cost a stat
         self._reuse = Reuse()
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, CertsSettings)
+    def unavailable_reason(cls, settings: CertsSettings, context: CollectorContext) -> str | None:
         if settings.paths or settings.kubeconfigs or settings.endpoints or settings.secrets.enabled:
             return None
         if settings.kubeadm is True:
@@ -501,7 +501,6 @@ class CertsCollector(Collector):
 
     @property
     def certs_settings(self) -> CertsSettings:
-        assert isinstance(self.settings, CertsSettings)
         return self.settings
 
     def sources(self) -> Iterator[CertSource | ItemError]:

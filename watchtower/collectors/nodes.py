@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -349,9 +349,11 @@ def node_row(node: NodeFacts, skew: int | None, transitions: int) -> dict[str, A
     }
 
 
-class NodesCollector(Collector):
+class NodesCollector(Collector[CollectorSettings]):
     name: ClassVar[str] = "nodes"
-    description: ClassVar[str] = "Node conditions, taints, kubelet versions and skew, readiness transitions"
+    title: ClassVar[str] = "Nodes"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    Settings: ClassVar[type[CollectorSettings]] = CollectorSettings
 
     def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)

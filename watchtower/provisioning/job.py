@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.provisioning import provision
@@ -26,14 +26,15 @@ from watchtower.provisioning.settings import GrafanaSettings
 STATES = ("created", "updated", "deleted", "unchanged", "failed")
 
 
-class GrafanaProvisioner(Collector):
-    name = "grafana"
-    description = "Provisions Grafana: folder, dashboards, alert rules, contact points and notification policy"
-    Settings = GrafanaSettings
+class GrafanaProvisioner(Collector[GrafanaSettings]):
+    name: ClassVar[str] = "grafana"
+    title: ClassVar[str] = "Grafana provisioning"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    Settings: ClassVar[type[CollectorSettings]] = GrafanaSettings
 
     changes_external_state: ClassVar[bool] = True
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: GrafanaSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
         # the retry back-off's waiting and timing; tests replace both with a fake time
         self.sleep: Callable[[float], None] = time.sleep
@@ -42,13 +43,11 @@ class GrafanaProvisioner(Collector):
         self._last_success: float | None = None
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, GrafanaSettings)
+    def unavailable_reason(cls, settings: GrafanaSettings, context: CollectorContext) -> str | None:
         return None if settings.url else "no Grafana URL configured (collectors.grafana.url)"
 
     def collect(self) -> CollectResult:
         settings = self.settings
-        assert isinstance(settings, GrafanaSettings)
 
         report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic)
         if report.success:
@@ -83,7 +82,6 @@ class GrafanaProvisioner(Collector):
 
     def _finding(self, report: RunReport) -> Finding:
         settings = self.settings
-        assert isinstance(settings, GrafanaSettings)
         if report.success:
             counts = report.outcome.counts() if report.outcome else {}
             written = sum(n for (_, state), n in counts.items() if state in ("created", "updated", "deleted"))
