@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "grafana": "bench.grafana_reconcile",
     "controlplane": "bench.controlplane",
     "nodes": "bench.nodes",
+    "removed_apis": "bench.removed_apis",
     "soak": "bench.soak",
 }
 

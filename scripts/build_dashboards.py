@@ -417,6 +417,22 @@ def nodes_upgrades() -> dict[str, Any]:
         stat(lay, "Policy interval", "How often the policy wants an upgrade.",
              f"max(watchtower_upgrade_policy_interval_seconds{{{C}}})", unit="dtdurations",
              thresholds=steps((None, BLUE))),
+        lay.row("Upgrade blockers: APIs the next minors remove"),
+        table(lay, "Removed APIs in use: minors until removal",
+              "Each removed API something still uses (objects or requests), with the minors until the release "
+              "that stops serving it: 1 = the next upgrade breaks it, 0 or less = already gone. Names: "
+              "`watchtower check --collector removed_apis` or the status page.",
+              f"max by (group, version, kind, removed_in, replacement) (watchtower_removed_api_minors_until_removal{{{C}}})",
+              rename={"Value": "minors until removal"}, w=12, h=6, sort_by="minors until removal",
+              value_thresholds=steps((None, RED), (2, ORANGE), (4, GREEN))),
+        table(lay, "Objects using removed APIs", "Objects declared with a removed API version, by where they were "
+              "found: live (kubectl's last-applied-configuration) or helm (a deployed release's manifest).",
+              f"sum by (group, version, kind, removed_in, source) (watchtower_removed_api_objects{{{C}}})",
+              rename={"Value": "objects"}, w=6, h=6),
+        table(lay, "Clients calling removed APIs", "Apiservers whose apiserver_requested_deprecated_apis reports "
+              "requests to a removed API since they started (the audit log names the callers).",
+              f"max by (group, version, resource, removed_in) (watchtower_removed_api_requests{{{C}}})",
+              rename={"Value": "apiservers"}, w=6, h=6),
         lay.row("Nodes"),
         state_timeline(lay, "Ready over time", "Each node's Ready condition.",
                        # one series per condition with the current status as a label: 1 when Ready is true,
@@ -442,7 +458,7 @@ def nodes_upgrades() -> dict[str, Any]:
                    w=16, h=4, decimals=0),
     ]
     return dashboard("watchtower-nodes-upgrades", "watchtower / Nodes & upgrades",
-                     "Node readiness and versions, and the upgrade-every-four-months policy.", p)
+                     "Node readiness and versions, the upgrade-every-four-months policy and the APIs the next upgrades remove.", p)
 
 
 DASHBOARDS = {

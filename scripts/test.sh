@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   etcd-server etcd-client              # one member with mTLS
   chromium                             # status page in a real browser
   openssl                              # certificates made the cron-script way
+  ca-certificates                      # the real /etc/ssl/certs bundle `check certs` is tested on
   systemd                              # systemd-analyze verify|security for deploy/systemd
 )
 missing=()

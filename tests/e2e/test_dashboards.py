@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from tests.kubeapi import KubeAPIServer
+from tests.kubeapi.objects import applied
 from tests.support.etcd import EtcdMember
 from tests.support.haproxy import HAProxyLab
 from tests.support.kubeadm_pki import KubeadmPKI
@@ -54,11 +55,12 @@ COLLECTOR_OF_PREFIX = (
     ("watchtower_node", "nodes"),
     ("watchtower_kubernetes_", "upgrade"),
     ("watchtower_upgrade_", "upgrade"),
+    ("watchtower_removed_api_", "removed_apis"),
     ("watchtower_collector_", "core"),
     ("watchtower_build_info", "core"),
     ("up", "core"),
 )
-LAB_COLLECTORS = frozenset({"core", "certs", "haproxy", "vip", "apiserver", "etcd", "nodes", "upgrade"})
+LAB_COLLECTORS = frozenset({"core", "certs", "haproxy", "vip", "apiserver", "etcd", "nodes", "upgrade", "removed_apis"})
 
 
 def _load_builder() -> Any:
@@ -210,6 +212,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         kube.add_configmap("kube-system", "kubeadm-config", {
             "ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\n"
                                     "kubernetesVersion: v1.30.2\n"})
+        # an upgrade blocker: a FlowSchema applied as flowcontrol.apiserver.k8s.io/v1beta3 (served by 1.30,
+        # removed in 1.32), and the apiserver counting requests to it
+        kube.serve("flowcontrol.apiserver.k8s.io/v1beta3", "flowschemas", "FlowSchema", namespaced=False)
+        kube.add_object("flowschemas", applied("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", None, "legacy-batch",
+                                               {"matchingPrecedence": 500, "priorityLevelConfiguration": {"name": "workload-low"}}))
+        kube.set_metrics('apiserver_requested_deprecated_apis{group="flowcontrol.apiserver.k8s.io",removed_release="1.32",'
+                         'resource="flowschemas",subresource="",version="v1beta3"} 1\n')
         kubeconfig = kube.write_kubeconfig(workdir / "kubeconfig", auth="token")
         (workdir / "etcd").mkdir()
         etcd = started.enter_context(EtcdMember(workdir / "etcd"))
@@ -239,6 +248,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 "upgrade": {"enabled": True, "interval": "1s", "kubeadm_root": str(pki.root),
                             "release_source": "static", "static_latest": "v1.32.1",
                             "static_eol": {"1.30": "2026-06-28"}},
+                "removed_apis": {"enabled": True, "interval": "1s"},
             },
         }
         daemon = started.enter_context(WatchtowerDaemon(workdir, config, "watchtower-dashboards"))

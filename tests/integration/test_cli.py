@@ -101,29 +101,55 @@ def test_help_everywhere(argv: list[str]) -> None:
     assert exited.value.code == 0
 
 
+class _Clean(tc.WarningCollector):
+    name = "clean"
+    description = "succeeds with nothing to report"
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from watchtower.core.results import CollectResult
+
+        return CollectResult()
+
+
+STATUS_WORDS = ["ok", "warning", "critical", "unknown"]
+
+
 @pytest.mark.parametrize(("collectors", "expected"), [
-    ((tc.GoodCollector,), 0),
-    ((tc.GoodCollector, tc.WarningCollector), 1),
+    ((_Clean,), 0),
+    ((_Clean, tc.WarningCollector), 1),
     ((tc.WarningCollector, tc.CriticalCollector), 2),
-    ((tc.GoodCollector, tc.RaisingCollector), 2),
+    ((tc.CriticalCollector, tc.RaisingCollector), 2),  # something seen is critical: that wins
+    ((_Clean, tc.RaisingCollector), 3),  # a failed collector could not look: UNKNOWN, not OK
+    ((tc.GoodCollector,), 3),  # its item error: a file it could not read
+    ((tc.GoodCollector, tc.WarningCollector), 3),
+    ((tc.RaisingCollector,), 3),  # every enabled collector failed: blind
+    ((), 3),  # nothing enabled: blind
 ])
 def test_check_exit_status(collectors: tuple[type, ...], expected: int) -> None:
     view = run_collectors_once([c(tc.settings(), tc.context()) for c in collectors])
     registry = {c.name: c for c in collectors}
     table, doc = io.StringIO(), io.StringIO()
     assert cli.emit_check(view, "table", registry, {"kube": "no kubeconfig found"}, stream=table) == expected
-    assert cli.emit_check(view, "json", registry, {}, stream=doc) == expected
+    assert cli.emit_check(view, "json", registry, {"kube": "no kubeconfig found"}, stream=doc) == expected
     parsed = json.loads(doc.getvalue())
-    assert parsed["status"] == ["ok", "warning", "critical"][expected]
-    assert "overall: " + ["OK", "WARNING", "CRITICAL"][expected] in table.getvalue()
+    assert parsed["status"] == STATUS_WORDS[expected]
+    assert f"overall: {STATUS_WORDS[expected].upper()} (exit {expected})" in table.getvalue()
     assert "not run: no kubeconfig found" in table.getvalue()
+    tail = table.getvalue().split("overall: ", 1)[1]
+    if expected:  # every non-zero exit names its cause
+        assert len(tail.splitlines()) > 1, tail
+    if not collectors or collectors == (tc.RaisingCollector,):
+        assert parsed["blind"] and "kube" in {c["name"] for c in parsed["blind"]["collectors"]}
+        assert "blind: " in tail and "try first: watchtower check certs --kubeadm" in tail
+    else:
+        assert parsed["blind"] is None
 
 
 def test_check_subprocess_with_no_config_exits_zero_or_explains(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-m", "watchtower", "check", "--output", "json"], cwd=tmp_path,
                           env=_env(tmp_path), capture_output=True, text=True, timeout=120)
     doc = json.loads(done.stdout)
-    assert done.returncode == {"ok": 0, "warning": 1, "critical": 2}[doc["status"]]
+    assert done.returncode == {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}[doc["status"]]
     assert isinstance(doc["skipped"], dict)
 
 
@@ -140,10 +166,11 @@ def test_check_skips_collectors_that_change_external_state(tmp_path, monkeypatch
     config.write_text("collectors:\n  good: {enabled: true}\n  provisioner: {enabled: true}\n")
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
-    assert cli.main(["check", "--config", str(config), "--output", "json"]) == 0
+    # 3: GoodCollector reports an item it could not read (UNKNOWN), which is beside the point here
+    assert cli.main(["check", "--config", str(config), "--output", "json"]) == 3
     doc = json.loads(out.getvalue())
     assert [c["name"] for c in doc["collectors"]] == ["good"]
     assert "--collector provisioner" in doc["skipped"]["provisioner"]
     out.truncate(0), out.seek(0)
-    assert cli.main(["check", "--config", str(config), "--output", "json", "--collector", "provisioner"]) == 0
+    assert cli.main(["check", "--config", str(config), "--output", "json", "--collector", "provisioner"]) == 3
     assert [c["name"] for c in json.loads(out.getvalue())["collectors"]] == ["provisioner"]

@@ -35,6 +35,8 @@ SYSTEMD = ROOT / "deploy" / "systemd"
 HA = ROOT / "deploy" / "ha"
 TEMPLATE = SYSTEMD / "watchtower@.service"
 SINGLE = SYSTEMD / "watchtower.service"
+HEARTBEAT_UNIT = SYSTEMD / "watchtower-heartbeat.service"
+HEARTBEAT_EXAMPLE = HA / "heartbeat-check.example.yaml"
 INSTANCES = {"prod": SYSTEMD / "prod.example.yaml", "staging": SYSTEMD / "staging.example.yaml"}
 MAX_EXPOSURE = 2.0
 # What differs between the template and the single-cluster unit; everything else (the sandbox)
@@ -101,6 +103,42 @@ def test_systemd_verify_rejects_a_broken_template(tmp_path: Path) -> None:
     assert "Failed to parse resource value" in done.stderr and "lots" in done.stderr, done.stderr
 
 
+def test_heartbeat_unit_runs_the_documented_command(tmp_path: Path) -> None:
+    unit = parse_unit(HEARTBEAT_UNIT.read_text())
+    (exec_start,) = values(unit, "Service", "ExecStart")
+    argv = shlex.split(exec_start)
+    args = build_parser().parse_args(argv[1:])
+    assert (args.command, args.config, args.check) == ("heartbeat-check", "/etc/watchtower/heartbeat-check.yaml", False)
+    (pre,) = values(unit, "Service", "ExecStartPre")
+    assert build_parser().parse_args(shlex.split(pre)[1:]).check is True
+    assert values(unit, "Service", "RestartPreventExitStatus") == ["2"]
+    copy = tmp_path / HEARTBEAT_UNIT.name
+    copy.write_text(HEARTBEAT_UNIT.read_text().replace("/usr/local/bin/watchtower", str(wrapper(tmp_path))))
+    done = subprocess.run([require_binary("systemd-analyze"), "verify", str(copy)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and not done.stderr.strip() and not done.stdout.strip(), done.stdout + done.stderr
+
+
+def test_heartbeat_example_passes_its_own_check(tmp_path: Path) -> None:
+    """`heartbeat-check --check` with the example's secret files present; exit 2 without them."""
+    text = HEARTBEAT_EXAMPLE.read_text()
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name in re.findall(r"/etc/watchtower/secrets/([\w-]+)", text):
+        (secrets / name).write_text("x\n")
+    config = tmp_path / "heartbeat-check.yaml"
+    config.write_text(text.replace("/etc/watchtower/secrets", str(secrets)))
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "watchtower", "heartbeat-check", "--config", str(path), "--check"],
+                              capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+
+    done = check(config)
+    assert done.returncode == 0, done.stderr
+    missing = check(HEARTBEAT_EXAMPLE)  # /etc/watchtower/secrets does not exist here
+    assert missing.returncode == 2 and "secret" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def exposure(unit: Path) -> float:
     done = subprocess.run([require_binary("systemd-analyze"), "security", "--offline=yes", "--no-pager", str(unit)],
                           capture_output=True, text=True, timeout=60, check=False)
@@ -109,10 +147,11 @@ def exposure(unit: Path) -> float:
     return float(match.group(1))
 
 
-def test_security_exposure_of_both_units(tmp_path: Path) -> None:
+def test_security_exposure_of_every_unit(tmp_path: Path) -> None:
     instance = tmp_path / "watchtower@prod.service"
     shutil.copy(TEMPLATE, instance)
-    scores = {"watchtower.service": exposure(SINGLE), "watchtower@prod.service": exposure(instance)}
+    scores = {"watchtower.service": exposure(SINGLE), "watchtower@prod.service": exposure(instance),
+              "watchtower-heartbeat.service": exposure(HEARTBEAT_UNIT)}
     print(f"\n[systemd-analyze security] exposure: {scores} (target <= {MAX_EXPOSURE})")
     assert all(score <= MAX_EXPOSURE for score in scores.values()), scores
 
@@ -125,18 +164,11 @@ def limit_nofile(unit: dict) -> int:
 def fd_budget() -> int:
     """File descriptors the daemon may need at once: the HTTP server's connection cap with its
     refusal slack, plus the reserve it keeps for collectors (endpoint probes, Kubernetes API
-    pool, files, logs). The server caps itself below the soft limit; this makes the unit's
-    limit big enough that the configured cap is the one in force."""
+    pool, files, logs)."""
+    from watchtower.app import httpserver
     from watchtower.app.config import ServerConfig
 
-    server = ServerConfig()
-    cap = getattr(server, "max_connections", None)
-    try:
-        from watchtower import httpserver  # type: ignore[attr-defined]
-        reserve, extra = httpserver.FD_RESERVE, httpserver.REFUSING_EXTRA
-    except ImportError:  # the bounded server (issue 17) has not landed: its documented figures
-        reserve, extra = 128, 32
-    return (cap if cap is not None else 512) + reserve + extra
+    return ServerConfig().max_connections + httpserver.FD_RESERVE + httpserver.REFUSING_EXTRA
 
 
 def test_limit_nofile_fits_the_connection_cap(template: dict) -> None:
@@ -146,6 +178,20 @@ def test_limit_nofile_fits_the_connection_cap(template: dict) -> None:
         limit = limit_nofile(unit)
         print(f"\n[fds] {name}: LimitNOFILE={limit}, needed {budget}")
         assert budget <= limit <= 4 * budget, f"{name}: LimitNOFILE={limit} for a budget of {budget}"
+
+
+def test_the_configured_cap_is_in_force_under_the_units_limit(template: dict) -> None:
+    """The server lowers its cap below the soft fd limit; under LimitNOFILE it must not have to."""
+    limit = limit_nofile(template)
+    probe = ("from watchtower.app.config import ServerConfig; from watchtower.app.httpserver import Limits; "
+             "print(Limits().effective_max_connections(), ServerConfig().max_connections)")
+    done = subprocess.run([require_binary("prlimit"), f"--nofile={limit}:{limit}", "--", sys.executable, "-c", probe],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    effective, configured = map(int, done.stdout.split())
+    print(f"\n[fds] under LimitNOFILE={limit}: connection cap in force {effective} (configured {configured})")
+    assert effective == configured
 
 
 def test_instance_examples_differ_where_they_must() -> None:

@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.app.config import Config
 from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core import progress
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import Seconds
@@ -79,6 +80,7 @@ class HangingCollector(Collector):
     release = threading.Event()
 
     def collect(self) -> CollectResult:
+        progress.note("/test/hanging-item")
         self.release.wait(30)
         return CollectResult()
 

@@ -23,6 +23,7 @@ from tests.support.services import free_port, require_binary, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
+DEPLOY_HA = ROOT / "deploy" / "ha"
 
 
 class ManagedProcess:
@@ -215,3 +216,18 @@ def rules_without_for(destination: Path, sources: Sequence[Path] | None = None) 
 def wait_for_value(prometheus: Prometheus, expr: str, timeout: float, what: str | None = None) -> list[dict[str, Any]]:
     """Wait until ``expr`` returns at least one series."""
     return prometheus.wait_until(lambda: prometheus.query(expr), timeout, what or expr)
+
+
+def ha_prometheus_config(replica: str, watchtowers: Sequence[str], alertmanagers: Sequence[str],
+                         rules: Sequence[Path], cluster: str, interval: str = "250ms") -> dict[str, Any]:
+    """deploy/ha/prometheus.yml for one host of the pair, with only addresses and timers replaced:
+    its replica name, its watchtower(s), both Alertmanagers, the rule file copies."""
+    doc = yaml.safe_load((DEPLOY_HA / "prometheus.yml").read_text())
+    doc["global"].update(scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval)
+    doc["global"]["external_labels"]["replica"] = replica
+    doc["rule_files"] = [str(p) for p in rules]
+    (am_config,) = doc["alerting"]["alertmanagers"]
+    am_config["static_configs"] = [{"targets": list(alertmanagers)}]
+    (job,) = [j for j in doc["scrape_configs"] if j["job_name"] == "watchtower"]
+    job["static_configs"] = [{"targets": list(watchtowers), "labels": {"cluster": cluster}}]
+    return doc

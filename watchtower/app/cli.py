@@ -1,12 +1,14 @@
 """The ``watchtower`` command: run, check, config check|show, version.
 
-Exit status: 0 fine, 1 warnings (``check``), 2 critical findings, a failed collector, or a bad
-configuration (the message names the field).
+Exit status of ``check`` and ``check certs`` follows the monitoring-plugins convention: 0 OK,
+1 WARNING, 2 CRITICAL, 3 UNKNOWN (nothing critical seen, but something could not be looked at).
+Other commands: 0 fine, 2 a bad configuration (the message names the field) or a failure.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -19,6 +21,7 @@ from watchtower import __version__
 from watchtower.app import config as config_mod
 from watchtower.app import report
 from watchtower.app.daemon import Daemon, make_context, select_collectors
+from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
 from watchtower.app.logsetup import setup_logging
 from watchtower.app.provision_commands import add_commands as add_grafana_commands
 from watchtower.app.registry import REGISTRY
@@ -26,11 +29,19 @@ from watchtower.app.scheduler import CollectorRunner
 from watchtower.app.store import SnapshotStore, StoreView
 from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.core.formatting import format_table
-from watchtower.core.results import Severity
-from watchtower.core.settings import ConfigError, SecretUnavailable
+from watchtower.core.results import Status
+from watchtower.core.settings import ConfigError, SecretUnavailable, StartupError
 
-EXIT_OK, EXIT_WARNING, EXIT_CRITICAL = 0, 1, 2
+EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 EXIT_CONFIG = 2
+EXIT_STARTUP = 2  # like a bad config: systemd's RestartPreventExitStatus=2 does not restart-loop on it
+CHECK_EXIT_HELP = """exit status (the monitoring-plugins convention):
+  0  OK        every enabled collector ran and found nothing to warn about
+  1  WARNING   warnings only
+  2  CRITICAL  a critical finding (an expired certificate, no VIP holder, ...)
+  3  UNKNOWN   nothing critical, but watchtower could not look everywhere: a collector failed,
+               an input could not be read, or no collector runs at all (blind)
+The last lines name what caused a non-zero status."""
 
 log = logging.getLogger("watchtower")
 
@@ -67,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", parents=[common], help="run every enabled collector once and report",
-                           description="Run every enabled collector once, print what it found and exit "
-                                       "0 (all fine), 1 (warnings) or 2 (critical findings or a failed "
-                                       "collector).")
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           description="Run every enabled collector once and print what it found.\n\n"
+                                       + CHECK_EXIT_HELP)
     _add_check_output(check)
     check.add_argument("--collector", action="append", default=[], metavar="NAME",
                        help="only this collector (repeatable)")
@@ -94,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_show.set_defaults(func=cmd_config_show)
 
     add_grafana_commands(sub, common)  # `watchtower provision [--dry-run]`, `watchtower render --out DIR`
+
+    add_heartbeat_commands(sub, common)  # `watchtower heartbeat-check --config FILE`
 
     version = sub.add_parser("version", help="print the version", description="Print watchtower's version.")
     version.set_defaults(func=cmd_version)
@@ -131,7 +144,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    sys.stdout.write(config_mod.render(_load_config(args)))
+    sys.stdout.write(config_mod.render(config_mod.with_defaults(_load_config(args), _registry())))
     return EXIT_OK
 
 
@@ -143,8 +156,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             config_mod.parse_listen(args.listen)
         except ValueError:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9847") from None
-    log.info("watchtower %s starting with config:\n%s", __version__, config_mod.render(config))
-    Daemon(config, listen=args.listen).run_until_stopped()
+        # the log shows what is used: --listen overrides server.listen
+        config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
+    try:
+        daemon = Daemon(config, listen=args.listen)
+        daemon.bind()  # before any log line: a start-up failure is the only line printed
+    except (ConfigError, SecretUnavailable, StartupError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever else stops the start: one line, exit 2
+        raise StartupError(f"{type(exc).__name__}: {exc}") from None
+    log.info("watchtower %s starting with config:\n%s", __version__,
+             config_mod.render(config_mod.with_defaults(config, _registry())))
+    daemon.run_until_stopped()
     log.info("stopped")
     return EXIT_OK
 
@@ -175,34 +198,36 @@ def cmd_check(args: argparse.Namespace) -> int:
         else:
             collectors.append(collector)
     view = run_collectors_once(collectors)
-    return emit_check(view, args.output, registry, skipped)
+    # Asked for by name, a provisioner is what the person wants judged; otherwise it does not watch.
+    passive = () if args.collector else tuple(n for n, c in registry.items() if c.changes_external_state)
+    return emit_check(view, args.output, registry, skipped, passive=passive)
 
 
 def emit_check(
     view: StoreView, output: str, registry: Mapping[str, type[Collector]],
-    skipped: Mapping[str, str] | None = None, stream: TextIO | None = None,
+    skipped: Mapping[str, str] | None = None, stream: TextIO | None = None, passive: Sequence[str] = (),
 ) -> int:
     """Print a check result as a table or JSON; return the exit status it implies."""
     stream = stream or sys.stdout
-    doc = report.status_document(view)
+    doc = report.status_document(view, skipped=skipped, passive=passive)
     if output == "json":
-        doc["skipped"] = dict(skipped or {})
         json.dump(doc, stream, indent=2)
         stream.write("\n")
     else:
         stream.write(render_check_table(view, doc, registry, skipped or {}, color=_use_color(stream)))
-    return int(report.overall(view))
+    return Status[doc["status"].upper()].value
 
 
 def _use_color(stream: TextIO) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-_COLORS = {Severity.OK: "\033[32m", Severity.WARNING: "\033[33m", Severity.CRITICAL: "\033[31m"}
+_COLORS = {"ok": "\033[32m", "warning": "\033[33m", "critical": "\033[31m", "unknown": "\033[35m"}
 
 
-def paint(text: str, severity: Severity, color: bool) -> str:
-    return f"{_COLORS[severity]}{text}\033[0m" if color else text
+def paint(text: str, state: Status | Any, color: bool) -> str:
+    """``text`` in the colour of a Status or Severity (magenta for UNKNOWN)."""
+    return f"{_COLORS[state.label]}{text}\033[0m" if color else text
 
 
 def render_check_table(
@@ -225,18 +250,43 @@ def render_check_table(
         lines += format_table(("STATUS", "SECTION", "SUBJECT", "FINDING"), rows) + [""]
     rows = []
     for c in doc["collectors"]:
-        sev = Severity[c["severity"].upper()]
         state = "ok" if c["success"] else f"FAILED ({c['failure_reason']}): {c['failure_detail']}"
-        rows.append((c["name"], paint(state, sev, color), str(len(c["errors"])), f"{c['duration_seconds'] or 0:.2f}s"))
+        rows.append((c["name"], paint(state, Status[c["severity"].upper()], color), str(len(c["errors"])),
+                     f"{c['duration_seconds'] or 0:.2f}s"))
     for name, reason in sorted(skipped.items()):
         rows.append((name, f"not run: {reason}", "-", "-"))
     lines += format_table(("COLLECTOR", "STATE", "ERRORS", "TOOK"), rows)
     for c in doc["collectors"]:
         for e in c["errors"]:
             lines.append(f"  {c['name']}: {e['location']}: {e['reason']}: {e['detail']}")
-    overall = report.overall(view)
-    lines += ["", "overall: " + paint(overall.label.upper(), overall, color)]
+    overall = Status[doc["status"].upper()]
+    lines += ["", "overall: " + paint(overall.label.upper(), overall, color) + f" (exit {overall.value})"]
+    lines += [f"  {line}" for line in status_reasons(doc)]
     return "\n".join(lines) + "\n"
+
+
+def status_reasons(doc: Mapping[str, Any], limit: int = 10) -> list[str]:
+    """The lines that say why a status document is not OK: its findings, failures or blindness."""
+    status = doc["status"]
+    out: list[str] = []
+    if status in ("critical", "warning"):
+        out = [f"{f['severity']}: {f['section']}: {f['subject']}: {f['message']}"
+               for f in doc["findings"] if f["severity"] == status]
+    elif status == "unknown":
+        blind = doc.get("blind")
+        if blind:
+            out.append(f"blind: {blind['reason']}")
+            out += [f"  {c['name']}: {c['why']}" for c in blind["collectors"]]
+            out.append(f"try first: {blind['first_command']}  ({blind['first_command_why']})")
+            return out
+        for c in doc["collectors"]:
+            if not c["success"]:
+                out.append(f"unknown: collector {c['name']} "
+                           + (f"failed ({c['failure_reason']}): {c['failure_detail']}" if c["ran"] else "has not run"))
+            out += [f"unknown: {c['name']}: {e['location']}: {e['reason']}: {e['detail']}" for e in c["errors"]]
+    if len(out) > limit:
+        out = out[:limit] + [f"... and {len(out) - limit} more (--output json has them all)"]
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,5 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SecretUnavailable as exc:
         print(f"watchtower: secret unavailable: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except StartupError as exc:
+        print(f"watchtower: cannot start: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
     except KeyboardInterrupt:
         return EXIT_OK

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -19,6 +18,7 @@ import yaml
 from watchtower.app.httpserver import Limits
 from watchtower.app.registry import REGISTRY
 from watchtower.collectors.base import Collector
+from watchtower.core.regularfile import read_regular_text
 from watchtower.core.sections import CollectorSettings, ControlPlaneConfig, KubernetesConfig
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, bind, to_plain
 
@@ -27,6 +27,7 @@ _LIMITS = Limits()
 CONFIG_ENV = "WATCHTOWER_CONFIG"
 DEFAULT_PORT = 9847
 DEFAULT_LISTEN = f"0.0.0.0:{DEFAULT_PORT}"
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -148,9 +149,12 @@ def load(path: str | os.PathLike[str] | None, registry: Mapping[str, type[Collec
     if path is None:
         return from_mapping({}, registry)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular_text(os.fspath(path), MAX_CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError("<file>", str(path), f"a readable config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("<file>", str(path), f"UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                               f"{exc.start} is not)") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -158,6 +162,13 @@ def load(path: str | os.PathLike[str] | None, registry: Mapping[str, type[Collec
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
         raise ConfigError("<file>", str(path), f"valid YAML (parse error at {where})") from None
     return from_mapping(data, registry)
+
+
+def with_defaults(config: Config, registry: Mapping[str, type[Collector]]) -> Config:
+    """``config`` with every registered collector's settings spelled out (its defaults where unset),
+    so ``config show`` and the start-up log say what each collector will really do."""
+    collectors = {name: config.collector_settings(name, registry) for name in registry}
+    return dataclasses.replace(config, collectors=MappingProxyType(collectors))
 
 
 def render(config: Config) -> str:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
+import os
 import signal
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 
 from watchtower.app import config as config_mod
 from watchtower.app.config import Config
-from watchtower.app.http import App, serve
+from watchtower.app.http import App, serve, tls_context
 from watchtower.app.httpserver import BoundedHTTPServer
 from watchtower.app.registry import REGISTRY
+from watchtower.app.report import FIRST_COMMAND
 from watchtower.app.scheduler import CollectorRunner, CollectorScheduler
-from watchtower.app.store import SnapshotStore
+from watchtower.app.store import CollectorPlan, SnapshotStore
 from watchtower.collectors.base import Collector, CollectorContext
-from watchtower.core.settings import SecretUnavailable
+from watchtower.core.regularfile import open_regular
+from watchtower.core.settings import SecretUnavailable, StartupError
 from watchtower.io.kube import KubeClientFactory
 
 log = logging.getLogger(__name__)
@@ -62,6 +68,44 @@ def select_collectors(
     return Selection(enabled=tuple(enabled), skipped=skipped)
 
 
+def listen_error(listen: str, host: str, exc: OSError) -> str:
+    """One line saying why ``listen`` cannot be bound."""
+    if isinstance(exc, socket.gaierror):
+        return f"cannot listen on {listen}: cannot resolve {host!r} ({exc.strerror})"
+    reasons = {
+        errno.EADDRINUSE: "the address is already in use (another watchtower or exporter on this port?)",
+        errno.EADDRNOTAVAIL: f"{host} is not an address of this host",
+        errno.EACCES: "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)",
+    }
+    return f"cannot listen on {listen}: {reasons.get(exc.errno or 0, exc.strerror or str(exc))}"
+
+
+def check_tls_files(cert_file: str, key_file: str) -> None:
+    """Both files are readable regular files and load as one certificate and key; else StartupError."""
+    for field, path in (("tls_cert_file", cert_file), ("tls_key_file", key_file)):
+        try:
+            fd, _info = open_regular(path)
+        except OSError as exc:
+            raise StartupError(f"server.{field} {path}: {exc.strerror or type(exc).__name__}") from None
+        os.close(fd)
+    try:
+        tls_context(cert_file, key_file)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise StartupError(f"server.tls_cert_file {cert_file} and server.tls_key_file {key_file} do not load "
+                           f"as a certificate and its key ({reason})") from None
+
+
+def collector_plan(config: Config, registry: Mapping[str, type[Collector]], selection: Selection) -> tuple[CollectorPlan, ...]:
+    """Every registered collector: scheduled here or not, with its configured interval and timeout."""
+    running = {c.name for c in selection.enabled}
+    plan = []
+    for name in registry:
+        settings = config.collector_settings(name, registry)
+        plan.append(CollectorPlan(name, name in running, float(settings.interval), float(settings.timeout)))
+    return tuple(plan)
+
+
 class Daemon:
     """The long-running process: scheduler plus HTTP server, until ``stop()``."""
 
@@ -77,6 +121,8 @@ class Daemon:
         self.config = config
         self.context = context or make_context(config)
         self.selection = select_collectors(config, registry, self.context)
+        self.plan = collector_plan(config, registry, self.selection)
+        self.passive = tuple(name for name, cls in registry.items() if cls.changes_external_state)
         self.store = SnapshotStore(c.name for c in self.selection.enabled)
         self.scheduler = CollectorScheduler(CollectorRunner(c, self.store) for c in self.selection.enabled)
         self.listen = listen or config.server.listen
@@ -89,23 +135,42 @@ class Daemon:
             return None
         return auth.username, auth.password.read()
 
-    def start(self) -> None:
-        for collector in self.selection.enabled:
-            s = collector.settings
-            log.info("collector %s: running every %gs (timeout %gs)", collector.name, s.interval, s.timeout)
-        for name, reason in sorted(self.selection.skipped.items()):
-            log.info("collector %s: not running: %s", name, reason)
+    def bind(self) -> None:
+        """Read the credentials, load TLS and bind the listening socket, serving from then on.
+
+        Every failure is a ``StartupError`` naming its cause in one line (exit 2).
+        """
+        if self.server is not None:
+            return
+        server_config = self.config.server
         host, port = config_mod.parse_listen(self.listen)
+        if server_config.tls_cert_file and server_config.tls_key_file:
+            check_tls_files(server_config.tls_cert_file, server_config.tls_key_file)
         app = App(
             self.store, alive=self.scheduler.alive,
             expected_collectors=tuple(c.name for c in self.selection.enabled),
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
+            plan=self.plan, skipped=self.selection.skipped, passive=self.passive,
         )
-        server, _ = serve(app, host, port, self.config.server.tls_cert_file, self.config.server.tls_key_file,
-                          limits=self.config.server.limits())
-        self.server = server
-        bound_host, bound_port = server.server_address[:2]
+        try:
+            self.server, _ = serve(app, host, port, server_config.tls_cert_file, server_config.tls_key_file,
+                                   limits=server_config.limits())
+        except OSError as exc:
+            raise StartupError(listen_error(self.listen, host, exc)) from None
+
+    def start(self) -> None:
+        self.bind()
+        for collector in self.selection.enabled:
+            s = collector.settings
+            log.info("collector %s: running every %gs (timeout %gs)", collector.name, s.interval, s.timeout)
+        for name, reason in sorted(self.selection.skipped.items()):
+            log.info("collector %s: not running: %s", name, reason)
+        if not [c for c in self.selection.enabled if c.name not in self.passive]:
+            log.warning("watchtower is blind: no collector watches anything here, so / and /api/status say UNKNOWN; "
+                        "try first: %s", FIRST_COMMAND)
+        assert self.server is not None
+        bound_host, bound_port = self.server.server_address[:2]
         scheme = "https" if self.config.server.tls_cert_file else "http"
         log.info("serving %s://%s:%d/metrics", scheme, bound_host, bound_port)
         self.scheduler.start()
@@ -130,4 +195,4 @@ class Daemon:
                 self.server.server_close()
 
 
-__all__ = ["Daemon", "SecretUnavailable", "Selection", "make_context", "select_collectors"]
+__all__ = ["Daemon", "SecretUnavailable", "Selection", "StartupError", "make_context", "select_collectors"]

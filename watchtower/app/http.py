@@ -13,7 +13,7 @@ import json
 import logging
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -22,7 +22,7 @@ from prometheus_client.exposition import choose_encoder
 from watchtower.app import report
 from watchtower.app.httpserver import BoundedHTTPServer, Limits, Request, Response
 from watchtower.app.statuspage import render_page
-from watchtower.app.store import SnapshotStore, StoreExposition
+from watchtower.app.store import CollectorPlan, SnapshotStore, StoreExposition
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +99,17 @@ class App:
         expected_collectors: tuple[str, ...],
         basic_auth: tuple[str, str] | None = None,
         cluster: str = "",
+        plan: Sequence[CollectorPlan] = (),
+        skipped: Mapping[str, str] | None = None,
+        passive: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.alive = alive
         self.expected_collectors = expected_collectors
+        self.skipped = dict(skipped or {})  # collectors not running, and why: the blind page lists them
+        self.passive = tuple(passive)  # collectors that write rather than watch
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreExposition(store))
+        self.registry.register(StoreExposition(store, plan=plan))
         self.metrics = MetricsCache(store, self.registry)
         self._basic_auth = basic_auth
         self.cluster = cluster
@@ -130,7 +135,8 @@ class App:
         return ok_user and ok_password
 
     def status(self) -> dict[str, Any]:
-        return report.status_document(self.store.view(), cluster=self.cluster)
+        return report.status_document(self.store.view(), cluster=self.cluster, skipped=self.skipped,
+                                      passive=self.passive)
 
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})  # probes stay reachable without credentials

@@ -314,9 +314,11 @@ class _Connection(asyncio.Protocol):
         if self.transport is None or self.closing:
             return
         self.arm(self.server.limits.write_timeout, "write_timeout")
-        self.transport.write(_head(response, keep_alive))
-        if head_only:
+        head = _head(response, keep_alive)
+        if head_only or len(response.body) <= CHUNK_BYTES:  # one write, one segment for small answers
+            self.transport.write(head if head_only else head + response.body)
             return
+        self.transport.write(head)
         view = memoryview(response.body)
         for start in range(0, len(view), CHUNK_BYTES):
             await self._can_write.wait()

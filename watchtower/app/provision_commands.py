@@ -20,7 +20,9 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     prov = sub.add_parser(
         "provision", parents=[common], help="reconcile Grafana once (folder, dashboards, alerts, contact points, policy)",
         description="Bring Grafana in line with dashboards/, alerts/ and collectors.grafana in the config, once, "
-                    "writing only what differs. Exit 0 when everything is in place, 2 otherwise.")
+                    "writing only what differs. One attempt, bounded by collectors.grafana.request_timeout "
+                    "(default 10s): an unreachable Grafana fails at once (the daemon retries with backoff). "
+                    "Exit 0 when everything is in place, 2 otherwise.")
     prov.add_argument("--dry-run", action="store_true", help="print what would be created/updated/deleted; change nothing")
     prov.set_defaults(func=cmd_provision)
     render_cmd = sub.add_parser(
@@ -51,7 +53,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     setup_logging(args.log_level or "warning", "text")
     if not settings.url:
         raise ConfigError("collectors.grafana.url", None, "the Grafana URL, e.g. https://grafana.example.org")
-    report = provision.run(settings, dry_run=args.dry_run)
+    # One attempt, bounded by the request timeout: a person or a CI job waits for an answer; the
+    # retry with backoff over the job's whole timeout is for the daemon, which has time to wait.
+    report = provision.run(settings, dry_run=args.dry_run, budget_seconds=0.0)
     if report.plan is not None:
         sys.stdout.write(report.plan.render())
     if report.outcome is not None:

@@ -1,7 +1,9 @@
 """Judging a store view: findings, collector health and the overall state, as plain data.
 
 Pure functions over immutable snapshots, shared by ``watchtower check``, ``/api/status`` and
-the status page so that all three always say the same thing.
+the status page so that all three always say the same thing. Every OK must be earned: a
+collector that failed or has not run yet, an item it could not read, or no collector at all
+("blind") makes the state UNKNOWN unless something seen is critical.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from watchtower import __version__
 from watchtower.app.store import CollectorState, StoreView
-from watchtower.core.results import Finding, Severity
+from watchtower.core.results import Finding, Severity, Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +33,9 @@ class CollectorStatus:
     item_errors: tuple[tuple[str, str, str], ...]  # (location, reason, detail)
 
     @property
-    def severity(self) -> Severity:
-        return Severity.OK if (self.success or not self.ran) else Severity.CRITICAL
+    def status(self) -> Status:
+        """OK once it has succeeded; UNKNOWN while it has not run yet or when its last run failed."""
+        return Status.OK if self.success else Status.UNKNOWN
 
 
 def collector_status(state: CollectorState) -> CollectorStatus:
@@ -62,12 +65,44 @@ def findings(view: StoreView) -> list[Finding]:
     return sorted(out, key=lambda f: (-f.severity, f.section, f.subject))
 
 
-def overall(view: StoreView) -> Severity:
-    """The worst of all findings and collector failures (a failing collector is critical)."""
+FIRST_COMMAND = "watchtower check certs --kubeadm"
+FIRST_COMMAND_WHY = ("shows at once what the kubeadm PKI on this host holds, without a config file; "
+                     "then point the collectors at what to watch (`watchtower config show` lists every setting)")
+
+
+def blind(view: StoreView, skipped: Mapping[str, str] | None = None,
+          passive: Collection[str] = ()) -> dict[str, Any] | None:
+    """Why watchtower sees nothing, or None when some collector watches.
+
+    Blind: no collector is enabled (``passive`` ones, which write rather than watch, do not
+    count), or every enabled one failed its last run. The answer lists each collector with why
+    it is not running or what its last failure was, and a first command to try.
+    """
+    watching = {n: s for n, s in view.states.items() if n not in passive}
+    if watching and not all(s.last_run is not None and not s.last_run.success for s in watching.values()):
+        return None
+    why = {name: f"not running: {reason}" for name, reason in (skipped or {}).items()}
+    for name, state in watching.items():
+        run = state.last_run
+        why[name] = f"failed ({run.failure_reason}): {run.failure_detail}" if run else "has not run yet"
+    reason = ("every enabled collector failed its last run" if watching
+              else "no collector is running: none is enabled or has anything to watch here")
+    return {
+        "reason": reason,
+        "collectors": [{"name": n, "why": w} for n, w in sorted(why.items())],
+        "first_command": FIRST_COMMAND,
+        "first_command_why": FIRST_COMMAND_WHY,
+    }
+
+
+def overall(view: StoreView, skipped: Mapping[str, str] | None = None, passive: Collection[str] = ()) -> Status:
+    """CRITICAL for a critical finding; else UNKNOWN when blind, when a collector failed or has not
+    run yet, or when an item could not be read; else the worst finding (WARNING or OK)."""
     worst = max((f.severity for f in findings(view)), default=Severity.OK)
-    for state in view.states.values():
-        worst = max(worst, collector_status(state).severity)
-    return Severity(worst)
+    unknown = blind(view, skipped, passive) is not None or any(
+        collector_status(state).status is not Status.OK or collector_status(state).item_errors
+        for state in view.states.values())
+    return Status.judge(Severity(worst), unknown)
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -76,8 +111,12 @@ def iso(timestamp: float | None) -> str | None:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def status_document(view: StoreView, now: float | None = None, cluster: str = "") -> dict[str, Any]:
-    """The JSON document behind ``/api/status``, the status page and ``check --output json``."""
+def status_document(view: StoreView, now: float | None = None, cluster: str = "",
+                    skipped: Mapping[str, str] | None = None, passive: Collection[str] = ()) -> dict[str, Any]:
+    """The JSON document behind ``/api/status``, the status page and ``check --output json``.
+
+    ``skipped``: collectors not running and why; ``passive``: those that write rather than watch.
+    """
     collectors = []
     for name in sorted(view.states):
         status = collector_status(view.states[name])
@@ -85,7 +124,7 @@ def status_document(view: StoreView, now: float | None = None, cluster: str = ""
             "name": status.name,
             "ran": status.ran,
             "success": status.success,
-            "severity": status.severity.label,
+            "severity": status.status.label,
             "last_success": iso(status.last_success_at),
             "duration_seconds": status.duration_seconds,
             "failure_reason": status.failure_reason,
@@ -98,7 +137,7 @@ def status_document(view: StoreView, now: float | None = None, cluster: str = ""
         if result is not None and result.details:
             details[name] = dict(result.details)
     return {
-        "status": overall(view).label,
+        "status": overall(view, skipped, passive).label,
         "cluster": cluster,
         "version": __version__,
         "generated_at": iso(time.time() if now is None else now),
@@ -108,4 +147,6 @@ def status_document(view: StoreView, now: float | None = None, cluster: str = ""
             for f in findings(view)
         ],
         "details": details,
+        "skipped": dict(sorted((skipped or {}).items())),
+        "blind": blind(view, skipped, passive),
     }

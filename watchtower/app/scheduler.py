@@ -3,8 +3,11 @@
 APScheduler fires one job per enabled collector (no overlap, coalesced, jittered). The job
 does not call ``collect()`` itself: it runs it on a worker thread of that collector's own and
 waits at most ``timeout``. A collector that raises, returns garbage or hangs is recorded as
-failed with a reason; a hung worker is left to finish on its own (Python threads cannot be
-killed) and no second worker is started for that collector until it does.
+failed with a reason. A hung worker is left to finish on its own (Python threads cannot be
+killed) and its late result is dropped; the next scheduled run starts a fresh worker, so one
+hang never disables a collector for good. The timeout names the item the worker was waiting on
+(``watchtower.core.progress``). Only when ``MAX_HUNG_WORKERS`` of its workers hang at once does a
+collector stop starting more, until one of them returns.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watchtower.app.store import RunRecord, SnapshotStore
 from watchtower.collectors.base import Collector
+from watchtower.core import progress
 from watchtower.core.results import CollectResult
 
 log = logging.getLogger(__name__)
 
 MAX_JITTER_SECONDS = 5.0
+MAX_HUNG_WORKERS = 3  # per collector: a bound on threads stuck in reads that never return
 
 
 class CollectorRunner:
@@ -42,7 +47,7 @@ class CollectorRunner:
         self.store = store
         self._clock = clock
         self._monotonic = monotonic
-        self._worker: threading.Thread | None = None
+        self._hung: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     @property
@@ -66,10 +71,13 @@ class CollectorRunner:
         started_at = self._clock()
         start = self._monotonic()
         timeout = float(self.collector.settings.timeout)
-        if self._worker is not None and self._worker.is_alive():
+        self._hung = [w for w in self._hung if w.is_alive()]
+        if len(self._hung) >= MAX_HUNG_WORKERS:
+            items = sorted({progress.current(w) or "an unnamed step" for w in self._hung})
             return RunRecord(
                 started_at=started_at, duration_seconds=0.0, success=False, failure_reason="timeout",
-                failure_detail="the previous run is still hanging; not starting another",
+                failure_detail=f"{len(self._hung)} earlier runs still hang (in {', '.join(items)}); "
+                               "not starting another until one returns",
             )
         outcome: dict[str, object] = {}
 
@@ -78,16 +86,20 @@ class CollectorRunner:
                 outcome["result"] = self.collector.collect()
             except BaseException as exc:  # noqa: BLE001 - isolate everything the collector does
                 outcome["error"] = exc
+            finally:
+                progress.clear()
 
         worker = threading.Thread(target=work, name=f"collect-{self.name}", daemon=True)
-        self._worker = worker
         worker.start()
         worker.join(timeout)
         duration = self._monotonic() - start
         if worker.is_alive():
+            self._hung.append(worker)
+            item = progress.current(worker)
             return RunRecord(
                 started_at=started_at, duration_seconds=duration, success=False, failure_reason="timeout",
-                failure_detail=f"no result within the {timeout:g}s timeout",
+                failure_detail=f"no result within the {timeout:g}s timeout"
+                               + (f"; still waiting on {item}" if item else ""),
             )
         if "error" in outcome:
             exc = outcome["error"]

@@ -17,26 +17,28 @@ REFRESH_SECONDS = 30
 MAX_ROWS = 500  # a page for people, not an export: /api/status has everything
 
 # Sections in the order on-call reads them; collectors not listed follow alphabetically.
-SECTION_ORDER = ("certs", "vip", "apiserver", "haproxy", "etcd", "nodes", "upgrade", "grafana")
+SECTION_ORDER = ("certs", "vip", "apiserver", "haproxy", "etcd", "nodes", "upgrade", "removed_apis", "grafana")
 SECTION_TITLES = {
     "certs": "Certificates", "vip": "Virtual IP", "apiserver": "API servers", "haproxy": "HAProxy backends",
-    "etcd": "etcd", "nodes": "Nodes", "upgrade": "Upgrade policy", "grafana": "Grafana provisioning",
+    "etcd": "etcd", "nodes": "Nodes", "upgrade": "Upgrade policy",
+    "removed_apis": "Upgrade blockers: removed APIs in use", "grafana": "Grafana provisioning",
 }
-_SEVERITY_WORDS = {"ok", "warning", "critical"}
+_SEVERITY_WORDS = {"ok", "warning", "critical", "unknown"}
 # Collectors' own status words that mean "critical" for colouring (e.g. a certificate's "expired").
 _CRITICAL_WORDS = {"expired", "not_yet_valid", "down", "failed", "lost"}
 
 _CSS = """
-:root{--ok:#1a7f37;--warning:#9a6700;--critical:#cf222e;--muted:#57606a;--line:#d0d7de}
+:root{--ok:#1a7f37;--warning:#9a6700;--critical:#cf222e;--unknown:#6639ba;--muted:#57606a;--line:#d0d7de}
 *{box-sizing:border-box}body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
 header{padding:14px 18px;color:#fff}header h1{margin:0;font-size:22px}header p{margin:2px 0 0;opacity:.9}
-header.ok{background:var(--ok)}header.warning{background:var(--warning)}header.critical{background:var(--critical)}
+header.ok{background:var(--ok)}header.warning{background:var(--warning)}header.critical{background:var(--critical)}header.unknown{background:var(--unknown)}
 main{padding:8px 12px 24px;max-width:1200px;margin:auto}section{background:#fff;border:1px solid var(--line);border-radius:6px;margin:12px 0;padding:8px 12px;overflow-x:auto}
 h2{font-size:17px;margin:6px 0 8px}h3{font-size:15px;margin:10px 0 4px;color:var(--muted)}
 table{border-collapse:collapse;width:100%;font-size:14px}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
 th{color:var(--muted);font-weight:600;white-space:nowrap}tr.critical td:first-child{border-left:4px solid var(--critical)}tr.warning td:first-child{border-left:4px solid var(--warning)}
 .badge{display:inline-block;padding:0 6px;border-radius:10px;font-size:12px;font-weight:600;color:#fff}
-.badge.ok{background:var(--ok)}.badge.warning{background:var(--warning)}.badge.critical{background:var(--critical)}
+.badge.ok{background:var(--ok)}.badge.warning{background:var(--warning)}.badge.critical{background:var(--critical)}.badge.unknown{background:var(--unknown)}
+tr.unknown td:first-child{border-left:4px solid var(--unknown)}section.blind{border-left:6px solid var(--unknown)}code{background:#eaeef2;padding:1px 4px;border-radius:4px}
 .muted{color:var(--muted)}footer{font-size:12px;color:var(--muted);text-align:center;padding:8px}
 @media (max-width:600px){body{font-size:14px}th,td{padding:3px 4px}main{padding:4px}}
 """
@@ -53,14 +55,15 @@ def render_page(doc: Mapping[str, Any]) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<header class='{_css_class(status)}' id='overall'><h1>{escape(status.upper())}</h1>",
         f"<p>watchtower{_cluster_suffix(doc)} · {_summary(doc)}</p></header><main>",
-        _attention(doc.get("findings", ())),
+        _blind(doc.get("blind")),
+        _attention(doc.get("findings", ()), status),
         _certificates(doc.get("details", {}).get("certs")),
     ]
     details = doc.get("details", {})
     for name in _ordered(details):
         if name != "certs":
             parts.append(_details_section(name, details[name]))
-    parts.append(_collectors(doc.get("collectors", ())))
+    parts.append(_collectors(doc.get("collectors", ()), doc.get("skipped") or {}))
     generated = doc.get("generated_at") or ""
     parts.append(
         f"<footer>generated {escape(str(generated))} · refreshes every {REFRESH_SECONDS}s · "
@@ -94,7 +97,25 @@ def _summary(doc: Mapping[str, Any]) -> str:
     words = [f"{critical} critical", f"{warning} warning"]
     if failed:
         words.append("failing collectors: " + ", ".join(failed))
+    if doc.get("blind"):
+        words.append("blind: nothing is being watched")
+    elif doc.get("status") == "unknown":
+        words.append("could not look everywhere")
     return escape(" · ".join(words))
+
+
+def _blind(blind: Mapping[str, Any] | None) -> str:
+    """Why watchtower sees nothing: each collector with why it is not running, and what to try first."""
+    if not blind:
+        return ""
+    rows = "".join(f"<tr class='unknown'><td>{escape(str(c['name']))}</td><td>{escape(str(c['why']))}</td></tr>"
+                   for c in blind.get("collectors", ()))
+    return ("<section id='blind' class='blind'><h2>Why watchtower is blind</h2>"
+            f"<p>{escape(str(blind.get('reason', '')))}. No alert can fire from this watchtower until a collector "
+            "runs: the state is UNKNOWN, not OK.</p>"
+            f"<table><thead><tr><th>collector</th><th>why it is not watching</th></tr></thead><tbody>{rows}</tbody>"
+            f"</table><p>Try first: <code>{escape(str(blind.get('first_command', '')))}</code> — "
+            f"{escape(str(blind.get('first_command_why', '')))}.</p></section>")
 
 
 def _ordered(details: Mapping[str, Any]) -> list[str]:
@@ -102,10 +123,12 @@ def _ordered(details: Mapping[str, Any]) -> list[str]:
     return known + sorted(n for n in details if n not in SECTION_ORDER)
 
 
-def _attention(findings: Iterable[Mapping[str, Any]]) -> str:
+def _attention(findings: Iterable[Mapping[str, Any]], status: str = "ok") -> str:
     rows = [f for f in findings if f.get("severity") in ("critical", "warning")]
     if not rows:
-        return "<section id='attention'><h2>Needs attention</h2><p class='muted'>Nothing: every finding is ok.</p></section>"
+        text = ("No finding — but watchtower could not look everywhere, so this is not an all-clear "
+                "(see the collectors below)." if status == "unknown" else "Nothing: every finding is ok.")
+        return f"<section id='attention'><h2>Needs attention</h2><p class='muted'>{text}</p></section>"
     body = "".join(
         f"<tr class='{_css_class(f['severity'])}'><td>{_badge(f['severity'])}</td><td>{escape(str(f['section']))}</td>"
         f"<td>{escape(str(f['subject']))}</td><td>{escape(str(f['message']))}</td></tr>"
@@ -217,7 +240,7 @@ def _cell(value: object) -> str:
     return escape(str(value))
 
 
-def _collectors(collectors: Iterable[Mapping[str, Any]]) -> str:
+def _collectors(collectors: Iterable[Mapping[str, Any]], skipped: Mapping[str, str] | None = None) -> str:
     rows = []
     for c in collectors:
         state = "ok" if c.get("success") else ("waiting for first run" if not c.get("ran") else "failed")
@@ -233,5 +256,7 @@ def _collectors(collectors: Iterable[Mapping[str, Any]]) -> str:
             f"<tr class='{_css_class(c.get('severity'))}'><td>{escape(str(c.get('name')))}</td><td>{escape(state)}</td>"
             f"<td>{escape(str(c.get('last_success') or 'never'))}</td><td>{escape(last_error)}</td></tr>"
         )
+    for name, reason in sorted((skipped or {}).items()):
+        rows.append(f"<tr><td>{escape(str(name))}</td><td>not running</td><td>–</td><td>{escape(str(reason))}</td></tr>")
     return ("<section id='collectors'><h2>Collectors</h2><table><thead><tr><th>collector</th><th>state</th>"
             "<th>last success</th><th>last error</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></section>")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
@@ -69,6 +69,20 @@ class CollectorState:
 
 
 @dataclasses.dataclass(frozen=True)
+class CollectorPlan:
+    """What the configuration asks of one registered collector here: does it run, how often, how long.
+
+    Exported as ``watchtower_collector_enabled`` / ``_interval_seconds`` / ``_timeout_seconds`` so
+    that alerts can tell a blind watchtower (nothing enabled) and judge staleness per collector.
+    """
+
+    name: str
+    enabled: bool
+    interval_seconds: float
+    timeout_seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
 class StoreView:
     """A consistent picture of all collectors at one moment."""
 
@@ -99,16 +113,18 @@ class SnapshotStore:
 class StoreExposition(PromCollector):
     """A prometheus_client collector yielding meta-metrics and each collector's last result."""
 
-    def __init__(self, store: SnapshotStore, build_labels: Mapping[str, str] | None = None) -> None:
+    def __init__(self, store: SnapshotStore, build_labels: Mapping[str, str] | None = None,
+                 plan: Sequence[CollectorPlan] = ()) -> None:
         self._store = store
         self._build_labels = dict(build_labels or {"version": __version__})
+        self._plan = tuple(plan)
 
     def describe(self) -> list[Metric]:
         return []  # unchecked collector: families vary with the snapshots
 
     def collect(self) -> Iterator[Metric]:
         view = self._store.view()
-        yield from meta_metrics(view, self._build_labels)
+        yield from meta_metrics(view, self._build_labels, self._plan)
         seen: set[str] = set()
         for name in sorted(view.states):
             result = view.states[name].result
@@ -122,11 +138,33 @@ class StoreExposition(PromCollector):
                 yield family
 
 
-def meta_metrics(view: StoreView, build_labels: Mapping[str, str]) -> Iterator[Metric]:
-    """watchtower's own health: one series per collector, from the snapshot view."""
+def meta_metrics(view: StoreView, build_labels: Mapping[str, str],
+                 plan: Sequence[CollectorPlan] = ()) -> Iterator[Metric]:
+    """watchtower's own health: one series per collector, from the snapshot view and the plan."""
     build = InfoMetricFamily("watchtower_build", "watchtower version and build facts.")
     build.add_metric([], dict(build_labels))
     yield build
+    if plan:
+        enabled = GaugeMetricFamily(
+            "watchtower_collector_enabled",
+            "1 if the collector is scheduled here, 0 if it is not (disabled, or nothing for it to watch).",
+            labels=["collector"],
+        )
+        interval = GaugeMetricFamily(
+            "watchtower_collector_interval_seconds", "The collector's configured interval between runs.",
+            labels=["collector"],
+        )
+        timeout = GaugeMetricFamily(
+            "watchtower_collector_timeout_seconds", "The collector's configured timeout for one run.",
+            labels=["collector"],
+        )
+        for item in sorted(plan, key=lambda p: p.name):
+            enabled.add_metric([item.name], 1.0 if item.enabled else 0.0)
+            interval.add_metric([item.name], item.interval_seconds)
+            timeout.add_metric([item.name], item.timeout_seconds)
+        yield enabled
+        yield interval
+        yield timeout
     success = GaugeMetricFamily(
         "watchtower_collector_success",
         "1 if the collector's last run succeeded, 0 if it raised, timed out or returned garbage.",

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import ClassVar, Generic, Literal, TypeVar
 
-from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings, SharedConfig
 from watchtower.io.kube import KubeClientFactory
 
@@ -36,6 +36,7 @@ __all__ = [
     "Role",
     "SettingsT",
     "Severity",
+    "Status",
 ]
 
 Role = Literal["cluster", "node"]
@@ -73,6 +74,13 @@ class Collector(ABC, Generic[SettingsT]):
     # True for jobs that change something outside watchtower (the Grafana provisioner):
     # `watchtower check` only looks, so it runs them only when asked for by --collector.
     changes_external_state: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and "title" not in cls.__dict__:
+            cls.title = cls.name  # a collector without a title is shown by its name
+        if not hasattr(cls, "roles"):
+            cls.roles = frozenset()  # in no Helm role preset: off in both unless configured
 
     def __init__(self, settings: SettingsT, context: CollectorContext) -> None:
         self.settings: SettingsT = settings

@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
@@ -41,18 +41,21 @@ from watchtower.collectors.certsources import (
     Endpoint,
     EndpointSource,
     FileSource,
+    InputStart,
     KubeadmSource,
     KubeconfigSource,
+    Note,
     ScanCache,
     SecretSource,
     kubeadm_present,
 )
+from watchtower.core import progress
 from watchtower.core.formatting import format_table
-from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings
-from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable, format_duration
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable, cli_duration, format_duration
 from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
-from watchtower.pki.checks import SignatureCache
+from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, SignatureCache
 from watchtower.pki.model import rfc3339
 
 CERT_LABELS = ("source", "location", "name", "subject_cn", "issuer_cn", "serial", "is_ca")
@@ -227,6 +230,7 @@ class _Series:
 
     cert: CertInfo | None  # kept only where the scan cache hands out the same object again (local files)
     row: tuple[Any, ...]  # the report row without the fields that depend on the time: values of _ROW_FIELDS
+    # (not_before and not_after as Unix seconds: ``_Details`` spells them in RFC 3339 when read)
     not_after: Sample
     not_before: Sample
 
@@ -265,6 +269,33 @@ class Reuse:
     check_samples: Mapping[tuple[str, tuple[str, ...]], Sample] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass
+class _InputTally:
+    """What one named input (a PATH, a glob, an endpoint, a kubeadm root) yielded in this run."""
+
+    input: str
+    kind: str
+    certificates: int = 0
+    errors: list[ItemError] = dataclasses.field(default_factory=list)
+
+    def judged(self) -> dict[str, Any]:
+        """ok, or unknown with the reason: nothing readable, or no certificate at all."""
+        if self.errors:
+            first = self.errors[0]
+            more = f" (+{len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+            reason, detail = first.reason, f"{first.location}: {first.detail}{more}"
+        elif not self.certificates:
+            reason, detail = "no_certificate", _NO_CERTIFICATE.get(self.kind, "holds no certificate")
+        else:
+            reason, detail = "", ""
+        return {"input": self.input, "kind": self.kind, "status": "unknown" if reason else "ok",
+                "certificates": self.certificates, "errors": len(self.errors), "reason": reason, "detail": detail}
+
+
+_NO_CERTIFICATE = {"path": "holds no certificate (a key, a CSR or nothing a certificate can be read from)",
+                   "glob": "the files it matches hold no certificate", "kubeconfig": "holds no certificate",
+                   "endpoint": "presented no certificate", "kubeadm": "no kubeadm certificate found",
+                   "secrets": "no Secret holds a certificate"}
 _NOT_AFTER = "watchtower_cert_not_after_timestamp_seconds"
 _NOT_BEFORE = "watchtower_cert_not_before_timestamp_seconds"
 _UNJUDGED = object()
@@ -279,7 +310,8 @@ class _Accumulator:
         self.thresholds = thresholds
         self.previous = Reuse() if previous is None else previous
         self.series: dict[tuple[str, ...], _Series] = {}
-        self.rows: list[dict[str, Any]] = []
+        # (series row, seconds left, lifetime fraction left, status): the report's dicts are made when read
+        self.rows: list[tuple[tuple[Any, ...], float, float, str]] = []
         self.local: list[CertRecord] = []
         self.index = IssuerIndex(signatures=signatures)
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
@@ -287,14 +319,33 @@ class _Accumulator:
         self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
+        self.inputs: list[_InputTally] = []
+        self.error_inputs: list[str | None] = []  # per error: the named input it belongs to
+        self.notes: list[Note] = []
+        self._input: _InputTally | None = None
+
+    def begin_input(self, record: InputStart | None) -> None:
+        """Attribute what follows to this named input (None: to no input)."""
+        self._input = None if record is None else _InputTally(record.input, record.kind)
+        if self._input is not None:
+            self.inputs.append(self._input)
 
     def add(self, source: str, record: object) -> None:
         if isinstance(record, CertRecord):
             self._cert(record)
+            if self._input is not None:
+                self._input.certificates += 1
         elif isinstance(record, CheckRecord):
             self._check(record)
         elif isinstance(record, ItemError):
             self.errors.append((source, record))
+            self.error_inputs.append(self._input.input if self._input is not None else None)
+            if self._input is not None:
+                self._input.errors.append(record)
+        elif isinstance(record, InputStart):
+            self.begin_input(record)
+        elif isinstance(record, Note):
+            self.notes.append(record)
 
     def _cert(self, record: CertRecord) -> None:
         cert = record.cert
@@ -308,11 +359,8 @@ class _Accumulator:
             series = _new_series(key, record, keep_cert=local)
         self.series[key] = series
         status = urgency(cert, self.now, self.thresholds)
-        row = dict(zip(_ROW_FIELDS, series.row))
-        row["seconds_left"] = round(cert.not_after - self.now, 3)
-        row["lifetime_fraction_left"] = round(cert.lifetime_fraction_left(self.now), 6)
-        row["status"] = status
-        self.rows.append(row)
+        self.rows.append((series.row, round(cert.not_after - self.now, 3),
+                          round(cert.lifetime_fraction_left(self.now), 6), status))
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
             self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
@@ -330,7 +378,8 @@ class _Accumulator:
             return
         self.checks[key] = record
         if not record.ok:
-            self.findings.append(Finding("certs", record.subject, CHECK_SEVERITY[record.check], record.message))
+            severity = record.severity or CHECK_SEVERITY[record.check]
+            self.findings.append(Finding("certs", record.subject, severity, record.message))
 
     def _chain(self, cert: CertInfo) -> ChainResult | None:
         """The chain judgement for ``cert``, or None when there is nothing to judge (issuer not found)."""
@@ -401,8 +450,13 @@ class _Accumulator:
             value = float(record.ok != (check in _PROBLEM_IS_ONE))
             sample = previous.get(check_key)
             if sample is None or sample.value != value:
-                family = checks[check]
-                sample = Sample(family.name, dict(zip(CHECK_LABELS[check], values)), value)
+                names = CHECK_LABELS[check]
+                sample_labels = record.labels
+                if (len(sample_labels) != len(names) or tuple(sample_labels) != names
+                        or tuple(sample_labels.values()) != values):
+                    sample_labels = dict(zip(names, values))  # the record's own labels are shared when they are these
+                # Sample only reads its labels: sharing the record's read-only mapping is safe
+                sample = Sample(checks[check].name, cast(dict[str, str], sample_labels), value)
             self.check_samples[check_key] = sample
             checks[check].samples.append(sample)
         return (not_after, not_before, found, errors, *checks.values())
@@ -412,16 +466,85 @@ class _Accumulator:
         series = {key: s for key, s in self.series.items() if s.cert is not None}
         return Reuse(series, self.chains, self.check_samples)
 
-    def details(self) -> dict[str, Any]:
-        return {
-            "certificates": self.rows,
-            "errors": [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail}
-                       for s, e in self.errors],
-            "checks": [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
-                       for r in self.checks.values()],
-            "thresholds": dataclasses.asdict(self.thresholds),
-            "now": rfc3339(self.now),
-        }
+    def details(self) -> Mapping[str, Any]:
+        return _Details(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
+                        tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)
+
+
+class _Details(Mapping[str, Any]):
+    """The report's facts (``check --output json``, /api/status), built each time they are read.
+
+    A row or check dict per certificate is most of a KiB, and the daemon keeps the last result
+    between runs while nothing reads it; the tuples it is built from are kept instead.
+    """
+
+    _KEYS = ("certificates", "inputs", "notes", "errors", "checks", "thresholds", "now")
+
+    def __init__(self, rows: list[tuple[tuple[Any, ...], float, float, str]], checks: tuple[CheckRecord, ...],
+                 inputs: tuple[_InputTally, ...], notes: tuple[Note, ...], errors: tuple[tuple[str, ItemError], ...],
+                 error_inputs: tuple[str | None, ...], thresholds: Thresholds, now: float) -> None:
+        self._rows, self._checks, self._inputs, self._notes = rows, checks, inputs, notes
+        self._errors, self._error_inputs, self._thresholds, self._now = errors, error_inputs, thresholds, now
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "certificates":
+            return self.judged_rows()
+        if key == "inputs":
+            return [tally.judged() for tally in self._inputs]
+        if key == "notes":
+            return [{"location": n.location, "kind": n.kind, "message": n.message} for n in self._notes]
+        if key == "errors":
+            return [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
+                    for (s, e), i in zip(self._errors, self._error_inputs)]
+        if key == "checks":
+            return [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
+                    for r in self._checks]
+        if key == "thresholds":
+            return dataclasses.asdict(self._thresholds)
+        if key == "now":
+            return rfc3339(self._now)
+        raise KeyError(key)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The report rows as the scan judged them (times in RFC 3339)."""
+        rows = []
+        for values, left, fraction, status in self._rows:
+            row = dict(zip(_ROW_FIELDS, values))
+            row["not_before"], row["not_after"] = rfc3339(row["not_before"]), rfc3339(row["not_after"])
+            row["seconds_left"], row["lifetime_fraction_left"], row["status"] = left, fraction, status
+            rows.append(row)
+        return rows
+
+    def judged_rows(self) -> list[dict[str, Any]]:
+        """The report rows with ``severity`` (worst of urgency and the failed checks about that
+        certificate) and ``problems`` (those checks), so a row never says OK about a certificate
+        that a failed check makes the run warn or fail about."""
+        problems: dict[tuple[str, str], list[tuple[Severity, str, str]]] = {}  # (location, serial or "")
+        for record in self._checks:
+            if record.ok:
+                continue
+            labels = record.labels
+            severity = record.severity or CHECK_SEVERITY[record.check]
+            reason = labels.get("reason") or ""
+            what = f"{record.check}: {reason}" if reason else record.check
+            where = labels.get("location") or labels.get("disk_location") or ""
+            problems.setdefault((where, labels.get("serial", "")), []).append((severity, what, record.message))
+        first_at: dict[str, int] = {}
+        rows = []
+        for index, row in enumerate(self.rows()):
+            first_at.setdefault(row["location"], index)
+            found = problems.get((row["location"], row["serial"]), [])
+            if first_at[row["location"]] == index:  # checks without a serial are about the leaf: the first one
+                found = found + problems.get((row["location"], ""), [])
+            severity = max([_URGENCY_SEVERITY[row["status"]], *(p[0] for p in found)])
+            rows.append({**row, "severity": severity.label, "problems": [p[1] for p in found]})
+        return rows
 
 
 def _chain_checks(record: CertRecord, result: ChainResult,
@@ -435,9 +558,17 @@ def _chain_checks(record: CertRecord, result: ChainResult,
     subject = _subject(record)
     checks: list[tuple[CheckRecord, tuple[str, ...]]] = []
     if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
-        message = "chain verifies" if result.valid else f"chain does not verify: {result.reason}"
-        checks.append((CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid, subject, message),
-                       (*base_values, result.reason)))
+        severity = None
+        if result.valid:
+            message = "chain verifies"
+        elif result.reason == UNSUPPORTED_SIGNATURE:
+            severity = Severity.WARNING  # cannot tell is not invalid: openssl may well accept it
+            message = (f"chain not verified: signed with {_signature_algorithm(cert)}, which this library cannot "
+                       f"verify ({UNSUPPORTED_SIGNATURE})")
+        else:
+            message = f"chain does not verify: {result.reason}"
+        checks.append((CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid, subject, message,
+                                   severity), (*base_values, result.reason)))
     issuer = result.issuer
     if issuer is not None and issuer is not cert:
         outlives = expires_after_issuer(cert, issuer)
@@ -449,12 +580,21 @@ def _chain_checks(record: CertRecord, result: ChainResult,
     return tuple(checks)
 
 
+def _signature_algorithm(cert: CertInfo) -> str:
+    """``sha1WithRSAEncryption``-style name of the signature algorithm, for messages."""
+    try:
+        oid = cert.x509.signature_algorithm_oid
+    except Exception:  # noqa: BLE001 - an algorithm the library does not know at all
+        return "an unknown algorithm"
+    return getattr(oid, "_name", None) or oid.dotted_string
+
+
 def _new_series(key: tuple[str, ...], record: CertRecord, keep_cert: bool) -> _Series:
     """``keep_cert`` False (Secrets, endpoints: new objects every run) lets the certificate go after the run."""
     cert = record.cert
     labels = dict(zip(CERT_LABELS, key))
     row = (record.source, record.location, record.name, cert.subject, cert.issuer, cert.subject_cn, cert.issuer_cn,
-           cert.serial_hex, cert.not_before_rfc3339, cert.not_after_rfc3339, cert.is_ca)
+           cert.serial_hex, cert.not_before, cert.not_after, cert.is_ca)  # times: RFC 3339 text when read
     return _Series(cert if keep_cert else None, row, Sample(_NOT_AFTER, labels, cert.not_after),
                    Sample(_NOT_BEFORE, labels, cert.not_before))
 
@@ -475,6 +615,33 @@ def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
         return f"not valid until {cert.not_before_dt:%Y-%m-%d %H:%M} UTC (clock skew or a pre-dated certificate)"
     share = max(cert.lifetime_fraction_left(now), 0) * 100
     return f"expires in {human_duration(cert.not_after - now)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
+
+
+class _Recorder:
+    """What a scan on another thread reports, kept under a lock and replayed into the accumulator
+    once (so a scan still hung after its deadline can add nothing more)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[tuple[str, tuple[Any, ...]]] = []
+        self._open = True
+
+    def add(self, kind: str, record: object) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("add", (kind, record)))
+
+    def begin_input(self, start: InputStart | None) -> None:
+        with self._lock:
+            if self._open:
+                self._events.append(("begin_input", (start,)))
+
+    def replay(self, acc: _Accumulator) -> None:
+        with self._lock:
+            self._open = False
+            events = self._events
+        for method, args in events:
+            getattr(acc, method)(*args)
 
 
 class CertsCollector(Collector[CertsSettings]):
@@ -530,23 +697,20 @@ class CertsCollector(Collector[CertsSettings]):
             yield SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
                                page_size=kube.page_size, request_timeout=kube.request_timeout)
 
-    def collect(self) -> CollectResult:
+    def collect(self, budget: float | None = None) -> CollectResult:
+        """One scan. With a ``budget`` (seconds), what was read by then is judged and reported,
+        and the item the scan was still waiting on is a ``timeout`` error (``check certs --deadline``)."""
         with gc_paused():
-            return self._collect()
+            return self._collect(budget)
 
-    def _collect(self) -> CollectResult:
+    def _collect(self, budget: float | None) -> CollectResult:
         acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
         self.cache.begin_run()
         try:
-            for source in self.sources():
-                if isinstance(source, ItemError):
-                    acc.add("file", source)
-                    continue
-                try:
-                    for record in source.read():
-                        acc.add(source.kind, record)
-                except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
-                    acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+            if budget is None:
+                self._scan(acc)
+            else:
+                self._scan_within(acc, budget)
         finally:
             self.cache.end_run()
         acc.judge_chains()
@@ -558,6 +722,41 @@ class CertsCollector(Collector[CertsSettings]):
             findings=tuple(acc.findings),
             details=MappingProxyType(acc.details()),
         )
+
+    def _scan(self, acc: _Accumulator | _Recorder) -> None:
+        for source in self.sources():
+            acc.begin_input(None)
+            if isinstance(source, ItemError):
+                acc.add("file", source)
+                continue
+            if isinstance(source, KubeadmSource):
+                acc.begin_input(InputStart(source.root, "kubeadm"))
+            elif isinstance(source, SecretSource):
+                acc.begin_input(InputStart("kubernetes secrets", "secrets"))
+            try:
+                for record in source.read():
+                    acc.add(source.kind, record)
+            except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
+                acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
+
+    def _scan_within(self, acc: _Accumulator, budget: float) -> None:
+        """``_scan`` on a worker thread for at most ``budget`` seconds; a hung read is left behind."""
+        recorder = _Recorder()
+
+        def work() -> None:
+            try:
+                self._scan(recorder)
+            finally:
+                progress.clear()
+
+        worker = threading.Thread(target=work, name="certs-scan", daemon=True)
+        worker.start()
+        worker.join(budget)
+        recorder.replay(acc)
+        if worker.is_alive():
+            item = progress.current(worker) or "certificate scan"
+            acc.add("file", ItemError(item, "timeout", f"no answer within the {budget:g}s deadline; "
+                                                       "what was read before it is reported"))
 
     # ---------------------------------------------------------------- CLI
 
@@ -571,9 +770,10 @@ class CertsCollector(Collector[CertsSettings]):
         """``context_for(config_path)``: the application's context builder (collectors do not load configs)."""
         parser = subparsers.add_parser(
             "certs", parents=[common_parent], help="certificate expiry of files, kubeconfigs and TLS endpoints",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
             description="Report every certificate in PATHs (files, directories, globs; PEM, DER, PKCS#7, "
-                        "PKCS#12; kubeconfigs) and at TLS endpoints, like `kubeadm certs check-expiration`. "
-                        "Needs no config file. Exit 0 fine, 1 warning, 2 expired or critical.")
+                        "PKCS#12; kubeconfigs,\nalso found by content in directories) and at TLS endpoints, like "
+                        "`kubeadm certs check-expiration`. Needs no config file.\n\n" + EXIT_STATUS_HELP)
         parser.add_argument("paths", nargs="*", metavar="PATH")
         parser.add_argument("--endpoint", action="append", default=[], metavar="HOST:PORT",
                             help="TLS endpoint to fetch the presented chain from (repeatable)")
@@ -584,7 +784,11 @@ class CertsCollector(Collector[CertsSettings]):
         parser.add_argument("--kubelet-pki-dir", default="/var/lib/kubelet/pki", metavar="DIR",
                             help="the kubelet's certificates, with --kubeadm (default /var/lib/kubelet/pki)")
         parser.add_argument("--passphrase-file", metavar="FILE", help="PKCS#12 passphrase file")
-        parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per endpoint (default 5)")
+        parser.add_argument("--timeout", type=cli_duration, default=Seconds(5), metavar="DURATION",
+                            help="per endpoint, e.g. 5s or 1m (default 5s)")
+        parser.add_argument("--deadline", type=cli_duration, default=Seconds(120), metavar="DURATION",
+                            help="for the whole check (default 2m): then print what was read and name what "
+                                 "hung (status UNKNOWN at best)")
         parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
         parser.set_defaults(func=cmd_check_certs, context_for=context_for)
 
@@ -601,17 +805,55 @@ def _check_settings(args: argparse.Namespace) -> CertsSettings:
     return settings
 
 
+EXIT_STATUS_HELP = """exit status (the monitoring-plugins convention):
+  0  OK        every input was read and every certificate is fine
+  1  WARNING   a certificate needs attention soon, or a check warns (e.g. a SHA-1 signature)
+  2  CRITICAL  a certificate is expired, not yet valid or about to expire, or a check failed
+  3  UNKNOWN   no critical finding, but an input could not be read, matched nothing, held no
+               certificate or could not be reached: what it holds is not known
+A duplicate certificate is not an error. The last lines name what caused a non-zero status."""
+
+MAX_REASONS = 10  # lines naming what caused the status; the JSON has them all
+
+
+def check_status(result: CollectResult) -> tuple[Status, list[str]]:
+    """The overall status of one ``check certs`` run and the lines that say why (empty for OK)."""
+    details = result.details
+    worst = max((f.severity for f in result.findings), default=Severity.OK)
+    unknown = [i for i in details.get("inputs", ()) if i["status"] == "unknown"]
+    stray = [e for e in details.get("errors", ()) if e.get("input") is None]
+    status = Status.judge(worst, bool(unknown or stray))
+    why: list[str] = []
+    if status in (Status.CRITICAL, Status.WARNING):
+        why = [f"{f.severity.label}: {f.subject}: {f.message}" for f in sorted(
+            result.findings, key=lambda f: -f.severity) if f.severity is Severity(status.value)]
+    elif status is Status.UNKNOWN:
+        why = [f"unknown: {i['input']}: {i['reason']}: {i['detail']}" for i in unknown]
+        why += [f"unknown: {e['location']}: {e['reason']}: {e['detail']}" for e in stray]
+    if len(why) > MAX_REASONS:
+        why = why[:MAX_REASONS] + [f"... and {len(why) - MAX_REASONS} more (--output json has them all)"]
+    return status, why
+
+
 def cmd_check_certs(args: argparse.Namespace) -> int:
     """``watchtower check certs``: the collector once over the given inputs; no config needed."""
     if not (args.paths or args.endpoint or args.kubeadm):
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
+    if not 0 < args.deadline <= 86400:
+        raise ConfigError("--deadline", args.deadline, "a duration above 0s, at most 1d")
     collector = CertsCollector(_check_settings(args), args.context_for(args.config))
-    result = collector.collect()
-    worst = max((f.severity for f in result.findings), default=Severity.OK)
+    result = collector.collect(budget=float(args.deadline))
+    hung = any(e.reason == "timeout" and "deadline" in e.detail for e in result.errors)
+    status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
+    notes = [n for n in result.details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]
     if args.output == "json":
         doc = dict(result.details)
-        doc["errors"] = [{"location": e["location"], "reason": e["reason"], "detail": e["detail"]} for e in doc["errors"]]
-        doc["status"] = worst.label
+        doc["errors"] = [{"location": e["location"], "reason": e["reason"], "detail": e["detail"], "input": e["input"]}
+                         for e in doc["errors"]]
+        doc["notes"] = notes
+        doc["findings"] = [{"subject": f.subject, "severity": f.severity.label, "message": f.message}
+                           for f in sorted(result.findings, key=lambda f: (-f.severity, f.subject))]
+        doc["status"] = status.label
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
@@ -622,12 +864,22 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         for check in result.details["checks"]:
             if not check["ok"]:
                 lines.append(f"check failed: {check['check']}: {check['subject']}: {check['message']}")
+        for note in notes:
+            lines.append(f"note: {note['location']} {note['message']}")
+        shown = status.label.upper()
+        if color:
+            shown = f"{_COLORS.get(status.label, '')}{shown}\033[0m"
+        lines += ["", f"status: {shown} (exit {status.value})", *(f"  {line}" for line in why)]
         sys.stdout.write("\n".join(lines) + "\n")
-    return int(worst)
+    sys.stdout.flush()
+    if hung:  # a read still blocks on a worker thread: do not wait for it at interpreter exit
+        sys.stderr.flush()
+        os._exit(status.value)
+    return status.value
 
 
 _COLORS = {"ok": "\033[32m", "warning": "\033[33m", "critical": "\033[31m", "expired": "\033[31m",
-           "not_yet_valid": "\033[31m"}
+           "not_yet_valid": "\033[31m", "unknown": "\033[35m"}
 
 
 def _sort_key(row: Mapping[str, Any]) -> tuple[int, str, str, str]:
@@ -645,7 +897,11 @@ def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] |
         left = row["seconds_left"]
         residual = "<expired>" if left <= 0 else human_duration(left)
         status = row["status"]
+        if status == "ok":  # the certificate's dates are fine: a failed check about it may not be
+            status = row.get("severity", "ok")
         shown = status.upper().replace("_", " ")
+        if row.get("problems"):
+            shown += " (" + ", ".join(row["problems"]) + ")"
         if color:
             shown = f"{_COLORS[status]}{shown}\033[0m"
         certificate = row["name"] if row["source"] == "kubeadm" else row["location"]

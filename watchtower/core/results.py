@@ -27,6 +27,32 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
+class Status(enum.Enum):
+    """A run's overall verdict in the monitoring-plugins convention; the value is the exit status.
+
+    Not ordered like ``Severity``: CRITICAL wins over UNKNOWN (something seen is certainly
+    wrong), UNKNOWN over WARNING and OK (what could not be looked at may be worse).
+    """
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def judge(cls, worst: Severity, unknown: bool) -> Status:
+        """Critical findings → CRITICAL; else anything not looked at → UNKNOWN; else the worst finding."""
+        if worst >= Severity.CRITICAL:
+            return cls.CRITICAL
+        if unknown:
+            return cls.UNKNOWN
+        return cls(int(worst))
+
+
 @dataclasses.dataclass(frozen=True)
 class ItemError:
     """One thing a collector could not read; the rest of the run still counts.

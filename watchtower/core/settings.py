@@ -15,13 +15,16 @@ import re
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from watchtower.core.regularfile import read_regular_text
 
 __all__ = [
     "ConfigError",
     "Seconds",
     "SecretRef",
+    "SecretUnavailable",
+    "StartupError",
     "bind",
     "format_duration",
     "parse_duration",
@@ -71,6 +74,19 @@ def parse_duration(text: str | float) -> Seconds:
     return Seconds(total)
 
 
+def cli_duration(text: str) -> Seconds:
+    """An argparse ``type``: the config file's duration syntax (``5s``, ``1m30s``) or bare seconds, above 0."""
+    import argparse
+
+    try:
+        value = parse_duration(float(text) if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text) else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 5s, 1m30s, or seconds)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration above 0s")
+    return value
+
+
 def format_duration(seconds: float) -> str:
     """The shortest exact spelling of a duration, e.g. 1209600 → ``14d``, 90 → ``1m30s``."""
     if seconds == 0:
@@ -105,9 +121,11 @@ class SecretRef:
         """The secret's value, stripped of a trailing newline. Raises ``SecretUnavailable``."""
         if self.file is not None:
             try:
-                return Path(self.file).read_text(encoding="utf-8").rstrip("\r\n")
+                return read_regular_text(self.file, MAX_SECRET_BYTES).rstrip("\r\n")
             except OSError as exc:
-                raise SecretUnavailable(f"secret file {self.file}: {exc.strerror or exc}") from None
+                raise SecretUnavailable(f"secret file {self.file}: {exc.strerror or type(exc).__name__}") from None
+            except UnicodeDecodeError:
+                raise SecretUnavailable(f"secret file {self.file}: not UTF-8 text") from None
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
@@ -123,8 +141,15 @@ class SecretRef:
         return self.describe()
 
 
+class StartupError(RuntimeError):
+    """watchtower cannot start (e.g. its port is in use); the message is the one line to print."""
+
+
 class SecretUnavailable(RuntimeError):
     """A secret's file or environment variable cannot be read; the message holds no secret."""
+
+
+MAX_SECRET_BYTES = 65536
 
 
 # --------------------------------------------------------------------------------------------

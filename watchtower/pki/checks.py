@@ -29,14 +29,31 @@ class ChainResult:
     """Whether ``cert`` chains to a trust anchor; ``reason`` is a label token when it does not."""
 
     valid: bool
-    reason: str = ""  # "", issuer_unknown, bad_signature, issuer_not_ca, issuer_expired, issuer_not_yet_valid, too_deep
+    # "", issuer_unknown, bad_signature, unsupported_signature_algorithm, issuer_not_ca, issuer_expired,
+    # issuer_not_yet_valid, too_deep
+    reason: str = ""
     issuer: CertInfo | None = None  # the direct issuer, when found
 
 
-def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool:
+UNSUPPORTED_SIGNATURE = "unsupported_signature_algorithm"
+
+
+def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool | None:
+    """True signed, False not; None when the library cannot check the algorithm (SHA-1, MD5).
+
+    cryptography refuses to verify SHA-1 and MD5 signatures (``ValueError: Unsupported signature
+    algorithm``) although ``openssl verify`` accepts many such roots: that is "cannot tell",
+    never "bad signature".
+    """
     try:
         cert.x509.verify_directly_issued_by(issuer.x509)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+    except UnsupportedAlgorithm:
+        return None
+    except ValueError as exc:
+        if "nsupported" in str(exc) and "algorithm" in str(exc):
+            return None
+        return False
+    except (TypeError, InvalidSignature):
         return False
     return True
 
@@ -66,7 +83,7 @@ def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: ob
     if issuer_subject is None:
         return None
     try:
-        parts = certificate_parts(cert.der)
+        parts = certificate_parts(cert.der, extensions=False)
     except DerError:
         return None
     algorithm = parts.outer_algorithm
@@ -84,7 +101,8 @@ def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: ob
     return True
 
 
-SignatureCache = MutableMapping[tuple[bytes, bytes], bool]  # (certificate, issuer) fingerprints → signed
+# (certificate, issuer) fingerprints → signed (None: the algorithm cannot be checked)
+SignatureCache = MutableMapping[tuple[bytes, bytes], "bool | None"]
 
 
 class IssuerIndex:
@@ -124,20 +142,24 @@ class IssuerIndex:
 
     def signed_by(self, cert: CertInfo, issuer: CertInfo) -> bool:
         """Signature check, remembered: the same pair (a root, a repeated file) is verified once."""
+        return self.signature(cert, issuer) is True
+
+    def signature(self, cert: CertInfo, issuer: CertInfo) -> bool | None:
+        """Like ``signed_by``, but None when the signature algorithm cannot be checked here."""
         key = (cert.fingerprint, issuer.fingerprint)
-        known = self._signatures.get(key)
-        if known is None:
-            known = _fast_signed_by(cert, *self._issuer(issuer))
-            if known is None:
-                known = _signed_by(cert, issuer)
-            self._signatures[key] = known
+        if key in self._signatures:
+            return self._signatures[key]
+        known = _fast_signed_by(cert, *self._issuer(issuer))
+        if known is None:  # cryptography's own check; None again when it cannot check the algorithm
+            known = _signed_by(cert, issuer)
+        self._signatures[key] = known
         return known
 
     def _issuer(self, issuer: CertInfo) -> tuple[bytes | None, object]:
         known = self._issuers.get(issuer.fingerprint)
         if known is None:
             try:
-                known = (certificate_parts(issuer.der).subject, issuer.x509.public_key())
+                known = (certificate_parts(issuer.der, extensions=False).subject, issuer.x509.public_key())
             except (ValueError, UnsupportedAlgorithm):  # DerError included
                 known = (None, None)
             self._issuers[issuer.fingerprint] = known
@@ -160,7 +182,10 @@ def verify_chain(
 
     ``anchors`` are the trusted roots; when None, every self-signed certificate in ``pool`` is
     trusted. The certificate's own validity dates are NOT judged here (the expiry metrics do
-    that); every issuer's are.
+    that); every issuer's are. As in ``openssl verify``, a trust anchor's own self-signature is
+    not what makes it trusted: one in an algorithm the library cannot check (a SHA-1 root) is
+    still an anchor. A link signed that way is ``unsupported_signature_algorithm``, not
+    ``bad_signature``.
     """
     index = pool if isinstance(pool, IssuerIndex) else IssuerIndex(pool)
     trusted = {a.fingerprint_sha256 for a in (anchors if anchors is not None else ())}
@@ -169,7 +194,7 @@ def verify_chain(
     current = cert
     direct: CertInfo | None = None
     for depth in range(MAX_CHAIN_DEPTH):
-        if current.self_issued and index.signed_by(current, current):
+        if current.self_issued and index.signature(current, current) is not False:
             if anchors is None or current.fingerprint_sha256 in trusted:
                 return ChainResult(True, "", direct if depth else current)
             return ChainResult(False, "untrusted_root", direct)
@@ -180,7 +205,10 @@ def verify_chain(
             return ChainResult(False, "issuer_unknown", direct)
         issuer = next((c for c in candidates if index.signed_by(current, c)), None)
         if issuer is None:
-            return ChainResult(False, "bad_signature", direct)
+            unchecked = next((c for c in candidates if index.signature(current, c) is None), None)
+            if unchecked is None:
+                return ChainResult(False, "bad_signature", direct)
+            return ChainResult(False, UNSUPPORTED_SIGNATURE, unchecked if depth == 0 else direct)
         if depth == 0:
             direct = issuer
         if not issuer.is_ca:

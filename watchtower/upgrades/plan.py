@@ -204,7 +204,7 @@ def plan_upgrade(
     next_due: float | None = None,
     cert_deadline: tuple[float, str] | None = None,  # (not_after, certificate)
     current_minor_eol: float | None = None,
-    nodes: Sequence[NodeLifecycle] = (),
+    os_deadlines: Sequence[tuple[float, str]] = (),  # (eol, "ubuntu 18.04 standard support ends (cp-1)"): node_deadlines()
     docker_nodes: Sequence[str] = (),
 ) -> Plan:
     """The hops from ``current`` to ``latest``, the deadlines, and the verdict."""
@@ -246,7 +246,7 @@ def plan_upgrade(
         raw.append((DEADLINE_CERT, cert_deadline[0], f"kubeadm certificate {cert_deadline[1]} expires"))
     if current_minor_eol is not None:
         raw.append((DEADLINE_MINOR_EOL, current_minor_eol, f"Kubernetes {current.minor_text} end of life"))
-    for eol, what in node_deadlines(nodes):
+    for eol, what in os_deadlines:
         raw.append((DEADLINE_OS_EOL, eol, what))
     deadlines = tuple(sorted(
         (Deadline(kind, at, what, days_left(at, now), hops != [] and at < finish) for kind, at, what in raw),

@@ -190,6 +190,9 @@ class RequestUse:
     removed_release: str  # as the apiserver labels it, e.g. "1.22"
 
 
+_APPLIED_HEAD = re.compile(r'\{"apiVersion":"([^"\\]+)","kind":"([^"\\]+)",')
+
+
 def applied_api_version(obj: Mapping[str, Any]) -> tuple[str, str] | None:
     """(apiVersion, kind) an object was last applied with, from kubectl's annotation; None without one.
 
@@ -199,6 +202,9 @@ def applied_api_version(obj: Mapping[str, Any]) -> tuple[str, str] | None:
     text = annotations.get(LAST_APPLIED)
     if not text:
         return None
+    head = _APPLIED_HEAD.match(text) if isinstance(text, str) else None
+    if head:  # kubectl writes the keys sorted: apiVersion and kind come first, no need to parse the rest
+        return head.group(1), head.group(2)
     try:
         applied = json.loads(text)
     except (TypeError, ValueError):

@@ -15,6 +15,7 @@ from watchtower.upgrades.plan import (
     Blocker,
     MinorRelease,
     NodeLifecycle,
+    node_deadlines,
     plan_upgrade,
 )
 
@@ -45,7 +46,7 @@ def seed_plan(cert_in_days: float = 20, days_per_hop: float = 7, **kw: object):
         "now": NOW_2020, "current": parse_version("v1.12.7"), "latest": parse_version("v1.18.3"), "releases": RELEASES_2020,
         "days_per_hop": days_per_hop, "reminder_lead": 14 * DAY, "next_due": day("2019-03-01"),
         "cert_deadline": (NOW_2020 + cert_in_days * DAY, "pki/apiserver.crt"), "current_minor_eol": day("2019-07-08"),
-        "nodes": [NodeLifecycle("cp-1", "ubuntu", "16.04", day("2021-04-02"), day("2026-04-02"), True)],
+        "os_deadlines": node_deadlines([NodeLifecycle("cp-1", "ubuntu", "16.04", day("2021-04-02"), day("2026-04-02"), True)]),
     }
     args.update(kw)
     return plan_upgrade(**args)  # type: ignore[arg-type]
@@ -68,14 +69,14 @@ def test_seed_team_six_hops_at_newest_patches_and_the_certificate_deadline_flagg
 
 
 def test_enough_time_for_the_hops_is_not_a_certificate_problem() -> None:
-    plan = seed_plan(cert_in_days=60, next_due=NOW_2020 + 100 * DAY, current_minor_eol=None, nodes=[])
+    plan = seed_plan(cert_in_days=60, next_due=NOW_2020 + 100 * DAY, current_minor_eol=None, os_deadlines=[])
     assert plan.exit_code == 0 and plan.status == "on_schedule"
-    plan = seed_plan(cert_in_days=60, days_per_hop=14, next_due=NOW_2020 + 100 * DAY, current_minor_eol=None, nodes=[])
+    plan = seed_plan(cert_in_days=60, days_per_hop=14, next_due=NOW_2020 + 100 * DAY, current_minor_eol=None, os_deadlines=[])
     assert plan.exit_code == 2  # 6 × 14 days = 84 > 60
 
 
 def test_due_soon_overdue_and_unknown() -> None:
-    ok = {"cert_deadline": None, "current_minor_eol": None, "nodes": []}
+    ok = {"cert_deadline": None, "current_minor_eol": None, "os_deadlines": []}
     assert seed_plan(next_due=NOW_2020 + 10 * DAY, **ok).exit_code == 1
     assert seed_plan(next_due=NOW_2020 + 10 * DAY, **ok).status == "due_soon"
     assert seed_plan(next_due=NOW_2020 - DAY, **ok).status == "overdue"
@@ -93,7 +94,7 @@ def test_expired_certificate_is_critical_even_when_up_to_date() -> None:
 def test_patch_only_hop_and_up_to_date() -> None:
     plan = seed_plan(current=parse_version("v1.18.1"), cert_in_days=300, next_due=NOW_2020 + 90 * DAY)
     assert [(h.minor, str(h.target)) for h in plan.hops] == [("1.18", "v1.18.3")]
-    plan = seed_plan(current=parse_version("v1.18.3"), cert_in_days=300, next_due=NOW_2020 + 90 * DAY, nodes=[],
+    plan = seed_plan(current=parse_version("v1.18.3"), cert_in_days=300, next_due=NOW_2020 + 90 * DAY, os_deadlines=[],
                      current_minor_eol=None)
     assert plan.hops == () and plan.exit_code == 0
 
@@ -117,13 +118,13 @@ def test_notes_carry_kubelet_skew_and_certificate_renewal() -> None:
 
 def test_docker_nodes_block_the_1_24_hop_and_blockers_can_be_attached() -> None:
     plan = seed_plan(current=parse_version("v1.22.3"), latest=parse_version("v1.25.0"), releases={},
-                     docker_nodes=["w-2", "w-1"], cert_deadline=None, next_due=NOW_2020 + 90 * DAY, nodes=[],
+                     docker_nodes=["w-2", "w-1"], cert_deadline=None, next_due=NOW_2020 + 90 * DAY, os_deadlines=[],
                      current_minor_eol=None)
     assert [len(h.blockers) for h in plan.hops] == [0, 1, 0]
     assert plan.hops[1].blockers[0].kind == "runtime" and plan.hops[1].blockers[0].detail == "w-1, w-2"
     assert plan.exit_code == 1
     clean = seed_plan(current=parse_version("v1.15.1"), latest=parse_version("v1.16.10"), cert_deadline=None,
-                      next_due=NOW_2020 + 90 * DAY, nodes=[], current_minor_eol=None)
+                      next_due=NOW_2020 + 90 * DAY, os_deadlines=[], current_minor_eol=None)
     assert clean.exit_code == 0
     blocked = clean.with_blockers({"1.16": [Blocker("removed_api", "Deployment extensions/v1beta1 in use", "default/web")]})
     assert blocked.hops[0].blockers[0].summary.startswith("Deployment") and blocked.exit_code == 1
@@ -141,3 +142,11 @@ def test_json_shape() -> None:
     assert d["current"] == "v1.12.7" and d["exit_code"] == 2 and len(d["hops"]) == 6
     assert d["hops"][5]["target"] == "v1.18.3" and d["deadlines"][0]["kind"] == "policy_due"
     assert d["now"] == "2020-06-01T09:00:00Z"
+
+
+def test_node_deadlines_group_by_release() -> None:
+    nodes = [NodeLifecycle(f"w-{i}", "ubuntu", "18.04", 1.0) for i in range(7)] + [
+        NodeLifecycle("cp-1", "debian", "12", 2.0), NodeLifecycle("x", "unknown", "unknown", None)]
+    assert sorted(node_deadlines(nodes)) == [
+        (1.0, "ubuntu 18.04 standard support ends (w-0, w-1, w-2, w-3, w-4 and 2 more)"),
+        (2.0, "debian 12 standard support ends (cp-1)")]

@@ -142,3 +142,25 @@ def test_minor_parsing() -> None:
     for bad in ("1.16.0", "", None, "one.two"):
         with pytest.raises(ValueError):
             ra.parse_minor(bad)
+
+
+def test_blockers_attach_to_the_plan_hop_that_breaks_them() -> None:
+    """The collector's details become Plan.with_blockers input: the Deployment at 1.16 and nowhere after."""
+    from watchtower.collectors.removed_apis import export
+    from watchtower.upgrades import plan as plan_mod
+    from watchtower.upgrades.kubeversion import parse_version
+
+    data = ra.load_shipped()
+    blockers = ra.match_objects([DEPLOYMENT_V1BETA1, CURRENT], data, running=(1, 15))
+    scan = export.Scan(running=(1, 15), git_version="v1.15.12", data=data, blockers=tuple(blockers), requests=(),
+                       checked={"live": 2}, failed_sources=(), hops=tuple(ra.upgrade_path((1, 15), (1, 18))))
+    details = export.build_details(scan, max_listed=10)
+    by_minor = export.plan_blockers(details)
+    assert list(by_minor) == ["1.16"]
+    [blocker] = by_minor["1.16"]
+    assert blocker.kind == "removed_api" and "extensions/v1beta1 Deployment" in blocker.summary
+    assert "apps/v1" in blocker.summary and blocker.detail == "shop/web (live)"
+    cycles = {f"1.{m}": plan_mod.MinorRelease(f"1.{m}", parse_version(f"v1.{m}.9"), None) for m in range(15, 19)}
+    plan = plan_mod.plan_upgrade(now=1_590_000_000.0, current=parse_version("v1.15.12"), latest=parse_version("v1.18.9"),
+                                 releases=cycles, days_per_hop=7, reminder_lead=14 * 86400.0).with_blockers(by_minor)
+    assert [(h.minor, len(h.blockers)) for h in plan.hops] == [("1.16", 1), ("1.17", 0), ("1.18", 0)]

@@ -4,7 +4,7 @@ Each source implements ``CertSource`` (``kind`` + ``read()`` yielding records); 
 collector turns records into metrics, findings and the ``check`` table.
 """
 
-from watchtower.collectors.certsources.base import CertRecord, CertSource, CheckRecord, Record
+from watchtower.collectors.certsources.base import CertRecord, CertSource, CheckRecord, InputStart, Note, Record
 from watchtower.collectors.certsources.cache import ScanCache
 from watchtower.collectors.certsources.endpoints import Endpoint, EndpointSource
 from watchtower.collectors.certsources.files import FileSource
@@ -13,6 +13,6 @@ from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
 from watchtower.collectors.certsources.secrets import SecretSource
 
 __all__ = [
-    "CertRecord", "CertSource", "CheckRecord", "Endpoint", "EndpointSource", "FileSource", "KubeadmSource",
-    "KubeconfigSource", "Record", "ScanCache", "SecretSource", "kubeadm_present",
+    "CertRecord", "CertSource", "CheckRecord", "Endpoint", "EndpointSource", "FileSource", "InputStart",
+    "KubeadmSource", "KubeconfigSource", "Note", "Record", "ScanCache", "SecretSource", "kubeadm_present",
 ]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
-import stat
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
-from watchtower.core.results import ItemError
+from watchtower.core import progress
+from watchtower.core.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
+from watchtower.core.results import ItemError, Severity
 from watchtower.pki import CertInfo, ParseError, key_matches
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
@@ -40,9 +41,31 @@ class CheckRecord:
     ok: bool
     subject: str
     message: str
+    severity: Severity | None = None  # of a failure, when not the check's usual one (see CHECK_SEVERITY)
 
 
-Record = CertRecord | CheckRecord | ItemError
+@dataclasses.dataclass(frozen=True)
+class InputStart:
+    """The records that follow, up to the next ``InputStart``, come from this named input.
+
+    ``watchtower check certs`` judges every input a person named (a path, a glob, an endpoint,
+    a kubeadm root) by what it yielded: nothing readable, or no certificate at all, is UNKNOWN.
+    """
+
+    input: str
+    kind: str  # path | glob | kubeconfig | endpoint | kubeadm | secrets
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """Advice for the person at the terminal (e.g. "looks like a kubeadm root"); not a problem."""
+
+    location: str
+    kind: str
+    message: str
+
+
+Record = CertRecord | CheckRecord | ItemError | InputStart | Note
 
 
 class CertSource(Protocol):
@@ -77,40 +100,28 @@ def os_error(location: str, exc: OSError) -> ItemError:
 
 
 def read_capped_stat(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:
-    """A file's bytes and the fstat of what was read, refusing more than ``max_bytes`` before reading.
+    """A regular file's bytes and the fstat of what was read, refusing more than ``max_bytes`` before reading.
 
-    One ``open``, one ``fstat`` and reads to end of file; follows symlinks (a loop raises ELOOP).
+    ``open_regular``: one non-blocking ``open`` and one ``fstat`` that refuses FIFOs, sockets and
+    devices (``not_regular_file``) before a byte is read; follows symlinks (a loop raises ELOOP).
     Raises ReadFailure.
     """
+    progress.note(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd, info = open_regular(path)
+    except NotRegularFile as exc:
+        raise ReadFailure(ItemError(path, "not_regular_file", f"{exc.kind}, not a regular file: not read")) from None
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):  # as open() reports it, whatever the directory's size
-            raise OSError(errno.EISDIR, os.strerror(errno.EISDIR))
-        if info.st_size > max_bytes:
-            raise ReadFailure(ItemError(path, "too_large", f"{info.st_size} bytes, the cap is {max_bytes}"))
-        chunks, total, limit = [], 0, max_bytes + 1
-        regular = stat.S_ISREG(info.st_mode)
-        # Ask for what fstat announced: asking for the cap would allocate it for every small file.
-        request = info.st_size if regular and info.st_size else 65536
-        while total < limit:
-            chunk = os.read(fd, min(request, limit - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if regular and total == info.st_size:
-                break  # all that fstat announced: no extra read just to see the end of the file
+        return read_fd(fd, info, path, max_bytes), info
+    except FileTooLarge as exc:
+        detail = f"{exc.size} bytes, the cap is {max_bytes}" if exc.size is not None else f"more than {max_bytes} bytes"
+        raise ReadFailure(ItemError(path, "too_large", detail)) from None
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
     finally:
         os.close(fd)
-    if total > max_bytes:  # a growing file or a special file without a size
-        raise ReadFailure(ItemError(path, "too_large", f"more than {max_bytes} bytes"))
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks), info
 
 
 def read_capped(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:

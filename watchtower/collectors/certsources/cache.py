@@ -93,7 +93,7 @@ class ScanCache:
     def __init__(self, max_entries: int = 200_000, max_signatures: int = 200_000) -> None:
         self.max_entries = max_entries
         self.max_signatures = max_signatures
-        self.signatures: dict[tuple[bytes, bytes], bool] = {}
+        self.signatures: dict[tuple[bytes, bytes], bool | None] = {}  # None: algorithm not checkable
         self.memo: dict[bytes, CertInfo] = {}
         self._entries: dict[Hashable, _Entry] = {}
         self._run = 0

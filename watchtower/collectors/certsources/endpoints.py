@@ -15,7 +15,8 @@ import ssl
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from watchtower.collectors.certsources.base import CertRecord, CheckRecord, Record
+from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
+from watchtower.core import progress
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
@@ -120,7 +121,11 @@ class EndpointSource:
         if not self.endpoints:
             return
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.endpoints)))) as pool:
-            for endpoint, outcome in zip(self.endpoints, pool.map(self._probe, self.endpoints)):
+            outcomes = pool.map(self._probe, self.endpoints)
+            for endpoint in self.endpoints:
+                progress.note(endpoint.address)  # what a hung run is waiting for
+                outcome = next(outcomes)
+                yield InputStart(endpoint.address, "endpoint")
                 yield from self._records(endpoint, outcome)
 
     def _probe(self, endpoint: Endpoint) -> Presented | EndpointFailure:

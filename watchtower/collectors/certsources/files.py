@@ -2,10 +2,12 @@
 
 Explicit files and glob matches must hold certificates (anything else is an error with a
 reason, except a recognised key, CSR or public key, skipped quietly). Directory walks follow
-symlinks with loop detection and only look at certificate-like names (``CERT_SUFFIXES``), so a
-README or a key next to the certificates is not an error. A ``NAME.key`` next to ``NAME.crt`` (or
-a key inside the same PEM) is checked against the certificate. A kubeconfig given as a path is
-read as one.
+symlinks with loop detection and look at certificate-like names (``CERT_SUFFIXES``), so a
+README or a key next to the certificates is not an error, and at kubeconfig-like names
+(``KUBECONFIG_SUFFIXES``, files named ``config``) by content: kubeadm's ``admin.conf`` or
+``kubelet.conf`` carry one-year client certificates under names no certificate suffix matches.
+A ``NAME.key`` next to ``NAME.crt`` (or a key inside the same PEM) is checked against the
+certificate. A kubeconfig given as a path is read as one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import re
 import stat
 from collections.abc import Hashable, Iterator
 
@@ -20,6 +23,8 @@ from watchtower.collectors.certsources.base import (
     DEFAULT_MAX_FILE_BYTES,
     CertRecord,
     CheckRecord,
+    InputStart,
+    Note,
     ReadFailure,
     Record,
     key_check,
@@ -31,6 +36,29 @@ from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, parse_certificates
 
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12", ".pfx")
+KUBECONFIG_SUFFIXES = (".conf", ".kubeconfig", ".yaml", ".yml")
+_SNIFF_BYTES = 4096
+# A kubeconfig's top-level keys, at the start of a line (kubectl and kubeadm write them so).
+_KUBECONFIG_KEYS = re.compile(rb"^(?:clusters|users|contexts|current-context):|^kind: *Config\b", re.MULTILINE)
+KUBEADM_HINT = "looks like a kubeadm root: `--kubeadm {root}` also finds the kubelet certificates"
+
+
+def kubeconfig_name(name: str) -> bool:
+    """Might a file of this name be a kubeconfig (and so worth a sniff in a directory walk)?"""
+    lower = name.lower()
+    return lower == "config" or lower.endswith(KUBECONFIG_SUFFIXES)
+
+
+def looks_like_kubeconfig(head: bytes) -> bool:
+    """A cheap sniff of a file's first bytes: top-level kubeconfig keys, no certificate block first."""
+    return _KUBECONFIG_KEYS.search(head[:_SNIFF_BYTES]) is not None
+
+
+def kubeadm_root_hint(directory: str) -> str | None:
+    """The hint for a scanned directory that holds kubeadm's layout (``pki/ca.crt`` and ``admin.conf``)."""
+    if os.path.isfile(os.path.join(directory, "pki", "ca.crt")) and os.path.isfile(os.path.join(directory, "admin.conf")):
+        return KUBEADM_HINT.format(root=directory)
+    return None
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -49,14 +77,18 @@ class FileSource:
     passphrase_tag: Hashable = None  # tells cached PKCS#12 results apart when the passphrase changes
 
     def read(self) -> Iterator[Record]:
-        seen: set[str] = set()
         for pattern in self.paths:
+            # Each input is read whole, even where inputs overlap (`a.pem a.pem`, `DIR DIR/a.pem`), so
+            # each is judged by what it holds; the collector reports a certificate once per location.
+            seen: set[str] = set()
             pattern = os.path.expanduser(pattern)
             if _GLOB_CHARS & set(pattern):
+                yield InputStart(pattern, "glob")
                 matches = sorted(glob.glob(pattern, recursive=True))
                 if not matches:
                     yield ItemError(pattern, "not_found", "the glob matches nothing")
             else:
+                yield InputStart(pattern, "path")
                 matches = [pattern]
             for path in matches:
                 yield from self._read_path(path, seen, explicit=True)
@@ -68,6 +100,9 @@ class FileSource:
             yield os_error(path, exc)
             return
         if stat.S_ISDIR(info.st_mode):
+            hint = kubeadm_root_hint(path) if explicit else None
+            if hint is not None:
+                yield Note(path, "kubeadm_root", hint)
             yield from self._walk(path, seen, {(info.st_dev, info.st_ino)})
         elif path not in seen:
             seen.add(path)
@@ -83,7 +118,7 @@ class FileSource:
             try:
                 info = entry.stat()  # follows symlinks
             except OSError as exc:
-                if entry.name.lower().endswith(CERT_SUFFIXES) or entry.is_symlink():
+                if entry.name.lower().endswith(CERT_SUFFIXES) or kubeconfig_name(entry.name) or entry.is_symlink():
                     yield os_error(entry.path, exc)
                 continue
             if stat.S_ISDIR(info.st_mode):
@@ -92,9 +127,31 @@ class FileSource:
                     yield ItemError(entry.path, "symlink_loop", "leads back to a directory above it")
                     continue
                 yield from self._walk(entry.path, seen, ancestors | {key})
-            elif stat.S_ISREG(info.st_mode) and entry.name.lower().endswith(CERT_SUFFIXES) and entry.path not in seen:
+            elif not stat.S_ISREG(info.st_mode) or entry.path in seen:
+                continue
+            elif entry.name.lower().endswith(CERT_SUFFIXES):
                 seen.add(entry.path)
                 yield from self.read_file(entry.path, explicit=False, info=info)
+            elif kubeconfig_name(entry.name):
+                seen.add(entry.path)
+                yield from self._kubeconfig_candidate(entry.path, info)
+
+    def _kubeconfig_candidate(self, path: str, info: os.stat_result) -> Iterator[Record]:
+        """A ``*.conf``/``*.yaml``/``config`` file met in a walk: read as a kubeconfig if it sniffs like one.
+
+        Anything else (a manifest, an nginx.conf) is skipped quietly; one that cannot be opened is
+        reported, since it may be the kubeconfig whose certificate expires next.
+        """
+        try:
+            with open(path, "rb") as handle:  # a regular file: the walk checked
+                head = handle.read(_SNIFF_BYTES)
+        except OSError as exc:
+            yield os_error(path, exc)
+            return
+        if not looks_like_kubeconfig(head):
+            return
+        source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
+        yield from source.read_path(path)
 
     def read_file(self, path: str, explicit: bool = True, name: str | None = None,
                   info: os.stat_result | None = None) -> Iterator[Record]:
@@ -111,7 +168,7 @@ class FileSource:
             return
         memo = self.cache.memo if self.cache is not None else None
         parsed = parse_certificates(data, passphrase=self.passphrase, name_hint=path, memo=memo)
-        if not parsed.certificates and _looks_like_kubeconfig(data):
+        if not parsed.certificates and looks_like_kubeconfig(data):
             source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
             yield from source.read_kubeconfig(path, data, reads=reads)
             return
@@ -143,7 +200,3 @@ class FileSource:
                 return
             yield key_check(self.kind, path, name, leaf, key_path, key_pem)
 
-
-def _looks_like_kubeconfig(data: bytes) -> bool:
-    head = data[:4096]
-    return (b"clusters:" in head or b"users:" in head) and b"kind: Config" in data

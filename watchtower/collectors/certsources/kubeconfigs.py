@@ -16,6 +16,7 @@ from watchtower.collectors.certsources.base import (
     DEFAULT_MAX_FILE_BYTES,
     CertRecord,
     CheckRecord,
+    InputStart,
     ReadFailure,
     Record,
     key_check,
@@ -55,6 +56,7 @@ class KubeconfigSource:
     def read(self) -> Iterator[Record]:
         for pattern in self.paths:
             pattern = os.path.expanduser(pattern)
+            yield InputStart(pattern, "kubeconfig")
             matches = sorted(glob.glob(pattern)) if set("*?[") & set(pattern) else [pattern]
             if not matches:
                 yield ItemError(pattern, "not_found", "the glob matches nothing")

@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from watchtower.core.results import Finding, Severity
 from watchtower.upgrades import removed_apis as ra
+from watchtower.upgrades.plan import Blocker
 
 SECTION = "removed_apis"
 NAMES_PER_FINDING = 5
@@ -122,6 +123,7 @@ def build_details(scan: Scan, max_listed: int) -> dict[str, Any]:
         "blockers_total": len(scan.blockers),
         "blockers": rows,
         "hops": [{"hop": f"{_minor((h[0], h[1] - 1))} → {_minor(h)}", "blockers": len(by_hop[h])} for h in scan.hops],
+        "hop_blockers": hop_blockers(scan.blockers),
         "already_removed": sum(1 for b in scan.blockers if b.already_removed),
         "requests": [
             {"api": f"{r.api_version} {r.resource}", "kind": r.kind, "removed_in": _minor(r.removed_in),
@@ -129,6 +131,43 @@ def build_details(scan: Scan, max_listed: int) -> dict[str, Any]:
             for r in scan.requests
         ],
     }
+
+
+def hop_blockers(blockers: Iterable[ra.Blocker]) -> list[dict[str, Any]]:
+    """Per hop (the minor it reaches, "" once already removed) and API: how many objects, a few names.
+
+    Bounded by the number of removed APIs, unlike the object rows: this is what a plan attaches.
+    """
+    groups: dict[tuple[str, str, str], list[ra.Blocker]] = {}
+    for b in blockers:
+        minor = _minor(b.breaks_at) if b.breaks_at else ("" if b.already_removed else "?")
+        groups.setdefault((minor, b.api.api_version, b.api.kind), []).append(b)
+    return [
+        {"minor": minor, "api": f"{api_version} {kind}", "replacement": members[0].api.replacement_text,
+         "removed_in": _minor(members[0].api.removed_in), "count": len(members),
+         "examples": [f"{b.use.namespace or '-'}/{b.use.name} ({b.use.source})" for b in members[:NAMES_PER_FINDING]]}
+        for (minor, api_version, kind), members in sorted(groups.items())
+    ]
+
+
+def plan_blockers(details: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The collector's details → ``{"1.16": [plan.Blocker, ...]}`` for ``Plan.with_blockers``.
+
+    Already-removed uses go to the plan's first hop (every later ``kubectl apply`` or ``helm
+    upgrade`` of them fails, so they block whatever comes next).
+    """
+    out: dict[str, list[Any]] = {}
+    next_minor = details.get("next_minor") or ""
+    for row in details.get("hop_blockers") or []:
+        minor = row["minor"] or next_minor
+        if not minor or minor == "?":
+            continue
+        more = row["count"] - len(row["examples"])
+        names = ", ".join(row["examples"]) + (f" and {more} more" if more > 0 else "")
+        state = "already removed" if not row["minor"] else f"removed in {row['removed_in']}"
+        out.setdefault(minor, []).append(Blocker(
+            "removed_api", f"{row['count']} object(s) use {row['api']} ({state}): migrate to {row['replacement']}", names))
+    return out
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
