@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import runpy
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -563,6 +564,27 @@ def test_roles_never_collect_the_same_thing_twice(full_docs: list) -> None:
             assert cluster["certs"]["kubeadm"] is False and "endpoints" not in node["certs"]
             continue
         assert len(on) == 1, f"{collector} runs in {on}"
+
+
+def test_each_role_runs_exactly_the_collectors_that_declare_it(docs: list) -> None:
+    """The presets come from the collectors' declared roles (files/collectors.yaml), not a hand list."""
+    from watchtower.app.registry import REGISTRY
+
+    configs = {n: yaml.safe_load(t)["collectors"] for n, t in rendered_configs(docs).items()}
+    for role, config in (("cluster", configs[f"{FULLNAME}-cluster-config"]), ("node", configs[f"{FULLNAME}-node-config"])):
+        assert set(config) == set(REGISTRY), role
+        for name, cls in REGISTRY.items():
+            off = config[name].get("enabled") is False
+            if role not in cls.roles:
+                assert off, f"{name} runs in the {role} role it does not declare"
+            elif name != "grafana":  # the provisioner is off until grafana.provisioner.url is set
+                assert not off, f"{name} declares {role} but is off there"
+
+
+def test_chart_collector_roles_equal_the_registry() -> None:
+    sync = runpy.run_path(str(ROOT / "scripts" / "sync-helm-files.py"), run_name="sync")
+    assert (CHART / "files" / "collectors.yaml").read_text() == sync["collector_roles_yaml"](), \
+        "run scripts/sync-helm-files.py: files/collectors.yaml differs from the registry"
 
 
 def test_config_check_catches_a_typo_passed_through_values(tmp_path: Path) -> None:

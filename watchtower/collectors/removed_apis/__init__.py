@@ -85,7 +85,7 @@ def load_data(data_file: str | None, rules: tuple[Mapping[str, str], ...], where
 
 class RemovedApisCollector(Collector[RemovedApisSettings]):
     name: ClassVar[str] = "removed_apis"
-    title: ClassVar[str] = "Removed APIs"
+    title: ClassVar[str] = "Upgrade blockers: removed APIs in use"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
     Settings: ClassVar[type[CollectorSettings]] = RemovedApisSettings
 
