@@ -71,7 +71,7 @@ def collector_roles_yaml(registry: Mapping[str, Any] | None = None) -> str:
     """files/collectors.yaml: each registered collector's roles and title, for the chart's presets."""
     if registry is None:
         sys.path.insert(0, str(ROOT))
-        from watchtower.app.registry import REGISTRY as registry  # noqa: N811 - the script runs without the package installed
+        from watchtower.app.registry import REGISTRY as registry  # the script runs from a bare checkout
     lines = ["# Generated from watchtower.app.registry by scripts/sync-helm-files.py; do not edit.",
              "# The role presets (templates/_helpers.tpl) switch each collector off in the roles it",
              "# does not list, so `enabled: auto` never runs it in both the Deployment and the DaemonSet.",
