@@ -189,7 +189,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     unknown = [n for n in args.collector if n not in registry]
     if unknown:
         raise ConfigError("--collector", unknown[0], f"a collector name, one of {sorted(registry)}")
-    selection = select_collectors(config, registry, make_context(config), only=tuple(args.collector))
+    selection = select_collectors(config, registry, make_context(config, one_shot=True), only=tuple(args.collector))
     skipped = dict(selection.skipped)
     collectors = []
     for collector in selection.enabled:
