@@ -100,3 +100,10 @@ def test_config_show_without_a_file_lists_every_collector_with_its_defaults(tmp_
         assert shown[name]["enabled"] == defaults.enabled
         assert shown[name]["interval"] and shown[name]["timeout"], name
     assert shown["certs"]["interval"] == "5m" and shown["certs"]["paths"] == []
+
+
+def test_check_help_documents_the_exit_status(tmp_path: Path) -> None:
+    done, _ = _watchtower(tmp_path, "check", "--help")
+    assert done.returncode == 0
+    for line in ("0  OK", "1  WARNING", "2  CRITICAL", "3  UNKNOWN"):
+        assert line in done.stdout, done.stdout

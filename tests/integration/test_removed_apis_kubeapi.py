@@ -175,3 +175,49 @@ def test_status_page_names_the_objects(tmp_path: Path, kube_api: KubeAPIServer) 
     page = render_page({"status": "critical", "collectors": [], "findings": [], "details": {"removed_apis": dict(result.details)}})
     assert "Upgrade blockers: removed APIs in use" in page and "legacy-web" in page and "1.15 → 1.16" in page
     assert "legacy-web" not in "".join(str(s) for family in result.metrics for s in family.samples)
+
+
+def test_check_cli_prints_the_table_and_exits_2(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """`watchtower check --collector removed_apis` as a real process: the table, JSON, exit status."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    lc.serve_1_15(kube_api)
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    kube_api.set_metrics(lc.METRICS_1_15)
+    config = tmp_path / "watchtower.yaml"
+    config.write_text(yaml.safe_dump({"kubernetes": {"kubeconfig": str(kube_api.write_kubeconfig(tmp_path / "kc"))}}))
+    root = Path(__file__).resolve().parents[2]
+    argv = [sys.executable, "-m", "watchtower", "check", "--config", str(config), "--collector", "removed_apis"]
+    done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr  # the next hop breaks an object: critical
+    section = done.stdout[done.stdout.index("REMOVED APIS"):]
+    header = next(line for line in section.splitlines() if "NAMESPACE" in line)
+    assert header.split() == ["NAMESPACE", "NAME", "SOURCE", "API", "IN", "USE", "REPLACEMENT", "BREAKING", "HOP"]
+    row = next(line for line in section.splitlines() if "legacy-web" in line)
+    assert row.split() == ["shop", "legacy-web", "live", "extensions/v1beta1", "Deployment", "apps/v1", "(since", "1.9)", "1.15", "→", "1.16"]
+    as_json = subprocess.run([*argv, "--output", "json"], cwd=root, capture_output=True, text=True, timeout=60)
+    doc = json.loads(as_json.stdout)
+    assert doc["details"]["removed_apis"]["blockers"][0]["name"] == "legacy-web"
+
+
+def test_every_configured_apiserver_is_scraped(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """control_plane.apiservers: each /metrics is read with the client's credentials and CA (the test API
+    plays two apiservers, as 127.0.0.1 and as localhost); one that does not answer is an error, not a stop."""
+    kube_api.set_version("v1.24.9")
+    kube_api.set_metrics('apiserver_requested_deprecated_apis{group="policy",removed_release="1.25",'
+                         'resource="podsecuritypolicies",subresource="",version="v1beta1"} 1\n')
+    endpoints = [f"127.0.0.1:{kube_api.port}", f"localhost:{kube_api.port}", "127.0.0.1:1"]
+    result = make(tmp_path, kube_api, live_objects=False, apiservers=endpoints).collect()
+    assert [(e.location, e.reason) for e in result.errors] == [("https://127.0.0.1:1/metrics", "unreachable")]
+    [req] = result.details["requests"]
+    assert req["apiservers"] == f"127.0.0.1:{kube_api.port}, localhost:{kube_api.port}" and req["kind"] == "PodSecurityPolicy"
+    m = samples(result.metrics)
+    assert one(m, "watchtower_removed_api_requests", group="policy", version="v1beta1", resource="podsecuritypolicies",
+               kind="PodSecurityPolicy", removed_in="1.25") == 2
+    assert one(m, "watchtower_removed_api_minors_until_removal", group="policy", version="v1beta1",
+               kind="PodSecurityPolicy", removed_in="1.25", replacement="") == 1
+    assert [r.auth for r in kube_api.requests if r.path == "/metrics"] == ["token", "token"]

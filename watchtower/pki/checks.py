@@ -82,7 +82,7 @@ def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: ob
     if issuer_subject is None:
         return None
     try:
-        parts = certificate_parts(cert.der)
+        parts = certificate_parts(cert.der, extensions=False)
     except DerError:
         return None
     algorithm = parts.outer_algorithm
@@ -158,7 +158,7 @@ class IssuerIndex:
         known = self._issuers.get(issuer.fingerprint)
         if known is None:
             try:
-                known = (certificate_parts(issuer.der).subject, issuer.x509.public_key())
+                known = (certificate_parts(issuer.der, extensions=False).subject, issuer.x509.public_key())
             except (ValueError, UnsupportedAlgorithm):  # DerError included
                 known = (None, None)
             self._issuers[issuer.fingerprint] = known

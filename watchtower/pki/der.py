@@ -58,8 +58,11 @@ class CertParts(NamedTuple):
     signature: bytes  # the BIT STRING's bits (no unused-bits octet)
 
 
-def certificate_parts(der: bytes) -> CertParts:
-    """The parts of a DER certificate; raises DerError for anything but plain DER."""
+def certificate_parts(der: bytes, extensions: bool = True) -> CertParts:
+    """The parts of a DER certificate; raises DerError for anything but plain DER.
+
+    ``extensions=False`` leaves them unread (an empty tuple): a signature check needs none.
+    """
     tag, start, end = _tlv(der, 0, len(der))
     if tag != _SEQUENCE or end != len(der):
         raise DerError("not one SEQUENCE")
@@ -82,11 +85,12 @@ def certificate_parts(der: bytes) -> CertParts:
             raise DerError("TBS field is not a SEQUENCE")
         fields.append(der[pos:field_end])
         pos = field_end
-    extensions: list[tuple[bytes, bytes]] = []
+    found: list[tuple[bytes, bytes]] = []
     while pos < tbs_end:
         tag, content, field_end = _tlv(der, pos, tbs_end)
         if tag == 0xA3:
-            extensions = _extensions(der, content, field_end)
+            if extensions:
+                found = _extensions(der, content, field_end)
         elif tag not in (0x81, 0xA1, 0x82, 0xA2):  # issuer/subject unique IDs
             raise DerError("unexpected TBS field")
         pos = field_end
@@ -97,7 +101,7 @@ def certificate_parts(der: bytes) -> CertParts:
     tag, content, sig_end = _tlv(der, alg_end, end)
     if tag != _BIT_STRING or sig_end != end or content >= sig_end or der[content] != 0:
         raise DerError("bad signature BIT STRING")
-    return CertParts(tbs, fields[0], fields[1], fields[3], fields[4], tuple(extensions), outer_algorithm,
+    return CertParts(tbs, fields[0], fields[1], fields[3], fields[4], tuple(found), outer_algorithm,
                      der[content + 1 : sig_end])
 
 
@@ -146,3 +150,42 @@ def basic_constraints_ca(parts: CertParts) -> bool:
 
 def _raise(message: str) -> bool:
     raise DerError(message)
+
+
+_UTF8_STRING, _PRINTABLE_STRING, _IA5_STRING = 0x0C, 0x13, 0x16
+_PRINTABLE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def name_attributes(name: bytes) -> list[tuple[bytes, str]] | None:
+    """(OID content, value) per RDN of a Name, or None unless every RDN holds one attribute whose
+    value is a UTF8String, PrintableString or IA5String that cryptography would read the same."""
+    try:
+        tag, pos, end = _tlv(name, 0, len(name))
+        if tag != _SEQUENCE or end != len(name):
+            return None
+        out = []
+        while pos < end:
+            tag, inner, rdn_end = _tlv(name, pos, end)
+            if tag != _SET:
+                return None
+            tag, content, attribute_end = _tlv(name, inner, rdn_end)
+            if tag != _SEQUENCE or attribute_end != rdn_end:  # empty or multi-valued RDN
+                return None
+            tag, oid_start, oid_end = _tlv(name, content, attribute_end)
+            if tag != _OID:
+                return None
+            tag, value_start, value_end = _tlv(name, oid_end, attribute_end)
+            if value_end != attribute_end:
+                return None
+            raw = name[value_start:value_end]
+            if tag == _UTF8_STRING:
+                value = raw.decode("utf-8")
+            elif (tag == _PRINTABLE_STRING and _PRINTABLE.issuperset(raw)) or (tag == _IA5_STRING and raw.isascii()):
+                value = raw.decode("ascii")
+            else:
+                return None
+            out.append((name[oid_start:oid_end], value))
+            pos = rdn_end
+        return out
+    except (DerError, UnicodeDecodeError):
+        return None

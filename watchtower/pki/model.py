@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
-from watchtower.pki.der import DerError, basic_constraints_ca, certificate_parts
+from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, name_attributes
 
 
 class _once:  # lower case: used like functools.cached_property
@@ -117,6 +117,44 @@ def _attribute_text(attribute: x509.NameAttribute) -> str:
     return f"{keyword}={value}"
 
 
+_OID_CONTENT = {
+    "2.5.4.3": b"\x55\x04\x03", "2.5.4.10": b"\x55\x04\x0a", "2.5.4.11": b"\x55\x04\x0b",
+    "2.5.4.6": b"\x55\x04\x06", "2.5.4.7": b"\x55\x04\x07", "2.5.4.8": b"\x55\x04\x08",
+    "2.5.4.9": b"\x55\x04\x09", "0.9.2342.19200300.100.1.25": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x19",
+    "0.9.2342.19200300.100.1.1": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x01",
+}
+_DER_KEYWORDS = {_OID_CONTENT[oid.dotted_string]: keyword for oid, keyword in _DN_KEYWORDS.items()}
+_CN_CONTENT, _COUNTRY_CONTENT = _OID_CONTENT["2.5.4.3"], _OID_CONTENT["2.5.4.6"]
+
+
+def der_name_facts(name: bytes) -> NameFacts | None:
+    """``name_facts`` straight from a Name's DER, or None when cryptography must read it.
+
+    Only single-valued RDNs with keyword attributes and plain values (no RFC 4514 escapes, the
+    lengths cryptography accepts without a warning) take this path; the text is what
+    ``name_facts`` makes of the same name, and the key equals the text as it does there.
+    """
+    attributes = name_attributes(name)
+    if attributes is None:
+        return None
+    common_name: str | None = None
+    texts = []
+    for oid, value in attributes:
+        keyword = _DER_KEYWORDS.get(oid)
+        if keyword is None or _DN_NEEDS_ESCAPE.search(value):
+            return None
+        if oid == _CN_CONTENT:
+            if not 1 <= len(value.encode()) <= 64:
+                return None
+            if common_name is None:
+                common_name = value
+        elif oid == _COUNTRY_CONTENT and len(value.encode()) != 2:
+            return None
+        texts.append(f"{keyword}={value}")
+    text = ",".join(reversed(texts))
+    return NameFacts(common_name or "", text, text)
+
+
 def name_facts(name: x509.Name) -> NameFacts:
     """The first CN, the RFC 4514 text and the equality key of ``name``."""
     common_name: str | None = None
@@ -139,15 +177,15 @@ def name_facts(name: x509.Name) -> NameFacts:
     return NameFacts(common_name or "", text, ",".join(reversed(keys)) if multi_valued else text)
 
 
-def _is_ca(cert: x509.Certificate, der: bytes | None = None) -> bool:
+def _is_ca(cert: x509.Certificate, parts: CertParts | None = None) -> bool:
     """basicConstraints' cA flag; absent or malformed (any extension cryptography rejects): False.
 
     The DER walk answers "not a CA" without building every extension; a "yes" (CAs are few) and
     anything the walk does not understand are confirmed by cryptography, so the answer is the same.
     """
-    if der is not None:
+    if parts is not None:
         try:
-            if not basic_constraints_ca(certificate_parts(der)):
+            if not basic_constraints_ca(parts):
                 return False
         except DerError:
             pass
@@ -190,16 +228,23 @@ class CertInfo:
     _not_after_rfc3339: str | None = _lazy()
 
     @classmethod
-    def from_x509(cls, cert: x509.Certificate) -> CertInfo:
-        subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
-        der = cert.public_bytes(serialization.Encoding.DER)
+    def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
+        """``der``: the certificate's DER when the caller has it (it must be what ``cert`` was loaded from)."""
+        if der is None:
+            der = cert.public_bytes(serialization.Encoding.DER)
+        try:
+            parts: CertParts | None = certificate_parts(der)
+        except DerError:
+            parts = None
+        subject = (der_name_facts(parts.subject) if parts is not None else None) or name_facts(cert.subject)
+        issuer = (der_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
         return cls(  # issuer names are shared by many certificates: one string each, not one per certificate
             subject_cn=subject.common_name,
             issuer_cn=sys.intern(issuer.common_name),
             serial=cert.serial_number,
             not_before=cert.not_valid_before_utc.timestamp(),
             not_after=cert.not_valid_after_utc.timestamp(),
-            is_ca=_is_ca(cert, der),
+            is_ca=_is_ca(cert, parts),
             der=der,
             subject=subject.text,
             issuer=sys.intern(issuer.text),

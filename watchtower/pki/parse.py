@@ -8,6 +8,7 @@ not errors, so a key file is skipped quietly.
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 from collections.abc import Iterator, MutableMapping
 from typing import Any
@@ -98,12 +99,37 @@ def pem_blocks(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
         yield tag, data[start:pos]
 
 
+def _pem_der(block: bytes) -> bytes | None:
+    """The DER inside a PEM block when it is plain base64 lines (no headers), else None."""
+    start = block.find(b"\n") + 1
+    end = block.rfind(b"-----END ")
+    if start <= 0 or end < start:
+        return None
+    try:
+        return binascii.a2b_base64(block[start:end].replace(b"\r", b"").replace(b"\n", b""), strict_mode=True)
+    except binascii.Error:
+        return None
+
+
+def _load_pem_certificate(block: bytes) -> CertInfo:
+    """One PEM certificate block. Plain blocks are decoded here and loaded as DER, so the DER the
+    certificate keeps needs no re-encoding; anything else, and every failure, goes through
+    ``load_pem_x509_certificate`` for cryptography's own verdict and message."""
+    der = _pem_der(block)
+    if der is not None:
+        try:
+            return CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
+        except ValueError:
+            pass
+    return CertInfo.from_x509(x509.load_pem_x509_certificate(block))
+
+
 def _pem_certificate(block: bytes, memo: CertMemo | None) -> CertInfo:
     if memo is None:
-        return CertInfo.from_x509(x509.load_pem_x509_certificate(block))
+        return _load_pem_certificate(block)
     known = memo.get(block)
     if known is None:
-        known = memo[block] = CertInfo.from_x509(x509.load_pem_x509_certificate(block))
+        known = memo[block] = _load_pem_certificate(block)
     return known
 
 

@@ -13,12 +13,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bench import certdata
 from watchtower.pki import CertInfo, IssuerIndex, parse_certificates
 from watchtower.pki.checks import _fast_signed_by
 from watchtower.pki.der import DerError, basic_constraints_ca, certificate_parts
+from watchtower.pki.model import der_name_facts, name_facts
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
 RSA_KEY = rsa.generate_private_key(65537, 2048)
@@ -151,3 +153,67 @@ def test_bench_data_facts_match_cryptography() -> None:
         issuer = by_subject[cert.issuer]
         assert _fast_signed_by(info, *index._issuer(info_of[issuer])) is True
         assert index.signed_by(info, info_of[issuer]) is _slow_signed(cert, issuer) is True
+
+
+def _attr(oid: x509.ObjectIdentifier, value: str, kind: _ASN1Type | None = None) -> x509.NameAttribute:
+    return x509.NameAttribute(oid, value, kind) if kind is not None else x509.NameAttribute(oid, value)
+
+
+NAMES = {
+    "plain": [_attr(NameOID.COUNTRY_NAME, "DE"), _attr(NameOID.ORGANIZATION_NAME, "system:masters"),
+              _attr(NameOID.COMMON_NAME, "kubernetes-admin")],
+    "printable": [_attr(NameOID.COMMON_NAME, "etcd-ca", _ASN1Type.PrintableString)],
+    "ia5-dc": [_attr(NameOID.DOMAIN_COMPONENT, "example"), _attr(NameOID.DOMAIN_COMPONENT, "org"),
+               _attr(NameOID.USER_ID, "u1")],
+    "utf8": [_attr(NameOID.COMMON_NAME, "Zertifizierungsstelle Grüße ☃")],
+    "escape-comma": [_attr(NameOID.COMMON_NAME, "a,b")],
+    "escape-leading-space": [_attr(NameOID.ORGANIZATION_NAME, " lead")],
+    "escape-hash": [_attr(NameOID.COMMON_NAME, "#x")],
+    "trailing-space": [_attr(NameOID.COMMON_NAME, "x ")],
+    "bmp": [_attr(NameOID.COMMON_NAME, "bmp", _ASN1Type.BMPString)],
+    "unknown-oid": [_attr(NameOID.SERIAL_NUMBER, "1234"), _attr(NameOID.COMMON_NAME, "n")],
+    "two-cns": [_attr(NameOID.COMMON_NAME, "first"), _attr(NameOID.COMMON_NAME, "second")],
+    "empty": [],
+    "no-cn": [_attr(NameOID.ORGANIZATION_NAME, "only-o")],
+}
+
+
+@pytest.mark.parametrize("label", list(NAMES))
+def test_der_name_facts_equal_cryptography_or_step_aside(label: str) -> None:
+    name = x509.Name(NAMES[label])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(EC_KEY.public_key())
+            .serial_number(7).not_valid_before(NOW).not_valid_after(NOW + datetime.timedelta(days=1))
+            .sign(EC_KEY, hashes.SHA256()))
+    parts = certificate_parts(cert.public_bytes(serialization.Encoding.DER))
+    slow = name_facts(cert.subject)
+    fast = der_name_facts(parts.subject)
+    assert fast is None or fast == slow, (label, fast, slow)
+    if label in {"plain", "printable", "ia5-dc", "utf8", "two-cns", "empty", "no-cn"}:
+        assert fast == slow  # the common shapes take the fast path
+    if label in {"escape-comma", "escape-leading-space", "escape-hash", "trailing-space", "bmp", "unknown-oid"}:
+        assert fast is None
+    multi = x509.Name([x509.RelativeDistinguishedName([_attr(NameOID.ORGANIZATION_NAME, "b"),
+                                                       _attr(NameOID.ORGANIZATIONAL_UNIT_NAME, "a")])])
+    multi_cert = cert = (x509.CertificateBuilder().subject_name(multi).issuer_name(name)
+                         .public_key(EC_KEY.public_key()).serial_number(7).not_valid_before(NOW)
+                         .not_valid_after(NOW + datetime.timedelta(days=1)).sign(EC_KEY, hashes.SHA256()))
+    assert der_name_facts(certificate_parts(multi_cert.public_bytes(serialization.Encoding.DER)).subject) is None
+    assert CertInfo.from_x509(multi_cert).subject == name_facts(multi).text
+
+
+def test_pem_blocks_with_headers_or_odd_base64_are_loaded_by_cryptography_alone() -> None:
+    cert = _build("leaf", "ca", EC_KEY, EC_KEY, ca=False)
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    crlf = pem.replace(b"\n", b"\r\n")
+    assert parse_certificates(crlf).certificates[0].der == cert.public_bytes(serialization.Encoding.DER)
+    broken = pem.replace(b"\n", b"\n!", 2)  # a stray character: strict base64 refuses, cryptography judges
+    slow_error = None
+    try:
+        x509.load_pem_x509_certificate(broken)
+    except ValueError as exc:
+        slow_error = str(exc)
+    parsed = parse_certificates(broken)
+    if slow_error is None:
+        assert parsed.certificates[0].der == cert.public_bytes(serialization.Encoding.DER)
+    else:
+        assert not parsed.certificates and slow_error[:40] in parsed.errors[0].detail
