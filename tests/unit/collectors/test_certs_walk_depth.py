@@ -30,7 +30,15 @@ def test_deep_directory_is_too_deep_and_later_paths_are_read(tmp_path: Path) -> 
     shallow = tmp_path / "deep" / "d" / "top.crt"
     shallow.write_bytes(tree.leaf_pem("top", NOW))
     after = tree.leaf("after.crt", NOW)
-    records = list(FileSource((str(tmp_path / "deep"), str(after), str(tmp_path / "deep" / "**" / "*.crt"))).read())
+    try:
+        records = list(FileSource((str(tmp_path / "deep"), str(after), str(tmp_path / "deep" / "**" / "*.crt"))).read())
+    finally:  # pytest's tmp_path cleanup (shutil.rmtree) recurses per level: unnest it here
+        (deepest / "bottom.crt").unlink()
+        shallow.unlink()
+        level = deepest
+        while level != tmp_path / "deep":
+            level.rmdir()
+            level = level.parent
     certs = [r.location for r in records if isinstance(r, CertRecord)]
     errors = [(r.location, r.reason) for r in records if isinstance(r, ItemError)]
     assert str(shallow) in certs and str(after) in certs
