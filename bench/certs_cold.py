@@ -37,10 +37,10 @@ from cryptography import x509
 
 from bench import certdata, daemon
 from bench.harness import Line
+from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.certs import CertsCollector, CertsSettings
-from watchtower.config import Config
-from watchtower.kube import KubeClientFactory
+from watchtower.io.kube import KubeClientFactory
 
 SCALE = float(os.environ.get("WATCHTOWER_BENCH_CERTS_SCALE", "1"))  # < 1 only for the smoke test
 LEAVES = max(20, int(10_000 * SCALE))

@@ -54,10 +54,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from bench.harness import Line, median_seconds
+from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.certs import CertsCollector, CertsSettings
-from watchtower.config import Config
-from watchtower.kube import KubeClientFactory
+from watchtower.io.kube import KubeClientFactory
 from watchtower.pki import parse_certificates
 
 SCALE = float(os.environ.get("WATCHTOWER_BENCH_CERTS_SCALE", "1"))  # < 1 only for the smoke test

@@ -51,10 +51,10 @@ def _reset_peak() -> None:
 
 def child(kubeconfig: str) -> None:
     """In the child: build the collector, measure one collect()."""
+    from watchtower.app.config import Config, KubernetesConfig
     from watchtower.collectors.base import CollectorContext
     from watchtower.collectors.certs import CertsCollector, CertsSettings, SecretsSettings
-    from watchtower.config import Config, KubernetesConfig
-    from watchtower.kube import KubeClientFactory
+    from watchtower.io.kube import KubeClientFactory
 
     config = Config(kubernetes=KubernetesConfig(kubeconfig=kubeconfig))
     context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes))

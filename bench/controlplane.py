@@ -19,12 +19,12 @@ from pathlib import Path
 
 from bench.harness import Line, median_seconds
 from tests.kubeapi import KubeAPIServer
+from watchtower.app.config import from_mapping
 from watchtower.collectors.apiserver import PATHS, ApiserverCollector, ApiserverSettings
 from watchtower.collectors.base import CollectorContext
-from watchtower.config import from_mapping
-from watchtower.configtypes import Seconds
-from watchtower.kube import KubeClientFactory
-from watchtower.netlink import dump_addresses
+from watchtower.core.settings import Seconds
+from watchtower.io.kube import KubeClientFactory
+from watchtower.io.netlink import dump_addresses
 
 SERVERS = 5
 PROBE_TIMEOUT = 1.0

@@ -18,9 +18,9 @@ import requests
 
 from bench.harness import Line, median_seconds
 from tests.grafana_api import GrafanaAPIServer
-from watchtower.configtypes import SecretRef, Seconds
-from watchtower.grafana import desired, provision
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.core.settings import Seconds, SecretRef
+from watchtower.provisioning import desired, provision
+from watchtower.provisioning.settings import GrafanaSettings
 
 GROUPS, RULES_PER_GROUP, DASHBOARDS = 20, 10, 10
 

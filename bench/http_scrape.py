@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _serve_watchtower() -> int:
     from bench.metrics_exposition import snapshot_store
-    from watchtower.http import App, serve
+    from watchtower.app.http import App, serve
 
     app = App(snapshot_store(SERIES, FAMILIES), alive=lambda: True, expected_collectors=("bench",))
     server, _thread = serve(app, "127.0.0.1", 0)

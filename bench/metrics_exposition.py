@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from bench.harness import Line, median_seconds
-from watchtower.collectors.base import CollectResult
-from watchtower.http import App, serve
-from watchtower.store import RunRecord, SnapshotStore
+from watchtower.app.http import App, serve
+from watchtower.app.store import RunRecord, SnapshotStore
+from watchtower.core.results import CollectResult
 
 SERIES = 10_000
 FAMILIES = 10

@@ -7,7 +7,7 @@ Memory: peak RSS (VmHWM) of a real ``watchtower run`` process whose nodes collec
 the 5,000 nodes three times and served /metrics once, vs two baselines measured in the same run:
 an idle ``watchtower run`` (no collectors), and the same daemon listing an empty cluster (so
 the Kubernetes client is loaded: about 16 MB, 38 MB when the generated ``CoreV1Api`` was still
-imported; ``watchtower.kube.get_json`` avoids it). The 60 MB target is
+imported; ``watchtower.io.kube.get_json`` avoids it). The 60 MB target is
 checked against both: the first line is the issue's literal "growth over the idle daemon", the
 second the growth that 5,000 nodes cause.
 """
@@ -44,7 +44,7 @@ def _populate(api: KubeAPIServer) -> None:
 
 
 def _config(directory: Path, kubeconfig: Path | None, nodes_interval: str = "5s", name: str = "nodes") -> Path:
-    from watchtower.collectors import REGISTRY
+    from watchtower.app.registry import REGISTRY
 
     collectors: dict[str, object] = {name: {"enabled": False} for name in REGISTRY}
     data: dict[str, object] = {"collectors": collectors, "log": {"level": "warning"}}
@@ -129,10 +129,10 @@ def _daemon_peak_mb(config: Path, runs: int) -> tuple[float, bytes, float]:
 def run() -> list[Line]:
     from kubernetes.client import CoreV1Api
 
-    from watchtower import config as config_mod
+    from watchtower.app import config as config_mod
     from watchtower.collectors.base import CollectorContext
     from watchtower.collectors.nodes import NodesCollector
-    from watchtower.kube import KubeClientFactory
+    from watchtower.io.kube import KubeClientFactory
 
     with (tempfile.TemporaryDirectory(prefix="wt-bench-nodes-") as tmp, KubeAPIServer(Path(tmp) / "api") as api,
           KubeAPIServer(Path(tmp) / "empty") as empty):

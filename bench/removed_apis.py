@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from bench.harness import Line, median_seconds
 from bench.daemon import measure
+from bench.harness import Line, median_seconds
 from tests.kubeapi import KubeAPIServer
 from tests.support import helm_release as hr
 from tests.support import legacy_cluster as lc
@@ -61,10 +61,10 @@ def _config(directory: Path, kubeconfig: Path | None, interval: str = "5s") -> P
 
 
 def run() -> list[Line]:
-    from watchtower import config as config_mod
+    from watchtower.app import config as config_mod
     from watchtower.collectors.base import CollectorContext
     from watchtower.collectors.removed_apis import RemovedApisCollector
-    from watchtower.kube import KubeClientFactory, list_json_pages
+    from watchtower.io.kube import KubeClientFactory, list_json_pages
 
     with tempfile.TemporaryDirectory(prefix="wt-bench-removed-") as tmp, KubeAPIServer(Path(tmp) / "api") as api:
         directory = Path(tmp)

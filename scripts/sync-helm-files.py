@@ -50,8 +50,8 @@ GRAFANA_ALERTING = CHART_FILES / "grafana-alerting" / "watchtower.yaml"
 def sync_grafana_alerting() -> list[str]:
     """files/grafana-alerting/watchtower.yaml: `watchtower render`'s alerting YAML (default settings)."""
     sys.path.insert(0, str(ROOT))
-    from watchtower.grafana import desired, render
-    from watchtower.grafana.settings import GrafanaSettings
+    from watchtower.provisioning import desired, render
+    from watchtower.provisioning.settings import GrafanaSettings
 
     text = render.alerting_yaml(desired.load(GrafanaSettings()))
     GRAFANA_ALERTING.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,6 @@
 
 import sys
 
-from watchtower.cli import main
+from watchtower.app.cli import main
 
 sys.exit(main())

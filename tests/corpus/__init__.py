@@ -155,6 +155,9 @@ def build(directory: Path) -> list[Case]:  # noqa: PLR0915 - one long list of ca
     p = write("bundle-duplicates.pem", pem(leaf) + pem(leaf) + pem(root) + pem(root))
     add("bundle with duplicates", "a duplicate certificate is not an error: each reported once, OK",
         [p], "ok", certs(2), no_errors(), no_findings())
+    add("the same file named twice", "a duplicate input is not an error: both inputs OK, one row per certificate",
+        [p, p], "ok", certs(2), no_errors(), ("both inputs ok", lambda doc: [i["status"] for i in doc["inputs"]] ==
+                                                ["ok", "ok"]))
     p = write("bundle-one-corrupt.pem", pem(leaf) + b"-----BEGIN CERTIFICATE-----\nnot base64 at all!\n"
               b"-----END CERTIFICATE-----\n" + pem(root))
     add("bundle with one corrupt block", "the good certificates are reported, the bad block makes it UNKNOWN",
@@ -164,6 +167,13 @@ def build(directory: Path) -> list[Case]:  # noqa: PLR0915 - one long list of ca
     p = write("x509-tag.pem", pem(root).replace(b"BEGIN CERTIFICATE", b"BEGIN X509 CERTIFICATE")
               .replace(b"END CERTIFICATE", b"END X509 CERTIFICATE"))
     add("old X509 CERTIFICATE tag", "the pre-RFC 7468 tag is a certificate: OK", [p], "ok", certs(1))
+    openssl("x509", "-in", str(write("plain-root.pem", pem(root))), "-addtrust", "serverAuth", "-trustout",
+            "-out", str(d / "trusted.pem"))
+    add("OpenSSL TRUSTED CERTIFICATE", "openssl's -trustout form (certificate + trust settings) is read: OK",
+        [d / "trusted.pem"], "ok", certs(1), no_errors())
+    p = write("bom-and-text.pem", b"\xef\xbb\xbfSubject: CN=leaf\nIssuer: CN=corpus-root\n" + pem(leaf))
+    add("UTF-8 BOM and text before the PEM", "explanatory text around a PEM block (openssl x509 -text): OK",
+        [p], "ok", certs(1), no_errors())
     p = write("chain.p7b", pkcs7.serialize_certificates([leaf.cert, root.cert], serialization.Encoding.PEM))
     add("PKCS#7 bundle", "both certificates of a .p7b: OK", [p], "ok", certs(2), no_errors())
     p = write("truncated.pem", pem(leaf)[:-40])
@@ -328,6 +338,9 @@ def build(directory: Path) -> list[Case]:  # noqa: PLR0915 - one long list of ca
          lambda doc: all(any(r["location"].startswith(str(kroot / k)) and not r["is_ca"]
                              for r in doc["certificates"]) for k in kubeconfig_rows)),
         no_errors(), note("looks like a kubeadm root"))
+    add("a directory and a file inside it", "overlapping inputs are each judged by what they hold: OK",
+        [kroot, kroot / "pki" / "ca.crt"], "ok", no_errors(),
+        ("both inputs ok", lambda doc: [i["status"] for i in doc["inputs"]] == ["ok", "ok"]))
     kdir = d / "kubeconfig-dir"
     kdir.mkdir()
     (kdir / "config").write_text(good)

@@ -27,12 +27,7 @@ from tests.support.alert_sinks import MailSink, WebhookSink
 from tests.support.amconfig import SinkSecrets, alertmanager_config_for_test
 from tests.support.kubeadm_pki import DAY, Issued, issue, utcnow
 from tests.support.processes import WatchtowerDaemon
-from tests.support.promstack import (
-    Alertmanager,
-    Prometheus,
-    ha_prometheus_config,
-    rules_without_for,
-)
+from tests.support.promstack import Alertmanager, Prometheus, ha_prometheus_config, rules_without_for
 from tests.support.services import free_port, wait_for
 
 pytestmark = [

@@ -34,7 +34,7 @@ from tests.support.processes import WatchtowerDaemon
 from tests.support.promql_names import documented, metric_names
 from tests.support.promstack import Prometheus
 from tests.support.services import require_binary
-from watchtower.collectors import REGISTRY
+from watchtower.app.registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))

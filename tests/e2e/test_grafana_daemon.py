@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.grafana_api import GrafanaAPIServer
 from tests.integration.grafana.conftest import SLACK_SECRET, write_fixtures
 from tests.support.services import free_port, wait_for
-from watchtower.collectors import REGISTRY
+from watchtower.app.registry import REGISTRY
 
 pytestmark = pytest.mark.slow
 

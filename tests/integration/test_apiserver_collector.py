@@ -19,11 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.kubeapi import KubeAPIServer
 from tests.support.services import free_port
+from watchtower.app.config import from_mapping
 from watchtower.collectors.apiserver import ApiserverCollector, ApiserverSettings
-from watchtower.collectors.base import CollectorContext, CollectResult, Severity
-from watchtower.config import from_mapping
-from watchtower.configtypes import SecretRef, Seconds
-from watchtower.kube import KubeClientFactory
+from watchtower.collectors.base import CollectorContext
+from watchtower.core.results import CollectResult, Severity
+from watchtower.core.settings import Seconds, SecretRef
+from watchtower.io.kube import KubeClientFactory
 
 SHARED_TOKEN = "wt-probe-token-0123456789abcdef"  # accepted by every cluster server
 

@@ -15,8 +15,8 @@ import requests
 
 from tests.support import collectors as tc
 from tests.support.services import free_port, wait_for
-from watchtower import cli
-from watchtower.cli import run_collectors_once
+from watchtower.app import cli
+from watchtower.app.cli import run_collectors_once
 
 
 def _env(tmp_path) -> dict[str, str]:
@@ -106,7 +106,7 @@ class _Clean(tc.WarningCollector):
     description = "succeeds with nothing to report"
 
     def collect(self):  # type: ignore[no-untyped-def]
-        from watchtower.collectors.base import CollectResult
+        from watchtower.core.results import CollectResult
 
         return CollectResult()
 

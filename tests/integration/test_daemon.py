@@ -13,10 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import collectors as tc
 from tests.support.services import wait_for
-from watchtower.config import BasicAuthConfig, Config, ServerConfig
-from watchtower.configtypes import SecretRef, bind
-from watchtower.daemon import Daemon
-from watchtower.collectors.base import CollectorSettings
+from watchtower.app.config import BasicAuthConfig, Config, ServerConfig
+from watchtower.app.daemon import Daemon
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import SecretRef, bind
 
 
 def _config(names: tuple[str, ...], server: ServerConfig | None = None, interval: str = "200ms",

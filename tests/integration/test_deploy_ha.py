@@ -28,7 +28,7 @@ from tests.integration.test_deploy_systemd import parse_unit, values
 from tests.support.kubeadm_pki import issue
 from tests.support.processes import http_get_direct, stop
 from tests.support.services import free_port, require_binary, wait_for
-from watchtower.cli import build_parser
+from watchtower.app.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEMD = ROOT / "deploy" / "systemd"
@@ -165,8 +165,8 @@ def fd_budget() -> int:
     """File descriptors the daemon may need at once: the HTTP server's connection cap with its
     refusal slack, plus the reserve it keeps for collectors (endpoint probes, Kubernetes API
     pool, files, logs)."""
-    from watchtower import httpserver
-    from watchtower.config import ServerConfig
+    from watchtower.app import httpserver
+    from watchtower.app.config import ServerConfig
 
     return ServerConfig().max_connections + httpserver.FD_RESERVE + httpserver.REFUSING_EXTRA
 
@@ -183,7 +183,7 @@ def test_limit_nofile_fits_the_connection_cap(template: dict) -> None:
 def test_the_configured_cap_is_in_force_under_the_units_limit(template: dict) -> None:
     """The server lowers its cap below the soft fd limit; under LimitNOFILE it must not have to."""
     limit = limit_nofile(template)
-    probe = ("from watchtower.config import ServerConfig; from watchtower.httpserver import Limits; "
+    probe = ("from watchtower.app.config import ServerConfig; from watchtower.app.httpserver import Limits; "
              "print(Limits().effective_max_connections(), ServerConfig().max_connections)")
     done = subprocess.run([require_binary("prlimit"), f"--nofile={limit}:{limit}", "--", sys.executable, "-c", probe],
                           capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,

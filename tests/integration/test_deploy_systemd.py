@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.services import require_binary
-from watchtower.cli import build_parser
+from watchtower.app.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "systemd" / "watchtower.service"
@@ -62,7 +62,7 @@ def test_exec_start_is_the_documented_run_command(unit: dict) -> None:
 
 
 def test_restart_policy_matches_the_exit_codes(unit: dict) -> None:
-    from watchtower.cli import EXIT_CONFIG
+    from watchtower.app.cli import EXIT_CONFIG
 
     assert values(unit, "Service", "Restart") == ["on-failure"]
     assert values(unit, "Service", "RestartPreventExitStatus") == [str(EXIT_CONFIG)]

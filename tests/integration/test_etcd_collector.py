@@ -16,9 +16,9 @@ import pytest
 from tests.support.etcd import QUOTA_BYTES, EtcdMember
 from tests.support.processes import Samples, WatchtowerDaemon, wait_until
 from tests.support.services import require_binary
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
+from watchtower.app.daemon import make_context
 from watchtower.collectors.etcd import EtcdCollector
-from watchtower.daemon import make_context
 
 pytestmark = pytest.mark.etcd
 

@@ -18,9 +18,9 @@ import pytest
 
 from tests.support.haproxy import STATS_PASSWORD, STATS_USER, HAProxyLab
 from tests.support.processes import Samples, WatchtowerDaemon, http_get_direct
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
+from watchtower.app.daemon import make_context
 from watchtower.collectors.haproxy import HAProxyCollector
-from watchtower.daemon import make_context
 
 pytestmark = pytest.mark.haproxy
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.support.services import require_binary
 from watchtower.collectors import etcd, haproxy
-from watchtower.collectors.base import ItemError
+from watchtower.core.results import ItemError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "unit" / "collectors" / "data"

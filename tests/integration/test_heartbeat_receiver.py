@@ -15,9 +15,9 @@ import pytest
 from tests.support.alert_sinks import MailSink, WebhookSink
 from tests.support.processes import http_get_direct
 from tests.support.services import wait_for
-from watchtower.configtypes import bind
-from watchtower.heartbeat.check import HeartbeatSettings
-from watchtower.heartbeat.service import MAX_CONNECTIONS, HeartbeatService
+from watchtower.app.heartbeat.check import HeartbeatSettings
+from watchtower.app.heartbeat.service import MAX_CONNECTIONS, HeartbeatService
+from watchtower.core.settings import bind
 
 TOKEN = "hb-token-5b3e"
 

@@ -553,7 +553,7 @@ def test_grafana_provisioner_reads_its_secrets_from_files(full_docs: list) -> No
 
 
 def test_roles_never_collect_the_same_thing_twice(full_docs: list) -> None:
-    from watchtower.collectors import REGISTRY
+    from watchtower.app.registry import REGISTRY
 
     configs = {n: yaml.safe_load(t)["collectors"] for n, t in rendered_configs(full_docs).items()}
     cluster, node = configs[f"{FULLNAME}-cluster-config"], configs[f"{FULLNAME}-node-config"]
@@ -620,7 +620,7 @@ def test_config_change_rolls_the_pods(default_docs: list) -> None:
 
 
 def test_workloads_run_the_cli_with_the_mounted_config(docs: list) -> None:
-    from watchtower.cli import build_parser
+    from watchtower.app.cli import build_parser
 
     for workload in workloads(docs):
         container = pod_spec(workload)["containers"][0]
@@ -825,5 +825,5 @@ def test_alertmanager_config_without_recipients_is_a_valid_null_route() -> None:
 
 
 def test_notes_name_the_objects() -> None:
-    notes = render()[f"watchtower/templates/NOTES.txt"]
+    notes = render()["watchtower/templates/NOTES.txt"]
     assert f"deploy/{FULLNAME}" in notes and "pod-security.kubernetes.io/enforce=privileged" in notes

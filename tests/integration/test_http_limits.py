@@ -27,7 +27,7 @@ import yaml
 
 from tests.support.processes import REPO, python_env, stop
 from tests.support.services import free_port, wait_for
-from watchtower.httpserver import BoundedHTTPServer, Limits, Request, Response
+from watchtower.app.httpserver import BoundedHTTPServer, Limits, Request, Response
 
 CLIENT_FDS_NEEDED = 1_100 + 400 + 200
 
@@ -322,9 +322,9 @@ def test_tls_handshake_that_never_comes_is_closed_and_others_are_served(tmp_path
 def test_gzip_is_honoured_and_cached_per_generation() -> None:
     from prometheus_client.core import GaugeMetricFamily
 
-    from watchtower.collectors.base import CollectResult
-    from watchtower.http import App
-    from watchtower.store import RunRecord, SnapshotStore
+    from watchtower.app.http import App
+    from watchtower.app.store import RunRecord, SnapshotStore
+    from watchtower.core.results import CollectResult
 
     store = SnapshotStore(["c"])
     family = GaugeMetricFamily("watchtower_test_value", "x", labels=["i"])
@@ -341,7 +341,7 @@ def test_gzip_is_honoured_and_cached_per_generation() -> None:
                                 result=CollectResult(metrics=(family,))))
     assert app.metrics.cached(None, True) is None  # a new generation renders again
 
-    from watchtower.http import serve
+    from watchtower.app.http import serve
     server, _thread = serve(app, "127.0.0.1", 0)
     try:
         port = server.server_address[1]

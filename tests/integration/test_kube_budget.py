@@ -12,8 +12,8 @@ import yaml
 
 from tests.kubeapi import KubeAPIServer
 from tests.support.tls_servers import SilentServer
-from watchtower.config import KubernetesConfig
-from watchtower.kube import KubeClientFactory, KubeUnavailable, get_json
+from watchtower.core.sections import KubernetesConfig
+from watchtower.io.kube import KubeClientFactory, KubeUnavailable, get_json
 
 
 def test_black_holed_apiserver_costs_one_request_timeout_not_four(tmp_path: Path) -> None:

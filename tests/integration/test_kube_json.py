@@ -1,4 +1,4 @@
-"""``watchtower.kube.get_json``/``list_json_pages`` against the test API server, side by side with
+"""``watchtower.io.kube.get_json``/``list_json_pages`` against the test API server, side by side with
 the generated ``CoreV1Api``: same requests on the wire, same exceptions, both credentials.
 
 These replicate a few lines of the generated methods on the client's ``ApiClient`` so the daemon
@@ -19,8 +19,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeAPIServer
-from watchtower.config import KubernetesConfig
-from watchtower.kube import KubeClientFactory, get_json, list_json_pages
+from watchtower.app.config import KubernetesConfig
+from watchtower.io.kube import KubeClientFactory, get_json, list_json_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 ClientFor = Callable[[str], Any]
@@ -164,13 +164,13 @@ def test_a_daemon_collecting_never_imports_core_v1_api(kube_api: KubeAPIServer, 
     kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
     script = f"""
 import json, sys
-import watchtower.cli, watchtower.daemon
-from watchtower import config as config_mod
+import watchtower.app.cli, watchtower.app.daemon
+from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.certsources.secrets import SecretSource
 from watchtower.collectors.nodes import NodesCollector
 from watchtower.collectors.upgrade import UpgradeCollector
-from watchtower.kube import KubeClientFactory
+from watchtower.io.kube import KubeClientFactory
 
 config = config_mod.from_mapping({{
     "kubernetes": {{"kubeconfig": {str(kubeconfig)!r}}},

@@ -20,8 +20,8 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeAPIServer
-from watchtower.config import KubernetesConfig
-from watchtower.kube import KubeClientFactory, list_json_pages
+from watchtower.app.config import KubernetesConfig
+from watchtower.io.kube import KubeClientFactory, list_json_pages
 
 ClientFor = Callable[..., client.ApiClient]
 

@@ -10,9 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from watchtower.collectors.base import CollectResult, ItemError
-from watchtower.store import RunRecord, SnapshotStore, StoreExposition
 from tests.support.services import require_binary
+from watchtower.app.store import RunRecord, SnapshotStore, StoreExposition
+from watchtower.core.results import CollectResult, ItemError
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "metrics.txt"
 

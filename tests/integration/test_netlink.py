@@ -6,7 +6,7 @@ import subprocess
 
 from tests.support.services import require_binary
 from watchtower.collectors.vip import parse_ip_addr_json
-from watchtower.netlink import dump_addresses
+from watchtower.io.netlink import dump_addresses
 
 
 def test_netlink_dump_matches_ip_addr() -> None:

@@ -10,10 +10,10 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.kubeapi import KubeAPIServer
 from tests.support.expo import one, samples
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.nodes import NodesCollector
-from watchtower.kube import KubeClientFactory
+from watchtower.io.kube import KubeClientFactory
 
 UNREACHABLE = [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"},
                {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]

@@ -15,11 +15,12 @@ import pytest
 from tests.kubeapi import KubeAPIServer
 from tests.support import legacy_cluster as lc
 from tests.support.expo import one, samples
-from watchtower import config as config_mod
-from watchtower.collectors.base import CollectorContext, Severity
+from watchtower.app import config as config_mod
+from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.removed_apis import RemovedApisCollector
 from watchtower.collectors.removed_apis.export import plan_blockers, render_check
-from watchtower.kube import KubeClientFactory, get_json
+from watchtower.core.results import Severity
+from watchtower.io.kube import KubeClientFactory, get_json
 
 NOW = 1_780_000_000.0  # a fixed clock: nothing here may depend on the time of day
 
@@ -167,7 +168,7 @@ def test_discovery_and_group_lists_parse_in_the_official_client(tmp_path: Path, 
 
 def test_status_page_names_the_objects(tmp_path: Path, kube_api: KubeAPIServer) -> None:
     """Names are on the status page (and in /api/status), never in metric labels."""
-    from watchtower.statuspage import render_page
+    from watchtower.app.statuspage import render_page
 
     lc.serve_1_15(kube_api)
     lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")

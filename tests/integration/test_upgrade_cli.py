@@ -42,7 +42,8 @@ def test_check_shows_nodes_and_upgrade_and_remembers_upgrades(tmp_path: Path, ku
     tree.backup(backup_at)
     due_in_days = round((add_months(backup_at.timestamp(), 4) - time.time()) / 86400)  # 4 calendar months: 120..123 days
     state = tmp_path / "state.json"
-    with ReleaseServer({"/stable.txt": b"v1.31.4\n", "/stable-1.29.txt": b"v1.29.14\n", "/stable-1.30.txt": b"v1.30.8\n"}) as rel:
+    with ReleaseServer({"/stable.txt": b"v1.31.4\n", "/stable-1.29.txt": b"v1.29.14\n", "/stable-1.30.txt": b"v1.30.8\n",
+                        "/stable-1.31.txt": b"v1.31.4\n"}) as rel:
         config = tmp_path / "watchtower.yaml"
         config.write_text(yaml.safe_dump({
             "kubernetes": {"kubeconfig": str(kube_api.write_kubeconfig(tmp_path / "kubeconfig", auth="token"))},

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from tests.support.expo import one, samples
 from tests.support.kubeadm_tree import UTC, KubeadmTree
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.upgrade import UpgradeCollector, render_check
-from watchtower.kube import KubeClientFactory
+from watchtower.io.kube import KubeClientFactory
 
 DAY = 86400.0
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()

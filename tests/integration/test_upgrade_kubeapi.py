@@ -17,10 +17,10 @@ from tests.kubeapi import KubeAPIServer
 from tests.support.expo import one, samples
 from tests.support.kubeadm_tree import UTC, KubeadmTree
 from tests.support.release_server import ReleaseServer
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.upgrade import UpgradeCollector, render_check
-from watchtower.kube import KubeClientFactory
+from watchtower.io.kube import KubeClientFactory
 from watchtower.upgrades.policy import add_months
 
 DAY = 86400.0

@@ -4,6 +4,6 @@ See ``tests/kubeapi/server.py`` for what it serves and ``tests/integration/test_
 for examples driven through the official ``kubernetes`` client.
 """
 
-from tests.kubeapi.server import Identity, KubeAPIServer, Knobs, RecordedRequest
+from tests.kubeapi.server import Identity, Knobs, KubeAPIServer, RecordedRequest
 
 __all__ = ["Identity", "KubeAPIServer", "Knobs", "RecordedRequest"]

@@ -14,10 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.kubeadm_pki import KubeadmPKI
 from tests.support.services import require_binary
-from watchtower.collectors.base import CollectorContext, CollectResult
+from watchtower.app.config import Config
+from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.certs import CertsCollector, CertsSettings
-from watchtower.config import Config
-from watchtower.kube import KubeClientFactory
+from watchtower.core.results import CollectResult
+from watchtower.io.kube import KubeClientFactory
 
 REPO = Path(__file__).resolve().parents[2]
 

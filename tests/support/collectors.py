@@ -8,13 +8,13 @@ from collections.abc import Mapping
 
 from prometheus_client.core import GaugeMetricFamily
 
-from watchtower import progress
-from watchtower.collectors.base import (
-    Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity,
-)
-from watchtower.config import Config
-from watchtower.configtypes import Seconds
-from watchtower.kube import KubeClientFactory
+from watchtower.app.config import Config
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core import progress
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import Seconds
+from watchtower.io.kube import KubeClientFactory
 
 
 def context() -> CollectorContext:

@@ -7,9 +7,11 @@ import dataclasses
 import pytest
 import yaml
 
-from watchtower import config as config_mod
-from watchtower.collectors.base import Collector, CollectorSettings, CollectResult
-from watchtower.configtypes import ConfigError, Seconds
+from watchtower.app import config as config_mod
+from watchtower.collectors.base import Collector
+from watchtower.core.results import CollectResult
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchtower.config import from_mapping
-from watchtower.configtypes import ConfigError
+from watchtower.app.config import from_mapping
+from watchtower.core.settings import ConfigError
 
 SENTINEL = "sentinel-not-a-real-password-7c1"
 

@@ -7,8 +7,15 @@ from typing import Literal
 
 import pytest
 
-from watchtower.configtypes import (
-    ConfigError, SecretRef, SecretUnavailable, Seconds, bind, format_duration, parse_duration, to_plain,
+from watchtower.core.settings import (
+    ConfigError,
+    Seconds,
+    SecretRef,
+    SecretUnavailable,
+    bind,
+    format_duration,
+    parse_duration,
+    to_plain,
 )
 
 

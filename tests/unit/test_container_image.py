@@ -12,8 +12,8 @@ import re
 import tomllib
 from pathlib import Path
 
-from watchtower.cli import build_parser
-from watchtower.config import DEFAULT_PORT
+from watchtower.app.cli import build_parser
+from watchtower.app.config import DEFAULT_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from watchtower.configtypes import ConfigError, bind
-from watchtower.heartbeat.check import (
-    HeartbeatSettings,
-    HeartbeatTracker,
-    PayloadError,
-    heartbeat_sources,
-    message,
-)
-from watchtower.heartbeat.commands import load_settings
+from watchtower.app.heartbeat.check import HeartbeatSettings, HeartbeatTracker, PayloadError, heartbeat_sources, message
+from watchtower.app.heartbeat.commands import load_settings
+from watchtower.core.settings import ConfigError, bind
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "deploy" / "ha" / "heartbeat-check.example.yaml"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchtower.kubeversion import (
+from watchtower.upgrades.kubeversion import (
     kubelet_skew_allowed,
     minor_distance,
     parse_version,

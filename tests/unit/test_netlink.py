@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from watchtower.netlink import Address, NetlinkError, build_getaddr_request, parse_addr_messages
+from watchtower.io.netlink import Address, NetlinkError, build_getaddr_request, parse_addr_messages
 
 NAMES = {1: "lo", 3: "eth0"}.get
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 TOP_LEVEL = {f.name for f in config_mod.Config.__dataclass_fields__.values()}

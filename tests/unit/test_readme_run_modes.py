@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from watchtower.cli import build_parser
-from watchtower.config import DEFAULT_PORT
+from watchtower.app.cli import build_parser
+from watchtower.app.config import DEFAULT_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from tests.support import collectors as tc
-from watchtower import progress
-from watchtower.scheduler import MAX_HUNG_WORKERS, CollectorRunner
-from watchtower.store import SnapshotStore
+from watchtower.app.scheduler import MAX_HUNG_WORKERS, CollectorRunner
+from watchtower.app.store import SnapshotStore
+from watchtower.core import progress
 
 
 def _run(cls: type, timeout: float = 0.3):

@@ -7,9 +7,9 @@ import re
 from html.parser import HTMLParser
 
 from tests.support import collectors as tc
-from watchtower import report
-from watchtower.cli import run_collectors_once
-from watchtower.statuspage import MAX_ROWS, render_page, residual
+from watchtower.app import report
+from watchtower.app.cli import run_collectors_once
+from watchtower.app.statuspage import MAX_ROWS, render_page, residual
 
 
 def _doc(**overrides):

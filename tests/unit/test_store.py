@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily
 
-from watchtower.collectors.base import CollectResult, ItemError
-from watchtower.store import RunRecord, SnapshotStore, StoreExposition
+from watchtower.app.store import RunRecord, SnapshotStore, StoreExposition
+from watchtower.core.results import CollectResult, ItemError
 
 
 def _result(value: float) -> CollectResult:

@@ -1,7 +1,8 @@
 """The explicit collector registry: name → class. Adding a collector means one line here.
 
 The names are a public API: they appear in the config (``collectors.<name>``), in the
-``collector`` label of the meta-metrics and in ``watchtower check --collector``.
+``collector`` label of the meta-metrics and in ``watchtower check --collector``. The Grafana
+provisioner is scheduled like a collector but is not one; ``watchtower.app.registry`` adds it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from watchtower.collectors.apiserver import ApiserverCollector
 from watchtower.collectors.base import Collector
 from watchtower.collectors.certs import CertsCollector
 from watchtower.collectors.etcd import EtcdCollector
-from watchtower.collectors.grafana import GrafanaProvisioner
 from watchtower.collectors.haproxy import HAProxyCollector
 from watchtower.collectors.nodes import NodesCollector
 from watchtower.collectors.removed_apis import RemovedApisCollector
@@ -26,7 +26,6 @@ _COLLECTORS: tuple[type[Collector], ...] = (
     HAProxyCollector,
     EtcdCollector,
     VipCollector,
-    GrafanaProvisioner,
     NodesCollector,
     UpgradeCollector,
     RemovedApisCollector,

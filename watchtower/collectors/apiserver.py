@@ -21,17 +21,12 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
-from watchtower.collectors.base import (
-    Collector,
-    CollectorContext,
-    CollectorSettings,
-    CollectResult,
-    Finding,
-    ItemError,
-    Severity,
-)
-from watchtower import netprobe
-from watchtower.configtypes import ConfigError, SecretRef, Seconds, SecretUnavailable
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable
+from watchtower.io import netprobe
 
 SECTION = "apiserver"
 PATHS = ("livez", "readyz", "version")
@@ -150,7 +145,7 @@ def plan_targets(
 def classify_error(exc: BaseException) -> str:
     """A short, stable reason label for a failed request (never includes secrets or URLs).
 
-    Transport failures use the project-wide tokens of ``watchtower.netprobe.classify``
+    Transport failures use the project-wide tokens of ``watchtower.io.netprobe.classify``
     (``connection_refused``, ``timeout``, ``dns_error``, ``tls_bad_certificate``...), except
     that a server certificate failing verification is ``tls_verify``; requests' own
     complaints about local files are ``ca_unreadable`` / ``client_cert_unreadable``.
@@ -404,8 +399,6 @@ class ApiserverCollector(Collector):
 
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        from watchtower.cli import format_table
-
         rows = []
         for e in details.get("endpoints", ()):
             failed = ",".join(e["failed_checks"]) or "-"

@@ -26,25 +26,35 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
-from watchtower import progress
-from watchtower.collectors.base import (
-    Collector, CollectorContext, CollectorSettings, CollectResult, Finding, ItemError, Severity, Status,
-)
+from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.collectors.certsources import (
-    CertRecord, CertSource, CheckRecord, Endpoint, EndpointSource, FileSource, InputStart, KubeadmSource,
-    KubeconfigSource, Note, ScanCache, SecretSource, kubeadm_present,
+    CertRecord,
+    CertSource,
+    CheckRecord,
+    Endpoint,
+    EndpointSource,
+    FileSource,
+    InputStart,
+    KubeadmSource,
+    KubeconfigSource,
+    Note,
+    ScanCache,
+    SecretSource,
+    kubeadm_present,
 )
-from watchtower.configtypes import ConfigError, SecretRef, SecretUnavailable, Seconds, cli_duration, format_duration
-from watchtower.pki import (
-    CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain,
-)
+from watchtower.core import progress
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable, cli_duration, format_duration
+from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
 from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, SignatureCache
 from watchtower.pki.model import rfc3339
 
@@ -447,10 +457,11 @@ class _Accumulator:
             sample = previous.get(key)
             if sample is None or sample.value != value:
                 names = CHECK_LABELS[check]
-                labels = record.labels
-                if len(labels) != len(names) or tuple(labels) != names or tuple(labels.values()) != values:
-                    labels = dict(zip(names, values))  # the record's own labels are shared when they are these
-                sample = Sample(checks[check].name, labels, value)
+                sample_labels = record.labels
+                if (len(sample_labels) != len(names) or tuple(sample_labels) != names
+                        or tuple(sample_labels.values()) != values):
+                    sample_labels = dict(zip(names, values))  # the record's own labels are shared when they are these
+                sample = Sample(checks[check].name, sample_labels, value)
             self.check_samples[key] = sample
             checks[check].samples.append(sample)
         return (not_after, not_before, found, errors, *checks.values())
@@ -760,7 +771,9 @@ class CertsCollector(Collector):
         return render_table(details, color)
 
     @classmethod
-    def add_check_command(cls, subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
+    def add_check_command(cls, subparsers: Any, common_parent: argparse.ArgumentParser,
+                          context_for: Callable[[str | None], CollectorContext]) -> None:
+        """``context_for(config_path)``: the application's context builder (collectors do not load configs)."""
         parser = subparsers.add_parser(
             "certs", parents=[common_parent], help="certificate expiry of files, kubeconfigs and TLS endpoints",
             formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -783,7 +796,7 @@ class CertsCollector(Collector):
                             help="for the whole check (default 2m): then print what was read and name what "
                                  "hung (status UNKNOWN at best)")
         parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
-        parser.set_defaults(func=cmd_check_certs)
+        parser.set_defaults(func=cmd_check_certs, context_for=context_for)
 
 
 def _check_settings(args: argparse.Namespace) -> CertsSettings:
@@ -830,15 +843,11 @@ def check_status(result: CollectResult) -> tuple[Status, list[str]]:
 
 def cmd_check_certs(args: argparse.Namespace) -> int:
     """``watchtower check certs``: the collector once over the given inputs; no config needed."""
-    from watchtower import config as config_mod
-    from watchtower.daemon import make_context
-
     if not (args.paths or args.endpoint or args.kubeadm):
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
-    config = config_mod.load(args.config) if args.config else config_mod.from_mapping({})
     if not 0 < args.deadline <= 86400:
         raise ConfigError("--deadline", args.deadline, "a duration above 0s, at most 1d")
-    collector = CertsCollector(_check_settings(args), make_context(config))
+    collector = CertsCollector(_check_settings(args), args.context_for(args.config))
     result = collector.collect(budget=float(args.deadline))
     hung = any(e.reason == "timeout" and "deadline" in e.detail for e in result.errors)
     status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
@@ -887,8 +896,6 @@ def _sort_key(row: Mapping[str, Any]) -> tuple[int, str, str, str]:
 
 def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] | None:
     """Rows like ``kubeadm certs check-expiration``: name, expires, residual time, signing CA, source."""
-    from watchtower.cli import format_table
-
     rows_in: Iterable[Mapping[str, Any]] = details.get("certificates") or ()
     rows = []
     for row in sorted(rows_in, key=_sort_key):

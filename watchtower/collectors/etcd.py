@@ -24,17 +24,12 @@ from urllib.parse import urlsplit
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchtower.collectors.base import (
-    Collector,
-    CollectorContext,
-    CollectorSettings,
-    CollectResult,
-    Finding,
-    ItemError,
-    Severity,
-)
-from watchtower.configtypes import ConfigError, Seconds
-from watchtower.netprobe import ProbeError, TLSClientConfig, http_get
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds
+from watchtower.io.netprobe import ProbeError, TLSClientConfig, http_get
 
 KUBEADM_ETCD_PKI = "/etc/kubernetes/pki/etcd"
 DB_QUOTA_WARNING_FRACTION = 0.8  # for the `check` finding only; alerts carry their own threshold
@@ -310,8 +305,6 @@ class EtcdCollector(Collector):
 
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        from watchtower.cli import format_table
-
         endpoints = details.get("endpoints")
         if not endpoints:
             return None

@@ -27,17 +27,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from watchtower.collectors.base import (
-    Collector,
-    CollectorContext,
-    CollectorSettings,
-    CollectResult,
-    Finding,
-    ItemError,
-    Severity,
-)
-from watchtower.configtypes import ConfigError, SecretRef, SecretUnavailable, Seconds
-from watchtower.netprobe import ProbeError, TLSClientConfig, http_get, unix_socket_exchange
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable
+from watchtower.io.netprobe import ProbeError, TLSClientConfig, http_get, unix_socket_exchange
 
 DEFAULT_STATS_SOCKET = "/run/haproxy/admin.sock"  # Debian's haproxy.cfg
 SERVER_STATES = ("UP", "DOWN", "NOLB", "DRAIN", "MAINT", "NO_CHECK")
@@ -502,8 +497,6 @@ class HAProxyCollector(Collector):
 
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        from watchtower.cli import format_table
-
         if "servers" not in details:
             return None
         rows = [

@@ -1,6 +1,6 @@
 """The ``nodes`` collector: node conditions, taints, versions and readiness transitions from the API.
 
-Nodes are listed page by page as plain JSON (``watchtower.kube.list_json_pages``) and each one
+Nodes are listed page by page as plain JSON (``watchtower.io.kube.list_json_pages``) and each one
 is reduced at once to a small ``NodeFacts`` by pure functions that accept the API's JSON (or the
 client's ``V1Node``), so a 5,000-node cluster never sits in memory as full objects.
 
@@ -22,16 +22,12 @@ from typing import Any, ClassVar
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.base import (
-    Collector,
-    CollectorContext,
-    CollectorSettings,
-    CollectResult,
-    Finding,
-    ItemError,
-    Severity,
-)
-from watchtower.kubeversion import KubeVersion, kubelet_skew_allowed, minor_distance, try_parse_version
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.io.kube import KubeUnavailable, get_json, list_json_pages
+from watchtower.upgrades.kubeversion import KubeVersion, kubelet_skew_allowed, minor_distance, try_parse_version
 
 ROLE_LABEL_PREFIX = "node-role.kubernetes.io/"
 LEGACY_ROLE_LABEL = "kubernetes.io/role"
@@ -364,8 +360,6 @@ class NodesCollector(Collector):
 
     @classmethod
     def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        from watchtower.kube import KubeUnavailable  # late: watchtower.kube imports the config, which imports us
-
         try:
             context.kube.source()
         except KubeUnavailable as exc:
@@ -377,8 +371,6 @@ class NodesCollector(Collector):
             return self._collect()
 
     def _collect(self) -> CollectResult:
-        from watchtower.kube import get_json, list_json_pages
-
         api = self.context.kube.api_client()  # KubeUnavailable: the whole run failed, say why
         timeout = self.context.config.kubernetes.request_timeout
         errors: list[ItemError] = []
@@ -442,8 +434,6 @@ def _slim(node: NodeFacts) -> NodeFacts:
 
 def render_check(d: Mapping[str, Any]) -> list[str]:
     """The ``watchtower check`` Nodes section: a summary line, then nodes with problems first."""
-    from watchtower.cli import format_table  # late import: cli imports the registry
-
     total, ready = d.get("nodes_total", 0), d.get("nodes_ready", 0)
     lines = [f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
              f"(kubelets may be up to 3 minors older, never newer)"]

@@ -23,19 +23,14 @@ from urllib.parse import urlsplit
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
-from watchtower.collectors.base import (
-    Collector,
-    CollectorContext,
-    CollectorSettings,
-    CollectResult,
-    Finding,
-    ItemError,
-    Severity,
-)
-from watchtower.configtypes import ConfigError, Seconds, format_duration
-from watchtower.kubeversion import KubeVersion, try_parse_version
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds, format_duration
+from watchtower.io.kube import KubeUnavailable, get_json
 from watchtower.upgrades import evidence as ev
 from watchtower.upgrades import releases
+from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 from watchtower.upgrades.policy import (
     EVIDENCE_OBSERVED,
     Assessment,
@@ -155,8 +150,6 @@ class UpgradeCollector(Collector):
 
     @classmethod
     def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        from watchtower.kube import KubeUnavailable  # late: watchtower.kube imports the config, which imports us
-
         try:
             context.kube.source()
             return None
@@ -169,8 +162,6 @@ class UpgradeCollector(Collector):
     # ---------------------------------------------------------------- inputs (I/O)
 
     def _cluster_versions(self, errors: list[ItemError]) -> ClusterVersions:
-        from watchtower.kube import KubeUnavailable, get_json
-
         by_source: dict[str, KubeVersion] = {}
         cluster_config = None
         try:

@@ -25,18 +25,13 @@ from typing import Any, Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from watchtower.collectors.base import (
-    Collector,
-    CollectorContext,
-    CollectorSettings,
-    CollectResult,
-    Finding,
-    ItemError,
-    Severity,
-)
-from watchtower.configtypes import ConfigError, Seconds
-from watchtower.netlink import Address as InterfaceAddress
-from watchtower.netlink import dump_addresses
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds
+from watchtower.io.netlink import Address as InterfaceAddress
+from watchtower.io.netlink import dump_addresses
 
 SECTION = "vip"
 
@@ -423,8 +418,6 @@ class VipCollector(Collector):
 
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        from watchtower.cli import format_table
-
         rows = [(v["vip"], "held" if v["held"] else "not held", v["interface"] or "-") for v in details.get("vips", ())]
         rows += [(f"keepalived {k['name']}", k["state"].upper(), f"priority {k['priority']}") for k in details.get("keepalived", ())]
         if not rows:

@@ -59,7 +59,7 @@ def _decode(value: object, field: str) -> tuple[bytes | None, ParseError | None]
 
 def _entries(doc: Mapping[str, Any], section: str, inner: str) -> list[tuple[str, Mapping[str, Any]]]:
     items = doc.get(section) or []
-    out = []
+    out: list[tuple[str, Mapping[str, Any]]] = []
     if not isinstance(items, list):
         return out
     for i, item in enumerate(items):

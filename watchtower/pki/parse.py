@@ -150,9 +150,14 @@ def _parse_pem(data: bytes, memo: CertMemo | None) -> ParsedFile:
                 certs.extend(CertInfo.from_x509(c) for c in pkcs7.load_pem_pkcs7_certificates(block))
             except ValueError as exc:
                 errors.append(ParseError("invalid_pem", f"PKCS#7 block {number}: {_short(exc)}"))
+        elif tag == b"TRUSTED CERTIFICATE":  # OpenSSL's -trustout form: the certificate, then trust settings
+            trusted = _parse_der(_pem_der(block) or b"", None)
+            certs.extend(trusted.certificates)
+            errors.extend(ParseError(e.reason, f"trusted certificate block {number}: {e.detail}") for e in trusted.errors)
         else:
             others.append(tag.decode("ascii", "replace"))
     return ParsedFile(tuple(certs), tuple(errors), tuple(others))
+
 
 
 def _der_declared_length(data: bytes) -> int | None:

@@ -24,12 +24,7 @@ import yaml
 from watchtower.pki.kubeconfig import kubeconfig_entries, load_kubeconfig
 from watchtower.pki.model import ParseError
 from watchtower.pki.parse import parse_certificates
-from watchtower.upgrades.policy import (
-    EVIDENCE_APISERVER_CERT,
-    EVIDENCE_KUBEADM_BACKUP,
-    CertDeadline,
-    LastUpgrade,
-)
+from watchtower.upgrades.policy import EVIDENCE_APISERVER_CERT, EVIDENCE_KUBEADM_BACKUP, CertDeadline, LastUpgrade
 
 DEFAULT_CERT_VALIDITY_SECONDS = 365 * 86400.0
 BACKUP_DIR_RE = re.compile(r"^kubeadm-backup-(etcd|manifests)-(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
@@ -46,7 +41,8 @@ def backup_dir_time(name: str) -> float | None:
     if not match:
         return None
     try:
-        moment = datetime.datetime(*(int(g) for g in match.groups()[1:]), tzinfo=datetime.timezone.utc)
+        year, month, day, hour, minute, second = (int(g) for g in match.groups()[1:])
+        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
     except ValueError:  # 2026-13-45: shaped right, not a date
         return None
     return moment.timestamp()

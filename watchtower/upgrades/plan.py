@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, minor_distance
+from watchtower.upgrades.kubeversion import KubeVersion, minor_distance
 from watchtower.upgrades.releases import Cycle as MinorRelease
 
 DAY = 86400.0

@@ -13,8 +13,8 @@ import dataclasses
 import datetime
 import re
 
-from watchtower.configtypes import format_duration, parse_duration
-from watchtower.kubeversion import KubeVersion, minor_distance, upgrades_needed
+from watchtower.core.settings import format_duration, parse_duration
+from watchtower.upgrades.kubeversion import KubeVersion, minor_distance, upgrades_needed
 
 _MONTHS_RE = re.compile(r"^\s*(\d+)\s*(?:mo|month|months)\s*$")
 MIN_INTERVAL_SECONDS = 7 * 86400.0

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, try_parse_version
+from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_DL_BASE_URL = "https://dl.k8s.io/release"
@@ -195,7 +195,7 @@ class ReleaseSource:
         minor = running.minor_text if running else None
         if self.kind == "static":
             same_minor = self.static_latest if (self.static_latest and minor == self.static_latest.minor_text) else None
-            minors = {m: Cycle(m, self.static_latest if self.static_latest and m == self.static_latest.minor_text else None,
+            minors: dict[str, Cycle] = {m: Cycle(m, self.static_latest if self.static_latest and m == self.static_latest.minor_text else None,
                                self.static_eol.get(m)) for m in hop_minors(running, self.static_latest)}
             return ReleaseFacts(self.static_latest, same_minor, self.static_eol.get(minor or ""), None, None, minors)
         assert self.fetcher is not None
@@ -226,7 +226,7 @@ class ReleaseSource:
                 same_minor = use(f"{self.base_url}/stable-{minor}.txt", parse_stable_txt)
         if cycles and minor in cycles and cycles[minor].eol is not None:
             eol = cycles[minor].eol
-        minors: dict[str, Cycle] = {}
+        minors = {}
         for m in hop_minors(running, latest):
             cycle = (cycles or {}).get(m)
             newest = cycle.latest if self.kind == "endoflife.date" and cycle else None

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from watchtower.kubeversion import KubeVersion, try_parse_version
-from watchtower.regularfile import read_regular_text
+from watchtower.core.regularfile import read_regular_text
+from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 
 SCHEMA = 1
 HISTORY_LIMIT = 20
@@ -93,7 +93,7 @@ def from_json(text: str) -> UpgradeState:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ValueError(f"not a watchtower upgrade state (schema {SCHEMA})")
     highest, first = data.get("highest_version"), data.get("first_seen_at")
-    if try_parse_version(highest) is None:
+    if not isinstance(highest, str) or try_parse_version(highest) is None:
         raise ValueError(f"highest_version: not a version: {highest!r}")
     if not isinstance(first, (int, float)) or isinstance(first, bool):
         raise ValueError("first_seen_at: expected a number")

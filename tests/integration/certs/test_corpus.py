@@ -24,7 +24,7 @@ from tests.corpus import Case, build, endpoint_cases
 from tests.support.certs import check_certs
 from tests.support.services import free_port
 from tests.support.tls_servers import SilentServer
-from watchtower import cli
+from watchtower.app import cli
 
 
 @pytest.fixture(scope="module")

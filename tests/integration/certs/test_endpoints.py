@@ -10,10 +10,10 @@ import pytest
 
 from tests.support.certs import check_certs, make_collector, samples
 from tests.support.kubeadm_pki import KubeadmPKI, issue, utcnow
-from tests.support.tls_servers import SilentServer, TLSServer
 from tests.support.services import free_port
-from watchtower.collectors.base import Severity
+from tests.support.tls_servers import SilentServer, TLSServer
 from watchtower.collectors.certs import EndpointSettings
+from watchtower.core.results import Severity
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pytest
 
 from tests.support.certs import make_collector, samples
 from tests.support.kubeadm_pki import issue
+from watchtower.app.config import Config, KubernetesConfig
 from watchtower.collectors.certs import SecretsSettings
-from watchtower.config import Config, KubernetesConfig
 
 SECRETS = 3000
 PAGE = 200

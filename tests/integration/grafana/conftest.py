@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.grafana_api import GrafanaAPIServer
-from watchtower.configtypes import SecretRef, Seconds
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.core.settings import Seconds, SecretRef
+from watchtower.provisioning.settings import GrafanaSettings
 
 SLACK_SECRET = "https://hooks.slack.test/services/T0WT/B0WT/wt-super-secret-7f3a9c"
 TOKEN_ENV = "WT_TEST_GRAFANA_TOKEN"

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from tests.support.services import require_binary
-from watchtower.grafana import desired
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.provisioning import desired
+from watchtower.provisioning.settings import GrafanaSettings
 
 pytestmark = pytest.mark.promtool
 

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tests.grafana_api import REDACTED, GrafanaAPIServer
-from watchtower.grafana.desired import rule_data
+from watchtower.provisioning.desired import rule_data
 
 
 def call(grafana: GrafanaAPIServer, method: str, path: str, json: object = None, token: str | None = None,

@@ -10,16 +10,17 @@ from prometheus_client.core import Metric
 
 from tests.grafana_api import GrafanaAPIServer
 from tests.integration.grafana.conftest import SLACK_SECRET
-from watchtower import config as config_mod
-from watchtower.collectors.base import CollectorContext, Severity
-from watchtower.collectors.grafana import GrafanaProvisioner
-from watchtower.configtypes import Seconds
-from watchtower.grafana import provision
-from watchtower.grafana.api import GrafanaUnreachable
-from watchtower.grafana.settings import GrafanaSettings
-from watchtower.kube import KubeClientFactory
-from watchtower.scheduler import CollectorRunner
-from watchtower.store import SnapshotStore, StoreExposition
+from watchtower.app import config as config_mod
+from watchtower.app.scheduler import CollectorRunner
+from watchtower.app.store import SnapshotStore, StoreExposition
+from watchtower.collectors.base import CollectorContext
+from watchtower.core.results import Severity
+from watchtower.core.settings import Seconds
+from watchtower.io.kube import KubeClientFactory
+from watchtower.provisioning import provision
+from watchtower.provisioning.api import GrafanaUnreachable
+from watchtower.provisioning.job import GrafanaProvisioner
+from watchtower.provisioning.settings import GrafanaSettings
 
 
 class FakeTime:

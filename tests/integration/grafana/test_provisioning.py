@@ -11,10 +11,10 @@ import yaml
 
 from tests.grafana_api import GrafanaAPIServer
 from tests.integration.grafana.conftest import SLACK_SECRET
-from watchtower.configtypes import SecretRef
-from watchtower.grafana import desired, provision
-from watchtower.grafana.api import GrafanaClient, Reconciler
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.core.settings import SecretRef
+from watchtower.provisioning import desired, provision
+from watchtower.provisioning.api import GrafanaClient, Reconciler
+from watchtower.provisioning.settings import GrafanaSettings
 
 
 def reconcile(settings: GrafanaSettings, memory: dict[str, str] | None = None) -> provision.RunReport:
@@ -228,7 +228,7 @@ def test_without_secret_read_permission_the_secret_is_written_once_per_process(
 
 def test_cli_provision_dry_run_then_apply(grafana: GrafanaAPIServer, settings: GrafanaSettings, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from watchtower import cli
+    from watchtower.app import cli
 
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"collectors": {"grafana": {
@@ -308,8 +308,8 @@ def test_https_with_ca_file_insecure_and_a_wrong_ca(settings: GrafanaSettings, t
 
 
 def test_credentials_in_the_url_are_refused() -> None:
-    from watchtower import config as config_mod
-    from watchtower.configtypes import ConfigError
+    from watchtower.app import config as config_mod
+    from watchtower.core.settings import ConfigError
 
     with pytest.raises(ConfigError, match="without credentials") as caught:
         config_mod.from_mapping({"collectors": {"grafana": {"url": "https://admin:hunter2@grafana.example.org"}}})

@@ -13,10 +13,10 @@ import yaml
 
 from tests.integration.grafana.conftest import SLACK_SECRET
 from tests.support.services import require_binary
-from watchtower import cli
-from watchtower.configtypes import SecretRef
-from watchtower.grafana import desired, render
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.app import cli
+from watchtower.core.settings import SecretRef
+from watchtower.provisioning import desired, render
+from watchtower.provisioning.settings import GrafanaSettings
 
 
 def rendered_text(out: Path) -> str:

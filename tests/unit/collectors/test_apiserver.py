@@ -7,6 +7,7 @@ import ssl
 import pytest
 import requests
 
+from watchtower.app.config import from_mapping
 from watchtower.collectors.apiserver import (
     FormatError,
     Probe,
@@ -23,9 +24,8 @@ from watchtower.collectors.apiserver import (
     parse_version,
     plan_targets,
 )
-from watchtower.collectors.base import Severity
-from watchtower.config import from_mapping
-from watchtower.configtypes import ConfigError
+from watchtower.core.results import Severity
+from watchtower.core.settings import ConfigError
 
 # kube-apiserver 1.30 /readyz?verbose with etcd down (shortened), as the apiserver prints it
 READYZ_ETCD_DOWN = """[+]ping ok

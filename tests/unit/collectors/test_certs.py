@@ -10,10 +10,10 @@ import pytest
 
 from tests.support.certs import make_collector, samples
 from tests.support.kubeadm_pki import EXPECTED_NAMES, KubeadmPKI, issue, kubeconfig_yaml
-from watchtower.collectors.base import Severity
+from watchtower.app.config import Config, ControlPlaneConfig, from_mapping
 from watchtower.collectors.certs import CertsCollector, CertsSettings, EndpointSettings, render_table
-from watchtower.config import Config, ControlPlaneConfig, from_mapping
-from watchtower.configtypes import ConfigError
+from watchtower.core.results import Severity
+from watchtower.core.settings import ConfigError
 
 
 def checks(result, check: str) -> dict[str, float]:

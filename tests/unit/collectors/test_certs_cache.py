@@ -15,10 +15,10 @@ import pytest
 
 from tests.support.certs import make_collector, samples
 from tests.support.kubeadm_pki import KubeadmPKI, issue, kubeconfig_yaml
-from watchtower.collectors.base import CollectResult
 from watchtower.collectors.certsources import CertRecord, CheckRecord, ScanCache
 from watchtower.collectors.certsources import files as files_module
 from watchtower.collectors.certsources.cache import FileReads
+from watchtower.core.results import CollectResult
 from watchtower.pki import checks as checks_module
 
 NOW = time.time()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from watchtower import config as config_mod
-from watchtower.collectors.base import Severity
+from tests.support.services import free_port
+from watchtower.app import config as config_mod
+from watchtower.app.daemon import make_context
 from watchtower.collectors.etcd import (
     EtcdCollector,
     EtcdMetrics,
@@ -21,9 +22,8 @@ from watchtower.collectors.etcd import (
     parse_etcd_metrics,
     parse_health,
 )
-from watchtower.configtypes import ConfigError
-from watchtower.daemon import make_context
-from tests.support.services import free_port
+from watchtower.core.results import Severity
+from watchtower.core.settings import ConfigError
 
 DATA = Path(__file__).parent / "data" / "etcd"
 
@@ -82,7 +82,7 @@ def test_malformed_metrics(text: str, message: str) -> None:
 
 def test_metrics_and_findings_for_probes() -> None:
     full = EtcdMetrics(has_leader=0, is_leader=0, leader_changes=4, db_size_bytes=90, db_quota_bytes=100)
-    from watchtower.collectors.base import ItemError
+    from watchtower.core.results import ItemError
 
     probes = [
         Probe("https://a:2379", health=Health(False), metrics=full, duration_seconds=0.01),

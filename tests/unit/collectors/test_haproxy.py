@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.core import Metric
 
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
+from watchtower.app.daemon import make_context
 from watchtower.collectors.haproxy import (
     HAProxyCollector,
     MalformedStats,
@@ -20,9 +21,8 @@ from watchtower.collectors.haproxy import (
     parse_server_status,
     parse_stats_csv,
 )
-from watchtower.collectors.base import Severity
-from watchtower.configtypes import ConfigError
-from watchtower.daemon import make_context
+from watchtower.core.results import Severity
+from watchtower.core.settings import ConfigError
 
 DATA = Path(__file__).parent / "data" / "haproxy"
 

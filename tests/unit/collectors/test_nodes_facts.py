@@ -16,7 +16,7 @@ from watchtower.collectors.nodes import (
     node_roles,
     render_check,
 )
-from watchtower.kubeversion import parse_version
+from watchtower.upgrades.kubeversion import parse_version
 
 NODE_JSON = {
     "metadata": {"name": "cp-1", "labels": {"node-role.kubernetes.io/control-plane": "", "kubernetes.io/hostname": "cp-1"}},

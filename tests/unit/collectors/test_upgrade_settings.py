@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from watchtower import config as config_mod
-from watchtower.configtypes import ConfigError
+from watchtower.app import config as config_mod
+from watchtower.core.settings import ConfigError
 
 
 def upgrade(**section: object) -> object:

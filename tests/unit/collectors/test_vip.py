@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from watchtower.collectors.base import CollectorContext, Severity
+from watchtower.app.config import from_mapping
+from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.vip import (
     FormatError,
     VipCollector,
@@ -29,9 +30,9 @@ from watchtower.collectors.vip import (
     read_process_state,
     vip_bindings,
 )
-from watchtower.config import from_mapping
-from watchtower.configtypes import ConfigError, Seconds
-from watchtower.kube import KubeClientFactory
+from watchtower.core.results import Severity
+from watchtower.core.settings import ConfigError, Seconds
+from watchtower.io.kube import KubeClientFactory
 
 DATA = Path(__file__).parent / "data"
 KEEPALIVED_JSON = (DATA / "keepalived-2.2.7.json").read_text()

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from watchtower.configtypes import SecretRef
-from watchtower.grafana import desired
-from watchtower.grafana.settings import GRAFANA_UID_MAX, GrafanaSettings
+from watchtower.core.settings import SecretRef
+from watchtower.provisioning import desired
+from watchtower.provisioning.settings import GRAFANA_UID_MAX, GrafanaSettings
 
 RULES = """
 groups:

@@ -7,9 +7,7 @@ import datetime
 import pytest
 
 from tests.support.kubeadm_pki import issue, new_key, utcnow
-from watchtower.pki import (
-    CertInfo, Thresholds, expires_after_issuer, key_matches, san_covers, urgency, verify_chain,
-)
+from watchtower.pki import CertInfo, Thresholds, expires_after_issuer, key_matches, san_covers, urgency, verify_chain
 from watchtower.pki.model import ParseError
 
 DAY = 86400.0

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from watchtower.kubeversion import parse_version
+from watchtower.upgrades.kubeversion import parse_version
 from watchtower.upgrades.plan import (
     DEADLINE_CERT,
     DEADLINE_MINOR_EOL,
@@ -42,12 +42,12 @@ RELEASES_2020 = {
 
 
 def seed_plan(cert_in_days: float = 20, days_per_hop: float = 7, **kw: object):
-    args = dict(
-        now=NOW_2020, current=parse_version("v1.12.7"), latest=parse_version("v1.18.3"), releases=RELEASES_2020,
-        days_per_hop=days_per_hop, reminder_lead=14 * DAY, next_due=day("2019-03-01"),
-        cert_deadline=(NOW_2020 + cert_in_days * DAY, "pki/apiserver.crt"), current_minor_eol=day("2019-07-08"),
-        os_deadlines=node_deadlines([NodeLifecycle("cp-1", "ubuntu", "16.04", day("2021-04-02"), day("2026-04-02"), True)]),
-    )
+    args = {
+        "now": NOW_2020, "current": parse_version("v1.12.7"), "latest": parse_version("v1.18.3"), "releases": RELEASES_2020,
+        "days_per_hop": days_per_hop, "reminder_lead": 14 * DAY, "next_due": day("2019-03-01"),
+        "cert_deadline": (NOW_2020 + cert_in_days * DAY, "pki/apiserver.crt"), "current_minor_eol": day("2019-07-08"),
+        "os_deadlines": node_deadlines([NodeLifecycle("cp-1", "ubuntu", "16.04", day("2021-04-02"), day("2026-04-02"), True)]),
+    }
     args.update(kw)
     return plan_upgrade(**args)  # type: ignore[arg-type]
 
@@ -76,7 +76,7 @@ def test_enough_time_for_the_hops_is_not_a_certificate_problem() -> None:
 
 
 def test_due_soon_overdue_and_unknown() -> None:
-    ok = dict(cert_deadline=None, current_minor_eol=None, os_deadlines=[])
+    ok = {"cert_deadline": None, "current_minor_eol": None, "os_deadlines": []}
     assert seed_plan(next_due=NOW_2020 + 10 * DAY, **ok).exit_code == 1
     assert seed_plan(next_due=NOW_2020 + 10 * DAY, **ok).status == "due_soon"
     assert seed_plan(next_due=NOW_2020 - DAY, **ok).status == "overdue"

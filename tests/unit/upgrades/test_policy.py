@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from watchtower.kubeversion import parse_version
+from watchtower.upgrades.kubeversion import parse_version
 from watchtower.upgrades.policy import (
     CertDeadline,
     LastUpgrade,

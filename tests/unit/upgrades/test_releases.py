@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from watchtower.kubeversion import parse_version
+from watchtower.upgrades.kubeversion import parse_version
 from watchtower.upgrades.releases import (
     CachedFetcher,
     ReleaseSource,

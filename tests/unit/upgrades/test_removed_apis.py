@@ -147,8 +147,8 @@ def test_minor_parsing() -> None:
 def test_blockers_attach_to_the_plan_hop_that_breaks_them() -> None:
     """The collector's details become Plan.with_blockers input: the Deployment at 1.16 and nowhere after."""
     from watchtower.collectors.removed_apis import export
-    from watchtower.kubeversion import parse_version
     from watchtower.upgrades import plan as plan_mod
+    from watchtower.upgrades.kubeversion import parse_version
 
     data = ra.load_shipped()
     blockers = ra.match_objects([DEPLOYMENT_V1BETA1, CURRENT], data, running=(1, 15))

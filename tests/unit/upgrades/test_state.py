@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from watchtower.kubeversion import parse_version
+from watchtower.upgrades.kubeversion import parse_version
 from watchtower.upgrades.state import StateFile, UpgradeState, from_json, observe, to_json
 
 

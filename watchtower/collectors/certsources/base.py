@@ -14,10 +14,10 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Protocol, Union
 
-from watchtower import progress
-from watchtower.collectors.base import ItemError, Severity
-from watchtower.pki import CertInfo
-from watchtower.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
+from watchtower.core import progress
+from watchtower.core.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
+from watchtower.core.results import ItemError, Severity
+from watchtower.pki import CertInfo, ParseError, key_matches
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
@@ -127,3 +127,14 @@ def read_capped_stat(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tupl
 def read_capped(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
     """A file's bytes, refusing more than ``max_bytes`` before reading them. Raises ReadFailure."""
     return read_capped_stat(path, max_bytes)[0]
+
+
+def key_check(source: str, location: str, name: str, cert: CertInfo, key_location: str, key_pem: bytes) -> Record:
+    """The ``key_matches`` judgement for one certificate and a PEM holding its private key."""
+    labels = {"source": source, "location": location, "name": name, "key_location": key_location}
+    try:
+        ok = key_matches(cert, key_pem)
+    except ParseError as exc:
+        return ItemError(key_location, exc.reason, exc.detail)
+    message = "private key matches" if ok else f"private key {key_location} does not match the certificate"
+    return CheckRecord("key_matches", labels, ok, name or location, message)

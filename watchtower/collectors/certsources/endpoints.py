@@ -15,9 +15,9 @@ import ssl
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from watchtower import progress
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
+from watchtower.core import progress
+from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
 # OpenSSL X509_V_ERR_* codes → label-friendly reasons
@@ -72,7 +72,7 @@ def _handshake(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> t
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw:
             raw.settimeout(timeout)
             with context.wrap_socket(raw, server_hostname=endpoint.server_name or endpoint.host) as tls:
-                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr]  # noqa: SLF001
+                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]  # noqa: SLF001
                 return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain)
     except ssl.SSLCertVerificationError:
         raise

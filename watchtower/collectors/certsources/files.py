@@ -19,7 +19,6 @@ import re
 import stat
 from collections.abc import Hashable, Iterator
 
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
     DEFAULT_MAX_FILE_BYTES,
     CertRecord,
@@ -28,11 +27,14 @@ from watchtower.collectors.certsources.base import (
     Note,
     ReadFailure,
     Record,
+    key_check,
     os_error,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
-from watchtower.pki import CertInfo, ParseError, key_matches, parse_certificates
-from watchtower.regularfile import open_regular
+from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core.regularfile import open_regular
+from watchtower.core.results import ItemError
+from watchtower.pki import CertInfo, parse_certificates
 
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12", ".pfx")
 KUBECONFIG_SUFFIXES = (".conf", ".kubeconfig", ".yaml", ".yml")
@@ -62,17 +64,6 @@ _GLOB_CHARS = frozenset("*?[")
 MAX_WALK_DEPTH = 64  # directories below a configured one; deeper is an error, never a RecursionError
 
 
-def key_check(source: str, location: str, name: str, cert: CertInfo, key_location: str, key_pem: bytes) -> Record:
-    """The ``key_matches`` judgement for one certificate and a PEM holding its private key."""
-    labels = {"source": source, "location": location, "name": name, "key_location": key_location}
-    try:
-        ok = key_matches(cert, key_pem)
-    except ParseError as exc:
-        return ItemError(key_location, exc.reason, exc.detail)
-    message = "private key matches" if ok else f"private key {key_location} does not match the certificate"
-    return CheckRecord("key_matches", labels, ok, name or location, message)
-
-
 @dataclasses.dataclass
 class FileSource:
     """Files, directories and globs (``paths``) with a size cap and an optional PKCS#12 passphrase.
@@ -88,8 +79,10 @@ class FileSource:
     passphrase_tag: Hashable = None  # tells cached PKCS#12 results apart when the passphrase changes
 
     def read(self) -> Iterator[Record]:
-        seen: set[str] = set()
         for pattern in self.paths:
+            # Each input is read whole, even where inputs overlap (`a.pem a.pem`, `DIR DIR/a.pem`), so
+            # each is judged by what it holds; the collector reports a certificate once per location.
+            seen: set[str] = set()
             pattern = os.path.expanduser(pattern)
             if _GLOB_CHARS & set(pattern):
                 yield InputStart(pattern, "glob")
@@ -183,8 +176,6 @@ class FileSource:
             return
         if not looks_like_kubeconfig(head):
             return
-        from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
-
         source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
         yield from source.read_path(path)
 
@@ -204,8 +195,6 @@ class FileSource:
         memo = self.cache.memo if self.cache is not None else None
         parsed = parse_certificates(data, passphrase=self.passphrase, name_hint=path, memo=memo)
         if not parsed.certificates and looks_like_kubeconfig(data):
-            from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
-
             source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
             yield from source.read_kubeconfig(path, data, reads=reads)
             return

@@ -20,14 +20,19 @@ import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
-    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, ReadFailure, Record, read_capped,
+    DEFAULT_MAX_FILE_BYTES,
+    CertRecord,
+    CheckRecord,
+    ReadFailure,
+    Record,
+    read_capped,
 )
 from watchtower.collectors.certsources.cache import ScanCache
 from watchtower.collectors.certsources.endpoints import Endpoint, EndpointFailure, fetch_presented, presented_certs
 from watchtower.collectors.certsources.files import FileSource
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, key_matches, san_covers
 
 PKI_CERTS = (

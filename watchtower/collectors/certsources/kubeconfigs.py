@@ -12,13 +12,25 @@ import glob
 import os
 from collections.abc import Iterator
 
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import (
-    DEFAULT_MAX_FILE_BYTES, CertRecord, CheckRecord, InputStart, ReadFailure, Record,
+    DEFAULT_MAX_FILE_BYTES,
+    CertRecord,
+    CheckRecord,
+    InputStart,
+    ReadFailure,
+    Record,
+    key_check,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
-from watchtower.collectors.certsources.files import key_check
-from watchtower.pki import CertInfo, KubeconfigEntry, ParseError, kubeconfig_entries, load_kubeconfig, parse_certificates
+from watchtower.core.results import ItemError
+from watchtower.pki import (
+    CertInfo,
+    KubeconfigEntry,
+    ParseError,
+    kubeconfig_entries,
+    load_kubeconfig,
+    parse_certificates,
+)
 
 
 def ca_match_check(kubeconfig: str, location: str, name: str, ca: CertInfo, cluster_ca: CertInfo,

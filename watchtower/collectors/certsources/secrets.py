@@ -1,7 +1,7 @@
 """Certificates in Kubernetes Secrets (type kubernetes.io/tls by default), page by page.
 
 Secrets are listed with a server-side field selector on ``type`` (one listing per configured
-type), across all namespaces or the selected ones, through ``watchtower.kube.list_json_pages``:
+type), across all namespaces or the selected ones, through ``watchtower.io.kube.list_json_pages``:
 one page of plain JSON is in memory at a time and each Secret's certificates are yielded before
 the next page is fetched. Locations are ``namespace/name#key``.
 """
@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import CertRecord, Record
-from watchtower.kube import KubeUnavailable, list_json_pages
+from watchtower.core.results import ItemError
+from watchtower.io.kube import KubeUnavailable, list_json_pages
 from watchtower.pki import parse_certificates
 
 

@@ -18,15 +18,12 @@ from typing import Any, ClassVar
 
 import yaml
 
-from watchtower.collectors.base import (
-    Collector,
-    CollectorContext,
-    CollectorSettings,
-    CollectResult,
-    ItemError,
-)
+from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.collectors.removed_apis import export, read
-from watchtower.configtypes import ConfigError, Seconds
+from watchtower.core.results import CollectResult, ItemError
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds
+from watchtower.io.kube import KubeUnavailable
 from watchtower.upgrades import removed_apis as ra
 
 SOURCE_METRICS = "apiserver_metrics"
@@ -99,10 +96,6 @@ class RemovedApisCollector(Collector):
 
     @classmethod
     def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        from watchtower.kube import (
-            KubeUnavailable,  # late: watchtower.kube imports the config
-        )
-
         try:
             context.kube.source()
         except KubeUnavailable as exc:
@@ -110,8 +103,6 @@ class RemovedApisCollector(Collector):
         return None
 
     def collect(self) -> CollectResult:
-        from watchtower.kube import KubeUnavailable
-
         errors: list[ItemError] = []
         try:
             api = self.context.kube.api_client()

@@ -12,8 +12,9 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from watchtower.collectors.base import Finding, Severity
+from watchtower.core.results import Finding, Severity
 from watchtower.upgrades import removed_apis as ra
+from watchtower.upgrades.plan import Blocker
 
 SECTION = "removed_apis"
 NAMES_PER_FINDING = 5
@@ -155,8 +156,6 @@ def plan_blockers(details: Mapping[str, Any]) -> dict[str, list[Any]]:
     Already-removed uses go to the plan's first hop (every later ``kubectl apply`` or ``helm
     upgrade`` of them fails, so they block whatever comes next).
     """
-    from watchtower.upgrades.plan import Blocker
-
     out: dict[str, list[Any]] = {}
     next_minor = details.get("next_minor") or ""
     for row in details.get("hop_blockers") or []:

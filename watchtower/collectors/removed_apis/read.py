@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from watchtower.collectors.base import ItemError
-from watchtower.kube import get_json, list_json_pages
+from watchtower.core.results import ItemError
+from watchtower.io.kube import get_json, list_json_pages
 from watchtower.upgrades import helm_release
 from watchtower.upgrades import removed_apis as ra
 

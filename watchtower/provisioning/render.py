@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from watchtower.configtypes import SecretRef
-from watchtower.grafana.desired import DesiredState, go_duration
+from watchtower.core.settings import SecretRef
+from watchtower.provisioning.desired import DesiredState, go_duration
 
 DEFAULT_DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards/watchtower"
 DEFAULT_GROUP_INTERVAL = "1m"

@@ -1,12 +1,12 @@
 """``watchtower heartbeat-check`` at work: the webhook receiver, the check loop and the senders.
 
 Alertmanager POSTs its Watchdog notifications to ``/heartbeat`` with a bearer token; every
-``check_interval`` the tracker (watchtower.heartbeat.check) says what to send, and this module
+``check_interval`` the tracker (watchtower.app.heartbeat.check) says what to send, and this module
 sends it straight to SMTP and Slack, never through Alertmanager, which may be what is down.
 ``/metrics`` and ``/api/status`` show each source's last heartbeat. Requests are small and
 few (two Alertmanagers and a scraper), so a threading server with a socket timeout, a body-size
 cap and a cap on connections held at once (the excess is closed at once) is enough; the bounded
-server of watchtower.httpserver takes no request bodies.
+server of watchtower.app.httpserver takes no request bodies.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from watchtower.config import parse_listen
-from watchtower.heartbeat.check import (
+from watchtower.app.config import parse_listen
+from watchtower.app.heartbeat.check import (
     EmailSettings,
     HeartbeatSettings,
     HeartbeatTracker,
@@ -41,7 +41,7 @@ from watchtower.heartbeat.check import (
     message,
 )
 
-log = logging.getLogger("watchtower.heartbeat")
+log = logging.getLogger("watchtower.app.heartbeat")
 
 MAX_BODY = 1 << 20  # Alertmanager's Watchdog notifications are a few kB
 SOCKET_TIMEOUT = 10.0

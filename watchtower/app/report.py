@@ -15,8 +15,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from watchtower import __version__
-from watchtower.collectors.base import Finding, Severity, Status
-from watchtower.store import CollectorState, StoreView
+from watchtower.app.store import CollectorState, StoreView
+from watchtower.core.results import Finding, Severity, Status
 
 
 @dataclasses.dataclass(frozen=True)

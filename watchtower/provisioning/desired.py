@@ -40,9 +40,9 @@ from typing import Any
 
 import yaml
 
-from watchtower.collectors.base import ItemError
-from watchtower.configtypes import SecretRef, format_duration, parse_duration
-from watchtower.grafana.settings import GrafanaSettings, uid_problem
+from watchtower.core.results import ItemError
+from watchtower.core.settings import SecretRef, format_duration, parse_duration
+from watchtower.provisioning.settings import GrafanaSettings, uid_problem
 
 EXPR_DATASOURCE_UID = "__expr__"
 CONDITION_REF = "C"

@@ -16,8 +16,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from watchtower.config import parse_listen
-from watchtower.configtypes import ConfigError, Seconds, SecretRef, format_duration
+from watchtower.app.config import parse_listen
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, format_duration
 
 DEFAULT_LISTEN = "127.0.0.1:9846"
 RUNBOOK = "docs/runbooks/Watchdog.md"

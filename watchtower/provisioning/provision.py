@@ -8,13 +8,19 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from watchtower.collectors.base import ItemError
-from watchtower.configtypes import SecretUnavailable
-from watchtower.grafana import desired as desired_mod
-from watchtower.grafana.api import (
-    GrafanaClient, GrafanaError, GrafanaTLSError, GrafanaUnreachable, Outcome, Plan, Reconciler,
+from watchtower.core.results import ItemError
+from watchtower.core.settings import SecretUnavailable
+from watchtower.provisioning import desired as desired_mod
+from watchtower.provisioning.api import (
+    GrafanaClient,
+    GrafanaError,
+    GrafanaTLSError,
+    GrafanaUnreachable,
+    Outcome,
+    Plan,
+    Reconciler,
 )
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
 

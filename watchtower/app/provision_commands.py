@@ -6,8 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from watchtower.configtypes import ConfigError
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.app import config as config_mod
+from watchtower.app.logsetup import setup_logging
+from watchtower.app.registry import REGISTRY
+from watchtower.core.settings import ConfigError
+from watchtower.provisioning import desired, provision, render
+from watchtower.provisioning.settings import GrafanaSettings
 
 EXIT_OK, EXIT_PROBLEMS = 0, 2
 
@@ -21,22 +25,20 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
                     "Exit 0 when everything is in place, 2 otherwise.")
     prov.add_argument("--dry-run", action="store_true", help="print what would be created/updated/deleted; change nothing")
     prov.set_defaults(func=cmd_provision)
-    render = sub.add_parser(
+    render_cmd = sub.add_parser(
         "render", parents=[common], help="write the Grafana provisioning files and a PrometheusRule",
         description="Write the same desired state as files: Grafana file provisioning (dashboard provider + JSON, "
                     "alerting YAML) and a PrometheusRule manifest. Secrets appear only as $__file{...} or ${VAR} "
                     "references. Exit 2 if an input file had a problem (the rest is still written).")
-    render.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
-    render.add_argument("--dashboards-path", default=None, metavar="PATH",
+    render_cmd.add_argument("--out", required=True, metavar="DIR", help="output directory (created if missing)")
+    render_cmd.add_argument("--dashboards-path", default=None, metavar="PATH",
                         help="where Grafana will find the dashboard JSON (default /var/lib/grafana/dashboards/watchtower)")
-    render.add_argument("--namespace", default=None, help="namespace of the PrometheusRule (default: none)")
-    render.set_defaults(func=cmd_render)
+    render_cmd.add_argument("--namespace", default=None, help="namespace of the PrometheusRule (default: none)")
+    render_cmd.set_defaults(func=cmd_render)
 
 
 def _settings(args: argparse.Namespace) -> GrafanaSettings:
-    from watchtower.cli import _load_config, _registry
-
-    settings = _load_config(args).collector_settings("grafana", _registry())
+    settings = config_mod.load(args.config, REGISTRY).collector_settings("grafana", REGISTRY)
     assert isinstance(settings, GrafanaSettings)
     return settings
 
@@ -47,9 +49,6 @@ def _print_problems(problems: object) -> None:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from watchtower.grafana import provision
-    from watchtower.logsetup import setup_logging
-
     settings = _settings(args)
     setup_logging(args.log_level or "warning", "text")
     if not settings.url:
@@ -71,8 +70,6 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from watchtower.grafana import desired, render
-
     settings = _settings(args)
     state = desired.load(settings)
     paths = render.render(state, Path(args.out), args.dashboards_path or render.DEFAULT_DASHBOARDS_MOUNT,

@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from watchtower.collectors.base import ItemError
-from watchtower.configtypes import parse_duration
-from watchtower.grafana.desired import AlertRule, ContactPoint, Dashboard, DesiredState, canonical
-from watchtower.grafana.settings import GrafanaSettings
+from watchtower.core.results import ItemError
+from watchtower.core.settings import parse_duration
+from watchtower.provisioning.desired import AlertRule, ContactPoint, Dashboard, DesiredState, canonical
+from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,9 @@ class GrafanaClient:
     """A thin, error-translating layer over ``grafana_client.GrafanaApi``."""
 
     def __init__(self, settings: GrafanaSettings) -> None:
-        from grafana_client import GrafanaApi  # niquests is imported only when Grafana is used
         from urllib.parse import urlsplit
+
+        from grafana_client import GrafanaApi  # niquests is imported only when Grafana is used
 
         self.settings = settings
         parts = urlsplit(settings.url)
@@ -188,7 +189,12 @@ class GrafanaClient:
     @contextmanager
     def _translate(self, what: str) -> Iterator[None]:
         import niquests
-        from grafana_client.client import GrafanaClientError, GrafanaException, GrafanaTimeoutError, GrafanaUnauthorizedError
+        from grafana_client.client import (
+            GrafanaClientError,
+            GrafanaException,
+            GrafanaTimeoutError,
+            GrafanaUnauthorizedError,
+        )
 
         try:
             yield

@@ -17,13 +17,20 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
-from watchtower import __version__, report
-from watchtower import config as config_mod
-from watchtower.collectors.base import Collector, Status
-from watchtower.configtypes import ConfigError, SecretUnavailable, StartupError
-from watchtower.logsetup import setup_logging
-from watchtower.scheduler import CollectorRunner
-from watchtower.store import SnapshotStore, StoreView
+from watchtower import __version__
+from watchtower.app import config as config_mod
+from watchtower.app import report
+from watchtower.app.daemon import Daemon, make_context, select_collectors
+from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
+from watchtower.app.logsetup import setup_logging
+from watchtower.app.provision_commands import add_commands as add_grafana_commands
+from watchtower.app.registry import REGISTRY
+from watchtower.app.scheduler import CollectorRunner
+from watchtower.app.store import SnapshotStore, StoreView
+from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core.formatting import format_table
+from watchtower.core.results import Status
+from watchtower.core.settings import ConfigError, SecretUnavailable, StartupError
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 EXIT_CONFIG = 2
@@ -40,8 +47,6 @@ log = logging.getLogger("watchtower")
 
 
 def _registry() -> Mapping[str, type[Collector]]:
-    from watchtower.collectors import REGISTRY
-
     return REGISTRY
 
 
@@ -84,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     for cls in _registry().values():  # e.g. `watchtower check certs PATH...` from the certs collector
         add_command = getattr(cls, "add_check_command", None)
         if add_command is not None:
-            add_command(check_sub, common)
+            add_command(check_sub, common, _context_for)
 
     cfg = sub.add_parser("config", help="validate or show the configuration",
                          description="Validate a config file, or print the effective configuration.")
@@ -99,11 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "file) as YAML; secrets appear only as their file or variable.")
     cfg_show.set_defaults(func=cmd_config_show)
 
-    from watchtower.grafana.commands import add_commands as add_grafana_commands
-
     add_grafana_commands(sub, common)  # `watchtower provision [--dry-run]`, `watchtower render --out DIR`
-
-    from watchtower.heartbeat.commands import add_commands as add_heartbeat_commands
 
     add_heartbeat_commands(sub, common)  # `watchtower heartbeat-check --config FILE`
 
@@ -119,6 +120,12 @@ def _add_check_output(parser: argparse.ArgumentParser) -> None:
 
 def _load_config(args: argparse.Namespace) -> config_mod.Config:
     return config_mod.load(args.config, _registry())
+
+
+def _context_for(config_path: str | None) -> CollectorContext:
+    """The collector context for a one-off command: from ``config_path``, else the defaults."""
+    config = config_mod.load(config_path) if config_path else config_mod.from_mapping({})
+    return make_context(config)
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -142,8 +149,6 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from watchtower.daemon import Daemon
-
     config = _load_config(args)
     setup_logging(args.log_level or config.log.level, config.log.format)
     if args.listen:
@@ -178,8 +183,6 @@ def run_collectors_once(collectors: Sequence[Collector]) -> StoreView:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from watchtower.daemon import make_context, select_collectors
-
     config = _load_config(args)
     setup_logging(args.log_level or "warning", "text")
     registry = _registry()
@@ -225,14 +228,6 @@ _COLORS = {"ok": "\033[32m", "warning": "\033[33m", "critical": "\033[31m", "unk
 def paint(text: str, state: Status | Any, color: bool) -> str:
     """``text`` in the colour of a Status or Severity (magenta for UNKNOWN)."""
     return f"{_COLORS[state.label]}{text}\033[0m" if color else text
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns, two spaces apart, like kubectl/kubeadm print them."""
-    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    return lines
 
 
 def render_check_table(

@@ -17,7 +17,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from watchtower.regularfile import read_regular_text
+from watchtower.core.regularfile import read_regular_text
 
 __all__ = [
     "ConfigError",

@@ -13,17 +13,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from watchtower import config as config_mod
+from watchtower.app import config as config_mod
+from watchtower.app.config import Config
+from watchtower.app.http import App, serve, tls_context
+from watchtower.app.httpserver import BoundedHTTPServer
+from watchtower.app.registry import REGISTRY
+from watchtower.app.report import FIRST_COMMAND
+from watchtower.app.scheduler import CollectorRunner, CollectorScheduler
+from watchtower.app.store import CollectorPlan, SnapshotStore
 from watchtower.collectors.base import Collector, CollectorContext
-from watchtower.config import Config
-from watchtower.configtypes import SecretUnavailable, StartupError
-from watchtower.http import App, serve, tls_context
-from watchtower.httpserver import BoundedHTTPServer
-from watchtower.kube import KubeClientFactory
-from watchtower.regularfile import open_regular
-from watchtower.report import FIRST_COMMAND
-from watchtower.scheduler import CollectorRunner, CollectorScheduler
-from watchtower.store import CollectorPlan, SnapshotStore
+from watchtower.core.regularfile import open_regular
+from watchtower.core.settings import SecretUnavailable, StartupError
+from watchtower.io.kube import KubeClientFactory
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Daemon:
         context: CollectorContext | None = None,
     ) -> None:
         if registry is None:
-            from watchtower.collectors import REGISTRY as registry  # noqa: N811
+            registry = REGISTRY
         self.config = config
         self.context = context or make_context(config)
         self.selection = select_collectors(config, registry, self.context)

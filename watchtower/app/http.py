@@ -19,10 +19,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from watchtower import report
-from watchtower.httpserver import BoundedHTTPServer, Limits, Request, Response
-from watchtower.statuspage import render_page
-from watchtower.store import CollectorPlan, SnapshotStore, StoreExposition
+from watchtower.app import report
+from watchtower.app.httpserver import BoundedHTTPServer, Limits, Request, Response
+from watchtower.app.statuspage import render_page
+from watchtower.app.store import CollectorPlan, SnapshotStore, StoreExposition
 
 log = logging.getLogger(__name__)
 

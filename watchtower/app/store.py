@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector as PromCollector
 
 from watchtower import __version__
-from watchtower.collectors.base import CollectResult
+from watchtower.core.results import CollectResult
 
 log = logging.getLogger(__name__)
 

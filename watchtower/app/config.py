@@ -8,7 +8,6 @@ name is an error like any unknown key.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -16,10 +15,12 @@ from typing import Any, Literal
 
 import yaml
 
-from watchtower.collectors.base import Collector, CollectorSettings
-from watchtower.configtypes import ConfigError, SecretRef, Seconds, bind, format_duration, to_plain
-from watchtower.httpserver import Limits
-from watchtower.regularfile import read_regular_text
+from watchtower.app.httpserver import Limits
+from watchtower.app.registry import REGISTRY
+from watchtower.collectors.base import Collector
+from watchtower.core.regularfile import read_regular_text
+from watchtower.core.sections import CollectorSettings, ControlPlaneConfig, KubernetesConfig
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, bind, format_duration, to_plain
 
 _LIMITS = Limits()
 
@@ -55,7 +56,7 @@ class ServerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     basic_auth: BasicAuthConfig | None = None
-    # limits (watchtower.httpserver.Limits): no client can make /metrics unanswerable
+    # limits (watchtower.app.httpserver.Limits): no client can make /metrics unanswerable
     backlog: int = _LIMITS.backlog
     max_connections: int = _LIMITS.max_connections
     max_in_flight: int = _LIMITS.max_in_flight
@@ -96,39 +97,6 @@ class ServerConfig:
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
-
-
-@dataclasses.dataclass(frozen=True)
-class KubernetesConfig:
-    """How to reach the Kubernetes API. Unset means: in-cluster, then $KUBECONFIG, then ~/.kube/config."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    request_timeout: float = 10.0
-    page_size: int = 500
-
-    def validate(self, path: str) -> None:
-        if not 1 <= self.page_size <= 10000:
-            raise ConfigError(f"{path}.page_size", self.page_size, "an integer from 1 to 10000")
-        if not 0 < self.request_timeout <= 300:
-            raise ConfigError(f"{path}.request_timeout", self.request_timeout,
-                              "seconds above 0, at most 300 (the whole budget of one request, retries included)")
-
-
-@dataclasses.dataclass(frozen=True)
-class ControlPlaneConfig:
-    """Facts about the cluster that several collectors and checks share."""
-
-    endpoint: str | None = None  # the controlPlaneEndpoint, e.g. "k8s-api.example.org:6443"
-    vips: tuple[str, ...] = ()  # keepalived virtual IPs fronting the apiservers
-    apiservers: tuple[str, ...] = ()  # each control-plane apiserver, "host:port"
-
-    def validate(self, path: str) -> None:
-        for i, vip in enumerate(self.vips):
-            try:
-                ipaddress.ip_address(vip)
-            except ValueError:
-                raise ConfigError(f"{path}.vips[{i}]", vip, "an IP address") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,7 +178,7 @@ def _bind_collectors(raw: object, registry: Mapping[str, type[Collector]],
 def from_mapping(data: object, registry: Mapping[str, type[Collector]] | None = None) -> Config:
     """Validate already-parsed YAML data into a Config."""
     if registry is None:
-        from watchtower.collectors import REGISTRY as registry  # noqa: N811 - late import, no cycle
+        registry = REGISTRY
     if data is None:
         data = {}
     if not isinstance(data, Mapping):

@@ -11,10 +11,13 @@ from types import FrameType
 
 import yaml
 
-from watchtower.configtypes import ConfigError, bind, format_duration
-from watchtower.heartbeat.check import HeartbeatSettings
+from watchtower.app.config import parse_listen
+from watchtower.app.heartbeat.check import HeartbeatSettings
+from watchtower.app.heartbeat.service import HeartbeatService
+from watchtower.app.logsetup import setup_logging
+from watchtower.core.settings import ConfigError, bind, format_duration
 
-log = logging.getLogger("watchtower.heartbeat")
+log = logging.getLogger("watchtower.app.heartbeat")
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -44,10 +47,6 @@ def load_settings(path: str | None) -> HeartbeatSettings:
 
 
 def cmd_heartbeat_check(args: argparse.Namespace) -> int:
-    from watchtower.config import parse_listen
-    from watchtower.heartbeat.service import HeartbeatService
-    from watchtower.logsetup import setup_logging
-
     settings = load_settings(args.config)
     if args.listen:
         try:

@@ -16,14 +16,10 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from watchtower.regularfile import NotRegularFile, open_regular, read_regular_text
-
-if TYPE_CHECKING:  # a type only: importing the config here would close an import cycle
-    from watchtower.config import (
-        KubernetesConfig,  # (config → collectors → a collector → kube → config)
-    )
+from watchtower.core.regularfile import NotRegularFile, open_regular, read_regular_text
+from watchtower.core.sections import KubernetesConfig
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 

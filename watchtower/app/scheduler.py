@@ -6,7 +6,7 @@ waits at most ``timeout``. A collector that raises, returns garbage or hangs is 
 failed with a reason. A hung worker is left to finish on its own (Python threads cannot be
 killed) and its late result is dropped; the next scheduled run starts a fresh worker, so one
 hang never disables a collector for good. The timeout names the item the worker was waiting on
-(``watchtower.progress``). Only when ``MAX_HUNG_WORKERS`` of its workers hang at once does a
+(``watchtower.core.progress``). Only when ``MAX_HUNG_WORKERS`` of its workers hang at once does a
 collector stop starting more, until one of them returns.
 """
 
@@ -22,9 +22,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watchtower import progress
-from watchtower.collectors.base import Collector, CollectResult
-from watchtower.store import RunRecord, SnapshotStore
+from watchtower.app.store import RunRecord, SnapshotStore
+from watchtower.collectors.base import Collector
+from watchtower.core import progress
+from watchtower.core.results import CollectResult
 
 log = logging.getLogger(__name__)
 
