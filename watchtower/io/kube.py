@@ -69,10 +69,7 @@ class KubeClientFactory:
             return self._client
 
     def _build(self) -> Any:
-        from kubernetes import (  # heavy import, only when a collector needs it
-            client,
-            config,
-        )
+        from kubernetes import client, config  # heavy import, only when a collector needs it
 
         source = self.source()
         configuration = client.Configuration()
