@@ -10,8 +10,11 @@ ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74b
 # Stage 1: wheels for watchtower and its runtime dependencies only (no [test] extra).
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY watchtower ./watchtower
+# setup.py ships these inside the wheel (watchtower/_data/): what the Grafana provisioner provisions.
+COPY dashboards/*.json ./dashboards/
+COPY alerts/*.rules.yaml ./alerts/
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 
 # Stage 2: the runtime, installed from those wheels and nothing else.
@@ -22,9 +25,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir --no-index --find-links /wheels kube-watchtower \
  && watchtower version
-# What the Grafana provisioner provisions (collectors.grafana.{dashboards,alerts}_dir in the chart).
-COPY dashboards/*.json /usr/share/watchtower/dashboards/
-COPY alerts/*.rules.yaml /usr/share/watchtower/alerts/
 # Non-root, numeric so Kubernetes can verify runAsNonRoot. The Helm chart's DaemonSet overrides
 # it with uid 0 (all capabilities dropped) only to read kubeadm's 0600 root-owned files.
 USER 65532:65532

@@ -456,6 +456,39 @@ def nodes_upgrades() -> dict[str, Any]:
         timeseries(lay, "Ready transitions (15m)", "Ready status changes per node in 15 minutes (flapping).",
                    [target(f"increase(watchtower_node_ready_transitions_total{{{C}}}[15m])", "{{node}}")],
                    w=16, h=4, decimals=0),
+        lay.row("OS and container-runtime lifecycle"),
+        stat(lay, "First OS end of support in", "The earliest end of standard (security) support among the nodes' "
+             "OS releases (endoflife.date, the packaged snapshot or static dates). Negative = passed.",
+             f"min(watchtower_node_os_eol_timestamp_seconds{{{C}}}) - time()", unit="dtdurations",
+             thresholds=steps((None, RED), (0, ORANGE), (90 * DAY, GREEN))),
+        stat(lay, "First runtime end of life in", "The earliest end of life among the nodes' container runtime "
+             "release lines. Negative = passed.",
+             f"min(watchtower_node_runtime_eol_timestamp_seconds{{{C}}}) - time()", unit="dtdurations",
+             thresholds=steps((None, RED), (0, ORANGE), (90 * DAY, GREEN))),
+        stat(lay, "Lifecycle data age", "How old the lifecycle data is: since the last endoflife.date fetch, or "
+             "since the packaged snapshot was taken when the site cannot be reached.",
+             f"time() - max(watchtower_node_lifecycle_data_timestamp_seconds{{{C}}})", unit="dtdurations",
+             thresholds=steps((None, GREEN), (30 * DAY, ORANGE), (365 * DAY, RED))),
+        stat(lay, "Control-plane OS releases", "Distinct OS releases on control-plane nodes (1 = all the same).",
+             f'count(count by (distribution, release) (watchtower_node_os_info{{{C}}} and on (instance, job, node) '
+             f'watchtower_node_info{{{C}, roles=~"(.*,)?(control-plane|master)(,.*)?"}}))',
+             thresholds=steps((None, GREEN), (2, ORANGE))),
+        table(lay, "OS releases", "Nodes per OS release (unknown: an osImage watchtower does not parse, never guessed).",
+              f"count by (distribution, release) (watchtower_node_os_info{{{C}}})", rename={"Value": "nodes"},
+              w=8, h=6),
+        table(lay, "OS end of standard support", "Per OS release: end of standard security support.",
+              f"min by (distribution, release) (watchtower_node_os_eol_timestamp_seconds{{{C}}}) * 1000",
+              rename={"Value": "standard support ends"}, w=8, h=6, value_unit="dateTimeAsIso"),
+        table(lay, "OS end of extended support", "Per OS release: end of extended support (Ubuntu ESM, Debian LTS, "
+              "RHEL ELS), covered only with that programme.",
+              f"min by (distribution, release) (watchtower_node_os_extended_eol_timestamp_seconds{{{C}}}) * 1000",
+              rename={"Value": "extended support ends"}, w=8, h=6, value_unit="dateTimeAsIso"),
+        table(lay, "Container runtimes", "Nodes per container runtime and version.",
+              f"count by (runtime, version) (watchtower_node_runtime_info{{{C}}})", rename={"Value": "nodes"},
+              w=12, h=6),
+        table(lay, "Runtime end of life", "Per runtime version: end of life of its release line.",
+              f"min by (runtime, version) (watchtower_node_runtime_eol_timestamp_seconds{{{C}}}) * 1000",
+              rename={"Value": "end of life"}, w=12, h=6, value_unit="dateTimeAsIso"),
     ]
     return dashboard("watchtower-nodes-upgrades", "watchtower / Nodes & upgrades",
                      "Node readiness and versions, the upgrade-every-four-months policy and the APIs the next upgrades remove.", p)

@@ -179,7 +179,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "apiserver": {"enabled": True, "interval": "1s", "timeout": "900ms", "probe_timeout": "800ms",
                               "port": kube.port, "ca_file": str(kube.ca_file),
                               "token_file": str(workdir / "kube-token")},
-                "nodes": {"enabled": True, "interval": "250ms"},
+                "nodes": {"enabled": True, "interval": "250ms", "lifecycle": {"source": "snapshot"}},
                 "vip": {"enabled": False},  # the VIP would be "held" on lo; KubeVIPLost is not this test's
                 "upgrade": {"enabled": False},  # would fetch releases from the internet
             },

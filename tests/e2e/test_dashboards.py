@@ -242,7 +242,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 "etcd": {"enabled": True, "interval": "1s", "endpoints": [etcd.client_url],
                          "ca_file": etcd.certs.ca_file, "cert_file": etcd.certs.client_cert,
                          "key_file": etcd.certs.client_key},
-                "nodes": {"enabled": True, "interval": "1s"},
+                # the packaged snapshot (Ubuntu 22.04 of the test nodes) and a static date for containerd 1.7
+                "nodes": {"enabled": True, "interval": "1s",
+                          "lifecycle": {"source": "snapshot", "static": {"containerd": {"1.7": {"eol": "2026-03-10"}}}}},
                 "apiserver": {"enabled": True, "interval": "1s", "port": kube.port, "ca_file": str(kube.ca_file),
                               "token_file": str(token_file)},
                 "upgrade": {"enabled": True, "interval": "1s", "kubeadm_root": str(pki.root),

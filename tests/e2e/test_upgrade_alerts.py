@@ -49,7 +49,7 @@ def test_upgrade_and_node_alerts_fire_with_their_facts(tmp_path: Path) -> None:
             "kubernetes": {"kubeconfig": str(api.write_kubeconfig(tmp_path / "kubeconfig"))},
             "collectors": {
                 **{name: {"enabled": False} for name in ("certs", "apiserver", "vip", "haproxy", "etcd", "grafana")},
-                "nodes": {"interval": "2s"},
+                "nodes": {"interval": "2s", "lifecycle": {"source": "snapshot"}},
                 "upgrade": {"interval": "2s", "kubeadm_root": str(tree.root), "release_source": "static",
                             "static_latest": "v1.31.4", "state_file": str(tmp_path / "state.json")},
             },

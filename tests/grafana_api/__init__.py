@@ -63,6 +63,95 @@ def format_prometheus_duration(seconds: float) -> str:
     return out
 
 
+MAX_DATA_POINTS_DEFAULT = 43200  # 12 hours at 1 s, alert_query.go defaultMaxDataPoints
+INTERVAL_MS_DEFAULT = 1000  # alert_query.go defaultIntervalMS
+
+
+def pre_save(query: Any) -> dict[str, Any]:
+    """What Grafana stores for one rule query: ``AlertQuery.PreSave``.
+
+    Mirrors grafana/grafana pkg/services/ngalert/models/alert_query.go, run by the rule store on
+    every insert and update: ``maxDataPoints`` and ``intervalMs`` are set in the model when
+    missing, not a number or 0 (for expressions too), and a string ``queryType`` in the model
+    is copied to the query. A client that compares its own body with a GET must expect these.
+    """
+    out = copy.deepcopy(query)
+    model = out["model"]
+    for key, default in (("maxDataPoints", MAX_DATA_POINTS_DEFAULT), ("intervalMs", INTERVAL_MS_DEFAULT)):
+        value = model.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0:
+            model[key] = default
+    if isinstance(model.get("queryType"), str):
+        out["queryType"] = model["queryType"]
+    return out
+
+
+_EXPANDER_RE = re.compile(r"\$__(\w+)\{(.*?)\}")
+_SHELL_SPECIAL = set("*#$@!?-0123456789")
+
+
+def _go_expand_env(text: str, env: Mapping[str, str]) -> str:
+    """Go's ``os.ExpandEnv``: ``$NAME``/``${NAME}`` → value or ""; bad ``${`` syntax is eaten;
+    a ``$`` followed by anything else stays (``$1`` is the special variable "1", so "")."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "$" or i + 1 >= len(text):
+            out.append(ch)
+            i += 1
+            continue
+        rest = text[i + 1:]
+        if rest[0] == "{":
+            if len(rest) > 2 and rest[1] in _SHELL_SPECIAL and rest[2] == "}":
+                name, width = rest[1], 3
+            else:
+                end = rest.find("}")
+                name, width = (rest[1:end], end + 1) if end > 1 else ("", 2 if end == 1 else 1)
+        elif rest[0] in _SHELL_SPECIAL:
+            name, width = rest[0], 1
+        else:
+            m = re.match(r"[A-Za-z0-9_]*", rest)
+            name = m.group(0) if m else ""
+            width = len(name)
+        if name:
+            out.append(env.get(name, ""))
+        elif width == 0:
+            out.append("$")
+        i += 1 + width
+    return "".join(out)
+
+
+def interpolate(value: str, env: Mapping[str, str]) -> str:
+    """One interpolated provisioning string, as Grafana reads it from a file.
+
+    Mirrors grafana/grafana pkg/services/provisioning/values/values.go (interpolateValue): the
+    text is split on ``$$`` (a literal ``$``), each part gets ``$__env{}``/``$__file{}``
+    (pkg/setting ExpandVar) and then ``os.ExpandEnv``, and the parts are joined with ``$``.
+    """
+    def expander(m: re.Match[str]) -> str:
+        kind, arg = m.group(1), m.group(2)
+        if kind == "env":
+            return env.get(arg, "")
+        if kind == "file":
+            with open(arg, encoding="utf-8") as fh:
+                return fh.read().strip()
+        return m.group(0)
+
+    return "$".join(_go_expand_env(_EXPANDER_RE.sub(expander, part), env) for part in value.split("$$"))
+
+
+def _interpolate_tree(value: Any, env: Mapping[str, str]) -> Any:
+    """values.JSONValue.Value(): every string in a nested structure interpolated."""
+    if isinstance(value, str):
+        return interpolate(value, env)
+    if isinstance(value, dict):
+        return {k: _interpolate_tree(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate_tree(v, env) for v in value]
+    return value
+
+
 class ApiError(Exception):
     def __init__(self, code: int, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -129,6 +218,7 @@ class GrafanaAPIServer:
         self.restarts = 0
         self.internal_errors: list[str] = []
         self.secrets_readable = True  # False: the account lacks alert.provisioning.secrets:read
+        self.legacy_provenance_errors = False  # True: a rule provenance conflict is a 500, as before Grafana's 409
         self._lock = threading.RLock()
         self.port = free_port()
         self._tls = (tls_cert_file, tls_key_file) if tls_cert_file and tls_key_file else None
@@ -205,6 +295,74 @@ class GrafanaAPIServer:
             if prov:
                 raise ApiError(400, f"cannot edit a provisioned rule (provenance '{prov}') from the UI")
             self.state.rules[uid].update(changes)
+
+    # ---- file provisioning -------------------------------------------------------------
+
+    def provision_file(self, text: str, env: Mapping[str, str] | None = None) -> None:
+        """Load an alerting provisioning file the way Grafana does at start-up (provenance "file").
+
+        Mirrors grafana/grafana pkg/services/provisioning/alerting/rules_types.go: group name,
+        folder, interval and every rule field are interpolated (values.StringValue /
+        StringMapValue ``.Value()``), except ``annotations`` and each query's ``model``, which
+        are taken raw (``.Raw``; newer releases expand only braced ``${VAR}`` in annotations, so a
+        Go template such as ``{{ $labels.x }}`` is kept as written either way). Contact points
+        (contact_point_types.go) and policies (notification_policy_types.go) are interpolated.
+        Queries then go through PreSave like every other rule write.
+        """
+        import yaml
+
+        env = dict(env or {})
+        doc = yaml.safe_load(text) or {}
+        with self._lock:
+            st = self.state
+            for group in doc.get("groups") or []:
+                name = interpolate(str(group["name"]), env)
+                folder_title = interpolate(str(group["folder"]), env)
+                interval = int(prometheus_duration_seconds(interpolate(str(group.get("interval") or "1m"), env)))
+                folder = next((f for f in st.folders.values() if f["title"] == folder_title), None)
+                if folder is None:  # the file provisioner creates a missing folder by title
+                    uid = f"f{next(st.ids):08d}"
+                    folder = {"id": next(st.ids), "uid": uid, "title": folder_title, "version": 1,
+                              "created": _now(), "updated": _now()}
+                    st.folders[uid] = folder
+                for raw in group.get("rules") or []:
+                    rule = {
+                        "uid": interpolate(str(raw["uid"]), env),
+                        "title": interpolate(str(raw["title"]), env),
+                        "ruleGroup": name, "folderUID": folder["uid"],
+                        "condition": interpolate(str(raw["condition"]), env),
+                        "noDataState": interpolate(str(raw.get("noDataState") or "NoData"), env),
+                        "execErrState": interpolate(str(raw.get("execErrState") or "Alerting"), env),
+                        "for": interpolate(str(raw.get("for") or "0s"), env),
+                        "labels": {k: interpolate(str(v), env) for k, v in (raw.get("labels") or {}).items()},
+                        "annotations": {k: str(v) for k, v in (raw.get("annotations") or {}).items()},  # raw
+                        "isPaused": bool(raw.get("isPaused", False)),
+                        "data": [{
+                            "refId": interpolate(str(q["refId"]), env),
+                            "queryType": interpolate(str(q.get("queryType") or ""), env),
+                            "relativeTimeRange": copy.deepcopy(q.get("relativeTimeRange") or {"from": 0, "to": 0}),
+                            "datasourceUid": interpolate(str(q["datasourceUid"]), env),
+                            "model": copy.deepcopy(q["model"]),  # raw
+                        } for q in raw.get("data") or []],
+                    }
+                    stored = self._validate_rule(rule, rule["uid"])
+                    stored["id"] = st.rules[rule["uid"]]["id"] if rule["uid"] in st.rules else next(st.ids)
+                    st.rules[rule["uid"]] = stored
+                    st.provenance[("rule", rule["uid"])] = "file"
+                st.group_intervals[(folder["uid"], name)] = interval
+            for point in doc.get("contactPoints") or []:
+                point_name = interpolate(str(point["name"]), env)
+                for receiver in point.get("receivers") or []:
+                    uid = interpolate(str(receiver["uid"]), env)
+                    st.contact_points[uid] = {
+                        "uid": uid, "name": point_name, "type": interpolate(str(receiver["type"]), env),
+                        "settings": _interpolate_tree(receiver.get("settings") or {}, env),
+                        "disableResolveMessage": bool(receiver.get("disableResolveMessage", False)),
+                    }
+                    st.provenance[("contact-point", uid)] = "file"
+            for policy in doc.get("policies") or []:
+                st.policy = {k: v for k, v in _interpolate_tree(policy, env).items() if k != "orgId"}
+                st.provenance[("policy", "root")] = "file"
 
     # ---- request handling --------------------------------------------------------------
 
@@ -394,10 +552,37 @@ class GrafanaAPIServer:
 
     # ---- provenance --------------------------------------------------------------------
 
-    def _check_provenance(self, kind: str, uid: str, new: str) -> None:
-        stored = self.state.provenance.get((kind, uid), "")
+    def _check_rule_provenance(self, uid: str, new: str, operation: str) -> None:
+        """A rule may be written only with the provenance it was stored with (or any, if none).
+
+        Mirrors grafana/grafana pkg/services/ngalert/provisioning/alert_rules.go (Update/Delete
+        AlertRule, ReplaceRuleGroup): ``errProvenanceMismatch`` is an errutil.StatusConflict, so
+        the API answers 409 with messageId ``alerting.provenanceMismatch``; older releases
+        returned a plain ``fmt.Errorf`` that api_provisioning.go turns into a 500.
+        """
+        stored = self.state.provenance.get(("rule", uid), "")
         if stored != new and stored != "":
-            raise ApiError(403, f"cannot change provenance from '{stored}' to '{new}'")
+            if self.legacy_provenance_errors:
+                raise ApiError(500, f"cannot changed provenance from '{stored}' to '{new}'")
+            raise ApiError(409, f"cannot {operation} with provided provenance '{new}', needs '{stored}'",
+                           messageId="alerting.provenanceMismatch", statusCode=409)
+
+    def _check_provenance(self, kind: str, uid: str, new: str) -> None:
+        """Contact points and the policy tree: only a change *to* "no provenance" is refused.
+
+        Mirrors grafana/grafana pkg/services/ngalert/provisioning/validation/provenance.go
+        (ValidateProvenanceRelaxed) and validation/errors.go: ErrProvenanceChangeNotAllowed is
+        an errutil.Forbidden, i.e. a 403 whose messageId names the provenance (not a missing
+        permission), so a client must not read it as a rejected credential.
+        """
+        if kind == "rule":
+            self._check_rule_provenance(uid, new, "update")
+            return
+        stored = self.state.provenance.get((kind, uid), "")
+        if stored != "" and new == "":
+            raise ApiError(403, f"Resource with provenance status '{stored}' cannot be managed via API that handles "
+                                f"resources with provenance status '{new}'",
+                           messageId="alerting.notifications.invalidProvenance", statusCode=403)
 
     # ---- alert rules -------------------------------------------------------------------
 
@@ -445,10 +630,12 @@ class GrafanaAPIServer:
                 raise ApiError(400, f"invalid alert rule: {field} must map names to strings")
         for other in st.rules.values():
             if other["uid"] != uid and other["folderUID"] == folder_uid and other["title"] == title:
-                raise ApiError(409, "a conflicting alert rule is found: rule title under the same organisation and folder should be unique")
+                # api_provisioning.go maps ErrAlertRuleUniqueConstraintViolation to 400 (not 409)
+                raise ApiError(400, "failed to save alert rule: a conflicting alert rule is found: "
+                                    "rule title under the same organisation and folder should be unique")
         return {
             "uid": uid, "orgID": 1, "folderUID": folder_uid, "ruleGroup": group, "title": title,
-            "condition": rule["condition"], "data": copy.deepcopy(data), "updated": _now(),
+            "condition": rule["condition"], "data": [pre_save(q) for q in data], "updated": _now(),
             "noDataState": rule["noDataState"], "execErrState": rule["execErrState"],
             "for": format_prometheus_duration(for_seconds), "annotations": dict(rule.get("annotations") or {}),
             "labels": dict(rule.get("labels") or {}), "isPaused": bool(rule.get("isPaused", False)),
@@ -475,12 +662,16 @@ class GrafanaAPIServer:
             st.rules[new_uid] = rule
             st.provenance[("rule", new_uid)] = prov
             return 201, self._rule_view(rule)
+        if method == "DELETE" and uid is not None and uid not in st.rules:
+            # api_provisioning.go RouteDeleteAlertRule: DeleteAlertRule finds no stored provenance
+            # and deletes nothing without an error, so a missing rule is 204 like a deleted one
+            return 204, None
         if uid is None or uid not in st.rules:
             raise ApiError(404, "rule not found")
         if method == "GET":
             return 200, self._rule_view(st.rules[uid])
         if method == "PUT":
-            self._check_provenance("rule", uid, prov)
+            self._check_rule_provenance(uid, prov, "update")
             rule = self._validate_rule(payload, uid)
             rule["id"] = st.rules[uid]["id"]
             st.group_intervals.setdefault((rule["folderUID"], rule["ruleGroup"]), 60)
@@ -488,7 +679,7 @@ class GrafanaAPIServer:
             st.provenance[("rule", uid)] = prov
             return 200, self._rule_view(rule)
         if method == "DELETE":
-            self._check_provenance("rule", uid, prov)
+            self._check_rule_provenance(uid, prov, "delete")
             gone = st.rules.pop(uid)
             st.provenance.pop(("rule", uid), None)
             if not any(r["folderUID"] == gone["folderUID"] and r["ruleGroup"] == gone["ruleGroup"] for r in st.rules.values()):
@@ -704,4 +895,4 @@ def _handler_for(api: GrafanaAPIServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["ApiError", "GrafanaAPIServer", "LoggedRequest", "REDACTED"]
+__all__ = ["ApiError", "GrafanaAPIServer", "LoggedRequest", "REDACTED", "interpolate", "pre_save"]

@@ -21,7 +21,7 @@ import yaml
 
 from tests.support.services import free_port, wait_for
 from tests.support.tls_servers import SilentServer
-from watchtower.collectors import REGISTRY
+from watchtower.app.registry import REGISTRY
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -107,3 +107,12 @@ def test_check_help_documents_the_exit_status(tmp_path: Path) -> None:
     assert done.returncode == 0
     for line in ("0  OK", "1  WARNING", "2  CRITICAL", "3  UNKNOWN"):
         assert line in done.stdout, done.stdout
+
+
+def test_check_of_the_provisioner_against_unreachable_grafana_is_bounded(tmp_path: Path) -> None:
+    """`check --collector grafana` is one-shot too: one attempt, not the daemon's backoff."""
+    config = tmp_path / "refused.yaml"
+    config.write_text(yaml.safe_dump({"collectors": {"grafana": {"url": f"http://127.0.0.1:{free_port()}"}}}))
+    done, took = _watchtower(tmp_path, "check", "--collector", "grafana", "--config", str(config))
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert took < 10, f"check --collector grafana took {took:.1f}s against a refused port"

@@ -22,7 +22,10 @@ UNREACHABLE = [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}
 def make(tmp_path: Path, api: KubeAPIServer, page_size: int = 2) -> NodesCollector:
     kubeconfig = api.write_kubeconfig(tmp_path / "kubeconfig", auth="cert")
     config = config_mod.from_mapping({"kubernetes": {"kubeconfig": str(kubeconfig), "page_size": page_size,
-                                                     "request_timeout": 5}})
+                                                     "request_timeout": 5},
+                                      # lifecycle dates far ahead: this file is about conditions, not OS support
+                                      "collectors": {"nodes": {"lifecycle": {"source": "snapshot", "static": {
+                                          "ubuntu": {"22.04": {"eol": "2099-01-01"}}, "debian": {"12": {"eol": "2099-01-01"}}}}}}})
     context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), node_name="t")
     return NodesCollector(config.collector_settings("nodes", {"nodes": NodesCollector}), context)
 

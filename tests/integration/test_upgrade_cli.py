@@ -47,7 +47,8 @@ def test_check_shows_nodes_and_upgrade_and_remembers_upgrades(tmp_path: Path, ku
         config = tmp_path / "watchtower.yaml"
         config.write_text(yaml.safe_dump({
             "kubernetes": {"kubeconfig": str(kube_api.write_kubeconfig(tmp_path / "kubeconfig", auth="token"))},
-            "collectors": {"upgrade": {"release_base_url": rel.url, "kubeadm_root": str(root), "state_file": str(state)}},
+            "collectors": {"upgrade": {"release_base_url": rel.url, "kubeadm_root": str(root), "state_file": str(state)},
+                           "nodes": {"lifecycle": {"source": "snapshot"}}},
         }))
         first = check(config)
         assert first.returncode == 2, first.stdout + first.stderr  # worker-2 NotReady is critical

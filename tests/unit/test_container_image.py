@@ -81,12 +81,15 @@ def test_build_context_leaves_tests_out() -> None:
     assert copied == allowed, "the context holds exactly what COPY uses"
 
 
-def test_image_carries_what_the_chart_points_the_provisioner_at() -> None:
-    """The chart's cluster preset sets collectors.grafana.{alerts,dashboards}_dir to image paths."""
+def test_image_wheel_carries_what_the_provisioner_provisions() -> None:
+    """The chart's cluster preset once pointed collectors.grafana.{alerts,dashboards}_dir at copies
+    under /usr/share; now the wheel carries them (setup.py), so the build stage must see them and
+    the chart must not point anywhere else."""
     helpers = (ROOT / "helm" / "watchtower" / "templates" / "_helpers.tpl").read_text()
-    copies = {a.split()[-1].rstrip("/"): a.split()[0] for w, a in instructions(DOCKERFILE) if w == "COPY" and "--from" not in a}
-    for key in ("alerts_dir", "dashboards_dir"):
-        (path,) = re.findall(rf"{key}: (\S+)", helpers)
-        source = copies.get(path)
-        assert source is not None, f"the chart reads {path} but the image does not fill it"
+    assert not re.findall(r"(alerts|dashboards)_dir:", helpers)
+    copied = {a.split()[0] for w, a in instructions(DOCKERFILE) if w == "COPY" and "--from" not in a}
+    setup_py = (ROOT / "setup.py").read_text()
+    for source, bundled in (("dashboards/*.json", '("dashboards", "*.json")'), ("alerts/*.rules.yaml", '("alerts", "*.rules.yaml")')):
+        assert source in copied and bundled in setup_py
         assert list(ROOT.glob(source)), f"COPY {source} matches nothing"
+    assert {"setup.py", "MANIFEST.in"} <= {s for w, a in instructions(DOCKERFILE) if w == "COPY" for s in a.split()[:-1]}

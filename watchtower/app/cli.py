@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
@@ -23,6 +24,8 @@ from watchtower.app import report
 from watchtower.app.daemon import Daemon, make_context, select_collectors
 from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
 from watchtower.app.logsetup import setup_logging
+from watchtower.app.plan_command import add_commands as add_plan_commands
+from watchtower.app.planning import plan_from_details, render_plan
 from watchtower.app.provision_commands import add_commands as add_grafana_commands
 from watchtower.app.registry import REGISTRY
 from watchtower.app.scheduler import CollectorRunner
@@ -104,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                                               "file) as YAML; secrets appear only as their file or variable.")
     cfg_show.set_defaults(func=cmd_config_show)
 
+    add_plan_commands(sub, common, run_collectors_once)  # `watchtower plan upgrade`
     add_grafana_commands(sub, common)  # `watchtower provision [--dry-run]`, `watchtower render --out DIR`
 
     add_heartbeat_commands(sub, common)  # `watchtower heartbeat-check --config FILE`
@@ -190,7 +194,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     unknown = [n for n in args.collector if n not in registry]
     if unknown:
         raise ConfigError("--collector", unknown[0], f"a collector name, one of {sorted(registry)}")
-    selection = select_collectors(config, registry, make_context(config), only=tuple(args.collector))
+    selection = select_collectors(config, registry, make_context(config, one_shot=True), only=tuple(args.collector))
     skipped = dict(selection.skipped)
     collectors = []
     for collector in selection.enabled:
@@ -244,6 +248,9 @@ def render_check_table(
             section = table(result.details, color=color)
             if section:
                 lines += section + [""]
+    upgrade = doc["details"].get("upgrade")
+    if upgrade:  # the same plan as `watchtower plan upgrade` and the status page
+        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time())) + [""]
     findings = report.findings(view)
     if findings:
         rows = [(paint(f.severity.label.upper(), f.severity, color), f.section, f.subject, f.message)

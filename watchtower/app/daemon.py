@@ -37,9 +37,10 @@ class Selection:
     skipped: Mapping[str, str]
 
 
-def make_context(config: Config, clock: Callable[[], float] = time.time) -> CollectorContext:
+def make_context(config: Config, clock: Callable[[], float] = time.time, one_shot: bool = False) -> CollectorContext:
     kwargs = {"node_name": config.node_name} if config.node_name else {}
-    return CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), clock=clock, **kwargs)
+    return CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), clock=clock, one_shot=one_shot,
+                            **kwargs)
 
 
 def select_collectors(

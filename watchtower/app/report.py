@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from watchtower import __version__
+from watchtower.app.planning import plan_from_details
 from watchtower.app.store import CollectorState, StoreView
 from watchtower.core.results import Finding, Severity, Status
 
@@ -149,4 +150,13 @@ def status_document(view: StoreView, now: float | None = None, cluster: str = ""
         "details": details,
         "skipped": dict(sorted((skipped or {}).items())),
         "blind": blind(view, skipped, passive),
+        "plan": _plan(details, time.time() if now is None else now),
     }
+
+
+def _plan(details: Mapping[str, Mapping[str, Any]], now: float) -> dict[str, Any] | None:
+    """The upgrade plan from the latest upgrade (and nodes) details; None before the upgrade collector ran."""
+    upgrade = details.get("upgrade")
+    if not upgrade:
+        return None
+    return plan_from_details(upgrade, details.get("nodes"), now).to_dict()

@@ -57,6 +57,7 @@ def render_page(doc: Mapping[str, Any]) -> str:
         f"<p>watchtower{_cluster_suffix(doc)} · {_summary(doc)}</p></header><main>",
         _blind(doc.get("blind")),
         _attention(doc.get("findings", ()), status),
+        _plan(doc.get("plan")),
         _certificates(doc.get("details", {}).get("certs")),
     ]
     details = doc.get("details", {})
@@ -185,6 +186,33 @@ def _certificates(certs: Mapping[str, Any] | None) -> str:
     return ("<section id='certs'><h2>Certificates</h2><table><thead><tr><th>urgency</th><th>name</th><th>left</th>"
             "<th>expires</th><th>source</th><th>location</th><th>issuer</th></tr></thead><tbody>"
             + "".join(rows) + f"</tbody></table>{_more(items)}{_generic(extra)}</section>")
+
+
+_PLAN_SEVERITY = {0: "ok", 1: "warning", 2: "critical"}
+
+
+def _plan(plan: Mapping[str, Any] | None) -> str:
+    """The upgrade plan (``watchtower plan upgrade``): verdict, hops with notes and blockers, deadlines."""
+    if not plan:
+        return ""
+    severity = _PLAN_SEVERITY.get(int(plan.get("exit_code") or 0), "critical")
+    head = (f"<p class='{_css_class(severity)}'>{_badge(severity)} {escape(str(plan.get('current')))} → "
+            f"{escape(str(plan.get('latest')))}: {len(plan.get('hops') or ())} hop(s) at {plan.get('days_per_hop')} days "
+            f"each, done {escape(str(plan.get('finish') or '?')[:10])}; {escape('; '.join(plan.get('reasons') or ()))}</p>")
+    hops = "".join(
+        f"<tr><td>{h['number']}</td><td>{escape(str(h['from']))}</td><td>{escape(str(h['target'] or 'v' + h['minor'] + '.x (newest patch unknown)'))}</td>"
+        f"<td>{escape(str(h['eol'] or 'unknown')[:10])}</td><td>{escape(str(h['finish_by'])[:10])}</td>"
+        f"<td>{escape('; '.join(h['notes']))}</td><td>{escape('; '.join(b['summary'] for b in h['blockers'])) or '–'}</td></tr>"
+        for h in plan.get("hops") or ())
+    table = ("<table><thead><tr><th>hop</th><th>from</th><th>to</th><th>end of life</th><th>done by</th>"
+             f"<th>kubeadm notes</th><th>blockers</th></tr></thead><tbody>{hops}</tbody></table>") if hops else ""
+    deadlines = "".join(
+        f"<tr class='{_css_class('critical' if d['before_finish'] or d['days_left'] < 0 else 'ok')}'>"
+        f"<td>{escape(str(d['what']))}</td><td>{escape(str(d['at'])[:10])}</td><td>{d['days_left']}</td>"
+        f"<td>{'yes' if d['before_finish'] else 'no'}</td></tr>" for d in plan.get("deadlines") or ())
+    deadline_table = ("<h3>deadlines</h3><table><thead><tr><th>deadline</th><th>date</th><th>days left</th>"
+                      f"<th>before the last hop</th></tr></thead><tbody>{deadlines}</tbody></table>") if deadlines else ""
+    return f"<section id='plan'><h2>Upgrade plan</h2>{head}{table}{deadline_table}</section>"
 
 
 def _details_section(name: str, details: Mapping[str, Any]) -> str:

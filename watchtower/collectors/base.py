@@ -38,6 +38,9 @@ class CollectorContext:
     kube: KubeClientFactory
     clock: Callable[[], float] = time.time
     node_name: str = dataclasses.field(default_factory=_default_node_name)
+    # True in `watchtower check`: a person or CI waits for the answer, so a collector gives up on an
+    # unreachable service after one bounded attempt instead of retrying with backoff like the daemon.
+    one_shot: bool = False
 
 
 class Collector(ABC):

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
+from watchtower.collectors import node_lifecycle as nl
 from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
@@ -311,6 +312,19 @@ class NodeMetrics:
         if skew is not None:
             self.skew.add((node.name,), float(skew))
 
+    def lifecycle(self, outcome: nl.LifecycleOutcome, lead: float) -> tuple[Metric, ...]:
+        """The OS and runtime lifecycle families (see ``node_lifecycle``), rows kept compact like the rest."""
+        out: list[Metric] = []
+        for name, doc, typ, labels, rows, suffix in nl.FAMILIES(outcome):
+            family = CompactFamily(name, doc, typ, labels, suffix)
+            for row in rows:
+                family.add(row[:-1], row[-1])
+            out.append(family)
+        lead_family = GaugeMetricFamily("watchtower_node_lifecycle_reminder_lead_seconds",
+                                        "How long before an OS end of life NodeOSEndOfLifeSoon fires (lifecycle.reminder_lead).")
+        lead_family.add_metric((), lead)
+        return (*out, lead_family)
+
     def families(self, transitions: Mapping[str, int], count: int) -> tuple[Metric, ...]:
         counter = CompactFamily(
             "watchtower_node_ready_transitions", "Ready condition transitions seen by this watchtower process "
@@ -351,10 +365,13 @@ def node_row(node: NodeFacts, skew: int | None, transitions: int) -> dict[str, A
 
 class NodesCollector(Collector):
     name: ClassVar[str] = "nodes"
-    description: ClassVar[str] = "Node conditions, taints, kubelet versions and skew, readiness transitions"
+    description: ClassVar[str] = "Node conditions, taints, kubelet versions and skew, readiness transitions, OS and runtime lifecycle"
+    Settings: ClassVar[type[CollectorSettings]] = nl.NodesSettings
 
     def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
+        self.lifecycle_settings: nl.LifecycleSettings = getattr(settings, "lifecycle", nl.LifecycleSettings())
+        self.lifecycle = nl.make_source(self.lifecycle_settings, context.clock)
         self.transitions = TransitionCounter()
         self._lock = threading.Lock()
 
@@ -386,6 +403,7 @@ class NodesCollector(Collector):
         findings: list[Finding] = []
         rows: list[tuple[NodeFacts, int | None]] = []
         listed: list[NodeFacts] = []
+        tally = nl.LifecycleTally()
         count = 0
         pages = list_json_pages(api, "/api/v1/nodes", self.context.config.kubernetes.page_size, timeout)
         for raw in pages:  # an API error mid-list raises: a partial node list is not a result
@@ -397,6 +415,7 @@ class NodesCollector(Collector):
             count += 1
             skew = kubelet_skew(apiserver, node)
             metrics.add(node, skew)
+            tally.add(node.name, node.os_image, node.container_runtime, node.roles)
             node_problems = node_findings(node, skew)
             findings += node_problems
             if node_problems or len(rows) < DETAILS_MAX_NODES:
@@ -407,15 +426,22 @@ class NodesCollector(Collector):
         ready = sum(1 for n in listed if n.ready == "true")
         if count and not findings:
             findings.append(Finding("nodes", "all", Severity.OK, f"{count} nodes, all ready"))
+        facts = self.lifecycle.facts(tally.products())
+        if facts.error is not None:
+            errors.append(ItemError(f"lifecycle source {self.lifecycle.describe()}", facts.error.reason, facts.error.detail))
+        lead = float(self.lifecycle_settings.reminder_lead)
+        outcome = tally.finish(facts, self.context.clock(), lead)
+        findings += outcome.findings
         details = {
             "apiserver_version": str(apiserver) if apiserver else None,
             "nodes_total": count,
             "nodes_ready": ready,
             "nodes_shown": len(rows),
             "nodes": [node_row(n, s, totals.get(n.name, 0)) for n, s in rows[: DETAILS_MAX_NODES + 100]],
+            "lifecycle": outcome.details,
         }
         return CollectResult(
-            metrics=metrics.families(totals, count),
+            metrics=metrics.families(totals, count) + metrics.lifecycle(outcome, lead),
             errors=tuple(errors),
             findings=tuple(findings),
             details=details,
@@ -445,4 +471,6 @@ def render_check(d: Mapping[str, Any]) -> list[str]:
     lines += ["  " + line for line in format_table(("NODE", "ROLES", "READY", "KUBELET", "SKEW", "FLAPS", "PROBLEMS"), rows)]
     if total > len(shown):
         lines.append(f"  ... {total - len(shown)} more nodes not shown (all nodes with problems are listed first)")
+    if d.get("lifecycle"):
+        lines += nl.render_check(d["lifecycle"])
     return lines

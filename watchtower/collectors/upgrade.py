@@ -66,6 +66,7 @@ class UpgradeSettings(CollectorSettings):
     release_cache: Seconds = Seconds(6 * 3600)
     release_retry: Seconds = Seconds(600)
     release_timeout: Seconds = Seconds(10)
+    days_per_hop: float = 7.0  # how long one kubeadm hop takes the team (watchtower plan upgrade)
 
     def validate(self, path: str) -> None:
         super().validate(path)
@@ -74,6 +75,8 @@ class UpgradeSettings(CollectorSettings):
         except ValueError as exc:
             raise ConfigError(f"{path}.upgrade_every", self.upgrade_every,
                               f"calendar months like 4mo or a duration like 120d ({exc})") from None
+        if not 0 < self.days_per_hop <= 365:
+            raise ConfigError(f"{path}.days_per_hop", self.days_per_hop, "a number of days above 0, at most 365")
         if self.reminder_lead <= 0:
             raise ConfigError(f"{path}.reminder_lead", self.reminder_lead, "a duration above 0s")
         if self.cert_validity <= 0:
@@ -283,7 +286,7 @@ class UpgradeCollector(Collector):
             errors=tuple(errors),
             findings=build_findings(assessment, now, float(self.s.reminder_lead)),
             details=build_details(assessment, versions.by_source, facts, self.release_source.describe(),
-                                  float(self.s.reminder_lead), now, state),
+                                  float(self.s.reminder_lead), now, state, self.s.days_per_hop),
         )
 
     @classmethod
@@ -418,9 +421,12 @@ def build_findings(a: Assessment, now: float, lead_seconds: float) -> tuple[Find
 
 def build_details(
     a: Assessment, by_source: Mapping[str, KubeVersion], facts: releases.ReleaseFacts, source: str,
-    lead_seconds: float, now: float, state: UpgradeState | None,
+    lead_seconds: float, now: float, state: UpgradeState | None, days_per_hop: float = 7.0,
 ) -> dict[str, Any]:
     return {
+        "minors": {m: {"latest": str(c.latest) if c.latest else None, "eol": _iso(c.eol)} for m, c in facts.minors.items()},
+        "days_per_hop": days_per_hop,
+        "reminder_lead_seconds": lead_seconds,
         "current": str(a.current) if a.current else None,
         "versions": {k: str(v) for k, v in sorted(by_source.items())},
         "latest": str(a.latest) if a.latest else None,

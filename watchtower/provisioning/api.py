@@ -1,15 +1,15 @@
 """Reconcile Grafana with the desired state through its HTTP API, writing only differences.
 
-Transport is the PyPI ``grafana-client`` library: it covers folders, dashboards and the
-alerting provisioning API (rules, contact points, policies) and passes
-``X-Disable-Provenance`` on creates and updates; deletes and /api/health go through its raw
-``client.DELETE``/``client.GET`` (the library has no provenance flag on deletes and its own
-health check reads /api/frontend/settings). Every library error is translated here into a
-``GrafanaError`` whose message names the object and never contains a credential.
+Transport is ``client.GrafanaClient`` (plain requests; see there for how Grafana's status codes
+are read). The cycle is ``plan()`` (GETs only: what would be created, updated, deleted or left
+alone) then ``apply(plan)``. A rejected object — including one another provisioner owns (a
+provenance conflict: 409, or 403/500 naming provenance) — is reported and skipped; an
+unreachable Grafana or a rejected credential aborts the run (``GrafanaUnreachable`` is worth
+retrying, auth is not).
 
-The cycle is ``plan()`` (GETs only: what would be created, updated, deleted or left alone)
-then ``apply(plan)``. A rejected object is reported and skipped; an unreachable Grafana or a
-rejected credential aborts the run (``GrafanaUnreachable`` is worth retrying, auth is not).
+Grafana stores rules normalised (``AlertQuery.PreSave``: ``maxDataPoints``/``intervalMs`` added
+to every query model), so both sides go through ``pre_save`` before they are compared; the
+desired state already carries those defaults, so a second run writes nothing.
 """
 
 from __future__ import annotations
@@ -17,14 +17,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from watchtower.core.results import ItemError
 from watchtower.core.settings import parse_duration
-from watchtower.provisioning.desired import AlertRule, ContactPoint, Dashboard, DesiredState, canonical
+from watchtower.provisioning.client import (
+    GrafanaAuthError,
+    GrafanaClient,
+    GrafanaError,
+    GrafanaRequestError,
+    GrafanaTLSError,
+    GrafanaUnreachable,
+)
+from watchtower.provisioning.desired import AlertRule, ContactPoint, Dashboard, DesiredState, canonical, pre_save
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
@@ -32,34 +39,6 @@ log = logging.getLogger(__name__)
 MANAGED_PREFIX = "wt-"  # rules and contact points with this uid prefix are watchtower's to prune
 KINDS = ("folder", "dashboard", "contact-point", "policy", "alert-rule", "rule-group")
 ACTIONS = ("create", "update", "delete", "unchanged")
-
-
-class GrafanaError(Exception):
-    """Provisioning failed; the message is safe to log (no token, no secret)."""
-
-    reason = "error"
-
-
-class GrafanaUnreachable(GrafanaError):
-    reason = "unreachable"
-
-
-class GrafanaAuthError(GrafanaError):
-    reason = "unauthorized"
-
-
-class GrafanaTLSError(GrafanaError):
-    """The server's certificate did not verify: not retried, it will not fix itself."""
-
-    reason = "tls_verify_failed"
-
-
-class GrafanaRequestError(GrafanaError):
-    reason = "rejected"
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +108,7 @@ def _rule_view(rule: Mapping[str, Any]) -> dict[str, Any]:
         "ruleGroup": rule.get("ruleGroup"),
         "folderUID": rule.get("folderUID"),
         "condition": rule.get("condition"),
-        "data": rule.get("data") or [],
+        "data": [pre_save(q) for q in rule.get("data") or [] if isinstance(q, Mapping)],
         "noDataState": rule.get("noDataState"),
         "execErrState": rule.get("execErrState"),
         "for": _seconds(rule.get("for")),
@@ -159,102 +138,9 @@ def _diff_keys(want: Mapping[str, Any], have: Mapping[str, Any]) -> str:
     return "differs in " + ", ".join(keys) if keys else ""
 
 
-class GrafanaClient:
-    """A thin, error-translating layer over ``grafana_client.GrafanaApi``."""
-
-    def __init__(self, settings: GrafanaSettings) -> None:
-        from urllib.parse import urlsplit
-
-        from grafana_client import GrafanaApi  # niquests is imported only when Grafana is used
-
-        self.settings = settings
-        parts = urlsplit(settings.url)
-        if settings.token is not None:
-            credential: Any = settings.token.read()
-            self._credential_kind = "token"
-        elif settings.password is not None:
-            credential = (settings.username, settings.password.read())
-            self._credential_kind = "username/password"
-        else:
-            credential = None
-            self._credential_kind = "anonymous access"
-        verify: bool | str = False if settings.insecure else (settings.ca_file or True)
-        self.api = GrafanaApi(
-            credential, protocol=parts.scheme, host=parts.hostname, port=parts.port,
-            url_path_prefix=parts.path.strip("/") + "/" if parts.path.strip("/") else "",
-            verify=verify, timeout=float(settings.request_timeout),
-        )
-        self.url = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-
-    @contextmanager
-    def _translate(self, what: str) -> Iterator[None]:
-        import niquests
-        from grafana_client.client import (
-            GrafanaClientError,
-            GrafanaException,
-            GrafanaTimeoutError,
-            GrafanaUnauthorizedError,
-        )
-
-        try:
-            yield
-        except GrafanaUnauthorizedError:
-            raise GrafanaAuthError(f"Grafana rejected the {self._credential_kind} (401)") from None
-        except GrafanaTimeoutError:
-            raise GrafanaUnreachable(f"Grafana at {self.url} did not answer within {self.settings.request_timeout:g}s ({what})") from None
-        except GrafanaClientError as exc:
-            message = _message(exc.response)
-            if exc.status_code == 403:
-                raise GrafanaAuthError(f"Grafana denied {what} (403): {message}") from None
-            raise GrafanaRequestError(f"{what}: Grafana answered {exc.status_code}: {message}", exc.status_code) from None
-        except GrafanaException as exc:
-            if exc.status_code and exc.status_code >= 500:
-                raise GrafanaUnreachable(f"{what}: Grafana answered {exc.status_code}: {_message(exc.response)}") from None
-            raise GrafanaUnreachable(f"cannot reach Grafana at {self.url} ({what}): {_short(exc)}") from None
-        except niquests.exceptions.SSLError as exc:
-            raise GrafanaTLSError(f"Grafana at {self.url}: TLS verification failed ({_short(exc)}); "
-                                  "set ca_file to the CA that signed Grafana's certificate") from None
-        except niquests.exceptions.RequestException as exc:
-            raise GrafanaUnreachable(f"cannot reach Grafana at {self.url}: {_short(exc)}") from None
-
-    def close(self) -> None:
-        """Release the HTTP session's pooled connections (a client lives for one run)."""
-        self.api.client.s.close()
-
-    def health(self) -> Mapping[str, Any]:
-        with self._translate("health check"):
-            return self.api.client.GET("/health")
-
-    def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        with self._translate(what):
-            return fn(*args, **kwargs)
-
-    def get_or_none(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return self.call(what, fn, *args)
-        except GrafanaRequestError as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def delete(self, what: str, path: str, disable_provenance: bool) -> None:
-        headers = {"X-Disable-Provenance": "true"} if disable_provenance else None
-        with self._translate(what):
-            self.api.client.DELETE(path, headers=headers, accept_empty_json=True)
-
-
-def _message(response: object) -> str:
-    if isinstance(response, Mapping) and "message" in response:
-        return str(response["message"])
-    return str(response)[:200]
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "certificate verify failed"):
-        if marker in text:
-            return marker
-    return text[:200]
+def _q(part: str) -> str:
+    """One path segment, percent-encoded (rule group names may contain anything)."""
+    return quote(part, safe="")
 
 
 def _stale(kind: str, actual: Mapping[Any, Mapping[str, Any]], wanted: set[str], detail: str,
@@ -298,9 +184,8 @@ class Reconciler:
     def plan(self, desired: DesiredState) -> Plan:
         self.client.health()
         c = self.client
-        api = c.api
         changes: list[Change] = []
-        folder = c.get_or_none(f"folder {desired.folder.uid}", api.folder.get_folder, desired.folder.uid)
+        folder = c.get_or_none(f"/folders/{_q(desired.folder.uid)}", f"folder {desired.folder.uid}")
         if folder is None:
             changes.append(Change("folder", desired.folder.uid, desired.folder.title, "create"))
         elif folder.get("title") != desired.folder.title:
@@ -312,7 +197,7 @@ class Reconciler:
         changes += self._plan_contact_points(desired.contact_points)
         policy = desired.policy()
         if policy is not None:
-            actual = c.call("notification policy", api.alertingprovisioning.get_notification_policy_tree) or {}
+            actual = c.get("/v1/provisioning/policies", "notification policy") or {}
             prov = str(actual.get("provenance") or "")
             diff = _diff_keys(_policy_view(policy), _policy_view(actual))
             changes.append(Change("policy", "root", policy["receiver"], "update" if diff else "unchanged", diff, prov))
@@ -327,8 +212,8 @@ class Reconciler:
             if group.interval_seconds is None:
                 continue
             want = int(group.interval_seconds)
-            actual = self.client.get_or_none(f"rule group {group.name}", self.client.api.alertingprovisioning.get_rule_group,
-                                             desired.folder.uid, quote(group.name, safe=""))
+            actual = self.client.get_or_none(
+                f"/v1/provisioning/folder/{_q(desired.folder.uid)}/rule-groups/{_q(group.name)}", f"rule group {group.name}")
             have = actual.get("interval") if actual else None
             prov = str(((actual or {}).get("rules") or [{}])[0].get("provenance") or "")
             if have == want:
@@ -339,8 +224,7 @@ class Reconciler:
         return changes
 
     def _plan_dashboard(self, dashboard: Dashboard, folder_uid: str) -> Change:
-        api = self.client.api
-        actual = self.client.get_or_none(f"dashboard {dashboard.uid}", api.dashboard.get_dashboard, dashboard.uid)
+        actual = self.client.get_or_none(f"/dashboards/uid/{_q(dashboard.uid)}", f"dashboard {dashboard.uid}")
         if actual is None:
             return Change("dashboard", dashboard.uid, dashboard.title, "create")
         model = _dashboard_view(actual.get("dashboard") or {})
@@ -354,8 +238,7 @@ class Reconciler:
         return {key: ref.read() for key, ref in point.secret_settings}
 
     def _plan_contact_points(self, points: tuple[ContactPoint, ...]) -> list[Change]:
-        api = self.client.api
-        actual_list = self.client.call("contact points", api.alertingprovisioning.get_contactpoints) or []
+        actual_list = self.client.get("/v1/provisioning/contact-points", "contact points") or []
         actual = {p.get("uid"): p for p in actual_list}
         stored_secrets = self._stored_secrets() if any(p.secret_settings for p in points) else None
         changes = []
@@ -382,8 +265,8 @@ class Reconciler:
     def _stored_secrets(self) -> dict[str, Mapping[str, Any]] | None:
         """Contact point settings with secrets (export with decrypt=true), None if not allowed."""
         try:
-            export = self.client.call("contact point export", self.client.api.client.GET,
-                                      "/v1/provisioning/contact-points/export", params={"decrypt": "true", "format": "json"})
+            export = self.client.get("/v1/provisioning/contact-points/export", "contact point export",
+                                     params={"decrypt": "true", "format": "json"})
         except GrafanaAuthError:  # 403: the account may not read secrets; fall back to fingerprints
             return None
         except GrafanaRequestError:
@@ -407,8 +290,7 @@ class Reconciler:
         return ""
 
     def _plan_rules(self, rules: tuple[AlertRule, ...], folder_uid: str) -> list[Change]:
-        api = self.client.api
-        actual_list = self.client.call("alert rules", api.alertingprovisioning.get_alertrules_all) or []
+        actual_list = self.client.get("/v1/provisioning/alert-rules", "alert rules") or []
         actual = {r.get("uid"): r for r in actual_list}
         changes = []
         for rule in rules:
@@ -453,8 +335,9 @@ class Reconciler:
                 continue
             try:
                 self._apply_one(change, by_uid.get((change.kind, change.uid)), desired)
-            except GrafanaRequestError as exc:
-                errors.append(ItemError(f"{change.kind} {change.uid}", "rejected", str(exc)))
+            except GrafanaRequestError as exc:  # one object refused; a provenance conflict is not an auth error
+                errors.append(ItemError(f"{change.kind} {change.uid}", "foreign_provenance" if exc.provenance else "rejected",
+                                        str(exc)))
                 done.append((change, "failed"))
                 log.warning("grafana: %s %s %s failed: %s", change.action, change.kind, change.uid, exc)
                 continue
@@ -465,48 +348,49 @@ class Reconciler:
 
     def _apply_one(self, change: Change, obj: Any, desired: DesiredState) -> None:
         c = self.client
-        prov_api = c.api.alertingprovisioning
         what = f"{change.action} {change.kind} {change.uid}"
         no_prov = self._disable_provenance(change)
         if change.kind == "folder":
             if change.action == "create":
-                c.call(what, c.api.folder.create_folder, obj.title, uid=obj.uid)
+                c.request("POST", "/folders", what, body={"uid": obj.uid, "title": obj.title})
             else:
-                c.call(what, c.api.folder.update_folder, obj.uid, title=obj.title, overwrite=True)
+                c.request("PUT", f"/folders/{_q(obj.uid)}", what, body={"title": obj.title, "overwrite": True})
         elif change.kind == "dashboard":
-            c.call(what, c.api.dashboard.update_dashboard, {
+            c.request("POST", "/dashboards/db", what, body={
                 "dashboard": obj.model(), "folderUid": desired.folder.uid, "overwrite": True,
                 "message": "provisioned by watchtower",
             })
         elif change.kind == "contact-point":
+            path = "/v1/provisioning/contact-points"
             if change.action == "delete":
-                c.delete(what, f"/v1/provisioning/contact-points/{change.uid}", no_prov)
+                c.request("DELETE", f"{path}/{_q(change.uid)}", what, disable_provenance=no_prov)
                 return
             secrets = self._secret_values(obj)
             body = {"uid": obj.uid, "name": obj.name, "type": obj.type,
                     "settings": {**obj.settings(), **secrets}, "disableResolveMessage": False}
             try:
                 if change.action == "create":
-                    c.call(what, prov_api.create_contactpoint, body, disable_provenance=no_prov)
+                    c.request("POST", path, what, body=body, disable_provenance=no_prov)
                 else:
-                    c.call(what, prov_api.update_contactpoint, obj.uid, body, disable_provenance=no_prov)
+                    c.request("PUT", f"{path}/{_q(obj.uid)}", what, body=body, disable_provenance=no_prov)
             except GrafanaRequestError as exc:  # Grafana may quote the value it rejected
-                raise GrafanaRequestError(_scrub(str(exc), secrets.values()), exc.status) from None
+                raise GrafanaRequestError(_scrub(str(exc), secrets.values()), exc.status, exc.provenance) from None
             self._sent_secrets[obj.uid] = _fingerprint(secrets)
         elif change.kind == "policy":
-            c.call(what, prov_api.set_notification_policy_tree, desired.policy(), disable_provenance=no_prov)
+            c.request("PUT", "/v1/provisioning/policies", what, body=desired.policy(), disable_provenance=no_prov)
         elif change.kind == "rule-group":
-            c.call(what, prov_api.update_rule_group, desired.folder.uid, quote(obj.name, safe=""), {
+            c.request("PUT", f"/v1/provisioning/folder/{_q(desired.folder.uid)}/rule-groups/{_q(obj.name)}", what, body={
                 "title": obj.name, "folderUid": desired.folder.uid, "interval": int(obj.interval_seconds),
                 "rules": [r.body() for r in obj.rules],
             }, disable_provenance=no_prov)
         elif change.kind == "alert-rule":
-            if change.action == "delete":
-                c.delete(what, f"/v1/provisioning/alert-rules/{change.uid}", no_prov)
+            path = "/v1/provisioning/alert-rules"
+            if change.action == "delete":  # Grafana answers 204 whether or not the rule still exists
+                c.request("DELETE", f"{path}/{_q(change.uid)}", what, disable_provenance=no_prov)
             elif change.action == "create":
-                c.call(what, prov_api.create_alertrule, obj.body(), disable_provenance=no_prov)
+                c.request("POST", path, what, body=obj.body(), disable_provenance=no_prov)
             else:
-                c.call(what, prov_api.update_alertrule, obj.uid, obj.body(), disable_provenance=no_prov)
+                c.request("PUT", f"{path}/{_q(obj.uid)}", what, body=obj.body(), disable_provenance=no_prov)
 
     def reconcile(self, desired: DesiredState) -> tuple[Plan, Outcome]:
         plan = self.plan(desired)

@@ -21,10 +21,16 @@ stay 1. Then ``B = last(A)`` and ``C = B > 0`` fire exactly for the series Prome
 fire for. An empty result is "no data", which Prometheus treats as "nothing fires", hence
 ``noDataState: OK``. Query errors become Grafana's ``Error`` state (a DatasourceError alert).
 
-Templates: ``{{ $labels.x }}`` works the same in Grafana. ``$value`` (the sample value) is
-rewritten to ``$values.VALUE.Value``, where VALUE is ``last()`` of a second query
-``(EXPR) + 0`` (the original value with the same labels as the condition series); that second
-query is only added to rules whose labels or annotations use ``$value``.
+Templates (``templates.py``): ``{{ $labels.x }}`` works the same in Grafana. ``$value`` (the
+sample value; Grafana's own ``$value`` is its evaluation *string*) is rewritten to
+``$values.VALUE.Value``, where VALUE is ``last()`` of a second query ``(EXPR) + 0`` (the original
+value with the same labels as the condition series); that second query is only added to rules
+whose labels or annotations use ``$value``. An annotation that calls a function Grafana does not
+run (``query`` and what reads its result) gets a Grafana-specific text saying so instead of
+template text that would fail at notification time.
+
+Every query model carries Grafana's PreSave defaults (``maxDataPoints``, ``intervalMs``), so
+what watchtower sends is what Grafana stores and a second run finds nothing to change.
 """
 
 from __future__ import annotations
@@ -34,24 +40,25 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatch
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
 
 from watchtower.core.results import ItemError
 from watchtower.core.settings import SecretRef, format_duration, parse_duration
+from watchtower.provisioning import templates
 from watchtower.provisioning.settings import GrafanaSettings, uid_problem
 
 EXPR_DATASOURCE_UID = "__expr__"
 CONDITION_REF = "C"
-VALUE_REF = "VALUE"
+VALUE_REF = templates.VALUE_REF
 NO_DATA_STATE = "OK"  # an empty result: Prometheus fires nothing, so neither does Grafana
 EXEC_ERR_STATE = "Error"  # a failing query raises Grafana's DatasourceError alert
 QUERY_RANGE_SECONDS = 600
 GRAFANA_BASE_INTERVAL = 10  # Grafana evaluates rule groups at multiples of this many seconds
-_VALUE_RE = re.compile(r"\$value\b")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster on big rule files
 
 
@@ -178,13 +185,40 @@ def value_expr(expr: str) -> str:
     return f"({inner}\n) + 0" if "#" in inner else f"({inner}) + 0"
 
 
+# Grafana's AlertQuery.PreSave defaults (grafana/grafana pkg/services/ngalert/models/alert_query.go)
+MAX_DATA_POINTS = 43200
+INTERVAL_MS = 1000
+
+
+def pre_save(query: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule query as Grafana stores it: ``maxDataPoints``/``intervalMs`` set in the model when
+    missing, not a number or 0, and a string model ``queryType`` copied to the query."""
+    out = json.loads(json.dumps(query))
+    model = out.get("model")
+    if isinstance(model, dict):
+        for key, default in (("maxDataPoints", MAX_DATA_POINTS), ("intervalMs", INTERVAL_MS)):
+            value = model.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value == 0:
+                model[key] = default
+        if isinstance(model.get("queryType"), str):
+            out["queryType"] = model["queryType"]
+    return out
+
+
 def convert_template(text: str) -> str:
     """A Prometheus alert template → Grafana's: ``$value`` becomes ``$values.VALUE.Value``."""
-    return _VALUE_RE.sub(f"$values.{VALUE_REF}.Value", text)
+    return templates.convert(text)
 
 
-def uses_value(texts: Iterable[str]) -> bool:
-    return any(_VALUE_RE.search(t) for t in texts)
+def uses_value(texts: Sequence[str]) -> bool:
+    return any(templates.uses_value(t) for t in texts)
+
+
+def convert_annotation(key: str, text: str) -> str:
+    """The Grafana form of one annotation: converted, or a Grafana-specific text when it needs
+    functions Grafana does not run (raw template text must never reach a notification)."""
+    missing = templates.unsupported(text)
+    return templates.fallback(key, missing) if missing else convert_template(text)
 
 
 def _prometheus_query(ref: str, expr: str, datasource_uid: str) -> dict[str, Any]:
@@ -199,8 +233,8 @@ def _prometheus_query(ref: str, expr: str, datasource_uid: str) -> dict[str, Any
             "instant": True,
             "range": False,
             "editorMode": "code",
-            "intervalMs": 1000,
-            "maxDataPoints": 43200,
+            "intervalMs": INTERVAL_MS,
+            "maxDataPoints": MAX_DATA_POINTS,
             "datasource": {"type": "prometheus", "uid": datasource_uid},
         },
     }
@@ -212,7 +246,8 @@ def _expression(ref: str, model: dict[str, Any]) -> dict[str, Any]:
         "queryType": "",
         "relativeTimeRange": {"from": 0, "to": 0},
         "datasourceUid": EXPR_DATASOURCE_UID,
-        "model": {"refId": ref, "datasource": {"type": "__expr__", "uid": EXPR_DATASOURCE_UID}, **model},
+        "model": {"refId": ref, "datasource": {"type": "__expr__", "uid": EXPR_DATASOURCE_UID},
+                  "intervalMs": INTERVAL_MS, "maxDataPoints": MAX_DATA_POINTS, **model},
     }
 
 
@@ -346,7 +381,9 @@ def convert_alerts(alerts: Sequence[PromAlert], folder_uid: str, datasource_uid:
                 title = f"{base} #{n}"
                 n += 1
         titles.add(title)
-        with_value = uses_value([*a.annotations.values(), *a.labels.values()])
+        annotations = {k: convert_annotation(k, v) for k, v in a.annotations.items()}
+        kept = [v for k, v in a.annotations.items() if annotations[k] == convert_template(v)]
+        with_value = uses_value([*kept, *a.labels.values()])
         uid = rule_uid(a.group, a.alert, occurrence)
         body = {
             "uid": uid,
@@ -360,7 +397,7 @@ def convert_alerts(alerts: Sequence[PromAlert], folder_uid: str, datasource_uid:
             "execErrState": EXEC_ERR_STATE,
             "for": go_duration(a.for_seconds),
             "labels": {k: convert_template(v) for k, v in a.labels.items()},
-            "annotations": {k: convert_template(v) for k, v in a.annotations.items()},
+            "annotations": annotations,
             "isPaused": False,
         }
         grouped.setdefault(a.group, []).append(AlertRule(uid, title, a.group, a.source, canonical(body)))
@@ -492,16 +529,17 @@ def build(
     )
 
 
-def _read_sources(directory: Path, pattern: str) -> tuple[list[tuple[str, str]], list[ItemError]]:
+def _read_sources(directory: Traversable, pattern: str) -> tuple[list[tuple[str, str]], list[ItemError]]:
+    """(name, text) of each file matching ``pattern``: a directory or a package resource alike."""
     files: list[tuple[str, str]] = []
     problems: list[ItemError] = []
     if not directory.is_dir():
         return files, [ItemError(str(directory), "missing_directory", "not a directory")]
-    for path in sorted(directory.glob(pattern)):
+    for entry in sorted((e for e in directory.iterdir() if fnmatch(e.name, pattern) and e.is_file()), key=lambda e: e.name):
         try:
-            files.append((str(path), path.read_text(encoding="utf-8")))
+            files.append((str(entry), entry.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(ItemError(str(path), "read_error", str(getattr(exc, "strerror", None) or exc)))
+            problems.append(ItemError(str(entry), "read_error", str(getattr(exc, "strerror", None) or exc)))
     return files, problems
 
 

@@ -49,7 +49,8 @@ class GrafanaProvisioner(Collector):
         settings = self.settings
         assert isinstance(settings, GrafanaSettings)
 
-        report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic)
+        report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic,
+                               budget_seconds=0.0 if self.context.one_shot else None)  # check: one attempt
         if report.success:
             self._last_success = self.context.clock()
         return CollectResult(

@@ -3,8 +3,12 @@
 For the Helm chart and for people who mount files instead of letting the daemon call the API.
 Secrets are written only as references Grafana resolves at load time — ``$__file{PATH}`` for
 a ``*_file`` secret, ``${VARIABLE}`` for a ``*_env`` one — never as values; this module never
-reads a secret. Grafana expands ``$VAR`` in provisioning files, so every other ``$`` (alert
-templates such as ``{{ $labels.node }}``) is escaped as ``$$``.
+reads a secret. Grafana expands ``$VAR`` in most fields of a provisioning file (``$$`` is a
+literal ``$``), so a ``$`` there is escaped as ``$$`` — but it stores a rule's ``annotations``
+and each query's ``model`` raw (grafana/grafana pkg/services/provisioning/alerting/
+rules_types.go: ``Annotations.Raw``, ``Model.Raw``; newer releases expand only ``${VAR}`` in
+annotations), so those are written exactly as the API gets them: ``{{ $labels.node }}`` and
+``label_replace(..., "$1", ...)`` unescaped.
 
 Layout under the output directory::
 
@@ -40,6 +44,17 @@ def escape_dollars(value: Any) -> Any:
     return value
 
 
+def file_rule(body: dict[str, Any]) -> dict[str, Any]:
+    """One rule for the alerting file: interpolated fields escaped, annotations and models raw."""
+    out = escape_dollars({k: body[k] for k in (
+        "uid", "title", "condition", "noDataState", "execErrState", "for", "labels", "isPaused")})
+    out["data"] = [{**escape_dollars({k: v for k, v in query.items() if k != "model"}), "model": query["model"]}
+                   for query in body["data"]]
+    out["annotations"] = dict(body["annotations"])
+    return {k: out[k] for k in (
+        "uid", "title", "condition", "data", "noDataState", "execErrState", "for", "labels", "annotations", "isPaused")}
+
+
 def secret_reference(ref: SecretRef) -> str:
     """How Grafana provisioning refers to a secret without containing it."""
     if ref.file is not None:
@@ -62,10 +77,7 @@ def alerting(state: DesiredState) -> dict[str, Any]:
     for group in state.rule_groups:
         rules = []
         for rule in group.rules:
-            body = rule.body()
-            rules.append(escape_dollars({k: body[k] for k in (
-                "uid", "title", "condition", "data", "noDataState", "execErrState", "for", "labels", "annotations", "isPaused",
-            )}))
+            rules.append(file_rule(rule.body()))
         interval = go_duration(group.interval_seconds) if group.interval_seconds else DEFAULT_GROUP_INTERVAL
         groups.append({"orgId": 1, "name": escape_dollars(group.name), "folder": escape_dollars(state.folder.title),
                        "interval": interval, "rules": rules})

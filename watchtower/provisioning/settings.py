@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from watchtower.core.sections import CollectorSettings
@@ -12,8 +14,15 @@ from watchtower.core.settings import ConfigError, Seconds, SecretRef
 GRAFANA_UID_MAX = 40  # Grafana rejects longer uids for folders, dashboards, rules and contact points
 _UID_RE = re.compile(r"^[a-zA-Z0-9\-_]+$")
 
-# dashboards/ and alerts/ of a source checkout (the default when the config names none)
+# dashboards/ and alerts/ of a source checkout (an editable install or the tests)
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def bundled(name: str) -> Traversable:
+    """``dashboards`` or ``alerts`` as shipped: inside the installed package (setup.py copies the
+    repository's directories into ``watchtower/_data/`` of the wheel), else the source checkout's."""
+    packaged = resources.files("watchtower") / "_data" / name
+    return packaged if packaged.is_dir() else _SOURCE_ROOT / name
 
 
 def uid_problem(uid: object) -> str | None:
@@ -85,8 +94,10 @@ class GrafanaSettings(CollectorSettings):
         if self.request_timeout <= 0:
             raise ConfigError(f"{path}.request_timeout", self.request_timeout, "a duration above 0s")
 
-    def dashboards_path(self) -> Path:
-        return Path(self.dashboards_dir) if self.dashboards_dir else _SOURCE_ROOT / "dashboards"
+    def dashboards_path(self) -> Traversable:
+        """``dashboards_dir``, else the dashboards shipped with watchtower."""
+        return Path(self.dashboards_dir) if self.dashboards_dir else bundled("dashboards")
 
-    def alerts_path(self) -> Path:
-        return Path(self.alerts_dir) if self.alerts_dir else _SOURCE_ROOT / "alerts"
+    def alerts_path(self) -> Traversable:
+        """``alerts_dir``, else the alert rules shipped with watchtower."""
+        return Path(self.alerts_dir) if self.alerts_dir else bundled("alerts")

@@ -145,9 +145,7 @@ collectors:
   grafana:
     enabled: true
     url: {{ $v.grafana.provisioner.url | quote }}
-    # The image carries the repository's dashboards/ and alerts/ here.
-    dashboards_dir: /usr/share/watchtower/dashboards
-    alerts_dir: /usr/share/watchtower/alerts
+    # dashboards and alert rules: the ones shipped inside the installed package
     {{- with $v.secrets.grafanaToken }}{{ if .name }}
     token_file: {{ include "watchtower.secretFile" (dict "which" "grafana-token" "ref" .) }}
     {{- end }}{{ end }}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+import yaml
 
 from tests.grafana_api import REDACTED, GrafanaAPIServer
 from watchtower.provisioning.desired import rule_data
@@ -64,7 +65,8 @@ def test_rules_need_a_folder_valid_uid_and_condition(grafana: GrafanaAPIServer) 
     assert call(grafana, "POST", "/api/v1/provisioning/alert-rules", {**rule(), "for": "five"}).status_code == 400
     created = call(grafana, "POST", "/api/v1/provisioning/alert-rules", rule())
     assert created.status_code == 201 and created.json()["provenance"] == "api"
-    assert call(grafana, "POST", "/api/v1/provisioning/alert-rules", rule(uid="r2")).status_code == 409  # same title
+    same_title = call(grafana, "POST", "/api/v1/provisioning/alert-rules", rule(uid="r2"))
+    assert same_title.status_code == 400 and "conflicting alert rule" in same_title.json()["message"]  # not 409
 
 
 def test_provenance_rules(grafana: GrafanaAPIServer) -> None:
@@ -72,9 +74,17 @@ def test_provenance_rules(grafana: GrafanaAPIServer) -> None:
     call(grafana, "POST", "/api/v1/provisioning/alert-rules", rule())
     disabled = {"X-Disable-Provenance": "true"}
     refused = call(grafana, "PUT", "/api/v1/provisioning/alert-rules/r1", rule(), headers=disabled)
-    assert refused.status_code == 403 and "cannot change provenance from 'api' to ''" in refused.json()["message"]
-    assert call(grafana, "DELETE", "/api/v1/provisioning/alert-rules/r1", headers=disabled).status_code == 403
+    assert refused.status_code == 409, "a provenance conflict is a 409, not a 403 (alert_rules.go errProvenanceMismatch)"
+    assert refused.json()["messageId"] == "alerting.provenanceMismatch"
+    assert refused.json()["message"] == "cannot update with provided provenance '', needs 'api'"
+    assert call(grafana, "DELETE", "/api/v1/provisioning/alert-rules/r1", headers=disabled).status_code == 409
+    grafana.legacy_provenance_errors = True  # Grafana before the 409: a plain error, so a 500
+    legacy = call(grafana, "PUT", "/api/v1/provisioning/alert-rules/r1", rule(), headers=disabled)
+    assert legacy.status_code == 500 and "cannot changed provenance from 'api' to ''" in legacy.json()["message"]
+    grafana.legacy_provenance_errors = False
     assert call(grafana, "DELETE", "/api/v1/provisioning/alert-rules/r1").status_code == 204
+    assert call(grafana, "DELETE", "/api/v1/provisioning/alert-rules/r1").status_code == 204  # gone: still 204, not 404
+    assert call(grafana, "GET", "/api/v1/provisioning/alert-rules/r1").status_code == 404
     call(grafana, "POST", "/api/v1/provisioning/alert-rules", rule(), headers=disabled)
     assert "provenance" not in call(grafana, "GET", "/api/v1/provisioning/alert-rules/r1").json()
     assert call(grafana, "PUT", "/api/v1/provisioning/alert-rules/r1", rule()).status_code == 200  # none → api is allowed
@@ -109,9 +119,8 @@ def test_restart_empty_and_down(grafana: GrafanaAPIServer) -> None:
     assert requests.get(grafana.url + "/api/health", timeout=2).ok
 
 
-def test_kubernetes_and_requests_still_work_next_to_grafana_client(grafana: GrafanaAPIServer) -> None:
-    """grafana-client brings niquests/urllib3-future; the kubernetes client and requests must not break."""
-    import grafana_client  # noqa: F401
+def test_kubernetes_and_requests_talk_to_the_test_grafana(grafana: GrafanaAPIServer) -> None:
+    """The kubernetes client and requests (what watchtower's Grafana client uses) both parse its answers."""
     import kubernetes.client
 
     api = kubernetes.client.ApiClient(kubernetes.client.Configuration(host=grafana.url))
@@ -130,3 +139,39 @@ def test_rule_group_interval(grafana: GrafanaAPIServer) -> None:
     assert call(grafana, "PUT", "/api/v1/provisioning/folder/f1/rule-groups/g", group).status_code == 400
     assert call(grafana, "PUT", "/api/v1/provisioning/folder/f1/rule-groups/g", {**group, "interval": 120}).status_code == 200
     assert call(grafana, "GET", "/api/v1/provisioning/folder/f1/rule-groups/g").json()["interval"] == 120
+
+
+def test_pre_save_adds_grafanas_query_defaults(grafana: GrafanaAPIServer) -> None:
+    """alert_query.go PreSave: maxDataPoints 43200 and intervalMs 1000 in every model lacking them."""
+    call(grafana, "POST", "/api/folders", {"uid": "f1", "title": "F"})
+    body = rule()
+    body["data"][-1]["model"].pop("maxDataPoints", None)
+    body["data"][-1]["model"].pop("intervalMs", None)
+    body["data"][0]["model"]["maxDataPoints"] = 0  # 0 is "missing" too
+    body["data"][0]["model"]["intervalMs"] = 15000  # a set value stays
+    call(grafana, "POST", "/api/v1/provisioning/alert-rules", body)
+    stored = call(grafana, "GET", "/api/v1/provisioning/alert-rules/r1").json()["data"]
+    assert [(q["model"]["maxDataPoints"], q["model"]["intervalMs"]) for q in stored] == \
+        [(43200, 15000)] + [(43200, 1000)] * (len(stored) - 1)
+    assert stored != body["data"], "a client comparing its own body with the stored rule must expect the defaults"
+
+
+def test_file_provisioning_keeps_annotations_and_models_raw(grafana: GrafanaAPIServer) -> None:
+    """rules_types.go: annotations and data[].model raw; title, labels, group, folder interpolated."""
+    text = yaml.safe_dump({"apiVersion": 1, "groups": [{
+        "orgId": 1, "name": "g-$$x", "folder": "${FOLDER}", "interval": "1m", "rules": [{
+            "uid": "r1", "title": "T $$1 ${WHO}", "condition": "C", "for": "5m",
+            "labels": {"severity": "$$crit", "team": "$TEAM"},
+            "annotations": {"summary": "{{ $labels.node }} at {{ $values.B.Value }} ${WHO}"},
+            "data": [{**q, "model": {**q["model"], "expr": 'label_replace(up, "a", "$1", "b", "(.*)")'}
+                     if q["refId"] == "A" else q["model"]} for q in rule()["data"]],
+        }]}]})
+    grafana.provision_file(text, env={"FOLDER": "Ops", "WHO": "me", "TEAM": "infra"})
+    stored = call(grafana, "GET", "/api/v1/provisioning/alert-rules/r1").json()
+    assert stored["provenance"] == "file" and stored["ruleGroup"] == "g-$x" and stored["title"] == "T $1 me"
+    assert stored["labels"] == {"severity": "$crit", "team": "infra"}
+    assert stored["annotations"] == {"summary": "{{ $labels.node }} at {{ $values.B.Value }} ${WHO}"}
+    assert stored["data"][0]["model"]["expr"] == 'label_replace(up, "a", "$1", "b", "(.*)")'
+    assert grafana.state.folders[stored["folderUID"]]["title"] == "Ops"
+    refused = call(grafana, "PUT", "/api/v1/provisioning/alert-rules/r1", rule())
+    assert refused.status_code == 409 and "needs 'file'" in refused.json()["message"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.grafana_api import GrafanaAPIServer
 from tests.integration.grafana.conftest import SLACK_SECRET
 from tests.support.services import require_binary
 from watchtower.app import cli
@@ -44,10 +45,11 @@ def test_render_layout_and_content(settings: GrafanaSettings, tmp_path: Path) ->
     assert {g["folder"] for g in doc["groups"]} == {"watchtower"}
     rule = doc["groups"][0]["rules"][0]
     assert rule["data"][0]["model"]["expr"] == "count without () (watchtower_collector_success == 0)"
-    # Grafana expands $VAR in provisioning files: templates are escaped, and unescape to the API body.
-    assert rule["annotations"]["summary"] == "collector {{ $$labels.collector }} failing"
+    # Grafana stores annotations and query models from a file raw (rules_types.go): no $$ there;
+    # the interpolated fields carry no $ here, so the file rule is the API body field for field.
+    assert rule["annotations"]["summary"] == "collector {{ $labels.collector }} failing"
     api_body = state.rules[0].body()
-    assert json.loads(json.dumps(rule).replace("$$", "$")) == {k: api_body[k] for k in rule}
+    assert rule == {k: api_body[k] for k in rule}
     (point,) = doc["contactPoints"]
     assert point["name"] == "watchtower"
     slack = next(r for r in point["receivers"] if r["type"] == "slack")
@@ -124,3 +126,76 @@ def test_the_helm_chart_carries_the_current_grafana_alerting_render() -> None:
     chart_copy = Path(__file__).resolve().parents[3] / "helm/watchtower/files/grafana-alerting/watchtower.yaml"
     expected = render.alerting_yaml(desired.load(GrafanaSettings()))
     assert chart_copy.is_file() and chart_copy.read_text() == expected, "stale: run scripts/sync-helm-files.py"
+
+
+DOLLAR_RULES = """
+groups:
+  - name: "pay $team"
+    rules:
+      - alert: RelabelledDown
+        expr: 'label_replace(up == 0, "host", "$1", "instance", "(.*):.*")'
+        labels: {severity: warning, owner: "$$team"}
+        annotations:
+          summary: "{{ $labels.host }} is down"
+          description: "{{ $labels.instance }} returned {{ $value }}; cost $5"
+"""
+
+
+def test_file_provisioned_rules_equal_the_api_bodies(settings: GrafanaSettings, tmp_path: Path,
+                                                     grafana: GrafanaAPIServer) -> None:
+    """Loaded by the test Grafana's file provisioner (interpolation as rules_types.go/values.go),
+    every rule is stored exactly as the API path would store it, `$` in PromQL, annotations,
+    labels and group names included; a provision run then plans no rule change."""
+    (settings.alerts_path() / "dollar.rules.yaml").write_text(DOLLAR_RULES)  # type: ignore[union-attr]
+    settings = dataclasses.replace(settings, folder_title="Ops $HOME", slack_webhook=None, email_addresses=())
+    state = desired.load(settings)
+    assert state.problems == ()
+    grafana.provision_file(render.alerting_yaml(state), env={"HOME": "/root", "team": "EXPANDED"})
+    stored = {r["uid"]: r for r in grafana.state.rules.values()}
+    assert set(stored) == {r.uid for r in state.rules}
+    for rule in state.rules:
+        body = rule.body()
+        got = stored[rule.uid]
+        assert got["annotations"] == body["annotations"], rule.title
+        assert got["labels"] == body["labels"], rule.title
+        assert got["title"] == body["title"] and got["ruleGroup"] == body["ruleGroup"]
+        assert got["data"] == [desired.pre_save(q) for q in body["data"]] == body["data"], rule.title
+    folder = grafana.state.folders[next(iter(stored.values()))["folderUID"]]
+    assert folder["title"] == "Ops $HOME"
+    relabel = next(r for r in state.rules if r.title == "RelabelledDown").body()
+    assert '"$1"' in relabel["data"][0]["model"]["expr"] and relabel["labels"]["owner"] == "$$team"
+    assert relabel["annotations"]["description"] == "{{ $labels.instance }} returned {{ $values.VALUE.Value }}; cost $5"
+
+
+def test_rendered_annotations_expand_in_promtool(settings: GrafanaSettings, tmp_path: Path) -> None:
+    """The annotations as rendered into the file are valid Go templates that expand as the rule
+    file's do: promtool expands them (a `$$labels` would not even parse)."""
+    promtool = require_binary("promtool")
+    doc = render.alerting(desired.load(settings))
+    rendered = {r["title"]: r["annotations"] for g in doc["groups"] for r in g["rules"]}
+    summary = rendered["CollectorFailing"]["summary"]
+    rules = {"groups": [{"name": "g", "rules": [{
+        "alert": "CollectorFailing", "expr": "watchtower_collector_success == 0", "annotations": {"summary": summary}}]}]}
+    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [{"series": 'watchtower_collector_success{collector="certs"}', "values": "0 0 0"}],
+        "alert_rule_test": [{"eval_time": "2m", "alertname": "CollectorFailing", "exp_alerts": [{
+            "exp_labels": {"collector": "certs"}, "exp_annotations": {"summary": "collector certs failing"}}]}],
+    }]}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(tests))
+    done = subprocess.run([promtool, "test", "rules", "tests.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_repository_alerting_file_annotations_are_the_converted_rule_annotations() -> None:
+    """Every annotation in the shipped alerting file is the rule file's annotation as converted
+    for Grafana ($value → $values.VALUE.Value, or the Grafana-specific text), never escaped."""
+    state = desired.load(GrafanaSettings())
+    doc = yaml.safe_load((Path(__file__).resolve().parents[3] / "helm/watchtower/files/grafana-alerting/watchtower.yaml")
+                         .read_text())
+    shipped = {r["uid"]: r["annotations"] for g in doc["groups"] for r in g["rules"]}
+    assert shipped, "no rules in the shipped alerting file"
+    for rule in state.rules:
+        assert shipped[rule.uid] == rule.body()["annotations"], rule.title
+        assert not any("$$" in text for text in shipped[rule.uid].values()), rule.title

@@ -1,0 +1,86 @@
+"""``watchtower plan upgrade``: the kubeadm path to the latest release and the deadlines it must beat.
+
+Runs the ``upgrade`` collector (and ``nodes``, for the OS end-of-life dates, where it can run)
+once, builds the plan with ``watchtower.app.planning`` and prints it. Exit status: 0 on schedule,
+1 due soon (or a deadline passed, or a hop has blockers), 2 overdue, a certificate deadline before
+the last hop could finish, or no plan possible (the running version or the latest is unknown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from watchtower.app import config as config_mod
+from watchtower.app.daemon import make_context, select_collectors
+from watchtower.app.logsetup import setup_logging
+from watchtower.app.planning import plan_from_details, render_plan
+from watchtower.app.registry import REGISTRY
+from watchtower.app.store import StoreView
+from watchtower.collectors.base import Collector
+from watchtower.core.settings import ConfigError
+
+EXIT_CRITICAL = 2
+
+
+def add_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser,
+    run_once: Callable[[Sequence[Collector]], StoreView],
+) -> None:
+    """``plan upgrade``; ``run_once`` is the one-shot collector runner ``check`` uses."""
+    plan = sub.add_parser("plan", help="plan work that must happen before a deadline",
+                          description="Plan work that must happen before a deadline.")
+    plan_sub = plan.add_subparsers(dest="plan_command", metavar="WHAT", required=True)
+    upgrade = plan_sub.add_parser(
+        "upgrade", parents=[common], help="the kubeadm upgrade path and the deadlines it must beat",
+        description="The kubeadm hops (one minor at a time, each to its newest patch) from the running version to "
+                    "the latest release, and the deadlines they must beat (policy due date, kubeadm certificate "
+                    "expiry, the running minor's end of life, the nodes' OS end of life). Exit 0 on schedule, 1 due "
+                    "soon, 2 overdue, certificates expiring before the last hop could finish, or no plan possible.")
+    upgrade.add_argument("--output", "-o", choices=["table", "json"], default="table",
+                         help="table for people (default), json for scripts")
+    upgrade.add_argument("--days-per-hop", type=float, metavar="DAYS",
+                         help="how long one hop takes the team (default: collectors.upgrade.days_per_hop, 7)")
+    upgrade.set_defaults(func=cmd_plan_upgrade, run_once=run_once)
+
+
+def cmd_plan_upgrade(args: argparse.Namespace) -> int:
+    config = config_mod.load(args.config, REGISTRY)
+    setup_logging(args.log_level or "warning", "text")
+    if args.days_per_hop is not None and not 0 < args.days_per_hop <= 365:
+        raise ConfigError("--days-per-hop", args.days_per_hop, "a number of days above 0, at most 365")
+    context = make_context(config)
+    selection = select_collectors(config, REGISTRY, context, only=("upgrade", "nodes"))
+    collectors = [c for c in selection.enabled if c.name in ("upgrade", "nodes")]
+    view = args.run_once(collectors)
+    upgrade_state = view.states.get("upgrade")
+    if upgrade_state is None or upgrade_state.result is None:
+        why = dict(selection.skipped).get("upgrade") or (upgrade_state.failure_detail if upgrade_state else None)
+        print(f"watchtower: no plan: the upgrade collector did not run ({why or 'disabled'})", file=sys.stderr)
+        return EXIT_CRITICAL
+    upgrade = dict(upgrade_state.result.details)
+    if args.days_per_hop is not None:
+        upgrade["days_per_hop"] = args.days_per_hop
+    nodes_state = view.states.get("nodes")
+    nodes = nodes_state.result.details if nodes_state is not None and nodes_state.result is not None else None
+    plan = plan_from_details(upgrade, nodes, context.clock())
+    errors = [f"{name}: {e.location}: {e.reason}: {e.detail}" for name in ("upgrade", "nodes")
+              if (state := view.states.get(name)) is not None and state.result is not None for e in state.result.errors]
+    if args.output == "json":
+        doc = plan.to_dict()
+        doc["errors"] = errors
+        doc["os_data"] = bool(nodes)
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        lines = render_plan(plan)
+        if nodes is None:
+            lines.append("  (the nodes collector did not run here: OS end-of-life dates are not included)")
+        lines += [f"  error: {e}" for e in errors]
+        sys.stdout.write("\n".join(lines) + "\n")
+    return plan.exit_code
+
+
+__all__ = ["add_commands", "cmd_plan_upgrade"]

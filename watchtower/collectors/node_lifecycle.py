@@ -1,0 +1,266 @@
+"""OS and container-runtime lifecycle for the ``nodes`` collector: settings, source, export.
+
+The nodes collector hands every listed node's ``osImage``/``containerRuntimeVersion`` to a
+``LifecycleTally`` (parsed once per distinct string: thousands of nodes share a handful), then,
+after the listing, looks the release lines up in ``watchtower.upgrades.lifecycle`` (only the
+products present are fetched) and turns the result into metric rows, findings and the details
+``watchtower check``, the status page and ``watchtower plan upgrade`` read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
+
+from watchtower.core.formatting import format_table
+from watchtower.core.results import Finding, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.core.settings import ConfigError, Seconds, format_duration
+from watchtower.upgrades import lifecycle as lc
+from watchtower.upgrades.nodeos import (
+    RUNTIME_PRODUCTS,
+    UNKNOWN,
+    OSRelease,
+    RuntimeVersion,
+    parse_os_image,
+    parse_runtime,
+)
+from watchtower.upgrades.releases import CachedFetcher, http_fetch
+
+DAY = 86400.0
+GROUP_NODES_SHOWN = 10
+CONTROL_PLANE_ROLES = frozenset({"control-plane", "master"})
+
+
+@dataclasses.dataclass(frozen=True)
+class LifecycleSettings:
+    """``collectors.nodes.lifecycle`` in the config file."""
+
+    source: Literal["endoflife.date", "snapshot"] = "endoflife.date"  # snapshot: air-gapped, nothing fetched
+    url: str = lc.DEFAULT_ENDOFLIFE_API
+    static: Mapping[str, Mapping[str, Mapping[str, str]]] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}))  # product → release line → {eol, extended}
+    reminder_lead: Seconds = Seconds(90 * DAY)
+    cache: Seconds = Seconds(6 * 3600)
+    retry: Seconds = Seconds(600)
+    timeout: Seconds = Seconds(10)
+
+    def validate(self, path: str) -> None:
+        try:
+            lc.parse_static(self.static)
+        except ValueError as exc:
+            raise ConfigError(f"{path}.static.{str(exc).split(':')[0]}", "<see the message>",
+                              f"product → release line → {{eol: YYYY-MM-DD, extended: YYYY-MM-DD}} ({exc})") from None
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"{path}.url", self.url, "an http:// or https:// URL")
+        if self.reminder_lead <= 0:
+            raise ConfigError(f"{path}.reminder_lead", self.reminder_lead, "a duration above 0s")
+        if self.timeout <= 0:
+            raise ConfigError(f"{path}.timeout", self.timeout, "a duration above 0s")
+
+
+@dataclasses.dataclass(frozen=True)
+class NodesSettings(CollectorSettings):
+    """``collectors.nodes`` in the config file."""
+
+    lifecycle: LifecycleSettings = dataclasses.field(default_factory=LifecycleSettings)
+
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.lifecycle.timeout >= self.timeout:
+            raise ConfigError(f"{path}.lifecycle.timeout", self.lifecycle.timeout,
+                              f"below the collector's timeout ({format_duration(self.timeout)})")
+
+
+def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.LifecycleSource:
+    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped)."""
+    fetcher = None
+    if s.source == "endoflife.date":
+        import requests
+
+        session = requests.Session()
+        session.headers["User-Agent"] = "watchtower (kube-watchtower nodes collector)"
+        fetcher = CachedFetcher(http_fetch(session), ttl=float(s.cache), retry=float(s.retry),
+                                timeout=float(s.timeout), clock=clock)
+    return lc.LifecycleSource(fetcher, s.url, snapshot=lc.load_snapshot(), static=lc.parse_static(s.static))
+
+
+def runtime_product(runtime: str) -> str:
+    """endoflife.date product (or ``static`` key) of a runtime: containerd, docker-engine, cri-o."""
+    return RUNTIME_PRODUCTS.get(runtime, runtime)
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _date(timestamp: float | None) -> str:
+    return _iso(timestamp)[:10] if timestamp is not None else "unknown"  # type: ignore[index]
+
+
+@dataclasses.dataclass
+class _Group:
+    nodes: list[str] = dataclasses.field(default_factory=list)
+    count: int = 0
+    control_plane: int = 0
+
+    def add(self, node: str, control_plane: bool) -> None:
+        self.count += 1
+        self.control_plane += control_plane
+        if len(self.nodes) < GROUP_NODES_SHOWN:
+            self.nodes.append(node)
+
+
+@dataclasses.dataclass(frozen=True)
+class LifecycleOutcome:
+    """Rows for the metric families (label values + value), findings and details."""
+
+    os_info: list[tuple[str, str, str, str]]  # node, distribution, release, version
+    os_eol: list[tuple[str, str, str, float]]  # node, distribution, release, eol
+    os_extended: list[tuple[str, str, str, float]]
+    runtime_info: list[tuple[str, str, str]]  # node, runtime, version
+    runtime_eol: list[tuple[str, str, str, float]]
+    data_stamps: list[tuple[str, float]]  # source, timestamp
+    findings: list[Finding]
+    details: dict[str, Any]
+
+
+class LifecycleTally:
+    """Every node's parsed OS and runtime, kept compactly while the nodes are listed."""
+
+    def __init__(self) -> None:
+        self._os: dict[str, OSRelease] = {}
+        self._runtime: dict[str, RuntimeVersion] = {}
+        self._nodes: list[tuple[str, OSRelease, RuntimeVersion, bool]] = []
+
+    def add(self, node: str, os_image: str, runtime: str, roles: tuple[str, ...]) -> tuple[OSRelease, RuntimeVersion]:
+        os_release = self._os.get(os_image)
+        if os_release is None:
+            os_release = self._os[os_image] = parse_os_image(os_image)
+        rt = self._runtime.get(runtime)
+        if rt is None:
+            rt = self._runtime[runtime] = parse_runtime(runtime)
+        self._nodes.append((node, os_release, rt, bool(CONTROL_PLANE_ROLES & set(roles))))
+        return os_release, rt
+
+    def products(self) -> set[str]:
+        out = {o.distribution for o in self._os.values() if o.known}
+        out |= {runtime_product(r.runtime) for r in self._runtime.values() if r.known}
+        return out
+
+    def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:  # noqa: PLR0914 - one pass, many outputs
+        out = LifecycleOutcome([], [], [], [], [], [], [], {})
+        os_groups: dict[tuple[str, str], _Group] = {}
+        rt_groups: dict[RuntimeVersion, _Group] = {}
+        docker: list[str] = []
+        for node, os_release, rt, control_plane in self._nodes:
+            out.os_info.append((node, os_release.distribution, os_release.release, os_release.version))
+            os_groups.setdefault((os_release.distribution, os_release.release), _Group()).add(node, control_plane)
+            if os_release.known:
+                dates = facts.lookup(os_release.distribution, (os_release.release,))
+                if dates and dates.eol is not None:
+                    out.os_eol.append((node, os_release.distribution, os_release.release, dates.eol))
+                if dates and dates.extended is not None:
+                    out.os_extended.append((node, os_release.distribution, os_release.release, dates.extended))
+            out.runtime_info.append((node, rt.runtime, rt.version))
+            rt_groups.setdefault(rt, _Group()).add(node, control_plane)
+            if rt.runtime == "docker":
+                docker.append(node)
+            if rt.known:
+                dates = facts.lookup(runtime_product(rt.runtime), rt.cycles)
+                if dates and dates.eol is not None:
+                    out.runtime_eol.append((node, rt.runtime, rt.version, dates.eol))
+        if facts.fetched_at is not None:
+            out.data_stamps.append((lc.SOURCE_ENDOFLIFE, facts.fetched_at))
+        if facts.snapshot_taken_at is not None:
+            out.data_stamps.append((lc.SOURCE_SNAPSHOT, facts.snapshot_taken_at))
+
+        os_rows = []
+        for (distribution, release), group in sorted(os_groups.items()):
+            dates = facts.lookup(distribution, (release,)) if release != UNKNOWN else None
+            eol, extended = (dates.eol, dates.extended) if dates else (None, None)
+            os_rows.append({
+                "distribution": distribution, "release": release, "count": group.count,
+                "control_plane": group.control_plane, "nodes": group.nodes,
+                "eol": _iso(eol), "extended": _iso(extended), "source": dates.source if dates else None,
+            })
+            out.findings.extend(_os_findings(distribution, release, group, eol, extended, now, lead))
+        rt_rows = []
+        for rt, group in sorted(rt_groups.items(), key=lambda item: (item[0].runtime, item[0].version)):
+            dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
+            eol = dates.eol if dates else None
+            rt_rows.append({"runtime": rt.runtime, "version": rt.version, "count": group.count, "nodes": group.nodes,
+                            "eol": _iso(eol), "source": dates.source if dates else None})
+            if eol is not None and eol <= now:
+                out.findings.append(Finding("nodes", f"{rt.runtime} {rt.version}", Severity.WARNING,
+                                            f"past its end of life since {_date(eol)} on {_names(group)}"))
+        releases_on_cp = {(r["distribution"], r["release"]) for r in os_rows if r["control_plane"]}
+        if len(releases_on_cp) > 1:
+            out.findings.append(Finding("nodes", "control plane", Severity.WARNING, "control-plane nodes run different OS "
+                                        "releases: " + ", ".join(f"{d} {r}" for d, r in sorted(releases_on_cp))))
+        out.details.update({
+            "os": os_rows, "runtimes": rt_rows, "docker_nodes": docker[:50],
+            "data": [{"source": s, "at": _iso(t)} for s, t in out.data_stamps],
+            "error": facts.error.detail if facts.error else None,
+            "reminder_lead": format_duration(lead),
+        })
+        return out
+
+
+def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:  # noqa: N802 - a table
+    """(name, help, type, labels, rows, sample suffix) of every lifecycle family; rows end with the value."""
+    return [
+        ("watchtower_node_os", "Node OS parsed from osImage: distribution (endoflife.date product) and release "
+         "line, unknown when the string is not recognised.", "info", ("node", "distribution", "release", "version"),
+         [(*r, 1.0) for r in o.os_info], "_info"),
+        ("watchtower_node_os_eol_timestamp_seconds", "End of standard (security) support of the node's OS release.",
+         "gauge", ("node", "distribution", "release"), o.os_eol, ""),
+        ("watchtower_node_os_extended_eol_timestamp_seconds", "End of extended support (Ubuntu ESM, Debian LTS, "
+         "RHEL ELS) of the node's OS release.", "gauge", ("node", "distribution", "release"), o.os_extended, ""),
+        ("watchtower_node_runtime", "Node container runtime parsed from containerRuntimeVersion; unknown when "
+         "not recognised.", "info", ("node", "runtime", "version"), [(*r, 1.0) for r in o.runtime_info], "_info"),
+        ("watchtower_node_runtime_eol_timestamp_seconds", "End of life of the node's container runtime release line.",
+         "gauge", ("node", "runtime", "version"), o.runtime_eol, ""),
+        ("watchtower_node_lifecycle_data_timestamp_seconds", "When the lifecycle data in use was fetched "
+         "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot).", "gauge", ("source",),
+         o.data_stamps, ""),
+    ]
+
+
+def _names(group: _Group) -> str:
+    more = group.count - len(group.nodes)
+    return ", ".join(group.nodes) + (f" and {more} more" if more > 0 else "")
+
+
+def _os_findings(distribution: str, release: str, group: _Group, eol: float | None, extended: float | None,
+                 now: float, lead: float) -> list[Finding]:
+    subject = f"{distribution} {release}"
+    ext = f"; extended support until {_date(extended)}" if extended is not None else ""
+    if eol is None:
+        return []
+    if eol <= now:
+        return [Finding("nodes", subject, Severity.WARNING,
+                        f"standard support ended {_date(eol)}{ext} ({_names(group)})")]
+    if eol - lead <= now:
+        return [Finding("nodes", subject, Severity.WARNING,
+                        f"standard support ends {_date(eol)}, in {int((eol - now) // DAY)} days{ext} ({_names(group)})")]
+    return []
+
+
+def render_check(d: Mapping[str, Any]) -> list[str]:
+    """The OS/runtime part of the ``watchtower check`` Nodes section."""
+    rows = [(f"{r['distribution']} {r['release']}", str(r["count"]), str(r["control_plane"]),
+             (r["eol"] or "unknown")[:10], (r["extended"] or "-")[:10], r["source"] or "-") for r in d.get("os") or ()]
+    lines = ["  " + line for line in format_table(("OS RELEASE", "NODES", "CONTROL PLANE", "STANDARD ENDS",
+                                                   "EXTENDED ENDS", "DATA"), rows)]
+    rt_rows = [(f"{r['runtime']} {r['version']}", str(r["count"]), (r["eol"] or "unknown")[:10], r["source"] or "-")
+               for r in d.get("runtimes") or ()]
+    lines += ["  " + line for line in format_table(("RUNTIME", "NODES", "END OF LIFE", "DATA"), rt_rows)]
+    data = ", ".join(f"{x['source']} {x['at'][:10]}" for x in d.get("data") or ()) or "static entries only"
+    lines.append(f"  lifecycle data: {data}" + (f"; SOURCE FAILING: {d['error']}" if d.get("error") else ""))
+    return lines
