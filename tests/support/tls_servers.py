@@ -29,6 +29,7 @@ class TLSServer:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.handshakes = 0
+        self.connections = 0  # accepted TCP connections (a client that rejects the chain still dialled)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"tls-{name}", daemon=True)
 
@@ -44,6 +45,7 @@ class TLSServer:
                 continue
             except OSError:
                 return
+            self.connections += 1
             conn.settimeout(5)
             try:
                 with self.context.wrap_socket(conn, server_side=True):

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
@@ -298,6 +299,8 @@ def status_reasons(doc: Mapping[str, Any], limit: int = 10) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if not sys.warnoptions:  # libraries' Python warnings are for their developers, not the terminal;
+        warnings.simplefilter("ignore")  # `python -W default -m watchtower ...` shows them again
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -298,6 +298,7 @@ class _InputTally:
                 "certificates": self.certificates, "errors": len(self.errors), "reason": reason, "detail": detail}
 
 
+_MUST_HOLD = {"path": "file", "glob": "file", "kubeconfig": "kubeconfig"}  # input kind → source label
 _NO_CERTIFICATE = {"path": "holds no certificate (a key, a CSR or nothing a certificate can be read from)",
                    "glob": "the files it matches hold no certificate", "kubeconfig": "holds no certificate",
                    "endpoint": "presented no certificate", "kubeadm": "no kubeadm certificate found",
@@ -331,10 +332,18 @@ class _Accumulator:
         self._input: _InputTally | None = None
 
     def begin_input(self, record: InputStart | None) -> None:
-        """Attribute what follows to this named input (None: to no input)."""
+        """Attribute what follows to this named input (None: to no input); closes the previous one."""
+        self._close_input()
         self._input = None if record is None else _InputTally(record.input, record.kind)
         if self._input is not None:
             self.inputs.append(self._input)
+
+    def _close_input(self) -> None:
+        """A configured path, glob or kubeconfig that was read yet held no certificate is an error:
+        the person who named it expects certificates there, and "nothing" must not look like "fine"."""
+        tally = self._input
+        if tally is not None and tally.kind in _MUST_HOLD and not tally.certificates and not tally.errors:
+            self.add(_MUST_HOLD[tally.kind], ItemError(tally.input, "no_certificate", _NO_CERTIFICATE[tally.kind]))
 
     def add(self, source: str, record: object) -> None:
         if isinstance(record, CertRecord):
@@ -719,6 +728,7 @@ class CertsCollector(Collector):
                 self._scan_within(acc, budget)
         finally:
             self.cache.end_run()
+        acc.begin_input(None)  # closes the last named input
         acc.judge_chains()
         metrics = acc.metrics()
         self._reuse = acc.reuse()
