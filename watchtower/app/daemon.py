@@ -121,6 +121,7 @@ class Daemon:
             registry = REGISTRY
         self.config = config
         self.context = context or make_context(config)
+        self.registry = registry
         self.selection = select_collectors(config, registry, self.context)
         self.plan = collector_plan(config, registry, self.selection)
         self.passive = tuple(name for name, cls in registry.items() if cls.changes_external_state)
@@ -153,6 +154,7 @@ class Daemon:
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
             plan=self.plan, skipped=self.selection.skipped, passive=self.passive,
+            sections={name: cls.title for name, cls in self.registry.items()},
         )
         try:
             self.server, _ = serve(app, host, port, server_config.tls_cert_file, server_config.tls_key_file,
@@ -200,4 +202,4 @@ class Daemon:
                 self.server.server_close()
 
 
-__all__ = ["Daemon", "Selection", "SecretUnavailable", "StartupError", "make_context", "select_collectors"]
+__all__ = ["Daemon", "SecretUnavailable", "Selection", "StartupError", "make_context", "select_collectors"]

@@ -109,7 +109,7 @@ def overall(view: StoreView, skipped: Mapping[str, str] | None = None, passive: 
 def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def status_document(view: StoreView, now: float | None = None, cluster: str = "",

@@ -25,9 +25,9 @@ __all__ = [
     "SecretRef",
     "SecretUnavailable",
     "StartupError",
-    "parse_duration",
-    "format_duration",
     "bind",
+    "format_duration",
+    "parse_duration",
     "to_plain",
 ]
 
@@ -61,7 +61,7 @@ _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+\s*$")
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
-def parse_duration(text: str | int | float) -> Seconds:
+def parse_duration(text: str | float) -> Seconds:
     """Parse ``90s``, ``5m``, ``1h30m``, ``14d`` (or a bare number of seconds) into seconds."""
     if isinstance(text, bool):
         raise ValueError("a boolean is not a duration")
@@ -164,7 +164,7 @@ def bind(cls: type, data: object, path: str = "") -> Any:
     return _convert(cls, data, path)
 
 
-def _field_names(cls: type) -> dict[str, dataclasses.Field]:
+def _field_names(cls: type) -> dict[str, dataclasses.Field[Any]]:
     return {f.name: f for f in dataclasses.fields(cls) if f.init}
 
 
@@ -250,7 +250,7 @@ def _bind_dataclass(cls: type, data: object, path: str) -> Any:
     return instance
 
 
-def _convert(hint: Any, value: object, path: str) -> Any:  # noqa: PLR0911, PLR0912 - a type switch
+def _convert(hint: Any, value: object, path: str) -> Any:
     origin = get_origin(hint)
     if hint is Any:
         return value

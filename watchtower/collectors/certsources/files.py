@@ -40,7 +40,7 @@ CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12"
 KUBECONFIG_SUFFIXES = (".conf", ".kubeconfig", ".yaml", ".yml")
 _SNIFF_BYTES = 4096
 # A kubeconfig's top-level keys, at the start of a line (kubectl and kubeadm write them so).
-_KUBECONFIG_KEYS = re.compile(rb"^(?:clusters|users|contexts|current-context):|^kind: *Config\b", re.M)
+_KUBECONFIG_KEYS = re.compile(rb"^(?:clusters|users|contexts|current-context):|^kind: *Config\b", re.MULTILINE)
 KUBEADM_HINT = "looks like a kubeadm root: `--kubeadm {root}` also finds the kubelet certificates"
 
 
