@@ -165,6 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
     try:
         daemon = Daemon(config, listen=args.listen)
+        daemon.handle_signals()
         daemon.bind()  # before any log line: a start-up failure is the only line printed
     except (ConfigError, SecretUnavailable, StartupError):
         raise
