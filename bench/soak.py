@@ -84,7 +84,7 @@ def _lab_config(stack: contextlib.ExitStack, tmp: Path) -> dict:
     from tests.support.haproxy import HAProxyLab
     from tests.support.kubeadm_tree import KubeadmTree
 
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     tree = KubeadmTree(tmp / "etc-kubernetes", now - datetime.timedelta(days=200))
     certs_dir = tmp / "certs"
     for i in range(CERTIFICATES):

@@ -59,7 +59,8 @@ class Child:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "watchtower", "run", "--config", str(config)], cwd=REPO, env=python_env(),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_limit_fds_1024,
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_limit_fds_1024,  # noqa: PLW1509 - only setrlimit between fork and exec
             )
         wait_for(lambda: _get(self.port, "/healthz", timeout=0.5)[0] == 200 or self.process.poll() is not None,
                  20, what="watchtower /healthz")

@@ -54,7 +54,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
         raise ConfigError("collectors.grafana.url", None, "the Grafana URL, e.g. https://grafana.example.org")
     # One attempt, bounded by the request timeout: a person or a CI job waits for an answer; the
     # retry with backoff over the job's whole timeout is for the daemon, which has time to wait.
-    from watchtower.provisioning import provision  # noqa: PLC0415 - requests (~10 MB): only for this command
+    from watchtower.provisioning import provision  # requests (~10 MB): only for this command
 
     report = provision.run(settings, dry_run=args.dry_run, budget_seconds=0.0)
     if report.plan is not None:
@@ -71,7 +71,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from watchtower.provisioning import desired, render  # noqa: PLC0415 - only for this command
+    from watchtower.provisioning import desired, render  # only for this command
 
     settings = _settings(args)
     state = desired.load(settings)

@@ -109,7 +109,7 @@ def overall(view: StoreView, skipped: Mapping[str, str] | None = None, passive: 
 def iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def status_document(view: StoreView, now: float | None = None, cluster: str = "",
@@ -159,4 +159,4 @@ def _plan(details: Mapping[str, Mapping[str, Any]], now: float) -> dict[str, Any
     upgrade = details.get("upgrade")
     if not upgrade:
         return None
-    return plan_from_details(upgrade, details.get("nodes"), now).to_dict()
+    return plan_from_details(upgrade, details.get("nodes"), now, details.get("removed_apis")).to_dict()

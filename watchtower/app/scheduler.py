@@ -148,7 +148,7 @@ class CollectorScheduler:
                 IntervalTrigger(seconds=interval, jitter=jitter or None),
                 id=f"collector:{runner.name}",
                 name=runner.name,
-                next_run_time=datetime.datetime.now(datetime.timezone.utc),  # first run right away: /readyz waits for it
+                next_run_time=datetime.datetime.now(datetime.UTC),  # first run right away: /readyz waits for it
             )
         self._scheduler.start()
 

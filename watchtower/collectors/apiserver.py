@@ -17,11 +17,11 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -273,17 +273,16 @@ def default_ca_file(candidates: Sequence[str] = DEFAULT_CA_FILES) -> str | None:
     return None
 
 
-class ApiserverCollector(Collector):
-    name = "apiserver"
-    description = "Probes each kube-apiserver, the VIPs and the control-plane endpoint: /livez, /readyz, /version."
-    Settings = ApiserverSettings
+class ApiserverCollector(Collector[ApiserverSettings]):
+    name: ClassVar[str] = "apiserver"
+    title: ClassVar[str] = "API servers"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    Settings: ClassVar[type[CollectorSettings]] = ApiserverSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: ApiserverSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        assert isinstance(settings, ApiserverSettings)
-        self.s: ApiserverSettings = settings
-        import requests  # noqa: PLC0415 - ~0.1-0.5 s; only when this collector runs
-        from requests.adapters import HTTPAdapter  # noqa: PLC0415
+        import requests
+        from requests.adapters import HTTPAdapter
 
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies from the environment between us and the apiservers
@@ -293,7 +292,7 @@ class ApiserverCollector(Collector):
         self._lock = threading.Lock()
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: ApiserverSettings, context: CollectorContext) -> str | None:
         cp = context.config.control_plane
         if not (cp.apiservers or cp.vips or cp.endpoint):
             return "no control_plane.apiservers, vips or endpoint configured"
@@ -302,25 +301,25 @@ class ApiserverCollector(Collector):
     def _targets(self) -> tuple[Target, ...]:
         cp = self.context.config.control_plane
         return plan_targets(
-            cp.apiservers, cp.vips if self.s.probe_vips else (), cp.endpoint if self.s.probe_endpoint else None,
-            self.s.port,
+            cp.apiservers, cp.vips if self.settings.probe_vips else (), cp.endpoint if self.settings.probe_endpoint else None,
+            self.settings.port,
         )
 
     def _request_options(self, errors: list[ItemError]) -> dict[str, Any]:
-        verify: str | bool = self.s.ca_file or default_ca_file() or True
+        verify: str | bool = self.settings.ca_file or default_ca_file() or True
         options: dict[str, Any] = {"verify": verify, "headers": {"Accept": "application/json, */*"}}
-        if self.s.client_cert_file and self.s.client_key_file:
-            options["cert"] = (self.s.client_cert_file, self.s.client_key_file)
-        if self.s.token is not None:
+        if self.settings.client_cert_file and self.settings.client_key_file:
+            options["cert"] = (self.settings.client_cert_file, self.settings.client_key_file)
+        if self.settings.token is not None:
             try:
-                options["headers"]["Authorization"] = f"Bearer {self.s.token.read()}"
+                options["headers"]["Authorization"] = f"Bearer {self.settings.token.read()}"
             except SecretUnavailable as exc:
                 errors.append(ItemError("collectors.apiserver.token", "secret_unavailable", f"{exc}; probing anonymously"))
         return options
 
     def _get(self, target: Target, path: str, options: Mapping[str, Any]) -> Probe:
         url = f"https://{target.endpoint}/{_QUERY[path]}"
-        timeout = float(self.s.probe_timeout)
+        timeout = float(self.settings.probe_timeout)
         start = time.monotonic()
         deadline = start + 2 * timeout  # connect + a read; a trickling body is cut off here
         chunks: list[bytes] = []
@@ -335,9 +334,9 @@ class ApiserverCollector(Collector):
                     size += len(chunk)
                     if size > MAX_BODY_BYTES or time.monotonic() > deadline:
                         why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
-                        reason = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
+                        cut = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
                         return Probe(target, path, time.monotonic() - start, status=status,
-                                     error_reason=reason, error_detail=f"body {why}")
+                                     error_reason=cut, error_detail=f"body {why}")
         except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
             return Probe(target, path, time.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
         body = b"".join(chunks).decode("utf-8", errors="replace")
@@ -351,12 +350,12 @@ class ApiserverCollector(Collector):
         jobs = [(t, p) for t in targets for p in PATHS]
         if not jobs:
             return []
-        workers = min(self.s.max_concurrency, len(jobs))
-        probe_timeout = float(self.s.probe_timeout)
+        workers = min(self.settings.max_concurrency, len(jobs))
+        probe_timeout = float(self.settings.probe_timeout)
         # requests' timeout bounds the connect and each read, not the whole answer; a server
         # trickling bytes is cut off here, and the run always ends before the collector timeout
         waves = math.ceil(len(jobs) / workers)
-        budget = min(probe_timeout * 2 * waves, float(self.s.timeout) - 0.5)
+        budget = min(probe_timeout * 2 * waves, float(self.settings.timeout) - 0.5)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apiserver-probe")
         try:
             futures = {pool.submit(self._get, t, p, options): (t, p) for t, p in jobs}

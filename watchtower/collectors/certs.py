@@ -28,12 +28,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.collectors.certsources import (
     CertRecord,
     CertSource,
@@ -148,6 +148,12 @@ class CertsSettings(CollectorSettings):
         for name in ("warning_fraction", "critical_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{path}.{name}", getattr(self, name), "a fraction from 0 to 1")
+        if self.critical_before > self.warning_before:  # else a certificate turns critical before warning
+            raise ConfigError(f"{path}.critical_before", self.critical_before,
+                              f"at most warning_before ({format_duration(self.warning_before)})")
+        if self.critical_fraction > self.warning_fraction:
+            raise ConfigError(f"{path}.critical_fraction", self.critical_fraction,
+                              f"at most warning_fraction ({self.warning_fraction:g})")
 
     @property
     def thresholds(self) -> Thresholds:
@@ -292,6 +298,7 @@ class _InputTally:
                 "certificates": self.certificates, "errors": len(self.errors), "reason": reason, "detail": detail}
 
 
+_MUST_HOLD = {"path": "file", "glob": "file", "kubeconfig": "kubeconfig"}  # input kind → source label
 _NO_CERTIFICATE = {"path": "holds no certificate (a key, a CSR or nothing a certificate can be read from)",
                    "glob": "the files it matches hold no certificate", "kubeconfig": "holds no certificate",
                    "endpoint": "presented no certificate", "kubeadm": "no kubeadm certificate found",
@@ -325,10 +332,18 @@ class _Accumulator:
         self._input: _InputTally | None = None
 
     def begin_input(self, record: InputStart | None) -> None:
-        """Attribute what follows to this named input (None: to no input)."""
+        """Attribute what follows to this named input (None: to no input); closes the previous one."""
+        self._close_input()
         self._input = None if record is None else _InputTally(record.input, record.kind)
         if self._input is not None:
             self.inputs.append(self._input)
+
+    def _close_input(self) -> None:
+        """A configured path, glob or kubeconfig that was read yet held no certificate is an error:
+        the person who named it expects certificates there, and "nothing" must not look like "fine"."""
+        tally = self._input
+        if tally is not None and tally.kind in _MUST_HOLD and not tally.certificates and not tally.errors:
+            self.add(_MUST_HOLD[tally.kind], ItemError(tally.input, "no_certificate", _NO_CERTIFICATE[tally.kind]))
 
     def add(self, source: str, record: object) -> None:
         if isinstance(record, CertRecord):
@@ -445,18 +460,19 @@ class _Accumulator:
         checks = {check: GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
                   for check, names in CHECK_LABELS.items()}
         previous = self.previous.check_samples
-        for key, record in self.checks.items():
-            check, values = key
+        for check_key, record in self.checks.items():
+            check, values = check_key
             value = float(record.ok != (check in _PROBLEM_IS_ONE))
-            sample = previous.get(key)
+            sample = previous.get(check_key)
             if sample is None or sample.value != value:
                 names = CHECK_LABELS[check]
                 sample_labels = record.labels
                 if (len(sample_labels) != len(names) or tuple(sample_labels) != names
                         or tuple(sample_labels.values()) != values):
                     sample_labels = dict(zip(names, values))  # the record's own labels are shared when they are these
-                sample = Sample(checks[check].name, sample_labels, value)
-            self.check_samples[key] = sample
+                # Sample only reads its labels: sharing the record's read-only mapping is safe
+                sample = Sample(checks[check].name, cast(dict[str, str], sample_labels), value)
+            self.check_samples[check_key] = sample
             checks[check].samples.append(sample)
         return (not_after, not_before, found, errors, *checks.values())
 
@@ -555,7 +571,7 @@ def _chain_checks(record: CertRecord, result: ChainResult,
             "subject_cn": cert.subject_cn, "serial": serial}
     base_values = (record.source, record.location, record.name, cert.subject_cn, serial)
     subject = _subject(record)
-    checks = []
+    checks: list[tuple[CheckRecord, tuple[str, ...]]] = []
     if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
         severity = None
         if result.valid:
@@ -643,19 +659,19 @@ class _Recorder:
             getattr(acc, method)(*args)
 
 
-class CertsCollector(Collector):
+class CertsCollector(Collector[CertsSettings]):
     name: ClassVar[str] = "certs"
-    description: ClassVar[str] = "Certificate expiry in kubeadm PKI, kubeconfigs, files, TLS endpoints and Secrets"
+    title: ClassVar[str] = "Certificates"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster", "node"})
     Settings: ClassVar[type[CollectorSettings]] = CertsSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: CertsSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
         self.cache = ScanCache()  # the daemon rescans the same files: unchanged ones cost a stat
         self._reuse = Reuse()
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, CertsSettings)
+    def unavailable_reason(cls, settings: CertsSettings, context: CollectorContext) -> str | None:
         if settings.paths or settings.kubeconfigs or settings.endpoints or settings.secrets.enabled:
             return None
         if settings.kubeadm is True:
@@ -667,7 +683,6 @@ class CertsCollector(Collector):
 
     @property
     def certs_settings(self) -> CertsSettings:
-        assert isinstance(self.settings, CertsSettings)
         return self.settings
 
     def sources(self) -> Iterator[CertSource | ItemError]:
@@ -713,6 +728,7 @@ class CertsCollector(Collector):
                 self._scan_within(acc, budget)
         finally:
             self.cache.end_run()
+        acc.begin_input(None)  # closes the last named input
         acc.judge_chains()
         metrics = acc.metrics()
         self._reuse = acc.reuse()
@@ -896,7 +912,7 @@ def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] |
     rows_in: Iterable[Mapping[str, Any]] = details.get("certificates") or ()
     rows = []
     for row in sorted(rows_in, key=_sort_key):
-        end = datetime.datetime.fromisoformat(row["not_after"].replace("Z", "+00:00"))
+        end = datetime.datetime.fromisoformat(row["not_after"])
         left = row["seconds_left"]
         residual = "<expired>" if left <= 0 else human_duration(left)
         status = row["status"]

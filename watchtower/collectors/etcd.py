@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -278,16 +278,16 @@ def build_details(probes: list[Probe]) -> dict[str, Any]:
     return {"endpoints": rows}
 
 
-class EtcdCollector(Collector):
+class EtcdCollector(Collector[EtcdSettings]):
     name: ClassVar[str] = "etcd"
-    description: ClassVar[str] = "Local etcd: /health, leader, leader changes, database size against quota (mTLS)"
+    title: ClassVar[str] = "etcd"
+    roles: ClassVar[frozenset[Role]] = frozenset({"node"})
     Settings: ClassVar[type[CollectorSettings]] = EtcdSettings
 
     settings: EtcdSettings
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, EtcdSettings)
+    def unavailable_reason(cls, settings: EtcdSettings, context: CollectorContext) -> str | None:
         needs_cert = all(e.startswith("https://") for e in settings.endpoints) and settings.cert_file is not None
         if needs_cert and not os.path.exists(settings.cert_file or ""):
             return f"no etcd client certificate at {settings.cert_file} (not a kubeadm control-plane node?)"

@@ -153,7 +153,7 @@ class LifecycleTally:
         out |= {runtime_product(r.runtime) for r in self._runtime.values() if r.known}
         return out
 
-    def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:  # noqa: PLR0914 - one pass, many outputs
+    def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:
         out = LifecycleOutcome([], [], [], [], [], [], [], {})
         os_groups: dict[tuple[str, str], _Group] = {}
         rt_groups: dict[RuntimeVersion, _Group] = {}
@@ -212,22 +212,22 @@ class LifecycleTally:
         return out
 
 
-def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:  # noqa: N802 - a table
+def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:
     """(name, help, type, labels, rows, sample suffix) of every lifecycle family; rows end with the value."""
     return [
-        ("watchtower_node_os", "Node OS parsed from osImage: distribution (endoflife.date product) and release "
-         "line, unknown when the string is not recognised.", "info", ("node", "distribution", "release", "version"),
+        ("watchtower_node_os", ("Node OS parsed from osImage: distribution (endoflife.date product) and release "
+         "line, unknown when the string is not recognised."), "info", ("node", "distribution", "release", "version"),
          [(*r, 1.0) for r in o.os_info], "_info"),
         ("watchtower_node_os_eol_timestamp_seconds", "End of standard (security) support of the node's OS release.",
          "gauge", ("node", "distribution", "release"), o.os_eol, ""),
-        ("watchtower_node_os_extended_eol_timestamp_seconds", "End of extended support (Ubuntu ESM, Debian LTS, "
-         "RHEL ELS) of the node's OS release.", "gauge", ("node", "distribution", "release"), o.os_extended, ""),
-        ("watchtower_node_runtime", "Node container runtime parsed from containerRuntimeVersion; unknown when "
-         "not recognised.", "info", ("node", "runtime", "version"), [(*r, 1.0) for r in o.runtime_info], "_info"),
+        ("watchtower_node_os_extended_eol_timestamp_seconds", ("End of extended support (Ubuntu ESM, Debian LTS, "
+         "RHEL ELS) of the node's OS release."), "gauge", ("node", "distribution", "release"), o.os_extended, ""),
+        ("watchtower_node_runtime", ("Node container runtime parsed from containerRuntimeVersion; unknown when "
+         "not recognised."), "info", ("node", "runtime", "version"), [(*r, 1.0) for r in o.runtime_info], "_info"),
         ("watchtower_node_runtime_eol_timestamp_seconds", "End of life of the node's container runtime release line.",
          "gauge", ("node", "runtime", "version"), o.runtime_eol, ""),
-        ("watchtower_node_lifecycle_data_timestamp_seconds", "When the lifecycle data in use was fetched "
-         "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot).", "gauge", ("source",),
+        ("watchtower_node_lifecycle_data_timestamp_seconds", ("When the lifecycle data in use was fetched "
+         "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot)."), "gauge", ("source",),
          o.data_stamps, ""),
     ]
 

@@ -23,7 +23,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
 from watchtower.collectors import node_lifecycle as nl
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -105,10 +105,10 @@ def _get(obj: Any, snake: str, camel: str | None = None) -> Any:
 
 def _timestamp(value: Any) -> float | None:
     if isinstance(value, datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
     if isinstance(value, str) and value:
         try:
-            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            return datetime.datetime.fromisoformat(value).timestamp()
         except ValueError:
             return None
     return None
@@ -363,12 +363,13 @@ def node_row(node: NodeFacts, skew: int | None, transitions: int) -> dict[str, A
     }
 
 
-class NodesCollector(Collector):
+class NodesCollector(Collector[nl.NodesSettings]):
     name: ClassVar[str] = "nodes"
-    description: ClassVar[str] = "Node conditions, taints, kubelet versions and skew, readiness transitions, OS and runtime lifecycle"
+    title: ClassVar[str] = "Nodes"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
     Settings: ClassVar[type[CollectorSettings]] = nl.NodesSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: nl.NodesSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
         self.lifecycle_settings: nl.LifecycleSettings = getattr(settings, "lifecycle", nl.LifecycleSettings())
         self.lifecycle = nl.make_source(self.lifecycle_settings, context.clock)
@@ -376,7 +377,7 @@ class NodesCollector(Collector):
         self._lock = threading.Lock()
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: nl.NodesSettings, context: CollectorContext) -> str | None:
         try:
             context.kube.source()
         except KubeUnavailable as exc:
@@ -461,8 +462,8 @@ def _slim(node: NodeFacts) -> NodeFacts:
 def render_check(d: Mapping[str, Any]) -> list[str]:
     """The ``watchtower check`` Nodes section: a summary line, then nodes with problems first."""
     total, ready = d.get("nodes_total", 0), d.get("nodes_ready", 0)
-    lines = [f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
-             f"(kubelets may be up to 3 minors older, never newer)"]
+    lines = [(f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
+             f"(kubelets may be up to 3 minors older, never newer)")]
     nodes = sorted(d.get("nodes") or (), key=lambda n: (not n["problems"] and n["skew"] in (0, 1, 2, 3, None), n["name"]))
     shown = nodes[:CHECK_TABLE_MAX_ROWS]
     rows = [(n["name"], ",".join(n["roles"]) or "<none>", n["ready"], n["kubelet"],

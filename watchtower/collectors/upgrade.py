@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, format_duration
@@ -115,15 +115,15 @@ class ClusterVersions:
         return max(self.by_source.values(), default=None)
 
 
-class UpgradeCollector(Collector):
+class UpgradeCollector(Collector[UpgradeSettings]):
     name: ClassVar[str] = "upgrade"
-    description: ClassVar[str] = "Kubernetes version vs the latest release, and the upgrade-every-N-months policy"
+    title: ClassVar[str] = "Upgrade policy"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
     Settings: ClassVar[type[CollectorSettings]] = UpgradeSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: UpgradeSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        s: UpgradeSettings = settings  # type: ignore[assignment]
-        self.s = s
+        s = settings
         self.interval = parse_interval(s.upgrade_every)
         self.state_file = StateFile(Path(s.state_file)) if s.state_file else None
         self._state: UpgradeState | None = None
@@ -152,12 +152,12 @@ class UpgradeCollector(Collector):
         )
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: UpgradeSettings, context: CollectorContext) -> str | None:
         try:
             context.kube.source()
             return None
         except KubeUnavailable as exc:
-            root = Path(settings.kubeadm_root)  # type: ignore[attr-defined]
+            root = Path(settings.kubeadm_root)
             if (root / "pki").is_dir():
                 return None
             return f"{exc}; and no kubeadm PKI at {root / 'pki'}"
@@ -257,10 +257,10 @@ class UpgradeCollector(Collector):
         now = self.context.clock()
         errors: list[ItemError] = []
         versions = self._cluster_versions(errors)
-        scan = ev.scan_kubeadm_root(Path(self.s.kubeadm_root))
+        scan = ev.scan_kubeadm_root(Path(self.settings.kubeadm_root))
         errors += [ItemError(loc, reason, detail) for loc, reason, detail in scan.problems]
         state = self._observe(versions.highest, now, errors, scan.backup.at if scan.backup else None)
-        validity = float(self.s.cert_validity)
+        validity = float(self.settings.cert_validity)
         if versions.cluster_configuration and versions.cluster_configuration.certificate_validity_seconds:
             validity = versions.cluster_configuration.certificate_validity_seconds
         observed = None
@@ -282,11 +282,11 @@ class UpgradeCollector(Collector):
             cert_deadline=scan.cert_deadline,
         )
         return CollectResult(
-            metrics=build_metrics(assessment, versions.by_source, facts, float(self.s.reminder_lead)),
+            metrics=build_metrics(assessment, versions.by_source, facts, float(self.settings.reminder_lead)),
             errors=tuple(errors),
-            findings=build_findings(assessment, now, float(self.s.reminder_lead)),
+            findings=build_findings(assessment, now, float(self.settings.reminder_lead)),
             details=build_details(assessment, versions.by_source, facts, self.release_source.describe(),
-                                  float(self.s.reminder_lead), now, state, self.s.days_per_hop),
+                                  float(self.settings.reminder_lead), now, state, self.settings.days_per_hop),
         )
 
     @classmethod
@@ -315,14 +315,14 @@ def served_certificate(url: str, timeout: float) -> bytes:
 def _date(timestamp: float | None, with_time: bool = False) -> str:
     if timestamp is None:
         return "unknown"
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_metrics(
@@ -454,7 +454,7 @@ def build_details(
 def _ts(iso_text: str | None) -> float | None:
     if not iso_text:
         return None
-    return datetime.datetime.strptime(iso_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+    return datetime.datetime.strptime(iso_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
 
 
 def _relative(target: float | None, now: float | None) -> str:

@@ -245,10 +245,9 @@ def expires_after_issuer(cert: CertInfo, issuer: CertInfo) -> bool:
     return cert.not_after > issuer.not_after
 
 
-def _public_der(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def _public_der(key: Any) -> bytes:
+    der: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
 
 
 def private_key_block(pem: bytes) -> bytes | None:

@@ -13,7 +13,8 @@ import ipaddress
 import re
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
@@ -27,8 +28,10 @@ else:
     x509 = lazy_module("cryptography.x509")
     serialization = lazy_module("cryptography.hazmat.primitives.serialization")
 
+_T = TypeVar("_T")
 
-class _once:  # lower case: used like functools.cached_property
+
+class _once(Generic[_T]):  # lower case: used like functools.cached_property
     """A value computed on first read and kept in the slot ``_NAME`` (None until then).
 
     Like ``functools.cached_property`` but for a slotted class, and without its lock (Python 3.11
@@ -36,19 +39,26 @@ class _once:  # lower case: used like functools.cached_property
     computation is harmless.
     """
 
-    def __init__(self, func: Any) -> None:
+    def __init__(self, func: Callable[[Any], _T]) -> None:
         self.func = func
         self.slot = "_" + func.__name__
         self.__doc__ = func.__doc__
 
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> _T | _once[_T]:
         if instance is None:
             return self
-        value = getattr(instance, self.slot)
+        value: _T | None = getattr(instance, self.slot)
         if value is None:
             value = self.func(instance)
             object.__setattr__(instance, self.slot, value)
         return value
+
 
 # Real trust stores hold certificates cryptography frowns upon (serial 0 in old roots): its
 # deprecation warnings, with site-packages paths, must not reach the terminal of `check certs`.
@@ -72,7 +82,7 @@ class ParseError(ValueError):
 
 def rfc3339(timestamp: float) -> str:
     """``2026-11-26T12:00:00Z``: UTC, as the JSON report and ``check --output json`` spell times."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def serial_hex(serial: int) -> str:
@@ -114,7 +124,7 @@ class NameFacts:
     key: str
 
 
-def _attribute_text(attribute: x509.NameAttribute) -> str:
+def _attribute_text(attribute: x509.NameAttribute[Any]) -> str:
     value = attribute.value
     keyword = _DN_KEYWORDS.get(attribute.oid.dotted_string)
     if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
@@ -268,11 +278,11 @@ class CertInfo:
 
     @property
     def not_before_dt(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.not_before, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.not_before, datetime.UTC)
 
     @property
     def not_after_dt(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.not_after, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.not_after, datetime.UTC)
 
     @property
     def lifetime_seconds(self) -> float:
@@ -288,7 +298,7 @@ class CertInfo:
 
     @_once
     def ip_addresses(self) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
-        return tuple(self._san_values(x509.IPAddress))  # type: ignore[arg-type]
+        return tuple(self._san_values(x509.IPAddress))
 
     def _san_values(self, kind: type) -> list[Any]:
         try:

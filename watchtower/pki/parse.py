@@ -230,7 +230,8 @@ def _parse_pkcs12(data: bytes, passphrase: bytes | None) -> ParsedFile:
 
 
 def _spki(key: Any) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
 
 
 def _short(exc: Exception, limit: int = 160) -> str:

@@ -42,7 +42,7 @@ def backup_dir_time(name: str) -> float | None:
         return None
     try:
         year, month, day, hour, minute, second = (int(g) for g in match.groups()[1:])
-        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.timezone.utc)
+        moment = datetime.datetime(year, month, day, hour, minute, second, tzinfo=datetime.UTC)
     except ValueError:  # 2026-13-45: shaped right, not a date
         return None
     return moment.timestamp()
@@ -141,7 +141,7 @@ def apiserver_cert_evidence(times: CertTimes, validity_seconds: float, where: st
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclasses.dataclass(frozen=True)

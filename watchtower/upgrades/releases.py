@@ -57,7 +57,7 @@ def date_timestamp(value: Any) -> float | None:
         day = datetime.date.fromisoformat(value)
     except ValueError:
         return None
-    return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp()
+    return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC).timestamp()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -275,7 +275,7 @@ def http_fetch(session: Any) -> Fetch:
             raise SourceError("timeout", f"no answer within {timeout:g}s") from None
         except (requests.RequestException, OSError) as exc:
             raise SourceError("unreachable", f"{type(exc).__name__}") from None
-        except Exception as exc:  # urllib3 errors from raw reads (e.g. ReadTimeoutError, ProtocolError)
+        except Exception as exc:  # noqa: BLE001 - urllib3 errors from raw reads (e.g. ReadTimeoutError, ProtocolError)
             reason = "timeout" if "Timeout" in type(exc).__name__ else "unreachable"
             raise SourceError(reason, f"{type(exc).__name__}") from None
 

@@ -53,7 +53,7 @@ def cmd_heartbeat_check(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9846") from None
     setup_logging(args.log_level or "info", "text")
-    from watchtower.app.heartbeat.service import HeartbeatService  # noqa: PLC0415 - requests: only for this command
+    from watchtower.app.heartbeat.service import HeartbeatService  # requests: only for this command
 
     service = HeartbeatService(settings)  # reads the secrets: a missing file exits 2 here
     if args.check:

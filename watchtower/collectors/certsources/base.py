@@ -12,7 +12,7 @@ import dataclasses
 import errno
 import os
 from collections.abc import Iterator, Mapping
-from typing import Protocol, Union
+from typing import Protocol
 
 from watchtower.core import progress
 from watchtower.core.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
@@ -65,7 +65,7 @@ class Note:
     message: str
 
 
-Record = Union[CertRecord, CheckRecord, ItemError, InputStart, Note]
+Record = CertRecord | CheckRecord | ItemError | InputStart | Note
 
 
 class CertSource(Protocol):

@@ -87,9 +87,9 @@ def _handshake(endpoint: Endpoint, context: ssl.SSLContext,
                     tls.do_handshake()
                 except ssl.SSLCertVerificationError as exc:
                     failure = exc
-                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]  # noqa: SLF001
+                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]
                 return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain), failure
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise EndpointFailure("timeout", f"no TLS handshake within {timeout:g}s") from None
     except ssl.SSLError as exc:
         raise EndpointFailure("tls_error", exc.reason or str(exc)) from None
