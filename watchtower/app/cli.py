@@ -36,7 +36,7 @@ from watchtower.core.formatting import format_table
 from watchtower.core.results import Status
 from watchtower.core.settings import ConfigError, SecretUnavailable, StartupError
 
-EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_STARTUP = 2  # like a bad config: systemd's RestartPreventExitStatus=2 does not restart-loop on it
 CHECK_EXIT_HELP = """exit status (the monitoring-plugins convention):

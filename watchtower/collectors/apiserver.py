@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.core.formatting import format_table
+from watchtower.core.formatting import format_table, join_host_port, split_host_port
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable
@@ -99,21 +99,14 @@ def normalize_endpoint(text: str, default_port: int) -> str:
         if not sep or (rest and not rest.startswith(":")):
             raise ValueError(f"not [IPv6]:port: {text!r}")
         if rest:
-            port = _port(rest[1:], text)
+            host, port = split_host_port(value)
     elif value.count(":") == 1:
-        host, port_text = value.split(":")
-        port = _port(port_text, text)
+        host, port = split_host_port(value)
     elif value.count(":") > 1:
         ipaddress.IPv6Address(value)  # a bare IPv6 address, or ValueError
     if not host:
         raise ValueError(f"no host in {text!r}")
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _port(text: str, original: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"bad port in {original!r}")
-    return int(text)
+    return join_host_port(host, port)
 
 
 def endpoint_host(endpoint: str) -> str:

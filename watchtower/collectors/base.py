@@ -26,7 +26,6 @@ from watchtower.io.kube import KubeClientFactory
 
 # The result types and settings base live in watchtower.core; re-exported here for collector code.
 __all__ = [
-    "ROLES",
     "CollectResult",
     "Collector",
     "CollectorContext",
@@ -42,7 +41,6 @@ __all__ = [
 Role = Literal["cluster", "node"]
 """Where the Helm chart runs a collector: the cluster Deployment, or the DaemonSet on each
 control-plane node (host network, read-only host paths)."""
-ROLES: tuple[Role, ...] = ("cluster", "node")
 
 SettingsT = TypeVar("SettingsT", bound=CollectorSettings)
 

@@ -50,13 +50,12 @@ from watchtower.collectors.certsources import (
     kubeadm_present,
 )
 from watchtower.core import progress
-from watchtower.core.formatting import format_table
+from watchtower.core.formatting import format_table, human_duration, rfc3339
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable, cli_duration, format_duration
 from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, expires_after_issuer, urgency, verify_chain
 from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, SignatureCache
-from watchtower.pki.model import rfc3339
 
 CERT_LABELS = ("source", "location", "name", "subject_cn", "issuer_cn", "serial", "is_ca")
 CHECK_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -153,18 +152,6 @@ class CertsSettings(CollectorSettings):
     def thresholds(self) -> Thresholds:
         return Thresholds(float(self.warning_before), self.warning_fraction, float(self.critical_before),
                           self.critical_fraction)
-
-
-def human_duration(seconds: float) -> str:
-    """``364d``, ``5d 3h``, ``7h 12m`` — days and hours like kubeadm's residual time."""
-    seconds = abs(seconds)
-    days, rest = divmod(int(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    if days >= 30:
-        return f"{days}d"
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    return f"{hours}h {rest // 60}m" if hours else f"{rest // 60}m"
 
 
 def _passphrase_tag(passphrase: bytes | None) -> str | None:
@@ -619,11 +606,11 @@ def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
     when = f"{cert.not_after_dt:%Y-%m-%d %H:%M} UTC"
     lifetime = format_duration(round(cert.lifetime_seconds / 3600) * 3600) if cert.lifetime_seconds >= 3600 else "short"
     if status == "expired":
-        return f"expired {human_duration(now - cert.not_after)} ago ({when}), serial {cert.serial_hex}"
+        return f"expired {human_duration(now - cert.not_after, detailed=True)} ago ({when}), serial {cert.serial_hex}"
     if status == "not_yet_valid":
         return f"not valid until {cert.not_before_dt:%Y-%m-%d %H:%M} UTC (clock skew or a pre-dated certificate)"
     share = max(cert.lifetime_fraction_left(now), 0) * 100
-    return f"expires in {human_duration(cert.not_after - now)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
+    return f"expires in {human_duration(cert.not_after - now, detailed=True)} ({when}), {share:.1f}% of its {lifetime} lifetime left"
 
 
 class _Recorder:
@@ -905,7 +892,7 @@ def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] |
     for row in sorted(rows_in, key=_sort_key):
         end = datetime.datetime.fromisoformat(row["not_after"])
         left = row["seconds_left"]
-        residual = "<expired>" if left <= 0 else human_duration(left)
+        residual = "<expired>" if left <= 0 else human_duration(left, detailed=True)
         status = row["status"]
         if status == "ok":  # the certificate's dates are fine: a failed check about it may not be
             status = row.get("severity", "ok")

@@ -36,7 +36,6 @@ SYSTEM_TAINT_PREFIX = "node.kubernetes.io/"
 """Taints the node lifecycle controller and kubelet set from conditions (not-ready, unreachable,
 memory-pressure, ...): bounded in number, unlike user taints, so all of them are exported."""
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
-STATUSES = ("true", "false", "unknown")
 CHECK_TABLE_MAX_ROWS = 40
 DETAILS_MAX_NODES = 200
 

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
 from watchtower.core import progress
+from watchtower.core.formatting import join_host_port, split_host_port
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
@@ -42,15 +43,15 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
     @classmethod
     def parse(cls, text: str, server_name: str | None = None, ca_file: str | None = None) -> Endpoint:
         """``host:port`` or ``[v6]:port``; raises ValueError."""
-        host, sep, port = text.rpartition(":")
-        if not sep or not port.isdigit() or not host:
+        host, port = split_host_port(text)
+        if not host:
             raise ValueError(f"not HOST:PORT: {text!r}")
-        return cls(host.strip("[]"), int(port), server_name, ca_file)
+        return cls(host, port, server_name, ca_file)
 
 
 @dataclasses.dataclass(frozen=True)
