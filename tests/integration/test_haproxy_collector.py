@@ -77,7 +77,7 @@ def wait_both(daemons: dict[str, WatchtowerDaemon], predicate, since: float, tim
 def test_killed_backend_goes_down_with_its_check_status_and_comes_back(lab: HAProxyLab, tmp_path: Path) -> None:
     password_file = tmp_path / "stats-password"
     password_file.write_text(STATS_PASSWORD + "\n")
-    common = {"enabled": True, "interval": f"{INTERVAL}s", "timeout": "2s", "request_timeout": "500ms"}
+    common = {"enabled": True, "interval": f"{INTERVAL}s", "timeout": "900ms", "request_timeout": "500ms"}
     http_cfg = {"collectors": {"haproxy": {**common, "stats_url": lab.stats_url, "username": STATS_USER,
                                            "password_file": str(password_file)}}}
     socket_cfg = {"collectors": {"haproxy": {**common, "stats_socket": str(lab.socket_path)}}}

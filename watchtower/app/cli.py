@@ -165,6 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
     try:
         daemon = Daemon(config, listen=args.listen)
+        daemon.handle_signals()
         daemon.bind()  # before any log line: a start-up failure is the only line printed
     except (ConfigError, SecretUnavailable, StartupError):
         raise
@@ -250,7 +251,8 @@ def render_check_table(
                 lines += section + [""]
     upgrade = doc["details"].get("upgrade")
     if upgrade:  # the same plan as `watchtower plan upgrade` and the status page
-        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time())) + [""]
+        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time(),
+                                               doc["details"].get("removed_apis"))) + [""]
     findings = report.findings(view)
     if findings:
         rows = [(paint(f.severity.label.upper(), f.severity, color), f.section, f.subject, f.message)

@@ -181,11 +181,15 @@ class Daemon:
     def stop(self) -> None:
         self._stopped.set()
 
-    def run_until_stopped(self) -> None:
-        """Start, block until SIGTERM/SIGINT (or ``stop()``), then shut down quickly."""
+    def handle_signals(self) -> None:
+        """SIGTERM/SIGINT stop the daemon cleanly (exit 0); set before the port answers."""
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda signum, frame: self._stopped.set())
+
+    def run_until_stopped(self) -> None:
+        """Start, block until SIGTERM/SIGINT (or ``stop()``), then shut down quickly."""
+        self.handle_signals()
         self.start()
         try:
             while not self._stopped.wait(0.5):

@@ -156,4 +156,4 @@ def _plan(details: Mapping[str, Mapping[str, Any]], now: float) -> dict[str, Any
     upgrade = details.get("upgrade")
     if not upgrade:
         return None
-    return plan_from_details(upgrade, details.get("nodes"), now).to_dict()
+    return plan_from_details(upgrade, details.get("nodes"), now, details.get("removed_apis")).to_dict()

@@ -147,6 +147,12 @@ class CertsSettings(CollectorSettings):
         for name in ("warning_fraction", "critical_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{path}.{name}", getattr(self, name), "a fraction from 0 to 1")
+        if self.critical_before > self.warning_before:  # else a certificate turns critical before warning
+            raise ConfigError(f"{path}.critical_before", self.critical_before,
+                              f"at most warning_before ({format_duration(self.warning_before)})")
+        if self.critical_fraction > self.warning_fraction:
+            raise ConfigError(f"{path}.critical_fraction", self.critical_fraction,
+                              f"at most warning_fraction ({self.warning_fraction:g})")
 
     @property
     def thresholds(self) -> Thresholds:
