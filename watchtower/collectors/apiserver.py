@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table, join_host_port, split_host_port
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -145,11 +146,11 @@ def classify_error(exc: BaseException) -> str:
     """
     text = str(exc)
     if "CA certificate bundle" in text:
-        return "ca_unreadable"  # requests: "Could not find a suitable TLS CA certificate bundle"
+        return reasons.CA_UNREADABLE  # requests: "Could not find a suitable TLS CA certificate bundle"
     if "TLS certificate file" in text or "TLS key file" in text or "KEY_VALUES_MISMATCH" in text or "PEM lib" in text:
-        return "client_cert_unreadable"
+        return reasons.CLIENT_CERT_UNREADABLE
     reason = netprobe.classify(exc)
-    return "tls_verify" if reason == "tls_verify_failed" else reason
+    return reasons.TLS_VERIFY if reason == reasons.TLS_VERIFY_FAILED else reason
 
 
 def _short(exc: BaseException) -> str:
@@ -203,7 +204,7 @@ def judge(target: Target, probes: Mapping[str, Probe]) -> EndpointStatus:
         try:
             git_version, minor = parse_version(version.body)
         except FormatError as exc:
-            errors.append(ItemError(f"https://{target.endpoint}/version", "bad_response", str(exc)))
+            errors.append(ItemError(f"https://{target.endpoint}/version", reasons.BAD_RESPONSE, str(exc)))
     return EndpointStatus(
         target=target, up=probes["livez"].ok, ready=readyz.ok, checks=checks,
         git_version=git_version, minor=minor, probes=probes, errors=tuple(errors),
@@ -307,7 +308,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             try:
                 options["headers"]["Authorization"] = f"Bearer {self.settings.token.read()}"
             except SecretUnavailable as exc:
-                errors.append(ItemError("collectors.apiserver.token", "secret_unavailable", f"{exc}; probing anonymously"))
+                errors.append(ItemError("collectors.apiserver.token", reasons.SECRET_UNAVAILABLE, f"{exc}; probing anonymously"))
         return options
 
     def _get(self, target: Target, path: str, options: Mapping[str, Any]) -> Probe:
@@ -327,7 +328,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
                     size += len(chunk)
                     if size > MAX_BODY_BYTES or time.monotonic() > deadline:
                         why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
-                        cut = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
+                        cut = reasons.RESPONSE_TOO_LARGE if size > MAX_BODY_BYTES else reasons.TIMEOUT
                         return Probe(target, path, time.monotonic() - start, status=status,
                                      error_reason=cut, error_detail=f"body {why}")
         except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
@@ -360,7 +361,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             if future in done and future.exception() is None:
                 results[target][path] = future.result()
             else:
-                results[target][path] = Probe(target, path, budget, error_reason="timeout",
+                results[target][path] = Probe(target, path, budget, error_reason=reasons.TIMEOUT,
                                               error_detail=f"no complete answer within {budget:g}s")
         statuses = [judge(t, results[t]) for t in targets]
         with self._lock:

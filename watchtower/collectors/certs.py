@@ -49,7 +49,7 @@ from watchtower.collectors.certsources import (
     SecretSource,
     kubeadm_present,
 )
-from watchtower.core import progress
+from watchtower.core import progress, reasons
 from watchtower.core.formatting import format_table, human_duration, rfc3339
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings
@@ -758,7 +758,7 @@ class CertsCollector(Collector[CertsSettings]):
         recorder.replay(acc)
         if worker.is_alive():
             item = progress.current(worker) or "certificate scan"
-            acc.add("file", ItemError(item, "timeout", f"no answer within the {budget:g}s deadline; "
+            acc.add("file", ItemError(item, reasons.TIMEOUT, f"no answer within the {budget:g}s deadline; "
                                                        "what was read before it is reported"))
 
     # ---------------------------------------------------------------- CLI
@@ -846,7 +846,7 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         raise ConfigError("--deadline", args.deadline, "a duration above 0s, at most 1d")
     collector = CertsCollector(_check_settings(args), args.context_for(args.config))
     result = collector.collect(budget=float(args.deadline))
-    hung = any(e.reason == "timeout" and "deadline" in e.detail for e in result.errors)
+    hung = any(e.reason == reasons.TIMEOUT and "deadline" in e.detail for e in result.errors)
     status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
     notes = [n for n in result.details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]
     if args.output == "json":

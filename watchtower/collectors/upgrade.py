@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import parse_rfc3339, rfc3339
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -171,7 +172,7 @@ class UpgradeCollector(Collector[UpgradeSettings]):
         try:
             api = self.context.kube.api_client()
         except KubeUnavailable as exc:
-            errors.append(ItemError("kubernetes", "unavailable", str(exc)))
+            errors.append(ItemError("kubernetes", reasons.UNAVAILABLE, str(exc)))
             return ClusterVersions(MappingProxyType(by_source), None)
         from kubernetes.client.exceptions import ApiException
 
@@ -180,34 +181,34 @@ class UpgradeCollector(Collector[UpgradeSettings]):
             git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
             version = try_parse_version(git_version)
             if version is None:
-                errors.append(ItemError("/version", "parse_error", f"gitVersion {git_version!r} is not a version"))
+                errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
             else:
                 by_source[SOURCE_APISERVER] = version
         except ApiException as exc:
             errors.append(ItemError("/version", "api_error", f"HTTP {exc.status} {exc.reason}"))
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types
-            errors.append(ItemError("/version", "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
+            errors.append(ItemError("/version", reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300]))
         location = "configmap kube-system/kubeadm-config"
         try:
             cm = get_json(api, "/api/v1/namespaces/kube-system/configmaps/kubeadm-config", timeout=timeout)
             text = (cm.get("data") or {}).get("ClusterConfiguration")
             if text is None:
-                errors.append(ItemError(location, "parse_error", "no ClusterConfiguration key"))
+                errors.append(ItemError(location, reasons.PARSE_ERROR, "no ClusterConfiguration key"))
             else:
                 cluster_config = ev.parse_cluster_configuration(text)
                 version = try_parse_version(cluster_config.kubernetes_version)
                 if version is not None:
                     by_source[SOURCE_KUBEADM_CONFIG] = version
                 else:
-                    errors.append(ItemError(location, "parse_error",
+                    errors.append(ItemError(location, reasons.PARSE_ERROR,
                                             f"kubernetesVersion {cluster_config.kubernetes_version!r} is not a version"))
         except ApiException as exc:
             if exc.status != 404:  # 404: not a kubeadm cluster, nothing to say
                 errors.append(ItemError(location, "api_error", f"HTTP {exc.status} {exc.reason}"))
         except ValueError as exc:
-            errors.append(ItemError(location, "parse_error", str(exc)))
+            errors.append(ItemError(location, reasons.PARSE_ERROR, str(exc)))
         except Exception as exc:  # noqa: BLE001
-            errors.append(ItemError(location, "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
+            errors.append(ItemError(location, reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300]))
         return ClusterVersions(MappingProxyType(by_source), cluster_config)
 
     def _observe(

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
+from watchtower.core import reasons
 from watchtower.pki.model import CertInfo, ParseError
 
 _CERT_TAGS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
@@ -53,7 +54,7 @@ def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hin
     try:
         return _parse(data, passphrase, name_hint, memo)
     except Exception as exc:  # noqa: BLE001 - one odd blob must not cost the caller the rest
-        return ParsedFile(errors=(ParseError("parse_error", f"{type(exc).__name__}: {_short(exc)}"),))
+        return ParsedFile(errors=(ParseError(reasons.PARSE_ERROR, f"{type(exc).__name__}: {_short(exc)}"),))
 
 
 def _parse(data: bytes, passphrase: bytes | None, name_hint: str, memo: CertMemo | None) -> ParsedFile:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from watchtower.core import reasons
 from watchtower.core.formatting import rfc3339
 from watchtower.pki.kubeconfig import kubeconfig_entries, load_kubeconfig
 from watchtower.pki.model import ParseError
@@ -187,7 +188,7 @@ def _leaf_certificates(root: Path, problems: list[tuple[str, str, str]]) -> Iter
             problems.append((str(path), "unreadable", exc.strerror or str(exc)))
             continue
         except ValueError as exc:
-            problems.append((str(path), "parse_error", str(exc)))
+            problems.append((str(path), reasons.PARSE_ERROR, str(exc)))
             continue
         if not times.is_ca:
             yield relative, times
@@ -204,7 +205,7 @@ def _leaf_certificates(root: Path, problems: list[tuple[str, str, str]]) -> Iter
             problems.append((str(path), "unreadable", exc.strerror or str(exc)))
             continue
         except (ValueError, UnicodeDecodeError) as exc:
-            problems.append((str(path), "parse_error", str(exc)))
+            problems.append((str(path), reasons.PARSE_ERROR, str(exc)))
             continue
         if not times.is_ca:
             yield name, times

@@ -32,6 +32,7 @@ from watchtower.collectors.certsources.base import (
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core import reasons
 from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, parse_certificates
@@ -92,7 +93,7 @@ class FileSource:
                     yield ItemError(pattern, "too_deep", "directories nested too deep to match: not walked")
                     continue
                 if not matches:
-                    yield ItemError(pattern, "not_found", "the glob matches nothing")
+                    yield ItemError(pattern, reasons.NOT_FOUND, "the glob matches nothing")
             else:
                 yield InputStart(pattern, "path")
                 matches = [pattern]
