@@ -271,6 +271,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
     name: ClassVar[str] = "apiserver"
     title: ClassVar[str] = "API servers"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_vip_reachable", "watchtower_apiserver_")
     Settings: ClassVar[type[CollectorSettings]] = ApiserverSettings
 
     def __init__(self, settings: ApiserverSettings, context: CollectorContext) -> None:

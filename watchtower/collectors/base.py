@@ -7,8 +7,8 @@ an ``ItemError``, not an exception. Raising is reserved for "this whole run fail
 scheduler turns that into ``watchtower_collector_success 0`` without disturbing other collectors.
 
 A collector declares its ``name`` (config key, ``collector`` label), ``title`` (status page and
-``check`` section), ``roles`` (where the Helm chart runs it) and ``Settings``; the registry, the
-status page, the chart presets and the dashboard tests all read those declarations.
+``check`` section), ``roles`` (where the Helm chart runs it), ``metric_prefixes`` and ``Settings``;
+the registry, the status page, the chart presets and the dashboard tests all read those declarations.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ class Collector(ABC, Generic[SettingsT]):
     name: ClassVar[str]
     title: ClassVar[str]
     roles: ClassVar[frozenset[Role]]
+    # The names of the metric families it exports start with one of these (documented in
+    # docs/metrics.md under the collector's name); the dashboard tests map panels to collectors by them.
+    metric_prefixes: ClassVar[tuple[str, ...]] = ()
     Settings: ClassVar[type[CollectorSettings]] = CollectorSettings
     # True for jobs that change something outside watchtower (the Grafana provisioner):
     # `watchtower check` only looks, so it runs them only when asked for by --collector.

@@ -650,6 +650,7 @@ class CertsCollector(Collector[CertsSettings]):
     name: ClassVar[str] = "certs"
     title: ClassVar[str] = "Certificates"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster", "node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_cert_",)
     Settings: ClassVar[type[CollectorSettings]] = CertsSettings
 
     def __init__(self, settings: CertsSettings, context: CollectorContext) -> None:

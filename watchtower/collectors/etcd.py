@@ -283,6 +283,7 @@ class EtcdCollector(Collector[EtcdSettings]):
     name: ClassVar[str] = "etcd"
     title: ClassVar[str] = "etcd"
     roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_etcd_",)
     Settings: ClassVar[type[CollectorSettings]] = EtcdSettings
 
     settings: EtcdSettings

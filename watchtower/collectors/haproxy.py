@@ -461,6 +461,7 @@ class HAProxyCollector(Collector[HAProxySettings]):
     name: ClassVar[str] = "haproxy"
     title: ClassVar[str] = "HAProxy backends"
     roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_haproxy_",)
     Settings: ClassVar[type[CollectorSettings]] = HAProxySettings
 
     settings: HAProxySettings

@@ -367,6 +367,7 @@ class NodesCollector(Collector[nl.NodesSettings]):
     name: ClassVar[str] = "nodes"
     title: ClassVar[str] = "Nodes"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_node",)
     Settings: ClassVar[type[CollectorSettings]] = nl.NodesSettings
 
     def __init__(self, settings: nl.NodesSettings, context: CollectorContext) -> None:

@@ -121,6 +121,7 @@ class UpgradeCollector(Collector[UpgradeSettings]):
     name: ClassVar[str] = "upgrade"
     title: ClassVar[str] = "Upgrade policy"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_kubernetes_", "watchtower_upgrade_")
     Settings: ClassVar[type[CollectorSettings]] = UpgradeSettings
 
     def __init__(self, settings: UpgradeSettings, context: CollectorContext) -> None:

@@ -265,6 +265,7 @@ class VipCollector(Collector[VipSettings]):
     name: ClassVar[str] = "vip"
     title: ClassVar[str] = "Virtual IP"
     roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_vip_held", "watchtower_keepalived_")
     Settings: ClassVar[type[CollectorSettings]] = VipSettings
 
     def __init__(self, settings: VipSettings, context: CollectorContext) -> None:

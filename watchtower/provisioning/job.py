@@ -30,6 +30,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
     name: ClassVar[str] = "grafana"
     title: ClassVar[str] = "Grafana provisioning"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_grafana_",)
     Settings: ClassVar[type[CollectorSettings]] = GrafanaSettings
 
     changes_external_state: ClassVar[bool] = True
