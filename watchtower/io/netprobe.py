@@ -15,10 +15,8 @@ import os
 import socket
 import ssl
 import stat
+import sys
 import time
-
-import requests
-import urllib3
 
 from watchtower.core import reasons
 
@@ -87,6 +85,10 @@ def http_get(
             _check_readable(tls.cert_file, "client certificate", reasons.CLIENT_CERT_UNREADABLE)
             _check_readable(tls.key_file, "client key", reasons.CLIENT_CERT_UNREADABLE)
             cert = (tls.cert_file, tls.key_file)
+    # requests and urllib3 cost ~10 MB and ~0.1 s at import: only when a probe runs
+    import requests
+    import urllib3
+
     start = time.monotonic()
     deadline = start + timeout
     try:
@@ -190,14 +192,14 @@ def classify(exc: BaseException) -> str:
     if any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
         return reasons.CONNECTION_RESET
     # urllib3's NewConnectionError subclasses its timeout error: refused/reset are tested first
-    if any(isinstance(e, (requests.Timeout, socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError))
+    if any(isinstance(e, (*_library_errors("Timeout", "TimeoutError"), socket.timeout, TimeoutError))
            for e in chain) or "timed out" in text:
         return reasons.TIMEOUT
     if any(isinstance(e, PermissionError) for e in chain):
         return reasons.PERMISSION_DENIED
     if any(isinstance(e, FileNotFoundError) for e in chain):
         return reasons.NOT_FOUND
-    if any(isinstance(e, (ssl.SSLError, requests.exceptions.SSLError)) for e in chain):
+    if any(isinstance(e, (ssl.SSLError, *_library_errors("SSLError", None))) for e in chain):
         return reasons.TLS_ERROR
     if "name or service not known" in text or "nodename nor servname" in text or "name resolution" in text:
         return reasons.DNS_ERROR
@@ -205,6 +207,19 @@ def classify(exc: BaseException) -> str:
         if isinstance(e, OSError) and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return reasons.UNREACHABLE
     return reasons.CONNECTION_ERROR
+
+
+def _library_errors(requests_name: str, urllib3_name: str | None) -> tuple[type[BaseException], ...]:
+    """requests' and urllib3's exception classes of those names, if those libraries are loaded at all
+    (an exception cannot be theirs otherwise, and importing them just to ask costs ~10 MB)."""
+    found: list[type[BaseException]] = []
+    requests = sys.modules.get("requests")
+    if requests is not None:
+        found.append(getattr(requests.exceptions, requests_name))
+    urllib3 = sys.modules.get("urllib3")
+    if urllib3 is not None and urllib3_name is not None:
+        found.append(getattr(urllib3.exceptions, urllib3_name))
+    return tuple(found)
 
 
 def describe(exc: BaseException) -> str:

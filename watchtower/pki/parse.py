@@ -11,14 +11,21 @@ from __future__ import annotations
 import binascii
 import dataclasses
 from collections.abc import Iterator, MutableMapping
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from typing import TYPE_CHECKING, Any
 
 from watchtower.core import reasons
+from watchtower.pki._lazy import lazy_module
 from watchtower.pki.model import CertInfo, ParseError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+else:
+    x509 = lazy_module("cryptography.x509")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
+    pkcs7 = lazy_module("cryptography.hazmat.primitives.serialization.pkcs7")
+    pkcs12 = lazy_module("cryptography.hazmat.primitives.serialization.pkcs12")
 
 _CERT_TAGS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
 _PKCS7_TAGS = frozenset({b"PKCS7", b"CERTIFICATE CHAIN"})
