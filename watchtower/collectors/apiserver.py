@@ -13,6 +13,7 @@ import dataclasses
 import ipaddress
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -23,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.formatting import format_table
+from watchtower.core.regularfile import open_regular
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable
@@ -266,10 +268,11 @@ def default_ca_file(candidates: Sequence[str] = DEFAULT_CA_FILES) -> str | None:
     """The first readable cluster CA among the usual places, or None (then: system trust)."""
     for candidate in candidates:
         try:
-            with open(candidate, "rb"):
-                return candidate
-        except OSError:
+            fd, _info = open_regular(candidate)
+        except OSError:  # missing, unreadable, or not a regular file (a FIFO would block)
             continue
+        os.close(fd)
+        return candidate
     return None
 
 

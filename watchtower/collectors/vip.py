@@ -27,6 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.formatting import format_table
+from watchtower.core.regularfile import read_regular
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds
@@ -229,7 +230,7 @@ def read_process_state(pid_file: str, proc_root: Path = Path("/proc"), comm: str
     A missing pid file counts as not running: keepalived removes it on a clean stop.
     """
     try:
-        text = Path(pid_file).read_text(encoding="ascii", errors="replace").strip()
+        text = read_regular(pid_file, 4096).decode("ascii", errors="replace").strip()
     except OSError:
         return ProcessState(pid_file, None, False)
     if not text.isdigit():
@@ -345,7 +346,7 @@ class VipCollector(Collector[VipSettings]):
                 stat = os.stat(path)
                 fresh = before is None or stat.st_mtime_ns > before
                 if fresh:
-                    text = Path(path).read_text(encoding="utf-8", errors="replace")
+                    text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
                     age = self.context.clock() - stat.st_mtime
                     if age > float(self.settings.keepalived_json_max_age):
                         errors.append(ItemError(path, "stale_dump",
@@ -374,7 +375,7 @@ class VipCollector(Collector[VipSettings]):
         out: list[VrrpInstance] = []
         for path in self.settings.keepalived_notify_files:
             try:
-                text = Path(path).read_text(encoding="utf-8", errors="replace")
+                text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
                 mtime = os.stat(path).st_mtime
             except FileNotFoundError:
                 continue  # keepalived has not reported a transition yet
