@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.core.formatting import format_table
+from watchtower.core import reasons
+from watchtower.core.formatting import format_table, join_host_port, split_host_port
 from watchtower.core.regularfile import open_regular
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -101,21 +102,14 @@ def normalize_endpoint(text: str, default_port: int) -> str:
         if not sep or (rest and not rest.startswith(":")):
             raise ValueError(f"not [IPv6]:port: {text!r}")
         if rest:
-            port = _port(rest[1:], text)
+            host, port = split_host_port(value)
     elif value.count(":") == 1:
-        host, port_text = value.split(":")
-        port = _port(port_text, text)
+        host, port = split_host_port(value)
     elif value.count(":") > 1:
         ipaddress.IPv6Address(value)  # a bare IPv6 address, or ValueError
     if not host:
         raise ValueError(f"no host in {text!r}")
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _port(text: str, original: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"bad port in {original!r}")
-    return int(text)
+    return join_host_port(host, port)
 
 
 def endpoint_host(endpoint: str) -> str:
@@ -154,11 +148,11 @@ def classify_error(exc: BaseException) -> str:
     """
     text = str(exc)
     if "CA certificate bundle" in text:
-        return "ca_unreadable"  # requests: "Could not find a suitable TLS CA certificate bundle"
+        return reasons.CA_UNREADABLE  # requests: "Could not find a suitable TLS CA certificate bundle"
     if "TLS certificate file" in text or "TLS key file" in text or "KEY_VALUES_MISMATCH" in text or "PEM lib" in text:
-        return "client_cert_unreadable"
+        return reasons.CLIENT_CERT_UNREADABLE
     reason = netprobe.classify(exc)
-    return "tls_verify" if reason == "tls_verify_failed" else reason
+    return reasons.TLS_VERIFY if reason == reasons.TLS_VERIFY_FAILED else reason
 
 
 def _short(exc: BaseException) -> str:
@@ -212,7 +206,7 @@ def judge(target: Target, probes: Mapping[str, Probe]) -> EndpointStatus:
         try:
             git_version, minor = parse_version(version.body)
         except FormatError as exc:
-            errors.append(ItemError(f"https://{target.endpoint}/version", "bad_response", str(exc)))
+            errors.append(ItemError(f"https://{target.endpoint}/version", reasons.BAD_RESPONSE, str(exc)))
     return EndpointStatus(
         target=target, up=probes["livez"].ok, ready=readyz.ok, checks=checks,
         git_version=git_version, minor=minor, probes=probes, errors=tuple(errors),
@@ -280,6 +274,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
     name: ClassVar[str] = "apiserver"
     title: ClassVar[str] = "API servers"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_vip_reachable", "watchtower_apiserver_")
     Settings: ClassVar[type[CollectorSettings]] = ApiserverSettings
 
     def __init__(self, settings: ApiserverSettings, context: CollectorContext) -> None:
@@ -317,7 +312,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             try:
                 options["headers"]["Authorization"] = f"Bearer {self.settings.token.read()}"
             except SecretUnavailable as exc:
-                errors.append(ItemError("collectors.apiserver.token", "secret_unavailable", f"{exc}; probing anonymously"))
+                errors.append(ItemError("collectors.apiserver.token", reasons.SECRET_UNAVAILABLE, f"{exc}; probing anonymously"))
         return options
 
     def _get(self, target: Target, path: str, options: Mapping[str, Any]) -> Probe:
@@ -337,7 +332,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
                     size += len(chunk)
                     if size > MAX_BODY_BYTES or time.monotonic() > deadline:
                         why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
-                        cut = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
+                        cut = reasons.RESPONSE_TOO_LARGE if size > MAX_BODY_BYTES else reasons.TIMEOUT
                         return Probe(target, path, time.monotonic() - start, status=status,
                                      error_reason=cut, error_detail=f"body {why}")
         except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
@@ -370,7 +365,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             if future in done and future.exception() is None:
                 results[target][path] = future.result()
             else:
-                results[target][path] = Probe(target, path, budget, error_reason="timeout",
+                results[target][path] = Probe(target, path, budget, error_reason=reasons.TIMEOUT,
                                               error_detail=f"no complete answer within {budget:g}s")
         statuses = [judge(t, results[t]) for t in targets]
         with self._lock:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -442,13 +443,13 @@ def read_stats(settings: HAProxySettings) -> bytes:
             try:
                 password = settings.password.read() if settings.password is not None else ""
             except SecretUnavailable as exc:
-                raise ProbeError("secret_unavailable", str(exc)) from None
+                raise ProbeError(reasons.SECRET_UNAVAILABLE, str(exc)) from None
             auth = (settings.username, password)
         url = csv_url(settings.stats_url)
         fetched = http_get(url, timeout, TLSClientConfig(ca_file=settings.ca_file,
                                                          insecure_skip_verify=settings.insecure_skip_verify), auth)
         if fetched.status != 200:
-            reason = {401: "unauthorized", 403: "forbidden"}.get(fetched.status, "http_error")
+            reason = {401: "unauthorized", 403: "forbidden"}.get(fetched.status, reasons.HTTP_ERROR)
             raise ProbeError(reason, f"{settings.stats_url}: HTTP {fetched.status}")
         return fetched.body
     path = settings.socket_path
@@ -460,6 +461,7 @@ class HAProxyCollector(Collector[HAProxySettings]):
     name: ClassVar[str] = "haproxy"
     title: ClassVar[str] = "HAProxy backends"
     roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_haproxy_",)
     Settings: ClassVar[type[CollectorSettings]] = HAProxySettings
 
     settings: HAProxySettings

@@ -24,6 +24,7 @@ from prometheus_client.samples import Sample
 
 from watchtower.collectors import node_lifecycle as nl
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -36,7 +37,6 @@ SYSTEM_TAINT_PREFIX = "node.kubernetes.io/"
 """Taints the node lifecycle controller and kubelet set from conditions (not-ready, unreachable,
 memory-pressure, ...): bounded in number, unlike user taints, so all of them are exported."""
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
-STATUSES = ("true", "false", "unknown")
 CHECK_TABLE_MAX_ROWS = 40
 DETAILS_MAX_NODES = 200
 
@@ -367,6 +367,7 @@ class NodesCollector(Collector[nl.NodesSettings]):
     name: ClassVar[str] = "nodes"
     title: ClassVar[str] = "Nodes"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_node",)
     Settings: ClassVar[type[CollectorSettings]] = nl.NodesSettings
 
     def __init__(self, settings: nl.NodesSettings, context: CollectorContext) -> None:
@@ -397,9 +398,9 @@ class NodesCollector(Collector[nl.NodesSettings]):
             git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
             apiserver = try_parse_version(git_version)
             if apiserver is None:
-                errors.append(ItemError("/version", "parse_error", f"gitVersion {git_version!r} is not a version"))
+                errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
         except Exception as exc:  # noqa: BLE001 - skew is then unknown; the nodes still count
-            errors.append(ItemError("/version", "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
+            errors.append(ItemError("/version", reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300]))
         metrics = NodeMetrics()
         findings: list[Finding] = []
         rows: list[tuple[NodeFacts, int | None]] = []
@@ -411,7 +412,7 @@ class NodesCollector(Collector[nl.NodesSettings]):
             try:
                 node = node_facts(raw)
             except ValueError as exc:
-                errors.append(ItemError("node <unnamed>", "parse_error", str(exc)))
+                errors.append(ItemError("node <unnamed>", reasons.PARSE_ERROR, str(exc)))
                 continue
             count += 1
             skew = kubelet_skew(apiserver, node)

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table
 from watchtower.core.regularfile import read_regular
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
@@ -265,6 +266,7 @@ class VipCollector(Collector[VipSettings]):
     name: ClassVar[str] = "vip"
     title: ClassVar[str] = "Virtual IP"
     roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_vip_held", "watchtower_keepalived_")
     Settings: ClassVar[type[CollectorSettings]] = VipSettings
 
     def __init__(self, settings: VipSettings, context: CollectorContext) -> None:
@@ -287,7 +289,7 @@ class VipCollector(Collector[VipSettings]):
             try:
                 return tuple(dump_addresses(timeout=max(0.5, float(self.settings.timeout) / 2)))
             except TimeoutError:
-                errors.append(ItemError("netlink RTM_GETADDR", "timeout", "no complete address dump in time"))
+                errors.append(ItemError("netlink RTM_GETADDR", reasons.TIMEOUT, "no complete address dump in time"))
             except OSError as exc:  # NetlinkError included
                 errors.append(ItemError("netlink RTM_GETADDR", "netlink_error", str(exc)[:200]))
             return None
@@ -301,7 +303,7 @@ class VipCollector(Collector[VipSettings]):
             errors.append(ItemError(location, "ip_command_missing", f"{self.settings.ip_command[0]} is not installed"))
             return None
         except subprocess.TimeoutExpired:
-            errors.append(ItemError(location, "timeout", "no answer in time"))
+            errors.append(ItemError(location, reasons.TIMEOUT, "no answer in time"))
             return None
         if done.returncode != 0:
             errors.append(ItemError(location, "ip_command_failed", f"exit {done.returncode}: {done.stderr.strip()[:200]}"))
@@ -309,7 +311,7 @@ class VipCollector(Collector[VipSettings]):
         try:
             return parse_ip_addr_json(done.stdout)
         except FormatError as exc:
-            errors.append(ItemError(location, "parse_error", str(exc)))
+            errors.append(ItemError(location, reasons.PARSE_ERROR, str(exc)))
             return None
 
     def _request_dump(self, process: ProcessState | None, errors: list[ItemError]) -> int | None:
@@ -360,7 +362,7 @@ class VipCollector(Collector[VipSettings]):
                     return ()  # no dump, no signalling: nothing to say
                 problem = ItemError(path, "dump_timeout", "keepalived did not write a dump in time")
             except OSError as exc:
-                errors.append(ItemError(path, "read_error", exc.strerror or str(exc)))
+                errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
                 return ()
             except FormatError as exc:  # maybe half-written while we read: retry until the deadline
                 problem = ItemError(path, "unsupported_format", str(exc))
@@ -380,12 +382,12 @@ class VipCollector(Collector[VipSettings]):
             except FileNotFoundError:
                 continue  # keepalived has not reported a transition yet
             except OSError as exc:
-                errors.append(ItemError(path, "read_error", exc.strerror or str(exc)))
+                errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
                 continue
             try:
                 out.append(parse_notify_state(text, path, mtime))
             except FormatError as exc:
-                errors.append(ItemError(path, "parse_error", str(exc)))
+                errors.append(ItemError(path, reasons.PARSE_ERROR, str(exc)))
         return tuple(out)
 
     # -- collect ------------------------------------------------------------------------------

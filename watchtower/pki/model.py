@@ -14,14 +14,19 @@ import re
 import sys
 import warnings
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import NameOID
+from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
+from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, name_attributes
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+else:
+    x509 = lazy_module("cryptography.x509")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
 
 _T = TypeVar("_T")
 
@@ -75,9 +80,6 @@ class ParseError(ValueError):
         self.detail = detail
 
 
-def rfc3339(timestamp: float) -> str:
-    """``2026-11-26T12:00:00Z``: UTC, as the JSON report and ``check --output json`` spell times."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def serial_hex(serial: int) -> str:
@@ -89,10 +91,10 @@ def serial_hex(serial: int) -> str:
     return sign + text
 
 
-_DN_KEYWORDS = {
-    NameOID.COMMON_NAME: "CN", NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-    NameOID.COUNTRY_NAME: "C", NameOID.LOCALITY_NAME: "L", NameOID.STATE_OR_PROVINCE_NAME: "ST",
-    NameOID.STREET_ADDRESS: "STREET", NameOID.DOMAIN_COMPONENT: "DC", NameOID.USER_ID: "UID",
+_COMMON_NAME = "2.5.4.3"
+_DN_KEYWORDS = {  # dotted OID → RFC 4514 keyword (NameOID's, spelled out: no cryptography import needed)
+    _COMMON_NAME: "CN", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST",
+    "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
 }
 _DN_NEEDS_ESCAPE = re.compile(r'[\\",+;<>\x00]|^[# ]|\s$')
 
@@ -121,7 +123,7 @@ class NameFacts:
 
 def _attribute_text(attribute: x509.NameAttribute[Any]) -> str:
     value = attribute.value
-    keyword = _DN_KEYWORDS.get(attribute.oid)
+    keyword = _DN_KEYWORDS.get(attribute.oid.dotted_string)
     if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
         return attribute.rfc4514_string()
     return f"{keyword}={value}"
@@ -133,7 +135,7 @@ _OID_CONTENT = {
     "2.5.4.9": b"\x55\x04\x09", "0.9.2342.19200300.100.1.25": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x19",
     "0.9.2342.19200300.100.1.1": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x01",
 }
-_DER_KEYWORDS = {_OID_CONTENT[oid.dotted_string]: keyword for oid, keyword in _DN_KEYWORDS.items()}
+_DER_KEYWORDS = {_OID_CONTENT[dotted]: keyword for dotted, keyword in _DN_KEYWORDS.items()}
 _CN_CONTENT, _COUNTRY_CONTENT = _OID_CONTENT["2.5.4.3"], _OID_CONTENT["2.5.4.6"]
 
 
@@ -174,7 +176,7 @@ def name_facts(name: x509.Name) -> NameFacts:
         parts = []
         for attribute in rdn:
             parts.append(_attribute_text(attribute))
-            if common_name is None and attribute.oid == NameOID.COMMON_NAME:
+            if common_name is None and attribute.oid.dotted_string == _COMMON_NAME:
                 value = attribute.value
                 common_name = value if isinstance(value, str) else value.decode("utf-8", "replace")
         texts.append("+".join(parts))
@@ -233,9 +235,6 @@ class CertInfo:
     _fingerprint: bytes | None = _lazy()
     _fingerprint_sha256: str | None = _lazy()
     _public_key_der: bytes | None = _lazy()
-    _public_key_sha256: str | None = _lazy()
-    _not_before_rfc3339: str | None = _lazy()
-    _not_after_rfc3339: str | None = _lazy()
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
@@ -317,22 +316,6 @@ class CertInfo:
         return self.x509.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-
-    @_once
-    def public_key_sha256(self) -> str:
-        """SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its renewal with the same key."""
-        return hashlib.sha256(self.public_key_der).hexdigest()
-
-    @_once
-    def not_before_rfc3339(self) -> str:
-        return rfc3339(self.not_before)
-
-    @_once
-    def not_after_rfc3339(self) -> str:
-        return rfc3339(self.not_after)
-
-    def seconds_left(self, now: float) -> float:
-        return self.not_after - now
 
     def lifetime_fraction_left(self, now: float) -> float:
         """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""

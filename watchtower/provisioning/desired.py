@@ -47,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.core.settings import SecretRef, format_duration, parse_duration
 from watchtower.provisioning import templates
@@ -539,7 +540,7 @@ def _read_sources(directory: Traversable, pattern: str) -> tuple[list[tuple[str,
         try:
             files.append((str(entry), entry.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(ItemError(str(entry), "read_error", str(getattr(exc, "strerror", None) or exc)))
+            problems.append(ItemError(str(entry), reasons.READ_ERROR, str(getattr(exc, "strerror", None) or exc)))
     return files, problems
 
 

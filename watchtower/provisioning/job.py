@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
-from watchtower.provisioning import provision
-from watchtower.provisioning.api import KINDS
-from watchtower.provisioning.provision import RunReport
 from watchtower.provisioning.settings import GrafanaSettings
+
+if TYPE_CHECKING:
+    from watchtower.provisioning.provision import RunReport
 
 STATES = ("created", "updated", "deleted", "unchanged", "failed")
 
@@ -30,6 +30,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
     name: ClassVar[str] = "grafana"
     title: ClassVar[str] = "Grafana provisioning"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_grafana_",)
     Settings: ClassVar[type[CollectorSettings]] = GrafanaSettings
 
     changes_external_state: ClassVar[bool] = True
@@ -48,6 +49,8 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
 
     def collect(self) -> CollectResult:
         settings = self.settings
+
+        from watchtower.provisioning import provision  # requests (~10 MB): only when provisioning runs
 
         report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic,
                                budget_seconds=0.0 if self.context.one_shot else None)  # check: one attempt
@@ -71,6 +74,8 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
                                     "Objects by kind and what the last provisioning run did to them",
                                     labels=["kind", "state"])
         counts = report.outcome.counts() if report.outcome else {}
+        from watchtower.provisioning.api import KINDS  # loaded by collect() already
+
         for kind in KINDS:
             for state in STATES:
                 objects.add_metric([kind, state], float(counts.get((kind, state), 0)))

@@ -12,7 +12,6 @@ import yaml
 
 from watchtower.app.config import parse_listen
 from watchtower.app.heartbeat.check import HeartbeatSettings
-from watchtower.app.heartbeat.service import HeartbeatService
 from watchtower.app.logsetup import setup_logging
 from watchtower.core.regularfile import read_regular_text
 from watchtower.core.settings import ConfigError, bind, format_duration
@@ -54,6 +53,8 @@ def cmd_heartbeat_check(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9846") from None
     setup_logging(args.log_level or "info", "text")
+    from watchtower.app.heartbeat.service import HeartbeatService  # requests: only for this command
+
     service = HeartbeatService(settings)  # reads the secrets: a missing file exits 2 here
     if args.check:
         print(f"{args.config}: ok")

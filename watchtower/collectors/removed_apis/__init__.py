@@ -87,6 +87,7 @@ class RemovedApisCollector(Collector[RemovedApisSettings]):
     name: ClassVar[str] = "removed_apis"
     title: ClassVar[str] = "Upgrade blockers: removed APIs in use"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_removed_api_",)
     Settings: ClassVar[type[CollectorSettings]] = RemovedApisSettings
 
     def __init__(self, settings: RemovedApisSettings, context: CollectorContext) -> None:
