@@ -111,7 +111,7 @@ def test_render_writes_the_packaged_dashboards_and_rules(venv: tuple[Path, Path,
 
 def test_check_certs_on_a_generated_kubeadm_tree(venv: tuple[Path, Path, dict[str, object]]) -> None:
     work, bin_dir, _ = venv
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     tree = KubeadmTree(work / "kubernetes", now - datetime.timedelta(days=30))
     tree.control_plane(now - datetime.timedelta(days=10))
     for conf in ("admin.conf", "controller-manager.conf", "scheduler.conf"):
