@@ -128,7 +128,7 @@ def _daemon_rss(tree: Path, work: Path) -> tuple[float, float]:
     def config(name: str, paths: list[str]) -> Path:
         collectors: dict[str, object] = {n: {"enabled": False} for n in REGISTRY}
         collectors["certs"] = {"enabled": True, "kubeadm": False, "paths": paths, "apiserver_endpoints": [],
-                               "interval": "2s", "timeout": "5m"}
+                               "interval": "30s", "timeout": "25s"}  # timeout < interval (issue 17)
         return daemon.write_config(work / f"{name}.yaml", {"collectors": collectors, "log": {"level": "warning"}})
 
     empty = work / "empty"

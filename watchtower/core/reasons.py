@@ -29,7 +29,8 @@ NOT_FOUND = "not_found"
 PERMISSION_DENIED = "permission_denied"
 READ_ERROR = "read_error"
 TOO_LARGE = "too_large"
-NOT_REGULAR_FILE = "not_regular_file"
+NOT_REGULAR_FILE = "not_regular_file"  # a FIFO, socket or device: never opened for a blocking read
+TOO_DEEP = "too_deep"  # directories nested deeper than a walk goes
 IS_DIRECTORY = "is_directory"
 PARSE_ERROR = "parse_error"
 

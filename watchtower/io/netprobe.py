@@ -19,6 +19,7 @@ import sys
 import time
 
 from watchtower.core import reasons
+from watchtower.core.regularfile import open_regular
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -50,9 +51,9 @@ class Fetched:
 
 
 def _check_readable(path: str, what: str, reason: str) -> None:
-    try:
-        with open(path, "rb"):
-            pass
+    try:  # never open a FIFO for a blocking read: it would hang the probe for ever
+        fd, _info = open_regular(path)
+        os.close(fd)
     except OSError as exc:
         raise ProbeError(reason, f"{what} {path}: {exc.strerror or exc}") from None
 

@@ -23,6 +23,7 @@ import yaml
 
 from watchtower.core import reasons
 from watchtower.core.formatting import rfc3339
+from watchtower.core.regularfile import read_regular, read_regular_text
 from watchtower.pki.kubeconfig import kubeconfig_entries, load_kubeconfig
 from watchtower.pki.model import ParseError
 from watchtower.pki.parse import parse_certificates
@@ -183,7 +184,7 @@ def _leaf_certificates(root: Path, problems: list[tuple[str, str, str]]) -> Iter
     for path in paths:
         relative = path.relative_to(root).as_posix()
         try:
-            times = certificate_times(path.read_bytes())
+            times = certificate_times(read_regular(str(path), 1 << 20))
         except OSError as exc:
             problems.append((str(path), "unreadable", exc.strerror or str(exc)))
             continue
@@ -197,7 +198,7 @@ def _leaf_certificates(root: Path, problems: list[tuple[str, str, str]]) -> Iter
         if not path.is_file():
             continue
         try:
-            embedded = kubeconfig_client_certificate(path.read_text(encoding="utf-8"))
+            embedded = kubeconfig_client_certificate(read_regular_text(str(path), 1 << 20))
             if embedded is None:
                 continue
             times = certificate_times(embedded)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 
 from watchtower.collectors.apiserver.parse import DEFAULT_CA_FILES
+from watchtower.core.regularfile import open_regular
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef
 
@@ -48,8 +50,9 @@ def default_ca_file(candidates: Sequence[str] = DEFAULT_CA_FILES) -> str | None:
     """The first readable cluster CA among the usual places, or None (then: system trust)."""
     for candidate in candidates:
         try:
-            with open(candidate, "rb"):
-                return candidate
-        except OSError:
+            fd, _info = open_regular(candidate)
+        except OSError:  # missing, unreadable, or not a regular file (a FIFO would block)
             continue
+        os.close(fd)
+        return candidate
     return None

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
 from watchtower.core import progress, reasons
 from watchtower.core.formatting import join_host_port, split_host_port
+from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
@@ -132,6 +133,9 @@ def verifying_context(ca_file: str | None) -> ssl.SSLContext:
         known = _contexts.get(ca_file)
     if known is not None and known[0] == stamp:
         return known[1]
+    if ca_file is not None:  # a FIFO as CA file would block the load for ever: OSError instead
+        fd, _info = open_regular(ca_file)
+        os.close(fd)
     context = ssl.create_default_context(cafile=ca_file)
     with _contexts_lock:
         _contexts[ca_file] = (stamp, context)

@@ -90,7 +90,7 @@ class FileSource:
                 try:
                     matches = sorted(glob.glob(pattern, recursive=True))
                 except RecursionError:  # glob's ``**`` recurses per directory level
-                    yield ItemError(pattern, "too_deep", "directories nested too deep to match: not walked")
+                    yield ItemError(pattern, reasons.TOO_DEEP, "directories nested too deep to match: not walked")
                     continue
                 if not matches:
                     yield ItemError(pattern, reasons.NOT_FOUND, "the glob matches nothing")
@@ -142,7 +142,7 @@ class FileSource:
                     yield ItemError(entry.path, "symlink_loop", "leads back to a directory above it")
                     continue
                 if len(stack) >= MAX_WALK_DEPTH:
-                    yield ItemError(entry.path, "too_deep",
+                    yield ItemError(entry.path, reasons.TOO_DEEP,
                                     f"more than {MAX_WALK_DEPTH} directories below {directory}: not walked")
                     continue
                 try:

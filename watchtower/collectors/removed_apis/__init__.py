@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.collectors.removed_apis import export, read
+from watchtower.core.regularfile import read_regular_text
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds
@@ -73,7 +73,7 @@ def load_data(data_file: str | None, rules: tuple[Mapping[str, str], ...], where
         data = ra.load_shipped()
     else:
         try:
-            doc = yaml.safe_load(Path(data_file).read_text(encoding="utf-8"))
+            doc = yaml.safe_load(read_regular_text(data_file, 1 << 24))
             data = ra.parse_removal_data(doc, data_file)
         except OSError as exc:
             raise ConfigError(where, data_file, f"a readable removal-data file ({exc.strerror or exc})") from None

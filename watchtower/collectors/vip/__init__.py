@@ -16,7 +16,6 @@ import os
 import subprocess
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
@@ -35,6 +34,7 @@ from watchtower.collectors.vip.read import ProcessState, _json_signum, read_proc
 from watchtower.collectors.vip.settings import VipSettings
 from watchtower.core import reasons
 from watchtower.core.formatting import format_table
+from watchtower.core.regularfile import read_regular
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.io.netlink import Address as InterfaceAddress
@@ -130,7 +130,7 @@ class VipCollector(Collector[VipSettings]):
                 stat = os.stat(path)
                 fresh = before is None or stat.st_mtime_ns > before
                 if fresh:
-                    text = Path(path).read_text(encoding="utf-8", errors="replace")
+                    text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
                     age = self.context.clock() - stat.st_mtime
                     if age > float(self.settings.keepalived_json_max_age):
                         errors.append(ItemError(path, "stale_dump",
@@ -159,7 +159,7 @@ class VipCollector(Collector[VipSettings]):
         out: list[VrrpInstance] = []
         for path in self.settings.keepalived_notify_files:
             try:
-                text = Path(path).read_text(encoding="utf-8", errors="replace")
+                text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
                 mtime = os.stat(path).st_mtime
             except FileNotFoundError:
                 continue  # keepalived has not reported a transition yet

@@ -9,6 +9,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from watchtower.core.regularfile import read_regular
+
 
 @dataclasses.dataclass(frozen=True)
 class ProcessState:
@@ -25,7 +27,7 @@ def read_process_state(pid_file: str, proc_root: Path = Path("/proc"), comm: str
     A missing pid file counts as not running: keepalived removes it on a clean stop.
     """
     try:
-        text = Path(pid_file).read_text(encoding="ascii", errors="replace").strip()
+        text = read_regular(pid_file, 4096).decode("ascii", errors="replace").strip()
     except OSError:
         return ProcessState(pid_file, None, False)
     if not text.isdigit():
