@@ -53,8 +53,8 @@ def test_inferred_from_the_apiserver_certificate_and_deadline_before_due(tmp_pat
     assert "watchtower_kubernetes_minors_behind" not in m
     # due (2026-12-01) comes before the deadline, but the deadline is within the reminder lead
     assert [(f.subject, f.severity.label, f.message) for f in result.findings if f.subject == "certificates"] == [
-        ("certificates", "critical", "admin.conf expires 2026-12-10 (in 14 days): upgrade now (it renews the "
-                                     "kubeadm certificates) or run kubeadm certs renew")]
+        ("certificates", "critical", ("admin.conf expires 2026-12-10 (in 14 days): upgrade now (it renews the "
+                                     "kubeadm certificates) or run kubeadm certs renew"))]
     lines = render_check(result.details)
     assert lines[0] == "UPGRADE"
     row = {line.split("  ")[1].strip(): line for line in lines[1:]}

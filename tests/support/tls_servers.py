@@ -13,6 +13,7 @@ import ssl
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 
 class TLSServer:
@@ -41,7 +42,7 @@ class TLSServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -55,7 +56,7 @@ class TLSServer:
             finally:
                 conn.close()
 
-    def __enter__(self) -> TLSServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -76,7 +77,7 @@ class SilentServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def __enter__(self) -> SilentServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -36,7 +36,7 @@ from watchtower.core.formatting import format_table
 from watchtower.core.results import Status
 from watchtower.core.settings import ConfigError, SecretUnavailable, StartupError
 
-EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_STARTUP = 2  # like a bad config: systemd's RestartPreventExitStatus=2 does not restart-loop on it
 CHECK_EXIT_HELP = """exit status (the monitoring-plugins convention):
@@ -165,6 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
     try:
         daemon = Daemon(config, listen=args.listen)
+        daemon.handle_signals()
         daemon.bind()  # before any log line: a start-up failure is the only line printed
     except (ConfigError, SecretUnavailable, StartupError):
         raise
@@ -250,7 +251,8 @@ def render_check_table(
                 lines += section + [""]
     upgrade = doc["details"].get("upgrade")
     if upgrade:  # the same plan as `watchtower plan upgrade` and the status page
-        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time())) + [""]
+        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time(),
+                                               doc["details"].get("removed_apis"))) + [""]
     findings = report.findings(view)
     if findings:
         rows = [(paint(f.severity.label.upper(), f.severity, color), f.section, f.subject, f.message)

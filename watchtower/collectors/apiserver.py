@@ -13,16 +13,19 @@ import dataclasses
 import ipaddress
 import json
 import math
+import os
 import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
-from watchtower.collectors.base import Collector, CollectorContext
-from watchtower.core.formatting import format_table
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
+from watchtower.core.formatting import format_table, join_host_port, split_host_port
+from watchtower.core.regularfile import open_regular
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, SecretUnavailable
@@ -99,21 +102,14 @@ def normalize_endpoint(text: str, default_port: int) -> str:
         if not sep or (rest and not rest.startswith(":")):
             raise ValueError(f"not [IPv6]:port: {text!r}")
         if rest:
-            port = _port(rest[1:], text)
+            host, port = split_host_port(value)
     elif value.count(":") == 1:
-        host, port_text = value.split(":")
-        port = _port(port_text, text)
+        host, port = split_host_port(value)
     elif value.count(":") > 1:
         ipaddress.IPv6Address(value)  # a bare IPv6 address, or ValueError
     if not host:
         raise ValueError(f"no host in {text!r}")
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _port(text: str, original: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise ValueError(f"bad port in {original!r}")
-    return int(text)
+    return join_host_port(host, port)
 
 
 def endpoint_host(endpoint: str) -> str:
@@ -152,11 +148,11 @@ def classify_error(exc: BaseException) -> str:
     """
     text = str(exc)
     if "CA certificate bundle" in text:
-        return "ca_unreadable"  # requests: "Could not find a suitable TLS CA certificate bundle"
+        return reasons.CA_UNREADABLE  # requests: "Could not find a suitable TLS CA certificate bundle"
     if "TLS certificate file" in text or "TLS key file" in text or "KEY_VALUES_MISMATCH" in text or "PEM lib" in text:
-        return "client_cert_unreadable"
+        return reasons.CLIENT_CERT_UNREADABLE
     reason = netprobe.classify(exc)
-    return "tls_verify" if reason == "tls_verify_failed" else reason
+    return reasons.TLS_VERIFY if reason == reasons.TLS_VERIFY_FAILED else reason
 
 
 def _short(exc: BaseException) -> str:
@@ -210,7 +206,7 @@ def judge(target: Target, probes: Mapping[str, Probe]) -> EndpointStatus:
         try:
             git_version, minor = parse_version(version.body)
         except FormatError as exc:
-            errors.append(ItemError(f"https://{target.endpoint}/version", "bad_response", str(exc)))
+            errors.append(ItemError(f"https://{target.endpoint}/version", reasons.BAD_RESPONSE, str(exc)))
     return EndpointStatus(
         target=target, up=probes["livez"].ok, ready=readyz.ok, checks=checks,
         git_version=git_version, minor=minor, probes=probes, errors=tuple(errors),
@@ -266,24 +262,25 @@ def default_ca_file(candidates: Sequence[str] = DEFAULT_CA_FILES) -> str | None:
     """The first readable cluster CA among the usual places, or None (then: system trust)."""
     for candidate in candidates:
         try:
-            with open(candidate, "rb"):
-                return candidate
-        except OSError:
+            fd, _info = open_regular(candidate)
+        except OSError:  # missing, unreadable, or not a regular file (a FIFO would block)
             continue
+        os.close(fd)
+        return candidate
     return None
 
 
-class ApiserverCollector(Collector):
-    name = "apiserver"
-    description = "Probes each kube-apiserver, the VIPs and the control-plane endpoint: /livez, /readyz, /version."
-    Settings = ApiserverSettings
+class ApiserverCollector(Collector[ApiserverSettings]):
+    name: ClassVar[str] = "apiserver"
+    title: ClassVar[str] = "API servers"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_vip_reachable", "watchtower_apiserver_")
+    Settings: ClassVar[type[CollectorSettings]] = ApiserverSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: ApiserverSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        assert isinstance(settings, ApiserverSettings)
-        self.s: ApiserverSettings = settings
-        import requests  # noqa: PLC0415 - ~0.1-0.5 s; only when this collector runs
-        from requests.adapters import HTTPAdapter  # noqa: PLC0415
+        import requests
+        from requests.adapters import HTTPAdapter
 
         self._session = requests.Session()
         self._session.trust_env = False  # no proxies from the environment between us and the apiservers
@@ -293,7 +290,7 @@ class ApiserverCollector(Collector):
         self._lock = threading.Lock()
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: ApiserverSettings, context: CollectorContext) -> str | None:
         cp = context.config.control_plane
         if not (cp.apiservers or cp.vips or cp.endpoint):
             return "no control_plane.apiservers, vips or endpoint configured"
@@ -302,25 +299,25 @@ class ApiserverCollector(Collector):
     def _targets(self) -> tuple[Target, ...]:
         cp = self.context.config.control_plane
         return plan_targets(
-            cp.apiservers, cp.vips if self.s.probe_vips else (), cp.endpoint if self.s.probe_endpoint else None,
-            self.s.port,
+            cp.apiservers, cp.vips if self.settings.probe_vips else (), cp.endpoint if self.settings.probe_endpoint else None,
+            self.settings.port,
         )
 
     def _request_options(self, errors: list[ItemError]) -> dict[str, Any]:
-        verify: str | bool = self.s.ca_file or default_ca_file() or True
+        verify: str | bool = self.settings.ca_file or default_ca_file() or True
         options: dict[str, Any] = {"verify": verify, "headers": {"Accept": "application/json, */*"}}
-        if self.s.client_cert_file and self.s.client_key_file:
-            options["cert"] = (self.s.client_cert_file, self.s.client_key_file)
-        if self.s.token is not None:
+        if self.settings.client_cert_file and self.settings.client_key_file:
+            options["cert"] = (self.settings.client_cert_file, self.settings.client_key_file)
+        if self.settings.token is not None:
             try:
-                options["headers"]["Authorization"] = f"Bearer {self.s.token.read()}"
+                options["headers"]["Authorization"] = f"Bearer {self.settings.token.read()}"
             except SecretUnavailable as exc:
-                errors.append(ItemError("collectors.apiserver.token", "secret_unavailable", f"{exc}; probing anonymously"))
+                errors.append(ItemError("collectors.apiserver.token", reasons.SECRET_UNAVAILABLE, f"{exc}; probing anonymously"))
         return options
 
     def _get(self, target: Target, path: str, options: Mapping[str, Any]) -> Probe:
         url = f"https://{target.endpoint}/{_QUERY[path]}"
-        timeout = float(self.s.probe_timeout)
+        timeout = float(self.settings.probe_timeout)
         start = time.monotonic()
         deadline = start + 2 * timeout  # connect + a read; a trickling body is cut off here
         chunks: list[bytes] = []
@@ -335,9 +332,9 @@ class ApiserverCollector(Collector):
                     size += len(chunk)
                     if size > MAX_BODY_BYTES or time.monotonic() > deadline:
                         why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
-                        reason = "response_too_large" if size > MAX_BODY_BYTES else "timeout"
+                        cut = reasons.RESPONSE_TOO_LARGE if size > MAX_BODY_BYTES else reasons.TIMEOUT
                         return Probe(target, path, time.monotonic() - start, status=status,
-                                     error_reason=reason, error_detail=f"body {why}")
+                                     error_reason=cut, error_detail=f"body {why}")
         except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
             return Probe(target, path, time.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
         body = b"".join(chunks).decode("utf-8", errors="replace")
@@ -351,12 +348,12 @@ class ApiserverCollector(Collector):
         jobs = [(t, p) for t in targets for p in PATHS]
         if not jobs:
             return []
-        workers = min(self.s.max_concurrency, len(jobs))
-        probe_timeout = float(self.s.probe_timeout)
+        workers = min(self.settings.max_concurrency, len(jobs))
+        probe_timeout = float(self.settings.probe_timeout)
         # requests' timeout bounds the connect and each read, not the whole answer; a server
         # trickling bytes is cut off here, and the run always ends before the collector timeout
         waves = math.ceil(len(jobs) / workers)
-        budget = min(probe_timeout * 2 * waves, float(self.s.timeout) - 0.5)
+        budget = min(probe_timeout * 2 * waves, float(self.settings.timeout) - 0.5)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apiserver-probe")
         try:
             futures = {pool.submit(self._get, t, p, options): (t, p) for t, p in jobs}
@@ -368,7 +365,7 @@ class ApiserverCollector(Collector):
             if future in done and future.exception() is None:
                 results[target][path] = future.result()
             else:
-                results[target][path] = Probe(target, path, budget, error_reason="timeout",
+                results[target][path] = Probe(target, path, budget, error_reason=reasons.TIMEOUT,
                                               error_detail=f"no complete answer within {budget:g}s")
         statuses = [judge(t, results[t]) for t in targets]
         with self._lock:

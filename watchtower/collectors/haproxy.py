@@ -27,7 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -130,7 +131,7 @@ def parse_server_status(text: str) -> ServerStatus:
     if not match:
         return ServerStatus(raw=raw, state=(raw.split() or ["UNKNOWN"])[0].upper())
     state = match["word"].upper()
-    transition = None
+    transition: Literal["going_down", "going_up"] | None = None
     if match["done"] is not None:
         transition = "going_up" if state == "DOWN" else "going_down"
     return ServerStatus(
@@ -442,13 +443,13 @@ def read_stats(settings: HAProxySettings) -> bytes:
             try:
                 password = settings.password.read() if settings.password is not None else ""
             except SecretUnavailable as exc:
-                raise ProbeError("secret_unavailable", str(exc)) from None
+                raise ProbeError(reasons.SECRET_UNAVAILABLE, str(exc)) from None
             auth = (settings.username, password)
         url = csv_url(settings.stats_url)
         fetched = http_get(url, timeout, TLSClientConfig(ca_file=settings.ca_file,
                                                          insecure_skip_verify=settings.insecure_skip_verify), auth)
         if fetched.status != 200:
-            reason = {401: "unauthorized", 403: "forbidden"}.get(fetched.status, "http_error")
+            reason = {401: "unauthorized", 403: "forbidden"}.get(fetched.status, reasons.HTTP_ERROR)
             raise ProbeError(reason, f"{settings.stats_url}: HTTP {fetched.status}")
         return fetched.body
     path = settings.socket_path
@@ -456,19 +457,19 @@ def read_stats(settings: HAProxySettings) -> bytes:
     return unix_socket_exchange(path, b"show stat\n", timeout)
 
 
-class HAProxyCollector(Collector):
+class HAProxyCollector(Collector[HAProxySettings]):
     name: ClassVar[str] = "haproxy"
-    description: ClassVar[str] = "HAProxy backends and servers: state, health checks, last change (stats CSV)"
+    title: ClassVar[str] = "HAProxy backends"
+    roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_haproxy_",)
     Settings: ClassVar[type[CollectorSettings]] = HAProxySettings
 
     settings: HAProxySettings
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, HAProxySettings)
-        if settings.stats_url is None and settings.stats_socket is None:
-            if not os.path.exists(DEFAULT_STATS_SOCKET):
-                return f"no stats_url or stats_socket configured and {DEFAULT_STATS_SOCKET} does not exist"
+    def unavailable_reason(cls, settings: HAProxySettings, context: CollectorContext) -> str | None:
+        if settings.stats_url is None and settings.stats_socket is None and not os.path.exists(DEFAULT_STATS_SOCKET):
+            return f"no stats_url or stats_socket configured and {DEFAULT_STATS_SOCKET} does not exist"
         return None
 
     def collect(self) -> CollectResult:

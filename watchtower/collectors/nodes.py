@@ -23,7 +23,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.samples import Sample
 
 from watchtower.collectors import node_lifecycle as nl
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -36,7 +37,6 @@ SYSTEM_TAINT_PREFIX = "node.kubernetes.io/"
 """Taints the node lifecycle controller and kubelet set from conditions (not-ready, unreachable,
 memory-pressure, ...): bounded in number, unlike user taints, so all of them are exported."""
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
-STATUSES = ("true", "false", "unknown")
 CHECK_TABLE_MAX_ROWS = 40
 DETAILS_MAX_NODES = 200
 
@@ -105,10 +105,10 @@ def _get(obj: Any, snake: str, camel: str | None = None) -> Any:
 
 def _timestamp(value: Any) -> float | None:
     if isinstance(value, datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
     if isinstance(value, str) and value:
         try:
-            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            return datetime.datetime.fromisoformat(value).timestamp()
         except ValueError:
             return None
     return None
@@ -363,12 +363,14 @@ def node_row(node: NodeFacts, skew: int | None, transitions: int) -> dict[str, A
     }
 
 
-class NodesCollector(Collector):
+class NodesCollector(Collector[nl.NodesSettings]):
     name: ClassVar[str] = "nodes"
-    description: ClassVar[str] = "Node conditions, taints, kubelet versions and skew, readiness transitions, OS and runtime lifecycle"
+    title: ClassVar[str] = "Nodes"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_node",)
     Settings: ClassVar[type[CollectorSettings]] = nl.NodesSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: nl.NodesSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
         self.lifecycle_settings: nl.LifecycleSettings = getattr(settings, "lifecycle", nl.LifecycleSettings())
         self.lifecycle = nl.make_source(self.lifecycle_settings, context.clock)
@@ -376,7 +378,7 @@ class NodesCollector(Collector):
         self._lock = threading.Lock()
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: nl.NodesSettings, context: CollectorContext) -> str | None:
         try:
             context.kube.source()
         except KubeUnavailable as exc:
@@ -396,9 +398,9 @@ class NodesCollector(Collector):
             git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
             apiserver = try_parse_version(git_version)
             if apiserver is None:
-                errors.append(ItemError("/version", "parse_error", f"gitVersion {git_version!r} is not a version"))
+                errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
         except Exception as exc:  # noqa: BLE001 - skew is then unknown; the nodes still count
-            errors.append(ItemError("/version", "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
+            errors.append(ItemError("/version", reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300]))
         metrics = NodeMetrics()
         findings: list[Finding] = []
         rows: list[tuple[NodeFacts, int | None]] = []
@@ -410,7 +412,7 @@ class NodesCollector(Collector):
             try:
                 node = node_facts(raw)
             except ValueError as exc:
-                errors.append(ItemError("node <unnamed>", "parse_error", str(exc)))
+                errors.append(ItemError("node <unnamed>", reasons.PARSE_ERROR, str(exc)))
                 continue
             count += 1
             skew = kubelet_skew(apiserver, node)
@@ -461,8 +463,8 @@ def _slim(node: NodeFacts) -> NodeFacts:
 def render_check(d: Mapping[str, Any]) -> list[str]:
     """The ``watchtower check`` Nodes section: a summary line, then nodes with problems first."""
     total, ready = d.get("nodes_total", 0), d.get("nodes_ready", 0)
-    lines = [f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
-             f"(kubelets may be up to 3 minors older, never newer)"]
+    lines = [(f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
+             f"(kubelets may be up to 3 minors older, never newer)")]
     nodes = sorted(d.get("nodes") or (), key=lambda n: (not n["problems"] and n["skew"] in (0, 1, 2, 3, None), n["name"]))
     shown = nodes[:CHECK_TABLE_MAX_ROWS]
     rows = [(n["name"], ",".join(n["roles"]) or "<none>", n["ready"], n["kubelet"],

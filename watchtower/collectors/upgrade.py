@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
+from watchtower.core.formatting import parse_rfc3339, rfc3339
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, format_duration
@@ -115,15 +117,16 @@ class ClusterVersions:
         return max(self.by_source.values(), default=None)
 
 
-class UpgradeCollector(Collector):
+class UpgradeCollector(Collector[UpgradeSettings]):
     name: ClassVar[str] = "upgrade"
-    description: ClassVar[str] = "Kubernetes version vs the latest release, and the upgrade-every-N-months policy"
+    title: ClassVar[str] = "Upgrade policy"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_kubernetes_", "watchtower_upgrade_")
     Settings: ClassVar[type[CollectorSettings]] = UpgradeSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: UpgradeSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        s: UpgradeSettings = settings  # type: ignore[assignment]
-        self.s = s
+        s = settings
         self.interval = parse_interval(s.upgrade_every)
         self.state_file = StateFile(Path(s.state_file)) if s.state_file else None
         self._state: UpgradeState | None = None
@@ -152,12 +155,12 @@ class UpgradeCollector(Collector):
         )
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: UpgradeSettings, context: CollectorContext) -> str | None:
         try:
             context.kube.source()
             return None
         except KubeUnavailable as exc:
-            root = Path(settings.kubeadm_root)  # type: ignore[attr-defined]
+            root = Path(settings.kubeadm_root)
             if (root / "pki").is_dir():
                 return None
             return f"{exc}; and no kubeadm PKI at {root / 'pki'}"
@@ -170,7 +173,7 @@ class UpgradeCollector(Collector):
         try:
             api = self.context.kube.api_client()
         except KubeUnavailable as exc:
-            errors.append(ItemError("kubernetes", "unavailable", str(exc)))
+            errors.append(ItemError("kubernetes", reasons.UNAVAILABLE, str(exc)))
             return ClusterVersions(MappingProxyType(by_source), None)
         from kubernetes.client.exceptions import ApiException
 
@@ -179,34 +182,34 @@ class UpgradeCollector(Collector):
             git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
             version = try_parse_version(git_version)
             if version is None:
-                errors.append(ItemError("/version", "parse_error", f"gitVersion {git_version!r} is not a version"))
+                errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
             else:
                 by_source[SOURCE_APISERVER] = version
         except ApiException as exc:
             errors.append(ItemError("/version", "api_error", f"HTTP {exc.status} {exc.reason}"))
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types
-            errors.append(ItemError("/version", "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
+            errors.append(ItemError("/version", reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300]))
         location = "configmap kube-system/kubeadm-config"
         try:
             cm = get_json(api, "/api/v1/namespaces/kube-system/configmaps/kubeadm-config", timeout=timeout)
             text = (cm.get("data") or {}).get("ClusterConfiguration")
             if text is None:
-                errors.append(ItemError(location, "parse_error", "no ClusterConfiguration key"))
+                errors.append(ItemError(location, reasons.PARSE_ERROR, "no ClusterConfiguration key"))
             else:
                 cluster_config = ev.parse_cluster_configuration(text)
                 version = try_parse_version(cluster_config.kubernetes_version)
                 if version is not None:
                     by_source[SOURCE_KUBEADM_CONFIG] = version
                 else:
-                    errors.append(ItemError(location, "parse_error",
+                    errors.append(ItemError(location, reasons.PARSE_ERROR,
                                             f"kubernetesVersion {cluster_config.kubernetes_version!r} is not a version"))
         except ApiException as exc:
             if exc.status != 404:  # 404: not a kubeadm cluster, nothing to say
                 errors.append(ItemError(location, "api_error", f"HTTP {exc.status} {exc.reason}"))
         except ValueError as exc:
-            errors.append(ItemError(location, "parse_error", str(exc)))
+            errors.append(ItemError(location, reasons.PARSE_ERROR, str(exc)))
         except Exception as exc:  # noqa: BLE001
-            errors.append(ItemError(location, "unreachable", f"{type(exc).__name__}: {exc}"[:300]))
+            errors.append(ItemError(location, reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300]))
         return ClusterVersions(MappingProxyType(by_source), cluster_config)
 
     def _observe(
@@ -257,10 +260,10 @@ class UpgradeCollector(Collector):
         now = self.context.clock()
         errors: list[ItemError] = []
         versions = self._cluster_versions(errors)
-        scan = ev.scan_kubeadm_root(Path(self.s.kubeadm_root))
+        scan = ev.scan_kubeadm_root(Path(self.settings.kubeadm_root))
         errors += [ItemError(loc, reason, detail) for loc, reason, detail in scan.problems]
         state = self._observe(versions.highest, now, errors, scan.backup.at if scan.backup else None)
-        validity = float(self.s.cert_validity)
+        validity = float(self.settings.cert_validity)
         if versions.cluster_configuration and versions.cluster_configuration.certificate_validity_seconds:
             validity = versions.cluster_configuration.certificate_validity_seconds
         observed = None
@@ -282,11 +285,11 @@ class UpgradeCollector(Collector):
             cert_deadline=scan.cert_deadline,
         )
         return CollectResult(
-            metrics=build_metrics(assessment, versions.by_source, facts, float(self.s.reminder_lead)),
+            metrics=build_metrics(assessment, versions.by_source, facts, float(self.settings.reminder_lead)),
             errors=tuple(errors),
-            findings=build_findings(assessment, now, float(self.s.reminder_lead)),
+            findings=build_findings(assessment, now, float(self.settings.reminder_lead)),
             details=build_details(assessment, versions.by_source, facts, self.release_source.describe(),
-                                  float(self.s.reminder_lead), now, state, self.s.days_per_hop),
+                                  float(self.settings.reminder_lead), now, state, self.settings.days_per_hop),
         )
 
     @classmethod
@@ -315,14 +318,10 @@ def served_certificate(url: str, timeout: float) -> bytes:
 def _date(timestamp: float | None, with_time: bool = False) -> str:
     if timestamp is None:
         return "unknown"
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
 
 
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_metrics(
@@ -424,7 +423,7 @@ def build_details(
     lead_seconds: float, now: float, state: UpgradeState | None, days_per_hop: float = 7.0,
 ) -> dict[str, Any]:
     return {
-        "minors": {m: {"latest": str(c.latest) if c.latest else None, "eol": _iso(c.eol)} for m, c in facts.minors.items()},
+        "minors": {m: {"latest": str(c.latest) if c.latest else None, "eol": rfc3339(c.eol, whole_seconds=True)} for m, c in facts.minors.items()},
         "days_per_hop": days_per_hop,
         "reminder_lead_seconds": lead_seconds,
         "current": str(a.current) if a.current else None,
@@ -432,29 +431,25 @@ def build_details(
         "latest": str(a.latest) if a.latest else None,
         "latest_patch_of_current_minor": str(a.latest_patch_of_current_minor) if a.latest_patch_of_current_minor else None,
         "release_source": source,
-        "release_fetched_at": _iso(facts.fetched_at),
+        "release_fetched_at": rfc3339(facts.fetched_at, whole_seconds=True),
         "release_error": facts.error.detail if facts.error else None,
         "minors_behind": a.minors_behind,
         "upgrades_needed": a.upgrades_needed,
-        "current_minor_eol": _iso(a.current_minor_eol),
-        "last_upgrade": _iso(a.last_upgrade.at),
+        "current_minor_eol": rfc3339(a.current_minor_eol, whole_seconds=True),
+        "last_upgrade": rfc3339(a.last_upgrade.at, whole_seconds=True),
         "last_upgrade_evidence": a.last_upgrade.evidence,
         "last_upgrade_detail": a.last_upgrade.detail,
         "upgrade_every": str(a.interval),
         "reminder_lead": format_duration(lead_seconds),
-        "next_due": _iso(a.next_due),
-        "cert_deadline": _iso(a.cert_deadline.not_after) if a.cert_deadline else None,
+        "next_due": rfc3339(a.next_due, whole_seconds=True),
+        "cert_deadline": rfc3339(a.cert_deadline.not_after, whole_seconds=True) if a.cert_deadline else None,
         "cert_deadline_certificate": a.cert_deadline.certificate if a.cert_deadline else None,
         "due_after_cert_deadline": a.due_after_cert_deadline,
-        "observed_since": _iso(state.first_seen_at) if state else None,
-        "now": _iso(now),
+        "observed_since": rfc3339(state.first_seen_at, whole_seconds=True) if state else None,
+        "now": rfc3339(now, whole_seconds=True),
     }
 
 
-def _ts(iso_text: str | None) -> float | None:
-    if not iso_text:
-        return None
-    return datetime.datetime.strptime(iso_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def _relative(target: float | None, now: float | None) -> str:
@@ -470,7 +465,7 @@ def _relative(target: float | None, now: float | None) -> str:
 
 def render_check(d: Mapping[str, Any]) -> list[str]:
     """The ``watchtower check`` Upgrade section: current, latest, behind, last upgrade, due, deadline."""
-    now = _ts(d.get("now"))
+    now = parse_rfc3339(d.get("now"))
     versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in (d.get("versions") or {}).items())
     latest = d.get("latest") or "unknown"
     extra = []
@@ -482,22 +477,22 @@ def render_check(d: Mapping[str, Any]) -> list[str]:
     behind = d.get("minors_behind")
     behind_text = "unknown" if behind is None else (
         f"{behind} minor{'s' if behind != 1 else ''}, {d.get('upgrades_needed')} upgrade(s) needed (one minor at a time)")
-    last_ts = _ts(d.get("last_upgrade"))
+    last_ts = parse_rfc3339(d.get("last_upgrade"))
     last_text = (f"{_date(last_ts, with_time=True)}{_relative(last_ts, now)}" if last_ts else "unknown")
     last_text += f" — evidence: {d.get('last_upgrade_evidence')}"
     if d.get("last_upgrade_detail"):
         last_text += f" ({d['last_upgrade_detail']})"
-    due_ts = _ts(d.get("next_due"))
+    due_ts = parse_rfc3339(d.get("next_due"))
     due_text = (f"{_date(due_ts)}{_relative(due_ts, now)}" if due_ts else "unknown") + \
         f" — every {d.get('upgrade_every')}, reminder {d.get('reminder_lead')} before"
-    deadline_ts = _ts(d.get("cert_deadline"))
+    deadline_ts = parse_rfc3339(d.get("cert_deadline"))
     if deadline_ts:
         deadline_text = f"{_date(deadline_ts)}{_relative(deadline_ts, now)} ({d.get('cert_deadline_certificate')})"
         if d.get("due_after_cert_deadline"):
             deadline_text += " — BEFORE the due date: upgrade or renew certificates before then"
     else:
         deadline_text = "unknown (no kubeadm leaf certificates readable here)"
-    eol_ts = _ts(d.get("current_minor_eol"))
+    eol_ts = parse_rfc3339(d.get("current_minor_eol"))
     rows = [
         ("current", (d.get("current") or "unknown") + (f" ({versions})" if versions else "")),
         ("latest", f"{latest} ({'; '.join(extra)})"),

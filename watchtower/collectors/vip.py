@@ -21,12 +21,14 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table
+from watchtower.core.regularfile import read_regular
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds
@@ -229,7 +231,7 @@ def read_process_state(pid_file: str, proc_root: Path = Path("/proc"), comm: str
     A missing pid file counts as not running: keepalived removes it on a clean stop.
     """
     try:
-        text = Path(pid_file).read_text(encoding="ascii", errors="replace").strip()
+        text = read_regular(pid_file, 4096).decode("ascii", errors="replace").strip()
     except OSError:
         return ProcessState(pid_file, None, False)
     if not text.isdigit():
@@ -260,49 +262,48 @@ def _json_signum(configured: int | None) -> int:
     return int(signal.SIGRTMIN) + 2
 
 
-class VipCollector(Collector):
-    name = "vip"
-    description = "Which configured VIPs are bound on this node, and keepalived's VRRP state."
-    Settings = VipSettings
+class VipCollector(Collector[VipSettings]):
+    name: ClassVar[str] = "vip"
+    title: ClassVar[str] = "Virtual IP"
+    roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_vip_held", "watchtower_keepalived_")
+    Settings: ClassVar[type[CollectorSettings]] = VipSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: VipSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        assert isinstance(settings, VipSettings)
-        self.s: VipSettings = settings
         self._signum: int | None = None
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, VipSettings)
+    def unavailable_reason(cls, settings: VipSettings, context: CollectorContext) -> str | None:
         if not (settings.vips or context.config.control_plane.vips):
             return "no VIPs configured (control_plane.vips)"
         return None
 
     def _vips(self) -> tuple[str, ...]:
-        return self.s.vips or self.context.config.control_plane.vips
+        return self.settings.vips or self.context.config.control_plane.vips
 
     # -- I/O ----------------------------------------------------------------------------------
 
     def _read_addresses(self, errors: list[ItemError]) -> tuple[InterfaceAddress, ...] | None:
-        if self.s.address_source == "netlink":
+        if self.settings.address_source == "netlink":
             try:
-                return tuple(dump_addresses(timeout=max(0.5, float(self.s.timeout) / 2)))
+                return tuple(dump_addresses(timeout=max(0.5, float(self.settings.timeout) / 2)))
             except TimeoutError:
-                errors.append(ItemError("netlink RTM_GETADDR", "timeout", "no complete address dump in time"))
+                errors.append(ItemError("netlink RTM_GETADDR", reasons.TIMEOUT, "no complete address dump in time"))
             except OSError as exc:  # NetlinkError included
                 errors.append(ItemError("netlink RTM_GETADDR", "netlink_error", str(exc)[:200]))
             return None
-        location = " ".join(self.s.ip_command)
+        location = " ".join(self.settings.ip_command)
         try:
             done = subprocess.run(
-                list(self.s.ip_command), capture_output=True, text=True, check=False,
-                timeout=max(0.5, float(self.s.timeout) / 2),
+                list(self.settings.ip_command), capture_output=True, text=True, check=False,
+                timeout=max(0.5, float(self.settings.timeout) / 2),
             )
         except FileNotFoundError:
-            errors.append(ItemError(location, "ip_command_missing", f"{self.s.ip_command[0]} is not installed"))
+            errors.append(ItemError(location, "ip_command_missing", f"{self.settings.ip_command[0]} is not installed"))
             return None
         except subprocess.TimeoutExpired:
-            errors.append(ItemError(location, "timeout", "no answer in time"))
+            errors.append(ItemError(location, reasons.TIMEOUT, "no answer in time"))
             return None
         if done.returncode != 0:
             errors.append(ItemError(location, "ip_command_failed", f"exit {done.returncode}: {done.stderr.strip()[:200]}"))
@@ -310,16 +311,16 @@ class VipCollector(Collector):
         try:
             return parse_ip_addr_json(done.stdout)
         except FormatError as exc:
-            errors.append(ItemError(location, "parse_error", str(exc)))
+            errors.append(ItemError(location, reasons.PARSE_ERROR, str(exc)))
             return None
 
     def _request_dump(self, process: ProcessState | None, errors: list[ItemError]) -> int | None:
         """Signal keepalived for a fresh JSON dump (opt-in); the file's mtime (ns) before, or None if not sent."""
-        path = self.s.keepalived_json_file or ""
+        path = self.settings.keepalived_json_file or ""
         if process is None or process.pid is None or not process.running:  # collect() checked; belt and braces
             return None
         if self._signum is None:
-            self._signum = _json_signum(self.s.keepalived_json_signum)
+            self._signum = _json_signum(self.settings.keepalived_json_signum)
         try:
             before = os.stat(path).st_mtime_ns
         except OSError:
@@ -327,32 +328,32 @@ class VipCollector(Collector):
         try:
             os.kill(process.pid, self._signum)
         except OSError as exc:
-            errors.append(ItemError(self.s.keepalived_pid_file or "", "signal_failed", exc.strerror or str(exc)))
+            errors.append(ItemError(self.settings.keepalived_pid_file or "", "signal_failed", exc.strerror or str(exc)))
             return None
         return before
 
     def _read_json_dump(self, process: ProcessState | None, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
-        path = self.s.keepalived_json_file
+        path = self.settings.keepalived_json_file
         if not path:
             return ()
         before: int | None = None  # integer ns: a float would round and make the old dump look fresh
-        if self.s.keepalived_json_signal:
+        if self.settings.keepalived_json_signal:
             before = self._request_dump(process, errors)
             if before is None:
                 return ()
-        deadline = time.monotonic() + min(_SIGNAL_WAIT_SECONDS, float(self.s.timeout) / 2)
+        deadline = time.monotonic() + min(_SIGNAL_WAIT_SECONDS, float(self.settings.timeout) / 2)
         while True:  # bounded: one pass without signalling, else until the deadline
             problem: ItemError | None = None
             try:
                 stat = os.stat(path)
                 fresh = before is None or stat.st_mtime_ns > before
                 if fresh:
-                    text = Path(path).read_text(encoding="utf-8", errors="replace")
+                    text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
                     age = self.context.clock() - stat.st_mtime
-                    if age > float(self.s.keepalived_json_max_age):
+                    if age > float(self.settings.keepalived_json_max_age):
                         errors.append(ItemError(path, "stale_dump",
                                                 f"written {age:.0f}s ago (keepalived_json_max_age "
-                                                f"{float(self.s.keepalived_json_max_age):g}s); not used"))
+                                                f"{float(self.settings.keepalived_json_max_age):g}s); not used"))
                         return ()
                     return parse_keepalived_json(text, path)
                 problem = ItemError(path, "dump_timeout", "keepalived did not write a fresh dump in time")
@@ -361,7 +362,7 @@ class VipCollector(Collector):
                     return ()  # no dump, no signalling: nothing to say
                 problem = ItemError(path, "dump_timeout", "keepalived did not write a dump in time")
             except OSError as exc:
-                errors.append(ItemError(path, "read_error", exc.strerror or str(exc)))
+                errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
                 return ()
             except FormatError as exc:  # maybe half-written while we read: retry until the deadline
                 problem = ItemError(path, "unsupported_format", str(exc))
@@ -374,19 +375,19 @@ class VipCollector(Collector):
 
     def _read_notify_files(self, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
         out: list[VrrpInstance] = []
-        for path in self.s.keepalived_notify_files:
+        for path in self.settings.keepalived_notify_files:
             try:
-                text = Path(path).read_text(encoding="utf-8", errors="replace")
+                text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
                 mtime = os.stat(path).st_mtime
             except FileNotFoundError:
                 continue  # keepalived has not reported a transition yet
             except OSError as exc:
-                errors.append(ItemError(path, "read_error", exc.strerror or str(exc)))
+                errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
                 continue
             try:
                 out.append(parse_notify_state(text, path, mtime))
             except FormatError as exc:
-                errors.append(ItemError(path, "parse_error", str(exc)))
+                errors.append(ItemError(path, reasons.PARSE_ERROR, str(exc)))
         return tuple(out)
 
     # -- collect ------------------------------------------------------------------------------
@@ -395,7 +396,7 @@ class VipCollector(Collector):
         errors: list[ItemError] = []
         node = self.context.node_name
         vips = self._vips()
-        process = read_process_state(self.s.keepalived_pid_file) if self.s.keepalived_pid_file else None
+        process = read_process_state(self.settings.keepalived_pid_file) if self.settings.keepalived_pid_file else None
         if process is not None and not process.running:
             # a dead keepalived's dump and notify files hold its last state, not a current one
             instances: tuple[VrrpInstance, ...] = ()

@@ -1,4 +1,5 @@
-"""Endpoint probes dial once, also when verification fails, and reuse one SSL context per CA file.
+"""Endpoint probes dial once, also when verification fails, and reuse one SSL context per CA file;
+``check certs --output json`` is compact unless ``--pretty``.
 
 A real TLS server on loopback (tests/support/tls_servers.py) presents a leaf and an intermediate
 made by trustme; the chain a failed verifying handshake leaves behind is compared with what a
@@ -7,11 +8,13 @@ second, non-verifying handshake (the old way) is shown.
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 
 import trustme
 
+from tests.support.certs import check_certs
 from tests.support.tls_servers import TLSServer
 from watchtower.collectors.certsources.endpoints import (
     Endpoint,
@@ -73,3 +76,20 @@ def test_one_context_per_ca_file_until_the_file_changes(tmp_path: Path) -> None:
             assert isinstance(exc, FileNotFoundError)
         else:
             raise AssertionError("a missing CA file loaded")
+
+
+def test_check_certs_json_is_compact_unless_pretty(tmp_path: Path) -> None:
+    """Compact (one line, no spaces after separators) by default; --pretty indents; same document."""
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.crt"))
+    compact = check_certs(str(tmp_path / "ca.crt"), "--output", "json")
+    pretty = check_certs(str(tmp_path / "ca.crt"), "--output", "json", "--pretty")
+    assert compact.returncode == pretty.returncode == 0, compact.stderr
+    assert compact.stdout.count("\n") == 1 and '": ' not in compact.stdout
+    assert pretty.stdout.startswith('{\n  "')
+    first, second = json.loads(compact.stdout), json.loads(pretty.stdout)
+    first.pop("now"), second.pop("now")
+    for doc in (first, second):
+        for row in doc["certificates"]:
+            row.pop("seconds_left"), row.pop("lifetime_fraction_left")
+    assert first == second

@@ -93,7 +93,7 @@ def test_checks_catch_what_kubeadm_does_not(tmp_path):
 
 
 def test_lifetime_relative_findings_and_fixed_clock(tmp_path):
-    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     cert_dir = tmp_path / "certs"
     cert_dir.mkdir()
     for name, days in (("year", 365), ("quarter", 90), ("week", 6)):

@@ -171,7 +171,7 @@ def test_the_cache_holds_no_private_key_material(tree):
     warm = collector_for(tree)
     warm.collect()
     keys = [tree[0].issued[name].key_pem for name in tree[0].issued] + [(tree[1] / "leaf.key").read_bytes()]
-    records = [r for entry in warm.cache._entries.values() for r in entry.records]  # noqa: SLF001
+    records = [r for entry in warm.cache._entries.values() for r in entry.records]
     assert any(isinstance(r, CheckRecord) and r.check == "key_matches" for r in records)
     for record in records:
         assert isinstance(record, (CertRecord, CheckRecord)) or type(record).__name__ == "ItemError"

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import pytest
 from prometheus_client.core import Metric
@@ -349,7 +350,7 @@ class _unix_server:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.stop = threading.Event()
 
-    def __enter__(self) -> "_unix_server":
+    def __enter__(self) -> Self:
         self.sock.bind(self.path)
         self.sock.listen(4)
         self.sock.settimeout(0.1)

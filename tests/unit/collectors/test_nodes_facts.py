@@ -43,14 +43,14 @@ NODE_JSON = {
 
 def test_dict_and_client_model_give_the_same_facts() -> None:
     from_dict = node_facts(NODE_JSON)
-    model = client.ApiClient()._ApiClient__deserialize(NODE_JSON, "V1Node")  # noqa: SLF001 - the client's own JSON decoding
+    model = client.ApiClient()._ApiClient__deserialize(NODE_JSON, "V1Node")
     assert isinstance(model, client.V1Node)
     assert node_facts(model) == from_dict
     assert from_dict.roles == ("control-plane",)
     assert from_dict.ready == "unknown"
     assert from_dict.system_taints == (("node.kubernetes.io/unreachable", "NoExecute"), ("node.kubernetes.io/unreachable", "NoSchedule"))
     assert [c.type for c in from_dict.conditions] == ["Ready", "MemoryPressure", "DiskPressure", "KernelDeadlock"]
-    assert from_dict.condition("Ready").last_transition == datetime.datetime(2026, 11, 26, 10, tzinfo=datetime.timezone.utc).timestamp()
+    assert from_dict.condition("Ready").last_transition == datetime.datetime(2026, 11, 26, 10, tzinfo=datetime.UTC).timestamp()
     assert from_dict.problems == ("Ready=unknown", "DiskPressure", "cordoned")
 
 
@@ -95,7 +95,7 @@ def _exposition(families: tuple) -> str:
     registry = CollectorRegistry()
 
     class Fixed:
-        def collect(self):  # noqa: ANN202
+        def collect(self):
             return families
 
     registry.register(Fixed())

@@ -138,7 +138,8 @@ def test_settings_validate_vips_and_signal_needs_a_pid_file() -> None:
         from_mapping({"collectors": {"vip": {"vips": ["not-an-ip"]}}})
     with pytest.raises(ConfigError, match="keepalived_pid_file"):
         from_mapping({"collectors": {"vip": {"keepalived_json_signal": True, "keepalived_pid_file": None}}})
-    config = from_mapping({"collectors": {"vip": {"interval": "500ms", "keepalived_notify_files": ["/a"]}}})
+    config = from_mapping({"scheduling": {"min_interval": "500ms"},
+                           "collectors": {"vip": {"interval": "500ms", "keepalived_notify_files": ["/a"]}}})
     settings = config.collectors["vip"]
     assert isinstance(settings, VipSettings)
     assert settings.interval == 0.5 and settings.keepalived_notify_files == ("/a",)
