@@ -68,15 +68,13 @@ class NodesSettings(CollectorSettings):
 
     lifecycle: LifecycleSettings = dataclasses.field(default_factory=LifecycleSettings)
 
-    def validate(self, path: str) -> None:
-        super().validate(path)
-        if self.lifecycle.timeout >= self.timeout:
-            raise ConfigError(f"{path}.lifecycle.timeout", self.lifecycle.timeout,
-                              f"below the collector's timeout ({format_duration(self.timeout)})")
 
 
-def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.LifecycleSource:
-    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped)."""
+def make_source(s: LifecycleSettings, clock: Callable[[], float], budget: float | None = None) -> lc.LifecycleSource:
+    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped).
+
+    ``budget`` is the collector's own timeout: a fetch gets at most half of it, so a slow
+    endoflife.date never costs the node listing its run."""
     fetcher = None
     if s.source == "endoflife.date":
         import requests
@@ -84,7 +82,7 @@ def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.Lifecycl
         session = requests.Session()
         session.headers["User-Agent"] = "watchtower (kube-watchtower nodes collector)"
         fetcher = CachedFetcher(http_fetch(session), ttl=float(s.cache), retry=float(s.retry),
-                                timeout=float(s.timeout), clock=clock)
+                                timeout=min(float(s.timeout), budget / 2 if budget else float(s.timeout)), clock=clock)
     return lc.LifecycleSource(fetcher, s.url, snapshot=lc.load_snapshot(), static=lc.parse_static(s.static))
 
 
