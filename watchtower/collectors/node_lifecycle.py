@@ -51,9 +51,8 @@ class LifecycleSettings:
     def validate(self, path: str) -> None:
         try:
             lc.parse_static(self.static)
-        except ValueError as exc:
-            raise ConfigError(f"{path}.static.{str(exc).split(':')[0]}", "<see the message>",
-                              f"product → release line → {{eol: YYYY-MM-DD, extended: YYYY-MM-DD}} ({exc})") from None
+        except lc.StaticEntryError as exc:
+            raise ConfigError(f"{path}.static.{exc.where}", exc.value, exc.expected) from None
         if not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"{path}.url", self.url, "an http:// or https:// URL")
         if self.reminder_lead <= 0:
