@@ -18,6 +18,9 @@ so every leaf's chain is checked. The garbage collector is on, as in production.
 - ``certs_kept_bytes_per_cert_10k``: Python heap (tracemalloc) held after the second run by the
   collector and its last result, per certificate; baseline: the average PEM file size. Target
   <= 3072 bytes.
+- ``certs_json_10k_compact_vs_indented``: writing the ``check certs --output json`` document of the
+  10k scan as ``check certs`` now does by default (compact, json's C encoder) vs ``json.dump(indent=2)``
+  (its old output, now ``--pretty``) into a discarding stream. Target ratio <= 0.5.
 - ``certs_daemon_peak_rss_50k``: peak RSS (VmHWM) of a real ``watchtower run`` whose certs
   collector has scanned 50,000 distinct certificate files twice; baseline: the same daemon over
   an empty directory. Target <= 250 MB.
@@ -26,6 +29,7 @@ so every leaf's chain is checked. The garbage collector is on, as in production.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import statistics
 import tempfile
@@ -39,7 +43,8 @@ from bench import certdata, daemon
 from bench.harness import Line
 from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.certs import CertsCollector, CertsSettings
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings
 from watchtower.io.kube import KubeClientFactory
 
 SCALE = float(os.environ.get("WATCHTOWER_BENCH_CERTS_SCALE", "1"))  # < 1 only for the smoke test
@@ -91,6 +96,15 @@ def _timed(fn: object) -> tuple[float, object]:
     return time.perf_counter() - start, value
 
 
+def _json_seconds(doc: dict[str, object]) -> tuple[float, float]:
+    """Medians of 3: the document written compact (``check certs`` default) and indented (``--pretty``)."""
+    with open(os.devnull, "w") as sink:
+        compact = statistics.median(_timed(lambda: sink.write(json.dumps(doc, separators=(",", ":"))))[0]
+                                    for _ in range(3))
+        indented = statistics.median(_timed(lambda: json.dump(doc, sink, indent=2))[0] for _ in range(3))
+    return compact, indented
+
+
 def _kept_bytes(tree: Path) -> float:
     """Heap held by a collector and its last result after two runs (what the daemon keeps)."""
     gc.collect()
@@ -114,7 +128,7 @@ def _daemon_rss(tree: Path, work: Path) -> tuple[float, float]:
     def config(name: str, paths: list[str]) -> Path:
         collectors: dict[str, object] = {n: {"enabled": False} for n in REGISTRY}
         collectors["certs"] = {"enabled": True, "kubeadm": False, "paths": paths, "apiserver_endpoints": [],
-                               "interval": "2s", "timeout": "5m"}
+                               "interval": "30s", "timeout": "25s"}  # timeout < interval (issue 17)
         return daemon.write_config(work / f"{name}.yaml", {"collectors": collectors, "log": {"level": "warning"}})
 
     empty = work / "empty"
@@ -132,6 +146,7 @@ def run() -> list[Line]:
     series = len(check.metrics[0].samples)
     assert series == total and not check.errors, (series, total, check.errors[:3])
     assert field_loop(paths) == total + 6 and plain_loop(paths) == total  # 6 CAs
+    compact, indented = _json_seconds(dict(check.details))
     del check
     fields, plain, cold, warm = [], [], [], []
     for _ in range(ROUNDS):  # interleaved, so a busy moment hits both sides
@@ -156,6 +171,7 @@ def run() -> list[Line]:
         Line(f"certs_cold_scan_{n}_vs_plain_load", statistics.median(cold), "s", base_plain, "s"),
         Line(f"certs_warm_scan_{n}_vs_fields", statistics.median(warm), "s", base_fields, "s", "<= 1.3"),
         Line(f"certs_kept_bytes_per_cert_{n}", kept, "B", pem_size, "B", "<= 3072", target_on_value=True),
+        Line(f"certs_json_{n}_compact_vs_indented", compact, "s", indented, "s", "<= 0.5"),
         Line(f"certs_daemon_peak_rss_{big_n}", peak, "MB", idle, "MB", "<= 250", target_on_value=True),
     ]
 

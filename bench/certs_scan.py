@@ -56,7 +56,8 @@ from cryptography.x509.oid import NameOID
 from bench.harness import Line, median_seconds
 from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.certs import CertsCollector, CertsSettings
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings
 from watchtower.io.kube import KubeClientFactory
 from watchtower.pki import parse_certificates
 
@@ -69,7 +70,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _cert(cn: str, key: rsa.RSAPrivateKey, issuer: x509.Name, signer: rsa.RSAPrivateKey, ca: bool) -> bytes:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
@@ -113,14 +114,14 @@ def plain_loop(cert_files: list[Path], conf_files: list[Path]) -> int:
         cert = x509.load_pem_x509_certificate(path.read_bytes())
         found += cert.not_valid_after_utc.year > 0
     for path in conf_files:
-        doc = yaml.load(path.read_bytes(), Loader=_Loader)  # noqa: S506 - a safe loader
+        doc = yaml.load(path.read_bytes(), Loader=_Loader)
         data = base64.b64decode(doc["users"][0]["user"]["client-certificate-data"])
         found += x509.load_pem_x509_certificate(data).not_valid_after_utc.year > 0
     return found
 
 
 def _client_cert(path: Path) -> bytes:
-    doc = yaml.load(path.read_bytes(), Loader=_Loader)  # noqa: S506 - a safe loader
+    doc = yaml.load(path.read_bytes(), Loader=_Loader)
     return base64.b64decode(doc["users"][0]["user"]["client-certificate-data"])
 
 

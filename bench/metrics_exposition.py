@@ -60,7 +60,7 @@ def run() -> list[Line]:
     baseline = median_seconds(lambda: generate_latest(baseline_registry), repeat=7)
     # cold: every scrape right after a collector run (cache invalidated each time)
     def cold() -> None:
-        app.metrics._generation = -1  # noqa: SLF001 - force a re-render, as after a collector run
+        app.metrics._generation = -1
         app.metrics.render(None)
     cold_seconds = median_seconds(cold, repeat=7)
     warm_first = median_seconds(lambda: app.metrics.render(None), repeat=3, number=20)

@@ -84,7 +84,7 @@ def _lab_config(stack: contextlib.ExitStack, tmp: Path) -> dict:
     from tests.support.haproxy import HAProxyLab
     from tests.support.kubeadm_tree import KubeadmTree
 
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     tree = KubeadmTree(tmp / "etc-kubernetes", now - datetime.timedelta(days=200))
     certs_dir = tmp / "certs"
     for i in range(CERTIFICATES):
@@ -111,7 +111,7 @@ def _lab_config(stack: contextlib.ExitStack, tmp: Path) -> dict:
                       "kubeadm_root": str(tree.root), "endpoints": [f"127.0.0.1:{api.port}"],
                       "endpoint_timeout": "500ms", "secrets": {"enabled": True}},
             "apiserver": {**second, "ca_file": str(api.ca_file), "probe_timeout": "500ms", "probe_vips": False},
-            "nodes": {**second, "lifecycle": {"source": "snapshot"}},
+            "nodes": {**second, "lifecycle": {"source": "snapshot", "timeout": "500ms"}},
             "upgrade": {**second, "kubeadm_root": str(tree.root), "release_source": "static",
                         "static_latest": "v1.31.4", "release_timeout": "500ms", "state_file": str(tmp / "state.json")},
             "vip": {**second, "keepalived_json_file": None},

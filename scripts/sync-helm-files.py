@@ -11,9 +11,12 @@ copy differs, so CI catches a forgotten run. Usage: ``python3 scripts/sync-helm-
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART_FILES = ROOT / "helm" / "watchtower" / "files"
@@ -61,7 +64,33 @@ def sync_grafana_alerting() -> list[str]:
     return [f"updated {GRAFANA_ALERTING.relative_to(ROOT)}"]
 
 
+COLLECTOR_ROLES = CHART_FILES / "collectors.yaml"
+
+
+def collector_roles_yaml(registry: Mapping[str, Any] | None = None) -> str:
+    """files/collectors.yaml: each registered collector's roles and title, for the chart's presets."""
+    if registry is None:
+        sys.path.insert(0, str(ROOT))
+        from watchtower.app.registry import REGISTRY as registry  # the script runs from a bare checkout
+    lines = ["# Generated from watchtower.app.registry by scripts/sync-helm-files.py; do not edit.",
+             "# The role presets (templates/_helpers.tpl) switch each collector off in the roles it",
+             "# does not list, so `enabled: auto` never runs it in both the Deployment and the DaemonSet.",
+             "collectors:"]
+    for name, cls in registry.items():
+        roles = ", ".join(sorted(cls.roles))
+        lines.append(f"  {name}: {{roles: [{roles}], title: {json.dumps(cls.title)}}}")
+    return "\n".join(lines) + "\n"
+
+
+def sync_collector_roles() -> list[str]:
+    text = collector_roles_yaml()
+    if COLLECTOR_ROLES.is_file() and COLLECTOR_ROLES.read_text() == text:
+        return []
+    COLLECTOR_ROLES.write_text(text)
+    return [f"updated {COLLECTOR_ROLES.relative_to(ROOT)}"]
+
+
 if __name__ == "__main__":
-    for line in sync() + sync_grafana_alerting():
+    for line in sync() + sync_grafana_alerting() + sync_collector_roles():
         print(line)
     sys.exit(0)

@@ -131,7 +131,7 @@ def _openssl_leaf(work: Path, name: str, ca: Path, ca_key: Path, digest: str, *,
     return out
 
 
-def build(directory: Path) -> list[Case]:  # noqa: PLR0915 - one long list of cases, read top to bottom
+def build(directory: Path) -> list[Case]:
     """Write the corpus into ``directory`` and return its cases (paths are absolute)."""
     d = directory
     work = d / "_work"

@@ -171,11 +171,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "cluster": CLUSTER,
             "control_plane": {"vips": ["127.0.0.1"]},
             "kubernetes": {"kubeconfig": str(kube.write_kubeconfig(workdir / "kubeconfig"))},
+            "scheduling": {"min_interval": "250ms"},  # fast lab runs (the default floor is 1s)
             "collectors": {
                 "haproxy": {"enabled": True, "interval": "250ms", "stats_socket": str(haproxy.socket_path)},
                 "certs": {"enabled": True, "interval": "250ms", "kubeadm": True, "kubeadm_root": str(pki.root),
                           "kubelet_pki_dir": str(pki.kubelet_dir), "apiserver_endpoints": []},
-                "apiserver": {"enabled": True, "interval": "250ms", "timeout": "2s", "probe_timeout": "1s",
+                "apiserver": {"enabled": True, "interval": "1s", "timeout": "900ms", "probe_timeout": "800ms",
                               "port": kube.port, "ca_file": str(kube.ca_file),
                               "token_file": str(workdir / "kube-token")},
                 "nodes": {"enabled": True, "interval": "250ms", "lifecycle": {"source": "snapshot"}},

@@ -160,7 +160,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         am_config = alertmanager_config_for_test(workdir / "am", mail.port, webhooks, SECRETS)
         ports = {"a": (free_port(), free_port()), "b": (free_port(), free_port())}  # (web, gossip)
         rules = rules_without_for(workdir / "rules")
-        watchtower_config = {"cluster": CLUSTER, "collectors": {
+        watchtower_config = {"cluster": CLUSTER, "scheduling": {"min_interval": "250ms"}, "collectors": {
             "certs": {"interval": "250ms", "kubeadm": False, "apiserver_endpoints": [], "paths": [str(certs / "*.pem")]},
             **{name: {"enabled": False} for name in ("apiserver", "vip", "haproxy", "etcd", "nodes", "upgrade", "grafana")},
         }}

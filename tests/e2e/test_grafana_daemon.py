@@ -43,7 +43,7 @@ def daemon(tmp_path: Path) -> Iterator[tuple[str, GrafanaAPIServer, subprocess.P
     (tmp_path / "slack").write_text(SLACK_SECRET + "\n")
     collectors = {name: {"enabled": False} for name in REGISTRY if name != "grafana"}
     collectors["grafana"] = {
-        "enabled": True, "interval": "2s", "timeout": "4s", "retry_max_delay": "1s", "request_timeout": "2s",
+        "enabled": True, "interval": "2s", "timeout": "1900ms", "retry_max_delay": "1s", "request_timeout": "1500ms",
         "url": grafana.url, "token_file": str(tmp_path / "token"), "dashboards_dir": str(dashboards),
         "alerts_dir": str(alerts), "email_addresses": ["oncall@example.org"], "slack_webhook_file": str(tmp_path / "slack"),
     }

@@ -113,7 +113,7 @@ def blind_daemon(tmp_path: Path):
 
 
 def test_browser_shows_a_blind_watchtower_as_unknown(blind_daemon, tmp_path: Path) -> None:
-    url, proc = blind_daemon
+    url, _proc = blind_daemon
     api = requests.get(url + "/api/status", timeout=5).json()
     assert api["status"] == "unknown" and api["collectors"] == []
     blind = api["blind"]

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.support.services import free_port
@@ -270,7 +270,7 @@ class GrafanaAPIServer:
             self.state = GrafanaState()
             self.restarts += 1
 
-    def __enter__(self) -> GrafanaAPIServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -872,7 +872,7 @@ def _handler_for(api: GrafanaAPIServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "Grafana"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _serve(self) -> None:
@@ -895,4 +895,4 @@ def _handler_for(api: GrafanaAPIServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-__all__ = ["ApiError", "GrafanaAPIServer", "LoggedRequest", "REDACTED", "interpolate", "pre_save"]
+__all__ = ["REDACTED", "ApiError", "GrafanaAPIServer", "LoggedRequest", "interpolate", "pre_save"]

@@ -136,3 +136,18 @@ def test_tls_and_basic_auth(running, tmp_path) -> None:
     assert requests.get(f"{base}/healthz", verify=str(ca_file), timeout=2).status_code == 200
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{base}/healthz", timeout=2)  # not trusted by the system store
+
+
+def test_every_collector_failing_is_blind_and_unknown(running) -> None:
+    registry = {c.name: c for c in (tc.RaisingCollector,)}
+    base = running(registry, _config(tuple(registry)))
+    wait_for(lambda: requests.get(f"{base}/api/status", timeout=2).json()["collectors"][0]["ran"], 5, what="a run")
+    status = requests.get(f"{base}/api/status", timeout=2).json()
+    assert status["status"] == "unknown"
+    assert status["blind"]["reason"] == "every enabled collector failed its last run"
+    assert status["blind"]["collectors"] == [{"name": "raising", "why": "failed (exception): RuntimeError: disk on fire"}]
+    page = requests.get(f"{base}/", timeout=2).text
+    assert "<h1>UNKNOWN</h1>" in page and "Why watchtower is blind" in page
+    samples = _samples(requests.get(f"{base}/metrics", timeout=2).text)
+    assert samples[("watchtower_collector_enabled", (("collector", "raising"),))] == 1
+    assert samples[("watchtower_collector_interval_seconds", (("collector", "raising"),))] == 0.2

@@ -36,7 +36,7 @@ def _etcd_version() -> str:
 
 def _etcd_config(member: EtcdMember, cert: str, key: str) -> dict:
     return {"collectors": {"etcd": {
-        "enabled": True, "interval": f"{INTERVAL}s", "timeout": "3s", "request_timeout": "1s",
+        "enabled": True, "interval": f"{INTERVAL}s", "timeout": "950ms", "request_timeout": "800ms",
         "endpoints": [member.client_url, member.metrics_url],
         "ca_file": member.certs.ca_file, "cert_file": cert, "key_file": key,
     }}}

@@ -81,7 +81,7 @@ def test_check_certs_deadline_prints_what_it_has_and_names_what_hung(tmp_path: P
 
 
 def _certs_state(daemon: WatchtowerDaemon) -> dict:
-    status = json.loads(daemon._get("/api/status")[1])  # noqa: SLF001 - the test helper's GET
+    status = json.loads(daemon._get("/api/status")[1])
     return next(c for c in status["collectors"] if c["name"] == "certs")
 
 

@@ -77,14 +77,14 @@ def wait_both(daemons: dict[str, WatchtowerDaemon], predicate, since: float, tim
 def test_killed_backend_goes_down_with_its_check_status_and_comes_back(lab: HAProxyLab, tmp_path: Path) -> None:
     password_file = tmp_path / "stats-password"
     password_file.write_text(STATS_PASSWORD + "\n")
-    common = {"enabled": True, "interval": f"{INTERVAL}s", "timeout": "2s", "request_timeout": "500ms"}
+    common = {"enabled": True, "interval": f"{INTERVAL}s", "timeout": "900ms", "request_timeout": "500ms"}
     http_cfg = {"collectors": {"haproxy": {**common, "stats_url": lab.stats_url, "username": STATS_USER,
                                            "password_file": str(password_file)}}}
     socket_cfg = {"collectors": {"haproxy": {**common, "stats_socket": str(lab.socket_path)}}}
     with WatchtowerDaemon(tmp_path, http_cfg, "wt-http") as via_http, \
             WatchtowerDaemon(tmp_path, socket_cfg, "wt-socket") as via_socket:
         daemons = {"http ;csv": via_http, "unix socket": via_socket}
-        all_up = lambda s: all(server_state(s, n)[:2] == (1, "UP") for n in lab.names)  # noqa: E731
+        all_up = lambda s: all(server_state(s, n)[:2] == (1, "UP") for n in lab.names)
         wait_both(daemons, all_up, time.monotonic(), 15)
         for daemon in daemons.values():
             samples = daemon.metrics()
@@ -195,7 +195,11 @@ def test_check_command_shows_the_down_server_and_exits_1(lab: HAProxyLab, tmp_pa
                                "--collector", "haproxy", *extra],
                               cwd=REPO, env=python_env(), capture_output=True, text=True, timeout=60)
 
-    done = wait_for(lambda: (lambda d: d if d.returncode == 1 else None)(check()), 10, what="exit status 1")
+    def exited_1() -> subprocess.CompletedProcess[str] | None:
+        done = check()
+        return done if done.returncode == 1 else None
+
+    done = wait_for(exited_1, 10, what="exit status 1")
     row = next(line for line in done.stdout.splitlines() if line.startswith("apiservers") and "apiserver3" in line)
     assert row.split()[:4] == ["apiservers", "apiserver3", "DOWN", "L4CON"], done.stdout
     assert "WARNING" in done.stdout and "Layer4 connection problem" in done.stdout

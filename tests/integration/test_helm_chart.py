@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import runpy
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -500,9 +501,8 @@ def _mounted(path: str, mounts: list[dict[str, Any]]) -> dict[str, Any] | None:
     best = None
     for mount in mounts:
         root = mount["mountPath"].rstrip("/")
-        if path == root or path.startswith(root + "/"):
-            if best is None or len(root) > len(best["mountPath"]):
-                best = mount
+        if (path == root or path.startswith(root + "/")) and (best is None or len(root) > len(best["mountPath"])):
+            best = mount
     return best
 
 
@@ -533,7 +533,7 @@ def test_every_file_the_configs_name_is_mounted(values: dict) -> None:
 
 
 def test_metrics_basic_auth_in_both_roles_and_the_service_monitor(full_docs: list) -> None:
-    for config_name, text in rendered_configs(full_docs).items():
+    for text in rendered_configs(full_docs).values():
         auth = yaml.safe_load(text)["server"]["basic_auth"]
         assert auth == {"username": "prometheus", "password_file": "/etc/watchtower/secrets/metrics-auth/password"}
     for workload in workloads(full_docs):
@@ -564,6 +564,27 @@ def test_roles_never_collect_the_same_thing_twice(full_docs: list) -> None:
             assert cluster["certs"]["kubeadm"] is False and "endpoints" not in node["certs"]
             continue
         assert len(on) == 1, f"{collector} runs in {on}"
+
+
+def test_each_role_runs_exactly_the_collectors_that_declare_it(docs: list) -> None:
+    """The presets come from the collectors' declared roles (files/collectors.yaml), not a hand list."""
+    from watchtower.app.registry import REGISTRY
+
+    configs = {n: yaml.safe_load(t)["collectors"] for n, t in rendered_configs(docs).items()}
+    for role, config in (("cluster", configs[f"{FULLNAME}-cluster-config"]), ("node", configs[f"{FULLNAME}-node-config"])):
+        assert set(config) == set(REGISTRY), role
+        for name, cls in REGISTRY.items():
+            off = config[name].get("enabled") is False
+            if role not in cls.roles:
+                assert off, f"{name} runs in the {role} role it does not declare"
+            elif name != "grafana":  # the provisioner is off until grafana.provisioner.url is set
+                assert not off, f"{name} declares {role} but is off there"
+
+
+def test_chart_collector_roles_equal_the_registry() -> None:
+    sync = runpy.run_path(str(ROOT / "scripts" / "sync-helm-files.py"), run_name="sync")
+    assert (CHART / "files" / "collectors.yaml").read_text() == sync["collector_roles_yaml"](), \
+        "run scripts/sync-helm-files.py: files/collectors.yaml differs from the registry"
 
 
 def test_config_check_catches_a_typo_passed_through_values(tmp_path: Path) -> None:
@@ -761,7 +782,7 @@ def test_grafana_alerting_config_map(full_docs: list) -> None:
     alerting = one(full_docs, "ConfigMap", f"{FULLNAME}-grafana-alerting")
     assert alerting["metadata"]["labels"]["grafana_alert"] == "1"
     sources = sorted((CHART / "files" / "grafana-alerting").glob("*.yaml"))
-    assert sorted((alerting.get("data") or {})) == [p.name for p in sources]
+    assert sorted(alerting.get("data") or {}) == [p.name for p in sources]
     for source in sources:
         assert yaml.safe_load(alerting["data"][source.name]) == yaml.safe_load(source.read_text())
 

@@ -106,11 +106,12 @@ def _watchtower_conf(node: Node) -> str:
         f"node_name: {node.name}",
         "control_plane:",
         f"  vips: ['{VIP}']",
+        "scheduling: {min_interval: 100ms}",
         "collectors:",
         "  vip:",
         "    enabled: true",
         f"    interval: {int(INTERVAL * 1000)}ms",
-        "    timeout: 2s",
+        f"    timeout: {int(INTERVAL * 900)}ms",
         f"    keepalived_pid_file: {node.ka_pid_file}",
     ]
     if node.name in JSON_NODES:

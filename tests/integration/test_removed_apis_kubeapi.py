@@ -222,3 +222,49 @@ def test_every_configured_apiserver_is_scraped(tmp_path: Path, kube_api: KubeAPI
     assert one(m, "watchtower_removed_api_minors_until_removal", group="policy", version="v1beta1",
                kind="PodSecurityPolicy", removed_in="1.25", replacement="") == 1
     assert [r.auth for r in kube_api.requests if r.path == "/metrics"] == ["token", "token"]
+
+
+def test_plan_upgrade_lists_the_blocker_on_the_1_16_hop_only(tmp_path: Path, kube_api: KubeAPIServer) -> None:
+    """`watchtower plan upgrade` on a v1.15 cluster (latest v1.18): three hops, the extensions/v1beta1
+    Deployment on the 1.16 hop and on no later one; the same plan in `check --output json`."""
+    import datetime
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.support.kubeadm_tree import UTC, KubeadmTree
+    from tests.support.release_server import ReleaseServer
+
+    lc.serve_1_15(kube_api)
+    kube_api.add_configmap("kube-system", "kubeadm-config", {"ClusterConfiguration": "kubernetesVersion: v1.15.12\n"})
+    lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
+    lc.add_deployment(kube_api, "shop", "api", "apps/v1")
+    root = tmp_path / "etc-kubernetes"
+    KubeadmTree(root, datetime.datetime(2019, 1, 10, tzinfo=UTC)).control_plane(
+        datetime.datetime.now(UTC) - datetime.timedelta(days=20))
+    files = {"/release/stable.txt": b"v1.18.20\n", **{f"/release/stable-1.{m}.txt": f"v1.{m}.9\n".encode() for m in (15, 16, 17, 18)}}
+    with ReleaseServer(files) as server:
+        config = tmp_path / "watchtower.yaml"
+        config.write_text(yaml.safe_dump({
+            "kubernetes": {"kubeconfig": str(kube_api.write_kubeconfig(tmp_path / "kc"))},
+            "collectors": {"upgrade": {"release_base_url": f"{server.url}/release", "kubeadm_root": str(root)},
+                           "nodes": {"enabled": False}, "removed_apis": {"apiserver_metrics": False}},
+        }))
+        repo = Path(__file__).resolve().parents[2]
+        done = subprocess.run([sys.executable, "-m", "watchtower", "plan", "upgrade", "--output", "json", "--config", str(config)],
+                              cwd=repo, capture_output=True, text=True, timeout=60)
+        doc = json.loads(done.stdout)
+        assert doc["removed_api_data"] is True and doc["errors"] == [], done.stdout + done.stderr
+        hops = {h["minor"]: [b["detail"] for b in h["blockers"] if b["kind"] == "removed_api"] for h in doc["hops"]}
+        assert hops == {"1.16": ["shop/legacy-web (live)"], "1.17": [], "1.18": []}
+        assert done.returncode >= 1 and any("hops have blockers: 1.16 (1)" in r for r in doc["reasons"])
+        table = subprocess.run([sys.executable, "-m", "watchtower", "plan", "upgrade", "--config", str(config)],
+                               cwd=repo, capture_output=True, text=True, timeout=60).stdout
+        assert "BLOCKER: 1 object(s) use extensions/v1beta1 Deployment (removed in 1.16): migrate to apps/v1" in table, table
+        checked = subprocess.run([sys.executable, "-m", "watchtower", "check", "--output", "json", "--config", str(config),
+                                  "--collector", "upgrade", "--collector", "removed_apis"],
+                                 cwd=repo, capture_output=True, text=True, timeout=60)
+        plan = json.loads(checked.stdout)["plan"]
+        assert [(h["minor"], len(h["blockers"])) for h in plan["hops"]] == [("1.16", 1), ("1.17", 0), ("1.18", 0)]

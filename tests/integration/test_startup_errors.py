@@ -113,3 +113,48 @@ def test_unreadable_basic_auth_secret_names_the_file_not_the_value(tmp_path: Pat
     config = _config(tmp_path, f"server: {{listen: '127.0.0.1:{free_port()}', basic_auth: "
                                f"{{username: u, password_file: {tmp_path / 'absent'}}}}}\n")
     _one_line_exit_2(_watchtower("run", "--config", config), str(tmp_path / "absent"))
+def test_huge_interval_is_refused_by_config_check_and_run(tmp_path: Path) -> None:
+    config = _config(tmp_path, "collectors: {certs: {interval: 99999999999d}}\n")
+    for command in (["run", "--config", config], ["config", "check", config]):
+        _one_line_exit_2(_watchtower(*command), "collectors.certs.interval")
+
+
+
+
+# -- bad configs: exit 2 naming the field, never echoing a secret ---------------------------------
+
+
+BAD_CONFIGS = [
+    ("cluster: a\ncluster: b\n", "cluster", "duplicate"),
+    ("collectors:\n  certs: {interval: 1m}\ncollectors:\n  vip: {interval: 1m}\n", "collectors", "duplicate"),
+    ("collectors: {certs: {interval: 1ms}}\n", "collectors.certs.interval", "1s"),
+    ("collectors: {certs: {interval: 8d}}\n", "collectors.certs.interval", "7d"),
+    ("collectors: {certs: {interval: 1m, timeout: 2m}}\n", "collectors.certs.timeout", "interval"),
+    ("collectors: {certs: {interval: 1m, timeout: 0s}}\n", "collectors.certs.timeout", ""),
+    ("collectors: {certs: {endpoint_timeout: 0s}}\n", "collectors.certs.endpoint_timeout", ""),
+    ("collectors: {certs: {warning_before: 7d, critical_before: 30d}}\n", "collectors.certs.critical_before", ""),
+    ("collectors: {certs: {warning_fraction: 0.05, critical_fraction: 0.2}}\n", "collectors.certs.critical_fraction",
+     ""),
+    ("kubernetes: {request_timeout: 0}\n", "kubernetes.request_timeout", ""),
+    (f"server: {{basic_auth: 'prom:{SECRET}'}}\n", "server.basic_auth", ""),
+    (f"server: {{basic_auth: {{username: prom, password: {SECRET}}}}}\n", "server.basic_auth.password", ""),
+    (f"server: {{basic_auth: {{username: prom, password_file: {{value: {SECRET}}}}}}}\n",
+     "server.basic_auth.password_file", ""),
+    (f"server: {{basic_auth: {{username: prom, password_file: [{SECRET}]}}}}\n",
+     "server.basic_auth.password_file", ""),
+    (f"server: {{basic_auth: {{username: prom, password_env: '{SECRET}'}}}}\n",
+     "server.basic_auth.password_env", "variable name"),
+    (f"server: {{basic_auth: {{username: prom, password_file: 'hunter2 {SECRET}'}}}}\n",
+     "server.basic_auth.password_file", "path"),
+    (f"server: {{basic_auth: {{username: prom, password_env: X, password_file: {SECRET}}}}}\n",
+     "server.basic_auth.password", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "field", "hint"), BAD_CONFIGS)
+def test_bad_config_exits_2_naming_the_field_without_the_secret(tmp_path: Path, text: str, field: str,
+                                                                 hint: str) -> None:
+    config = _config(tmp_path, text)
+    for command in (["config", "check", config], ["run", "--config", config]):
+        line = _one_line_exit_2(_watchtower(*command), field, hint)
+        assert SECRET not in line

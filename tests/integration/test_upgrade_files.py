@@ -14,7 +14,8 @@ from tests.support.expo import one, samples
 from tests.support.kubeadm_tree import UTC, KubeadmTree
 from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.upgrade import UpgradeCollector, render_check
+from watchtower.collectors.upgrade import UpgradeCollector
+from watchtower.collectors.upgrade.export import render_check
 from watchtower.io.kube import KubeClientFactory
 
 DAY = 86400.0
@@ -53,8 +54,8 @@ def test_inferred_from_the_apiserver_certificate_and_deadline_before_due(tmp_pat
     assert "watchtower_kubernetes_minors_behind" not in m
     # due (2026-12-01) comes before the deadline, but the deadline is within the reminder lead
     assert [(f.subject, f.severity.label, f.message) for f in result.findings if f.subject == "certificates"] == [
-        ("certificates", "critical", "admin.conf expires 2026-12-10 (in 14 days): upgrade now (it renews the "
-                                     "kubeadm certificates) or run kubeadm certs renew")]
+        ("certificates", "critical", ("admin.conf expires 2026-12-10 (in 14 days): upgrade now (it renews the "
+                                     "kubeadm certificates) or run kubeadm certs renew"))]
     lines = render_check(result.details)
     assert lines[0] == "UPGRADE"
     row = {line.split("  ")[1].strip(): line for line in lines[1:]}

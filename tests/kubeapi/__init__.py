@@ -6,4 +6,4 @@ for examples driven through the official ``kubernetes`` client.
 
 from tests.kubeapi.server import Identity, Knobs, KubeAPIServer, RecordedRequest
 
-__all__ = ["Identity", "KubeAPIServer", "Knobs", "RecordedRequest"]
+__all__ = ["Identity", "Knobs", "KubeAPIServer", "RecordedRequest"]

@@ -35,8 +35,8 @@ DEFAULT_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system"
 
 def timestamp(moment: datetime.datetime | None = None) -> str:
     """RFC 3339 in UTC with second precision, the format of every apiserver timestamp."""
-    moment = moment or datetime.datetime.now(datetime.timezone.utc)
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moment = moment or datetime.datetime.now(datetime.UTC)
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def condition_status(value: bool | str | None) -> str:
@@ -167,7 +167,7 @@ def _b64(value: bytes | str) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def secret(namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None,  # noqa: A002 - Kubernetes' field name
+def secret(namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None,
            labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A Secret; ``data`` values are raw bytes and are base64-encoded as the API does."""
     body: dict[str, Any] = {"metadata": {"name": name, "namespace": namespace}, "type": type}

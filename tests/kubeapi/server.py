@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import trustme
@@ -138,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base class signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence: requests are in ``KubeAPIServer.requests``."""
 
 
@@ -258,7 +258,7 @@ class KubeAPIServer:
         if thread is not None:
             thread.join(5)
 
-    def __enter__(self) -> KubeAPIServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -286,7 +286,7 @@ class KubeAPIServer:
         self._stores["nodes"].raw(None, name)  # 404-style error if it does not exist
         return self.add_node(name, **{**self._node_args.get(name, {}), **changes})
 
-    def add_secret(self, namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None,  # noqa: A002
+    def add_secret(self, namespace: str, name: str, *, type: str = "kubernetes.io/tls", data: Mapping[str, bytes | str] | None = None,
                    labels: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Create or replace a Secret (raw ``data`` values; they are base64-encoded here)."""
         self._ensure_namespace(namespace)

@@ -16,7 +16,7 @@ import threading
 import time
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -47,7 +47,7 @@ class _MailHandler:
     def __init__(self, sink: MailSink) -> None:
         self.sink = sink
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         auth = session.auth_data if session.authenticated else None
         login = auth.login.decode() if isinstance(auth, LoginPassword) else None
@@ -95,7 +95,7 @@ class MailSink:
         with self._lock:
             return list(self._messages)
 
-    def __enter__(self) -> MailSink:
+    def __enter__(self) -> Self:
         self._controller.start()
         return self
 
@@ -120,10 +120,10 @@ class WebhookSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8", "replace")
                 try:
                     body: Any = json.loads(raw)
@@ -148,7 +148,7 @@ class WebhookSink:
         with self._lock:
             return [p for p in self._posts if path is None or p.path == path]
 
-    def __enter__(self) -> WebhookSink:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -13,6 +13,7 @@ import platform
 import signal
 import subprocess
 from pathlib import Path
+from typing import Self
 
 import trustme
 
@@ -95,7 +96,7 @@ class EtcdMember:
         if self.process is not None:
             stop(self.process, signal.SIGTERM)
 
-    def __enter__(self) -> EtcdMember:
+    def __enter__(self) -> Self:
         self.start(wait_healthy=len(self.peer_ports) == 1)
         return self
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Self
 
 import trustme
 
@@ -88,7 +89,7 @@ listen stats
         """SIGKILL one backend, like a crashed apiserver; returns once it is gone."""
         stop(self.backends.pop(index), signal.SIGKILL)
 
-    def __enter__(self) -> HAProxyLab:
+    def __enter__(self) -> Self:
         haproxy = require_binary("haproxy")
         try:
             self._certs()

@@ -15,7 +15,7 @@ import sys
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_name_text = "backend"
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         body = b"ok" if self.path == "/healthz" else self.server_name_text.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
@@ -23,7 +23,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

@@ -30,7 +30,7 @@ PrivateKey = ec.EllipticCurvePrivateKey
 
 
 def utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
 def new_key() -> PrivateKey:

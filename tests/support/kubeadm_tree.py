@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 YEAR = datetime.timedelta(days=365)
 
 

@@ -83,7 +83,7 @@ class NetnsClient:
 
     def get(self, url: str, timeout: float = 2.0) -> str:
         def fetch() -> str:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - test URL
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 return response.read().decode("utf-8")
 
         return self._pool.submit(fetch).result(timeout=timeout + 5)

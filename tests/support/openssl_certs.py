@@ -38,7 +38,7 @@ def openssl(*args: str, cwd: Path | None = None) -> str:
 
 
 def _stamp(when: datetime.datetime) -> str:
-    return when.astimezone(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
+    return when.astimezone(datetime.UTC).strftime("%Y%m%d%H%M%SZ")
 
 
 class OpenSSLCA:
@@ -70,7 +70,7 @@ class OpenSSLCA:
         args = ["ca", "-batch", "-notext", "-config", str(self.work / "ca.cnf"), "-keyfile", str(self.key),
                 "-cert", str(self.cert), "-in", str(csr), "-out", str(out)]
         if start is not None or end is not None:
-            now = datetime.datetime.now(datetime.timezone.utc)
+            now = datetime.datetime.now(datetime.UTC)
             args += ["-startdate", _stamp(start or now - datetime.timedelta(hours=1)),
                      "-enddate", _stamp(end or now + datetime.timedelta(days=days or 365))]
         else:
@@ -84,5 +84,5 @@ def openssl_facts(path: Path, inform: str = "PEM") -> tuple[datetime.datetime, s
     out = openssl("x509", "-in", str(path), "-inform", inform, "-noout", "-enddate", "-serial")
     fields = dict(line.split("=", 1) for line in out.strip().splitlines())
     not_after = datetime.datetime.strptime(fields["notAfter"], "%b %d %H:%M:%S %Y GMT").replace(
-        tzinfo=datetime.timezone.utc)
+        tzinfo=datetime.UTC)
     return not_after, fields["serial"]

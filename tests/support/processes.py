@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -89,7 +89,7 @@ class WatchtowerDaemon:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> WatchtowerDaemon:
+    def __enter__(self) -> Self:
         self.process = start_python_module(
             "watchtower", ["run", "--config", str(self.config_path), "--listen", f"127.0.0.1:{self.port}"], self.log)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class ReleaseServer:
@@ -22,7 +23,7 @@ class ReleaseServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 owner.requests.append(self.path)
                 mode = owner.mode
                 if mode == "slow":
@@ -49,7 +50,7 @@ class ReleaseServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (its timeout): expected in the slow modes
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -68,7 +69,7 @@ class ReleaseServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> ReleaseServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -13,6 +13,7 @@ import ssl
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 
 class TLSServer:
@@ -29,6 +30,7 @@ class TLSServer:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.handshakes = 0
+        self.connections = 0  # accepted TCP connections (a client that rejects the chain still dialled)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"tls-{name}", daemon=True)
 
@@ -40,10 +42,11 @@ class TLSServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return
+            self.connections += 1
             conn.settimeout(5)
             try:
                 with self.context.wrap_socket(conn, server_side=True):
@@ -53,7 +56,7 @@ class TLSServer:
             finally:
                 conn.close()
 
-    def __enter__(self) -> TLSServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -74,7 +77,7 @@ class SilentServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def __enter__(self) -> SilentServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

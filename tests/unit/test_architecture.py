@@ -33,8 +33,8 @@ def _lint_copy(tmp_path: Path, edit: tuple[str, str]) -> subprocess.CompletedPro
     with (tmp_path / module).open("a", encoding="utf-8") as f:
         f.write("\n" + line + "\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    lint = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports; "
-                                  "sys.exit(lint_imports(no_cache=True, no_logo=True))"]
+    lint = [sys.executable, "-c", ("import sys; from importlinter.cli import lint_imports; "
+                                  "sys.exit(lint_imports(no_cache=True, no_logo=True))")]
     return subprocess.run(lint, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
 
 

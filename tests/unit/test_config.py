@@ -82,7 +82,7 @@ def test_render_redacts_secrets_and_round_trips(tmp_path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("topsecret")
     file = tmp_path / "c.yaml"
-    file.write_text(f"server:\n  basic_auth: {{username: prom, password_file: {pw}}}\ncollectors:\n  demo: {{interval: 14d}}\n")
+    file.write_text(f"server:\n  basic_auth: {{username: prom, password_file: {pw}}}\ncollectors:\n  demo: {{interval: 6d}}\n")
     config = config_mod.load(file, REGISTRY)
     shown = config_mod.render(config)
     assert "topsecret" not in shown
@@ -90,7 +90,7 @@ def test_render_redacts_secrets_and_round_trips(tmp_path) -> None:
     again = tmp_path / "again.yaml"
     again.write_text(shown)
     assert config_mod.load(again, REGISTRY) == config
-    assert yaml.safe_load(shown)["collectors"]["demo"]["interval"] == "14d"
+    assert yaml.safe_load(shown)["collectors"]["demo"]["interval"] == "6d"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -74,7 +74,7 @@ def test_collector_that_hung_once_succeeds_on_the_next_run() -> None:
             return super().collect()
 
     try:
-        runner, first, store = _run(OnceHanging, timeout=0.2)
+        runner, first, _store = _run(OnceHanging, timeout=0.2)
         assert first.failure_reason == "timeout" and "/fifo/that/hangs.crt" in first.failure_detail
         second = runner.run_once()
         assert second.success, second

@@ -100,7 +100,7 @@ def test_rows_are_bounded() -> None:
 
 
 def test_residual_time() -> None:
-    now = datetime.datetime(2026, 11, 26, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
     assert residual("2027-11-26T00:00:00Z", now) == "365d"
     assert residual("2026-11-26T05:30:00Z", now) == "5h"
     assert residual("2026-11-25T00:00:00Z", now) == "expired"

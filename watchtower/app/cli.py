@@ -14,13 +14,14 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from watchtower import __version__
+from watchtower.app import check_certs, report
 from watchtower.app import config as config_mod
-from watchtower.app import report
 from watchtower.app.daemon import Daemon, make_context, select_collectors
 from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
 from watchtower.app.logsetup import setup_logging
@@ -35,7 +36,7 @@ from watchtower.core.formatting import format_table
 from watchtower.core.results import Status
 from watchtower.core.settings import ConfigError, SecretUnavailable, StartupError
 
-EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_STARTUP = 2  # like a bad config: systemd's RestartPreventExitStatus=2 does not restart-loop on it
 CHECK_EXIT_HELP = """exit status (the monitoring-plugins convention):
@@ -89,10 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this collector (repeatable)")
     check.set_defaults(func=cmd_check)
     check_sub = check.add_subparsers(dest="check_target", metavar="TARGET")
-    for cls in _registry().values():  # e.g. `watchtower check certs PATH...` from the certs collector
-        add_command = getattr(cls, "add_check_command", None)
-        if add_command is not None:
-            add_command(check_sub, common, _context_for)
+    check_certs.add_command(check_sub, common, _context_for)  # `watchtower check certs PATH...`
 
     cfg = sub.add_parser("config", help="validate or show the configuration",
                          description="Validate a config file, or print the effective configuration.")
@@ -164,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
     try:
         daemon = Daemon(config, listen=args.listen)
+        daemon.handle_signals()
         daemon.bind()  # before any log line: a start-up failure is the only line printed
     except (ConfigError, SecretUnavailable, StartupError):
         raise
@@ -249,7 +248,8 @@ def render_check_table(
                 lines += section + [""]
     upgrade = doc["details"].get("upgrade")
     if upgrade:  # the same plan as `watchtower plan upgrade` and the status page
-        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time())) + [""]
+        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time(),
+                                               doc["details"].get("removed_apis"))) + [""]
     findings = report.findings(view)
     if findings:
         rows = [(paint(f.severity.label.upper(), f.severity, color), f.section, f.subject, f.message)
@@ -297,6 +297,8 @@ def status_reasons(doc: Mapping[str, Any], limit: int = 10) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if not sys.warnoptions:  # libraries' Python warnings are for their developers, not the terminal;
+        warnings.simplefilter("ignore")  # `python -W default -m watchtower ...` shows them again
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

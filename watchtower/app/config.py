@@ -18,9 +18,10 @@ import yaml
 from watchtower.app.httpserver import Limits
 from watchtower.app.registry import REGISTRY
 from watchtower.collectors.base import Collector
+from watchtower.core.formatting import split_host_port
 from watchtower.core.regularfile import read_regular_text
 from watchtower.core.sections import CollectorSettings, ControlPlaneConfig, KubernetesConfig
-from watchtower.core.settings import ConfigError, Seconds, SecretRef, bind, to_plain
+from watchtower.core.settings import ConfigError, Seconds, SecretRef, bind, format_duration, to_plain
 
 _LIMITS = Limits()
 
@@ -31,15 +32,9 @@ MAX_CONFIG_BYTES = 1 << 20
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → (host, port). Raises ValueError."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ValueError(f"not HOST:PORT: {text!r}")
-    port = int(port_text)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range: {port}")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, port
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6; no host: all addresses; port 0: any free one). Raises ValueError."""
+    host, port = split_host_port(text, allow_zero=True)
+    return host or "0.0.0.0", port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +95,27 @@ class LogConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SchedulingConfig:
+    """Bounds on every collector's ``interval``: a 1 ms interval burns a core and floods the log, and
+    an interval of centuries overflows the scheduler. Tests and labs may lower ``min_interval``."""
+
+    min_interval: Seconds = Seconds(1)
+    max_interval: Seconds = Seconds(7 * 86400)
+
+    def validate(self, path: str) -> None:
+        if not MIN_INTERVAL_FLOOR <= self.min_interval <= self.max_interval:
+            raise ConfigError(f"{path}.min_interval", self.min_interval,
+                              f"a duration from {format_duration(MIN_INTERVAL_FLOOR)} to max_interval")
+        if self.max_interval > MAX_INTERVAL_CEILING:
+            raise ConfigError(f"{path}.max_interval", self.max_interval,
+                              f"a duration of at most {format_duration(MAX_INTERVAL_CEILING)}")
+
+
+MIN_INTERVAL_FLOOR = Seconds(0.1)
+MAX_INTERVAL_CEILING = Seconds(365 * 86400)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """The whole validated configuration; ``collectors`` maps registry names to their settings."""
 
@@ -109,6 +125,7 @@ class Config:
     log: LogConfig = LogConfig()
     kubernetes: KubernetesConfig = KubernetesConfig()
     control_plane: ControlPlaneConfig = ControlPlaneConfig()
+    scheduling: SchedulingConfig = SchedulingConfig()
     collectors: Mapping[str, CollectorSettings] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     def collector_settings(self, name: str, registry: Mapping[str, type[Collector]]) -> CollectorSettings:
@@ -116,7 +133,30 @@ class Config:
         return self.collectors.get(name) or registry[name].Settings()
 
 
-def _bind_collectors(raw: object, registry: Mapping[str, type[Collector]]) -> Mapping[str, CollectorSettings]:
+def check_timing(settings: CollectorSettings, section: object, path: str,
+                 bounds: SchedulingConfig) -> CollectorSettings:
+    """The interval within ``bounds``; every timeout written in the file above 0 and below the
+    interval. A default ``timeout`` not below the interval becomes 90 % of it."""
+    given = section if isinstance(section, Mapping) else {}
+    interval = float(settings.interval)
+    if not bounds.min_interval <= interval <= bounds.max_interval:
+        raise ConfigError(f"{path}.interval", settings.interval,
+                          f"a duration from {format_duration(bounds.min_interval)} to "
+                          f"{format_duration(bounds.max_interval)} (scheduling.min_interval, max_interval)")
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if not (field.name == "timeout" or field.name.endswith("_timeout")) or field.name not in given:
+            continue
+        if isinstance(value, (int, float)) and not 0 < value < interval:
+            raise ConfigError(f"{path}.{field.name}", Seconds(value),
+                              f"a duration above 0s and below the interval ({format_duration(interval)})")
+    if "timeout" not in given and settings.timeout >= interval:
+        settings = dataclasses.replace(settings, timeout=Seconds(round(interval * 0.9, 3)))
+    return settings
+
+
+def _bind_collectors(raw: object, registry: Mapping[str, type[Collector]],
+                     bounds: SchedulingConfig = SchedulingConfig()) -> Mapping[str, CollectorSettings]:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -125,7 +165,8 @@ def _bind_collectors(raw: object, registry: Mapping[str, type[Collector]]) -> Ma
     for name, section in raw.items():
         if name not in registry:
             raise ConfigError(f"collectors.{name}", name, f"a collector name, one of {sorted(registry)}")
-        bound[name] = bind(registry[name].Settings, section, f"collectors.{name}")
+        path = f"collectors.{name}"
+        bound[name] = check_timing(bind(registry[name].Settings, section, path), section, path, bounds)
     return MappingProxyType(bound)
 
 
@@ -139,7 +180,8 @@ def from_mapping(data: object, registry: Mapping[str, type[Collector]] | None = 
         raise ConfigError("", data, "a mapping at the top of the config file")
     rest = {k: v for k, v in data.items() if k != "collectors"}
     config: Config = bind(Config, rest, "")
-    return dataclasses.replace(config, collectors=_bind_collectors(data.get("collectors"), registry))
+    collectors = _bind_collectors(data.get("collectors"), registry, config.scheduling)
+    return dataclasses.replace(config, collectors=collectors)
 
 
 def load(path: str | os.PathLike[str] | None, registry: Mapping[str, type[Collector]] | None = None) -> Config:
@@ -156,12 +198,40 @@ def load(path: str | os.PathLike[str] | None, registry: Mapping[str, type[Collec
         raise ConfigError("<file>", str(path), f"UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
                                                f"{exc.start} is not)") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml_unique(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "somewhere"
         raise ConfigError("<file>", str(path), f"valid YAML (parse error at {where})") from None
     return from_mapping(data, registry)
+
+
+def load_yaml_unique(text: str) -> Any:
+    """``yaml.safe_load``, but a key given twice in one mapping is a ConfigError naming its path
+    (PyYAML keeps the last silently: a repeated ``collectors:`` would drop the first section)."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is not None:
+        _refuse_duplicate_keys(node)
+    return yaml.safe_load(text)
+
+
+def _refuse_duplicate_keys(root: yaml.Node) -> None:
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:  # iterative: a deeply nested document cannot exhaust the recursion limit here
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                child = f"{path}.{key}" if path else str(key)
+                if key is not None:
+                    line = key_node.start_mark.line + 1
+                    if key in seen:
+                        raise ConfigError(child, key, f"each key once (duplicate: lines {seen[key]} and {line})")
+                    seen[key] = line
+                stack.append((value_node, child))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
 
 
 def with_defaults(config: Config, registry: Mapping[str, type[Collector]]) -> Config:

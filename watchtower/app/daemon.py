@@ -121,6 +121,7 @@ class Daemon:
             registry = REGISTRY
         self.config = config
         self.context = context or make_context(config)
+        self.registry = registry
         self.selection = select_collectors(config, registry, self.context)
         self.plan = collector_plan(config, registry, self.selection)
         self.passive = tuple(name for name, cls in registry.items() if cls.changes_external_state)
@@ -153,6 +154,7 @@ class Daemon:
             basic_auth=self._basic_auth(),
             cluster=self.config.cluster,
             plan=self.plan, skipped=self.selection.skipped, passive=self.passive,
+            sections={name: cls.title for name, cls in self.registry.items()},
         )
         try:
             self.server, _ = serve(app, host, port, server_config.tls_cert_file, server_config.tls_key_file,
@@ -179,11 +181,15 @@ class Daemon:
     def stop(self) -> None:
         self._stopped.set()
 
-    def run_until_stopped(self) -> None:
-        """Start, block until SIGTERM/SIGINT (or ``stop()``), then shut down quickly."""
+    def handle_signals(self) -> None:
+        """SIGTERM/SIGINT stop the daemon cleanly (exit 0); set before the port answers."""
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda signum, frame: self._stopped.set())
+
+    def run_until_stopped(self) -> None:
+        """Start, block until SIGTERM/SIGINT (or ``stop()``), then shut down quickly."""
+        self.handle_signals()
         self.start()
         try:
             while not self._stopped.wait(0.5):
@@ -196,4 +202,4 @@ class Daemon:
                 self.server.server_close()
 
 
-__all__ = ["Daemon", "Selection", "SecretUnavailable", "StartupError", "make_context", "select_collectors"]
+__all__ = ["Daemon", "SecretUnavailable", "Selection", "StartupError", "make_context", "select_collectors"]

@@ -21,7 +21,7 @@ from prometheus_client.exposition import choose_encoder
 
 from watchtower.app import report
 from watchtower.app.httpserver import BoundedHTTPServer, Limits, Request, Response
-from watchtower.app.statuspage import render_page
+from watchtower.app.statuspage import SECTIONS, render_page
 from watchtower.app.store import CollectorPlan, SnapshotStore, StoreExposition
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ class App:
         plan: Sequence[CollectorPlan] = (),
         skipped: Mapping[str, str] | None = None,
         passive: Sequence[str] = (),
+        sections: Mapping[str, str] = SECTIONS,
     ) -> None:
         self.store = store
         self.alive = alive
@@ -113,6 +114,7 @@ class App:
         self.metrics = MetricsCache(store, self.registry)
         self._basic_auth = basic_auth
         self.cluster = cluster
+        self.sections = sections  # status page: collector name → title, in page order
 
     def not_ready(self) -> list[str]:
         """Enabled collectors that have not completed a run yet."""
@@ -184,7 +186,7 @@ def make_handlers(app: App) -> tuple[Callable[[Request], Response], Callable[[Re
         if path == "/api/status":
             return Response(200, json.dumps(app.status(), indent=2).encode(), "application/json")
         if path == "/":
-            return Response(200, render_page(app.status()).encode(), "text/html; charset=utf-8")
+            return Response(200, render_page(app.status(), app.sections).encode(), "text/html; charset=utf-8")
         return Response(404, b"not found\n", TEXT)
 
     return handle, fast

@@ -1,7 +1,7 @@
 """``watchtower plan upgrade``: the kubeadm path to the latest release and the deadlines it must beat.
 
-Runs the ``upgrade`` collector (and ``nodes``, for the OS end-of-life dates, where it can run)
-once, builds the plan with ``watchtower.app.planning`` and prints it. Exit status: 0 on schedule,
+Runs the ``upgrade`` collector (and ``nodes``, for the OS end-of-life dates, and ``removed_apis``,
+for the removed APIs still in use that block a hop, where they can run) once, builds the plan with ``watchtower.app.planning`` and prints it. Exit status: 0 on schedule,
 1 due soon (or a deadline passed, or a hop has blockers), 2 overdue, a certificate deadline before
 the last hop could finish, or no plan possible (the running version or the latest is unknown).
 """
@@ -52,8 +52,9 @@ def cmd_plan_upgrade(args: argparse.Namespace) -> int:
     if args.days_per_hop is not None and not 0 < args.days_per_hop <= 365:
         raise ConfigError("--days-per-hop", args.days_per_hop, "a number of days above 0, at most 365")
     context = make_context(config)
-    selection = select_collectors(config, REGISTRY, context, only=("upgrade", "nodes"))
-    collectors = [c for c in selection.enabled if c.name in ("upgrade", "nodes")]
+    wanted = ("upgrade", "nodes", "removed_apis")
+    selection = select_collectors(config, REGISTRY, context, only=wanted)
+    collectors = [c for c in selection.enabled if c.name in wanted]
     view = args.run_once(collectors)
     upgrade_state = view.states.get("upgrade")
     if upgrade_state is None or upgrade_state.result is None:
@@ -65,19 +66,24 @@ def cmd_plan_upgrade(args: argparse.Namespace) -> int:
         upgrade["days_per_hop"] = args.days_per_hop
     nodes_state = view.states.get("nodes")
     nodes = nodes_state.result.details if nodes_state is not None and nodes_state.result is not None else None
-    plan = plan_from_details(upgrade, nodes, context.clock())
-    errors = [f"{name}: {e.location}: {e.reason}: {e.detail}" for name in ("upgrade", "nodes")
+    removed_state = view.states.get("removed_apis")
+    removed = removed_state.result.details if removed_state is not None and removed_state.result is not None else None
+    plan = plan_from_details(upgrade, nodes, context.clock(), removed)
+    errors = [f"{name}: {e.location}: {e.reason}: {e.detail}" for name in wanted
               if (state := view.states.get(name)) is not None and state.result is not None for e in state.result.errors]
     if args.output == "json":
         doc = plan.to_dict()
         doc["errors"] = errors
         doc["os_data"] = bool(nodes)
+        doc["removed_api_data"] = bool(removed)
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         lines = render_plan(plan)
         if nodes is None:
             lines.append("  (the nodes collector did not run here: OS end-of-life dates are not included)")
+        if removed is None:
+            lines.append("  (the removed_apis collector did not run here: hops list no removed-API blockers)")
         lines += [f"  error: {e}" for e in errors]
         sys.stdout.write("\n".join(lines) + "\n")
     return plan.exit_code

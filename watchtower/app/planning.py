@@ -11,6 +11,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from watchtower.collectors.removed_apis.export import plan_blockers
 from watchtower.core.formatting import format_table
 from watchtower.upgrades.kubeversion import try_parse_version
 from watchtower.upgrades.plan import Plan, date_text, plan_upgrade
@@ -39,14 +40,17 @@ def os_deadlines(nodes: Mapping[str, Any] | None) -> list[tuple[float, str]]:
     return out
 
 
-def plan_from_details(upgrade: Mapping[str, Any], nodes: Mapping[str, Any] | None, now: float) -> Plan:
-    """The plan from the ``upgrade`` collector's details and, when present, the ``nodes`` collector's."""
+def plan_from_details(upgrade: Mapping[str, Any], nodes: Mapping[str, Any] | None, now: float,
+                      removed_apis: Mapping[str, Any] | None = None) -> Plan:
+    """The plan from the ``upgrade`` collector's details and, when present, the ``nodes`` collector's;
+    the ``removed_apis`` collector's details attach each removed API still in use to the hop that
+    stops serving it (``Plan.with_blockers``)."""
     releases = {
         minor: Cycle(minor, try_parse_version(info.get("latest")), _ts(info.get("eol")))
         for minor, info in (upgrade.get("minors") or {}).items()
     }
     cert_at = _ts(upgrade.get("cert_deadline"))
-    return plan_upgrade(
+    plan = plan_upgrade(
         now=now,
         current=try_parse_version(upgrade.get("current")),
         latest=try_parse_version(upgrade.get("latest")),
@@ -59,6 +63,7 @@ def plan_from_details(upgrade: Mapping[str, Any], nodes: Mapping[str, Any] | Non
         os_deadlines=os_deadlines(nodes),
         docker_nodes=tuple(((nodes or {}).get("lifecycle") or {}).get("docker_nodes") or ()),
     )
+    return plan.with_blockers(plan_blockers(removed_apis)) if removed_apis else plan
 
 
 VERDICT = {0: "ON SCHEDULE", 1: "DUE SOON", 2: "CRITICAL"}

@@ -10,7 +10,6 @@ from watchtower.app import config as config_mod
 from watchtower.app.logsetup import setup_logging
 from watchtower.app.registry import REGISTRY
 from watchtower.core.settings import ConfigError
-from watchtower.provisioning import desired, provision, render
 from watchtower.provisioning.settings import GrafanaSettings
 
 EXIT_OK, EXIT_PROBLEMS = 0, 2
@@ -55,6 +54,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
         raise ConfigError("collectors.grafana.url", None, "the Grafana URL, e.g. https://grafana.example.org")
     # One attempt, bounded by the request timeout: a person or a CI job waits for an answer; the
     # retry with backoff over the job's whole timeout is for the daemon, which has time to wait.
+    from watchtower.provisioning import provision  # requests (~10 MB): only for this command
+
     report = provision.run(settings, dry_run=args.dry_run, budget_seconds=0.0)
     if report.plan is not None:
         sys.stdout.write(report.plan.render())
@@ -70,6 +71,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from watchtower.provisioning import desired, render  # only for this command
+
     settings = _settings(args)
     state = desired.load(settings)
     paths = render.render(state, Path(args.out), args.dashboards_path or render.DEFAULT_DASHBOARDS_MOUNT,

@@ -11,18 +11,18 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
+from types import MappingProxyType
 from typing import Any
+
+from watchtower.app.registry import REGISTRY
+from watchtower.core.formatting import human_duration
 
 REFRESH_SECONDS = 30
 MAX_ROWS = 500  # a page for people, not an export: /api/status has everything
 
-# Sections in the order on-call reads them; collectors not listed follow alphabetically.
-SECTION_ORDER = ("certs", "vip", "apiserver", "haproxy", "etcd", "nodes", "upgrade", "removed_apis", "grafana")
-SECTION_TITLES = {
-    "certs": "Certificates", "vip": "Virtual IP", "apiserver": "API servers", "haproxy": "HAProxy backends",
-    "etcd": "etcd", "nodes": "Nodes", "upgrade": "Upgrade policy",
-    "removed_apis": "Upgrade blockers: removed APIs in use", "grafana": "Grafana provisioning",
-}
+# Sections in registry order (the order on-call reads them), titled by each collector's ``title``;
+# details of a collector the registry does not know follow alphabetically under their name.
+SECTIONS: Mapping[str, str] = MappingProxyType({name: cls.title for name, cls in REGISTRY.items()})
 _SEVERITY_WORDS = {"ok", "warning", "critical", "unknown"}
 # Collectors' own status words that mean "critical" for colouring (e.g. a certificate's "expired").
 _CRITICAL_WORDS = {"expired", "not_yet_valid", "down", "failed", "lost"}
@@ -44,8 +44,8 @@ tr.unknown td:first-child{border-left:4px solid var(--unknown)}section.blind{bor
 """
 
 
-def render_page(doc: Mapping[str, Any]) -> str:
-    """The whole HTML page for a status document."""
+def render_page(doc: Mapping[str, Any], sections: Mapping[str, str] = SECTIONS) -> str:
+    """The whole HTML page for a status document; ``sections``: collector name → title, in page order."""
     status = str(doc.get("status", "ok"))
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -61,9 +61,9 @@ def render_page(doc: Mapping[str, Any]) -> str:
         _certificates(doc.get("details", {}).get("certs")),
     ]
     details = doc.get("details", {})
-    for name in _ordered(details):
+    for name in _ordered(details, sections):
         if name != "certs":
-            parts.append(_details_section(name, details[name]))
+            parts.append(_details_section(sections.get(name, name), name, details[name]))
     parts.append(_collectors(doc.get("collectors", ()), doc.get("skipped") or {}))
     generated = doc.get("generated_at") or ""
     parts.append(
@@ -119,9 +119,9 @@ def _blind(blind: Mapping[str, Any] | None) -> str:
             f"{escape(str(blind.get('first_command_why', '')))}.</p></section>")
 
 
-def _ordered(details: Mapping[str, Any]) -> list[str]:
-    known = [n for n in SECTION_ORDER if n in details]
-    return known + sorted(n for n in details if n not in SECTION_ORDER)
+def _ordered(details: Mapping[str, Any], sections: Mapping[str, str]) -> list[str]:
+    known = [n for n in sections if n in details]
+    return known + sorted(n for n in details if n not in sections)
 
 
 def _attention(findings: Iterable[Mapping[str, Any]], status: str = "ok") -> str:
@@ -148,18 +148,14 @@ def residual(not_after: str | None, now: datetime.datetime | None = None) -> str
     if not not_after:
         return ""
     try:
-        instant = datetime.datetime.fromisoformat(not_after.replace("Z", "+00:00"))
+        instant = datetime.datetime.fromisoformat(not_after)
     except ValueError:
         return ""
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     seconds = (instant - now).total_seconds()
     if seconds <= 0:
         return "expired"
-    if seconds >= 86400:
-        return f"{int(seconds // 86400)}d"
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 60)}m"
+    return human_duration(seconds)
 
 
 _CERT_INTERNALS = {"certificates", "now", "thresholds"}  # shown elsewhere, or only for scripts
@@ -215,8 +211,7 @@ def _plan(plan: Mapping[str, Any] | None) -> str:
     return f"<section id='plan'><h2>Upgrade plan</h2>{head}{table}{deadline_table}</section>"
 
 
-def _details_section(name: str, details: Mapping[str, Any]) -> str:
-    title = SECTION_TITLES.get(name, name)
+def _details_section(title: str, name: str, details: Mapping[str, Any]) -> str:
     return f"<section id='{escape(name)}'><h2>{escape(title)}</h2>{_generic(details)}</section>"
 
 

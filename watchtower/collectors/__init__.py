@@ -20,12 +20,12 @@ from watchtower.collectors.removed_apis import RemovedApisCollector
 from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.collectors.vip import VipCollector
 
-_COLLECTORS: tuple[type[Collector], ...] = (
+_COLLECTORS: tuple[type[Collector], ...] = (  # in the order the status page shows them
     CertsCollector,
+    VipCollector,
     ApiserverCollector,
     HAProxyCollector,
     EtcdCollector,
-    VipCollector,
     NodesCollector,
     UpgradeCollector,
     RemovedApisCollector,

@@ -1,10 +1,14 @@
-"""The small interface every collector implements, and the values a collection returns.
+"""The small interface every collector implements.
 
 A collector is constructed once with its validated settings and a context (clock, node name,
 Kubernetes client factory), then ``collect()`` is called on a schedule. It returns fresh
-metric families plus per-item errors: a bad certificate file is an ``ItemError``, not an
-exception. Raising is reserved for "this whole run failed"; the scheduler turns that into
-``watchtower_collector_success 0`` without disturbing other collectors.
+metric families plus per-item errors (``watchtower.core.results``): a bad certificate file is
+an ``ItemError``, not an exception. Raising is reserved for "this whole run failed"; the
+scheduler turns that into ``watchtower_collector_success 0`` without disturbing other collectors.
+
+A collector declares its ``name`` (config key, ``collector`` label), ``title`` (status page and
+``check`` section), ``roles`` (where the Helm chart runs it), ``metric_prefixes`` and ``Settings``;
+the registry, the status page, the chart presets and the dashboard tests all read those declarations.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import socket
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings, SharedConfig
@@ -22,8 +26,23 @@ from watchtower.io.kube import KubeClientFactory
 
 # The result types and settings base live in watchtower.core; re-exported here for collector code.
 __all__ = [
-    "CollectResult", "Collector", "CollectorContext", "CollectorSettings", "Finding", "ItemError", "Severity", "Status",
+    "CollectResult",
+    "Collector",
+    "CollectorContext",
+    "CollectorSettings",
+    "Finding",
+    "ItemError",
+    "Role",
+    "SettingsT",
+    "Severity",
+    "Status",
 ]
+
+Role = Literal["cluster", "node"]
+"""Where the Helm chart runs a collector: the cluster Deployment, or the DaemonSet on each
+control-plane node (host network, read-only host paths)."""
+
+SettingsT = TypeVar("SettingsT", bound=CollectorSettings)
 
 
 def _default_node_name() -> str:
@@ -43,22 +62,36 @@ class CollectorContext:
     one_shot: bool = False
 
 
-class Collector(ABC):
-    """Base class: subclasses set ``name``/``description``, may override ``Settings``."""
+class Collector(ABC, Generic[SettingsT]):
+    """Base class: ``class XCollector(Collector[XSettings])`` with ``Settings = XSettings``.
+
+    ``self.settings`` is then typed as ``XSettings``: no asserts or casts in the collector.
+    """
 
     name: ClassVar[str]
-    description: ClassVar[str]
+    title: ClassVar[str]
+    roles: ClassVar[frozenset[Role]]
+    # The names of the metric families it exports start with one of these (documented in
+    # docs/metrics.md under the collector's name); the dashboard tests map panels to collectors by them.
+    metric_prefixes: ClassVar[tuple[str, ...]] = ()
     Settings: ClassVar[type[CollectorSettings]] = CollectorSettings
     # True for jobs that change something outside watchtower (the Grafana provisioner):
     # `watchtower check` only looks, so it runs them only when asked for by --collector.
     changes_external_state: ClassVar[bool] = False
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
-        self.settings = settings
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and "title" not in cls.__dict__:
+            cls.title = cls.name  # a collector without a title is shown by its name
+        if not hasattr(cls, "roles"):
+            cls.roles = frozenset()  # in no Helm role preset: off in both unless configured
+
+    def __init__(self, settings: SettingsT, context: CollectorContext) -> None:
+        self.settings: SettingsT = settings
         self.context = context
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: SettingsT, context: CollectorContext) -> str | None:
         """Why ``enabled: auto`` should not run this collector here, or None to run it."""
         return None
 

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core import reasons
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
@@ -164,7 +165,7 @@ def probe_endpoint(endpoint: str, settings: EtcdSettings) -> Probe:
     try:
         answer = http_get(f"{base}/health", timeout, tls)
         if answer.status not in (200, 503):  # etcd answers 503 with {"health":"false"}
-            raise ProbeError("http_error", f"{base}/health: HTTP {answer.status}")
+            raise ProbeError(reasons.HTTP_ERROR, f"{base}/health: HTTP {answer.status}")
         health = parse_health(answer.body)
     except ProbeError as exc:
         return Probe(endpoint, error=ItemError(f"{base}/health", exc.reason, exc.detail))
@@ -173,7 +174,7 @@ def probe_endpoint(endpoint: str, settings: EtcdSettings) -> Probe:
     try:
         fetched = http_get(f"{base}/metrics", timeout, tls)
         if fetched.status != 200:
-            raise ProbeError("http_error", f"{base}/metrics: HTTP {fetched.status}")
+            raise ProbeError(reasons.HTTP_ERROR, f"{base}/metrics: HTTP {fetched.status}")
         metrics = parse_etcd_metrics(fetched.body.decode("utf-8", errors="replace"))
     except ProbeError as exc:
         return Probe(endpoint, health=health, duration_seconds=answer.elapsed_seconds,
@@ -231,10 +232,10 @@ def build_metrics(probes: list[Probe]) -> list[Metric]:
 
 
 _HINTS = {
-    "tls_bad_certificate": " (etcd rejected the client certificate: is cert_file signed by the etcd CA?)",
-    "tls_verify_failed": " (etcd's serving certificate does not verify against ca_file)",
-    "client_cert_unreadable": " (cert_file/key_file missing or unreadable)",
-    "connection_refused": " (etcd not running, or not listening on this address)",
+    reasons.TLS_BAD_CERTIFICATE: " (etcd rejected the client certificate: is cert_file signed by the etcd CA?)",
+    reasons.TLS_VERIFY_FAILED: " (etcd's serving certificate does not verify against ca_file)",
+    reasons.CLIENT_CERT_UNREADABLE: " (cert_file/key_file missing or unreadable)",
+    reasons.CONNECTION_REFUSED: " (etcd not running, or not listening on this address)",
 }
 
 
@@ -278,16 +279,17 @@ def build_details(probes: list[Probe]) -> dict[str, Any]:
     return {"endpoints": rows}
 
 
-class EtcdCollector(Collector):
+class EtcdCollector(Collector[EtcdSettings]):
     name: ClassVar[str] = "etcd"
-    description: ClassVar[str] = "Local etcd: /health, leader, leader changes, database size against quota (mTLS)"
+    title: ClassVar[str] = "etcd"
+    roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_etcd_",)
     Settings: ClassVar[type[CollectorSettings]] = EtcdSettings
 
     settings: EtcdSettings
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, EtcdSettings)
+    def unavailable_reason(cls, settings: EtcdSettings, context: CollectorContext) -> str | None:
         needs_cert = all(e.startswith("https://") for e in settings.endpoints) and settings.cert_file is not None
         if needs_cert and not os.path.exists(settings.cert_file or ""):
             return f"no etcd client certificate at {settings.cert_file} (not a kubeadm control-plane node?)"

@@ -10,12 +10,11 @@ products present are fetched) and turns the result into metric rows, findings an
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from watchtower.core.formatting import format_table
+from watchtower.core.formatting import format_table, rfc3339
 from watchtower.core.results import Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, format_duration
@@ -90,14 +89,10 @@ def runtime_product(runtime: str) -> str:
     return RUNTIME_PRODUCTS.get(runtime, runtime)
 
 
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _date(timestamp: float | None) -> str:
-    return _iso(timestamp)[:10] if timestamp is not None else "unknown"  # type: ignore[index]
+    return rfc3339(timestamp, whole_seconds=True)[:10] if timestamp is not None else "unknown"
 
 
 @dataclasses.dataclass
@@ -150,7 +145,7 @@ class LifecycleTally:
         out |= {runtime_product(r.runtime) for r in self._runtime.values() if r.known}
         return out
 
-    def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:  # noqa: PLR0914 - one pass, many outputs
+    def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:
         out = LifecycleOutcome([], [], [], [], [], [], [], {})
         os_groups: dict[tuple[str, str], _Group] = {}
         rt_groups: dict[RuntimeVersion, _Group] = {}
@@ -184,7 +179,7 @@ class LifecycleTally:
             os_rows.append({
                 "distribution": distribution, "release": release, "count": group.count,
                 "control_plane": group.control_plane, "nodes": group.nodes,
-                "eol": _iso(eol), "extended": _iso(extended), "source": dates.source if dates else None,
+                "eol": rfc3339(eol, whole_seconds=True), "extended": rfc3339(extended, whole_seconds=True), "source": dates.source if dates else None,
             })
             out.findings.extend(_os_findings(distribution, release, group, eol, extended, now, lead))
         rt_rows = []
@@ -192,7 +187,7 @@ class LifecycleTally:
             dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
             eol = dates.eol if dates else None
             rt_rows.append({"runtime": rt.runtime, "version": rt.version, "count": group.count, "nodes": group.nodes,
-                            "eol": _iso(eol), "source": dates.source if dates else None})
+                            "eol": rfc3339(eol, whole_seconds=True), "source": dates.source if dates else None})
             if eol is not None and eol <= now:
                 out.findings.append(Finding("nodes", f"{rt.runtime} {rt.version}", Severity.WARNING,
                                             f"past its end of life since {_date(eol)} on {_names(group)}"))
@@ -202,29 +197,29 @@ class LifecycleTally:
                                         "releases: " + ", ".join(f"{d} {r}" for d, r in sorted(releases_on_cp))))
         out.details.update({
             "os": os_rows, "runtimes": rt_rows, "docker_nodes": docker[:50],
-            "data": [{"source": s, "at": _iso(t)} for s, t in out.data_stamps],
+            "data": [{"source": s, "at": rfc3339(t, whole_seconds=True)} for s, t in out.data_stamps],
             "error": facts.error.detail if facts.error else None,
             "reminder_lead": format_duration(lead),
         })
         return out
 
 
-def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:  # noqa: N802 - a table
+def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:
     """(name, help, type, labels, rows, sample suffix) of every lifecycle family; rows end with the value."""
     return [
-        ("watchtower_node_os", "Node OS parsed from osImage: distribution (endoflife.date product) and release "
-         "line, unknown when the string is not recognised.", "info", ("node", "distribution", "release", "version"),
+        ("watchtower_node_os", ("Node OS parsed from osImage: distribution (endoflife.date product) and release "
+         "line, unknown when the string is not recognised."), "info", ("node", "distribution", "release", "version"),
          [(*r, 1.0) for r in o.os_info], "_info"),
         ("watchtower_node_os_eol_timestamp_seconds", "End of standard (security) support of the node's OS release.",
          "gauge", ("node", "distribution", "release"), o.os_eol, ""),
-        ("watchtower_node_os_extended_eol_timestamp_seconds", "End of extended support (Ubuntu ESM, Debian LTS, "
-         "RHEL ELS) of the node's OS release.", "gauge", ("node", "distribution", "release"), o.os_extended, ""),
-        ("watchtower_node_runtime", "Node container runtime parsed from containerRuntimeVersion; unknown when "
-         "not recognised.", "info", ("node", "runtime", "version"), [(*r, 1.0) for r in o.runtime_info], "_info"),
+        ("watchtower_node_os_extended_eol_timestamp_seconds", ("End of extended support (Ubuntu ESM, Debian LTS, "
+         "RHEL ELS) of the node's OS release."), "gauge", ("node", "distribution", "release"), o.os_extended, ""),
+        ("watchtower_node_runtime", ("Node container runtime parsed from containerRuntimeVersion; unknown when "
+         "not recognised."), "info", ("node", "runtime", "version"), [(*r, 1.0) for r in o.runtime_info], "_info"),
         ("watchtower_node_runtime_eol_timestamp_seconds", "End of life of the node's container runtime release line.",
          "gauge", ("node", "runtime", "version"), o.runtime_eol, ""),
-        ("watchtower_node_lifecycle_data_timestamp_seconds", "When the lifecycle data in use was fetched "
-         "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot).", "gauge", ("source",),
+        ("watchtower_node_lifecycle_data_timestamp_seconds", ("When the lifecycle data in use was fetched "
+         "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot)."), "gauge", ("source",),
          o.data_stamps, ""),
     ]
 

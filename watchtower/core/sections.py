@@ -46,8 +46,9 @@ class KubernetesConfig:
     def validate(self, path: str) -> None:
         if not 1 <= self.page_size <= 10000:
             raise ConfigError(f"{path}.page_size", self.page_size, "an integer from 1 to 10000")
-        if self.request_timeout <= 0:
-            raise ConfigError(f"{path}.request_timeout", self.request_timeout, "a number above 0")
+        if not 0 < self.request_timeout <= 300:
+            raise ConfigError(f"{path}.request_timeout", self.request_timeout,
+                              "seconds above 0, at most 300 (the whole budget of one request, retries included)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,9 +25,9 @@ __all__ = [
     "SecretRef",
     "SecretUnavailable",
     "StartupError",
-    "parse_duration",
-    "format_duration",
     "bind",
+    "format_duration",
+    "parse_duration",
     "to_plain",
 ]
 
@@ -55,22 +55,25 @@ class Seconds(float):
         return f"Seconds({format_duration(self)})"
 
 
+MAX_DURATION_SECONDS = 100 * 365 * 86400.0  # beyond a century: a typo, and an overflow waiting to happen
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(ms|s|m|h|d|w))+\s*$")
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
-def parse_duration(text: str | int | float) -> Seconds:
+def parse_duration(text: str | float) -> Seconds:
     """Parse ``90s``, ``5m``, ``1h30m``, ``14d`` (or a bare number of seconds) into seconds."""
     if isinstance(text, bool):
         raise ValueError("a boolean is not a duration")
     if isinstance(text, (int, float)):
-        if text < 0:
-            raise ValueError("durations cannot be negative")
+        if not 0 <= text <= MAX_DURATION_SECONDS:  # also refuses NaN and .inf
+            raise ValueError(f"durations are from 0 to {MAX_DURATION_SECONDS:g} seconds")
         return Seconds(float(text))
     if not isinstance(text, str) or not _DURATION_RE.match(text):
         raise ValueError(f"not a duration: {text!r}")
     total = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART_RE.findall(text))
+    if not total <= MAX_DURATION_SECONDS:
+        raise ValueError(f"durations are at most {MAX_DURATION_SECONDS:g} seconds")
     return Seconds(total)
 
 
@@ -161,7 +164,7 @@ def bind(cls: type, data: object, path: str = "") -> Any:
     return _convert(cls, data, path)
 
 
-def _field_names(cls: type) -> dict[str, dataclasses.Field]:
+def _field_names(cls: type) -> dict[str, dataclasses.Field[Any]]:
     return {f.name: f for f in dataclasses.fields(cls) if f.init}
 
 
@@ -179,11 +182,34 @@ def _join(path: str, key: object) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+REDACTED = "<redacted>"
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _secret_ref(key: str, value: object, key_path: str) -> SecretRef:
+    """``NAME_file: /abs/path`` or ``NAME_env: VARIABLE``; anything else is refused without
+    echoing it: a value in the wrong shape is most likely the secret itself, pasted."""
+    if key.endswith("_env"):
+        if not isinstance(value, str) or not _ENV_NAME_RE.match(value):
+            raise ConfigError(key_path, REDACTED, "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        return SecretRef(env=value)
+    if not isinstance(value, str) or not value.startswith("/") or any(c in value for c in "\0\n\r\t"):
+        raise ConfigError(key_path, REDACTED, "an absolute path to the file holding the secret")
+    return SecretRef(file=value)
+
+
+def _has_secret_field(cls: type) -> bool:
+    hints = get_type_hints(cls)
+    return any(_is_secret_hint(hints[name]) for name in _field_names(cls))
+
+
 def _bind_dataclass(cls: type, data: object, path: str) -> Any:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
-        raise ConfigError(path, data, f"a mapping with keys {sorted(_field_names(cls))}")
+        # e.g. ``basic_auth: "user:password"``: a section holding a secret is never echoed
+        shown = REDACTED if _has_secret_field(cls) else data
+        raise ConfigError(path, shown, f"a mapping with keys {sorted(_field_names(cls))}")
     hints = get_type_hints(cls)
     fields = _field_names(cls)
     accepted: dict[str, str] = {}  # YAML key → field name
@@ -199,7 +225,7 @@ def _bind_dataclass(cls: type, data: object, path: str) -> Any:
         if not isinstance(key, str) or key not in accepted:
             if isinstance(key, str) and key in fields:  # an inline secret
                 raise ConfigError(
-                    key_path, "<redacted>",
+                    key_path, REDACTED,
                     f"no inline secret: use {key}_file (a path) or {key}_env (a variable name)",
                 )
             close = difflib.get_close_matches(str(key), list(accepted), n=1)
@@ -208,10 +234,8 @@ def _bind_dataclass(cls: type, data: object, path: str) -> Any:
         name = accepted[key]
         if _is_secret_hint(hints[name]):
             if name in kwargs:
-                raise ConfigError(key_path, value, f"only one of {name}_file and {name}_env")
-            if not isinstance(value, str) or not value:
-                raise ConfigError(key_path, value, "a non-empty string")
-            kwargs[name] = SecretRef(file=value) if key.endswith("_file") else SecretRef(env=value)
+                raise ConfigError(_join(path, name), REDACTED, f"only one of {name}_file and {name}_env")
+            kwargs[name] = _secret_ref(key, value, key_path)
             continue
         kwargs[name] = _convert(hints[name], value, key_path)
     try:
@@ -219,14 +243,14 @@ def _bind_dataclass(cls: type, data: object, path: str) -> Any:
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError(path, dict(data), str(exc)) from None
+        raise ConfigError(path, "<mapping>", str(exc)) from None
     validate = getattr(instance, "validate", None)
     if callable(validate):
         validate(path)
     return instance
 
 
-def _convert(hint: Any, value: object, path: str) -> Any:  # noqa: PLR0911, PLR0912 - a type switch
+def _convert(hint: Any, value: object, path: str) -> Any:
     origin = get_origin(hint)
     if hint is Any:
         return value

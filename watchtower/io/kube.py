@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from watchtower.core.regularfile import NotRegularFile, open_regular, read_regular_text
 from watchtower.core.sections import KubernetesConfig
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -77,12 +78,51 @@ class KubeClientFactory:
                 config.load_incluster_config(client_configuration=configuration)
             else:
                 path = source.removeprefix("kubeconfig ")
+                refuse_special_files(path)
                 config.load_kube_config(
                     config_file=path, context=self.settings.context, client_configuration=configuration
                 )
         except config.ConfigException as exc:
             raise KubeUnavailable(f"{source}: {exc}") from None
+        # request_timeout is the whole budget of one request: urllib3's default Retry(3) would
+        # turn a 2 s timeout into four attempts (8 s) against a black-holed apiserver.
+        configuration.retries = False
         return client.ApiClient(configuration)
+
+
+KUBECONFIG_FILE_FIELDS = (("clusters", "cluster", ("certificate-authority",)),
+                          ("users", "user", ("client-certificate", "client-key", "tokenFile")))
+
+
+def refuse_special_files(kubeconfig: str) -> None:
+    """KubeUnavailable if the kubeconfig, or a file it names (CA, client certificate and key, token),
+    is a FIFO, socket or device: the client library would block on a FIFO for ever."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(read_regular_text(kubeconfig, 1 << 20))
+    except NotRegularFile as exc:
+        raise KubeUnavailable(f"kubeconfig {kubeconfig}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # the client library reports these in its own words
+    if not isinstance(doc, dict):
+        return
+    base = os.path.dirname(os.path.abspath(kubeconfig))
+    for section, inner, fields in KUBECONFIG_FILE_FIELDS:
+        for item in doc.get(section) or ():
+            entry = item.get(inner) if isinstance(item, dict) else None
+            for field in fields:
+                named = entry.get(field) if isinstance(entry, dict) else None
+                if not isinstance(named, str) or not named:
+                    continue
+                path = os.path.join(base, os.path.expanduser(named))
+                try:
+                    fd, _info = open_regular(path)
+                    os.close(fd)
+                except NotRegularFile as exc:
+                    raise KubeUnavailable(f"kubeconfig {kubeconfig}: {field} {path}: {exc.strerror}") from None
+                except OSError:
+                    continue  # missing or unreadable: the client library says so
 
 
 Query = Mapping[str, str | int]

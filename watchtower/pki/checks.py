@@ -10,15 +10,25 @@ import dataclasses
 import hmac
 import ipaddress
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
+from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import DerError, certificate_parts
 from watchtower.pki.model import CertInfo, ParseError
 from watchtower.pki.parse import PRIVATE_KEY_TAGS, pem_blocks
+
+if TYPE_CHECKING:
+    from cryptography import exceptions, x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+else:
+    x509 = lazy_module("cryptography.x509")
+    exceptions = lazy_module("cryptography.exceptions")
+    hashes = lazy_module("cryptography.hazmat.primitives.hashes")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
+    ec = lazy_module("cryptography.hazmat.primitives.asymmetric.ec")
+    padding = lazy_module("cryptography.hazmat.primitives.asymmetric.padding")
+    rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
 
 MAX_CHAIN_DEPTH = 8
 
@@ -46,30 +56,40 @@ def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool | None:
     """
     try:
         cert.x509.verify_directly_issued_by(issuer.x509)
-    except UnsupportedAlgorithm:
+    except exceptions.UnsupportedAlgorithm:
         return None
     except ValueError as exc:
         if "nsupported" in str(exc) and "algorithm" in str(exc):
             return None
         return False
-    except (TypeError, InvalidSignature):
+    except (TypeError, exceptions.InvalidSignature):
         return False
     return True
 
 
-_RSA_PKCS1 = padding.PKCS1v15()
-# AlgorithmIdentifier DER → hash, for the algorithms cryptography verifies the same way for a certificate
-# (verify_directly_issued_by): RSA PKCS#1 v1.5 with SHA-2 (NULL parameters) and ECDSA with SHA-2.
-_RSA_ALGORITHMS: Mapping[bytes, hashes.HashAlgorithm] = {
-    bytes.fromhex("300d06092a864886f70d01010b0500"): hashes.SHA256(),
-    bytes.fromhex("300d06092a864886f70d01010c0500"): hashes.SHA384(),
-    bytes.fromhex("300d06092a864886f70d01010d0500"): hashes.SHA512(),
+# AlgorithmIdentifier DER → hash name, for the algorithms cryptography verifies the same way for a
+# certificate (verify_directly_issued_by): RSA PKCS#1 v1.5 with SHA-2 (NULL parameters) and ECDSA with SHA-2.
+_RSA_ALGORITHMS: Mapping[bytes, str] = {
+    bytes.fromhex("300d06092a864886f70d01010b0500"): "SHA256",
+    bytes.fromhex("300d06092a864886f70d01010c0500"): "SHA384",
+    bytes.fromhex("300d06092a864886f70d01010d0500"): "SHA512",
 }
-_ECDSA_ALGORITHMS: Mapping[bytes, ec.ECDSA] = {
-    bytes.fromhex("300a06082a8648ce3d040302"): ec.ECDSA(hashes.SHA256()),
-    bytes.fromhex("300a06082a8648ce3d040303"): ec.ECDSA(hashes.SHA384()),
-    bytes.fromhex("300a06082a8648ce3d040304"): ec.ECDSA(hashes.SHA512()),
+_ECDSA_ALGORITHMS: Mapping[bytes, str] = {
+    bytes.fromhex("300a06082a8648ce3d040302"): "SHA256",
+    bytes.fromhex("300a06082a8648ce3d040303"): "SHA384",
+    bytes.fromhex("300a06082a8648ce3d040304"): "SHA512",
 }
+_verify_args: dict[tuple[str, str], tuple[Any, ...]] = {}  # ("rsa"|"ecdsa", hash) → verify()'s extra arguments
+
+
+def _args(kind: str, hash_name: str) -> tuple[Any, ...]:
+    """The padding/hash objects for ``verify`` (made on first use: cryptography loads lazily)."""
+    args = _verify_args.get((kind, hash_name))
+    if args is None:
+        algorithm = getattr(hashes, hash_name)()
+        args = (padding.PKCS1v15(), algorithm) if kind == "rsa" else (ec.ECDSA(algorithm),)
+        _verify_args[(kind, hash_name)] = args
+    return args
 
 
 def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: object) -> bool | None:
@@ -90,12 +110,12 @@ def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: ob
         return None
     try:
         if isinstance(issuer_key, rsa.RSAPublicKey) and algorithm in _RSA_ALGORITHMS:
-            issuer_key.verify(parts.signature, parts.tbs, _RSA_PKCS1, _RSA_ALGORITHMS[algorithm])
+            issuer_key.verify(parts.signature, parts.tbs, *_args("rsa", _RSA_ALGORITHMS[algorithm]))
         elif isinstance(issuer_key, ec.EllipticCurvePublicKey) and algorithm in _ECDSA_ALGORITHMS:
-            issuer_key.verify(parts.signature, parts.tbs, _ECDSA_ALGORITHMS[algorithm])
+            issuer_key.verify(parts.signature, parts.tbs, *_args("ecdsa", _ECDSA_ALGORITHMS[algorithm]))
         else:
             return None
-    except InvalidSignature:
+    except exceptions.InvalidSignature:
         return False
     return True
 
@@ -159,7 +179,7 @@ class IssuerIndex:
         if known is None:
             try:
                 known = (certificate_parts(issuer.der, extensions=False).subject, issuer.x509.public_key())
-            except (ValueError, UnsupportedAlgorithm):  # DerError included
+            except (ValueError, exceptions.UnsupportedAlgorithm):  # DerError included
                 known = (None, None)
             self._issuers[issuer.fingerprint] = known
         return known
@@ -225,10 +245,9 @@ def expires_after_issuer(cert: CertInfo, issuer: CertInfo) -> bool:
     return cert.not_after > issuer.not_after
 
 
-def _public_der(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def _public_der(key: Any) -> bytes:
+    der: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
 
 
 def private_key_block(pem: bytes) -> bytes | None:
@@ -251,7 +270,7 @@ def key_matches(public: CertInfo | bytes, private_key_pem: bytes, password: byte
     try:
         # Only the public half is derived and compared, so RSA's costly consistency check is skipped.
         private = serialization.load_pem_private_key(block, password=password, unsafe_skip_rsa_key_validation=True)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except (ValueError, TypeError, exceptions.UnsupportedAlgorithm):
         raise ParseError("invalid_key", "private key could not be loaded") from None
     derived = _public_der(private.public_key())
     del private
@@ -260,7 +279,7 @@ def key_matches(public: CertInfo | bytes, private_key_pem: bytes, password: byte
     else:
         try:
             expected = _public_der(serialization.load_pem_public_key(public))
-        except (ValueError, UnsupportedAlgorithm):
+        except (ValueError, exceptions.UnsupportedAlgorithm):
             raise ParseError("invalid_key", "public key could not be loaded") from None
     return hmac.compare_digest(derived, expected)
 

@@ -41,7 +41,7 @@ class KubeconfigEntry:
 def load_kubeconfig(text: bytes | str) -> Any:
     """Parse kubeconfig YAML; raises ParseError("invalid_yaml") with the position."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "unknown position"

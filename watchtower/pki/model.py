@@ -13,17 +13,25 @@ import ipaddress
 import re
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import NameOID
+from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
+from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, name_attributes
 
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+else:
+    x509 = lazy_module("cryptography.x509")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
 
-class _once:  # lower case: used like functools.cached_property
+_T = TypeVar("_T")
+
+
+class _once(Generic[_T]):  # lower case: used like functools.cached_property
     """A value computed on first read and kept in the slot ``_NAME`` (None until then).
 
     Like ``functools.cached_property`` but for a slotted class, and without its lock (Python 3.11
@@ -31,19 +39,26 @@ class _once:  # lower case: used like functools.cached_property
     computation is harmless.
     """
 
-    def __init__(self, func: Any) -> None:
+    def __init__(self, func: Callable[[Any], _T]) -> None:
         self.func = func
         self.slot = "_" + func.__name__
         self.__doc__ = func.__doc__
 
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _once[_T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> _T | _once[_T]:
         if instance is None:
             return self
-        value = getattr(instance, self.slot)
+        value: _T | None = getattr(instance, self.slot)
         if value is None:
             value = self.func(instance)
             object.__setattr__(instance, self.slot, value)
         return value
+
 
 # Real trust stores hold certificates cryptography frowns upon (serial 0 in old roots): its
 # deprecation warnings, with site-packages paths, must not reach the terminal of `check certs`.
@@ -65,9 +80,6 @@ class ParseError(ValueError):
         self.detail = detail
 
 
-def rfc3339(timestamp: float) -> str:
-    """``2026-11-26T12:00:00Z``: UTC, as the JSON report and ``check --output json`` spell times."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def serial_hex(serial: int) -> str:
@@ -79,10 +91,10 @@ def serial_hex(serial: int) -> str:
     return sign + text
 
 
-_DN_KEYWORDS = {
-    NameOID.COMMON_NAME: "CN", NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-    NameOID.COUNTRY_NAME: "C", NameOID.LOCALITY_NAME: "L", NameOID.STATE_OR_PROVINCE_NAME: "ST",
-    NameOID.STREET_ADDRESS: "STREET", NameOID.DOMAIN_COMPONENT: "DC", NameOID.USER_ID: "UID",
+_COMMON_NAME = "2.5.4.3"
+_DN_KEYWORDS = {  # dotted OID → RFC 4514 keyword (NameOID's, spelled out: no cryptography import needed)
+    _COMMON_NAME: "CN", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST",
+    "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
 }
 _DN_NEEDS_ESCAPE = re.compile(r'[\\",+;<>\x00]|^[# ]|\s$')
 
@@ -109,9 +121,9 @@ class NameFacts:
     key: str
 
 
-def _attribute_text(attribute: x509.NameAttribute) -> str:
+def _attribute_text(attribute: x509.NameAttribute[Any]) -> str:
     value = attribute.value
-    keyword = _DN_KEYWORDS.get(attribute.oid)
+    keyword = _DN_KEYWORDS.get(attribute.oid.dotted_string)
     if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
         return attribute.rfc4514_string()
     return f"{keyword}={value}"
@@ -123,7 +135,7 @@ _OID_CONTENT = {
     "2.5.4.9": b"\x55\x04\x09", "0.9.2342.19200300.100.1.25": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x19",
     "0.9.2342.19200300.100.1.1": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x01",
 }
-_DER_KEYWORDS = {_OID_CONTENT[oid.dotted_string]: keyword for oid, keyword in _DN_KEYWORDS.items()}
+_DER_KEYWORDS = {_OID_CONTENT[dotted]: keyword for dotted, keyword in _DN_KEYWORDS.items()}
 _CN_CONTENT, _COUNTRY_CONTENT = _OID_CONTENT["2.5.4.3"], _OID_CONTENT["2.5.4.6"]
 
 
@@ -164,7 +176,7 @@ def name_facts(name: x509.Name) -> NameFacts:
         parts = []
         for attribute in rdn:
             parts.append(_attribute_text(attribute))
-            if common_name is None and attribute.oid == NameOID.COMMON_NAME:
+            if common_name is None and attribute.oid.dotted_string == _COMMON_NAME:
                 value = attribute.value
                 common_name = value if isinstance(value, str) else value.decode("utf-8", "replace")
         texts.append("+".join(parts))
@@ -223,9 +235,6 @@ class CertInfo:
     _fingerprint: bytes | None = _lazy()
     _fingerprint_sha256: str | None = _lazy()
     _public_key_der: bytes | None = _lazy()
-    _public_key_sha256: str | None = _lazy()
-    _not_before_rfc3339: str | None = _lazy()
-    _not_after_rfc3339: str | None = _lazy()
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
@@ -263,11 +272,11 @@ class CertInfo:
 
     @property
     def not_before_dt(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.not_before, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.not_before, datetime.UTC)
 
     @property
     def not_after_dt(self) -> datetime.datetime:
-        return datetime.datetime.fromtimestamp(self.not_after, datetime.timezone.utc)
+        return datetime.datetime.fromtimestamp(self.not_after, datetime.UTC)
 
     @property
     def lifetime_seconds(self) -> float:
@@ -283,7 +292,7 @@ class CertInfo:
 
     @_once
     def ip_addresses(self) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
-        return tuple(self._san_values(x509.IPAddress))  # type: ignore[arg-type]
+        return tuple(self._san_values(x509.IPAddress))
 
     def _san_values(self, kind: type) -> list[Any]:
         try:
@@ -307,22 +316,6 @@ class CertInfo:
         return self.x509.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-
-    @_once
-    def public_key_sha256(self) -> str:
-        """SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its renewal with the same key."""
-        return hashlib.sha256(self.public_key_der).hexdigest()
-
-    @_once
-    def not_before_rfc3339(self) -> str:
-        return rfc3339(self.not_before)
-
-    @_once
-    def not_after_rfc3339(self) -> str:
-        return rfc3339(self.not_after)
-
-    def seconds_left(self, now: float) -> float:
-        return self.not_after - now
 
     def lifetime_fraction_left(self, now: float) -> float:
         """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""

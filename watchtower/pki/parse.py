@@ -11,13 +11,21 @@ from __future__ import annotations
 import binascii
 import dataclasses
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
-
+from watchtower.core import reasons
+from watchtower.pki._lazy import lazy_module
 from watchtower.pki.model import CertInfo, ParseError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+else:
+    x509 = lazy_module("cryptography.x509")
+    serialization = lazy_module("cryptography.hazmat.primitives.serialization")
+    pkcs7 = lazy_module("cryptography.hazmat.primitives.serialization.pkcs7")
+    pkcs12 = lazy_module("cryptography.hazmat.primitives.serialization.pkcs12")
 
 _CERT_TAGS = frozenset({b"CERTIFICATE", b"X509 CERTIFICATE"})
 _PKCS7_TAGS = frozenset({b"PKCS7", b"CERTIFICATE CHAIN"})
@@ -53,7 +61,7 @@ def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hin
     try:
         return _parse(data, passphrase, name_hint, memo)
     except Exception as exc:  # noqa: BLE001 - one odd blob must not cost the caller the rest
-        return ParsedFile(errors=(ParseError("parse_error", f"{type(exc).__name__}: {_short(exc)}"),))
+        return ParsedFile(errors=(ParseError(reasons.PARSE_ERROR, f"{type(exc).__name__}: {_short(exc)}"),))
 
 
 def _parse(data: bytes, passphrase: bytes | None, name_hint: str, memo: CertMemo | None) -> ParsedFile:
@@ -223,7 +231,8 @@ def _parse_pkcs12(data: bytes, passphrase: bytes | None) -> ParsedFile:
 
 
 def _spki(key: Any) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return der
 
 
 def _short(exc: Exception, limit: int = 160) -> str:

@@ -398,6 +398,14 @@ class Reconciler:
 
 
 __all__ = [
-    "Change", "GrafanaAuthError", "GrafanaClient", "GrafanaTLSError", "GrafanaError", "GrafanaRequestError", "GrafanaUnreachable",
-    "Outcome", "Plan", "Reconciler",
+    "Change",
+    "GrafanaAuthError",
+    "GrafanaClient",
+    "GrafanaError",
+    "GrafanaRequestError",
+    "GrafanaTLSError",
+    "GrafanaUnreachable",
+    "Outcome",
+    "Plan",
+    "Reconciler",
 ]

@@ -47,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.core.settings import SecretRef, format_duration, parse_duration
 from watchtower.provisioning import templates
@@ -65,7 +66,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x fa
 def go_duration(seconds: float) -> str:
     """A duration both Go's time.ParseDuration (file provisioning) and Prometheus' parser accept:
     hours, minutes, seconds only — 86400 → ``24h``, 90 → ``1m30s``, 0 → ``0s``."""
-    rest = int(round(seconds))
+    rest = round(seconds)
     if rest == 0:
         return "0s"
     out = ""
@@ -309,7 +310,7 @@ def parse_rule_file(text: str, source: str) -> tuple[list[dict[str, Any]], list[
     """
     problems: list[ItemError] = []
     try:
-        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader (libyaml's when present)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
@@ -539,7 +540,7 @@ def _read_sources(directory: Traversable, pattern: str) -> tuple[list[tuple[str,
         try:
             files.append((str(entry), entry.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError) as exc:
-            problems.append(ItemError(str(entry), "read_error", str(getattr(exc, "strerror", None) or exc)))
+            problems.append(ItemError(str(entry), reasons.READ_ERROR, str(getattr(exc, "strerror", None) or exc)))
     return files, problems
 
 

@@ -11,43 +11,46 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
-from watchtower.provisioning import provision
-from watchtower.provisioning.api import KINDS
-from watchtower.provisioning.provision import RunReport
 from watchtower.provisioning.settings import GrafanaSettings
+
+if TYPE_CHECKING:
+    from watchtower.provisioning.provision import RunReport
 
 STATES = ("created", "updated", "deleted", "unchanged", "failed")
 
 
-class GrafanaProvisioner(Collector):
-    name = "grafana"
-    description = "Provisions Grafana: folder, dashboards, alert rules, contact points and notification policy"
-    Settings = GrafanaSettings
+class GrafanaProvisioner(Collector[GrafanaSettings]):
+    name: ClassVar[str] = "grafana"
+    title: ClassVar[str] = "Grafana provisioning"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_grafana_",)
+    Settings: ClassVar[type[CollectorSettings]] = GrafanaSettings
 
     changes_external_state: ClassVar[bool] = True
-    sleep: ClassVar[Callable[[float], None]] = staticmethod(time.sleep)  # type: ignore[assignment]
-    monotonic: ClassVar[Callable[[], float]] = staticmethod(time.monotonic)  # type: ignore[assignment]
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: GrafanaSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
+        # the retry back-off's waiting and timing; tests replace both with a fake time
+        self.sleep: Callable[[float], None] = time.sleep
+        self.monotonic: Callable[[], float] = time.monotonic
         self._sent_secrets: dict[str, str] = {}  # contact point uid → fingerprint of the secret sent
         self._last_success: float | None = None
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
-        assert isinstance(settings, GrafanaSettings)
+    def unavailable_reason(cls, settings: GrafanaSettings, context: CollectorContext) -> str | None:
         return None if settings.url else "no Grafana URL configured (collectors.grafana.url)"
 
     def collect(self) -> CollectResult:
         settings = self.settings
-        assert isinstance(settings, GrafanaSettings)
+
+        from watchtower.provisioning import provision  # requests (~10 MB): only when provisioning runs
 
         report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic,
                                budget_seconds=0.0 if self.context.one_shot else None)  # check: one attempt
@@ -71,6 +74,8 @@ class GrafanaProvisioner(Collector):
                                     "Objects by kind and what the last provisioning run did to them",
                                     labels=["kind", "state"])
         counts = report.outcome.counts() if report.outcome else {}
+        from watchtower.provisioning.api import KINDS  # loaded by collect() already
+
         for kind in KINDS:
             for state in STATES:
                 objects.add_metric([kind, state], float(counts.get((kind, state), 0)))
@@ -83,7 +88,6 @@ class GrafanaProvisioner(Collector):
 
     def _finding(self, report: RunReport) -> Finding:
         settings = self.settings
-        assert isinstance(settings, GrafanaSettings)
         if report.success:
             counts = report.outcome.counts() if report.outcome else {}
             written = sum(n for (_, state), n in counts.items() if state in ("created", "updated", "deleted"))

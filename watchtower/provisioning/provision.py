@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.core.settings import SecretUnavailable
 from watchtower.provisioning import desired as desired_mod
@@ -48,7 +49,7 @@ class RunReport:
         if self.outcome is not None:
             out += self.outcome.errors
         if self.error is not None:
-            reason = getattr(self.error, "reason", "secret_unavailable")
+            reason = getattr(self.error, "reason", reasons.SECRET_UNAVAILABLE)
             out.append(ItemError("grafana", reason, str(self.error)))
         return tuple(out)
 

@@ -61,9 +61,8 @@ def functions(text: str) -> set[str]:
     found: set[str] = set()
     for action in _actions(text):
         for token in _TOKEN_RE.findall(action.group(2)):
-            if token[0].isalpha() or token[0] == "_":
-                if token not in KEYWORDS:
-                    found.add(token)
+            if (token[0].isalpha() or token[0] == "_") and token not in KEYWORDS:
+                found.add(token)
     return found
 
 

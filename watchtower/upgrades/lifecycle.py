@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
+from watchtower.core import reasons
 from watchtower.upgrades.nodeos import OS_PRODUCTS, RUNTIME_PRODUCTS
 from watchtower.upgrades.releases import CachedFetcher, SourceError, endoflife_entries
 from watchtower.upgrades.releases import date_timestamp as _day
@@ -52,7 +53,7 @@ def parse_product(body: bytes | list[Any], source: str = SOURCE_ENDOFLIFE) -> di
     out = {str(e["cycle"]): CycleDates(_day(e.get("eol")), _day(e.get("extendedSupport")), source)
            for e in endoflife_entries(body)}
     if not out:
-        raise SourceError("parse_error", "no release cycles")
+        raise SourceError(reasons.PARSE_ERROR, "no release cycles")
     return out
 
 
@@ -166,13 +167,13 @@ class LifecycleSource:
             merged: dict[str, CycleDates] = {}
             fetched = None
             if self.fetcher is not None and product in self.fetchable:
-                dead = host_down or any(e.reason in ("timeout", "unreachable") for e in errors)
+                dead = host_down or any(e.reason in (reasons.TIMEOUT, reasons.UNREACHABLE) for e in errors)
                 url = self.url(product)
                 parse: Callable[[bytes], Any] = parse_product
                 fetched, fetched_at, error = self.fetcher.get(url, parse, may_fetch=not dead)
                 if error is not None:
                     errors.append(SourceError(error.reason, f"{url}: {error.detail}"))
-                    if error.reason in ("timeout", "unreachable") and not host_down:
+                    if error.reason in (reasons.TIMEOUT, reasons.UNREACHABLE) and not host_down:
                         self._host_down_at = self.fetcher.clock()
                         host_down = True
                 elif fetched_at is not None and not dead:

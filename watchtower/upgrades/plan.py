@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from watchtower.core.formatting import rfc3339
 from watchtower.upgrades.kubeversion import KubeVersion, minor_distance
 from watchtower.upgrades.releases import Cycle as MinorRelease
 
@@ -120,37 +121,33 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``--output json``, ``/api/status``): RFC 3339 times, versions as text."""
         return {
-            "now": iso(self.now),
+            "now": rfc3339(self.now, whole_seconds=True),
             "current": str(self.current) if self.current else None,
             "latest": str(self.latest) if self.latest else None,
             "status": self.status,
             "exit_code": self.exit_code,
             "reasons": list(self.reasons),
             "days_per_hop": self.days_per_hop,
-            "finish": iso(self.finish),
+            "finish": rfc3339(self.finish, whole_seconds=True),
             "hops": [{
                 "number": h.number, "from": h.from_version, "minor": h.minor,
-                "target": str(h.target) if h.target else None, "eol": iso(h.eol), "finish_by": iso(h.finish_by),
+                "target": str(h.target) if h.target else None, "eol": rfc3339(h.eol, whole_seconds=True), "finish_by": rfc3339(h.finish_by, whole_seconds=True),
                 "notes": list(h.notes),
                 "blockers": [dataclasses.asdict(b) for b in h.blockers],
             } for h in self.hops],
             "deadlines": [{
-                "kind": d.kind, "at": iso(d.at), "what": d.what, "days_left": d.days_left,
+                "kind": d.kind, "at": rfc3339(d.at, whole_seconds=True), "what": d.what, "days_left": d.days_left,
                 "before_finish": d.before_finish,
             } for d in self.deadlines],
         }
 
 
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def date_text(timestamp: float | None) -> str:
     if timestamp is None:
         return "unknown"
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime("%Y-%m-%d")
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d")
 
 
 def days_left(at: float, now: float) -> int:
@@ -168,12 +165,12 @@ def hop_notes(major: int, minor: int, target: KubeVersion | None, first: bool) -
     version = str(target) if target else f"v{major}.{minor}.x"
     skew = kubelet_max_skew(minor)
     notes = [
-        f"install kubeadm {version}; `kubeadm upgrade plan`, then `kubeadm upgrade apply {version}` on one "
-        "control-plane node and `kubeadm upgrade node` on the others",
-        f"kubelets may trail by up to {skew} minors during the hop (oldest allowed: {major}.{minor - skew}), never "
-        "newer than the apiserver: control plane first, then drain, upgrade and uncordon each node",
-        "`kubeadm upgrade apply` renews the kubeadm control-plane certificates (unless "
-        "--certificate-renewal=false): one more year from the day of the hop",
+        (f"install kubeadm {version}; `kubeadm upgrade plan`, then `kubeadm upgrade apply {version}` on one "
+        "control-plane node and `kubeadm upgrade node` on the others"),
+        (f"kubelets may trail by up to {skew} minors during the hop (oldest allowed: {major}.{minor - skew}), never "
+        "newer than the apiserver: control plane first, then drain, upgrade and uncordon each node"),
+        ("`kubeadm upgrade apply` renews the kubeadm control-plane certificates (unless "
+        "--certificate-renewal=false): one more year from the day of the hop"),
     ]
     if first:
         notes.append("back up etcd and /etc/kubernetes before starting")
@@ -256,13 +253,13 @@ def plan_upgrade(
     if cert_deadline is not None:
         at, name = cert_deadline
         if at <= now:
-            reasons.append((EXIT_CRITICAL, "cert_before_finish", f"kubeadm certificate {name} expired on {date_text(at)}: "
-                            "run `kubeadm certs renew all` now, then upgrade"))
+            reasons.append((EXIT_CRITICAL, "cert_before_finish", (f"kubeadm certificate {name} expired on {date_text(at)}: "
+                            "run `kubeadm certs renew all` now, then upgrade")))
         elif hops and at < finish:
             reasons.append((EXIT_CRITICAL, "cert_before_finish",
-                            f"kubeadm certificate {name} expires {date_text(at)} ({days_left(at, now)} days), before the "
+                            (f"kubeadm certificate {name} expires {date_text(at)} ({days_left(at, now)} days), before the "
                             f"last of {len(hops)} hops can finish ({date_text(finish)} at {days_per_hop:g} days per hop): "
-                            "take the first hop now (it renews the certificates) or run `kubeadm certs renew all`"))
+                            "take the first hop now (it renews the certificates) or run `kubeadm certs renew all`")))
     if next_due is not None and hops:
         if now >= next_due:
             reasons.append((EXIT_CRITICAL, "overdue", f"upgrade overdue since {date_text(next_due)}"))
@@ -271,8 +268,8 @@ def plan_upgrade(
     elif next_due is None and hops:
         reasons.append((EXIT_DUE_SOON, "due_soon", "when the next upgrade is due is unknown (last upgrade unknown)"))
     if current_minor_eol is not None and current_minor_eol <= now:
-        reasons.append((EXIT_DUE_SOON, "due_soon", f"Kubernetes {current.minor_text} reached end of life on "
-                        f"{date_text(current_minor_eol)}"))
+        reasons.append((EXIT_DUE_SOON, "due_soon", (f"Kubernetes {current.minor_text} reached end of life on "
+                        f"{date_text(current_minor_eol)}")))
     for d in deadlines:
         if d.kind == DEADLINE_OS_EOL and d.at <= now:
             reasons.append((EXIT_DUE_SOON, "due_soon", f"{d.what}: passed on {date_text(d.at)}"))

@@ -64,7 +64,7 @@ def parse_interval(text: str) -> UpgradeInterval:
 
 def add_months(timestamp: float, months: int) -> float:
     """The same UTC wall time ``months`` calendar months later, the day clamped to the month's end."""
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     index = moment.month - 1 + months
     year, month = moment.year + index // 12, index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])

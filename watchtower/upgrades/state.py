@@ -9,16 +9,20 @@ fsync, rename), so a crash mid-write leaves the previous state intact.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from watchtower.core.regularfile import read_regular_text
 from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 
 SCHEMA = 1
 HISTORY_LIMIT = 20
+MAX_STATE_BYTES = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,16 +112,38 @@ def from_json(text: str) -> UpgradeState:
 class StateFile:
     """Load/save ``UpgradeState`` at ``path``; a corrupt file is moved aside, never silently lost."""
 
+    STALE_TMP_SECONDS = 60.0  # older temporaries are left by a kill mid-write, not by a writer now
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._swept = False
+
+    def remove_stale_temporaries(self, now: float | None = None) -> list[Path]:
+        """Remove ``.<name>.*.tmp`` files that a process killed mid-``save`` left behind."""
+        now = time.time() if now is None else now
+        removed = []
+        for candidate in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            try:
+                if candidate.is_file() and now - candidate.stat().st_mtime > self.STALE_TMP_SECONDS:
+                    candidate.unlink()
+                    removed.append(candidate)
+            except OSError:
+                continue  # gone meanwhile, or not ours to remove: never fail a load for it
+        return removed
 
     def load(self) -> UpgradeState | None:
         """The saved state, None if there is none. ValueError (after moving a corrupt file to
-        ``<path>.corrupt``) or OSError if it cannot be read."""
+        ``<path>.corrupt``) or OSError if it cannot be read. The first load also sweeps stale
+        temporaries of interrupted saves."""
+        if not self._swept:
+            self._swept = True
+            self.remove_stale_temporaries()
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_regular_text(str(self.path), MAX_STATE_BYTES)
         except FileNotFoundError:
             return None
+        except UnicodeDecodeError:
+            text = "\ufffd"  # not JSON either: handled below as a corrupt file
         try:
             return from_json(text)
         except ValueError as exc:

@@ -74,6 +74,16 @@ Pass (dict "ctx" $ "role" "cluster"|"node").
 {{- if $cp }}{{- $_ := set $cfg "control_plane" $cp -}}{{- end -}}
 {{- $preset := include (printf "watchtower.preset.%s" .role) .ctx | fromYaml -}}
 {{- if hasKey $preset "Error" }}{{ fail (printf "preset %s: %s" .role $preset.Error) }}{{ end -}}
+{{- /* files/collectors.yaml (generated from the registry): off in the roles a collector does not list */ -}}
+{{- $collectors := $preset.collectors | default dict -}}
+{{- range $name, $c := (.ctx.Files.Get "files/collectors.yaml" | fromYaml).collectors -}}
+{{- if not (has $.role $c.roles) -}}
+{{- $_ := set $collectors $name (dict "enabled" false) -}}
+{{- else if not (hasKey $collectors $name) -}}
+{{- $_ := set $collectors $name dict -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $preset "collectors" $collectors -}}
 {{- $cfg = mustMergeOverwrite $cfg $preset (deepCopy $v.config.common) -}}
 {{- if eq .role "cluster" -}}
 {{- $cfg = mustMergeOverwrite $cfg (deepCopy $v.deployment.config) -}}
@@ -101,8 +111,9 @@ watchtower's default), e.g. collectors.apiserver.token_file: null for anonymous 
 {{- end -}}
 
 {{/*
-Role presets: which collectors each role runs and with which sources. A collector that belongs
-to the other role is switched off explicitly (enabled: false), so `enabled: auto` never makes
+Role presets: with which sources each role runs its collectors. Which collectors a role runs
+comes from files/collectors.yaml (each collector's declared roles, generated from the registry):
+"watchtower.config" switches the others off (enabled: false), so `enabled: auto` never makes
 both roles collect the same thing twice. Keys are the collectors' own Settings fields;
 tests/integration/test_helm_chart.py runs `watchtower config check` on every rendered config.
 */}}
@@ -155,10 +166,6 @@ collectors:
   {{- else }}
   grafana: {enabled: false}
   {{- end }}
-  # Node-local: the DaemonSet runs these on each control-plane node.
-  haproxy: {enabled: false}
-  etcd: {enabled: false}
-  vip: {enabled: false}
 {{- end -}}
 
 {{- define "watchtower.preset.node" -}}
@@ -189,12 +196,6 @@ collectors:
   # enabled: auto: runs once daemonSet.config sets stats_url (hostNetwork reaches 127.0.0.1) or
   # stats_socket (mount its directory with daemonSet.extraHostPaths; read-only works for sockets).
   haproxy: {}
-  # Cluster-wide views and remote probes: the Deployment's.
-  apiserver: {enabled: false}
-  nodes: {enabled: false}
-  upgrade: {enabled: false}
-  removed_apis: {enabled: false}
-  grafana: {enabled: false}
 {{- end -}}
 
 {{/* Secret references that are set: list of (dict "which" mount-dir "ref" {name,key}). */}}

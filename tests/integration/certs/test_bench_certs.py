@@ -26,3 +26,19 @@ def test_certs_benchmarks_print_their_lines() -> None:
                      "certs_secrets_20k_collect_time"]
     for line in lines:
         assert LINE.match(line), line
+
+
+@pytest.mark.slow
+def test_cold_scan_and_endpoint_benchmarks_print_their_lines() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WATCHTOWER_BENCH_CERTS_SCALE": "0.02"}
+    done = subprocess.run([sys.executable, "-m", "bench", "certs_cold", "endpoint_probe"], capture_output=True,
+                          text=True, timeout=280, cwd=REPO, env=env)
+    lines = done.stdout.strip().splitlines()
+    assert "Traceback" not in done.stderr, done.stderr
+    names = [line.split(":", 1)[0] for line in lines]
+    assert names == ["certs_cold_scan_200_vs_fields", "certs_cold_scan_200_vs_plain_load",
+                     "certs_warm_scan_200_vs_fields", "certs_kept_bytes_per_cert_200", "certs_json_200_compact_vs_indented",
+                     "certs_daemon_peak_rss_1k",
+                     "endpoint_probe_ca_file_vs_plain_ssl", "endpoint_probe_system_store_vs_plain_ssl"]
+    for line in lines:
+        assert LINE.match(line), line

@@ -184,3 +184,20 @@ def test_a_corpus_directory_at_once_reports_each_input(corpus: list[Case], tmp_p
     done = check_certs(fine.args[0], missing.args[0], expired.args[0])
     assert done.returncode == 2, done.stdout  # critical wins over unknown
     assert "expired" in done.stdout.split("status: CRITICAL", 1)[1]
+
+
+def test_check_with_a_config_judges_configured_inputs_the_same_way(corpus: list[Case], tmp_path: Path) -> None:
+    """`watchtower check` (the certs collector from a config) is UNKNOWN for a configured path that
+    holds no certificate, as `check certs` is; the metric counts it as a read error."""
+    by_name = {c.name: c for c in corpus}
+    key_only, fine = by_name["key-only PEM"].args[0], by_name["DER certificate"].args[0]
+    config = tmp_path / "c.yaml"
+    config.write_text(f"collectors:\n  certs: {{paths: ['{key_only}', '{fine}'], kubeadm: false}}\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["check", "--config", str(config), "--collector", "certs", "--output", "json"])
+    doc = json.loads(out.getvalue())
+    assert code == 3 and doc["status"] == "unknown"
+    (certs,) = doc["collectors"]
+    assert [(e["location"], e["reason"]) for e in certs["errors"]] == [(key_only, "no_certificate")]
+    assert {i["input"]: i["status"] for i in doc["details"]["certs"]["inputs"]} == {key_only: "unknown", fine: "ok"}

@@ -26,14 +26,14 @@ DAY = 86400.0
 
 def _when(text: str) -> float:
     return datetime.datetime.strptime(text, "%b %d %H:%M:%S %Y GMT").replace(
-        tzinfo=datetime.timezone.utc).timestamp()
+        tzinfo=datetime.UTC).timestamp()
 
 
 def openssl_view(path: Path) -> tuple[float, float, str]:
     """(notBefore, notAfter, signature algorithm) as openssl reads the file."""
     text = openssl("x509", "-in", str(path), "-noout", "-startdate", "-enddate", "-text")
-    start = _when(re.search(r"^notBefore=(.+)$", text, re.M).group(1))  # type: ignore[union-attr]
-    end = _when(re.search(r"^notAfter=(.+)$", text, re.M).group(1))  # type: ignore[union-attr]
+    start = _when(re.search(r"^notBefore=(.+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    end = _when(re.search(r"^notAfter=(.+)$", text, re.MULTILINE).group(1))  # type: ignore[union-attr]
     algorithm = re.search(r"Signature Algorithm: (\S+)", text).group(1)  # type: ignore[union-attr]
     return start, end, algorithm
 
@@ -56,7 +56,7 @@ def test_debian_ca_bundle_exit_status_matches_real_expiries() -> None:
     files = sorted(p for p in CERTS.glob("*.pem") if p.is_file())
     if len(files) < 100:
         pytest.skip("no Debian CA bundle in /etc/ssl/certs (scripts/test.sh installs ca-certificates)")
-    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    now = datetime.datetime.now(datetime.UTC).timestamp()
     views = {str(p): openssl_view(p) for p in files}
     urgency = {path: expected_urgency(start, end, now) for path, (start, end, _) in views.items()}
     sha1 = {path for path, (_, _, algorithm) in views.items() if algorithm.startswith("sha1")}

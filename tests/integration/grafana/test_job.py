@@ -46,8 +46,8 @@ def make_job(settings: GrafanaSettings, fake: FakeTime) -> GrafanaProvisioner:
     context = CollectorContext(config=config_mod.from_mapping({}), kube=KubeClientFactory(config_mod.KubernetesConfig()),
                                clock=lambda: 1_700_000_000.0, node_name="test")
     job = GrafanaProvisioner(settings, context)
-    job.sleep = fake.sleep  # type: ignore[method-assign]
-    job.monotonic = fake.monotonic  # type: ignore[method-assign]
+    job.sleep = fake.sleep
+    job.monotonic = fake.monotonic
     return job
 
 

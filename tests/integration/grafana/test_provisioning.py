@@ -185,7 +185,7 @@ def test_a_rejected_object_does_not_stop_the_others(grafana: GrafanaAPIServer, s
     broken = dataclasses.replace(rule, body_json=rule.body_json.replace('"condition":"C"', '"condition":"Z"'))
     groups = (dataclasses.replace(state.rule_groups[0], rules=(broken, *state.rule_groups[0].rules[1:])), *state.rule_groups[1:])
     state = dataclasses.replace(state, rule_groups=groups)
-    plan, outcome = Reconciler(GrafanaClient(settings), settings).reconcile(state)
+    _plan, outcome = Reconciler(GrafanaClient(settings), settings).reconcile(state)
     assert [(e.location, e.reason) for e in outcome.errors] == [(f"alert-rule {rule.uid}", "rejected")]
     assert "condition 'Z' does not exist" in outcome.errors[0].detail
     assert len(grafana.state.rules) == len(state.rules) - 1

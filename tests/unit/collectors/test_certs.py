@@ -11,7 +11,9 @@ import pytest
 from tests.support.certs import make_collector, samples
 from tests.support.kubeadm_pki import EXPECTED_NAMES, KubeadmPKI, issue, kubeconfig_yaml
 from watchtower.app.config import Config, ControlPlaneConfig, from_mapping
-from watchtower.collectors.certs import CertsCollector, CertsSettings, EndpointSettings, render_table
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings, EndpointSettings
+from watchtower.collectors.certs.table import render_table
 from watchtower.core.results import Severity
 from watchtower.core.settings import ConfigError
 
@@ -93,7 +95,7 @@ def test_checks_catch_what_kubeadm_does_not(tmp_path):
 
 
 def test_lifetime_relative_findings_and_fixed_clock(tmp_path):
-    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    base = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     cert_dir = tmp_path / "certs"
     cert_dir.mkdir()
     for name, days in (("year", 365), ("quarter", 90), ("week", 6)):

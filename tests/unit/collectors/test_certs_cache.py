@@ -171,7 +171,7 @@ def test_the_cache_holds_no_private_key_material(tree):
     warm = collector_for(tree)
     warm.collect()
     keys = [tree[0].issued[name].key_pem for name in tree[0].issued] + [(tree[1] / "leaf.key").read_bytes()]
-    records = [r for entry in warm.cache._entries.values() for r in entry.records]  # noqa: SLF001
+    records = [r for entry in warm.cache._entries.values() for r in entry.records]
     assert any(isinstance(r, CheckRecord) and r.check == "key_matches" for r in records)
     for record in records:
         assert isinstance(record, (CertRecord, CheckRecord)) or type(record).__name__ == "ItemError"
@@ -201,7 +201,7 @@ def test_special_files_are_never_cached(tmp_path):
 
 def test_series_of_secrets_and_endpoints_are_not_kept_between_runs():
     """Their certificates are new objects every run: keeping them would only hold memory."""
-    from watchtower.collectors.certs import _Accumulator
+    from watchtower.collectors.certs.accumulate import _Accumulator
     from watchtower.pki import Thresholds, parse_certificates
 
     cert = parse_certificates(issue("svc.example.test").cert_pem).certificates[0]

@@ -171,7 +171,7 @@ def test_documented_config_examples_are_valid() -> None:
     import yaml
 
     text = (Path(__file__).resolve().parents[3] / "docs" / "metrics.md").read_text()
-    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
     ours = [b for b in blocks if isinstance(b, dict) and set(b.get("collectors") or {}) & {"haproxy", "etcd"}]
     assert len(ours) >= 2
     for block in ours:

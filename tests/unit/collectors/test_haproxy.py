@@ -6,21 +6,17 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import pytest
 from prometheus_client.core import Metric
 
 from watchtower.app import config as config_mod
 from watchtower.app.daemon import make_context
-from watchtower.collectors.haproxy import (
-    HAProxyCollector,
-    MalformedStats,
-    build_findings,
-    build_metrics,
-    csv_url,
-    parse_server_status,
-    parse_stats_csv,
-)
+from watchtower.collectors.haproxy import HAProxyCollector
+from watchtower.collectors.haproxy.export import build_findings, build_metrics
+from watchtower.collectors.haproxy.parse import MalformedStats, parse_server_status, parse_stats_csv
+from watchtower.collectors.haproxy.read import csv_url
 from watchtower.core.results import Severity
 from watchtower.core.settings import ConfigError
 
@@ -349,7 +345,7 @@ class _unix_server:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.stop = threading.Event()
 
-    def __enter__(self) -> "_unix_server":
+    def __enter__(self) -> Self:
         self.sock.bind(self.path)
         self.sock.listen(4)
         self.sock.settimeout(0.1)

@@ -5,16 +5,14 @@ import datetime
 from kubernetes import client
 from prometheus_client import CollectorRegistry, generate_latest
 
-from watchtower.collectors.nodes import (
-    NodeMetrics,
+from watchtower.collectors.nodes.export import NodeMetrics, node_findings, render_check
+from watchtower.collectors.nodes.parse import (
     ReadySeen,
     TransitionCounter,
     count_transitions,
     kubelet_skew,
     node_facts,
-    node_findings,
     node_roles,
-    render_check,
 )
 from watchtower.upgrades.kubeversion import parse_version
 
@@ -43,14 +41,14 @@ NODE_JSON = {
 
 def test_dict_and_client_model_give_the_same_facts() -> None:
     from_dict = node_facts(NODE_JSON)
-    model = client.ApiClient()._ApiClient__deserialize(NODE_JSON, "V1Node")  # noqa: SLF001 - the client's own JSON decoding
+    model = client.ApiClient()._ApiClient__deserialize(NODE_JSON, "V1Node")
     assert isinstance(model, client.V1Node)
     assert node_facts(model) == from_dict
     assert from_dict.roles == ("control-plane",)
     assert from_dict.ready == "unknown"
     assert from_dict.system_taints == (("node.kubernetes.io/unreachable", "NoExecute"), ("node.kubernetes.io/unreachable", "NoSchedule"))
     assert [c.type for c in from_dict.conditions] == ["Ready", "MemoryPressure", "DiskPressure", "KernelDeadlock"]
-    assert from_dict.condition("Ready").last_transition == datetime.datetime(2026, 11, 26, 10, tzinfo=datetime.timezone.utc).timestamp()
+    assert from_dict.condition("Ready").last_transition == datetime.datetime(2026, 11, 26, 10, tzinfo=datetime.UTC).timestamp()
     assert from_dict.problems == ("Ready=unknown", "DiskPressure", "cordoned")
 
 
@@ -95,7 +93,7 @@ def _exposition(families: tuple) -> str:
     registry = CollectorRegistry()
 
     class Fixed:
-        def collect(self):  # noqa: ANN202
+        def collect(self):
             return families
 
     registry.register(Fixed())
@@ -133,7 +131,7 @@ def test_compact_family_makes_the_same_samples_lazily() -> None:
     import pytest
     from prometheus_client.core import GaugeMetricFamily
 
-    from watchtower.collectors.nodes import CompactFamily
+    from watchtower.collectors.nodes.export import CompactFamily
 
     compact = CompactFamily("x_skew", "doc", "gauge", ("node",))
     plain = GaugeMetricFamily("x_skew", "doc", labels=("node",))

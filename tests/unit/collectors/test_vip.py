@@ -18,18 +18,18 @@ import pytest
 
 from watchtower.app.config import from_mapping
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.vip import (
+from watchtower.collectors.vip import VipCollector
+from watchtower.collectors.vip.parse import (
     FormatError,
-    VipCollector,
-    VipSettings,
     VrrpInstance,
     merge_instances,
     parse_ip_addr_json,
     parse_keepalived_json,
     parse_notify_state,
-    read_process_state,
     vip_bindings,
 )
+from watchtower.collectors.vip.read import read_process_state
+from watchtower.collectors.vip.settings import VipSettings
 from watchtower.core.results import Severity
 from watchtower.core.settings import ConfigError, Seconds
 from watchtower.io.kube import KubeClientFactory
@@ -138,7 +138,8 @@ def test_settings_validate_vips_and_signal_needs_a_pid_file() -> None:
         from_mapping({"collectors": {"vip": {"vips": ["not-an-ip"]}}})
     with pytest.raises(ConfigError, match="keepalived_pid_file"):
         from_mapping({"collectors": {"vip": {"keepalived_json_signal": True, "keepalived_pid_file": None}}})
-    config = from_mapping({"collectors": {"vip": {"interval": "500ms", "keepalived_notify_files": ["/a"]}}})
+    config = from_mapping({"scheduling": {"min_interval": "500ms"},
+                           "collectors": {"vip": {"interval": "500ms", "keepalived_notify_files": ["/a"]}}})
     settings = config.collectors["vip"]
     assert isinstance(settings, VipSettings)
     assert settings.interval == 0.5 and settings.keepalived_notify_files == ("/a",)

@@ -182,7 +182,7 @@ def test_certificate_with_duplicate_extensions_is_still_reported():
 
     key = new_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd")])
-    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                .serial_number(0x0DD).not_valid_before(start).not_valid_after(start + datetime.timedelta(days=30))
                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

@@ -18,7 +18,7 @@ from watchtower.upgrades.lifecycle import (
 )
 from watchtower.upgrades.releases import CachedFetcher, SourceError
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 def day(text: str) -> float:

@@ -47,8 +47,8 @@ IN_THE_WILD = [
      "github.com/openshift/installer/pull/251 (oc get node -owide, v1.11.0+d4cacc0)",
      (UNKNOWN, UNKNOWN, UNKNOWN), ("cri-o", "1.11.2", "1.11")),
     ("Flatcar Container Linux by Kinvolk 3033.2.0 (Oklo)", "containerd://1.5.8",
-     "github.com/flatcar/flatcar-website/pull/198 (/etc/os-release PRETTY_NAME, which the kubelet reports as "
-     "osImage, and `containerd --version` 1.5.8 on the same machine)",
+     ("github.com/flatcar/flatcar-website/pull/198 (/etc/os-release PRETTY_NAME, which the kubelet reports as "
+     "osImage, and `containerd --version` 1.5.8 on the same machine)"),
      ("flatcar", "3033", "3033.2.0"), ("containerd", "1.5.8", "1.5")),
 ]
 

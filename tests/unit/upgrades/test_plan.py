@@ -19,7 +19,7 @@ from watchtower.upgrades.plan import (
     plan_upgrade,
 )
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 DAY = 86400.0
 
 

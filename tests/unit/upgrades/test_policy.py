@@ -18,7 +18,7 @@ DAY = 86400.0
 
 
 def ts(text: str) -> float:
-    return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.timezone.utc).timestamp()
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=datetime.UTC).timestamp()
 
 
 def test_calendar_months_clamp_to_the_month_end() -> None:

@@ -71,3 +71,22 @@ def test_an_upgrade_while_watchtower_was_down_is_dated_by_the_kubeadm_backup() -
     # and a timestamp from the future (clock skew) is not believed either
     later, _ = observe(again, parse_version("v1.33.0"), 30000.0, happened_at=31000.0)
     assert later.last_upgrade is not None and later.last_upgrade.at == 30000.0
+
+
+def test_first_load_removes_stale_temporaries_of_killed_saves_only(tmp_path) -> None:
+    """A SIGKILL mid-save leaves ``.state.json.XXXX.tmp``: old ones go at start, a fresh one stays."""
+    import os
+    import time
+
+    from watchtower.upgrades.state import StateFile
+
+    path = tmp_path / "state.json"
+    stale, fresh, other = (tmp_path / ".state.json.a1b2.tmp", tmp_path / ".state.json.c3d4.tmp",
+                           tmp_path / ".other.json.e5f6.tmp")
+    for leftover in (stale, fresh, other):
+        leftover.write_text("{")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert StateFile(path).load() is None
+    assert not stale.exists() and fresh.exists() and other.exists()

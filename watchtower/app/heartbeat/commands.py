@@ -6,15 +6,14 @@ import argparse
 import logging
 import signal
 import threading
-from pathlib import Path
 from types import FrameType
 
 import yaml
 
 from watchtower.app.config import parse_listen
 from watchtower.app.heartbeat.check import HeartbeatSettings
-from watchtower.app.heartbeat.service import HeartbeatService
 from watchtower.app.logsetup import setup_logging
+from watchtower.core.regularfile import read_regular_text
 from watchtower.core.settings import ConfigError, bind, format_duration
 
 log = logging.getLogger("watchtower.app.heartbeat")
@@ -37,7 +36,7 @@ def load_settings(path: str | None) -> HeartbeatSettings:
     if not path:
         raise ConfigError("--config", None, "the heartbeat-check config file (heartbeat-check.yaml)")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_regular_text(path, 1 << 20))
     except OSError as exc:
         raise ConfigError("--config", path, f"a readable file ({exc.strerror})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -54,6 +53,8 @@ def cmd_heartbeat_check(args: argparse.Namespace) -> int:
         except ValueError:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9846") from None
     setup_logging(args.log_level or "info", "text")
+    from watchtower.app.heartbeat.service import HeartbeatService  # requests: only for this command
+
     service = HeartbeatService(settings)  # reads the secrets: a missing file exits 2 here
     if args.check:
         print(f"{args.config}: ok")

@@ -1,8 +1,9 @@
 """Certificates a TLS endpoint presents: the whole chain, verified, reported even when it fails.
 
-Each endpoint is first dialled with verification on (against ``ca_file`` or the system store,
-checking the host name); if OpenSSL rejects it, the reason is kept and the chain is fetched
-again without verification, so an expired or misnamed certificate still gets its metrics.
+Each endpoint is dialled once with verification on (against ``ca_file`` or the system store,
+checking the host name; one cached context per CA file); if OpenSSL rejects it, the reason is
+kept and the chain it was shown is still read from that connection, so an expired or misnamed
+certificate still gets its metrics.
 Endpoints are probed concurrently (bounded) with a timeout each.
 """
 
@@ -10,13 +11,17 @@ from __future__ import annotations
 
 import _ssl  # get_unverified_chain() is private before Python 3.13
 import dataclasses
+import os
 import socket
 import ssl
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
-from watchtower.core import progress
+from watchtower.core import progress, reasons
+from watchtower.core.formatting import join_host_port, split_host_port
+from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
@@ -39,15 +44,15 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
     @classmethod
     def parse(cls, text: str, server_name: str | None = None, ca_file: str | None = None) -> Endpoint:
         """``host:port`` or ``[v6]:port``; raises ValueError."""
-        host, sep, port = text.rpartition(":")
-        if not sep or not port.isdigit() or not host:
+        host, port = split_host_port(text)
+        if not host:
             raise ValueError(f"not HOST:PORT: {text!r}")
-        return cls(host.strip("[]"), int(port), server_name, ca_file)
+        return cls(host, port, server_name, ca_file)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,35 +72,97 @@ class EndpointFailure(Exception):
         self.detail = detail
 
 
-def _handshake(endpoint: Endpoint, context: ssl.SSLContext, timeout: float) -> tuple[bytes, ...]:
+def _handshake(endpoint: Endpoint, context: ssl.SSLContext,
+               timeout: float) -> tuple[tuple[bytes, ...], ssl.SSLCertVerificationError | None]:
+    """One dial: the presented chain (DER, leaf first) and the verification failure, if any.
+
+    OpenSSL keeps the peer's chain when it rejects it, so a failed verification still yields
+    the chain from the same connection.
+    """
     try:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw:
             raw.settimeout(timeout)
-            with context.wrap_socket(raw, server_hostname=endpoint.server_name or endpoint.host) as tls:
-                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]  # noqa: SLF001
-                return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain)
-    except ssl.SSLCertVerificationError:
-        raise
-    except (TimeoutError, socket.timeout):
-        raise EndpointFailure("timeout", f"no TLS handshake within {timeout:g}s") from None
+            with context.wrap_socket(raw, server_hostname=endpoint.server_name or endpoint.host,
+                                     do_handshake_on_connect=False) as tls:
+                failure = None
+                try:
+                    tls.do_handshake()
+                except ssl.SSLCertVerificationError as exc:
+                    failure = exc
+                chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]
+                return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain), failure
+    except TimeoutError:
+        raise EndpointFailure(reasons.TIMEOUT, f"no TLS handshake within {timeout:g}s") from None
     except ssl.SSLError as exc:
-        raise EndpointFailure("tls_error", exc.reason or str(exc)) from None
+        raise EndpointFailure(reasons.TLS_ERROR, exc.reason or str(exc)) from None
     except OSError as exc:
         raise EndpointFailure("connect_error", exc.strerror or str(exc)) from None
 
 
+_Stamp = tuple[tuple[str, object], ...]
+_contexts: dict[str | None, tuple[_Stamp, ssl.SSLContext]] = {}
+_contexts_lock = threading.Lock()
+_lenient: ssl.SSLContext | None = None
+
+
+def _trust_stamp(ca_file: str | None) -> _Stamp:
+    """What the trust store of a context was loaded from, as it is now (file identity and times)."""
+    if ca_file is not None:
+        paths = [ca_file]
+    else:
+        defaults = ssl.get_default_verify_paths()
+        paths = [p for p in (defaults.cafile, defaults.capath) if p]
+    stamp: list[tuple[str, object]] = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+            stamp.append((path, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
+        except OSError as exc:
+            stamp.append((path, exc.errno))
+    return tuple(stamp)
+
+
+def verifying_context(ca_file: str | None) -> ssl.SSLContext:
+    """One verifying context per CA file (None: the system store), made again when the file changes.
+
+    Loading the system store costs tens of milliseconds, far more than a handshake; an
+    ``SSLContext`` may be shared by threads. Loading errors propagate as before (nothing cached).
+    """
+    stamp = _trust_stamp(ca_file)
+    with _contexts_lock:
+        known = _contexts.get(ca_file)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    if ca_file is not None:  # a FIFO as CA file would block the load for ever: OSError instead
+        fd, _info = open_regular(ca_file)
+        os.close(fd)
+    context = ssl.create_default_context(cafile=ca_file)
+    with _contexts_lock:
+        _contexts[ca_file] = (stamp, context)
+    return context
+
+
+def _lenient_context() -> ssl.SSLContext:
+    global _lenient
+    if _lenient is None:
+        lenient = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        lenient.check_hostname = False
+        lenient.verify_mode = ssl.CERT_NONE
+        _lenient = lenient
+    return _lenient
+
+
 def fetch_presented(endpoint: Endpoint, timeout: float) -> Presented:
-    """Dial once verifying, and once more without if verification failed. Raises EndpointFailure."""
-    verifying = ssl.create_default_context(cafile=endpoint.ca_file)
-    try:
-        return Presented(_handshake(endpoint, verifying, timeout), True, "", "")
-    except ssl.SSLCertVerificationError as exc:
-        reason = _VERIFY_REASONS.get(exc.verify_code, "verify_failed")
-        detail = exc.verify_message or str(exc)
-    lenient = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    lenient.check_hostname = False
-    lenient.verify_mode = ssl.CERT_NONE
-    return Presented(_handshake(endpoint, lenient, timeout), False, reason, detail)
+    """Dial once verifying; the chain comes from that dial even when verification fails (a second,
+    non-verifying dial only if OpenSSL kept no chain). Raises EndpointFailure."""
+    chain, failure = _handshake(endpoint, verifying_context(endpoint.ca_file), timeout)
+    if failure is None:
+        return Presented(chain, True, "", "")
+    reason = _VERIFY_REASONS.get(failure.verify_code, "verify_failed")
+    detail = failure.verify_message or str(failure)
+    if not chain:
+        chain, _ = _handshake(endpoint, _lenient_context(), timeout)
+    return Presented(chain, False, reason, detail)
 
 
 def presented_certs(presented: Presented) -> tuple[list[CertInfo], list[ParseError]]:

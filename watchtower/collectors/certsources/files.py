@@ -32,6 +32,8 @@ from watchtower.collectors.certsources.base import (
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core import reasons
+from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, parse_certificates
 
@@ -39,7 +41,7 @@ CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12"
 KUBECONFIG_SUFFIXES = (".conf", ".kubeconfig", ".yaml", ".yml")
 _SNIFF_BYTES = 4096
 # A kubeconfig's top-level keys, at the start of a line (kubectl and kubeadm write them so).
-_KUBECONFIG_KEYS = re.compile(rb"^(?:clusters|users|contexts|current-context):|^kind: *Config\b", re.M)
+_KUBECONFIG_KEYS = re.compile(rb"^(?:clusters|users|contexts|current-context):|^kind: *Config\b", re.MULTILINE)
 KUBEADM_HINT = "looks like a kubeadm root: `--kubeadm {root}` also finds the kubelet certificates"
 
 
@@ -60,6 +62,7 @@ def kubeadm_root_hint(directory: str) -> str | None:
         return KUBEADM_HINT.format(root=directory)
     return None
 _GLOB_CHARS = frozenset("*?[")
+MAX_WALK_DEPTH = 64  # directories below a configured one; deeper is an error, never a RecursionError
 
 
 @dataclasses.dataclass
@@ -84,9 +87,13 @@ class FileSource:
             pattern = os.path.expanduser(pattern)
             if _GLOB_CHARS & set(pattern):
                 yield InputStart(pattern, "glob")
-                matches = sorted(glob.glob(pattern, recursive=True))
+                try:
+                    matches = sorted(glob.glob(pattern, recursive=True))
+                except RecursionError:  # glob's ``**`` recurses per directory level
+                    yield ItemError(pattern, reasons.TOO_DEEP, "directories nested too deep to match: not walked")
+                    continue
                 if not matches:
-                    yield ItemError(pattern, "not_found", "the glob matches nothing")
+                    yield ItemError(pattern, reasons.NOT_FOUND, "the glob matches nothing")
             else:
                 yield InputStart(pattern, "path")
                 matches = [pattern]
@@ -109,12 +116,20 @@ class FileSource:
             yield from self.read_file(path, explicit, info=info)
 
     def _walk(self, directory: str, seen: set[str], ancestors: set[tuple[int, int]]) -> Iterator[Record]:
+        """Depth first, in name order, with an explicit stack: a tree nested thousands deep costs
+        no recursion, and directories more than ``MAX_WALK_DEPTH`` below ``directory`` are an error."""
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            top = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
             yield os_error(directory, exc)
             return
-        for entry in entries:
+        stack: list[tuple[Iterator[os.DirEntry[str]], frozenset[tuple[int, int]]]] = [(iter(top), frozenset(ancestors))]
+        while stack:
+            entries, above = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
             try:
                 info = entry.stat()  # follows symlinks
             except OSError as exc:
@@ -123,10 +138,19 @@ class FileSource:
                 continue
             if stat.S_ISDIR(info.st_mode):
                 key = (info.st_dev, info.st_ino)
-                if key in ancestors:
+                if key in above:
                     yield ItemError(entry.path, "symlink_loop", "leads back to a directory above it")
                     continue
-                yield from self._walk(entry.path, seen, ancestors | {key})
+                if len(stack) >= MAX_WALK_DEPTH:
+                    yield ItemError(entry.path, reasons.TOO_DEEP,
+                                    f"more than {MAX_WALK_DEPTH} directories below {directory}: not walked")
+                    continue
+                try:
+                    below = sorted(os.scandir(entry.path), key=lambda e: e.name)
+                except OSError as exc:
+                    yield os_error(entry.path, exc)
+                    continue
+                stack.append((iter(below), above | {key}))
             elif not stat.S_ISREG(info.st_mode) or entry.path in seen:
                 continue
             elif entry.name.lower().endswith(CERT_SUFFIXES):
@@ -143,8 +167,11 @@ class FileSource:
         reported, since it may be the kubeconfig whose certificate expires next.
         """
         try:
-            with open(path, "rb") as handle:  # a regular file: the walk checked
-                head = handle.read(_SNIFF_BYTES)
+            fd, _info = open_regular(path)  # the walk checked, but it may have been swapped since
+            try:
+                head = os.read(fd, _SNIFF_BYTES)
+            finally:
+                os.close(fd)
         except OSError as exc:
             yield os_error(path, exc)
             return

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
-from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.collectors.removed_apis import export, read
+from watchtower.core.regularfile import read_regular_text
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds
@@ -73,7 +73,7 @@ def load_data(data_file: str | None, rules: tuple[Mapping[str, str], ...], where
         data = ra.load_shipped()
     else:
         try:
-            doc = yaml.safe_load(Path(data_file).read_text(encoding="utf-8"))
+            doc = yaml.safe_load(read_regular_text(data_file, 1 << 24))
             data = ra.parse_removal_data(doc, data_file)
         except OSError as exc:
             raise ConfigError(where, data_file, f"a readable removal-data file ({exc.strerror or exc})") from None
@@ -83,19 +83,19 @@ def load_data(data_file: str | None, rules: tuple[Mapping[str, str], ...], where
     return ra.with_overrides(data, extra)
 
 
-class RemovedApisCollector(Collector):
+class RemovedApisCollector(Collector[RemovedApisSettings]):
     name: ClassVar[str] = "removed_apis"
-    description: ClassVar[str] = "Objects, Helm releases and clients using API versions the next Kubernetes minors remove"
+    title: ClassVar[str] = "Upgrade blockers: removed APIs in use"
+    roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_removed_api_",)
     Settings: ClassVar[type[CollectorSettings]] = RemovedApisSettings
 
-    def __init__(self, settings: CollectorSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: RemovedApisSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        assert isinstance(settings, RemovedApisSettings)
-        self.s = settings
         self.data = load_data(settings.data_file, settings.rules, "collectors.removed_apis.data_file")
 
     @classmethod
-    def unavailable_reason(cls, settings: CollectorSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: RemovedApisSettings, context: CollectorContext) -> str | None:
         try:
             context.kube.source()
         except KubeUnavailable as exc:
@@ -123,19 +123,19 @@ class RemovedApisCollector(Collector):
             checked[name] = found[1]
             return found[0]
 
-        if self.s.live_objects:
+        if self.settings.live_objects:
             before = len(errors)
             targets = read.served_targets(api, self.data, timeout, errors)
             found = read.live_uses(api, targets, k.page_size, timeout, self.data, errors) if targets is not None else None
             uses += source(ra.SOURCE_LIVE, found, before)
-        if self.s.helm_releases:
+        if self.settings.helm_releases:
             before = len(errors)
-            uses += source(ra.SOURCE_HELM, read.helm_uses(api, self.s.helm_namespaces, self.s.helm_page_size, timeout,
+            uses += source(ra.SOURCE_HELM, read.helm_uses(api, self.settings.helm_namespaces, self.settings.helm_page_size, timeout,
                                                          self.data, errors), before)
         requests: list[ra.RequestUse] = []
-        if self.s.apiserver_metrics:
+        if self.settings.apiserver_metrics:
             before = len(errors)
-            endpoints = self.s.apiservers or self.context.config.control_plane.apiservers
+            endpoints = self.settings.apiservers or self.context.config.control_plane.apiservers
             requests = source(SOURCE_METRICS, read.apiserver_requests(api, endpoints, timeout, errors), before)
         blockers = ra.match_objects(uses, self.data, running)
         scan = export.Scan(
@@ -144,11 +144,11 @@ class RemovedApisCollector(Collector):
             hops=tuple(ra.upgrade_path(running, self._target(running))) if running else (),
         )
         return CollectResult(metrics=export.build_metrics(scan), errors=tuple(errors),
-                             findings=export.build_findings(scan), details=export.build_details(scan, self.s.max_listed))
+                             findings=export.build_findings(scan), details=export.build_details(scan, self.settings.max_listed))
 
     def _target(self, running: ra.Minor) -> ra.Minor:
-        if self.s.target:
-            return ra.parse_minor(self.s.target)
+        if self.settings.target:
+            return ra.parse_minor(self.settings.target)
         newest = max((a.removed_in for a in self.data.apis), default=running)
         return max(newest, ra.next_minor(running))
 

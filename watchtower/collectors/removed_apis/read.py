@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.io.kube import get_json, list_json_pages
 from watchtower.upgrades import helm_release
@@ -31,8 +32,8 @@ def _api_error(location: str, exc: BaseException) -> ItemError:
         reason = "forbidden" if status == 403 else f"api_status_{status}"
         return ItemError(location, reason, f"HTTP {status} {getattr(exc, 'reason', '')}".strip())
     if isinstance(exc, ValueError):
-        return ItemError(location, "parse_error", str(exc)[:300])
-    return ItemError(location, "unreachable", f"{type(exc).__name__}: {exc}"[:300])
+        return ItemError(location, reasons.PARSE_ERROR, str(exc)[:300])
+    return ItemError(location, reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300])
 
 
 def running_minor(api: Any, timeout: float, errors: list[ItemError]) -> tuple[ra.Minor | None, str]:
@@ -110,7 +111,7 @@ def live_uses(api: Any, targets: Iterable[ListTarget], page_size: int, timeout: 
                 try:
                     applied = ra.applied_api_version(obj)
                 except ValueError as exc:
-                    errors.append(ItemError(f"{target.resource} {meta.get('namespace') or '-'}/{meta.get('name')}", "parse_error", str(exc)))
+                    errors.append(ItemError(f"{target.resource} {meta.get('namespace') or '-'}/{meta.get('name')}", reasons.PARSE_ERROR, str(exc)))
                     continue
                 if applied is None or data.lookup(*applied) is None:
                     continue
@@ -137,7 +138,7 @@ def helm_uses(api: Any, namespaces: Sequence[str], page_size: int, timeout: floa
                 try:
                     release = helm_release.release_from_secret(secret)
                 except helm_release.ReleaseDecodeError as exc:
-                    errors.append(ItemError(where, "parse_error", str(exc)))
+                    errors.append(ItemError(where, reasons.PARSE_ERROR, str(exc)))
                     continue
                 releases += 1
                 for obj in release.objects:

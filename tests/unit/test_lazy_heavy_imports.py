@@ -1,0 +1,35 @@
+"""Heavy client libraries are imported by the collectors that run, not by starting the program.
+
+cryptography's Rust extension (~8 MB), requests/urllib3 (~10 MB) and the kubernetes client cost
+memory and start-up time in every process that imports them; importing the CLI, the daemon and
+the collector registry (what a zero-config ``watchtower run`` does) must not. Checked in a fresh
+interpreter, as a start-up sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.support.certs import REPO
+
+HEAVY = ("cryptography.hazmat.bindings._rust", "requests", "urllib3", "kubernetes", "grafana_client")
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_starting_the_daemon_imports_no_heavy_client() -> None:
+    assert _loaded_after("import watchtower.app.cli, watchtower.app.daemon, watchtower.app.registry") == []
+
+
+def test_reading_a_certificate_loads_cryptography_then() -> None:
+    code = ("from watchtower.pki import parse_certificates\n"
+            "assert parse_certificates(b'-----BEGIN CERTIFICATE-----\\nAA==\\n-----END CERTIFICATE-----\\n').errors")
+    assert _loaded_after(code) == ["cryptography.hazmat.bindings._rust"]
