@@ -50,9 +50,8 @@ class LifecycleSettings:
     def validate(self, path: str) -> None:
         try:
             lc.parse_static(self.static)
-        except ValueError as exc:
-            raise ConfigError(f"{path}.static.{str(exc).split(':')[0]}", "<see the message>",
-                              f"product → release line → {{eol: YYYY-MM-DD, extended: YYYY-MM-DD}} ({exc})") from None
+        except lc.StaticEntryError as exc:
+            raise ConfigError(f"{path}.static.{exc.where}", exc.value, exc.expected) from None
         if not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"{path}.url", self.url, "an http:// or https:// URL")
         if self.reminder_lead <= 0:
@@ -67,15 +66,13 @@ class NodesSettings(CollectorSettings):
 
     lifecycle: LifecycleSettings = dataclasses.field(default_factory=LifecycleSettings)
 
-    def validate(self, path: str) -> None:
-        super().validate(path)
-        if self.lifecycle.timeout >= self.timeout:
-            raise ConfigError(f"{path}.lifecycle.timeout", self.lifecycle.timeout,
-                              f"below the collector's timeout ({format_duration(self.timeout)})")
 
 
-def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.LifecycleSource:
-    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped)."""
+def make_source(s: LifecycleSettings, clock: Callable[[], float], budget: float | None = None) -> lc.LifecycleSource:
+    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped).
+
+    ``budget`` is the collector's own timeout: a fetch gets at most half of it, so a slow
+    endoflife.date never costs the node listing its run."""
     fetcher = None
     if s.source == "endoflife.date":
         import requests
@@ -83,7 +80,7 @@ def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.Lifecycl
         session = requests.Session()
         session.headers["User-Agent"] = "watchtower (kube-watchtower nodes collector)"
         fetcher = CachedFetcher(http_fetch(session), ttl=float(s.cache), retry=float(s.retry),
-                                timeout=float(s.timeout), clock=clock)
+                                timeout=min(float(s.timeout), budget / 2 if budget else float(s.timeout)), clock=clock)
     return lc.LifecycleSource(fetcher, s.url, snapshot=lc.load_snapshot(), static=lc.parse_static(s.static))
 
 

@@ -37,7 +37,7 @@ class NodesCollector(Collector[nl.NodesSettings]):
     def __init__(self, settings: nl.NodesSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
         self.lifecycle_settings: nl.LifecycleSettings = getattr(settings, "lifecycle", nl.LifecycleSettings())
-        self.lifecycle = nl.make_source(self.lifecycle_settings, context.clock)
+        self.lifecycle = nl.make_source(self.lifecycle_settings, context.clock, float(settings.timeout))
         self.transitions = TransitionCounter()
         self._lock = threading.Lock()
 
