@@ -41,7 +41,7 @@ from watchtower.provisioning.client import (
     GrafanaTLSError,
     GrafanaUnreachable,
 )
-from watchtower.provisioning.desired import AlertRule, ContactPoint, Dashboard, DesiredState
+from watchtower.provisioning.model import AlertRule, ContactPoint, Dashboard, DesiredState
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)

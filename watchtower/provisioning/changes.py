@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from watchtower.core.results import ItemError
 from watchtower.core.settings import parse_duration
-from watchtower.provisioning.desired import canonical, pre_save
+from watchtower.provisioning.model import canonical
+from watchtower.provisioning.rules import pre_save
 
 MANAGED_PREFIX = "wt-"  # rules and contact points with this uid prefix are watchtower's to prune
 KINDS = ("folder", "dashboard", "contact-point", "policy", "alert-rule", "rule-group")
