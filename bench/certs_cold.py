@@ -45,7 +45,8 @@ from bench import certdata, daemon
 from bench.harness import Line
 from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.certs import CertsCollector, CertsSettings
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings
 from watchtower.io.kube import KubeClientFactory
 
 SCALE = float(os.environ.get("WATCHTOWER_BENCH_CERTS_SCALE", "1"))  # < 1 only for the smoke test
@@ -130,7 +131,7 @@ def _daemon_rss(tree: Path, work: Path) -> tuple[float, float]:
     def config(name: str, paths: list[str]) -> Path:
         collectors: dict[str, object] = {n: {"enabled": False} for n in REGISTRY}
         collectors["certs"] = {"enabled": True, "kubeadm": False, "paths": paths, "apiserver_endpoints": [],
-                               "interval": "30s", "timeout": "29s"}
+                               "interval": "30s", "timeout": "25s"}  # timeout < interval (issue 17)
         return daemon.write_config(work / f"{name}.yaml", {"collectors": collectors, "log": {"level": "warning"}})
 
     empty = work / "empty"

@@ -49,8 +49,8 @@ def _config(directory: Path, kubeconfig: Path | None, nodes_interval: str = "5s"
     collectors: dict[str, object] = {name: {"enabled": False} for name in REGISTRY}
     data: dict[str, object] = {"collectors": collectors, "log": {"level": "warning"}}
     if kubeconfig is not None:
-        collectors["nodes"] = {"enabled": True, "interval": nodes_interval, "timeout": "120s",
-                               "lifecycle": {"source": "snapshot"}}
+        collectors["nodes"] = {"enabled": True, "interval": nodes_interval, "timeout": "4500ms",
+                               "lifecycle": {"source": "snapshot", "timeout": "4s"}}
         data["kubernetes"] = {"kubeconfig": str(kubeconfig), "page_size": PAGE_SIZE, "request_timeout": 60}
     path = directory / (f"{name}.yaml" if kubeconfig else "idle.yaml")
     path.write_text(yaml.safe_dump(data))

@@ -47,13 +47,13 @@ def _populate(api: KubeAPIServer) -> None:
     api.set_metrics(lc.METRICS_1_15)
 
 
-def _config(directory: Path, kubeconfig: Path | None, interval: str = "5s") -> Path:
+def _config(directory: Path, kubeconfig: Path | None, interval: str = "15s") -> Path:
     from watchtower.collectors import REGISTRY
 
     collectors: dict[str, object] = {name: {"enabled": False} for name in REGISTRY}
     data: dict[str, object] = {"collectors": collectors, "log": {"level": "warning"}}
     if kubeconfig is not None:
-        collectors["removed_apis"] = {"enabled": True, "interval": interval, "timeout": "300s", "helm_releases": True}
+        collectors["removed_apis"] = {"enabled": True, "interval": interval, "helm_releases": True}
         data["kubernetes"] = {"kubeconfig": str(kubeconfig), "page_size": PAGE_SIZE, "request_timeout": 60}
     path = directory / ("removed.yaml" if kubeconfig else "idle.yaml")
     path.write_text(yaml.safe_dump(data))

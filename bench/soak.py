@@ -111,7 +111,7 @@ def _lab_config(stack: contextlib.ExitStack, tmp: Path) -> dict:
                       "kubeadm_root": str(tree.root), "endpoints": [f"127.0.0.1:{api.port}"],
                       "endpoint_timeout": "500ms", "secrets": {"enabled": True}},
             "apiserver": {**second, "ca_file": str(api.ca_file), "probe_timeout": "500ms", "probe_vips": False},
-            "nodes": second,
+            "nodes": {**second, "lifecycle": {"source": "snapshot", "timeout": "500ms"}},
             "upgrade": {**second, "kubeadm_root": str(tree.root), "release_source": "static",
                         "static_latest": "v1.31.4", "release_timeout": "500ms", "state_file": str(tmp / "state.json")},
             "vip": {**second, "keepalived_json_file": None},

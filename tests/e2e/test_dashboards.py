@@ -44,22 +44,14 @@ CLUSTER = "dash-lab"
 PROMETHEUS_METRICS = frozenset({"up"})
 
 # Which collector exports which metric (by name prefix); "core" = the daemon's meta-metrics.
-COLLECTOR_OF_PREFIX = (
-    ("watchtower_cert_", "certs"),
-    ("watchtower_haproxy_", "haproxy"),
-    ("watchtower_vip_held", "vip"),
-    ("watchtower_keepalived_", "vip"),
-    ("watchtower_vip_reachable", "apiserver"),
-    ("watchtower_apiserver_", "apiserver"),
-    ("watchtower_etcd_", "etcd"),
-    ("watchtower_node", "nodes"),
-    ("watchtower_kubernetes_", "upgrade"),
-    ("watchtower_upgrade_", "upgrade"),
-    ("watchtower_removed_api_", "removed_apis"),
+COLLECTOR_OF_PREFIX = (  # longest prefix first, so watchtower_vip_reachable is not taken for watchtower_vip_
+    *sorted(((prefix, name) for name, cls in REGISTRY.items() for prefix in cls.metric_prefixes),
+            key=lambda pair: -len(pair[0])),
     ("watchtower_collector_", "core"),
     ("watchtower_build_info", "core"),
     ("up", "core"),
 )
+
 LAB_COLLECTORS = frozenset({"core", "certs", "haproxy", "vip", "apiserver", "etcd", "nodes", "upgrade", "removed_apis"})
 
 

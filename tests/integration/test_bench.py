@@ -77,7 +77,7 @@ def test_soak_benchmark_runs_every_lab_collector_for_a_configurable_time() -> No
     by_name = {line.split(":")[0]: line for line in lines}
     assert "soak_rss_slope_second_half_20s" in by_name
     succeeding = by_name["soak_collectors_succeeding_20s"].split()
-    assert succeeding[1] == succeeding[5] == "7", by_name  # every collector that can run here, all succeeding
+    assert succeeding[1] == succeeding[5] and int(succeeding[1]) >= 7, by_name  # every lab collector, all succeeding
     print("\n".join(lines))
 
 

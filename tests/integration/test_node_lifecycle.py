@@ -24,7 +24,8 @@ from tests.unit.upgrades.test_nodeos import IN_THE_WILD
 from watchtower.app import config as config_mod
 from watchtower.app.planning import plan_from_details, render_plan
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.nodes import NodesCollector, render_check
+from watchtower.collectors.nodes import NodesCollector
+from watchtower.collectors.nodes.export import render_check
 from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.io.kube import KubeClientFactory
 from watchtower.upgrades.lifecycle import load_snapshot

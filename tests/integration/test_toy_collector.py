@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @dataclasses.dataclass(frozen=True)
 class ToySettings(CollectorSettings):
-    interval: Seconds = Seconds(0.2)
+    interval: Seconds = Seconds(60)  # the first run is at start
     widgets: int = 3
 
     def validate(self, path: str) -> None:

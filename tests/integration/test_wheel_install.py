@@ -10,6 +10,7 @@ and ``run`` serves /metrics.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -23,6 +24,10 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support.kubeadm_tree import KubeadmTree
 from tests.support.services import free_port
@@ -109,12 +114,34 @@ def test_check_certs_on_a_generated_kubeadm_tree(venv: tuple[Path, Path, dict[st
     now = datetime.datetime.now(datetime.UTC)
     tree = KubeadmTree(work / "kubernetes", now - datetime.timedelta(days=30))
     tree.control_plane(now - datetime.timedelta(days=10))
+    for conf in ("admin.conf", "controller-manager.conf", "scheduler.conf"):
+        _with_real_key(tree, conf, now - datetime.timedelta(days=10))
     done = _run([bin_dir / "watchtower", "check", "certs", "--kubeadm", work / "kubernetes", "--output", "json"],
                 cwd=work, check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
+    # The tree's kubeconfigs carry a placeholder client key: it cannot be checked against its
+    # certificate (invalid_key), so the run is UNKNOWN (3), not OK, and says why.
+    assert done.returncode == 3 and report["status"] == "unknown", done.stdout + done.stderr
+    assert {e["reason"] for e in report["errors"]} == {"invalid_key"}
     text = json.dumps(report)
     assert "apiserver" in text and "front-proxy" in text
+
+
+def _with_real_key(tree: KubeadmTree, name: str, issued: datetime.datetime) -> None:
+    """The tree helper's kubeconfigs carry a placeholder key; kubeadm's carry the real one."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])).issuer_name(tree.ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(tree.ca_not_before).not_valid_after(issued + datetime.timedelta(days=365))
+            .sign(tree.ca_key, hashes.SHA256()))
+    doc = yaml.safe_load((tree.root / name).read_text())
+    doc["users"][0]["user"] = {
+        "client-certificate-data": base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode(),
+        "client-key-data": base64.b64encode(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())).decode(),
+    }
+    tree.write(name, yaml.safe_dump(doc))
 
 
 def test_run_serves_metrics(venv: tuple[Path, Path, dict[str, object]]) -> None:

@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 import yaml
 
-from watchtower.app.httpserver import Limits
+from watchtower.app.httpproto import Limits
 from watchtower.app.registry import REGISTRY
 from watchtower.collectors.base import Collector
+from watchtower.core.formatting import split_host_port
 from watchtower.core.regularfile import read_regular_text
 from watchtower.core.sections import CollectorSettings, ControlPlaneConfig, KubernetesConfig
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, bind, format_duration, to_plain
@@ -31,15 +32,9 @@ MAX_CONFIG_BYTES = 1 << 20
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → (host, port). Raises ValueError."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ValueError(f"not HOST:PORT: {text!r}")
-    port = int(port_text)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range: {port}")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, port
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6; no host: all addresses; port 0: any free one). Raises ValueError."""
+    host, port = split_host_port(text, allow_zero=True)
+    return host or "0.0.0.0", port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +51,7 @@ class ServerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     basic_auth: BasicAuthConfig | None = None
-    # limits (watchtower.app.httpserver.Limits): no client can make /metrics unanswerable
+    # limits (watchtower.app.httpproto.Limits): no client can make /metrics unanswerable
     backlog: int = _LIMITS.backlog
     max_connections: int = _LIMITS.max_connections
     max_in_flight: int = _LIMITS.max_in_flight

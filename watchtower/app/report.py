@@ -9,7 +9,6 @@ collector that failed or has not run yet, an item it could not read, or no colle
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import time
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from watchtower import __version__
 from watchtower.app.planning import plan_from_details
 from watchtower.app.store import CollectorState, StoreView
+from watchtower.core.formatting import rfc3339
 from watchtower.core.results import Finding, Severity, Status
 
 
@@ -106,10 +106,7 @@ def overall(view: StoreView, skipped: Mapping[str, str] | None = None, passive: 
     return Status.judge(Severity(worst), unknown)
 
 
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
+iso = rfc3339  # /api/status times: RFC 3339, fractional seconds kept
 
 
 def status_document(view: StoreView, now: float | None = None, cluster: str = "",

@@ -24,7 +24,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watchtower.app.store import RunRecord, SnapshotStore
 from watchtower.collectors.base import Collector
-from watchtower.core import progress
+from watchtower.core import progress, reasons
 from watchtower.core.results import CollectResult
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class CollectorRunner:
         if len(self._hung) >= MAX_HUNG_WORKERS:
             items = sorted({progress.current(w) or "an unnamed step" for w in self._hung})
             return RunRecord(
-                started_at=started_at, duration_seconds=0.0, success=False, failure_reason="timeout",
+                started_at=started_at, duration_seconds=0.0, success=False, failure_reason=reasons.TIMEOUT,
                 failure_detail=f"{len(self._hung)} earlier runs still hang (in {', '.join(items)}); "
                                "not starting another until one returns",
             )
@@ -97,7 +97,7 @@ class CollectorRunner:
             self._hung.append(worker)
             item = progress.current(worker)
             return RunRecord(
-                started_at=started_at, duration_seconds=duration, success=False, failure_reason="timeout",
+                started_at=started_at, duration_seconds=duration, success=False, failure_reason=reasons.TIMEOUT,
                 failure_detail=f"no result within the {timeout:g}s timeout"
                                + (f"; still waiting on {item}" if item else ""),
             )

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from watchtower.app.registry import REGISTRY
+from watchtower.core.formatting import human_duration
 
 REFRESH_SECONDS = 30
 MAX_ROWS = 500  # a page for people, not an export: /api/status has everything
@@ -154,11 +155,7 @@ def residual(not_after: str | None, now: datetime.datetime | None = None) -> str
     seconds = (instant - now).total_seconds()
     if seconds <= 0:
         return "expired"
-    if seconds >= 86400:
-        return f"{int(seconds // 86400)}d"
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 60)}m"
+    return human_duration(seconds)
 
 
 _CERT_INTERNALS = {"certificates", "now", "thresholds"}  # shown elsewhere, or only for scripts

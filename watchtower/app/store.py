@@ -17,12 +17,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector as PromCollector
 
 from watchtower import __version__
+from watchtower.core import reasons
 from watchtower.core.results import CollectResult
 
 log = logging.getLogger(__name__)
 
 # Whole-run failure reasons; exported as 0 from the start so increase() sees the first one.
-RUN_FAILURE_REASONS = ("exception", "timeout", "invalid_result")
+RUN_FAILURE_REASONS = ("exception", reasons.TIMEOUT, "invalid_result")
 
 
 @dataclasses.dataclass(frozen=True)

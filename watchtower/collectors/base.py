@@ -7,8 +7,8 @@ an ``ItemError``, not an exception. Raising is reserved for "this whole run fail
 scheduler turns that into ``watchtower_collector_success 0`` without disturbing other collectors.
 
 A collector declares its ``name`` (config key, ``collector`` label), ``title`` (status page and
-``check`` section), ``roles`` (where the Helm chart runs it) and ``Settings``; the registry, the
-status page, the chart presets and the dashboard tests all read those declarations.
+``check`` section), ``roles`` (where the Helm chart runs it), ``metric_prefixes`` and ``Settings``;
+the registry, the status page, the chart presets and the dashboard tests all read those declarations.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import dataclasses
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import ClassVar, Generic, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings, SharedConfig
@@ -26,7 +26,6 @@ from watchtower.io.kube import KubeClientFactory
 
 # The result types and settings base live in watchtower.core; re-exported here for collector code.
 __all__ = [
-    "ROLES",
     "CollectResult",
     "Collector",
     "CollectorContext",
@@ -42,7 +41,6 @@ __all__ = [
 Role = Literal["cluster", "node"]
 """Where the Helm chart runs a collector: the cluster Deployment, or the DaemonSet on each
 control-plane node (host network, read-only host paths)."""
-ROLES: tuple[Role, ...] = ("cluster", "node")
 
 SettingsT = TypeVar("SettingsT", bound=CollectorSettings)
 
@@ -73,6 +71,9 @@ class Collector(ABC, Generic[SettingsT]):
     name: ClassVar[str]
     title: ClassVar[str]
     roles: ClassVar[frozenset[Role]]
+    # The names of the metric families it exports start with one of these (documented in
+    # docs/metrics.md under the collector's name); the dashboard tests map panels to collectors by them.
+    metric_prefixes: ClassVar[tuple[str, ...]] = ()
     Settings: ClassVar[type[CollectorSettings]] = CollectorSettings
     # True for jobs that change something outside watchtower (the Grafana provisioner):
     # `watchtower check` only looks, so it runs them only when asked for by --collector.
@@ -97,3 +98,8 @@ class Collector(ABC, Generic[SettingsT]):
     @abstractmethod
     def collect(self) -> CollectResult:
         """Collect once. Per-item problems go into ``errors``; raise only if the run failed."""
+
+    @classmethod
+    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
+        """This collector's section of ``watchtower check``'s table, from a result's details; None: no section."""
+        return None

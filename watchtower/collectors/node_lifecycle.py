@@ -10,12 +10,11 @@ products present are fetched) and turns the result into metric rows, findings an
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from watchtower.core.formatting import format_table
+from watchtower.core.formatting import format_table, rfc3339
 from watchtower.core.results import Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, format_duration
@@ -51,9 +50,8 @@ class LifecycleSettings:
     def validate(self, path: str) -> None:
         try:
             lc.parse_static(self.static)
-        except ValueError as exc:
-            raise ConfigError(f"{path}.static.{str(exc).split(':')[0]}", "<see the message>",
-                              f"product → release line → {{eol: YYYY-MM-DD, extended: YYYY-MM-DD}} ({exc})") from None
+        except lc.StaticEntryError as exc:
+            raise ConfigError(f"{path}.static.{exc.where}", exc.value, exc.expected) from None
         if not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"{path}.url", self.url, "an http:// or https:// URL")
         if self.reminder_lead <= 0:
@@ -68,15 +66,13 @@ class NodesSettings(CollectorSettings):
 
     lifecycle: LifecycleSettings = dataclasses.field(default_factory=LifecycleSettings)
 
-    def validate(self, path: str) -> None:
-        super().validate(path)
-        if self.lifecycle.timeout >= self.timeout:
-            raise ConfigError(f"{path}.lifecycle.timeout", self.lifecycle.timeout,
-                              f"below the collector's timeout ({format_duration(self.timeout)})")
 
 
-def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.LifecycleSource:
-    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped)."""
+def make_source(s: LifecycleSettings, clock: Callable[[], float], budget: float | None = None) -> lc.LifecycleSource:
+    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped).
+
+    ``budget`` is the collector's own timeout: a fetch gets at most half of it, so a slow
+    endoflife.date never costs the node listing its run."""
     fetcher = None
     if s.source == "endoflife.date":
         import requests
@@ -84,7 +80,7 @@ def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.Lifecycl
         session = requests.Session()
         session.headers["User-Agent"] = "watchtower (kube-watchtower nodes collector)"
         fetcher = CachedFetcher(http_fetch(session), ttl=float(s.cache), retry=float(s.retry),
-                                timeout=float(s.timeout), clock=clock)
+                                timeout=min(float(s.timeout), budget / 2 if budget else float(s.timeout)), clock=clock)
     return lc.LifecycleSource(fetcher, s.url, snapshot=lc.load_snapshot(), static=lc.parse_static(s.static))
 
 
@@ -93,14 +89,10 @@ def runtime_product(runtime: str) -> str:
     return RUNTIME_PRODUCTS.get(runtime, runtime)
 
 
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _date(timestamp: float | None) -> str:
-    return _iso(timestamp)[:10] if timestamp is not None else "unknown"  # type: ignore[index]
+    return rfc3339(timestamp, whole_seconds=True)[:10] if timestamp is not None else "unknown"
 
 
 @dataclasses.dataclass
@@ -187,7 +179,7 @@ class LifecycleTally:
             os_rows.append({
                 "distribution": distribution, "release": release, "count": group.count,
                 "control_plane": group.control_plane, "nodes": group.nodes,
-                "eol": _iso(eol), "extended": _iso(extended), "source": dates.source if dates else None,
+                "eol": rfc3339(eol, whole_seconds=True), "extended": rfc3339(extended, whole_seconds=True), "source": dates.source if dates else None,
             })
             out.findings.extend(_os_findings(distribution, release, group, eol, extended, now, lead))
         rt_rows = []
@@ -195,7 +187,7 @@ class LifecycleTally:
             dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
             eol = dates.eol if dates else None
             rt_rows.append({"runtime": rt.runtime, "version": rt.version, "count": group.count, "nodes": group.nodes,
-                            "eol": _iso(eol), "source": dates.source if dates else None})
+                            "eol": rfc3339(eol, whole_seconds=True), "source": dates.source if dates else None})
             if eol is not None and eol <= now:
                 out.findings.append(Finding("nodes", f"{rt.runtime} {rt.version}", Severity.WARNING,
                                             f"past its end of life since {_date(eol)} on {_names(group)}"))
@@ -205,7 +197,7 @@ class LifecycleTally:
                                         "releases: " + ", ".join(f"{d} {r}" for d, r in sorted(releases_on_cp))))
         out.details.update({
             "os": os_rows, "runtimes": rt_rows, "docker_nodes": docker[:50],
-            "data": [{"source": s, "at": _iso(t)} for s, t in out.data_stamps],
+            "data": [{"source": s, "at": rfc3339(t, whole_seconds=True)} for s, t in out.data_stamps],
             "error": facts.error.detail if facts.error else None,
             "reminder_lead": format_duration(lead),
         })

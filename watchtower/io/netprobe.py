@@ -18,6 +18,9 @@ import stat
 import sys
 import time
 
+from watchtower.core import reasons
+from watchtower.core.regularfile import open_regular
+
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
@@ -48,9 +51,9 @@ class Fetched:
 
 
 def _check_readable(path: str, what: str, reason: str) -> None:
-    try:
-        with open(path, "rb"):
-            pass
+    try:  # never open a FIFO for a blocking read: it would hang the probe for ever
+        fd, _info = open_regular(path)
+        os.close(fd)
     except OSError as exc:
         raise ProbeError(reason, f"{what} {path}: {exc.strerror or exc}") from None
 
@@ -75,13 +78,13 @@ def http_get(
         if tls.insecure_skip_verify:
             verify = False
         elif tls.ca_file:
-            _check_readable(tls.ca_file, "CA file", "ca_unreadable")
+            _check_readable(tls.ca_file, "CA file", reasons.CA_UNREADABLE)
             verify = tls.ca_file
         if tls.cert_file or tls.key_file:
             if not (tls.cert_file and tls.key_file):
-                raise ProbeError("client_cert_unreadable", "a client certificate needs both cert_file and key_file")
-            _check_readable(tls.cert_file, "client certificate", "client_cert_unreadable")
-            _check_readable(tls.key_file, "client key", "client_cert_unreadable")
+                raise ProbeError(reasons.CLIENT_CERT_UNREADABLE, "a client certificate needs both cert_file and key_file")
+            _check_readable(tls.cert_file, "client certificate", reasons.CLIENT_CERT_UNREADABLE)
+            _check_readable(tls.key_file, "client key", reasons.CLIENT_CERT_UNREADABLE)
             cert = (tls.cert_file, tls.key_file)
     # requests and urllib3 cost ~10 MB and ~0.1 s at import: only when a probe runs
     import requests
@@ -102,9 +105,9 @@ def http_get(
                 chunks.append(chunk)
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ProbeError("response_too_large", f"{url}: more than {max_bytes} bytes")
+                    raise ProbeError(reasons.RESPONSE_TOO_LARGE, f"{url}: more than {max_bytes} bytes")
                 if time.monotonic() > deadline:
-                    raise ProbeError("timeout", f"{url}: body not complete within {timeout:g}s")
+                    raise ProbeError(reasons.TIMEOUT, f"{url}: body not complete within {timeout:g}s")
             return Fetched(status=response.status_code, body=b"".join(chunks),
                            elapsed_seconds=time.monotonic() - start)
     except ProbeError:
@@ -129,7 +132,7 @@ def unix_socket_exchange(path: str, command: bytes, timeout: float, max_bytes: i
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ProbeError("timeout", f"{path}: no complete answer within {timeout:g}s")
+                raise ProbeError(reasons.TIMEOUT, f"{path}: no complete answer within {timeout:g}s")
             sock.settimeout(remaining)
             chunk = sock.recv(65536)
             if not chunk:
@@ -137,12 +140,12 @@ def unix_socket_exchange(path: str, command: bytes, timeout: float, max_bytes: i
             chunks.append(chunk)
             size += len(chunk)
             if size > max_bytes:
-                raise ProbeError("response_too_large", f"{path}: more than {max_bytes} bytes")
+                raise ProbeError(reasons.RESPONSE_TOO_LARGE, f"{path}: more than {max_bytes} bytes")
     except ProbeError:
         raise
     except OSError as exc:
         reason = classify(exc)
-        if reason == "connection_refused" and os.path.exists(path) and not _is_socket(path):
+        if reason == reasons.CONNECTION_REFUSED and os.path.exists(path) and not _is_socket(path):
             reason, text = "not_a_socket", "exists but is not a socket"
         else:
             text = describe(exc)
@@ -182,29 +185,29 @@ def classify(exc: BaseException) -> str:
     text = " ".join(str(e) for e in chain).lower()
     if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "certificate_verify_failed" in text \
             or "certificate verify failed" in text:
-        return "tls_verify_failed"
+        return reasons.TLS_VERIFY_FAILED
     if any(marker in text for marker in _TLS_PEER_REJECTED):
-        return "tls_bad_certificate"
+        return reasons.TLS_BAD_CERTIFICATE
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
-        return "connection_refused"
+        return reasons.CONNECTION_REFUSED
     if any(isinstance(e, ConnectionResetError) for e in chain) or "connection reset" in text:
-        return "connection_reset"
+        return reasons.CONNECTION_RESET
     # urllib3's NewConnectionError subclasses its timeout error: refused/reset are tested first
     if any(isinstance(e, (*_library_errors("Timeout", "TimeoutError"), socket.timeout, TimeoutError))
            for e in chain) or "timed out" in text:
-        return "timeout"
+        return reasons.TIMEOUT
     if any(isinstance(e, PermissionError) for e in chain):
-        return "permission_denied"
+        return reasons.PERMISSION_DENIED
     if any(isinstance(e, FileNotFoundError) for e in chain):
-        return "not_found"
+        return reasons.NOT_FOUND
     if any(isinstance(e, (ssl.SSLError, *_library_errors("SSLError", None))) for e in chain):
-        return "tls_error"
+        return reasons.TLS_ERROR
     if "name or service not known" in text or "nodename nor servname" in text or "name resolution" in text:
-        return "dns_error"
+        return reasons.DNS_ERROR
     for e in chain:
         if isinstance(e, OSError) and e.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return "unreachable"
-    return "connection_error"
+            return reasons.UNREACHABLE
+    return reasons.CONNECTION_ERROR
 
 
 def _library_errors(requests_name: str, urllib3_name: str | None) -> tuple[type[BaseException], ...]:

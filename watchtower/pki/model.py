@@ -80,9 +80,6 @@ class ParseError(ValueError):
         self.detail = detail
 
 
-def rfc3339(timestamp: float) -> str:
-    """``2026-11-26T12:00:00Z``: UTC, as the JSON report and ``check --output json`` spell times."""
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 def serial_hex(serial: int) -> str:
@@ -238,9 +235,6 @@ class CertInfo:
     _fingerprint: bytes | None = _lazy()
     _fingerprint_sha256: str | None = _lazy()
     _public_key_der: bytes | None = _lazy()
-    _public_key_sha256: str | None = _lazy()
-    _not_before_rfc3339: str | None = _lazy()
-    _not_after_rfc3339: str | None = _lazy()
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
@@ -322,22 +316,6 @@ class CertInfo:
         return self.x509.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-
-    @_once
-    def public_key_sha256(self) -> str:
-        """SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its renewal with the same key."""
-        return hashlib.sha256(self.public_key_der).hexdigest()
-
-    @_once
-    def not_before_rfc3339(self) -> str:
-        return rfc3339(self.not_before)
-
-    @_once
-    def not_after_rfc3339(self) -> str:
-        return rfc3339(self.not_after)
-
-    def seconds_left(self, now: float) -> float:
-        return self.not_after - now
 
     def lifetime_fraction_left(self, now: float) -> float:
         """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""

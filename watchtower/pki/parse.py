@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from watchtower.core import reasons
 from watchtower.pki._lazy import lazy_module
 from watchtower.pki.model import CertInfo, ParseError
 
@@ -60,7 +61,7 @@ def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hin
     try:
         return _parse(data, passphrase, name_hint, memo)
     except Exception as exc:  # noqa: BLE001 - one odd blob must not cost the caller the rest
-        return ParsedFile(errors=(ParseError("parse_error", f"{type(exc).__name__}: {_short(exc)}"),))
+        return ParsedFile(errors=(ParseError(reasons.PARSE_ERROR, f"{type(exc).__name__}: {_short(exc)}"),))
 
 
 def _parse(data: bytes, passphrase: bytes | None, name_hint: str, memo: CertMemo | None) -> ParsedFile:

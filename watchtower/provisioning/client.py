@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from watchtower.core import reasons
 from watchtower.provisioning.settings import GrafanaSettings
 
 
@@ -38,7 +39,7 @@ class GrafanaError(Exception):
 
 
 class GrafanaUnreachable(GrafanaError):
-    reason = "unreachable"
+    reason = reasons.UNREACHABLE
 
 
 class GrafanaAuthError(GrafanaError):
@@ -48,7 +49,7 @@ class GrafanaAuthError(GrafanaError):
 class GrafanaTLSError(GrafanaError):
     """The server's certificate did not verify: not retried, it will not fix itself."""
 
-    reason = "tls_verify_failed"
+    reason = reasons.TLS_VERIFY_FAILED
 
 
 class GrafanaRequestError(GrafanaError):

@@ -30,6 +30,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
     name: ClassVar[str] = "grafana"
     title: ClassVar[str] = "Grafana provisioning"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_grafana_",)
     Settings: ClassVar[type[CollectorSettings]] = GrafanaSettings
 
     changes_external_state: ClassVar[bool] = True
@@ -73,7 +74,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
                                     "Objects by kind and what the last provisioning run did to them",
                                     labels=["kind", "state"])
         counts = report.outcome.counts() if report.outcome else {}
-        from watchtower.provisioning.api import KINDS  # loaded by collect() already
+        from watchtower.provisioning.changes import KINDS  # loaded by collect() already
 
         for kind in KINDS:
             for state in STATES:

@@ -8,18 +8,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.core.settings import SecretUnavailable
 from watchtower.provisioning import desired as desired_mod
-from watchtower.provisioning.api import (
-    GrafanaClient,
-    GrafanaError,
-    GrafanaTLSError,
-    GrafanaUnreachable,
-    Outcome,
-    Plan,
-    Reconciler,
-)
+from watchtower.provisioning.api import GrafanaClient, GrafanaError, GrafanaTLSError, GrafanaUnreachable, Reconciler
+from watchtower.provisioning.changes import Outcome, Plan
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +42,7 @@ class RunReport:
         if self.outcome is not None:
             out += self.outcome.errors
         if self.error is not None:
-            reason = getattr(self.error, "reason", "secret_unavailable")
+            reason = getattr(self.error, "reason", reasons.SECRET_UNAVAILABLE)
             out.append(ItemError("grafana", reason, str(self.error)))
         return tuple(out)
 

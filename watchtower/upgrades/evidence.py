@@ -21,12 +21,14 @@ from pathlib import Path
 
 import yaml
 
+from watchtower.core import reasons
+from watchtower.core.formatting import rfc3339
+from watchtower.core.regularfile import read_regular, read_regular_text
 from watchtower.pki.kubeconfig import kubeconfig_entries, load_kubeconfig
 from watchtower.pki.model import ParseError
 from watchtower.pki.parse import parse_certificates
 from watchtower.upgrades.policy import EVIDENCE_APISERVER_CERT, EVIDENCE_KUBEADM_BACKUP, CertDeadline, LastUpgrade
 
-DEFAULT_CERT_VALIDITY_SECONDS = 365 * 86400.0
 BACKUP_DIR_RE = re.compile(r"^kubeadm-backup-(etcd|manifests)-(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 KUBECONFIGS_RENEWED_BY_KUBEADM = ("admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf")
 """kubelet.conf is left out: its client certificate is the kubelet's own, rotated by the kubelet."""
@@ -137,11 +139,9 @@ def apiserver_cert_evidence(times: CertTimes, validity_seconds: float, where: st
     renewed = renewal_time(times.not_before, times.not_after, validity_seconds)
     if renewed > now:
         return None
-    return LastUpgrade(renewed, EVIDENCE_APISERVER_CERT, f"{where} renewed (not after {_iso(times.not_after)})")
+    return LastUpgrade(renewed, EVIDENCE_APISERVER_CERT, f"{where} renewed (not after {rfc3339(times.not_after, whole_seconds=True)})")
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,12 +184,12 @@ def _leaf_certificates(root: Path, problems: list[tuple[str, str, str]]) -> Iter
     for path in paths:
         relative = path.relative_to(root).as_posix()
         try:
-            times = certificate_times(path.read_bytes())
+            times = certificate_times(read_regular(str(path), 1 << 20))
         except OSError as exc:
             problems.append((str(path), "unreadable", exc.strerror or str(exc)))
             continue
         except ValueError as exc:
-            problems.append((str(path), "parse_error", str(exc)))
+            problems.append((str(path), reasons.PARSE_ERROR, str(exc)))
             continue
         if not times.is_ca:
             yield relative, times
@@ -198,7 +198,7 @@ def _leaf_certificates(root: Path, problems: list[tuple[str, str, str]]) -> Iter
         if not path.is_file():
             continue
         try:
-            embedded = kubeconfig_client_certificate(path.read_text(encoding="utf-8"))
+            embedded = kubeconfig_client_certificate(read_regular_text(str(path), 1 << 20))
             if embedded is None:
                 continue
             times = certificate_times(embedded)
@@ -206,7 +206,7 @@ def _leaf_certificates(root: Path, problems: list[tuple[str, str, str]]) -> Iter
             problems.append((str(path), "unreadable", exc.strerror or str(exc)))
             continue
         except (ValueError, UnicodeDecodeError) as exc:
-            problems.append((str(path), "parse_error", str(exc)))
+            problems.append((str(path), reasons.PARSE_ERROR, str(exc)))
             continue
         if not times.is_ca:
             yield name, times

@@ -15,7 +15,6 @@ KUBELET_MAX_MINORS_OLDER = 3
 """The version skew policy since Kubernetes 1.28: a kubelet may be up to three minors older
 than the apiserver, never newer."""
 
-APISERVER_MAX_MINOR_SKEW = 1
 """HA apiservers may differ by at most one minor (during a rolling upgrade)."""
 
 

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from watchtower.core.formatting import rfc3339
 from watchtower.upgrades.kubeversion import KubeVersion, minor_distance
 from watchtower.upgrades.releases import Cycle as MinorRelease
 
@@ -120,31 +121,27 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``--output json``, ``/api/status``): RFC 3339 times, versions as text."""
         return {
-            "now": iso(self.now),
+            "now": rfc3339(self.now, whole_seconds=True),
             "current": str(self.current) if self.current else None,
             "latest": str(self.latest) if self.latest else None,
             "status": self.status,
             "exit_code": self.exit_code,
             "reasons": list(self.reasons),
             "days_per_hop": self.days_per_hop,
-            "finish": iso(self.finish),
+            "finish": rfc3339(self.finish, whole_seconds=True),
             "hops": [{
                 "number": h.number, "from": h.from_version, "minor": h.minor,
-                "target": str(h.target) if h.target else None, "eol": iso(h.eol), "finish_by": iso(h.finish_by),
+                "target": str(h.target) if h.target else None, "eol": rfc3339(h.eol, whole_seconds=True), "finish_by": rfc3339(h.finish_by, whole_seconds=True),
                 "notes": list(h.notes),
                 "blockers": [dataclasses.asdict(b) for b in h.blockers],
             } for h in self.hops],
             "deadlines": [{
-                "kind": d.kind, "at": iso(d.at), "what": d.what, "days_left": d.days_left,
+                "kind": d.kind, "at": rfc3339(d.at, whole_seconds=True), "what": d.what, "days_left": d.days_left,
                 "before_finish": d.before_finish,
             } for d in self.deadlines],
         }
 
 
-def iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def date_text(timestamp: float | None) -> str:

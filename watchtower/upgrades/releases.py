@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from watchtower.core import reasons
 from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 
 MAX_BODY_BYTES = 1 << 20
@@ -43,10 +44,10 @@ def parse_stable_txt(body: bytes) -> KubeVersion:
     try:
         text = body.decode("ascii").strip()
     except UnicodeDecodeError:
-        raise SourceError("parse_error", "not ASCII text") from None
+        raise SourceError(reasons.PARSE_ERROR, "not ASCII text") from None
     version = try_parse_version(text) if "\n" not in text else None
     if version is None:
-        raise SourceError("parse_error", f"expected one version like v1.31.4, got {text[:40]!r}")
+        raise SourceError(reasons.PARSE_ERROR, f"expected one version like v1.31.4, got {text[:40]!r}")
     return version
 
 
@@ -77,9 +78,9 @@ def endoflife_entries(body: bytes | list[Any]) -> list[dict[str, Any]]:
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise SourceError("parse_error", "not JSON") from None
+            raise SourceError(reasons.PARSE_ERROR, "not JSON") from None
     if not isinstance(data, list):
-        raise SourceError("parse_error", "expected a JSON list of release cycles")
+        raise SourceError(reasons.PARSE_ERROR, "expected a JSON list of release cycles")
     return [e for e in data if isinstance(e, dict) and isinstance(e.get("cycle"), (str, int, float))]
 
 
@@ -90,7 +91,7 @@ def parse_endoflife(body: bytes) -> dict[str, Cycle]:
     for entry in data:
         cycles[str(entry["cycle"])] = Cycle(str(entry["cycle"]), try_parse_version(entry.get("latest")), date_timestamp(entry.get("eol")))
     if not any(c.latest for c in cycles.values()):
-        raise SourceError("parse_error", "no release cycle with a 'latest' version")
+        raise SourceError(reasons.PARSE_ERROR, "no release cycle with a 'latest' version")
     return cycles
 
 
@@ -206,7 +207,7 @@ class ReleaseSource:
 
         def use(url: str, parse: Callable[[bytes], Any]) -> Any:
             # once the host timed out or refused this round, do not wait on it again for the next URL
-            dead = any(e.reason in ("timeout", "unreachable") for e in errors)
+            dead = any(e.reason in (reasons.TIMEOUT, reasons.UNREACHABLE) for e in errors)
             value, fetched_at, error = self.fetcher.get(url, parse, may_fetch=not dead)  # type: ignore[union-attr]
             if error is not None:
                 errors.append(SourceError(error.reason, f"{url}: {error.detail}"))
@@ -255,7 +256,7 @@ def http_fetch(session: Any) -> Fetch:
         try:
             with session.get(url, timeout=(timeout, timeout), stream=True, allow_redirects=True) as response:
                 if response.status_code != 200:
-                    raise SourceError("http_error", f"HTTP {response.status_code}")
+                    raise SourceError(reasons.HTTP_ERROR, f"HTTP {response.status_code}")
                 chunks: list[bytes] = []
                 size = 0
                 while True:  # read1: whatever has arrived, so a trickling server meets the deadline
@@ -264,19 +265,19 @@ def http_fetch(session: Any) -> Fetch:
                         break
                     size += len(chunk)
                     if size > MAX_BODY_BYTES:
-                        raise SourceError("parse_error", f"response larger than {MAX_BODY_BYTES} bytes")
+                        raise SourceError(reasons.PARSE_ERROR, f"response larger than {MAX_BODY_BYTES} bytes")
                     if time.monotonic() > deadline:
-                        raise SourceError("timeout", f"no complete answer within {timeout:g}s")
+                        raise SourceError(reasons.TIMEOUT, f"no complete answer within {timeout:g}s")
                     chunks.append(chunk)
                 return b"".join(chunks)
         except SourceError:
             raise
         except (requests.Timeout, TimeoutError):
-            raise SourceError("timeout", f"no answer within {timeout:g}s") from None
+            raise SourceError(reasons.TIMEOUT, f"no answer within {timeout:g}s") from None
         except (requests.RequestException, OSError) as exc:
-            raise SourceError("unreachable", f"{type(exc).__name__}") from None
+            raise SourceError(reasons.UNREACHABLE, f"{type(exc).__name__}") from None
         except Exception as exc:  # noqa: BLE001 - urllib3 errors from raw reads (e.g. ReadTimeoutError, ProtocolError)
-            reason = "timeout" if "Timeout" in type(exc).__name__ else "unreachable"
+            reason = reasons.TIMEOUT if "Timeout" in type(exc).__name__ else reasons.UNREACHABLE
             raise SourceError(reason, f"{type(exc).__name__}") from None
 
     return fetch

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from tests.support.kubeadm_tree import KubeadmTree
-from watchtower.collectors.base import ItemError
 from watchtower.collectors.certsources.base import CertRecord
 from watchtower.collectors.certsources.files import MAX_WALK_DEPTH, FileSource
+from watchtower.core.results import ItemError
 
 NOW = datetime.datetime.now(datetime.UTC)
 

@@ -6,7 +6,6 @@ import argparse
 import logging
 import signal
 import threading
-from pathlib import Path
 from types import FrameType
 
 import yaml
@@ -14,6 +13,7 @@ import yaml
 from watchtower.app.config import parse_listen
 from watchtower.app.heartbeat.check import HeartbeatSettings
 from watchtower.app.logsetup import setup_logging
+from watchtower.core.regularfile import read_regular_text
 from watchtower.core.settings import ConfigError, bind, format_duration
 
 log = logging.getLogger("watchtower.app.heartbeat")
@@ -36,7 +36,7 @@ def load_settings(path: str | None) -> HeartbeatSettings:
     if not path:
         raise ConfigError("--config", None, "the heartbeat-check config file (heartbeat-check.yaml)")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_regular_text(path, 1 << 20))
     except OSError as exc:
         raise ConfigError("--config", path, f"a readable file ({exc.strerror})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -11,7 +11,6 @@ server of watchtower.app.httpserver takes no request bodies.
 
 from __future__ import annotations
 
-import datetime
 import hmac
 import json
 import logging
@@ -40,6 +39,7 @@ from watchtower.app.heartbeat.check import (
     heartbeat_sources,
     message,
 )
+from watchtower.core.formatting import rfc3339
 
 log = logging.getLogger("watchtower.app.heartbeat")
 
@@ -47,11 +47,6 @@ MAX_BODY = 1 << 20  # Alertmanager's Watchdog notifications are a few kB
 SOCKET_TIMEOUT = 10.0
 MAX_CONNECTIONS = 32  # two Alertmanagers and a scraper need a handful
 
-
-def _rfc3339(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Sender:
@@ -65,7 +60,7 @@ class Sender:
         self._session = requests.Session()
 
     def send(self, notice: Notice) -> None:
-        title, text = message(notice, self.settings, _rfc3339(notice.last_seen))
+        title, text = message(notice, self.settings, rfc3339(notice.last_seen, whole_seconds=True))
         if notice.channel == "email":
             assert self.settings.email is not None
             self._email(self.settings.email, title, text)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
-from watchtower.core import progress
+from watchtower.core import progress, reasons
 from watchtower.core.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
 from watchtower.core.results import ItemError, Severity
 from watchtower.pki import CertInfo, ParseError, key_matches
@@ -85,17 +85,17 @@ class ReadFailure(Exception):
 
 
 _ERRNO_REASONS = {
-    errno.ENOENT: "not_found",
-    errno.EACCES: "permission_denied",
-    errno.EPERM: "permission_denied",
+    errno.ENOENT: reasons.NOT_FOUND,
+    errno.EACCES: reasons.PERMISSION_DENIED,
+    errno.EPERM: reasons.PERMISSION_DENIED,
     errno.ELOOP: "symlink_loop",
-    errno.EISDIR: "is_directory",
+    errno.EISDIR: reasons.IS_DIRECTORY,
 }
 
 
 def os_error(location: str, exc: OSError) -> ItemError:
     """An ItemError for an OSError: the reason from errno, the detail from the OS message."""
-    reason = _ERRNO_REASONS.get(exc.errno or 0, "read_error")
+    reason = _ERRNO_REASONS.get(exc.errno or 0, reasons.READ_ERROR)
     return ItemError(location, reason, exc.strerror or str(exc))
 
 
@@ -110,14 +110,14 @@ def read_capped_stat(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> tupl
     try:
         fd, info = open_regular(path)
     except NotRegularFile as exc:
-        raise ReadFailure(ItemError(path, "not_regular_file", f"{exc.kind}, not a regular file: not read")) from None
+        raise ReadFailure(ItemError(path, reasons.NOT_REGULAR_FILE, f"{exc.kind}, not a regular file: not read")) from None
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
     try:
         return read_fd(fd, info, path, max_bytes), info
     except FileTooLarge as exc:
         detail = f"{exc.size} bytes, the cap is {max_bytes}" if exc.size is not None else f"more than {max_bytes} bytes"
-        raise ReadFailure(ItemError(path, "too_large", detail)) from None
+        raise ReadFailure(ItemError(path, reasons.TOO_LARGE, detail)) from None
     except OSError as exc:
         raise ReadFailure(os_error(path, exc)) from None
     finally:

@@ -19,7 +19,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
-from watchtower.core import progress
+from watchtower.core import progress, reasons
+from watchtower.core.formatting import join_host_port, split_host_port
+from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
@@ -42,15 +44,15 @@ class Endpoint:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
     @classmethod
     def parse(cls, text: str, server_name: str | None = None, ca_file: str | None = None) -> Endpoint:
         """``host:port`` or ``[v6]:port``; raises ValueError."""
-        host, sep, port = text.rpartition(":")
-        if not sep or not port.isdigit() or not host:
+        host, port = split_host_port(text)
+        if not host:
             raise ValueError(f"not HOST:PORT: {text!r}")
-        return cls(host.strip("[]"), int(port), server_name, ca_file)
+        return cls(host, port, server_name, ca_file)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,9 +92,9 @@ def _handshake(endpoint: Endpoint, context: ssl.SSLContext,
                 chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]
                 return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain), failure
     except TimeoutError:
-        raise EndpointFailure("timeout", f"no TLS handshake within {timeout:g}s") from None
+        raise EndpointFailure(reasons.TIMEOUT, f"no TLS handshake within {timeout:g}s") from None
     except ssl.SSLError as exc:
-        raise EndpointFailure("tls_error", exc.reason or str(exc)) from None
+        raise EndpointFailure(reasons.TLS_ERROR, exc.reason or str(exc)) from None
     except OSError as exc:
         raise EndpointFailure("connect_error", exc.strerror or str(exc)) from None
 
@@ -131,6 +133,9 @@ def verifying_context(ca_file: str | None) -> ssl.SSLContext:
         known = _contexts.get(ca_file)
     if known is not None and known[0] == stamp:
         return known[1]
+    if ca_file is not None:  # a FIFO as CA file would block the load for ever: OSError instead
+        fd, _info = open_regular(ca_file)
+        os.close(fd)
     context = ssl.create_default_context(cafile=ca_file)
     with _contexts_lock:
         _contexts[ca_file] = (stamp, context)

@@ -32,6 +32,7 @@ from watchtower.collectors.certsources.base import (
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core import reasons
 from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, parse_certificates
@@ -89,10 +90,10 @@ class FileSource:
                 try:
                     matches = sorted(glob.glob(pattern, recursive=True))
                 except RecursionError:  # glob's ``**`` recurses per directory level
-                    yield ItemError(pattern, "too_deep", "directories nested too deep to match: not walked")
+                    yield ItemError(pattern, reasons.TOO_DEEP, "directories nested too deep to match: not walked")
                     continue
                 if not matches:
-                    yield ItemError(pattern, "not_found", "the glob matches nothing")
+                    yield ItemError(pattern, reasons.NOT_FOUND, "the glob matches nothing")
             else:
                 yield InputStart(pattern, "path")
                 matches = [pattern]
@@ -141,7 +142,7 @@ class FileSource:
                     yield ItemError(entry.path, "symlink_loop", "leads back to a directory above it")
                     continue
                 if len(stack) >= MAX_WALK_DEPTH:
-                    yield ItemError(entry.path, "too_deep",
+                    yield ItemError(entry.path, reasons.TOO_DEEP,
                                     f"more than {MAX_WALK_DEPTH} directories below {directory}: not walked")
                     continue
                 try:

@@ -32,6 +32,7 @@ from watchtower.collectors.certsources.cache import ScanCache
 from watchtower.collectors.certsources.endpoints import Endpoint, EndpointFailure, fetch_presented, presented_certs
 from watchtower.collectors.certsources.files import FileSource
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, key_matches, san_covers
 
@@ -64,7 +65,7 @@ class KubeadmSource:
 
     def read(self) -> Iterator[Record]:
         if not kubeadm_present(self.root, self.kubelet_dir):  # asked for explicitly, yet nothing there
-            yield ItemError(self.root, "not_found",
+            yield ItemError(self.root, reasons.NOT_FOUND,
                             f"no kubeadm PKI or kubeconfigs under {self.root} or {self.kubelet_dir}")
             return
         files = FileSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)

@@ -22,6 +22,7 @@ from watchtower.collectors.certsources.base import (
     key_check,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
+from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.pki import (
     CertInfo,
@@ -59,7 +60,7 @@ class KubeconfigSource:
             yield InputStart(pattern, "kubeconfig")
             matches = sorted(glob.glob(pattern)) if set("*?[") & set(pattern) else [pattern]
             if not matches:
-                yield ItemError(pattern, "not_found", "the glob matches nothing")
+                yield ItemError(pattern, reasons.NOT_FOUND, "the glob matches nothing")
             for path in matches:
                 yield from self.read_path(path)
 
