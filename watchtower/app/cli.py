@@ -241,9 +241,8 @@ def render_check_table(
     for name in sorted(view.states):
         result = view.states[name].result
         cls = registry.get(name)
-        table = getattr(cls, "check_table", None)
-        if result is not None and table is not None:
-            section = table(result.details, color=color)
+        if result is not None and cls is not None:
+            section = cls.check_table(result.details, color=color)
             if section:
                 lines += section + [""]
     upgrade = doc["details"].get("upgrade")
