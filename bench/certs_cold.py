@@ -43,7 +43,8 @@ from bench import certdata, daemon
 from bench.harness import Line
 from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.certs import CertsCollector, CertsSettings
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings
 from watchtower.io.kube import KubeClientFactory
 
 SCALE = float(os.environ.get("WATCHTOWER_BENCH_CERTS_SCALE", "1"))  # < 1 only for the smoke test

@@ -56,7 +56,8 @@ from cryptography.x509.oid import NameOID
 from bench.harness import Line, median_seconds
 from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.certs import CertsCollector, CertsSettings
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings
 from watchtower.io.kube import KubeClientFactory
 from watchtower.pki import parse_certificates
 

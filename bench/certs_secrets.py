@@ -53,7 +53,8 @@ def child(kubeconfig: str) -> None:
     """In the child: build the collector, measure one collect()."""
     from watchtower.app.config import Config, KubernetesConfig
     from watchtower.collectors.base import CollectorContext
-    from watchtower.collectors.certs import CertsCollector, CertsSettings, SecretsSettings
+    from watchtower.collectors.certs import CertsCollector
+    from watchtower.collectors.certs.settings import CertsSettings, SecretsSettings
     from watchtower.io.kube import KubeClientFactory
 
     config = Config(kubernetes=KubernetesConfig(kubeconfig=kubeconfig))

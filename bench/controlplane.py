@@ -20,7 +20,9 @@ from pathlib import Path
 from bench.harness import Line, median_seconds
 from tests.kubeapi import KubeAPIServer
 from watchtower.app.config import from_mapping
-from watchtower.collectors.apiserver import PATHS, ApiserverCollector, ApiserverSettings
+from watchtower.collectors.apiserver import ApiserverCollector
+from watchtower.collectors.apiserver.parse import PATHS
+from watchtower.collectors.apiserver.settings import ApiserverSettings
 from watchtower.collectors.base import CollectorContext
 from watchtower.core.settings import Seconds
 from watchtower.io.kube import KubeClientFactory

@@ -14,7 +14,8 @@ import io
 from pathlib import Path
 
 from bench.harness import Line, median_seconds
-from watchtower.collectors.haproxy import build_metrics, parse_stats_csv
+from watchtower.collectors.haproxy.export import build_metrics
+from watchtower.collectors.haproxy.parse import parse_stats_csv
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "unit" / "collectors" / "data" / "haproxy" / "show_stat_states.csv"
 BACKENDS, SERVERS = 100, 10

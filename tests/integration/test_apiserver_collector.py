@@ -20,7 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.kubeapi import KubeAPIServer
 from tests.support.services import free_port
 from watchtower.app.config import from_mapping
-from watchtower.collectors.apiserver import ApiserverCollector, ApiserverSettings
+from watchtower.collectors.apiserver import ApiserverCollector
+from watchtower.collectors.apiserver.settings import ApiserverSettings
 from watchtower.collectors.base import CollectorContext
 from watchtower.core.results import CollectResult, Severity
 from watchtower.core.settings import Seconds, SecretRef

@@ -165,10 +165,10 @@ def fd_budget() -> int:
     """File descriptors the daemon may need at once: the HTTP server's connection cap with its
     refusal slack, plus the reserve it keeps for collectors (endpoint probes, Kubernetes API
     pool, files, logs)."""
-    from watchtower.app import httpserver
+    from watchtower.app import httpproto
     from watchtower.app.config import ServerConfig
 
-    return ServerConfig().max_connections + httpserver.FD_RESERVE + httpserver.REFUSING_EXTRA
+    return ServerConfig().max_connections + httpproto.FD_RESERVE + httpproto.REFUSING_EXTRA
 
 
 def test_limit_nofile_fits_the_connection_cap(template: dict) -> None:
@@ -183,7 +183,7 @@ def test_limit_nofile_fits_the_connection_cap(template: dict) -> None:
 def test_the_configured_cap_is_in_force_under_the_units_limit(template: dict) -> None:
     """The server lowers its cap below the soft fd limit; under LimitNOFILE it must not have to."""
     limit = limit_nofile(template)
-    probe = ("from watchtower.app.config import ServerConfig; from watchtower.app.httpserver import Limits; "
+    probe = ("from watchtower.app.config import ServerConfig; from watchtower.app.httpproto import Limits; "
              "print(Limits().effective_max_connections(), ServerConfig().max_connections)")
     done = subprocess.run([require_binary("prlimit"), f"--nofile={limit}:{limit}", "--", sys.executable, "-c", probe],
                           capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,

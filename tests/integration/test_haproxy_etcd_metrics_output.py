@@ -14,7 +14,11 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.support.services import require_binary
-from watchtower.collectors import etcd, haproxy
+from watchtower.collectors.etcd.export import build_metrics as etcd_metrics
+from watchtower.collectors.etcd.parse import Health, parse_etcd_metrics
+from watchtower.collectors.etcd.read import Probe
+from watchtower.collectors.haproxy.export import build_metrics as haproxy_metrics
+from watchtower.collectors.haproxy.parse import parse_stats_csv
 from watchtower.core.results import ItemError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,18 +40,18 @@ def _expose(families: list) -> bytes:
 
 
 def haproxy_exposition() -> bytes:
-    table = haproxy.parse_stats_csv((DATA / "haproxy" / "show_stat_states.csv").read_bytes())
-    return _expose(haproxy.build_metrics(table, now=1_700_000_000.0))
+    table = parse_stats_csv((DATA / "haproxy" / "show_stat_states.csv").read_bytes())
+    return _expose(haproxy_metrics(table, now=1_700_000_000.0))
 
 
 def etcd_exposition() -> bytes:
-    metrics = etcd.parse_etcd_metrics((DATA / "etcd" / "metrics_3.4_leader.txt").read_text())
+    metrics = parse_etcd_metrics((DATA / "etcd" / "metrics_3.4_leader.txt").read_text())
     probes = [
-        etcd.Probe("https://127.0.0.1:2379", health=etcd.Health(True), metrics=metrics, duration_seconds=0.004),
-        etcd.Probe("https://10.0.0.2:2379",
+        Probe("https://127.0.0.1:2379", health=Health(True), metrics=metrics, duration_seconds=0.004),
+        Probe("https://10.0.0.2:2379",
                    error=ItemError("https://10.0.0.2:2379/health", "tls_bad_certificate", "alert bad certificate")),
     ]
-    return _expose(etcd.build_metrics(probes))
+    return _expose(etcd_metrics(probes))
 
 
 CASES = {"haproxy": haproxy_exposition, "etcd": etcd_exposition}

@@ -335,7 +335,7 @@ def _rules(docs: list[dict[str, Any]]) -> set[tuple[str, str, str, tuple[str, ..
 
 def _removed_api_rules() -> set[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]]:
     """list on every listable resource of the shipped removal data (events and *Reviews are never listed)."""
-    from watchtower.upgrades.removed_apis import load_shipped
+    from watchtower.upgrades.removal_data import load_shipped
 
     return {("cluster", a.group, a.resource, (), ("list",)) for a in load_shipped().apis
             if a.resource != "events" and not a.resource.endswith("reviews")}

@@ -27,7 +27,8 @@ import yaml
 
 from tests.support.processes import REPO, python_env, stop
 from tests.support.services import free_port, wait_for
-from watchtower.app.httpserver import BoundedHTTPServer, Limits, Request, Response
+from watchtower.app.httpproto import Limits, Request, Response
+from watchtower.app.httpserver import BoundedHTTPServer
 
 CLIENT_FDS_NEEDED = 1_100 + 400 + 200
 

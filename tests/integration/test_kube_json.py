@@ -168,6 +168,7 @@ import watchtower.app.cli, watchtower.app.daemon
 from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.certsources.secrets import SecretSource
+from watchtower.collectors.node_lifecycle import LifecycleSettings, NodesSettings
 from watchtower.collectors.nodes import NodesCollector
 from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.io.kube import KubeClientFactory
@@ -177,7 +178,7 @@ config = config_mod.from_mapping({{
     "collectors": {{"upgrade": {{"kubeadm_root": {str(tmp_path / "none")!r}, "release_source": "static",
                                  "static_latest": "v1.31.4"}}}}}})
 context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes))
-nodes = NodesCollector(NodesCollector.Settings(), context).collect()
+nodes = NodesCollector(NodesSettings(lifecycle=LifecycleSettings(source="snapshot")), context).collect()
 upgrade = UpgradeCollector(config.collectors["upgrade"], context).collect()
 secrets = [r.reason for r in SecretSource(context.kube.api_client).read()]
 print(json.dumps({{"nodes": nodes.details["nodes_total"], "apiserver": nodes.details["apiserver_version"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from tests.support.services import require_binary
-from watchtower.collectors.vip import parse_ip_addr_json
+from watchtower.collectors.vip.parse import parse_ip_addr_json
 from watchtower.io.netlink import dump_addresses
 
 

@@ -14,7 +14,8 @@ from tests.support.expo import one, samples
 from tests.support.kubeadm_tree import UTC, KubeadmTree
 from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.upgrade import UpgradeCollector, render_check
+from watchtower.collectors.upgrade import UpgradeCollector
+from watchtower.collectors.upgrade.export import render_check
 from watchtower.io.kube import KubeClientFactory
 
 DAY = 86400.0

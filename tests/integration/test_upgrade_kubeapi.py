@@ -19,7 +19,8 @@ from tests.support.kubeadm_tree import UTC, KubeadmTree
 from tests.support.release_server import ReleaseServer
 from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.upgrade import UpgradeCollector, render_check
+from watchtower.collectors.upgrade import UpgradeCollector
+from watchtower.collectors.upgrade.export import render_check
 from watchtower.io.kube import KubeClientFactory
 from watchtower.upgrades.policy import add_months
 

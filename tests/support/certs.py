@@ -16,7 +16,8 @@ from tests.support.kubeadm_pki import KubeadmPKI
 from tests.support.services import require_binary
 from watchtower.app.config import Config
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.certs import CertsCollector, CertsSettings
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings
 from watchtower.core.results import CollectResult
 from watchtower.io.kube import KubeClientFactory
 

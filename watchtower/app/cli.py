@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from watchtower import __version__
+from watchtower.app import check_certs, report
 from watchtower.app import config as config_mod
-from watchtower.app import report
 from watchtower.app.daemon import Daemon, make_context, select_collectors
 from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
 from watchtower.app.logsetup import setup_logging
@@ -90,10 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only this collector (repeatable)")
     check.set_defaults(func=cmd_check)
     check_sub = check.add_subparsers(dest="check_target", metavar="TARGET")
-    for cls in _registry().values():  # e.g. `watchtower check certs PATH...` from the certs collector
-        add_command = getattr(cls, "add_check_command", None)
-        if add_command is not None:
-            add_command(check_sub, common, _context_for)
+    check_certs.add_command(check_sub, common, _context_for)  # `watchtower check certs PATH...`
 
     cfg = sub.add_parser("config", help="validate or show the configuration",
                          description="Validate a config file, or print the effective configuration.")
@@ -244,9 +241,8 @@ def render_check_table(
     for name in sorted(view.states):
         result = view.states[name].result
         cls = registry.get(name)
-        table = getattr(cls, "check_table", None)
-        if result is not None and table is not None:
-            section = table(result.details, color=color)
+        if result is not None and cls is not None:
+            section = cls.check_table(result.details, color=color)
             if section:
                 lines += section + [""]
     upgrade = doc["details"].get("upgrade")

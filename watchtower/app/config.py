@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
-from watchtower.app.httpserver import Limits
+from watchtower.app.httpproto import Limits
 from watchtower.app.registry import REGISTRY
 from watchtower.collectors.base import Collector
 from watchtower.core.formatting import split_host_port
@@ -51,7 +51,7 @@ class ServerConfig:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     basic_auth: BasicAuthConfig | None = None
-    # limits (watchtower.app.httpserver.Limits): no client can make /metrics unanswerable
+    # limits (watchtower.app.httpproto.Limits): no client can make /metrics unanswerable
     backlog: int = _LIMITS.backlog
     max_connections: int = _LIMITS.max_connections
     max_in_flight: int = _LIMITS.max_in_flight

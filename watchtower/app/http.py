@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from watchtower.app import report
-from watchtower.app.httpserver import BoundedHTTPServer, Limits, Request, Response
+from watchtower.app.httpproto import Limits, Request, Response
+from watchtower.app.httpserver import BoundedHTTPServer
 from watchtower.app.statuspage import SECTIONS, render_page
 from watchtower.app.store import CollectorPlan, SnapshotStore, StoreExposition
 

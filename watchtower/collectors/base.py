@@ -17,8 +17,8 @@ import dataclasses
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import ClassVar, Generic, Literal, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings, SharedConfig
@@ -98,3 +98,8 @@ class Collector(ABC, Generic[SettingsT]):
     @abstractmethod
     def collect(self) -> CollectResult:
         """Collect once. Per-item problems go into ``errors``; raise only if the run failed."""
+
+    @classmethod
+    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
+        """This collector's section of ``watchtower check``'s table, from a result's details; None: no section."""
+        return None

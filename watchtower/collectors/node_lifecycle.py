@@ -30,6 +30,7 @@ from watchtower.upgrades.nodeos import (
 from watchtower.upgrades.releases import CachedFetcher, http_fetch
 
 DAY = 86400.0
+NAN = float("nan")  # the value of a per-node lifecycle series whose date is not known
 GROUP_NODES_SHOWN = 10
 CONTROL_PLANE_ROLES = frozenset({"control-plane", "master"})
 
@@ -50,9 +51,8 @@ class LifecycleSettings:
     def validate(self, path: str) -> None:
         try:
             lc.parse_static(self.static)
-        except ValueError as exc:
-            raise ConfigError(f"{path}.static.{str(exc).split(':')[0]}", "<see the message>",
-                              f"product → release line → {{eol: YYYY-MM-DD, extended: YYYY-MM-DD}} ({exc})") from None
+        except lc.StaticEntryError as exc:
+            raise ConfigError(f"{path}.static.{exc.where}", exc.value, exc.expected) from None
         if not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"{path}.url", self.url, "an http:// or https:// URL")
         if self.reminder_lead <= 0:
@@ -67,15 +67,13 @@ class NodesSettings(CollectorSettings):
 
     lifecycle: LifecycleSettings = dataclasses.field(default_factory=LifecycleSettings)
 
-    def validate(self, path: str) -> None:
-        super().validate(path)
-        if self.lifecycle.timeout >= self.timeout:
-            raise ConfigError(f"{path}.lifecycle.timeout", self.lifecycle.timeout,
-                              f"below the collector's timeout ({format_duration(self.timeout)})")
 
 
-def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.LifecycleSource:
-    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped)."""
+def make_source(s: LifecycleSettings, clock: Callable[[], float], budget: float | None = None) -> lc.LifecycleSource:
+    """The lifecycle source the settings describe (a ``requests`` session unless air-gapped).
+
+    ``budget`` is the collector's own timeout: a fetch gets at most half of it, so a slow
+    endoflife.date never costs the node listing its run."""
     fetcher = None
     if s.source == "endoflife.date":
         import requests
@@ -83,7 +81,7 @@ def make_source(s: LifecycleSettings, clock: Callable[[], float]) -> lc.Lifecycl
         session = requests.Session()
         session.headers["User-Agent"] = "watchtower (kube-watchtower nodes collector)"
         fetcher = CachedFetcher(http_fetch(session), ttl=float(s.cache), retry=float(s.retry),
-                                timeout=float(s.timeout), clock=clock)
+                                timeout=min(float(s.timeout), budget / 2 if budget else float(s.timeout)), clock=clock)
     return lc.LifecycleSource(fetcher, s.url, snapshot=lc.load_snapshot(), static=lc.parse_static(s.static))
 
 
@@ -115,11 +113,9 @@ class _Group:
 class LifecycleOutcome:
     """Rows for the metric families (label values + value), findings and details."""
 
-    os_info: list[tuple[str, str, str, str]]  # node, distribution, release, version
-    os_eol: list[tuple[str, str, str, float]]  # node, distribution, release, eol
-    os_extended: list[tuple[str, str, str, float]]
-    runtime_info: list[tuple[str, str, str]]  # node, runtime, version
-    runtime_eol: list[tuple[str, str, str, float]]
+    os_eol: list[tuple[str, str, str, float]]  # node, distribution, release, eol (NaN: unknown)
+    os_extended: list[tuple[str, str, float]]  # distribution, release, end of extended support (per release)
+    runtime_eol: list[tuple[str, str, str, float]]  # node, runtime, version, eol (NaN: unknown)
     data_stamps: list[tuple[str, float]]  # source, timestamp
     findings: list[Finding]
     details: dict[str, Any]
@@ -149,27 +145,20 @@ class LifecycleTally:
         return out
 
     def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:
-        out = LifecycleOutcome([], [], [], [], [], [], [], {})
+        out = LifecycleOutcome([], [], [], [], [], {})
         os_groups: dict[tuple[str, str], _Group] = {}
         rt_groups: dict[RuntimeVersion, _Group] = {}
         docker: list[str] = []
         for node, os_release, rt, control_plane in self._nodes:
-            out.os_info.append((node, os_release.distribution, os_release.release, os_release.version))
             os_groups.setdefault((os_release.distribution, os_release.release), _Group()).add(node, control_plane)
-            if os_release.known:
-                dates = facts.lookup(os_release.distribution, (os_release.release,))
-                if dates and dates.eol is not None:
-                    out.os_eol.append((node, os_release.distribution, os_release.release, dates.eol))
-                if dates and dates.extended is not None:
-                    out.os_extended.append((node, os_release.distribution, os_release.release, dates.extended))
-            out.runtime_info.append((node, rt.runtime, rt.version))
+            dates = facts.lookup(os_release.distribution, (os_release.release,)) if os_release.known else None
+            out.os_eol.append((node, os_release.distribution, os_release.release,
+                               dates.eol if dates and dates.eol is not None else NAN))
             rt_groups.setdefault(rt, _Group()).add(node, control_plane)
             if rt.runtime == "docker":
                 docker.append(node)
-            if rt.known:
-                dates = facts.lookup(runtime_product(rt.runtime), rt.cycles)
-                if dates and dates.eol is not None:
-                    out.runtime_eol.append((node, rt.runtime, rt.version, dates.eol))
+            dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
+            out.runtime_eol.append((node, rt.runtime, rt.version, dates.eol if dates and dates.eol is not None else NAN))
         if facts.fetched_at is not None:
             out.data_stamps.append((lc.SOURCE_ENDOFLIFE, facts.fetched_at))
         if facts.snapshot_taken_at is not None:
@@ -185,6 +174,8 @@ class LifecycleTally:
                 "eol": rfc3339(eol, whole_seconds=True), "extended": rfc3339(extended, whole_seconds=True), "source": dates.source if dates else None,
             })
             out.findings.extend(_os_findings(distribution, release, group, eol, extended, now, lead))
+            if extended is not None:
+                out.os_extended.append((distribution, release, extended))
         rt_rows = []
         for rt, group in sorted(rt_groups.items(), key=lambda item: (item[0].runtime, item[0].version)):
             dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
@@ -210,16 +201,14 @@ class LifecycleTally:
 def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:
     """(name, help, type, labels, rows, sample suffix) of every lifecycle family; rows end with the value."""
     return [
-        ("watchtower_node_os", ("Node OS parsed from osImage: distribution (endoflife.date product) and release "
-         "line, unknown when the string is not recognised."), "info", ("node", "distribution", "release", "version"),
-         [(*r, 1.0) for r in o.os_info], "_info"),
-        ("watchtower_node_os_eol_timestamp_seconds", "End of standard (security) support of the node's OS release.",
+        ("watchtower_node_os_eol_timestamp_seconds", ("End of standard (security) support of the node's OS "
+         "release; one series per node, NaN when unknown (distribution/release unknown: osImage not recognised)."),
          "gauge", ("node", "distribution", "release"), o.os_eol, ""),
         ("watchtower_node_os_extended_eol_timestamp_seconds", ("End of extended support (Ubuntu ESM, Debian LTS, "
-         "RHEL ELS) of the node's OS release."), "gauge", ("node", "distribution", "release"), o.os_extended, ""),
-        ("watchtower_node_runtime", ("Node container runtime parsed from containerRuntimeVersion; unknown when "
-         "not recognised."), "info", ("node", "runtime", "version"), [(*r, 1.0) for r in o.runtime_info], "_info"),
-        ("watchtower_node_runtime_eol_timestamp_seconds", "End of life of the node's container runtime release line.",
+         "RHEL ELS) of an OS release the nodes run; absent when none is known."), "gauge", ("distribution", "release"),
+         o.os_extended, ""),
+        ("watchtower_node_runtime_eol_timestamp_seconds", ("End of life of the node's container runtime release "
+         "line; one series per node, NaN when unknown (runtime/version unknown: not recognised)."),
          "gauge", ("node", "runtime", "version"), o.runtime_eol, ""),
         ("watchtower_node_lifecycle_data_timestamp_seconds", ("When the lifecycle data in use was fetched "
          "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot)."), "gauge", ("source",),

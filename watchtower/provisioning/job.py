@@ -74,7 +74,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
                                     "Objects by kind and what the last provisioning run did to them",
                                     labels=["kind", "state"])
         counts = report.outcome.counts() if report.outcome else {}
-        from watchtower.provisioning.api import KINDS  # loaded by collect() already
+        from watchtower.provisioning.changes import KINDS  # loaded by collect() already
 
         for kind in KINDS:
             for state in STATES:

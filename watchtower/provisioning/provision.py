@@ -12,15 +12,8 @@ from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.core.settings import SecretUnavailable
 from watchtower.provisioning import desired as desired_mod
-from watchtower.provisioning.api import (
-    GrafanaClient,
-    GrafanaError,
-    GrafanaTLSError,
-    GrafanaUnreachable,
-    Outcome,
-    Plan,
-    Reconciler,
-)
+from watchtower.provisioning.api import GrafanaClient, GrafanaError, GrafanaTLSError, GrafanaUnreachable, Reconciler
+from watchtower.provisioning.changes import Outcome, Plan
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)

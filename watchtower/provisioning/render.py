@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from watchtower.core.settings import SecretRef
-from watchtower.provisioning.desired import DesiredState, go_duration
+from watchtower.provisioning.model import DesiredState, go_duration
 
 DEFAULT_DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards/watchtower"
 DEFAULT_GROUP_INTERVAL = "1m"

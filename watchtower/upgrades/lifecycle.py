@@ -86,21 +86,30 @@ def load_snapshot(text: str | None = None) -> Snapshot:
     return Snapshot(str(doc.get("taken", "")), str(doc.get("origin", "")), products)
 
 
+class StaticEntryError(ValueError):
+    """A bad ``static`` entry: where (``product.cycle.field``), the value, what was expected."""
+
+    def __init__(self, where: str, value: object, expected: str) -> None:
+        super().__init__(f"{where}: {expected}, got {value!r}")
+        self.where, self.value, self.expected = where, value, expected
+
+
 def parse_static(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, CycleDates]]:
-    """Config ``static`` → product → cycle → dates. ValueError naming ``product.cycle.field``."""
+    """Config ``static`` → product → cycle → dates. StaticEntryError naming ``product.cycle.field``."""
     out: dict[str, dict[str, CycleDates]] = {}
     for product, cycles in entries.items():
         if not isinstance(cycles, Mapping):
-            raise ValueError(f"{product}: expected release line → {{eol: date, extended: date}}")
+            raise StaticEntryError(str(product), "<not a mapping>", "release line → {eol: date, extended: date}")
         for cycle, dates in cycles.items():
             if not isinstance(dates, Mapping) or "eol" not in dates or set(dates) - {"eol", "extended"}:
-                raise ValueError(f"{product}.{cycle}: expected {{eol: YYYY-MM-DD, extended: YYYY-MM-DD (optional)}}")
+                raise StaticEntryError(f"{product}.{cycle}", sorted(dates) if isinstance(dates, Mapping) else dates,
+                                       "{eol: YYYY-MM-DD, extended: YYYY-MM-DD (optional)}")
             stamps = {}
             for key in ("eol", "extended"):
                 if key in dates:
                     stamps[key] = _day(str(dates[key]))
                     if stamps[key] is None:
-                        raise ValueError(f"{product}.{cycle}.{key}: not a date like 2028-04-01: {dates[key]!r}")
+                        raise StaticEntryError(f"{product}.{cycle}.{key}", dates[key], "a date like 2028-04-01")
             out.setdefault(str(product), {})[str(cycle)] = CycleDates(stamps["eol"], stamps.get("extended"), SOURCE_STATIC)
     return out
 
@@ -183,5 +192,6 @@ class LifecycleSource:
 
 
 __all__ = [
-    "CycleDates", "LifecycleFacts", "LifecycleSource", "Snapshot", "load_snapshot", "parse_product", "parse_static",
+    "CycleDates", "LifecycleFacts", "LifecycleSource", "Snapshot", "StaticEntryError", "load_snapshot", "parse_product",
+    "parse_static",
 ]

@@ -12,7 +12,7 @@ from tests.support.certs import check_certs, make_collector, samples
 from tests.support.kubeadm_pki import KubeadmPKI, issue, utcnow
 from tests.support.services import free_port
 from tests.support.tls_servers import SilentServer, TLSServer
-from watchtower.collectors.certs import EndpointSettings
+from watchtower.collectors.certs.settings import EndpointSettings
 from watchtower.core.results import Severity
 
 

@@ -7,7 +7,7 @@ import pytest
 from tests.support.certs import make_collector, samples
 from tests.support.kubeadm_pki import issue
 from watchtower.app.config import Config, KubernetesConfig
-from watchtower.collectors.certs import SecretsSettings
+from watchtower.collectors.certs.settings import SecretsSettings
 
 SECRETS = 3000
 PAGE = 200

@@ -7,7 +7,7 @@ import requests
 import yaml
 
 from tests.grafana_api import REDACTED, GrafanaAPIServer
-from watchtower.provisioning.desired import rule_data
+from watchtower.provisioning.rules import rule_data
 
 
 def call(grafana: GrafanaAPIServer, method: str, path: str, json: object = None, token: str | None = None,

@@ -14,7 +14,8 @@ import pytest
 
 from tests.grafana_api import GrafanaAPIServer
 from watchtower.provisioning import desired, provision
-from watchtower.provisioning.api import Change, Plan, Reconciler
+from watchtower.provisioning.api import Reconciler
+from watchtower.provisioning.changes import Change, Plan
 from watchtower.provisioning.client import GrafanaAuthError, GrafanaClient, GrafanaRequestError
 from watchtower.provisioning.settings import GrafanaSettings
 

@@ -8,13 +8,12 @@ import pytest
 import requests
 
 from watchtower.app.config import from_mapping
-from watchtower.collectors.apiserver import (
+from watchtower.collectors.apiserver.export import apiserver_findings, apiserver_metrics
+from watchtower.collectors.apiserver.parse import (
     FormatError,
     Probe,
     ReadyzCheck,
     Target,
-    apiserver_findings,
-    apiserver_metrics,
     classify_error,
     endpoint_host,
     http_error_reason,

@@ -11,7 +11,9 @@ import pytest
 from tests.support.certs import make_collector, samples
 from tests.support.kubeadm_pki import EXPECTED_NAMES, KubeadmPKI, issue, kubeconfig_yaml
 from watchtower.app.config import Config, ControlPlaneConfig, from_mapping
-from watchtower.collectors.certs import CertsCollector, CertsSettings, EndpointSettings, render_table
+from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.settings import CertsSettings, EndpointSettings
+from watchtower.collectors.certs.table import render_table
 from watchtower.core.results import Severity
 from watchtower.core.settings import ConfigError
 

@@ -201,7 +201,7 @@ def test_special_files_are_never_cached(tmp_path):
 
 def test_series_of_secrets_and_endpoints_are_not_kept_between_runs():
     """Their certificates are new objects every run: keeping them would only hold memory."""
-    from watchtower.collectors.certs import _Accumulator
+    from watchtower.collectors.certs.accumulate import _Accumulator
     from watchtower.pki import Thresholds, parse_certificates
 
     cert = parse_certificates(issue("svc.example.test").cert_pem).certificates[0]

@@ -11,17 +11,10 @@ import pytest
 from tests.support.services import free_port
 from watchtower.app import config as config_mod
 from watchtower.app.daemon import make_context
-from watchtower.collectors.etcd import (
-    EtcdCollector,
-    EtcdMetrics,
-    Health,
-    MalformedAnswer,
-    Probe,
-    build_findings,
-    build_metrics,
-    parse_etcd_metrics,
-    parse_health,
-)
+from watchtower.collectors.etcd import EtcdCollector
+from watchtower.collectors.etcd.export import build_findings, build_metrics
+from watchtower.collectors.etcd.parse import EtcdMetrics, Health, MalformedAnswer, parse_etcd_metrics, parse_health
+from watchtower.collectors.etcd.read import Probe
 from watchtower.core.results import Severity
 from watchtower.core.settings import ConfigError
 

@@ -13,15 +13,10 @@ from prometheus_client.core import Metric
 
 from watchtower.app import config as config_mod
 from watchtower.app.daemon import make_context
-from watchtower.collectors.haproxy import (
-    HAProxyCollector,
-    MalformedStats,
-    build_findings,
-    build_metrics,
-    csv_url,
-    parse_server_status,
-    parse_stats_csv,
-)
+from watchtower.collectors.haproxy import HAProxyCollector
+from watchtower.collectors.haproxy.export import build_findings, build_metrics
+from watchtower.collectors.haproxy.parse import MalformedStats, parse_server_status, parse_stats_csv
+from watchtower.collectors.haproxy.read import csv_url
 from watchtower.core.results import Severity
 from watchtower.core.settings import ConfigError
 

@@ -5,16 +5,14 @@ import datetime
 from kubernetes import client
 from prometheus_client import CollectorRegistry, generate_latest
 
-from watchtower.collectors.nodes import (
-    NodeMetrics,
+from watchtower.collectors.nodes.export import NodeMetrics, node_findings, render_check
+from watchtower.collectors.nodes.parse import (
     ReadySeen,
     TransitionCounter,
     count_transitions,
     kubelet_skew,
     node_facts,
-    node_findings,
     node_roles,
-    render_check,
 )
 from watchtower.upgrades.kubeversion import parse_version
 
@@ -133,7 +131,7 @@ def test_compact_family_makes_the_same_samples_lazily() -> None:
     import pytest
     from prometheus_client.core import GaugeMetricFamily
 
-    from watchtower.collectors.nodes import CompactFamily
+    from watchtower.collectors.nodes.export import CompactFamily
 
     compact = CompactFamily("x_skew", "doc", "gauge", ("node",))
     plain = GaugeMetricFamily("x_skew", "doc", labels=("node",))

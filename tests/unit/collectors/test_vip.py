@@ -18,18 +18,18 @@ import pytest
 
 from watchtower.app.config import from_mapping
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.vip import (
+from watchtower.collectors.vip import VipCollector
+from watchtower.collectors.vip.parse import (
     FormatError,
-    VipCollector,
-    VipSettings,
     VrrpInstance,
     merge_instances,
     parse_ip_addr_json,
     parse_keepalived_json,
     parse_notify_state,
-    read_process_state,
     vip_bindings,
 )
+from watchtower.collectors.vip.read import read_process_state
+from watchtower.collectors.vip.settings import VipSettings
 from watchtower.core.results import Severity
 from watchtower.core.settings import ConfigError, Seconds
 from watchtower.io.kube import KubeClientFactory

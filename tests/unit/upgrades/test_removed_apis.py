@@ -7,21 +7,22 @@ import re
 
 import pytest
 
+from watchtower.upgrades import removal_data as rd
 from watchtower.upgrades import removed_apis as ra
 
-DEPLOYMENT_V1BETA1 = ra.ObjectUse(ra.SOURCE_LIVE, "extensions/v1beta1", "Deployment", "shop", "web")
-INGRESS_V1BETA1 = ra.ObjectUse(ra.SOURCE_HELM, "networking.k8s.io/v1beta1", "Ingress", "shop", "web", "shop/web revision 2")
-CURRENT = ra.ObjectUse(ra.SOURCE_LIVE, "apps/v1", "Deployment", "shop", "api")
+DEPLOYMENT_V1BETA1 = ra.ObjectUse(rd.SOURCE_LIVE, "extensions/v1beta1", "Deployment", "shop", "web")
+INGRESS_V1BETA1 = ra.ObjectUse(rd.SOURCE_HELM, "networking.k8s.io/v1beta1", "Ingress", "shop", "web", "shop/web revision 2")
+CURRENT = ra.ObjectUse(rd.SOURCE_LIVE, "apps/v1", "Deployment", "shop", "api")
 
 
 def test_shipped_data_covers_the_guide() -> None:
-    data = ra.load_shipped()
+    data = rd.load_shipped()
     assert data.source == "https://kubernetes.io/docs/reference/using-api/deprecation-guide/"
     assert data.retrieved == "2026-12-02"
     assert len(data.apis) == 50
     by_release: dict[str, int] = {}
     for api in data.apis:
-        by_release[ra.format_minor(api.removed_in)] = by_release.get(ra.format_minor(api.removed_in), 0) + 1
+        by_release[rd.format_minor(api.removed_in)] = by_release.get(rd.format_minor(api.removed_in), 0) + 1
     # per section of the guide: v1.16 12, v1.22 23 (authorization's four reviews counted), v1.25 7, ...
     assert by_release == {"1.16": 12, "1.22": 23, "1.25": 7, "1.26": 3, "1.27": 1, "1.29": 2, "1.32": 2}
     deployment = data.lookup("extensions/v1beta1", "Deployment")
@@ -44,30 +45,30 @@ def test_bad_entries_name_the_field() -> None:
     }
     for where, entry in cases.items():
         with pytest.raises(ValueError, match=re.escape(f"x.{where}")):
-            ra.parse_removal_data({"apis": [entry]}, "x")
+            rd.parse_removal_data({"apis": [entry]}, "x")
     with pytest.raises(ValueError, match=r"x\.apis\[1\]: apps/v1beta1 Deployment is already apis\[0\]"):
-        ra.parse_removal_data({"apis": [good, good]}, "x")
+        rd.parse_removal_data({"apis": [good, good]}, "x")
     with pytest.raises(ValueError, match="an 'apis' list"):
-        ra.parse_removal_data({"apis": {}}, "x")
+        rd.parse_removal_data({"apis": {}}, "x")
 
 
 def test_overrides_add_and_replace() -> None:
-    data = ra.load_shipped()
-    cm = ra.parse_entry({"group": "cert-manager.io", "version": "v1alpha2", "kind": "Certificate",
+    data = rd.load_shipped()
+    cm = rd.parse_entry({"group": "cert-manager.io", "version": "v1alpha2", "kind": "Certificate",
                          "resource": "certificates", "removed_in": "1.30", "replacement": "cert-manager.io/v1"}, "rules[0]")
-    moved = ra.parse_entry({"group": "extensions", "version": "v1beta1", "kind": "Deployment",
+    moved = rd.parse_entry({"group": "extensions", "version": "v1beta1", "kind": "Deployment",
                             "resource": "deployments", "removed_in": "1.17"}, "rules[1]")
-    merged = ra.with_overrides(data, [cm, moved])
+    merged = rd.with_overrides(data, [cm, moved])
     assert len(merged.apis) == 51
     assert merged.lookup("cert-manager.io/v1alpha2", "Certificate") == cm
     assert merged.lookup("extensions/v1beta1", "Deployment").removed_in == (1, 17)  # type: ignore[union-attr]
     assert "2 from config" in merged.source
-    assert ra.with_overrides(data, []) is data
+    assert rd.with_overrides(data, []) is data
 
 
 def test_hops_from_a_v1_15_cluster() -> None:
     """v1.15 with an extensions/v1beta1 Deployment: the 1.16 hop breaks it, no later hop lists it."""
-    data = ra.load_shipped()
+    data = rd.load_shipped()
     blockers = ra.match_objects([CURRENT, INGRESS_V1BETA1, DEPLOYMENT_V1BETA1], data, running=(1, 15))
     assert [b.use.name for b in blockers] == ["web", "web"]
     deployment, ingress = blockers
@@ -81,7 +82,7 @@ def test_hops_from_a_v1_15_cluster() -> None:
 
 
 def test_already_removed_and_unknown_running_version() -> None:
-    data = ra.load_shipped()
+    data = rd.load_shipped()
     [late] = ra.match_objects([DEPLOYMENT_V1BETA1], data, running=(1, 30))
     assert late.already_removed and late.breaks_at is None
     assert late.hop_text == "already removed in 1.16"
@@ -91,9 +92,9 @@ def test_already_removed_and_unknown_running_version() -> None:
 
 
 def test_counts_are_per_api_and_source() -> None:
-    data = ra.load_shipped()
-    uses = [DEPLOYMENT_V1BETA1, ra.ObjectUse(ra.SOURCE_LIVE, "extensions/v1beta1", "Deployment", "shop", "cart"),
-            ra.ObjectUse(ra.SOURCE_HELM, "extensions/v1beta1", "Deployment", "shop", "web"), INGRESS_V1BETA1]
+    data = rd.load_shipped()
+    uses = [DEPLOYMENT_V1BETA1, ra.ObjectUse(rd.SOURCE_LIVE, "extensions/v1beta1", "Deployment", "shop", "cart"),
+            ra.ObjectUse(rd.SOURCE_HELM, "extensions/v1beta1", "Deployment", "shop", "web"), INGRESS_V1BETA1]
     counts = ra.count_objects(ra.match_objects(uses, data, (1, 15)))
     assert [(c.kind, c.removed_in, c.source, c.count) for c in counts] == [
         ("Deployment", "1.16", "helm", 1), ("Deployment", "1.16", "live", 2), ("Ingress", "1.22", "helm", 1)]
@@ -101,12 +102,12 @@ def test_counts_are_per_api_and_source() -> None:
 
 def test_applied_api_version() -> None:
     applied = json.dumps({"apiVersion": "extensions/v1beta1", "kind": "Deployment", "metadata": {"name": "web"}})
-    obj = {"metadata": {"name": "web", "annotations": {ra.LAST_APPLIED: applied}}}
+    obj = {"metadata": {"name": "web", "annotations": {rd.LAST_APPLIED: applied}}}
     assert ra.applied_api_version(obj) == ("extensions/v1beta1", "Deployment")
     assert ra.applied_api_version({"metadata": {"name": "web"}}) is None
     for bad in ("{", "[]", json.dumps({"kind": "Deployment"})):
         with pytest.raises(ValueError, match="last-applied-configuration"):
-            ra.applied_api_version({"metadata": {"annotations": {ra.LAST_APPLIED: bad}}})
+            ra.applied_api_version({"metadata": {"annotations": {rd.LAST_APPLIED: bad}}})
 
 
 METRICS = """\
@@ -122,7 +123,7 @@ apiserver_request_total{code="200",component="apiserver",dry_run="",group="",res
 
 
 def test_requested_deprecated_apis() -> None:
-    data = ra.load_shipped()
+    data = rd.load_shipped()
     a = ra.parse_requested_deprecated(METRICS, "10.0.0.1:6443")
     b = ra.parse_requested_deprecated(METRICS.splitlines()[2] + "\n", "10.0.0.2:6443")
     assert len(a) == 3  # the 0-valued series is not a use
@@ -137,11 +138,11 @@ def test_requested_deprecated_apis() -> None:
 
 
 def test_minor_parsing() -> None:
-    assert ra.parse_minor("1.16") == (1, 16) and ra.parse_minor("v1.9") == (1, 9)
-    assert ra.next_minor((1, 15)) == (1, 16)
+    assert rd.parse_minor("1.16") == (1, 16) and rd.parse_minor("v1.9") == (1, 9)
+    assert rd.next_minor((1, 15)) == (1, 16)
     for bad in ("1.16.0", "", None, "one.two"):
         with pytest.raises(ValueError):
-            ra.parse_minor(bad)
+            rd.parse_minor(bad)
 
 
 def test_blockers_attach_to_the_plan_hop_that_breaks_them() -> None:
@@ -150,7 +151,7 @@ def test_blockers_attach_to_the_plan_hop_that_breaks_them() -> None:
     from watchtower.upgrades import plan as plan_mod
     from watchtower.upgrades.kubeversion import parse_version
 
-    data = ra.load_shipped()
+    data = rd.load_shipped()
     blockers = ra.match_objects([DEPLOYMENT_V1BETA1, CURRENT], data, running=(1, 15))
     scan = export.Scan(running=(1, 15), git_version="v1.15.12", data=data, blockers=tuple(blockers), requests=(),
                        checked={"live": 2}, failed_sources=(), hops=tuple(ra.upgrade_path((1, 15), (1, 18))))

@@ -24,6 +24,7 @@ from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds
 from watchtower.io.kube import KubeUnavailable
+from watchtower.upgrades import removal_data as rd
 from watchtower.upgrades import removed_apis as ra
 
 SOURCE_METRICS = "apiserver_metrics"
@@ -50,13 +51,13 @@ class RemovedApisSettings(CollectorSettings):
         super().validate(path)
         for i, rule in enumerate(self.rules):
             try:
-                ra.parse_entry(dict(rule), f"{path}.rules[{i}]")
+                rd.parse_entry(dict(rule), f"{path}.rules[{i}]")
             except ValueError as exc:
                 field, _, why = str(exc).partition(": ")
                 raise ConfigError(field, dict(rule), why) from None
         if self.target is not None:
             try:
-                ra.parse_minor(self.target)
+                rd.parse_minor(self.target)
             except ValueError:
                 raise ConfigError(f"{path}.target", self.target, "a minor release like 1.33") from None
         if not 1 <= self.helm_page_size <= 500:
@@ -67,20 +68,20 @@ class RemovedApisSettings(CollectorSettings):
             load_data(self.data_file, (), f"{path}.data_file")
 
 
-def load_data(data_file: str | None, rules: tuple[Mapping[str, str], ...], where: str) -> ra.RemovalData:
+def load_data(data_file: str | None, rules: tuple[Mapping[str, str], ...], where: str) -> rd.RemovalData:
     """The shipped table, or ``data_file``'s, plus ``rules``; ConfigError naming the file and field."""
     if data_file is None:
-        data = ra.load_shipped()
+        data = rd.load_shipped()
     else:
         try:
             doc = yaml.safe_load(read_regular_text(data_file, 1 << 24))
-            data = ra.parse_removal_data(doc, data_file)
+            data = rd.parse_removal_data(doc, data_file)
         except OSError as exc:
             raise ConfigError(where, data_file, f"a readable removal-data file ({exc.strerror or exc})") from None
         except (yaml.YAMLError, ValueError) as exc:
             raise ConfigError(where, data_file, f"a removal-data file in the shipped format ({str(exc)[:200]})") from None
-    extra = [ra.parse_entry(dict(rule), f"rules[{i}]") for i, rule in enumerate(rules)]
-    return ra.with_overrides(data, extra)
+    extra = [rd.parse_entry(dict(rule), f"rules[{i}]") for i, rule in enumerate(rules)]
+    return rd.with_overrides(data, extra)
 
 
 class RemovedApisCollector(Collector[RemovedApisSettings]):
@@ -127,10 +128,10 @@ class RemovedApisCollector(Collector[RemovedApisSettings]):
             before = len(errors)
             targets = read.served_targets(api, self.data, timeout, errors)
             found = read.live_uses(api, targets, k.page_size, timeout, self.data, errors) if targets is not None else None
-            uses += source(ra.SOURCE_LIVE, found, before)
+            uses += source(rd.SOURCE_LIVE, found, before)
         if self.settings.helm_releases:
             before = len(errors)
-            uses += source(ra.SOURCE_HELM, read.helm_uses(api, self.settings.helm_namespaces, self.settings.helm_page_size, timeout,
+            uses += source(rd.SOURCE_HELM, read.helm_uses(api, self.settings.helm_namespaces, self.settings.helm_page_size, timeout,
                                                          self.data, errors), before)
         requests: list[ra.RequestUse] = []
         if self.settings.apiserver_metrics:
@@ -146,11 +147,11 @@ class RemovedApisCollector(Collector[RemovedApisSettings]):
         return CollectResult(metrics=export.build_metrics(scan), errors=tuple(errors),
                              findings=export.build_findings(scan), details=export.build_details(scan, self.settings.max_listed))
 
-    def _target(self, running: ra.Minor) -> ra.Minor:
+    def _target(self, running: rd.Minor) -> rd.Minor:
         if self.settings.target:
-            return ra.parse_minor(self.settings.target)
+            return rd.parse_minor(self.settings.target)
         newest = max((a.removed_in for a in self.data.apis), default=running)
-        return max(newest, ra.next_minor(running))
+        return max(newest, rd.next_minor(running))
 
     @classmethod
     def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:

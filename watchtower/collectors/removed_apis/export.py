@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from watchtower.core.results import Finding, Severity
+from watchtower.upgrades import removal_data as rd
 from watchtower.upgrades import removed_apis as ra
 from watchtower.upgrades.plan import Blocker
 
@@ -24,18 +25,18 @@ NAMES_PER_FINDING = 5
 class Scan:
     """Everything one collection learnt, ready to export."""
 
-    running: ra.Minor | None
+    running: rd.Minor | None
     git_version: str
-    data: ra.RemovalData
+    data: rd.RemovalData
     blockers: tuple[ra.Blocker, ...]
     requests: tuple[ra.RequestedAPI, ...]
     checked: Mapping[str, int]  # source → objects, releases or apiservers read (absent: off or failed)
     failed_sources: tuple[str, ...]
-    hops: tuple[ra.Minor, ...]
+    hops: tuple[rd.Minor, ...]
 
 
-def _minor(m: ra.Minor | None) -> str:
-    return ra.format_minor(m) if m is not None else ""
+def _minor(m: rd.Minor | None) -> str:
+    return rd.format_minor(m) if m is not None else ""
 
 
 def build_metrics(scan: Scan) -> tuple[Metric, ...]:
@@ -68,10 +69,10 @@ def build_metrics(scan: Scan) -> tuple[Metric, ...]:
     return (objects, requests, until, checked)
 
 
-def _severity(b: ra.Blocker, running: ra.Minor | None) -> Severity:
+def _severity(b: ra.Blocker, running: rd.Minor | None) -> Severity:
     if b.already_removed:
         return Severity.CRITICAL
-    if running is not None and b.breaks_at == ra.next_minor(running):
+    if running is not None and b.breaks_at == rd.next_minor(running):
         return Severity.CRITICAL
     return Severity.WARNING
 
@@ -91,7 +92,7 @@ def build_findings(scan: Scan) -> tuple[Finding, ...]:
                            f"migrate to {first.api.replacement_text}"))
     for r in scan.requests:
         severity = Severity.WARNING
-        if scan.running is not None and r.removed_in is not None and r.removed_in <= ra.next_minor(scan.running):
+        if scan.running is not None and r.removed_in is not None and r.removed_in <= rd.next_minor(scan.running):
             severity = Severity.CRITICAL
         what = f"{r.api_version} {r.resource}"
         out.append(Finding(SECTION, f"{what} requests", severity,
@@ -115,7 +116,7 @@ def build_details(scan: Scan, max_listed: int) -> dict[str, Any]:
     by_hop = ra.blockers_by_hop(scan.blockers, scan.hops)
     return {
         "running": scan.git_version or None,
-        "next_minor": _minor(ra.next_minor(scan.running)) if scan.running else None,
+        "next_minor": _minor(rd.next_minor(scan.running)) if scan.running else None,
         "data_source": scan.data.source,
         "data_retrieved": scan.data.retrieved,
         "checked": dict(sorted(scan.checked.items())),

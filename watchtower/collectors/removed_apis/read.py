@@ -16,6 +16,7 @@ from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.io.kube import get_json, list_json_pages
 from watchtower.upgrades import helm_release
+from watchtower.upgrades import removal_data as rd
 from watchtower.upgrades import removed_apis as ra
 
 MAX_METRICS_BYTES = 64 << 20
@@ -36,12 +37,12 @@ def _api_error(location: str, exc: BaseException) -> ItemError:
     return ItemError(location, reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300])
 
 
-def running_minor(api: Any, timeout: float, errors: list[ItemError]) -> tuple[ra.Minor | None, str]:
+def running_minor(api: Any, timeout: float, errors: list[ItemError]) -> tuple[rd.Minor | None, str]:
     """The apiserver's (major, minor) and gitVersion from ``/version``; (None, "") on failure."""
     try:
         info = get_json(api, "/version", timeout=timeout)
         git_version = str(info.get("gitVersion") or "")
-        return ra.parse_minor(f"{info.get('major')}.{str(info.get('minor', '')).rstrip('+')}"), git_version
+        return rd.parse_minor(f"{info.get('major')}.{str(info.get('minor', '')).rstrip('+')}"), git_version
     except Exception as exc:  # noqa: BLE001 - transport errors come in many types
         errors.append(_api_error("/version", exc))
         return None, ""
@@ -61,7 +62,7 @@ class ListTarget:
         return f"/apis/{self.group}/{self.version}/{self.resource}"
 
 
-def served_targets(api: Any, data: ra.RemovalData, timeout: float, errors: list[ItemError]) -> list[ListTarget] | None:
+def served_targets(api: Any, data: rd.RemovalData, timeout: float, errors: list[ItemError]) -> list[ListTarget] | None:
     """One listable served deprecated version per resource, from discovery; None if /apis failed.
 
     A resource (``deployments``) is listed once even when several removed versions serve it
@@ -94,7 +95,7 @@ def served_targets(api: Any, data: ra.RemovalData, timeout: float, errors: list[
     return list(targets.values())
 
 
-def live_uses(api: Any, targets: Iterable[ListTarget], page_size: int, timeout: float, data: ra.RemovalData,
+def live_uses(api: Any, targets: Iterable[ListTarget], page_size: int, timeout: float, data: rd.RemovalData,
               errors: list[ItemError]) -> tuple[list[ra.ObjectUse], int]:
     """Objects whose last-applied apiVersion is a removed one, and how many objects were read.
 
@@ -115,14 +116,14 @@ def live_uses(api: Any, targets: Iterable[ListTarget], page_size: int, timeout: 
                     continue
                 if applied is None or data.lookup(*applied) is None:
                     continue
-                uses.append(ra.ObjectUse(ra.SOURCE_LIVE, applied[0], applied[1], str(meta.get("namespace") or ""),
+                uses.append(ra.ObjectUse(rd.SOURCE_LIVE, applied[0], applied[1], str(meta.get("namespace") or ""),
                                          str(meta.get("name") or "")))
         except Exception as exc:  # noqa: BLE001
             errors.append(_api_error(target.path, exc))
     return uses, seen
 
 
-def helm_uses(api: Any, namespaces: Sequence[str], page_size: int, timeout: float, data: ra.RemovalData,
+def helm_uses(api: Any, namespaces: Sequence[str], page_size: int, timeout: float, data: rd.RemovalData,
               errors: list[ItemError]) -> tuple[list[ra.ObjectUse], int]:
     """Objects of removed APIs in the manifests of deployed Helm v3 releases, and how many releases were read."""
     listings = ([f"/api/v1/namespaces/{quote(ns, safe='')}/secrets" for ns in namespaces] if namespaces
@@ -143,7 +144,7 @@ def helm_uses(api: Any, namespaces: Sequence[str], page_size: int, timeout: floa
                 releases += 1
                 for obj in release.objects:
                     if data.lookup(obj.api_version, obj.kind) is not None:
-                        uses.append(ra.ObjectUse(ra.SOURCE_HELM, obj.api_version, obj.kind, obj.namespace, obj.name,
+                        uses.append(ra.ObjectUse(rd.SOURCE_HELM, obj.api_version, obj.kind, obj.namespace, obj.name,
                                                  f"helm release {release.label}"))
         except Exception as exc:  # noqa: BLE001
             errors.append(_api_error(path, exc))

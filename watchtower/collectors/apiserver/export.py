@@ -1,0 +1,83 @@
+"""Pure outputs: endpoint statuses → metric families, findings and details."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+
+from watchtower.collectors.apiserver.parse import PATHS, SECTION, EndpointStatus, endpoint_host
+from watchtower.core.results import Finding, Severity
+
+
+def _details(status: EndpointStatus) -> dict[str, Any]:
+    return {
+        "endpoint": status.target.endpoint,
+        "role": status.target.role,
+        "up": status.up,
+        "ready": status.ready,
+        "failed_checks": [c.name for c in status.checks if not c.ok],
+        "git_version": status.git_version,
+        "durations_seconds": {p: round(probe.duration_seconds, 4) for p, probe in status.probes.items()},
+        "errors": {p: probe.error_reason for p, probe in status.probes.items() if probe.error_reason},
+    }
+
+
+def apiserver_metrics(statuses: Sequence[EndpointStatus], error_counts: Mapping[tuple[str, str, str], int]) -> list[Metric]:
+    up = GaugeMetricFamily("watchtower_apiserver_up", "1 if GET /livez answered 200.", labels=["endpoint", "role"])
+    ready = GaugeMetricFamily("watchtower_apiserver_ready", "1 if GET /readyz answered 200.", labels=["endpoint", "role"])
+    check = GaugeMetricFamily("watchtower_apiserver_check_failed",
+                              "1 if this /readyz?verbose check fails, 0 if it passes.", labels=["endpoint", "check"])
+    version = InfoMetricFamily("watchtower_apiserver_version", "The apiserver's /version.",
+                               labels=["endpoint"])
+    duration = GaugeMetricFamily("watchtower_apiserver_probe_duration_seconds",
+                                 "Wall time of the last probe of this path, failed ones included.",
+                                 labels=["endpoint", "path"])
+    reachable = GaugeMetricFamily("watchtower_vip_reachable",
+                                  "1 if TCP connect and GET /readyz through the VIP succeeded.", labels=["vip"])
+    for status in statuses:
+        endpoint = status.target.endpoint
+        up.add_metric([endpoint, status.target.role], 1.0 if status.up else 0.0)
+        ready.add_metric([endpoint, status.target.role], 1.0 if status.ready else 0.0)
+        for c in status.checks:
+            check.add_metric([endpoint, c.name], 0.0 if c.ok else 1.0)
+        if status.git_version is not None:
+            version.add_metric([endpoint], {"git_version": status.git_version, "minor": status.minor or ""})
+        for path in PATHS:
+            duration.add_metric([endpoint, path], status.probes[path].duration_seconds)
+        if status.target.role == "vip":
+            reachable.add_metric([endpoint_host(endpoint)], 1.0 if status.ready else 0.0)
+    errors = CounterMetricFamily("watchtower_apiserver_probe_errors",
+                                 "Failed probes since watchtower started, by reason.",
+                                 labels=["endpoint", "path", "reason"])
+    for (endpoint, path, reason), count in sorted(error_counts.items()):
+        errors.add_metric([endpoint, path, reason], float(count))
+    return [up, ready, check, version, duration, errors, reachable]
+
+
+def apiserver_findings(statuses: Sequence[EndpointStatus]) -> list[Finding]:
+    out: list[Finding] = []
+    for status in statuses:
+        t = status.target
+        subject = f"{t.role} {t.endpoint}"
+        livez = status.probes["livez"]
+        if not status.up:
+            severity = Severity.WARNING if t.role == "apiserver" else Severity.CRITICAL
+            why = livez.error_reason or f"HTTP {livez.status}"
+            out.append(Finding(SECTION, subject, severity, f"down: /livez {why}"))
+        elif not status.ready:
+            failed = [c.name for c in status.checks if not c.ok]
+            names = ", ".join(failed) if failed else (status.probes["readyz"].error_reason or "no check list")
+            out.append(Finding(SECTION, subject, Severity.WARNING, f"not ready: {names}"))
+        else:
+            out.append(Finding(SECTION, subject, Severity.OK,
+                               f"ready, {status.git_version or 'version unknown'}, /readyz in "
+                               f"{status.probes['readyz'].duration_seconds * 1000:.0f}ms"))
+    versions = {s.git_version for s in statuses if s.git_version}
+    if len({s.minor for s in statuses if s.minor}) > 1:
+        spread = ", ".join(f"{s.target.endpoint} {s.git_version}" for s in statuses if s.git_version)
+        out.append(Finding(SECTION, "versions", Severity.WARNING, f"mixed minor versions: {spread}"))
+    elif len(versions) > 1:
+        out.append(Finding(SECTION, "versions", Severity.OK, f"patch versions differ: {', '.join(sorted(versions))}"))
+    return out

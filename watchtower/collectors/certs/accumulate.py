@@ -1,0 +1,214 @@
+"""What one scan adds up: records → series, chain verdicts, findings, metric families (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.samples import Sample
+
+from watchtower.collectors.certs.details import _chain_checks, _Details, _new_series, _subject, _urgency_message
+from watchtower.collectors.certs.model import (
+    _MUST_HOLD,
+    _NO_CERTIFICATE,
+    _NOT_AFTER,
+    _NOT_BEFORE,
+    _UNJUDGED,
+    Reuse,
+    _ChainOutcome,
+    _InputTally,
+    _Series,
+)
+from watchtower.collectors.certs.settings import (
+    _LOCAL_SOURCES,
+    _PROBLEM_IS_ONE,
+    _URGENCY_SEVERITY,
+    CERT_LABELS,
+    CHECK_HELP,
+    CHECK_LABELS,
+    CHECK_SEVERITY,
+    SOURCE_ORDER,
+)
+from watchtower.collectors.certsources import CertRecord, CheckRecord, InputStart, Note
+from watchtower.core.results import Finding, ItemError, Severity
+from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, urgency, verify_chain
+from watchtower.pki.checks import SignatureCache
+
+
+class _Accumulator:
+    """Collects records from all sources: deduplicated series, checks, errors, then judges chains."""
+
+    def __init__(self, now: float, thresholds: Thresholds, signatures: SignatureCache | None = None,
+                 previous: Reuse | None = None) -> None:
+        self.now = now
+        self.thresholds = thresholds
+        self.previous = Reuse() if previous is None else previous
+        self.series: dict[tuple[str, ...], _Series] = {}
+        # (series row, seconds left, lifetime fraction left, status): the report's dicts are made when read
+        self.rows: list[tuple[tuple[Any, ...], float, float, str]] = []
+        self.local: list[CertRecord] = []
+        self.index = IssuerIndex(signatures=signatures)
+        self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
+        self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}
+        self.chains: dict[int, _ChainOutcome] = {}
+        self.errors: list[tuple[str, ItemError]] = []
+        self.findings: list[Finding] = []
+        self.inputs: list[_InputTally] = []
+        self.error_inputs: list[str | None] = []  # per error: the named input it belongs to
+        self.notes: list[Note] = []
+        self._input: _InputTally | None = None
+
+    def begin_input(self, record: InputStart | None) -> None:
+        """Attribute what follows to this named input (None: to no input); closes the previous one."""
+        self._close_input()
+        self._input = None if record is None else _InputTally(record.input, record.kind)
+        if self._input is not None:
+            self.inputs.append(self._input)
+
+    def _close_input(self) -> None:
+        """A configured path, glob or kubeconfig that was read yet held no certificate is an error:
+        the person who named it expects certificates there, and "nothing" must not look like "fine"."""
+        tally = self._input
+        if tally is not None and tally.kind in _MUST_HOLD and not tally.certificates and not tally.errors:
+            self.add(_MUST_HOLD[tally.kind], ItemError(tally.input, "no_certificate", _NO_CERTIFICATE[tally.kind]))
+
+    def add(self, source: str, record: object) -> None:
+        if isinstance(record, CertRecord):
+            self._cert(record)
+            if self._input is not None:
+                self._input.certificates += 1
+        elif isinstance(record, CheckRecord):
+            self._check(record)
+        elif isinstance(record, ItemError):
+            self.errors.append((source, record))
+            self.error_inputs.append(self._input.input if self._input is not None else None)
+            if self._input is not None:
+                self._input.errors.append(record)
+        elif isinstance(record, InputStart):
+            self.begin_input(record)
+        elif isinstance(record, Note):
+            self.notes.append(record)
+
+    def _cert(self, record: CertRecord) -> None:
+        cert = record.cert
+        key = (record.source, record.location, record.name, cert.subject_cn, cert.issuer_cn, cert.serial_hex,
+               "true" if cert.is_ca else "false")
+        if key in self.series:
+            return  # the same certificate twice at one location (e.g. repeated in a bundle)
+        local = record.source in _LOCAL_SOURCES
+        series = self.previous.series.get(key) if local else None
+        if series is None or series.cert is not cert:
+            series = _new_series(key, record, keep_cert=local)
+        self.series[key] = series
+        status = urgency(cert, self.now, self.thresholds)
+        self.rows.append((series.row, round(cert.not_after - self.now, 3),
+                          round(cert.lifetime_fraction_left(self.now), 6), status))
+        severity = _URGENCY_SEVERITY[status]
+        if severity is not Severity.OK:
+            self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
+        if local:
+            self.local.append(record)
+            self.index.add(cert)
+
+    def _check(self, record: CheckRecord, values: tuple[str, ...] | None = None) -> None:
+        """Keep the first judgement per check and label set; ``values``: the labels, when the caller has them."""
+        if values is None:
+            labels = record.labels
+            values = tuple([str(labels.get(n, "")) for n in CHECK_LABELS[record.check]])
+        key = (record.check, values)
+        if key in self.checks:
+            return
+        self.checks[key] = record
+        if not record.ok:
+            severity = record.severity or CHECK_SEVERITY[record.check]
+            self.findings.append(Finding("certs", record.subject, severity, record.message))
+
+    def _chain(self, cert: CertInfo) -> ChainResult | None:
+        """The chain judgement for ``cert``, or None when there is nothing to judge (issuer not found)."""
+        if (cert.self_issued and not cert.is_ca) or not self.index.may_hold_issuer(cert):
+            return None
+        result = verify_chain(cert, self.index, self.now)
+        if result.reason == "issuer_unknown" and result.issuer is None:
+            return None
+        return result
+
+    def judge_chains(self) -> None:
+        """chain_valid and expires_after_issuer for local certificates whose issuer was also found.
+
+        A certificate found at many locations is one object (the parse memo), judged once; a record
+        judged the same way as in the last run keeps its check records.
+        """
+        location_of: dict[int, str] = {}
+        for record in self.local:
+            location_of.setdefault(id(record.cert), record.location)  # first location wins
+        judged: dict[int, Any] = {}
+        previous = self.previous.chains
+        for record in self.local:
+            cert = record.cert
+            result = judged.get(id(cert), _UNJUDGED)
+            if result is _UNJUDGED:
+                result = judged[id(cert)] = self._chain(cert)
+            if result is None:
+                continue
+            where = location_of.get(id(result.issuer), "") if result.issuer is not None else ""
+            last = previous.get(id(record))
+            if last is not None and last.record is record and last.same_verdict(result, where):
+                outcome = last
+            else:
+                outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where,
+                                        _chain_checks(record, result, where))
+            self.chains[id(record)] = outcome
+            for check, values in outcome.checks:
+                self._check(check, values)
+
+    def metrics(self) -> tuple[GaugeMetricFamily, ...]:
+        """All families in one pass over series and checks, reusing the last run's unchanged samples."""
+        not_after = GaugeMetricFamily(_NOT_AFTER, "When the certificate expires (its notAfter), Unix seconds.",
+                                      labels=CERT_LABELS)
+        not_before = GaugeMetricFamily(_NOT_BEFORE, "When the certificate becomes valid (its notBefore), Unix seconds.",
+                                       labels=CERT_LABELS)
+        counts: dict[str, int] = dict.fromkeys(SOURCE_ORDER, 0)
+        for key, series in self.series.items():
+            not_after.samples.append(series.not_after)
+            not_before.samples.append(series.not_before)
+            counts[key[0]] = counts.get(key[0], 0) + 1  # key[0]: the source
+        found = GaugeMetricFamily("watchtower_cert_certificates", "Certificates found in the last run, by source.",
+                                  labels=("source",))
+        for source, count in counts.items():
+            found.add_metric((source,), count)
+        errors = GaugeMetricFamily("watchtower_cert_read_errors",
+                                   "Items that could not be read in the last run, by source and reason.",
+                                   labels=("source", "reason"))
+        by_reason: dict[tuple[str, str], int] = {}
+        for source, error in self.errors:
+            by_reason[(source, error.reason)] = by_reason.get((source, error.reason), 0) + 1
+        for labels, count in sorted(by_reason.items()):
+            errors.add_metric(labels, count)
+        checks = {check: GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
+                  for check, names in CHECK_LABELS.items()}
+        previous = self.previous.check_samples
+        for check_key, record in self.checks.items():
+            check, values = check_key
+            value = float(record.ok != (check in _PROBLEM_IS_ONE))
+            sample = previous.get(check_key)
+            if sample is None or sample.value != value:
+                names = CHECK_LABELS[check]
+                sample_labels = record.labels
+                if (len(sample_labels) != len(names) or tuple(sample_labels) != names
+                        or tuple(sample_labels.values()) != values):
+                    sample_labels = dict(zip(names, values))  # the record's own labels are shared when they are these
+                # Sample only reads its labels: sharing the record's read-only mapping is safe
+                sample = Sample(checks[check].name, cast(dict[str, str], sample_labels), value)
+            self.check_samples[check_key] = sample
+            checks[check].samples.append(sample)
+        return (not_after, not_before, found, errors, *checks.values())
+
+    def reuse(self) -> Reuse:
+        """What the next run may take over (call after ``metrics``)."""
+        series = {key: s for key, s in self.series.items() if s.cert is not None}
+        return Reuse(series, self.chains, self.check_samples)
+
+    def details(self) -> Mapping[str, Any]:
+        return _Details(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
+                        tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)

@@ -1,0 +1,164 @@
+"""The report's facts for ``check --output json`` and /api/status, and the per-check records (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from prometheus_client.samples import Sample
+
+from watchtower.collectors.certs.model import _NOT_AFTER, _NOT_BEFORE, _ROW_FIELDS, _InputTally, _Series
+from watchtower.collectors.certs.settings import _URGENCY_SEVERITY, CERT_LABELS, CHECK_SEVERITY
+from watchtower.collectors.certsources import CertRecord, CheckRecord, Note
+from watchtower.core.formatting import human_duration, rfc3339
+from watchtower.core.results import ItemError, Severity
+from watchtower.core.settings import format_duration
+from watchtower.pki import CertInfo, ChainResult, Thresholds, expires_after_issuer
+from watchtower.pki.checks import UNSUPPORTED_SIGNATURE
+
+
+class _Details(Mapping[str, Any]):
+    """The report's facts (``check --output json``, /api/status), built each time they are read.
+
+    A row or check dict per certificate is most of a KiB, and the daemon keeps the last result
+    between runs while nothing reads it; the tuples it is built from are kept instead.
+    """
+
+    _KEYS = ("certificates", "inputs", "notes", "errors", "checks", "thresholds", "now")
+
+    def __init__(self, rows: list[tuple[tuple[Any, ...], float, float, str]], checks: tuple[CheckRecord, ...],
+                 inputs: tuple[_InputTally, ...], notes: tuple[Note, ...], errors: tuple[tuple[str, ItemError], ...],
+                 error_inputs: tuple[str | None, ...], thresholds: Thresholds, now: float) -> None:
+        self._rows, self._checks, self._inputs, self._notes = rows, checks, inputs, notes
+        self._errors, self._error_inputs, self._thresholds, self._now = errors, error_inputs, thresholds, now
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "certificates":
+            return self.judged_rows()
+        if key == "inputs":
+            return [tally.judged() for tally in self._inputs]
+        if key == "notes":
+            return [{"location": n.location, "kind": n.kind, "message": n.message} for n in self._notes]
+        if key == "errors":
+            return [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
+                    for (s, e), i in zip(self._errors, self._error_inputs)]
+        if key == "checks":
+            return [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
+                    for r in self._checks]
+        if key == "thresholds":
+            return dataclasses.asdict(self._thresholds)
+        if key == "now":
+            return rfc3339(self._now)
+        raise KeyError(key)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The report rows as the scan judged them (times in RFC 3339)."""
+        rows = []
+        for values, left, fraction, status in self._rows:
+            row = dict(zip(_ROW_FIELDS, values))
+            row["not_before"], row["not_after"] = rfc3339(row["not_before"]), rfc3339(row["not_after"])
+            row["seconds_left"], row["lifetime_fraction_left"], row["status"] = left, fraction, status
+            rows.append(row)
+        return rows
+
+    def judged_rows(self) -> list[dict[str, Any]]:
+        """The report rows with ``severity`` (worst of urgency and the failed checks about that
+        certificate) and ``problems`` (those checks), so a row never says OK about a certificate
+        that a failed check makes the run warn or fail about."""
+        problems: dict[tuple[str, str], list[tuple[Severity, str, str]]] = {}  # (location, serial or "")
+        for record in self._checks:
+            if record.ok:
+                continue
+            labels = record.labels
+            severity = record.severity or CHECK_SEVERITY[record.check]
+            reason = labels.get("reason") or ""
+            what = f"{record.check}: {reason}" if reason else record.check
+            where = labels.get("location") or labels.get("disk_location") or ""
+            problems.setdefault((where, labels.get("serial", "")), []).append((severity, what, record.message))
+        first_at: dict[str, int] = {}
+        rows = []
+        for index, row in enumerate(self.rows()):
+            first_at.setdefault(row["location"], index)
+            found = problems.get((row["location"], row["serial"]), [])
+            if first_at[row["location"]] == index:  # checks without a serial are about the leaf: the first one
+                found = found + problems.get((row["location"], ""), [])
+            severity = max([_URGENCY_SEVERITY[row["status"]], *(p[0] for p in found)])
+            rows.append({**row, "severity": severity.label, "problems": [p[1] for p in found]})
+        return rows
+
+
+def _chain_checks(record: CertRecord, result: ChainResult,
+                  where: str) -> tuple[tuple[CheckRecord, tuple[str, ...]], ...]:
+    """The chain_valid and expires_after_issuer records (with their label values) for one verdict."""
+    cert = record.cert
+    serial = cert.serial_hex
+    base = {"source": record.source, "location": record.location, "name": record.name,
+            "subject_cn": cert.subject_cn, "serial": serial}
+    base_values = (record.source, record.location, record.name, cert.subject_cn, serial)
+    subject = _subject(record)
+    checks: list[tuple[CheckRecord, tuple[str, ...]]] = []
+    if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
+        severity = None
+        if result.valid:
+            message = "chain verifies"
+        elif result.reason == UNSUPPORTED_SIGNATURE:
+            severity = Severity.WARNING  # cannot tell is not invalid: openssl may well accept it
+            message = (f"chain not verified: signed with {_signature_algorithm(cert)}, which this library cannot "
+                       f"verify ({UNSUPPORTED_SIGNATURE})")
+        else:
+            message = f"chain does not verify: {result.reason}"
+        checks.append((CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid, subject, message,
+                                   severity), (*base_values, result.reason)))
+    issuer = result.issuer
+    if issuer is not None and issuer is not cert:
+        outlives = expires_after_issuer(cert, issuer)
+        message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
+                   f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
+        labels = {**base, "issuer_cn": issuer.subject_cn, "issuer_location": where}
+        checks.append((CheckRecord("expires_after_issuer", labels, not outlives, subject, message),
+                       (*base_values, issuer.subject_cn, where)))
+    return tuple(checks)
+
+
+def _signature_algorithm(cert: CertInfo) -> str:
+    """``sha1WithRSAEncryption``-style name of the signature algorithm, for messages."""
+    try:
+        oid = cert.x509.signature_algorithm_oid
+    except Exception:  # noqa: BLE001 - an algorithm the library does not know at all
+        return "an unknown algorithm"
+    return getattr(oid, "_name", None) or oid.dotted_string
+
+
+def _new_series(key: tuple[str, ...], record: CertRecord, keep_cert: bool) -> _Series:
+    """``keep_cert`` False (Secrets, endpoints: new objects every run) lets the certificate go after the run."""
+    cert = record.cert
+    labels = dict(zip(CERT_LABELS, key))
+    row = (record.source, record.location, record.name, cert.subject, cert.issuer, cert.subject_cn, cert.issuer_cn,
+           cert.serial_hex, cert.not_before, cert.not_after, cert.is_ca)  # times: RFC 3339 text when read
+    return _Series(cert if keep_cert else None, row, Sample(_NOT_AFTER, labels, cert.not_after),
+                   Sample(_NOT_BEFORE, labels, cert.not_before))
+
+
+def _subject(record: CertRecord) -> str:
+    if record.source == "kubeadm":
+        return record.name if not record.cert.is_ca or record.name in {"ca", "front-proxy-ca", "etcd/ca"} \
+            else f"{record.name} (CA {record.cert.subject_cn})"
+    return f"{record.location} ({record.cert.subject_cn})" if record.cert.subject_cn else record.location
+
+
+def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
+    when = f"{cert.not_after_dt:%Y-%m-%d %H:%M} UTC"
+    lifetime = format_duration(round(cert.lifetime_seconds / 3600) * 3600) if cert.lifetime_seconds >= 3600 else "short"
+    if status == "expired":
+        return f"expired {human_duration(now - cert.not_after, detailed=True)} ago ({when}), serial {cert.serial_hex}"
+    if status == "not_yet_valid":
+        return f"not valid until {cert.not_before_dt:%Y-%m-%d %H:%M} UTC (clock skew or a pre-dated certificate)"
+    share = max(cert.lifetime_fraction_left(now), 0) * 100
+    return f"expires in {human_duration(cert.not_after - now, detailed=True)} ({when}), {share:.1f}% of its {lifetime} lifetime left"

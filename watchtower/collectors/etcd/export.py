@@ -1,0 +1,107 @@
+"""Pure judgement: probes → metric families, findings and details."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+
+from watchtower.collectors.etcd.read import Probe
+from watchtower.collectors.etcd.settings import DB_QUOTA_WARNING_FRACTION
+from watchtower.core import reasons
+from watchtower.core.results import Finding, Severity
+
+
+def build_metrics(probes: list[Probe]) -> list[Metric]:
+    ep = ["endpoint"]
+    up = GaugeMetricFamily("watchtower_etcd_up", "1 if the etcd endpoint answered /health.", labels=ep)
+    probe_error = GaugeMetricFamily("watchtower_etcd_probe_error",
+                                    "1 with the reason the endpoint could not be asked (connection_refused, "
+                                    "timeout, tls_bad_certificate, ...); present only while it is down.",
+                                    labels=[*ep, "reason"])
+    duration = GaugeMetricFamily("watchtower_etcd_probe_duration_seconds", "How long /health took to answer.",
+                                 labels=ep)
+    healthy = GaugeMetricFamily("watchtower_etcd_healthy", "1 if etcd's /health says true.", labels=ep)
+    has_leader = GaugeMetricFamily("watchtower_etcd_has_leader",
+                                   "1 if the member knows a leader (etcd_server_has_leader).", labels=ep)
+    is_leader = GaugeMetricFamily("watchtower_etcd_is_leader", "1 if this member is the leader.", labels=ep)
+    changes = CounterMetricFamily("watchtower_etcd_leader_changes",
+                                  "Leader changes seen by the member since it started "
+                                  "(etcd_server_leader_changes_seen_total).", labels=ep)
+    db_size = GaugeMetricFamily("watchtower_etcd_db_size_bytes",
+                                "Size of the backend database file (etcd_mvcc_db_total_size_in_bytes).", labels=ep)
+    db_in_use = GaugeMetricFamily("watchtower_etcd_db_size_in_use_bytes",
+                                  "Bytes of the database in use; the rest is reclaimed by defragmentation.",
+                                  labels=ep)
+    quota = GaugeMetricFamily("watchtower_etcd_db_quota_bytes",
+                              "The backend quota (etcd_server_quota_backend_bytes): at this size etcd raises "
+                              "a NOSPACE alarm and refuses writes.", labels=ep)
+    info = InfoMetricFamily("watchtower_etcd_server", "The etcd server version of the endpoint.", labels=ep)
+    for p in probes:
+        key = [p.endpoint]
+        up.add_metric(key, 1.0 if p.up else 0.0)
+        if p.error is not None:
+            probe_error.add_metric([*key, p.error.reason], 1.0)
+        if p.duration_seconds is not None:
+            duration.add_metric(key, p.duration_seconds)
+        if p.health is not None:
+            healthy.add_metric(key, 1.0 if p.health.healthy else 0.0)
+        m = p.metrics
+        if m is None:
+            continue
+        for family, v in ((has_leader, m.has_leader), (is_leader, m.is_leader), (changes, m.leader_changes),
+                          (db_size, m.db_size_bytes), (db_in_use, m.db_size_in_use_bytes), (quota, m.db_quota_bytes)):
+            if v is not None:
+                family.add_metric(key, v)
+        if m.version:
+            info.add_metric(key, {"version": m.version})
+    return [up, probe_error, duration, healthy, has_leader, is_leader, changes, db_size, db_in_use, quota, info]
+
+
+_HINTS = {
+    reasons.TLS_BAD_CERTIFICATE: " (etcd rejected the client certificate: is cert_file signed by the etcd CA?)",
+    reasons.TLS_VERIFY_FAILED: " (etcd's serving certificate does not verify against ca_file)",
+    reasons.CLIENT_CERT_UNREADABLE: " (cert_file/key_file missing or unreadable)",
+    reasons.CONNECTION_REFUSED: " (etcd not running, or not listening on this address)",
+}
+
+
+def build_findings(probes: list[Probe]) -> list[Finding]:
+    out: list[Finding] = []
+    for p in probes:
+        if p.error is not None:
+            hint = _HINTS.get(p.error.reason, "")
+            out.append(Finding("etcd", p.endpoint, Severity.CRITICAL,
+                               f"cannot ask /health: {p.error.reason}{hint}: {p.error.detail}"))
+            continue
+        if p.health is not None and not p.health.healthy:
+            why = f" ({p.health.reason})" if p.health.reason else ""
+            out.append(Finding("etcd", p.endpoint, Severity.CRITICAL, f"/health says unhealthy{why}"))
+        m = p.metrics
+        if m is None:
+            continue
+        if m.has_leader == 0:
+            out.append(Finding("etcd", p.endpoint, Severity.CRITICAL, "no leader: the cluster cannot accept writes"))
+        if m.db_size_bytes and m.db_quota_bytes and m.db_size_bytes >= DB_QUOTA_WARNING_FRACTION * m.db_quota_bytes:
+            out.append(Finding("etcd", p.endpoint, Severity.WARNING,
+                               f"database {m.db_size_bytes / m.db_quota_bytes:.0%} of its quota "
+                               f"({m.db_size_bytes:.0f} of {m.db_quota_bytes:.0f} bytes)"))
+    return out
+
+
+def build_details(probes: list[Probe]) -> dict[str, Any]:
+    rows = []
+    for p in probes:
+        row: dict[str, Any] = {"endpoint": p.endpoint, "up": p.up}
+        if p.error is not None:
+            row["error"] = {"reason": p.error.reason, "detail": p.error.detail}
+        if p.health is not None:
+            row["healthy"] = p.health.healthy
+            row["health_reason"] = p.health.reason
+        if p.metrics is not None:
+            row.update(dataclasses.asdict(p.metrics))
+        if p.metrics_error is not None:
+            row["metrics_error"] = {"reason": p.metrics_error.reason, "detail": p.metrics_error.detail}
+        rows.append(row)
+    return {"endpoints": rows}

@@ -1,0 +1,85 @@
+"""HAProxy backends and servers, from HAProxy's own stats CSV.
+
+The CSV comes from the stats page (``<stats uri>;csv`` over HTTP, optional basic auth) or the
+stats unix socket (``show stat``); both give the same document. Parsing is pure
+(``parse_stats_csv``: bytes/str → typed rows), columns are looked up by header name so the
+extra columns newer HAProxy versions append are ignored, and one broken row is reported
+without losing the others.
+
+Server state follows HAProxy's words: ``UP``, ``DOWN``, ``NOLB``, ``DRAIN``, ``MAINT`` and
+``no check`` (exported as ``NO_CHECK``), plus the transitional forms ``UP 1/3`` (still up, 1
+of the 3 failed checks needed to go down) and ``DOWN 1/2`` (still down, 1 of the 2 good checks
+needed to come back). ``watchtower_haproxy_server_up`` is 1 while HAProxy still routes to the
+server by health: UP (including ``UP 1/3``), NOLB, DRAIN and ``no check``; 0 for DOWN
+(including ``DOWN 1/2``) and MAINT.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from prometheus_client.core import GaugeMetricFamily
+
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.collectors.haproxy.export import build_details, build_findings, build_metrics
+from watchtower.collectors.haproxy.parse import DEFAULT_STATS_SOCKET, MalformedStats, parse_stats_csv
+from watchtower.collectors.haproxy.read import read_stats
+from watchtower.collectors.haproxy.settings import HAProxySettings
+from watchtower.core.formatting import format_table
+from watchtower.core.results import CollectResult, Finding, ItemError, Severity
+from watchtower.core.sections import CollectorSettings
+from watchtower.io.netprobe import ProbeError
+
+
+class HAProxyCollector(Collector[HAProxySettings]):
+    name: ClassVar[str] = "haproxy"
+    title: ClassVar[str] = "HAProxy backends"
+    roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_haproxy_",)
+    Settings: ClassVar[type[CollectorSettings]] = HAProxySettings
+
+    settings: HAProxySettings
+
+    @classmethod
+    def unavailable_reason(cls, settings: HAProxySettings, context: CollectorContext) -> str | None:
+        if settings.stats_url is None and settings.stats_socket is None and not os.path.exists(DEFAULT_STATS_SOCKET):
+            return f"no stats_url or stats_socket configured and {DEFAULT_STATS_SOCKET} does not exist"
+        return None
+
+    def collect(self) -> CollectResult:
+        source = self.settings.source
+        up = GaugeMetricFamily("watchtower_haproxy_up", "1 if HAProxy's stats could be read and parsed.",
+                               labels=["source"])
+        try:
+            table = parse_stats_csv(read_stats(self.settings))
+        except (ProbeError, MalformedStats) as exc:
+            reason, detail = (exc.reason, exc.detail) if isinstance(exc, ProbeError) else ("malformed_csv", str(exc))
+            up.add_metric([source], 0.0)
+            return CollectResult(
+                metrics=(up,),
+                errors=(ItemError(source, reason, detail),),
+                findings=(Finding("haproxy", source, Severity.CRITICAL, f"cannot read HAProxy stats: {reason}: {detail}"),),
+                details={"source": source, "error": {"reason": reason, "detail": detail}},
+            )
+        up.add_metric([source], 1.0)
+        errors = tuple(ItemError(f"{source} line {p.line}", "malformed_csv", p.detail) for p in table.problems)
+        return CollectResult(
+            metrics=(up, *build_metrics(table, self.context.clock())),
+            errors=errors,
+            findings=tuple(build_findings(table)),
+            details=build_details(source, table),
+        )
+
+    @classmethod
+    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
+        if "servers" not in details:
+            return None
+        rows = [
+            (s["proxy"], s["server"], s["status"], s["check_status"] or "-",
+             s["check_desc"] or "-", "-" if s["last_change_seconds"] is None else f"{s['last_change_seconds']}s")
+            for s in details["servers"]
+        ]
+        return [f"HAProxy ({details['source']})",
+                *format_table(("BACKEND", "SERVER", "STATUS", "CHECK", "CHECK DETAIL", "SINCE"), rows)]

@@ -1,0 +1,144 @@
+"""Pure judgement: stats rows → metric families, findings and details."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from watchtower.collectors.haproxy.parse import CHECK_STATUSES, SERVER_STATES, TRANSITIONS, StatRow, StatsTable
+from watchtower.core.results import Finding, Severity
+
+# --------------------------------------------------------------------------------------------
+# Pure judgement: rows → metrics, findings, details
+
+
+def build_metrics(table: StatsTable, now: float) -> list[Metric]:
+    """The per-server and per-backend metric families for one stats table."""
+    labels = ["proxy", "server"]
+    up = GaugeMetricFamily("watchtower_haproxy_server_up",
+                           "1 while HAProxy routes to the server by health (UP incl. 'UP 1/3', NOLB, DRAIN, "
+                           "no check); 0 when DOWN (incl. 'DOWN 1/2') or MAINT.", labels=labels)
+    status = GaugeMetricFamily("watchtower_haproxy_server_status",
+                               "The server's state: one series per state, 1 for the current one.",
+                               labels=[*labels, "status"])
+    transition = GaugeMetricFamily("watchtower_haproxy_server_transition",
+                                   "1 while the server is between states: going_down ('UP 1/3') or "
+                                   "going_up ('DOWN 1/2').", labels=[*labels, "direction"])
+    backup = GaugeMetricFamily("watchtower_haproxy_server_backup", "1 for a backup server, 0 for an active one.",
+                               labels=labels)
+    check_status = GaugeMetricFamily("watchtower_haproxy_server_check_status",
+                                     "The last health check's result: one series per check_status (L7OK, L4CON, "
+                                     "...), 1 for the current one; absent for servers without checks.",
+                                     labels=[*labels, "check_status"])
+    check_duration = GaugeMetricFamily("watchtower_haproxy_server_check_duration_seconds",
+                                       "How long the last completed health check took.", labels=labels)
+    last_change = GaugeMetricFamily("watchtower_haproxy_server_last_change_timestamp_seconds",
+                                    "When the server last changed state (HAProxy's lastchg, second resolution).",
+                                    labels=labels)
+    check_failures = CounterMetricFamily("watchtower_haproxy_server_check_failures",
+                                         "Failed health checks since HAProxy started (chkfail).", labels=labels)
+    down_transitions = CounterMetricFamily("watchtower_haproxy_server_down_transitions",
+                                           "UP to DOWN transitions since HAProxy started (chkdown).", labels=labels)
+    downtime = CounterMetricFamily("watchtower_haproxy_server_downtime_seconds",
+                                   "Total seconds the server has been DOWN since HAProxy started.", labels=labels)
+    for row in table.servers():
+        key = [row.proxy, row.name]
+        st = row.server_status
+        up.add_metric(key, 1.0 if st.routed else 0.0)
+        states = SERVER_STATES if st.state in SERVER_STATES else (*SERVER_STATES, st.state)
+        for state in states:
+            status.add_metric([*key, state], 1.0 if state == st.state else 0.0)
+        for direction in TRANSITIONS:
+            transition.add_metric([*key, direction], 1.0 if st.transition == direction else 0.0)
+        backup.add_metric(key, 1.0 if row.backup == 1 else 0.0)
+        if row.check_status:
+            known = CHECK_STATUSES if row.check_status in CHECK_STATUSES else (*CHECK_STATUSES, row.check_status)
+            for name in known:
+                check_status.add_metric([*key, name], 1.0 if name == row.check_status else 0.0)
+        if row.check_duration_seconds is not None:
+            check_duration.add_metric(key, row.check_duration_seconds)
+        if row.last_change_seconds is not None:
+            last_change.add_metric(key, float(round(now) - row.last_change_seconds))
+        if row.check_failures is not None:
+            check_failures.add_metric(key, float(row.check_failures))
+        if row.down_transitions is not None:
+            down_transitions.add_metric(key, float(row.down_transitions))
+        if row.downtime_seconds is not None:
+            downtime.add_metric(key, float(row.downtime_seconds))
+
+    backend_up = GaugeMetricFamily("watchtower_haproxy_backend_up",
+                                   "1 if HAProxy reports the backend UP (at least one usable server).",
+                                   labels=["proxy"])
+    active = GaugeMetricFamily("watchtower_haproxy_backend_active_servers",
+                               "Active (non-backup) servers that are up, as HAProxy counts them (act).",
+                               labels=["proxy"])
+    backups = GaugeMetricFamily("watchtower_haproxy_backend_backup_servers",
+                                "Backup servers that are up (bck).", labels=["proxy"])
+    configured = GaugeMetricFamily("watchtower_haproxy_backend_servers",
+                                   "Servers configured in the backend, whatever their state.", labels=["proxy"])
+    backend_change = GaugeMetricFamily("watchtower_haproxy_backend_last_change_timestamp_seconds",
+                                       "When the backend last changed state.", labels=["proxy"])
+    server_counts: dict[str, int] = {}
+    for row in table.servers():
+        server_counts[row.proxy] = server_counts.get(row.proxy, 0) + 1
+    for row in table.backends():
+        key = [row.proxy]
+        backend_up.add_metric(key, 1.0 if row.status.strip().upper() == "UP" else 0.0)
+        if row.active is not None:
+            active.add_metric(key, float(row.active))
+        if row.backup is not None:
+            backups.add_metric(key, float(row.backup))
+        configured.add_metric(key, float(server_counts.get(row.proxy, 0)))
+        if row.last_change_seconds is not None:
+            backend_change.add_metric(key, float(round(now) - row.last_change_seconds))
+    return [up, status, transition, backup, check_status, check_duration, last_change, check_failures,
+            down_transitions, downtime, backend_up, active, backups, configured, backend_change]
+
+
+def _check_text(row: StatRow) -> str:
+    parts = [row.check_status or "no check result"]
+    if row.check_code:
+        parts.append(f"HTTP {row.check_code}")
+    if row.check_desc:
+        parts.append(row.check_desc)
+    return ", ".join(parts)
+
+
+def build_findings(table: StatsTable) -> list[Finding]:
+    """DOWN servers are warnings (the others still serve); a DOWN backend is critical."""
+    out: list[Finding] = []
+    for row in table.servers():
+        st = row.server_status
+        subject = f"{row.proxy}/{row.name}"
+        since = f" for {row.last_change_seconds}s" if row.last_change_seconds is not None else ""
+        if st.state == "DOWN":
+            out.append(Finding("haproxy", subject, Severity.WARNING, f"{st.raw}{since}: {_check_text(row)}"))
+        elif st.transition == "going_down":
+            out.append(Finding("haproxy", subject, Severity.WARNING,
+                               f"{st.raw}: failing health checks ({_check_text(row)})"))
+    for row in table.backends():
+        if row.status.strip().upper() != "UP":
+            out.append(Finding("haproxy", row.proxy, Severity.CRITICAL,
+                               f"backend {row.status}: no server is up"))
+    return out
+
+
+def build_details(source: str, table: StatsTable) -> dict[str, Any]:
+    return {
+        "source": source,
+        "servers": [
+            {
+                "proxy": r.proxy, "server": r.name, "status": r.status, "state": r.server_status.state,
+                "up": r.server_status.routed, "backup": r.backup == 1, "check_status": r.check_status,
+                "check_code": r.check_code, "check_desc": r.check_desc,
+                "check_duration_seconds": r.check_duration_seconds, "last_change_seconds": r.last_change_seconds,
+                "address": r.address,
+            }
+            for r in table.servers()
+        ],
+        "backends": [
+            {"proxy": r.proxy, "status": r.status, "active_servers": r.active, "backup_servers": r.backup}
+            for r in table.backends()
+        ],
+    }

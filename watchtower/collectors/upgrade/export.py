@@ -1,0 +1,212 @@
+"""Pure outputs: the policy assessment → metric families, findings, details and the check table."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+
+from watchtower.collectors.upgrade.settings import DAY
+from watchtower.core.formatting import parse_rfc3339, rfc3339
+from watchtower.core.results import Finding, Severity
+from watchtower.core.settings import format_duration
+from watchtower.upgrades import releases
+from watchtower.upgrades.kubeversion import KubeVersion
+from watchtower.upgrades.policy import Assessment
+from watchtower.upgrades.state import UpgradeState
+
+SOURCE_APISERVER = "apiserver"
+# -------------------------------------------------------------------- pure: outputs
+
+
+def _date(timestamp: float | None, with_time: bool = False) -> str:
+    if timestamp is None:
+        return "unknown"
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+
+
+
+
+def build_metrics(
+    a: Assessment, by_source: Mapping[str, KubeVersion], facts: releases.ReleaseFacts, lead_seconds: float,
+) -> tuple[Metric, ...]:
+    version_info = InfoMetricFamily(
+        "watchtower_kubernetes_version", "Control-plane Kubernetes version, by where it was read.",
+        labels=("version", "minor", "source"))
+    for source, version in sorted(by_source.items()):
+        version_info.add_metric((str(version), version.minor_text, source), {})
+    latest_info = InfoMetricFamily(
+        "watchtower_kubernetes_latest_version", "Newest Kubernetes release per the release source: "
+        "channel stable (newest overall) or stable-1.X (newest patch of the running minor).",
+        labels=("version", "minor", "channel"))
+    if a.latest is not None:
+        latest_info.add_metric((str(a.latest), a.latest.minor_text, "stable"), {})
+    if a.latest_patch_of_current_minor is not None:
+        v = a.latest_patch_of_current_minor
+        latest_info.add_metric((str(v), v.minor_text, f"stable-{v.minor_text}"), {})
+    out: list[Metric] = [version_info, latest_info]
+
+    def gauge(name: str, doc: str, value: float | None, labels: Mapping[str, str] | None = None) -> None:
+        family = GaugeMetricFamily(name, doc, labels=list(labels or {}))
+        if value is not None:
+            family.add_metric(list((labels or {}).values()), value)
+        out.append(family)
+
+    gauge("watchtower_kubernetes_minors_behind", "Minor releases between the running (lowest) control-plane "
+          "version and the latest release.", a.minors_behind)
+    gauge("watchtower_kubernetes_upgrades_needed", "kubeadm upgrades needed to reach the latest release, "
+          "one minor at a time (a patch-only difference is one).", a.upgrades_needed)
+    eol_labels = {"minor": a.current.minor_text} if a.current is not None else {"minor": ""}
+    gauge("watchtower_kubernetes_minor_eol_timestamp_seconds", "End of life of the running minor release.",
+          a.current_minor_eol if a.current is not None else None, eol_labels)
+    last_value = a.last_upgrade.at if a.last_upgrade.at is not None else 0.0
+    gauge("watchtower_upgrade_last_timestamp_seconds", "When the control plane was last upgraded (0 when "
+          "unknown); evidence: observed, kubeadm_backup, apiserver_cert or unknown.", last_value,
+          {"evidence": a.last_upgrade.evidence})
+    gauge("watchtower_upgrade_next_due_timestamp_seconds", "When the next upgrade is due under the policy "
+          "(last upgrade + upgrade_every); absent while the last upgrade is unknown.", a.next_due)
+    gauge("watchtower_upgrade_policy_interval_seconds", "The policy's upgrade interval (for calendar months: "
+          "as it applies to the last upgrade).", a.interval_seconds)
+    gauge("watchtower_upgrade_reminder_lead_seconds", "How long before the due date to remind (reminder_lead).",
+          lead_seconds)
+    deadline = a.cert_deadline
+    gauge("watchtower_upgrade_cert_deadline_timestamp_seconds", "Earliest not-after among the kubeadm leaf "
+          "certificates under the kubeadm root: the hard upgrade deadline.",
+          deadline.not_after if deadline else None, {"certificate": deadline.certificate if deadline else ""})
+    after = a.due_after_cert_deadline
+    gauge("watchtower_upgrade_due_after_cert_deadline", "1 when the next due date falls after the certificate "
+          "deadline (waiting for the due date lets certificates expire), else 0.",
+          None if after is None else float(after))
+    gauge("watchtower_kubernetes_release_fetch_timestamp_seconds", "When the release data in use was fetched "
+          "(stale while the source fails; absent for static values).", facts.fetched_at)
+    return tuple(out)
+
+
+def build_findings(a: Assessment, now: float, lead_seconds: float) -> tuple[Finding, ...]:
+    section = "upgrade"
+    out: list[Finding] = []
+    current = str(a.current) if a.current else "unknown version"
+    last = (f"last upgrade {_date(a.last_upgrade.at)} ({a.last_upgrade.evidence})"
+            if a.last_upgrade.at is not None else "last upgrade unknown")
+    if a.next_due is None:
+        out.append(Finding(section, "policy", Severity.WARNING,
+                           f"{current}: {last}; cannot tell when the next upgrade is due"))
+    elif now >= a.next_due:
+        out.append(Finding(section, "policy", Severity.WARNING,
+                           f"{current}: upgrade overdue since {_date(a.next_due)}; {last}"))
+    elif now >= a.next_due - lead_seconds:
+        out.append(Finding(section, "policy", Severity.WARNING,
+                           f"{current}: upgrade due {_date(a.next_due)} (in {format_duration(round((a.next_due - now) / DAY) * DAY)}); {last}"))
+    else:
+        out.append(Finding(section, "policy", Severity.OK, f"{current}: next upgrade due {_date(a.next_due)}; {last}"))
+    if a.cert_deadline is not None:
+        d = a.cert_deadline
+        if now >= d.not_after:
+            out.append(Finding(section, "certificates", Severity.CRITICAL,
+                               f"{d.certificate} expired {_date(d.not_after)}: renew now (kubeadm certs renew) or upgrade"))
+        elif now + lead_seconds >= d.not_after:
+            out.append(Finding(section, "certificates", Severity.CRITICAL,
+                               f"{d.certificate} expires {_date(d.not_after)} (in {max(0, round((d.not_after - now) / DAY))} days): "
+                               "upgrade now (it renews the kubeadm certificates) or run kubeadm certs renew"))
+        elif a.due_after_cert_deadline:
+            out.append(Finding(section, "certificates", Severity.CRITICAL,
+                               f"{d.certificate} expires {_date(d.not_after)}, before the next upgrade is due "
+                               f"({_date(a.next_due)}): upgrade or renew before then"))
+    if a.minors_behind is not None and a.minors_behind >= 2:
+        out.append(Finding(section, "version", Severity.WARNING,
+                           f"{current} is {a.minors_behind} minors behind {a.latest}: {a.upgrades_needed} upgrades needed"))
+    if a.current_minor_eol is not None and a.current is not None and now >= a.current_minor_eol:
+        out.append(Finding(section, "version", Severity.WARNING,
+                           f"Kubernetes {a.current.minor_text} reached end of life on {_date(a.current_minor_eol)}"))
+    return tuple(out)
+
+
+def build_details(
+    a: Assessment, by_source: Mapping[str, KubeVersion], facts: releases.ReleaseFacts, source: str,
+    lead_seconds: float, now: float, state: UpgradeState | None, days_per_hop: float = 7.0,
+) -> dict[str, Any]:
+    return {
+        "minors": {m: {"latest": str(c.latest) if c.latest else None, "eol": rfc3339(c.eol, whole_seconds=True)} for m, c in facts.minors.items()},
+        "days_per_hop": days_per_hop,
+        "reminder_lead_seconds": lead_seconds,
+        "current": str(a.current) if a.current else None,
+        "versions": {k: str(v) for k, v in sorted(by_source.items())},
+        "latest": str(a.latest) if a.latest else None,
+        "latest_patch_of_current_minor": str(a.latest_patch_of_current_minor) if a.latest_patch_of_current_minor else None,
+        "release_source": source,
+        "release_fetched_at": rfc3339(facts.fetched_at, whole_seconds=True),
+        "release_error": facts.error.detail if facts.error else None,
+        "minors_behind": a.minors_behind,
+        "upgrades_needed": a.upgrades_needed,
+        "current_minor_eol": rfc3339(a.current_minor_eol, whole_seconds=True),
+        "last_upgrade": rfc3339(a.last_upgrade.at, whole_seconds=True),
+        "last_upgrade_evidence": a.last_upgrade.evidence,
+        "last_upgrade_detail": a.last_upgrade.detail,
+        "upgrade_every": str(a.interval),
+        "reminder_lead": format_duration(lead_seconds),
+        "next_due": rfc3339(a.next_due, whole_seconds=True),
+        "cert_deadline": rfc3339(a.cert_deadline.not_after, whole_seconds=True) if a.cert_deadline else None,
+        "cert_deadline_certificate": a.cert_deadline.certificate if a.cert_deadline else None,
+        "due_after_cert_deadline": a.due_after_cert_deadline,
+        "observed_since": rfc3339(state.first_seen_at, whole_seconds=True) if state else None,
+        "now": rfc3339(now, whole_seconds=True),
+    }
+
+
+
+
+def _relative(target: float | None, now: float | None) -> str:
+    if target is None or now is None:
+        return ""
+    days = round((target - now) / DAY)
+    if days > 0:
+        return f" (in {days} days)"
+    if days < 0:
+        return f" ({-days} days ago)"
+    return " (today)"
+
+
+def render_check(d: Mapping[str, Any]) -> list[str]:
+    """The ``watchtower check`` Upgrade section: current, latest, behind, last upgrade, due, deadline."""
+    now = parse_rfc3339(d.get("now"))
+    versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in (d.get("versions") or {}).items())
+    latest = d.get("latest") or "unknown"
+    extra = []
+    if d.get("latest_patch_of_current_minor"):
+        extra.append(f"newest patch of the running minor: {d['latest_patch_of_current_minor']}")
+    extra.append(f"from {d.get('release_source')}")
+    if d.get("release_error"):
+        extra.append(f"STALE, source failing: {d['release_error']}")
+    behind = d.get("minors_behind")
+    behind_text = "unknown" if behind is None else (
+        f"{behind} minor{'s' if behind != 1 else ''}, {d.get('upgrades_needed')} upgrade(s) needed (one minor at a time)")
+    last_ts = parse_rfc3339(d.get("last_upgrade"))
+    last_text = (f"{_date(last_ts, with_time=True)}{_relative(last_ts, now)}" if last_ts else "unknown")
+    last_text += f" — evidence: {d.get('last_upgrade_evidence')}"
+    if d.get("last_upgrade_detail"):
+        last_text += f" ({d['last_upgrade_detail']})"
+    due_ts = parse_rfc3339(d.get("next_due"))
+    due_text = (f"{_date(due_ts)}{_relative(due_ts, now)}" if due_ts else "unknown") + \
+        f" — every {d.get('upgrade_every')}, reminder {d.get('reminder_lead')} before"
+    deadline_ts = parse_rfc3339(d.get("cert_deadline"))
+    if deadline_ts:
+        deadline_text = f"{_date(deadline_ts)}{_relative(deadline_ts, now)} ({d.get('cert_deadline_certificate')})"
+        if d.get("due_after_cert_deadline"):
+            deadline_text += " — BEFORE the due date: upgrade or renew certificates before then"
+    else:
+        deadline_text = "unknown (no kubeadm leaf certificates readable here)"
+    eol_ts = parse_rfc3339(d.get("current_minor_eol"))
+    rows = [
+        ("current", (d.get("current") or "unknown") + (f" ({versions})" if versions else "")),
+        ("latest", f"{latest} ({'; '.join(extra)})"),
+        ("behind", behind_text),
+        ("last upgrade", last_text),
+        ("due", due_text),
+        ("end of life", f"{_date(eol_ts)}{_relative(eol_ts, now)}" if eol_ts else "unknown"),
+        ("cert deadline", deadline_text),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return ["UPGRADE"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]

@@ -1,0 +1,208 @@
+"""Who holds the VIP on this node, and what keepalived says about it (node role).
+
+The node view is deliberately small: "is each configured VIP bound to one of my interfaces"
+(from ``ip -j addr``) plus keepalived's own account (its JSON dump or a notify-script state
+file). Judging the cluster — exactly one holder, none, two — is the job of the alert rules,
+which see every node's series side by side (alerts/controlplane.rules.yaml).
+
+keepalived is never signalled unless ``keepalived_json_signal: true``; by default the collector
+only reads files keepalived (or its notify script) already writes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.collectors.vip.export import vip_findings, vip_metrics
+from watchtower.collectors.vip.parse import (
+    _SIGNAL_WAIT_SECONDS,
+    FormatError,
+    VrrpInstance,
+    merge_instances,
+    parse_ip_addr_json,
+    parse_keepalived_json,
+    parse_notify_state,
+    vip_bindings,
+)
+from watchtower.collectors.vip.read import ProcessState, _json_signum, read_process_state
+from watchtower.collectors.vip.settings import VipSettings
+from watchtower.core import reasons
+from watchtower.core.formatting import format_table
+from watchtower.core.regularfile import read_regular
+from watchtower.core.results import CollectResult, ItemError
+from watchtower.core.sections import CollectorSettings
+from watchtower.io.netlink import Address as InterfaceAddress
+from watchtower.io.netlink import dump_addresses
+
+# --------------------------------------------------------------------------------------------
+# The collector
+
+
+class VipCollector(Collector[VipSettings]):
+    name: ClassVar[str] = "vip"
+    title: ClassVar[str] = "Virtual IP"
+    roles: ClassVar[frozenset[Role]] = frozenset({"node"})
+    metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_vip_held", "watchtower_keepalived_")
+    Settings: ClassVar[type[CollectorSettings]] = VipSettings
+
+    def __init__(self, settings: VipSettings, context: CollectorContext) -> None:
+        super().__init__(settings, context)
+        self._signum: int | None = None
+
+    @classmethod
+    def unavailable_reason(cls, settings: VipSettings, context: CollectorContext) -> str | None:
+        if not (settings.vips or context.config.control_plane.vips):
+            return "no VIPs configured (control_plane.vips)"
+        return None
+
+    def _vips(self) -> tuple[str, ...]:
+        return self.settings.vips or self.context.config.control_plane.vips
+
+    # -- I/O ----------------------------------------------------------------------------------
+
+    def _read_addresses(self, errors: list[ItemError]) -> tuple[InterfaceAddress, ...] | None:
+        if self.settings.address_source == "netlink":
+            try:
+                return tuple(dump_addresses(timeout=max(0.5, float(self.settings.timeout) / 2)))
+            except TimeoutError:
+                errors.append(ItemError("netlink RTM_GETADDR", reasons.TIMEOUT, "no complete address dump in time"))
+            except OSError as exc:  # NetlinkError included
+                errors.append(ItemError("netlink RTM_GETADDR", "netlink_error", str(exc)[:200]))
+            return None
+        location = " ".join(self.settings.ip_command)
+        try:
+            done = subprocess.run(
+                list(self.settings.ip_command), capture_output=True, text=True, check=False,
+                timeout=max(0.5, float(self.settings.timeout) / 2),
+            )
+        except FileNotFoundError:
+            errors.append(ItemError(location, "ip_command_missing", f"{self.settings.ip_command[0]} is not installed"))
+            return None
+        except subprocess.TimeoutExpired:
+            errors.append(ItemError(location, reasons.TIMEOUT, "no answer in time"))
+            return None
+        if done.returncode != 0:
+            errors.append(ItemError(location, "ip_command_failed", f"exit {done.returncode}: {done.stderr.strip()[:200]}"))
+            return None
+        try:
+            return parse_ip_addr_json(done.stdout)
+        except FormatError as exc:
+            errors.append(ItemError(location, reasons.PARSE_ERROR, str(exc)))
+            return None
+
+    def _request_dump(self, process: ProcessState | None, errors: list[ItemError]) -> int | None:
+        """Signal keepalived for a fresh JSON dump (opt-in); the file's mtime (ns) before, or None if not sent."""
+        path = self.settings.keepalived_json_file or ""
+        if process is None or process.pid is None or not process.running:  # collect() checked; belt and braces
+            return None
+        if self._signum is None:
+            self._signum = _json_signum(self.settings.keepalived_json_signum)
+        try:
+            before = os.stat(path).st_mtime_ns
+        except OSError:
+            before = 0
+        try:
+            os.kill(process.pid, self._signum)
+        except OSError as exc:
+            errors.append(ItemError(self.settings.keepalived_pid_file or "", "signal_failed", exc.strerror or str(exc)))
+            return None
+        return before
+
+    def _read_json_dump(self, process: ProcessState | None, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
+        path = self.settings.keepalived_json_file
+        if not path:
+            return ()
+        before: int | None = None  # integer ns: a float would round and make the old dump look fresh
+        if self.settings.keepalived_json_signal:
+            before = self._request_dump(process, errors)
+            if before is None:
+                return ()
+        deadline = time.monotonic() + min(_SIGNAL_WAIT_SECONDS, float(self.settings.timeout) / 2)
+        while True:  # bounded: one pass without signalling, else until the deadline
+            problem: ItemError | None = None
+            try:
+                stat = os.stat(path)
+                fresh = before is None or stat.st_mtime_ns > before
+                if fresh:
+                    text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
+                    age = self.context.clock() - stat.st_mtime
+                    if age > float(self.settings.keepalived_json_max_age):
+                        errors.append(ItemError(path, "stale_dump",
+                                                f"written {age:.0f}s ago (keepalived_json_max_age "
+                                                f"{float(self.settings.keepalived_json_max_age):g}s); not used"))
+                        return ()
+                    return parse_keepalived_json(text, path)
+                problem = ItemError(path, "dump_timeout", "keepalived did not write a fresh dump in time")
+            except FileNotFoundError:
+                if before is None:
+                    return ()  # no dump, no signalling: nothing to say
+                problem = ItemError(path, "dump_timeout", "keepalived did not write a dump in time")
+            except OSError as exc:
+                errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
+                return ()
+            except FormatError as exc:  # maybe half-written while we read: retry until the deadline
+                problem = ItemError(path, "unsupported_format", str(exc))
+            if before is None or time.monotonic() >= deadline:
+                errors.append(problem)
+                return ()
+            if process is not None and not read_process_state(process.pid_file).running:
+                return ()  # it exited (e.g. stopping) instead of answering: nothing current to report
+            time.sleep(0.02)
+
+    def _read_notify_files(self, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
+        out: list[VrrpInstance] = []
+        for path in self.settings.keepalived_notify_files:
+            try:
+                text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
+                mtime = os.stat(path).st_mtime
+            except FileNotFoundError:
+                continue  # keepalived has not reported a transition yet
+            except OSError as exc:
+                errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
+                continue
+            try:
+                out.append(parse_notify_state(text, path, mtime))
+            except FormatError as exc:
+                errors.append(ItemError(path, reasons.PARSE_ERROR, str(exc)))
+        return tuple(out)
+
+    # -- collect ------------------------------------------------------------------------------
+
+    def collect(self) -> CollectResult:
+        errors: list[ItemError] = []
+        node = self.context.node_name
+        vips = self._vips()
+        process = read_process_state(self.settings.keepalived_pid_file) if self.settings.keepalived_pid_file else None
+        if process is not None and not process.running:
+            # a dead keepalived's dump and notify files hold its last state, not a current one
+            instances: tuple[VrrpInstance, ...] = ()
+        else:
+            instances = merge_instances(self._read_json_dump(process, errors), self._read_notify_files(errors))
+        # addresses last: "who holds the VIP" is the primary fact, so it is the freshest one published
+        addresses = self._read_addresses(errors)
+        bindings = vip_bindings(addresses, vips) if addresses is not None else None
+        return CollectResult(
+            metrics=tuple(vip_metrics(node, bindings, instances, process)),
+            errors=tuple(errors),
+            findings=tuple(vip_findings(node, bindings, instances, process)),
+            details={
+                "node": node,
+                "vips": [{"vip": v, "held": i is not None, "interface": i} for v, i in (bindings or {}).items()],
+                "keepalived": [dataclasses.asdict(i) for i in instances],
+                "keepalived_running": None if process is None else process.running,
+            },
+        )
+
+    @classmethod
+    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
+        rows = [(v["vip"], "held" if v["held"] else "not held", v["interface"] or "-") for v in details.get("vips", ())]
+        rows += [(f"keepalived {k['name']}", k["state"].upper(), f"priority {k['priority']}") for k in details.get("keepalived", ())]
+        if not rows:
+            return None
+        return [f"VIP on node {details.get('node')}:"] + format_table(("VIP", "STATE", "WHERE"), rows)

@@ -1,0 +1,80 @@
+"""Pure judgement: bindings and VRRP instances → metric families and findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from watchtower.collectors.vip.parse import SECTION, VRRP_STATES, VrrpInstance
+from watchtower.collectors.vip.read import ProcessState
+from watchtower.core.results import Finding, Severity
+
+
+def vip_metrics(
+    node: str, bindings: Mapping[str, str | None] | None, instances: Sequence[VrrpInstance],
+    process: ProcessState | None,
+) -> list[Metric]:
+    """Metric families for one node's view. ``bindings`` None means addresses could not be read."""
+    held = GaugeMetricFamily("watchtower_vip_held", "1 if the VIP is bound to an interface of this node, else 0.",
+                             labels=["vip", "node", "interface"])
+    for vip, interface in sorted((bindings or {}).items()):
+        held.add_metric([vip, node, interface or ""], 1.0 if interface else 0.0)
+    state = GaugeMetricFamily("watchtower_keepalived_state",
+                              "keepalived VRRP instance state: one series per state, 1 for the current one.",
+                              labels=["vrrp_instance", "node", "state"])
+    priority = GaugeMetricFamily("watchtower_keepalived_priority", "keepalived effective VRRP priority.",
+                                 labels=["vrrp_instance", "node"])
+    become_master = CounterMetricFamily("watchtower_keepalived_become_master",
+                                        "Times this VRRP instance became MASTER since keepalived started.",
+                                        labels=["vrrp_instance", "node"])
+    transition = GaugeMetricFamily("watchtower_keepalived_last_transition_timestamp_seconds",
+                                   "When the VRRP instance last changed state.", labels=["vrrp_instance", "node"])
+    for inst in instances:
+        for name in VRRP_STATES:
+            state.add_metric([inst.name, node, name], 1.0 if inst.state == name else 0.0)
+        if inst.priority is not None:
+            priority.add_metric([inst.name, node], float(inst.priority))
+        if inst.become_master is not None:
+            become_master.add_metric([inst.name, node], float(inst.become_master))
+        if inst.last_transition is not None:
+            transition.add_metric([inst.name, node], inst.last_transition)
+    out: list[Metric] = [held, state, priority, become_master, transition]
+    if process is not None:
+        running = GaugeMetricFamily("watchtower_keepalived_running",
+                                    "1 if the process in keepalived's pid file is a running keepalived.",
+                                    labels=["node"])
+        running.add_metric([node], 1.0 if process.running else 0.0)
+        out.append(running)
+    return out
+
+
+def vip_findings(
+    node: str, bindings: Mapping[str, str | None] | None, instances: Sequence[VrrpInstance],
+    process: ProcessState | None,
+) -> list[Finding]:
+    """What one node can judge alone: a VIP held while keepalived is dead, FAULT, MASTER without VIP."""
+    out: list[Finding] = []
+    dead = process is not None and not process.running
+    held_vips = [v for v, i in (bindings or {}).items() if i]
+    for vip, interface in sorted((bindings or {}).items()):
+        if interface and dead:
+            out.append(Finding(SECTION, vip, Severity.CRITICAL,
+                               f"bound on {node}/{interface} but keepalived is not running: a stale VIP"))
+        elif interface:
+            out.append(Finding(SECTION, vip, Severity.OK, f"held by {node} on {interface}"))
+        else:
+            out.append(Finding(SECTION, vip, Severity.OK, f"not held by {node}"))
+    if dead:
+        assert process is not None
+        out.append(Finding(SECTION, "keepalived", Severity.WARNING,
+                           f"not running on {node} (pid file {process.pid_file}, pid {process.pid or '-'})"))
+    for inst in instances:
+        subject = f"keepalived {inst.name}"
+        if inst.state == "fault":
+            out.append(Finding(SECTION, subject, Severity.WARNING, f"FAULT on {node}"))
+        elif inst.state == "master" and bindings is not None and not held_vips:
+            out.append(Finding(SECTION, subject, Severity.WARNING, f"MASTER on {node} but no configured VIP is bound here"))
+        else:
+            out.append(Finding(SECTION, subject, Severity.OK, f"{inst.state.upper()} on {node}"))
+    return out
