@@ -470,13 +470,13 @@ def nodes_upgrades() -> dict[str, Any]:
              f"time() - max(watchtower_node_lifecycle_data_timestamp_seconds{{{C}}})", unit="dtdurations",
              thresholds=steps((None, GREEN), (30 * DAY, ORANGE), (365 * DAY, RED))),
         stat(lay, "Control-plane OS releases", "Distinct OS releases on control-plane nodes (1 = all the same).",
-             f'count(count by (distribution, release) (watchtower_node_os_info{{{C}}} and on (instance, job, node) '
+             f'count(count by (distribution, release) (watchtower_node_os_eol_timestamp_seconds{{{C}}} and on (instance, job, node) '
              f'watchtower_node_info{{{C}, roles=~"(.*,)?(control-plane|master)(,.*)?"}}))',
              thresholds=steps((None, GREEN), (2, ORANGE))),
         table(lay, "OS releases", "Nodes per OS release (unknown: an osImage watchtower does not parse, never guessed).",
-              f"count by (distribution, release) (watchtower_node_os_info{{{C}}})", rename={"Value": "nodes"},
+              f"count by (distribution, release) (watchtower_node_os_eol_timestamp_seconds{{{C}}})", rename={"Value": "nodes"},
               w=8, h=6),
-        table(lay, "OS end of standard support", "Per OS release: end of standard security support.",
+        table(lay, "OS end of standard support", "Per OS release: end of standard security support (NaN: not known).",
               f"min by (distribution, release) (watchtower_node_os_eol_timestamp_seconds{{{C}}}) * 1000",
               rename={"Value": "standard support ends"}, w=8, h=6, value_unit="dateTimeAsIso"),
         table(lay, "OS end of extended support", "Per OS release: end of extended support (Ubuntu ESM, Debian LTS, "
@@ -484,9 +484,9 @@ def nodes_upgrades() -> dict[str, Any]:
               f"min by (distribution, release) (watchtower_node_os_extended_eol_timestamp_seconds{{{C}}}) * 1000",
               rename={"Value": "extended support ends"}, w=8, h=6, value_unit="dateTimeAsIso"),
         table(lay, "Container runtimes", "Nodes per container runtime and version.",
-              f"count by (runtime, version) (watchtower_node_runtime_info{{{C}}})", rename={"Value": "nodes"},
+              f"count by (runtime, version) (watchtower_node_runtime_eol_timestamp_seconds{{{C}}})", rename={"Value": "nodes"},
               w=12, h=6),
-        table(lay, "Runtime end of life", "Per runtime version: end of life of its release line.",
+        table(lay, "Runtime end of life", "Per runtime version: end of life of its release line (NaN: not known).",
               f"min by (runtime, version) (watchtower_node_runtime_eol_timestamp_seconds{{{C}}}) * 1000",
               rename={"Value": "end of life"}, w=12, h=6, value_unit="dateTimeAsIso"),
     ]

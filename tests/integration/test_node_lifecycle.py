@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -97,22 +98,29 @@ def test_strings_from_the_wild_to_metrics(tmp_path: Path, kube_api: KubeAPIServe
         assert sorted(server.requests) == sorted(ENDOFLIFE)  # each product present fetched once, nothing else
     assert lifecycle_errors(result) == []
     m = samples(result.metrics)
-    for name, (os_image, runtime, seen, (dist, release, version), (rt, rt_version, _)) in zip(names, IN_THE_WILD):
-        assert one(m, "watchtower_node_os_info", node=name, distribution=dist, release=release, version=version) == 1, seen
-        assert one(m, "watchtower_node_runtime_info", node=name, runtime=rt, version=rt_version) == 1, seen
-    # Ubuntu 18.04.1 (cp-00): standard and extended support from endoflife.date
+    # one OS and one runtime series per node, always, labelled as parsed; NaN where no date is known
+    os_series = {dict(k)["node"]: (dict(k)["distribution"], dict(k)["release"], v)
+                 for k, v in m["watchtower_node_os_eol_timestamp_seconds"].items()}
+    rt_series = {dict(k)["node"]: (dict(k)["runtime"], dict(k)["version"], v)
+                 for k, v in m["watchtower_node_runtime_eol_timestamp_seconds"].items()}
+    assert set(os_series) == set(rt_series) == set(names)
+    for name, (_os_image, _runtime, seen, (dist, release, _version), (rt, rt_version, _)) in zip(names, IN_THE_WILD):
+        assert os_series[name][:2] == (dist, release), seen
+        assert rt_series[name][:2] == (rt, rt_version), seen
+    # Ubuntu 18.04.1 (cp-00): standard support per node, extended support per release, from endoflife.date
     assert one(m, "watchtower_node_os_eol_timestamp_seconds", node="cp-00", distribution="ubuntu", release="18.04") == day("2023-05-31")
-    assert one(m, "watchtower_node_os_extended_eol_timestamp_seconds", node="cp-00", distribution="ubuntu",
+    assert one(m, "watchtower_node_os_extended_eol_timestamp_seconds", distribution="ubuntu",
                release="18.04") == day("2028-04-01")
     assert one(m, "watchtower_node_runtime_eol_timestamp_seconds", node="cp-00", runtime="containerd", version="1.1.1") == day("2019-10-23")
     # RancherOS's docker 17.3.2 is docker-engine's 17.03 line
     assert one(m, "watchtower_node_runtime_eol_timestamp_seconds", node="node-08", runtime="docker",
                version="17.3.2") == day("2017-05-05")
-    # unknown strings: info says unknown, no date is made up
-    eol_nodes = {dict(k)["node"] for k in m["watchtower_node_os_eol_timestamp_seconds"]}
-    assert {"node-05", "node-06", "node-08", "node-10"}.isdisjoint(eol_nodes)  # Talos dev build, RHCOS, RancherOS, Red Hat CoreOS
-    assert "cp-01" not in {dict(k)["node"] for k in m["watchtower_node_runtime_eol_timestamp_seconds"]}  # docker://Unknown
-    assert not any(dict(k)["runtime"] == "cri-o" for k in m["watchtower_node_runtime_eol_timestamp_seconds"])  # no data
+    # unknown strings: exported as unknown, with no date made up (NaN)
+    for node in ("node-05", "node-06", "node-08", "node-10"):  # Talos dev build, RHCOS, RancherOS, Red Hat CoreOS
+        assert math.isnan(os_series[node][2]), node
+    assert os_series["node-06"][:2] == os_series["node-10"][:2] == ("unknown", "unknown")
+    assert rt_series["cp-01"][:2] == ("unknown", "unknown") and math.isnan(rt_series["cp-01"][2])  # docker://Unknown
+    assert all(math.isnan(v) for r, _, v in rt_series.values() if r == "cri-o")  # no endoflife.date data for CRI-O
     assert one(m, "watchtower_node_lifecycle_data_timestamp_seconds", source="endoflife.date") == day("2026-12-01")
     assert one(m, "watchtower_node_lifecycle_reminder_lead_seconds") == 90 * DAY
     # findings and the check table: per release, not per node

@@ -118,11 +118,8 @@ def test_check_certs_on_a_generated_kubeadm_tree(venv: tuple[Path, Path, dict[st
         _with_real_key(tree, conf, now - datetime.timedelta(days=10))
     done = _run([bin_dir / "watchtower", "check", "certs", "--kubeadm", work / "kubernetes", "--output", "json"],
                 cwd=work, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
-    # The tree's kubeconfigs carry a placeholder client key: it cannot be checked against its
-    # certificate (invalid_key), so the run is UNKNOWN (3), not OK, and says why.
-    assert done.returncode == 3 and report["status"] == "unknown", done.stdout + done.stderr
-    assert {e["reason"] for e in report["errors"]} == {"invalid_key"}
     text = json.dumps(report)
     assert "apiserver" in text and "front-proxy" in text
 

@@ -105,6 +105,10 @@ def _summary(doc: Mapping[str, Any]) -> str:
     return escape(" · ".join(words))
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _blind(blind: Mapping[str, Any] | None) -> str:
     """Why watchtower sees nothing: each collector with why it is not running, and what to try first."""
     if not blind:
@@ -112,7 +116,7 @@ def _blind(blind: Mapping[str, Any] | None) -> str:
     rows = "".join(f"<tr class='unknown'><td>{escape(str(c['name']))}</td><td>{escape(str(c['why']))}</td></tr>"
                    for c in blind.get("collectors", ()))
     return ("<section id='blind' class='blind'><h2>Why watchtower is blind</h2>"
-            f"<p>{escape(str(blind.get('reason', '')))}. No alert can fire from this watchtower until a collector "
+            f"<p>{escape(_sentence(str(blind.get('reason', ''))))}. No alert can fire from this watchtower until a collector "
             "runs: the state is UNKNOWN, not OK.</p>"
             f"<table><thead><tr><th>collector</th><th>why it is not watching</th></tr></thead><tbody>{rows}</tbody>"
             f"</table><p>Try first: <code>{escape(str(blind.get('first_command', '')))}</code> — "

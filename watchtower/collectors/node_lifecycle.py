@@ -30,6 +30,7 @@ from watchtower.upgrades.nodeos import (
 from watchtower.upgrades.releases import CachedFetcher, http_fetch
 
 DAY = 86400.0
+NAN = float("nan")  # the value of a per-node lifecycle series whose date is not known
 GROUP_NODES_SHOWN = 10
 CONTROL_PLANE_ROLES = frozenset({"control-plane", "master"})
 
@@ -112,11 +113,9 @@ class _Group:
 class LifecycleOutcome:
     """Rows for the metric families (label values + value), findings and details."""
 
-    os_info: list[tuple[str, str, str, str]]  # node, distribution, release, version
-    os_eol: list[tuple[str, str, str, float]]  # node, distribution, release, eol
-    os_extended: list[tuple[str, str, str, float]]
-    runtime_info: list[tuple[str, str, str]]  # node, runtime, version
-    runtime_eol: list[tuple[str, str, str, float]]
+    os_eol: list[tuple[str, str, str, float]]  # node, distribution, release, eol (NaN: unknown)
+    os_extended: list[tuple[str, str, float]]  # distribution, release, end of extended support (per release)
+    runtime_eol: list[tuple[str, str, str, float]]  # node, runtime, version, eol (NaN: unknown)
     data_stamps: list[tuple[str, float]]  # source, timestamp
     findings: list[Finding]
     details: dict[str, Any]
@@ -146,27 +145,20 @@ class LifecycleTally:
         return out
 
     def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:
-        out = LifecycleOutcome([], [], [], [], [], [], [], {})
+        out = LifecycleOutcome([], [], [], [], [], {})
         os_groups: dict[tuple[str, str], _Group] = {}
         rt_groups: dict[RuntimeVersion, _Group] = {}
         docker: list[str] = []
         for node, os_release, rt, control_plane in self._nodes:
-            out.os_info.append((node, os_release.distribution, os_release.release, os_release.version))
             os_groups.setdefault((os_release.distribution, os_release.release), _Group()).add(node, control_plane)
-            if os_release.known:
-                dates = facts.lookup(os_release.distribution, (os_release.release,))
-                if dates and dates.eol is not None:
-                    out.os_eol.append((node, os_release.distribution, os_release.release, dates.eol))
-                if dates and dates.extended is not None:
-                    out.os_extended.append((node, os_release.distribution, os_release.release, dates.extended))
-            out.runtime_info.append((node, rt.runtime, rt.version))
+            dates = facts.lookup(os_release.distribution, (os_release.release,)) if os_release.known else None
+            out.os_eol.append((node, os_release.distribution, os_release.release,
+                               dates.eol if dates and dates.eol is not None else NAN))
             rt_groups.setdefault(rt, _Group()).add(node, control_plane)
             if rt.runtime == "docker":
                 docker.append(node)
-            if rt.known:
-                dates = facts.lookup(runtime_product(rt.runtime), rt.cycles)
-                if dates and dates.eol is not None:
-                    out.runtime_eol.append((node, rt.runtime, rt.version, dates.eol))
+            dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
+            out.runtime_eol.append((node, rt.runtime, rt.version, dates.eol if dates and dates.eol is not None else NAN))
         if facts.fetched_at is not None:
             out.data_stamps.append((lc.SOURCE_ENDOFLIFE, facts.fetched_at))
         if facts.snapshot_taken_at is not None:
@@ -182,6 +174,8 @@ class LifecycleTally:
                 "eol": rfc3339(eol, whole_seconds=True), "extended": rfc3339(extended, whole_seconds=True), "source": dates.source if dates else None,
             })
             out.findings.extend(_os_findings(distribution, release, group, eol, extended, now, lead))
+            if extended is not None:
+                out.os_extended.append((distribution, release, extended))
         rt_rows = []
         for rt, group in sorted(rt_groups.items(), key=lambda item: (item[0].runtime, item[0].version)):
             dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
@@ -207,16 +201,14 @@ class LifecycleTally:
 def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:
     """(name, help, type, labels, rows, sample suffix) of every lifecycle family; rows end with the value."""
     return [
-        ("watchtower_node_os", ("Node OS parsed from osImage: distribution (endoflife.date product) and release "
-         "line, unknown when the string is not recognised."), "info", ("node", "distribution", "release", "version"),
-         [(*r, 1.0) for r in o.os_info], "_info"),
-        ("watchtower_node_os_eol_timestamp_seconds", "End of standard (security) support of the node's OS release.",
+        ("watchtower_node_os_eol_timestamp_seconds", ("End of standard (security) support of the node's OS "
+         "release; one series per node, NaN when unknown (distribution/release unknown: osImage not recognised)."),
          "gauge", ("node", "distribution", "release"), o.os_eol, ""),
         ("watchtower_node_os_extended_eol_timestamp_seconds", ("End of extended support (Ubuntu ESM, Debian LTS, "
-         "RHEL ELS) of the node's OS release."), "gauge", ("node", "distribution", "release"), o.os_extended, ""),
-        ("watchtower_node_runtime", ("Node container runtime parsed from containerRuntimeVersion; unknown when "
-         "not recognised."), "info", ("node", "runtime", "version"), [(*r, 1.0) for r in o.runtime_info], "_info"),
-        ("watchtower_node_runtime_eol_timestamp_seconds", "End of life of the node's container runtime release line.",
+         "RHEL ELS) of an OS release the nodes run; absent when none is known."), "gauge", ("distribution", "release"),
+         o.os_extended, ""),
+        ("watchtower_node_runtime_eol_timestamp_seconds", ("End of life of the node's container runtime release "
+         "line; one series per node, NaN when unknown (runtime/version unknown: not recognised)."),
          "gauge", ("node", "runtime", "version"), o.runtime_eol, ""),
         ("watchtower_node_lifecycle_data_timestamp_seconds", ("When the lifecycle data in use was fetched "
          "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot)."), "gauge", ("source",),

@@ -58,6 +58,13 @@ class CompactFamily(Metric):
     def add(self, label_values: tuple[str, ...], value: float) -> None:
         self._rows.append((*label_values, value))
 
+    def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows already shaped ``(*label_values, value)``, kept as they are (no copy per row)."""
+        if self._rows:
+            self._rows.extend(rows)
+        else:
+            self._rows = rows
+
     @property  # type: ignore[override]
     def samples(self) -> _LazySamples:
         return _LazySamples(self._sample_name, self._labels, self._rows)
@@ -106,8 +113,7 @@ class NodeMetrics:
         out: list[Metric] = []
         for name, doc, typ, labels, rows, suffix in nl.FAMILIES(outcome):
             family = CompactFamily(name, doc, typ, labels, suffix)
-            for row in rows:
-                family.add(row[:-1], row[-1])
+            family.add_rows(rows)
             out.append(family)
         lead_family = GaugeMetricFamily("watchtower_node_lifecycle_reminder_lead_seconds",
                                         "How long before an OS end of life NodeOSEndOfLifeSoon fires (lifecycle.reminder_lead).")
