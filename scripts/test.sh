@@ -46,6 +46,9 @@ if [[ $status -eq 0 && $# -eq 0 ]]; then
   "$LOWEST/bin/python" "${PIP[@]}" -c scripts/lowest-constraints.txt -e '.[test]'
   echo "== unit + integration tests with the lowest allowed versions:" \
     "$(grep -v '^#' scripts/lowest-constraints.txt | tr '\n' ' ')"
-  "$LOWEST/bin/python" -m pytest -q -p no:cacheprovider tests/unit tests/integration || status=$?
+  # ruff and mypy judge the source with the pinned dev toolchain (the main run above); with the
+  # lowest library versions mypy would judge their older type stubs instead, so skip that file.
+  "$LOWEST/bin/python" -m pytest -q -p no:cacheprovider tests/unit tests/integration \
+    --ignore tests/integration/test_static_gates.py || status=$?
 fi
 exit "$status"
