@@ -16,9 +16,20 @@ versions), ``alerting`` (rules, groups), ``notifications`` (contact points, poli
 ``fileprov`` (file provisioning), ``ui`` (UI-style edits), ``common``, ``interpolation``.
 """
 
-from tests.grafana_api.common import REDACTED, ApiError, Identity, LoggedRequest, pre_save
+from tests.grafana_api.common import (
+    REDACTED,
+    ApiError,
+    Identity,
+    LoggedRequest,
+    format_prometheus_duration,
+    pre_save,
+    prometheus_duration_seconds,
+)
 from tests.grafana_api.interpolation import interpolate
 from tests.grafana_api.server import GrafanaAPIServer
 from tests.grafana_api.ui import find_panel
 
-__all__ = ["REDACTED", "ApiError", "GrafanaAPIServer", "Identity", "LoggedRequest", "find_panel", "interpolate", "pre_save"]
+__all__ = [
+    "REDACTED", "ApiError", "GrafanaAPIServer", "Identity", "LoggedRequest", "find_panel", "format_prometheus_duration",
+    "interpolate", "pre_save", "prometheus_duration_seconds",
+]
