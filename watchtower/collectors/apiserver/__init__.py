@@ -12,11 +12,10 @@ import concurrent.futures
 import dataclasses
 import math
 import threading
-import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from watchtower.collectors.apiserver.export import _details, apiserver_findings, apiserver_metrics
+from watchtower.collectors.apiserver.export import ApiserverDetails, apiserver_findings, apiserver_metrics
 from watchtower.collectors.apiserver.parse import (
     _QUERY,
     MAX_BODY_BYTES,
@@ -33,7 +32,6 @@ from watchtower.collectors.apiserver.parse import (
 from watchtower.collectors.apiserver.settings import ApiserverSettings, default_ca_file
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core import reasons
-from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import SecretUnavailable
@@ -91,7 +89,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
         whole answer within twice it (a trickling body is cut off there)."""
         url = f"https://{target.endpoint}/{_QUERY[path]}"
         timeout = float(self.settings.probe_timeout)
-        start = time.monotonic()
+        start = self.context.monotonic()
         try:
             fetched = http_get(url, timeout, options.tls, max_bytes=MAX_BODY_BYTES, total=2 * timeout,
                                headers=options.headers)
@@ -99,11 +97,11 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             failed = classify_error(exc.cause) if exc.cause is not None else exc.reason
             why = _short(exc.cause) if exc.cause is not None else exc.detail.removeprefix(f"{url}: ")
             status = exc.status if failed == reasons.RESPONSE_TOO_LARGE else None
-            return Probe(target, path, time.monotonic() - start, status=status, error_reason=failed, error_detail=why)
+            return Probe(target, path, self.context.monotonic() - start, status=status, error_reason=failed, error_detail=why)
         body = fetched.body.decode("utf-8", errors="replace")
         reason = http_error_reason(path, fetched.status, body)
         detail = f"HTTP {fetched.status}: {body.strip()[:120]}" if reason else ""
-        return Probe(target, path, time.monotonic() - start, status=fetched.status, body=body, error_reason=reason,
+        return Probe(target, path, self.context.monotonic() - start, status=fetched.status, body=body, error_reason=reason,
                      error_detail=detail)
 
     def probe_all(self, targets: Sequence[Target], errors: list[ItemError]) -> list[EndpointStatus]:
@@ -155,18 +153,5 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             metrics=tuple(apiserver_metrics(statuses, counts)),
             errors=tuple(errors),
             findings=tuple(apiserver_findings(statuses)),
-            details={"endpoints": [_details(s) for s in statuses]},
+            details=ApiserverDetails.build(statuses),
         )
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        rows = []
-        for e in details.get("endpoints", ()):
-            failed = ",".join(e["failed_checks"]) or "-"
-            ms = e["durations_seconds"].get("readyz")
-            rows.append((e["endpoint"], e["role"], "yes" if e["up"] else "NO", "yes" if e["ready"] else "NO",
-                         failed, e["git_version"] or "-", f"{ms * 1000:.0f}ms" if ms is not None else "-",
-                         "; ".join(f"{p}: {r}" for p, r in e["errors"].items()) or "-"))
-        if not rows:
-            return None
-        return format_table(("ENDPOINT", "ROLE", "LIVE", "READY", "FAILING CHECKS", "VERSION", "READYZ", "ERRORS"), rows)
