@@ -102,9 +102,9 @@ def test_pull_after_a_ui_edit_is_exactly_the_edit_and_provisions_nothing(
     assert f"{out_dir}/control-plane.json: dashboard {DASHBOARD} (edited in Grafana; version 2, updated " in printed
     pulled = {p.name: p.read_text() for p in out_dir.glob("*.json")}
     assert set(pulled) == set(before)
-    for name in before:
+    for name, text in before.items():
         if name != "control-plane.json":
-            assert pulled[name] == before[name], name  # byte for byte
+            assert pulled[name] == text, name  # byte for byte
     assert _changed_lines(before["control-plane.json"], pulled["control-plane.json"]) == [
         f'-      "title": "{PANEL}",', '+      "title": "apiserver /livez per endpoint",']
 
