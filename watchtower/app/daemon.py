@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from watchtower.app import config as config_mod
+from watchtower.app import memdebug
 from watchtower.app.config import Config
 from watchtower.app.http import App, serve, tls_context
 from watchtower.app.httpserver import BoundedHTTPServer
@@ -38,9 +39,8 @@ class Selection:
 
 
 def make_context(config: Config, clock: Callable[[], float] = time.time, one_shot: bool = False) -> CollectorContext:
-    kwargs = {"node_name": config.node_name} if config.node_name else {}
-    return CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), clock=clock, one_shot=one_shot,
-                            **kwargs)
+    context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), clock=clock, one_shot=one_shot)
+    return dataclasses.replace(context, node_name=config.node_name) if config.node_name else context
 
 
 def select_collectors(
@@ -186,6 +186,7 @@ class Daemon:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda signum, frame: self._stopped.set())
+            memdebug.install()
 
     def run_until_stopped(self) -> None:
         """Start, block until SIGTERM/SIGINT (or ``stop()``), then shut down quickly."""
