@@ -102,7 +102,7 @@ def test_member_without_quorum_has_no_leader(tmp_path: Path) -> None:
         start = time.monotonic()
         result = EtcdCollector(config.collectors["etcd"], make_context(config)).collect()
         took = time.monotonic() - start
-    rows = {r["endpoint"]: r for r in result.details["endpoints"]}
+    rows = {r["endpoint"]: r for r in result.details.to_json()["endpoints"]}
     metrics_port = rows[member.metrics_url]
     assert (metrics_port["up"], metrics_port["healthy"], metrics_port["has_leader"]) == (True, False, 0.0)
     # the client port is not served before the member joins a quorum: refused, or accepted and

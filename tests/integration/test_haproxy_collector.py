@@ -172,7 +172,7 @@ def test_wrong_stats_password_is_unauthorized_and_not_leaked(lab: HAProxyLab, mo
     assert [e.reason for e in wrong.errors] == ["unauthorized"]
     assert "not-the-password" not in repr(wrong)
     right = collect(STATS_PASSWORD)
-    assert right.errors == () and {s["server"] for s in right.details["servers"]} == {"apiserver1", "apiserver2", "apiserver3"}
+    assert right.errors == () and {s["server"] for s in right.details.to_json()["servers"]} == {"apiserver1", "apiserver2", "apiserver3"}
 
 
 def test_check_command_shows_the_down_server_and_exits_1(lab: HAProxyLab, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from watchtower.collectors.base import CollectorContext
@@ -41,9 +41,15 @@ A duplicate certificate is not an error. The last lines name what caused a non-z
 MAX_REASONS = 10  # lines naming what caused the status; the JSON has them all
 
 
+def _certs_details(result: CollectResult) -> Mapping[str, Any]:
+    if not isinstance(result.details, Mapping):
+        raise TypeError("the certs collector's details are a mapping")
+    return result.details
+
+
 def check_status(result: CollectResult) -> tuple[Status, list[str]]:
     """The overall status of one ``check certs`` run and the lines that say why (empty for OK)."""
-    details = result.details
+    details = _certs_details(result)
     worst = max((f.severity for f in result.findings), default=Severity.OK)
     unknown = [i for i in details.get("inputs", ()) if i["status"] == "unknown"]
     stray = [e for e in details.get("errors", ()) if e.get("input") is None]
@@ -70,9 +76,10 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
     result = collector.collect(budget=float(args.deadline))
     hung = any(e.reason == reasons.TIMEOUT and "deadline" in e.detail for e in result.errors)
     status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
-    notes = [n for n in result.details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]
+    details = _certs_details(result)
+    notes = [n for n in details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]
     if args.output == "json":
-        doc = dict(result.details)
+        doc = dict(details)
         doc["errors"] = [{"location": e["location"], "reason": e["reason"], "detail": e["detail"], "input": e["input"]}
                          for e in doc["errors"]]
         doc["notes"] = notes
@@ -84,10 +91,10 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         sys.stdout.write(text + "\n")
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        lines = render_table(result.details, color) or ["no certificates found"]
-        for e in result.details["errors"]:
+        lines = render_table(details, color) or ["no certificates found"]
+        for e in details["errors"]:
             lines.append(f"error: {e['location']}: {e['reason']}: {e['detail']}")
-        for check in result.details["checks"]:
+        for check in details["checks"]:
             if not check["ok"]:
                 lines.append(f"check failed: {check['check']}: {check['subject']}: {check['message']}")
         for note in notes:

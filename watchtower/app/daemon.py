@@ -38,9 +38,8 @@ class Selection:
 
 
 def make_context(config: Config, clock: Callable[[], float] = time.time, one_shot: bool = False) -> CollectorContext:
-    kwargs = {"node_name": config.node_name} if config.node_name else {}
-    return CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), clock=clock, one_shot=one_shot,
-                            **kwargs)
+    context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernetes), clock=clock, one_shot=one_shot)
+    return dataclasses.replace(context, node_name=config.node_name) if config.node_name else context
 
 
 def select_collectors(

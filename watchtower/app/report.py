@@ -16,6 +16,7 @@ from typing import Any
 from watchtower import __version__
 from watchtower.app.planning import plan_from_details
 from watchtower.app.store import CollectorState, StoreView
+from watchtower.core.details import details_json
 from watchtower.core.formatting import rfc3339
 from watchtower.core.results import Finding, Severity, Status
 
@@ -132,8 +133,9 @@ def status_document(view: StoreView, now: float | None = None, cluster: str = ""
     details: dict[str, Mapping[str, Any]] = {}
     for name in sorted(view.states):
         result = view.states[name].result
-        if result is not None and result.details:
-            details[name] = dict(result.details)
+        doc = details_json(result.details) if result is not None else None
+        if doc:
+            details[name] = doc
     return {
         "status": overall(view, skipped, passive).label,
         "cluster": cluster,

@@ -17,19 +17,22 @@ import dataclasses
 import socket
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from watchtower.core.details import NO_DETAILS, Details
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
 from watchtower.core.sections import CollectorSettings, SharedConfig
 from watchtower.io.kube import KubeClientFactory
 
 # The result types and settings base live in watchtower.core; re-exported here for collector code.
 __all__ = [
+    "NO_DETAILS",
     "CollectResult",
     "Collector",
     "CollectorContext",
     "CollectorSettings",
+    "Details",
     "Finding",
     "ItemError",
     "Role",
@@ -55,7 +58,8 @@ class CollectorContext:
 
     config: SharedConfig
     kube: KubeClientFactory
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], float] = time.time  # wall-clock timestamps (Unix seconds)
+    monotonic: Callable[[], float] = time.monotonic  # elapsed time: probe durations and deadlines
     node_name: str = dataclasses.field(default_factory=_default_node_name)
     # True in `watchtower check`: a person or CI waits for the answer, so a collector gives up on an
     # unreachable service after one bounded attempt instead of retrying with backoff like the daemon.
@@ -66,6 +70,14 @@ class Collector(ABC, Generic[SettingsT]):
     """Base class: ``class XCollector(Collector[XSettings])`` with ``Settings = XSettings``.
 
     ``self.settings`` is then typed as ``XSettings``: no asserts or casts in the collector.
+
+    Time comes only from the context: ``context.clock`` for timestamps, ``context.monotonic`` for
+    durations and deadlines, so tests can drive both.
+
+    ``collect()`` may run in two threads at once: the runner abandons a worker that outlives its
+    timeout (Python threads cannot be killed) and starts the next scheduled run beside it (up to
+    ``scheduler.MAX_HUNG_WORKERS``). A collector that keeps state across runs (error counters,
+    transition counts, memo caches) guards it with its own lock; the runner does not serialise.
     """
 
     name: ClassVar[str]
@@ -100,6 +112,8 @@ class Collector(ABC, Generic[SettingsT]):
         """Collect once. Per-item problems go into ``errors``; raise only if the run failed."""
 
     @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        """This collector's section of ``watchtower check``'s table, from a result's details; None: no section."""
-        return None
+    def check_table(cls, details: Any, color: bool = False) -> list[str] | None:
+        """This collector's section of ``watchtower check``'s table; None: no section.
+
+        The table belongs to the collector's typed details (``Details.check_table``)."""
+        return details.check_table(color) if isinstance(details, Details) else None

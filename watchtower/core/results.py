@@ -1,7 +1,8 @@
 """The values a collection returns: shared by /metrics, ``watchtower check`` and the status page.
 
 A bad certificate file is an ``ItemError``, not an exception; a judged fact is a ``Finding``;
-``CollectResult`` bundles one run's metric families, errors, findings and details.
+``CollectResult`` bundles one run's metric families, errors, findings and typed details
+(``watchtower.core.details``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from prometheus_client.core import Metric
+
+from watchtower.core.details import NO_DETAILS, Details
 
 
 class Severity(enum.IntEnum):
@@ -83,7 +85,7 @@ class CollectResult:
     metrics: tuple[Metric, ...] = ()
     errors: tuple[ItemError, ...] = ()
     findings: tuple[Finding, ...] = ()
-    details: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))  # JSON-able facts for `check --output json` and /api/status
+    details: Details | Mapping[str, Any] = NO_DETAILS  # typed facts for `check`'s table, `check --output json`, /api/status, the page
 
     def problems(self) -> str | None:
         """Why this result is malformed (the "garbage" case), or None when it is well-formed."""
@@ -93,6 +95,6 @@ class CollectResult:
             return "errors must be ItemError values"
         if not all(isinstance(f, Finding) for f in self.findings):
             return "findings must be Finding values"
-        if not isinstance(self.details, Mapping):
-            return "details must be a mapping"
+        if not isinstance(self.details, (Details, Mapping)):
+            return "details must be a watchtower.core.details.Details value"
         return None

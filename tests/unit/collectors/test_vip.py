@@ -180,7 +180,7 @@ def test_collector_reports_held_and_not_held_vips(tmp_path: Path) -> None:
         (("interface", "v0"), ("node", "cp1"), ("vip", "198.51.100.100")): 1.0,
         (("interface", ""), ("node", "cp1"), ("vip", "198.51.100.200")): 0.0,
     }
-    assert result.details["vips"][0] == {"vip": "198.51.100.100", "held": True, "interface": "v0"}
+    assert result.details.to_json()["vips"][0] == {"vip": "198.51.100.100", "held": True, "interface": "v0"}
 
 
 def test_collector_exports_keepalived_json_state(tmp_path: Path) -> None:

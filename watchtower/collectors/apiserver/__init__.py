@@ -11,11 +11,10 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from watchtower.collectors.apiserver.export import _details, apiserver_findings, apiserver_metrics
+from watchtower.collectors.apiserver.export import ApiserverDetails, apiserver_findings, apiserver_metrics
 from watchtower.collectors.apiserver.parse import (
     _QUERY,
     MAX_BODY_BYTES,
@@ -32,7 +31,6 @@ from watchtower.collectors.apiserver.parse import (
 from watchtower.collectors.apiserver.settings import ApiserverSettings, default_ca_file
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core import reasons
-from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import SecretUnavailable
@@ -86,7 +84,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
     def _get(self, target: Target, path: str, options: Mapping[str, Any]) -> Probe:
         url = f"https://{target.endpoint}/{_QUERY[path]}"
         timeout = float(self.settings.probe_timeout)
-        start = time.monotonic()
+        start = self.context.monotonic()
         deadline = start + 2 * timeout  # connect + a read; a trickling body is cut off here
         chunks: list[bytes] = []
         try:
@@ -98,17 +96,17 @@ class ApiserverCollector(Collector[ApiserverSettings]):
                 for chunk in response.iter_content(chunk_size=16384):
                     chunks.append(chunk)
                     size += len(chunk)
-                    if size > MAX_BODY_BYTES or time.monotonic() > deadline:
+                    if size > MAX_BODY_BYTES or self.context.monotonic() > deadline:
                         why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
                         cut = reasons.RESPONSE_TOO_LARGE if size > MAX_BODY_BYTES else reasons.TIMEOUT
-                        return Probe(target, path, time.monotonic() - start, status=status,
+                        return Probe(target, path, self.context.monotonic() - start, status=status,
                                      error_reason=cut, error_detail=f"body {why}")
         except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
-            return Probe(target, path, time.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
+            return Probe(target, path, self.context.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
         body = b"".join(chunks).decode("utf-8", errors="replace")
         reason = http_error_reason(path, status, body)
         detail = f"HTTP {status}: {body.strip()[:120]}" if reason else ""
-        return Probe(target, path, time.monotonic() - start, status=status, body=body, error_reason=reason, error_detail=detail)
+        return Probe(target, path, self.context.monotonic() - start, status=status, body=body, error_reason=reason, error_detail=detail)
 
     def probe_all(self, targets: Sequence[Target], errors: list[ItemError]) -> list[EndpointStatus]:
         """Probe every (target, path) on a bounded pool; a probe that outlives its bound is a timeout."""
@@ -159,18 +157,5 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             metrics=tuple(apiserver_metrics(statuses, counts)),
             errors=tuple(errors),
             findings=tuple(apiserver_findings(statuses)),
-            details={"endpoints": [_details(s) for s in statuses]},
+            details=ApiserverDetails.build(statuses),
         )
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        rows = []
-        for e in details.get("endpoints", ()):
-            failed = ",".join(e["failed_checks"]) or "-"
-            ms = e["durations_seconds"].get("readyz")
-            rows.append((e["endpoint"], e["role"], "yes" if e["up"] else "NO", "yes" if e["ready"] else "NO",
-                         failed, e["git_version"] or "-", f"{ms * 1000:.0f}ms" if ms is not None else "-",
-                         "; ".join(f"{p}: {r}" for p, r in e["errors"].items()) or "-"))
-        if not rows:
-            return None
-        return format_table(("ENDPOINT", "ROLE", "LIVE", "READY", "FAILING CHECKS", "VERSION", "READYZ", "ERRORS"), rows)

@@ -2,26 +2,65 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 from watchtower.collectors.apiserver.parse import PATHS, SECTION, EndpointStatus, endpoint_host
+from watchtower.core.details import Details
+from watchtower.core.formatting import format_table
 from watchtower.core.results import Finding, Severity
 
 
-def _details(status: EndpointStatus) -> dict[str, Any]:
-    return {
-        "endpoint": status.target.endpoint,
-        "role": status.target.role,
-        "up": status.up,
-        "ready": status.ready,
-        "failed_checks": [c.name for c in status.checks if not c.ok],
-        "git_version": status.git_version,
-        "durations_seconds": {p: round(probe.duration_seconds, 4) for p, probe in status.probes.items()},
-        "errors": {p: probe.error_reason for p, probe in status.probes.items() if probe.error_reason},
-    }
+@dataclasses.dataclass(frozen=True, slots=True)
+class EndpointDetails:
+    """One probed endpoint as ``check`` and the status page show it."""
+
+    endpoint: str
+    role: str
+    up: bool
+    ready: bool
+    failed_checks: tuple[str, ...]
+    git_version: str | None
+    durations_seconds: Mapping[str, float]  # path → seconds, rounded to 0.1 ms
+    errors: Mapping[str, str]  # path → reason, failed probes only
+
+    @classmethod
+    def of(cls, status: EndpointStatus) -> EndpointDetails:
+        return cls(
+            endpoint=status.target.endpoint,
+            role=status.target.role,
+            up=status.up,
+            ready=status.ready,
+            failed_checks=tuple(c.name for c in status.checks if not c.ok),
+            git_version=status.git_version,
+            durations_seconds={p: round(probe.duration_seconds, 4) for p, probe in status.probes.items()},
+            errors={p: probe.error_reason for p, probe in status.probes.items() if probe.error_reason},
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiserverDetails(Details):
+    """Every probed endpoint, in probe order."""
+
+    endpoints: tuple[EndpointDetails, ...]
+
+    @classmethod
+    def build(cls, statuses: Sequence[EndpointStatus]) -> ApiserverDetails:
+        return cls(tuple(EndpointDetails.of(s) for s in statuses))
+
+    def check_table(self, color: bool = False) -> list[str] | None:
+        rows = []
+        for e in self.endpoints:
+            ms = e.durations_seconds.get("readyz")
+            rows.append((e.endpoint, e.role, "yes" if e.up else "NO", "yes" if e.ready else "NO",
+                         ",".join(e.failed_checks) or "-", e.git_version or "-",
+                         f"{ms * 1000:.0f}ms" if ms is not None else "-",
+                         "; ".join(f"{p}: {r}" for p, r in e.errors.items()) or "-"))
+        if not rows:
+            return None
+        return format_table(("ENDPOINT", "ROLE", "LIVE", "READY", "FAILING CHECKS", "VERSION", "READYZ", "ERRORS"), rows)
 
 
 def apiserver_metrics(statuses: Sequence[EndpointStatus], error_counts: Mapping[tuple[str, str, str], int]) -> list[Metric]:

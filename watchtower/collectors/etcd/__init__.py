@@ -15,14 +15,12 @@ rejected client certificate or a timeout is ``watchtower_etcd_up 0`` plus
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.etcd.export import build_details, build_findings, build_metrics
+from watchtower.collectors.etcd.export import EtcdDetails, build_findings, build_metrics
 from watchtower.collectors.etcd.read import probe_endpoint
 from watchtower.collectors.etcd.settings import EtcdSettings
-from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult
 from watchtower.core.sections import CollectorSettings
 
@@ -50,26 +48,5 @@ class EtcdCollector(Collector[EtcdSettings]):
             metrics=tuple(build_metrics(probes)),
             errors=errors,
             findings=tuple(build_findings(probes)),
-            details=build_details(probes),
+            details=EtcdDetails.build(probes),
         )
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        endpoints = details.get("endpoints")
-        if not endpoints:
-            return None
-
-        def size(row: Mapping[str, Any]) -> str:
-            if row.get("db_size_bytes") is None or not row.get("db_quota_bytes"):
-                return "-"
-            return f"{row['db_size_bytes'] / 2**20:.1f}/{row['db_quota_bytes'] / 2**20:.0f} MiB"
-
-        rows = [
-            (r["endpoint"], "up" if r["up"] else f"DOWN ({r['error']['reason']})",
-             {True: "yes", False: "NO"}.get(r.get("healthy"), "-"),
-             {1.0: "yes", 0.0: "NO"}.get(r.get("has_leader"), "-"),
-             "-" if r.get("leader_changes") is None else f"{r['leader_changes']:.0f}", size(r), r.get("version") or "-")
-            for r in endpoints
-        ]
-        return ["etcd", *format_table(("ENDPOINT", "STATE", "HEALTHY", "LEADER", "LEADER CHANGES", "DB/QUOTA",
-                                       "VERSION"), rows)]

@@ -1,15 +1,18 @@
-"""Pure judgement: probes → metric families, findings and details."""
+"""Pure judgement: probes → metric families, findings and the typed details."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
+from watchtower.collectors.etcd.parse import EtcdMetrics
 from watchtower.collectors.etcd.read import Probe
 from watchtower.collectors.etcd.settings import DB_QUOTA_WARNING_FRACTION
 from watchtower.core import reasons
+from watchtower.core.details import Details, Failure, json_field
+from watchtower.core.formatting import format_table
 from watchtower.core.results import Finding, Severity
 
 
@@ -90,18 +93,63 @@ def build_findings(probes: list[Probe]) -> list[Finding]:
     return out
 
 
-def build_details(probes: list[Probe]) -> dict[str, Any]:
-    rows = []
-    for p in probes:
-        row: dict[str, Any] = {"endpoint": p.endpoint, "up": p.up}
-        if p.error is not None:
-            row["error"] = {"reason": p.error.reason, "detail": p.error.detail}
-        if p.health is not None:
-            row["healthy"] = p.health.healthy
-            row["health_reason"] = p.health.reason
-        if p.metrics is not None:
-            row.update(dataclasses.asdict(p.metrics))
-        if p.metrics_error is not None:
-            row["metrics_error"] = {"reason": p.metrics_error.reason, "detail": p.metrics_error.detail}
-        rows.append(row)
-    return {"endpoints": rows}
+@dataclasses.dataclass(frozen=True, slots=True)
+class HealthRow:
+    """/health's answer (``healthy``, ``health_reason``), in the row only when /health answered."""
+
+    healthy: bool
+    health_reason: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EndpointRow:
+    """One etcd endpoint as ``check`` and the status page show it; absent parts are left out."""
+
+    endpoint: str
+    up: bool
+    error: Failure | None = json_field(default=None, omit_none=True)
+    health: HealthRow | None = json_field(default=None, flatten=True)
+    metrics: EtcdMetrics | None = json_field(default=None, flatten=True)
+    metrics_error: Failure | None = json_field(default=None, omit_none=True)
+
+    @classmethod
+    def of(cls, p: Probe) -> EndpointRow:
+        return cls(
+            p.endpoint, p.up,
+            error=None if p.error is None else Failure(p.error.reason, p.error.detail),
+            health=None if p.health is None else HealthRow(p.health.healthy, p.health.reason),
+            metrics=p.metrics,
+            metrics_error=None if p.metrics_error is None else Failure(p.metrics_error.reason, p.metrics_error.detail),
+        )
+
+    def size(self) -> str:
+        m = self.metrics
+        if m is None or m.db_size_bytes is None or not m.db_quota_bytes:
+            return "-"
+        return f"{m.db_size_bytes / 2**20:.1f}/{m.db_quota_bytes / 2**20:.0f} MiB"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EtcdDetails(Details):
+    """Every configured endpoint, in configuration order."""
+
+    endpoints: tuple[EndpointRow, ...]
+
+    @classmethod
+    def build(cls, probes: Sequence[Probe]) -> EtcdDetails:
+        return cls(tuple(EndpointRow.of(p) for p in probes))
+
+    def check_table(self, color: bool = False) -> list[str] | None:
+        if not self.endpoints:
+            return None
+        rows = []
+        for r in self.endpoints:
+            m = r.metrics
+            rows.append((
+                r.endpoint, "up" if r.up else f"DOWN ({r.error.reason if r.error else '?'})",
+                "-" if r.health is None else ("yes" if r.health.healthy else "NO"),
+                {1.0: "yes", 0.0: "NO"}.get(-1.0 if m is None or m.has_leader is None else m.has_leader, "-"),
+                "-" if m is None or m.leader_changes is None else f"{m.leader_changes:.0f}", r.size(),
+                (m.version if m else None) or "-"))
+        return ["etcd", *format_table(("ENDPOINT", "STATE", "HEALTHY", "LEADER", "LEADER CHANGES", "DB/QUOTA",
+                                       "VERSION"), rows)]

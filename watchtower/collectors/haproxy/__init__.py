@@ -17,17 +17,16 @@ server by health: UP (including ``UP 1/3``), NOLB, DRAIN and ``no check``; 0 for
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.haproxy.export import build_details, build_findings, build_metrics
+from watchtower.collectors.haproxy.export import HAProxyDetails, build_findings, build_metrics
 from watchtower.collectors.haproxy.parse import DEFAULT_STATS_SOCKET, MalformedStats, parse_stats_csv
 from watchtower.collectors.haproxy.read import read_stats
 from watchtower.collectors.haproxy.settings import HAProxySettings
-from watchtower.core.formatting import format_table
+from watchtower.core.details import Failure
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.io.netprobe import ProbeError
@@ -61,7 +60,7 @@ class HAProxyCollector(Collector[HAProxySettings]):
                 metrics=(up,),
                 errors=(ItemError(source, reason, detail),),
                 findings=(Finding("haproxy", source, Severity.CRITICAL, f"cannot read HAProxy stats: {reason}: {detail}"),),
-                details={"source": source, "error": {"reason": reason, "detail": detail}},
+                details=HAProxyDetails(source, error=Failure(reason, detail)),
             )
         up.add_metric([source], 1.0)
         errors = tuple(ItemError(f"{source} line {p.line}", "malformed_csv", p.detail) for p in table.problems)
@@ -69,17 +68,5 @@ class HAProxyCollector(Collector[HAProxySettings]):
             metrics=(up, *build_metrics(table, self.context.clock())),
             errors=errors,
             findings=tuple(build_findings(table)),
-            details=build_details(source, table),
+            details=HAProxyDetails.build(source, table),
         )
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        if "servers" not in details:
-            return None
-        rows = [
-            (s["proxy"], s["server"], s["status"], s["check_status"] or "-",
-             s["check_desc"] or "-", "-" if s["last_change_seconds"] is None else f"{s['last_change_seconds']}s")
-            for s in details["servers"]
-        ]
-        return [f"HAProxy ({details['source']})",
-                *format_table(("BACKEND", "SERVER", "STATUS", "CHECK", "CHECK DETAIL", "SINCE"), rows)]

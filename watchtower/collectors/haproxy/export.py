@@ -1,12 +1,14 @@
-"""Pure judgement: stats rows → metric families, findings and details."""
+"""Pure judgement: stats rows → metric families, findings and the typed details."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from watchtower.collectors.haproxy.parse import CHECK_STATUSES, SERVER_STATES, TRANSITIONS, StatRow, StatsTable
+from watchtower.core.details import Details, Failure, json_field
+from watchtower.core.formatting import format_table
 from watchtower.core.results import Finding, Severity
 
 # --------------------------------------------------------------------------------------------
@@ -124,21 +126,56 @@ def build_findings(table: StatsTable) -> list[Finding]:
     return out
 
 
-def build_details(source: str, table: StatsTable) -> dict[str, Any]:
-    return {
-        "source": source,
-        "servers": [
-            {
-                "proxy": r.proxy, "server": r.name, "status": r.status, "state": r.server_status.state,
-                "up": r.server_status.routed, "backup": r.backup == 1, "check_status": r.check_status,
-                "check_code": r.check_code, "check_desc": r.check_desc,
-                "check_duration_seconds": r.check_duration_seconds, "last_change_seconds": r.last_change_seconds,
-                "address": r.address,
-            }
-            for r in table.servers()
-        ],
-        "backends": [
-            {"proxy": r.proxy, "status": r.status, "active_servers": r.active, "backup_servers": r.backup}
-            for r in table.backends()
-        ],
-    }
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerRow:
+    """One backend server as ``check`` and the status page show it."""
+
+    proxy: str
+    server: str
+    status: str
+    state: str
+    up: bool
+    backup: bool
+    check_status: str | None
+    check_code: int | None
+    check_desc: str | None
+    check_duration_seconds: float | None
+    last_change_seconds: int | None
+    address: str | None
+
+    @classmethod
+    def of(cls, r: StatRow) -> ServerRow:
+        return cls(r.proxy, r.name, r.status, r.server_status.state, r.server_status.routed, r.backup == 1,
+                   r.check_status, r.check_code, r.check_desc, r.check_duration_seconds, r.last_change_seconds,
+                   r.address)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BackendRow:
+    proxy: str
+    status: str
+    active_servers: int | None
+    backup_servers: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HAProxyDetails(Details):
+    """The stats source and its servers and backends, or why they could not be read."""
+
+    source: str
+    error: Failure | None = json_field(default=None, omit_none=True)
+    servers: tuple[ServerRow, ...] | None = json_field(default=None, omit_none=True)
+    backends: tuple[BackendRow, ...] | None = json_field(default=None, omit_none=True)
+
+    @classmethod
+    def build(cls, source: str, table: StatsTable) -> HAProxyDetails:
+        return cls(source, servers=tuple(ServerRow.of(r) for r in table.servers()),
+                   backends=tuple(BackendRow(r.proxy, r.status, r.active, r.backup) for r in table.backends()))
+
+    def check_table(self, color: bool = False) -> list[str] | None:
+        if self.servers is None:
+            return None
+        rows = [(s.proxy, s.server, s.status, s.check_status or "-", s.check_desc or "-",
+                 "-" if s.last_change_seconds is None else f"{s.last_change_seconds}s") for s in self.servers]
+        return [f"HAProxy ({self.source})",
+                *format_table(("BACKEND", "SERVER", "STATUS", "CHECK", "CHECK DETAIL", "SINCE"), rows)]

@@ -11,15 +11,13 @@ only reads files keepalived (or its notify script) already writes.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import time
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.vip.export import vip_findings, vip_metrics
+from watchtower.collectors.vip.export import VipDetails, vip_findings, vip_metrics
 from watchtower.collectors.vip.parse import (
     _SIGNAL_WAIT_SECONDS,
     FormatError,
@@ -33,7 +31,6 @@ from watchtower.collectors.vip.parse import (
 from watchtower.collectors.vip.read import ProcessState, _json_signum, read_process_state
 from watchtower.collectors.vip.settings import VipSettings
 from watchtower.core import reasons
-from watchtower.core.formatting import format_table
 from watchtower.core.regularfile import read_regular
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
@@ -123,7 +120,7 @@ class VipCollector(Collector[VipSettings]):
             before = self._request_dump(process, errors)
             if before is None:
                 return ()
-        deadline = time.monotonic() + min(_SIGNAL_WAIT_SECONDS, float(self.settings.timeout) / 2)
+        deadline = self.context.monotonic() + min(_SIGNAL_WAIT_SECONDS, float(self.settings.timeout) / 2)
         while True:  # bounded: one pass without signalling, else until the deadline
             problem: ItemError | None = None
             try:
@@ -148,7 +145,7 @@ class VipCollector(Collector[VipSettings]):
                 return ()
             except FormatError as exc:  # maybe half-written while we read: retry until the deadline
                 problem = ItemError(path, "unsupported_format", str(exc))
-            if before is None or time.monotonic() >= deadline:
+            if before is None or self.context.monotonic() >= deadline:
                 errors.append(problem)
                 return ()
             if process is not None and not read_process_state(process.pid_file).running:
@@ -191,18 +188,5 @@ class VipCollector(Collector[VipSettings]):
             metrics=tuple(vip_metrics(node, bindings, instances, process)),
             errors=tuple(errors),
             findings=tuple(vip_findings(node, bindings, instances, process)),
-            details={
-                "node": node,
-                "vips": [{"vip": v, "held": i is not None, "interface": i} for v, i in (bindings or {}).items()],
-                "keepalived": [dataclasses.asdict(i) for i in instances],
-                "keepalived_running": None if process is None else process.running,
-            },
+            details=VipDetails.build(node, bindings, instances, process),
         )
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        rows = [(v["vip"], "held" if v["held"] else "not held", v["interface"] or "-") for v in details.get("vips", ())]
-        rows += [(f"keepalived {k['name']}", k["state"].upper(), f"priority {k['priority']}") for k in details.get("keepalived", ())]
-        if not rows:
-            return None
-        return [f"VIP on node {details.get('node')}:"] + format_table(("VIP", "STATE", "WHERE"), rows)

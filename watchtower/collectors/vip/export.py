@@ -1,13 +1,16 @@
-"""Pure judgement: bindings and VRRP instances → metric families and findings."""
+"""Pure judgement: bindings and VRRP instances → metric families, findings and the typed details."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from watchtower.collectors.vip.parse import SECTION, VRRP_STATES, VrrpInstance
 from watchtower.collectors.vip.read import ProcessState
+from watchtower.core.details import Details
+from watchtower.core.formatting import format_table
 from watchtower.core.results import Finding, Severity
 
 
@@ -78,3 +81,35 @@ def vip_findings(
         else:
             out.append(Finding(SECTION, subject, Severity.OK, f"{inst.state.upper()} on {node}"))
     return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VipHolding:
+    """Whether one configured VIP is bound here, and on which interface."""
+
+    vip: str
+    held: bool
+    interface: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class VipDetails(Details):
+    """One node's view for ``check`` and the status page: its VIPs and keepalived's instances."""
+
+    node: str
+    vips: tuple[VipHolding, ...]
+    keepalived: tuple[VrrpInstance, ...]
+    keepalived_running: bool | None  # None: no pid file configured
+
+    @classmethod
+    def build(cls, node: str, bindings: Mapping[str, str | None] | None, instances: Sequence[VrrpInstance],
+              process: ProcessState | None) -> VipDetails:
+        return cls(node, tuple(VipHolding(v, i is not None, i) for v, i in (bindings or {}).items()),
+                   tuple(instances), None if process is None else process.running)
+
+    def check_table(self, color: bool = False) -> list[str] | None:
+        rows = [(v.vip, "held" if v.held else "not held", v.interface or "-") for v in self.vips]
+        rows += [(f"keepalived {k.name}", k.state.upper(), f"priority {k.priority}") for k in self.keepalived]
+        if not rows:
+            return None
+        return [f"VIP on node {self.node}:"] + format_table(("VIP", "STATE", "WHERE"), rows)
