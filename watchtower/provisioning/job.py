@@ -90,7 +90,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         settings = self.settings
 
         from watchtower.provisioning import provision  # requests (~10 MB): only when provisioning runs
-        from watchtower.provisioning.driftstore import DriftMemory
+        from watchtower.provisioning.driftstore import DriftMemory  # loaded with provision anyway
 
         if self._memory is None:
             self._memory = DriftMemory(settings.state_file)
