@@ -33,3 +33,18 @@ def test_reading_a_certificate_loads_cryptography_then() -> None:
     code = ("from watchtower.pki import parse_certificates\n"
             "assert parse_certificates(b'-----BEGIN CERTIFICATE-----\\nAA==\\n-----END CERTIFICATE-----\\n').errors")
     assert _loaded_after(code) == ["cryptography.hazmat.bindings._rust"]
+
+
+def test_a_probe_loads_no_http_library() -> None:
+    """The bounded GET (etcd, HAProxy, apiserver probes) is the standard library's http.client + ssl."""
+    code = ("import socket\n"
+            "from watchtower.io.netprobe import ProbeError, TLSClientConfig, http_get\n"
+            "import watchtower.collectors.apiserver, watchtower.collectors.etcd, watchtower.collectors.haproxy\n"
+            "with socket.socket() as s:\n"
+            "    s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]\n"
+            "for url in (f'http://127.0.0.1:{port}/health', f'https://127.0.0.1:{port}/health'):\n"
+            "    try:\n"
+            "        http_get(url, 1.0, TLSClientConfig())\n"
+            "    except ProbeError as exc:\n"
+            "        assert exc.reason == 'connection_refused', exc\n")
+    assert _loaded_after(code) == []

@@ -23,6 +23,7 @@ from watchtower import __version__
 from watchtower.app import check_certs, report
 from watchtower.app import config as config_mod
 from watchtower.app.daemon import Daemon, make_context, select_collectors
+from watchtower.app.grafana_commands import add_commands as add_grafana_sync_commands
 from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
 from watchtower.app.logsetup import setup_logging
 from watchtower.app.plan_command import add_commands as add_plan_commands
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_plan_commands(sub, common, run_collectors_once)  # `watchtower plan upgrade`
     add_grafana_commands(sub, common)  # `watchtower provision [--dry-run]`, `watchtower render --out DIR`
+    add_grafana_sync_commands(sub, common)  # `watchtower grafana diff`, `watchtower grafana pull --out DIR`
 
     add_heartbeat_commands(sub, common)  # `watchtower heartbeat-check --config FILE`
 

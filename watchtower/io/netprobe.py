@@ -9,28 +9,46 @@ endpoint and the underlying error text only.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import errno
+import http.client
+import io
 import os
 import socket
 import ssl
 import stat
 import sys
 import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from watchtower.core import reasons
 from watchtower.core.regularfile import open_regular
+from watchtower.io.tlscontext import client_context
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
+USER_AGENT = "watchtower"
 
 
 class ProbeError(Exception):
-    """A read failed; ``reason`` is a short label-safe token, ``detail`` a sentence for people."""
+    """A read failed; ``reason`` is a short label-safe token, ``detail`` a sentence for people.
 
-    def __init__(self, reason: str, detail: str) -> None:
+    ``cause`` is the transport or TLS exception behind it (None when watchtower itself gave up:
+    deadline, size cap, unreadable file); ``status`` the HTTP status if the headers had arrived.
+    """
+
+    def __init__(self, reason: str, detail: str, *, cause: BaseException | None = None,
+                 status: int | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.cause = cause
+        self.status = status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,62 +76,144 @@ def _check_readable(path: str, what: str, reason: str) -> None:
         raise ProbeError(reason, f"{what} {path}: {exc.strerror or exc}") from None
 
 
+def _default_ca_bundle() -> str | None:
+    """certifi's bundle when no CA file is given (what these probes always trusted), else the system store."""
+    try:
+        import certifi
+    except ImportError:
+        return None
+    return str(certifi.where())
+
+
+def _context(tls: TLSClientConfig) -> ssl.SSLContext:
+    """The cached client context for ``tls``; unreadable files are ProbeErrors, load errors propagate."""
+    verify = not tls.insecure_skip_verify
+    ca_file = tls.ca_file
+    if verify and ca_file:
+        _check_readable(ca_file, "CA file", reasons.CA_UNREADABLE)
+    elif verify:
+        ca_file = _default_ca_bundle()
+    if tls.cert_file or tls.key_file:
+        if not (tls.cert_file and tls.key_file):
+            raise ProbeError(reasons.CLIENT_CERT_UNREADABLE, "a client certificate needs both cert_file and key_file")
+        _check_readable(tls.cert_file, "client certificate", reasons.CLIENT_CERT_UNREADABLE)
+        _check_readable(tls.key_file, "client key", reasons.CLIENT_CERT_UNREADABLE)
+    return client_context(ca_file, tls.cert_file, tls.key_file, verify)
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket as a file whose every read waits at most ``per_read`` and never past ``deadline``:
+    a server trickling headers or body bytes cannot hold a probe beyond its total time."""
+
+    def __init__(self, sock: socket.socket, deadline: float, per_read: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+        self._per_read = per_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the total deadline passed")
+        self._sock.settimeout(min(self._per_read, remaining))
+        return self._sock.recv_into(buffer)
+
+
+class _Source:
+    """What ``http.client.HTTPResponse`` reads from: it only calls ``makefile``."""
+
+    def __init__(self, reader: io.BufferedReader) -> None:
+        self._reader = reader
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return self._reader
+
+
+def _request_head(url: str, headers: Mapping[str, str]) -> tuple[str, int, bool, bytes]:
+    """(host, port, https, request head bytes) for a GET of ``url``; ValueError for a URL that is not one."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url[:80]!r}")
+    https = parts.scheme == "https"
+    host, default_port = parts.hostname, (443 if https else 80)
+    port = parts.port or default_port
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if any(c in target for c in " \r\n\t"):
+        raise ValueError(f"a URL path with white space: {target[:60]!r}")
+    host_header = f"[{host}]" if ":" in host else host
+    fields = {"Host": host_header if port == default_port else f"{host_header}:{port}", "User-Agent": USER_AGENT,
+              "Accept": "*/*", "Connection": "close", **headers}
+    head = "".join(f"{name}: {value}\r\n" for name, value in fields.items())
+    return host, port, https, f"GET {target} HTTP/1.1\r\n{head}\r\n".encode("latin-1")
+
+
+def _basic(auth: tuple[str, str]) -> str:
+    user, password = auth
+    try:
+        raw = f"{user}:{password}".encode("latin-1")  # what requests sent for str credentials
+    except UnicodeEncodeError:
+        raw = f"{user}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
 def http_get(
     url: str,
     timeout: float,
     tls: TLSClientConfig | None = None,
     auth: tuple[str, str] | None = None,
     max_bytes: int = MAX_BODY_BYTES,
+    *,
+    total: float | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Fetched:
-    """GET ``url`` and read the whole body, giving up after about ``timeout`` seconds.
+    """GET ``url`` and read the whole body within ``total`` seconds (default ``timeout``).
 
-    Connect and each socket read are bounded by ``timeout``, and reading stops once the overall
-    deadline passes, so a server trickling bytes costs at most about twice ``timeout``.
-    Raises ``ProbeError``; an HTTP error status is returned, not raised.
+    The connect, the TLS handshake and every read wait at most ``timeout``, and no read starts
+    after the total deadline, so a server trickling bytes is cut off there. No proxies, no
+    redirects followed, one connection per GET (``Connection: close``). Raises ``ProbeError``;
+    an HTTP error status is returned, not raised.
     """
     tls = tls or TLSClientConfig()
-    verify: bool | str = True
-    cert: tuple[str, str] | None = None
-    if url.startswith("https://"):
-        if tls.insecure_skip_verify:
-            verify = False
-        elif tls.ca_file:
-            _check_readable(tls.ca_file, "CA file", reasons.CA_UNREADABLE)
-            verify = tls.ca_file
-        if tls.cert_file or tls.key_file:
-            if not (tls.cert_file and tls.key_file):
-                raise ProbeError(reasons.CLIENT_CERT_UNREADABLE, "a client certificate needs both cert_file and key_file")
-            _check_readable(tls.cert_file, "client certificate", reasons.CLIENT_CERT_UNREADABLE)
-            _check_readable(tls.key_file, "client key", reasons.CLIENT_CERT_UNREADABLE)
-            cert = (tls.cert_file, tls.key_file)
-    # requests and urllib3 cost ~10 MB and ~0.1 s at import: only when a probe runs
-    import requests
-    import urllib3
-
     start = time.monotonic()
-    deadline = start + timeout
+    deadline = start + (timeout if total is None else total)
+    sock: socket.socket | None = None
+    status: int | None = None
     try:
-        session = requests.Session()
-        session.trust_env = False  # probes go straight to the service: no $HTTP_PROXY, no .netrc
-        response = session.get(
-            url, timeout=(timeout, timeout), verify=verify, cert=cert, auth=auth, stream=True, allow_redirects=False,
-        )
-        with session, response:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(chunk_size=65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ProbeError(reasons.RESPONSE_TOO_LARGE, f"{url}: more than {max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise ProbeError(reasons.TIMEOUT, f"{url}: body not complete within {timeout:g}s")
-            return Fetched(status=response.status_code, body=b"".join(chunks),
-                           elapsed_seconds=time.monotonic() - start)
+        extra = dict(headers or {})
+        if auth is not None:
+            extra["Authorization"] = _basic(auth)
+        host, port, https, head = _request_head(url, extra)
+        context = _context(tls) if https else None
+        sock = socket.create_connection((host, port), timeout=max(0.001, min(timeout, deadline - time.monotonic())))
+        if context is not None:
+            sock = context.wrap_socket(sock, server_hostname=host)
+        sock.settimeout(max(0.001, min(timeout, deadline - time.monotonic())))
+        sock.sendall(head)
+        reader = io.BufferedReader(_DeadlineReader(sock, deadline, timeout), 65536)
+        response = http.client.HTTPResponse(_Source(reader), method="GET")  # type: ignore[arg-type]
+        response.begin()
+        status = response.status
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := response.read1(65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise ProbeError(reasons.RESPONSE_TOO_LARGE, f"{url}: more than {max_bytes} bytes", status=status)
+        return Fetched(status=status, body=b"".join(chunks), elapsed_seconds=time.monotonic() - start)
     except ProbeError:
         raise
-    except (requests.RequestException, OSError, ssl.SSLError, urllib3.exceptions.HTTPError) as exc:
-        raise ProbeError(classify(exc), f"{url}: {describe(exc)}") from None
+    except TimeoutError as exc:
+        what = "no complete answer" if status is None else "body not complete"
+        raise ProbeError(reasons.TIMEOUT, f"{url}: {what} within {deadline - start:g}s", cause=exc) from None
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        raise ProbeError(classify(exc), f"{url}: {describe(exc)}", cause=exc) from None
+    finally:
+        if sock is not None:
+            sock.close()
 
 
 def unix_socket_exchange(path: str, command: bytes, timeout: float, max_bytes: int = MAX_BODY_BYTES) -> bytes:

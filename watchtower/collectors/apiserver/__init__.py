@@ -9,10 +9,11 @@ or none (kubeadm lets anonymous clients read these three paths).
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from watchtower.collectors.apiserver.export import ApiserverDetails, apiserver_findings, apiserver_metrics
 from watchtower.collectors.apiserver.parse import (
@@ -30,10 +31,19 @@ from watchtower.collectors.apiserver.parse import (
 )
 from watchtower.collectors.apiserver.settings import ApiserverSettings, default_ca_file
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.core import reasons
+from watchtower.core import reasons, threads
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import SecretUnavailable
+from watchtower.io.netprobe import ProbeError, TLSClientConfig, http_get
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """What every probe of one run sends: TLS files and headers (Accept, the bearer token)."""
+
+    tls: TLSClientConfig
+    headers: Mapping[str, str]
 
 
 class ApiserverCollector(Collector[ApiserverSettings]):
@@ -45,13 +55,6 @@ class ApiserverCollector(Collector[ApiserverSettings]):
 
     def __init__(self, settings: ApiserverSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        import requests
-        from requests.adapters import HTTPAdapter
-
-        self._session = requests.Session()
-        self._session.trust_env = False  # no proxies from the environment between us and the apiservers
-        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=settings.max_concurrency)
-        self._session.mount("https://", adapter)
         self._error_counts: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
 
@@ -69,44 +72,37 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             self.settings.port,
         )
 
-    def _request_options(self, errors: list[ItemError]) -> dict[str, Any]:
-        verify: str | bool = self.settings.ca_file or default_ca_file() or True
-        options: dict[str, Any] = {"verify": verify, "headers": {"Accept": "application/json, */*"}}
-        if self.settings.client_cert_file and self.settings.client_key_file:
-            options["cert"] = (self.settings.client_cert_file, self.settings.client_key_file)
+    def _request_options(self, errors: list[ItemError]) -> _Options:
+        cert, key = self.settings.client_cert_file, self.settings.client_key_file
+        tls = TLSClientConfig(ca_file=self.settings.ca_file or default_ca_file(),  # None: the default trust
+                              cert_file=cert if cert and key else None, key_file=key if cert and key else None)
+        headers = {"Accept": "application/json, */*"}
         if self.settings.token is not None:
             try:
-                options["headers"]["Authorization"] = f"Bearer {self.settings.token.read()}"
+                headers["Authorization"] = f"Bearer {self.settings.token.read()}"
             except SecretUnavailable as exc:
                 errors.append(ItemError("collectors.apiserver.token", reasons.SECRET_UNAVAILABLE, f"{exc}; probing anonymously"))
-        return options
+        return _Options(tls, headers)
 
-    def _get(self, target: Target, path: str, options: Mapping[str, Any]) -> Probe:
+    def _get(self, target: Target, path: str, options: _Options) -> Probe:
+        """One GET over the shared bounded GET: connect and each read within the probe timeout, the
+        whole answer within twice it (a trickling body is cut off there)."""
         url = f"https://{target.endpoint}/{_QUERY[path]}"
         timeout = float(self.settings.probe_timeout)
         start = self.context.monotonic()
-        deadline = start + 2 * timeout  # connect + a read; a trickling body is cut off here
-        chunks: list[bytes] = []
         try:
-            with self._session.get(url, timeout=(timeout, timeout), allow_redirects=False, stream=True, **options) as response:
-                status = response.status_code
-                # read through iter_content so a complete body returns the connection to the
-                # session's pool (keep-alive); closing a half-read raw stream would drop it
-                size = 0
-                for chunk in response.iter_content(chunk_size=16384):
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES or self.context.monotonic() > deadline:
-                        why = "too large" if size > MAX_BODY_BYTES else f"not complete within {2 * timeout:g}s"
-                        cut = reasons.RESPONSE_TOO_LARGE if size > MAX_BODY_BYTES else reasons.TIMEOUT
-                        return Probe(target, path, self.context.monotonic() - start, status=status,
-                                     error_reason=cut, error_detail=f"body {why}")
-        except (OSError, ValueError) as exc:  # requests' exceptions are OSErrors (IOError)
-            return Probe(target, path, self.context.monotonic() - start, error_reason=classify_error(exc), error_detail=_short(exc))
-        body = b"".join(chunks).decode("utf-8", errors="replace")
-        reason = http_error_reason(path, status, body)
-        detail = f"HTTP {status}: {body.strip()[:120]}" if reason else ""
-        return Probe(target, path, self.context.monotonic() - start, status=status, body=body, error_reason=reason, error_detail=detail)
+            fetched = http_get(url, timeout, options.tls, max_bytes=MAX_BODY_BYTES, total=2 * timeout,
+                               headers=options.headers)
+        except ProbeError as exc:
+            failed = classify_error(exc.cause) if exc.cause is not None else exc.reason
+            why = _short(exc.cause) if exc.cause is not None else exc.detail.removeprefix(f"{url}: ")
+            status = exc.status if failed == reasons.RESPONSE_TOO_LARGE else None
+            return Probe(target, path, self.context.monotonic() - start, status=status, error_reason=failed, error_detail=why)
+        body = fetched.body.decode("utf-8", errors="replace")
+        reason = http_error_reason(path, fetched.status, body)
+        detail = f"HTTP {fetched.status}: {body.strip()[:120]}" if reason else ""
+        return Probe(target, path, self.context.monotonic() - start, status=fetched.status, body=body, error_reason=reason,
+                     error_detail=detail)
 
     def probe_all(self, targets: Sequence[Target], errors: list[ItemError]) -> list[EndpointStatus]:
         """Probe every (target, path) on a bounded pool; a probe that outlives its bound is a timeout."""
@@ -116,11 +112,11 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             return []
         workers = min(self.settings.max_concurrency, len(jobs))
         probe_timeout = float(self.settings.probe_timeout)
-        # requests' timeout bounds the connect and each read, not the whole answer; a server
-        # trickling bytes is cut off here, and the run always ends before the collector timeout
+        # each GET ends within twice the probe timeout; this bound also holds when the pool has
+        # more jobs than workers, and the run always ends before the collector timeout
         waves = math.ceil(len(jobs) / workers)
         budget = min(probe_timeout * 2 * waves, float(self.settings.timeout) - 0.5)
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apiserver-probe")
+        pool = threads.named_pool(workers, "apiserver-probe", start=False)
         try:
             futures = {pool.submit(self._get, t, p, options): (t, p) for t, p in jobs}
             done, _ = concurrent.futures.wait(futures, timeout=budget)

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import _ssl  # get_unverified_chain() is private before Python 3.13
 import dataclasses
-import os
 import socket
 import ssl
-import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
-from watchtower.core import progress, reasons
+from watchtower.core import progress, reasons, threads
 from watchtower.core.formatting import join_host_port, split_host_port
-from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
+from watchtower.io.tlscontext import client_context
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
 # OpenSSL X509_V_ERR_* codes → label-friendly reasons
@@ -99,57 +96,14 @@ def _handshake(endpoint: Endpoint, context: ssl.SSLContext,
         raise EndpointFailure("connect_error", exc.strerror or str(exc)) from None
 
 
-_Stamp = tuple[tuple[str, object], ...]
-_contexts: dict[str | None, tuple[_Stamp, ssl.SSLContext]] = {}
-_contexts_lock = threading.Lock()
-_lenient: ssl.SSLContext | None = None
-
-
-def _trust_stamp(ca_file: str | None) -> _Stamp:
-    """What the trust store of a context was loaded from, as it is now (file identity and times)."""
-    if ca_file is not None:
-        paths = [ca_file]
-    else:
-        defaults = ssl.get_default_verify_paths()
-        paths = [p for p in (defaults.cafile, defaults.capath) if p]
-    stamp: list[tuple[str, object]] = []
-    for path in paths:
-        try:
-            info = os.stat(path)
-            stamp.append((path, (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)))
-        except OSError as exc:
-            stamp.append((path, exc.errno))
-    return tuple(stamp)
-
-
 def verifying_context(ca_file: str | None) -> ssl.SSLContext:
-    """One verifying context per CA file (None: the system store), made again when the file changes.
-
-    Loading the system store costs tens of milliseconds, far more than a handshake; an
-    ``SSLContext`` may be shared by threads. Loading errors propagate as before (nothing cached).
-    """
-    stamp = _trust_stamp(ca_file)
-    with _contexts_lock:
-        known = _contexts.get(ca_file)
-    if known is not None and known[0] == stamp:
-        return known[1]
-    if ca_file is not None:  # a FIFO as CA file would block the load for ever: OSError instead
-        fd, _info = open_regular(ca_file)
-        os.close(fd)
-    context = ssl.create_default_context(cafile=ca_file)
-    with _contexts_lock:
-        _contexts[ca_file] = (stamp, context)
-    return context
+    """The shared verifying context of ``ca_file`` (None: the system store), made again when it changes
+    (``io.tlscontext``: loading the system store costs far more than a handshake)."""
+    return client_context(ca_file)
 
 
 def _lenient_context() -> ssl.SSLContext:
-    global _lenient
-    if _lenient is None:
-        lenient = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        lenient.check_hostname = False
-        lenient.verify_mode = ssl.CERT_NONE
-        _lenient = lenient
-    return _lenient
+    return client_context(verify=False)
 
 
 def fetch_presented(endpoint: Endpoint, timeout: float) -> Presented:
@@ -187,7 +141,7 @@ class EndpointSource:
     def read(self) -> Iterator[Record]:
         if not self.endpoints:
             return
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.endpoints)))) as pool:
+        with threads.named_pool(max(1, min(self.concurrency, len(self.endpoints))), "certs-endpoint", start=False) as pool:
             outcomes = pool.map(self._probe, self.endpoints)
             for endpoint in self.endpoints:
                 progress.note(endpoint.address)  # what a hung run is waiting for
