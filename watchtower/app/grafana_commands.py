@@ -10,8 +10,10 @@ everything asked for was written (or already matched), 1 when something could no
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchtower.app import config as config_mod
 from watchtower.app.registry import REGISTRY
@@ -19,6 +21,9 @@ from watchtower.core.settings import ConfigError, SecretUnavailable
 from watchtower.provisioning import desired as desired_mod
 from watchtower.provisioning.model import DesiredState
 from watchtower.provisioning.settings import GrafanaSettings
+
+if TYPE_CHECKING:  # live.py imports requests: the commands import it when they run
+    from watchtower.provisioning.live import LiveState
 
 EXIT_OK, EXIT_DRIFT, EXIT_UNKNOWN = 0, 1, 3
 DIFF_EXIT_HELP = """exit status (the monitoring-plugins convention, like `watchtower check`):
@@ -150,9 +155,27 @@ def _read(source: str) -> str | None:
         return None
 
 
-def _pull_rules(state: DesiredState, now: object, settings: GrafanaSettings, out: Path) -> int:
-    print("watchtower: alert rules: pulling rules is not available yet", file=sys.stderr)
-    return 1
+def _pull_rules(state: DesiredState, now: LiveState, settings: GrafanaSettings, out: Path) -> int:
+    """Edited rules into copies of their rule files under ``out``; the rest named with the reason."""
+    from watchtower.provisioning import rulepull  # with pull: only for this command
+
+    files, problems = desired_mod.rule_sources(settings)
+    result = rulepull.pull_rules(files, state, now.rules, now.group_intervals, settings.datasource_uid)
+    if result.files:
+        out.mkdir(parents=True, exist_ok=True)
+    for name, text in sorted(result.files.items()):
+        (out / name).write_text(text, encoding="utf-8")
+    for p in result.pulled:
+        assert p.edit is not None
+        fields = ", ".join(p.edit.fields) or "nothing"
+        print(f"{out / os.path.basename(p.source)}: alert-rule {p.uid} {p.title!r} (edited in Grafana: {fields})")
+    for p in result.not_pulled:
+        print(f"watchtower: alert-rule {p.uid} {p.title!r}: cannot map back to a rule file: {p.reason}", file=sys.stderr)
+    for problem in problems:
+        print(f"watchtower: {problem.location}: {problem.reason}: {problem.detail}", file=sys.stderr)
+    if not result.pulled and not result.not_pulled:
+        print("alert rules: none edited in Grafana")
+    return len(result.not_pulled) + len(problems)
 
 
 __all__ = ["add_commands"]
