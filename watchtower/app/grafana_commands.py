@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,9 +45,10 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     diff = gsub.add_parser(
         "diff", parents=[common], help="per-panel / per-field differences between code and live Grafana",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Print, for every dashboard, alert rule, rule group and contact point watchtower owns, how the "
-                    "live object differs from code (both normalised: ids, versions and Grafana's defaults do not "
-                    "count; secrets are never read or shown).\n\n" + DIFF_EXIT_HELP)
+        description=textwrap.fill(
+            "Print, for every dashboard, alert rule, rule group and contact point watchtower owns, how the live "
+            "object differs from code (both normalised: ids, versions and Grafana's defaults do not count; "
+            "secrets are never read or shown).", 100) + "\n\n" + DIFF_EXIT_HELP)
     diff.add_argument("--uid", action="append", default=None, metavar="UID",
                       help="only these dashboards (repeatable; rules and contact points are still compared)")
     diff.add_argument("--all", action="store_true", help="also list the objects that match")
@@ -54,12 +56,12 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     pull = gsub.add_parser(
         "pull", parents=[common], help="write live dashboards (and edited alert rules) back as files",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Write live dashboards as normalised JSON in the shape of dashboards/*.json (no id/version, "
-                    "data source references as ${datasource}, keys in the order of the file in code), so that a "
-                    "pull followed by a provision writes nothing and the git diff shows only the edit. With "
-                    "--alerts-out, alert rules edited in Grafana are written back into copies of their "
-                    "alerts/*.rules.yaml files where the edit maps back to a Prometheus rule; the others are "
-                    "named, with the reason.\n\n" + PULL_EXIT_HELP)
+        description=textwrap.fill(
+            "Write live dashboards as normalised JSON in the shape of dashboards/*.json (no id/version, data "
+            "source references as ${datasource}, keys in the order of the file in code), so that a pull followed "
+            "by a provision writes nothing and the git diff shows only the edit. With --alerts-out, alert rules "
+            "edited in Grafana are written back into copies of their alerts/*.rules.yaml files where the edit maps "
+            "back to a Prometheus rule; the others are named, with the reason.", 100) + "\n\n" + PULL_EXIT_HELP)
     pull.add_argument("--out", required=True, metavar="DIR", help="where the dashboard files go (created if missing)")
     pull.add_argument("--uid", action="append", default=None, metavar="UID",
                       help="only these dashboards (repeatable; default: every dashboard in code)")
@@ -142,6 +144,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
         (out / pulled.name).write_text(pulled.text, encoding="utf-8")
         state_word = "edited in Grafana" if pulled.changed else "same as code"
         print(f"{out / pulled.name}: dashboard {uid} ({state_word}; {have.who() or 'no version information'})")
+        if have.folder_uid != state.folder.uid:
+            print(f"watchtower: dashboard {uid}: in folder {have.folder_uid or 'General'!r} in Grafana; the folder "
+                  f"is collectors.grafana.folder_uid ({state.folder.uid!r}) and is not pulled", file=sys.stderr)
     if args.alerts_out is not None:
         failed += _pull_rules(state, now, settings, Path(args.alerts_out))
     _problems(state)
