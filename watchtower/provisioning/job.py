@@ -9,6 +9,7 @@ reason in ``watchtower_collector_errors_total``) and tried again at the next int
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core.details import Details
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.provisioning.settings import GrafanaSettings
@@ -64,6 +66,16 @@ def drift_view(drifts: tuple[Drift, ...]) -> list[dict[str, Any]]:
             for d in drifts]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class GrafanaDetails(Details):
+    """How the last provisioning run went: the writes it made, or why it failed."""
+
+    success: bool
+    attempts: int
+    changes: tuple[str, ...]
+    error: str | None
+
+
 class GrafanaProvisioner(Collector[GrafanaSettings]):
     name: ClassVar[str] = "grafana"
     title: ClassVar[str] = "Grafana provisioning"
@@ -77,7 +89,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         super().__init__(settings, context)
         # the retry back-off's waiting and timing; tests replace both with a fake time
         self.sleep: Callable[[float], None] = time.sleep
-        self.monotonic: Callable[[], float] = time.monotonic
+        self.monotonic: Callable[[], float] = context.monotonic
         self._sent_secrets: dict[str, str] = {}  # contact point uid → fingerprint of the secret sent
         self._last_success: float | None = None
         self._memory: DriftMemory | None = None  # what was last written, across runs (and state_file)
@@ -142,10 +154,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         failed = [e.location for e in (report.outcome.errors if report.outcome else ())]
         return Finding("grafana", settings.url, Severity.CRITICAL, f"{len(failed)} object(s) rejected: {', '.join(failed[:5])}")
 
-    def _details(self, report: RunReport) -> dict[str, Any]:
-        return {
-            "success": report.success,
-            "attempts": report.attempts,
-            "changes": [c.line() for c in report.plan.writes] if report.plan else [],
-            "error": str(report.error) if report.error else None,
-        }
+    def _details(self, report: RunReport) -> GrafanaDetails:
+        return GrafanaDetails(report.success, report.attempts,
+                              tuple(c.line() for c in report.plan.writes) if report.plan else (),
+                              str(report.error) if report.error else None)
