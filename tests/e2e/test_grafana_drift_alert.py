@@ -64,6 +64,11 @@ def test_edit_outside_code_fires_and_resolves(tmp_path: Path) -> None:
                 since = prometheus.query(f'watchtower_grafana_drift_since_timestamp_seconds{{uid="{UID}"}}')
                 assert since and float(since[0]["value"][1]) > 0
 
+                status, body = daemon._get("/api/status")
+                (row,) = json.loads(body)["details"]["grafana"]["drift"]
+                assert status == 200 and (row["uid"], row["by"]) == (UID, "oncall")
+                status, page = daemon._get("/")
+                assert status == 200 and "oncall" in page and "edited outside code" in page
                 # code's version is back; the edit is kept in a backup file and a copy dashboard
                 assert find_panel(grafana.state.dashboards[UID]["dashboard"], "up")
                 (backup,) = backups.glob(f"dashboard/{UID}/*.json")
