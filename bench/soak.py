@@ -16,6 +16,7 @@ named (``python -m bench soak``).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import json
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import yaml
 
+from bench import soak_debug
 from bench.harness import Line
 
 SECONDS = float(os.environ.get("BENCH_SOAK_SECONDS", "3600"))
@@ -68,6 +70,16 @@ def _scrape(port: int, path: str) -> None:
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n".encode())
         while sock.recv(262144):
             pass
+
+
+def _wait_listening(port: int, child: subprocess.Popen[bytes], seconds: float = 60.0) -> None:
+    """Until the child accepts connections (its signal handlers are set before it binds)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and child.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"watchtower did not listen on {port} within {seconds:g}s (exit {child.poll()})")
 
 
 def _collector_health(port: int) -> dict[str, bool]:
@@ -136,7 +148,8 @@ def run(seconds: float = SECONDS) -> list[Line]:
         log = (tmp / "wt.log").open("wb")
         child = subprocess.Popen([sys.executable, "-m", "watchtower", "run", "--config", str(tmp / "wt.yaml"),
                                   "--log-level", "warning"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL)
+                                 stdin=subprocess.DEVNULL, env=soak_debug.child_env(tmp))
+        dumps = soak_debug.Dumps(child.pid, tmp)
         stop = threading.Event()
 
         def scraper() -> None:
@@ -146,18 +159,27 @@ def run(seconds: float = SECONDS) -> list[Line]:
 
         thread = threading.Thread(target=scraper, daemon=True)
         try:
-            time.sleep(2.0)
+            _wait_listening(port, child)
             thread.start()
             start = time.monotonic()
             samples: list[tuple[float, float, int, int]] = []
+            marks = [(WARMUP_SECONDS, "warm-up"), (seconds / 2, "half")]
+            names_after_warmup: collections.Counter[str] | None = None
             while (elapsed := time.monotonic() - start) < seconds:
                 if child.poll() is not None:
                     raise RuntimeError(f"watchtower exited {child.returncode}: {(tmp / 'wt.log').read_text()[-2000:]}")
+                if marks and elapsed >= marks[0][0]:
+                    dumps.take(marks.pop(0)[1])
                 rss, threads, fds = _proc_sample(child.pid)
                 samples.append((elapsed, rss, threads, fds))
+                if names_after_warmup is None and elapsed >= WARMUP_SECONDS:
+                    names_after_warmup = soak_debug.thread_names(child.pid)
                 time.sleep(min(SAMPLE_SECONDS, max(0.1, seconds - elapsed)))
             rss, threads, fds = _proc_sample(child.pid)
             samples.append((time.monotonic() - start, rss, threads, fds))
+            soak_debug.report_threads(names_after_warmup or collections.Counter(), soak_debug.thread_names(child.pid))
+            dumps.take("end")
+            dumps.report()
             collectors = _collector_health(port)
         finally:
             stop.set()

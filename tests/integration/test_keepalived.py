@@ -439,8 +439,11 @@ def test_split_brain_alert_fires_in_prometheus_from_the_nodes_watchtowers(lab: L
 
     # KubeVIPFlapping's count of moves works on the real series, whose interface label changes
     # with the value (n2 0→1 and n1 1→0 here); a plain changes() over them would see nothing
-    moves = prometheus.query(f'sum by (vip) (changes((max without (interface) (watchtower_vip_held{{vip="{VIP}"}}))[10m:]))')
-    assert moves and float(moves[0]["value"][1]) >= 2, moves
+    # (polled: the subquery's steps are aligned to absolute time, so n1's 1→0 can reach it up to
+    # one evaluation interval after the alert's own evaluation saw it)
+    moves_query = f'sum by (vip) (changes((max without (interface) (watchtower_vip_held{{vip="{VIP}"}}))[10m:]))'
+    prometheus.wait_until(lambda: (moves := prometheus.query(moves_query)) and float(moves[0]["value"][1]) >= 2,
+                          10, f"two VIP moves counted by {moves_query}")
     naive = prometheus.query(f'sum by (vip) (changes(watchtower_vip_held{{vip="{VIP}"}}[10m]))')
     assert float(naive[0]["value"][1]) == 0, naive
     with capsys.disabled():

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from watchtower.app import config as config_mod
+from watchtower.app import memdebug
 from watchtower.app.config import Config
 from watchtower.app.http import App, serve, tls_context
 from watchtower.app.httpserver import BoundedHTTPServer
@@ -185,6 +186,7 @@ class Daemon:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda signum, frame: self._stopped.set())
+            memdebug.install()
 
     def run_until_stopped(self) -> None:
         """Start, block until SIGTERM/SIGINT (or ``stop()``), then shut down quickly."""

@@ -1,13 +1,13 @@
 """The HTTP endpoint: /metrics, /healthz, /readyz, the status page and /api/status.
 
 Every handler only reads the snapshot store. The rendered exposition is cached per store
-generation and format, so repeated scrapes between collector runs cost a dictionary lookup.
+generation and format, so repeated scrapes between collector runs cost a dictionary lookup
+(plus the server's own few live counters, ``watchtower.app.httpmetrics``).
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import hmac
 import json
 import logging
@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
 
 from watchtower.app import report
+from watchtower.app.httpmetrics import MetricsCache, ServerMetrics
 from watchtower.app.httpproto import Limits, Request, Response
 from watchtower.app.httpserver import BoundedHTTPServer
 from watchtower.app.statuspage import SECTIONS, render_page
@@ -45,51 +45,6 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     return False
 
 
-GZIP_LEVEL = 6  # a few per cent larger than level 9, several times faster; once per generation
-
-
-class MetricsCache:
-    """Exposition bytes per (store generation, content type, gzip); at most one generation kept.
-
-    Scrapes between collector runs cost a dictionary lookup, whether plain or gzip-encoded.
-    """
-
-    def __init__(self, store: SnapshotStore, registry: CollectorRegistry) -> None:
-        self._store = store
-        self._registry = registry
-        self._lock = threading.Lock()
-        self._generation = -1
-        self._bodies: dict[tuple[str, bool], bytes] = {}
-
-    def cached(self, accept: str | None, gzipped: bool = False) -> tuple[bytes, str] | None:
-        """The body if this generation's is already rendered, else None (cheap, never renders)."""
-        _encoder, content_type = choose_encoder(accept or "")
-        generation = self._store.view().generation
-        with self._lock:
-            if generation != self._generation:
-                return None
-            body = self._bodies.get((content_type, gzipped))
-        return None if body is None else (body, content_type)
-
-    def render(self, accept: str | None, gzipped: bool = False) -> tuple[bytes, str]:
-        encoder, content_type = choose_encoder(accept or "")
-        generation = self._store.view().generation
-        with self._lock:
-            if generation != self._generation:
-                self._generation, self._bodies = generation, {}
-            body = self._bodies.get((content_type, gzipped))
-            plain = self._bodies.get((content_type, False))
-        if body is None:
-            if plain is None:
-                plain = encoder(self._registry)
-            body = gzip.compress(plain, GZIP_LEVEL, mtime=0) if gzipped else plain
-            with self._lock:
-                if self._generation == generation:
-                    self._bodies[(content_type, False)] = plain
-                    self._bodies[(content_type, gzipped)] = body
-        return body, content_type
-
-
 class App:
     """What the handler needs: the store, liveness and readiness, optional basic auth."""
 
@@ -112,10 +67,15 @@ class App:
         self.passive = tuple(passive)  # collectors that write rather than watch
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StoreExposition(store, plan=plan))
-        self.metrics = MetricsCache(store, self.registry)
+        self.live = CollectorRegistry(auto_describe=False)  # rendered on every scrape (the server's counters)
+        self.metrics = MetricsCache(store, self.registry, self.live)
         self._basic_auth = basic_auth
         self.cluster = cluster
         self.sections = sections  # status page: collector name → title, in page order
+
+    def attach_server(self, server: BoundedHTTPServer) -> None:
+        """Export the server's own counters (``watchtower_http_*``) with every scrape."""
+        self.live.register(ServerMetrics(server.stats))
 
     def not_ready(self) -> list[str]:
         """Enabled collectors that have not completed a run yet."""
@@ -211,5 +171,7 @@ def serve(
     """
     context = tls_context(tls_cert_file, tls_key_file) if tls_cert_file and tls_key_file else None
     handle, fast = make_handlers(app)
-    server = BoundedHTTPServer(handle, host, port, limits=limits, ssl_context=context, fast=fast).start()
+    server = BoundedHTTPServer(handle, host, port, limits=limits, ssl_context=context, fast=fast)
+    app.attach_server(server)
+    server.start()
     return server, server.thread

@@ -162,6 +162,7 @@ class _Connection(asyncio.Protocol):
             self._write_and_close(_plain(503, "too many connections", (("Retry-After", "1"),)))
             return
         if request.method not in ("GET", "HEAD"):
+            self.server.count_reject("method_not_allowed")
             self._write_and_close(_plain(405, "method not allowed", (("Allow", "GET, HEAD"),)))
             return
         if not self.server.take_slot():

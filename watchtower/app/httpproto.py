@@ -10,8 +10,17 @@ from http import HTTPStatus
 CHUNK_BYTES = 64 * 1024
 REFUSING_EXTRA = 32  # connections over the cap held just long enough to read a request and answer 503
 FD_RESERVE = 128  # fds left for collectors, files, the state file and log handlers
-REJECT_REASONS = ("max_connections", "max_in_flight", "header_timeout", "header_too_large", "bad_request",
-                  "write_timeout")
+# Why the server refused or dropped a client, and how (exported as watchtower_http_rejected_total):
+REJECT_REASONS = {
+    "max_connections": "503, or closed (an idle connection evicted, or far over the cap)",
+    "max_in_flight": "503",
+    "header_timeout": "408, or closed when nothing was sent",
+    "header_too_large": "431",
+    "request_body": "413",
+    "bad_request": "400 (505 for an HTTP version other than 1.0/1.1)",
+    "method_not_allowed": "405",
+    "write_timeout": "closed",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +42,18 @@ class Limits:
         if soft == resource.RLIM_INFINITY:
             return self.max_connections
         return max(8, min(self.max_connections, soft - FD_RESERVE - REFUSING_EXTRA))
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerStats:
+    """The server's own counters at one moment: what /metrics exports about the server itself."""
+
+    open_connections: int
+    connections_total: int
+    in_flight: int
+    max_connections: int
+    max_in_flight: int
+    rejected: tuple[tuple[str, int], ...]  # (reason, count) for every reason in REJECT_REASONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +116,7 @@ def parse_request_head(head: bytes) -> Request:
         value = value.strip(" \t")
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
     if "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("0", ""):
-        raise RequestError(413, "bad_request", "request bodies are not accepted")
+        raise RequestError(413, "request_body", "request bodies are not accepted")
     if not target.startswith("/"):
         raise RequestError(400, "bad_request", "the request target must be a path")
     return Request(method=method, target=target, path=target.split("?", 1)[0], version=version,

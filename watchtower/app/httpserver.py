@@ -35,11 +35,11 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from watchtower.app.httpconn import _Connection
-from watchtower.app.httpproto import REFUSING_EXTRA, REJECT_REASONS, Limits, Request, Response
+from watchtower.app.httpproto import REFUSING_EXTRA, REJECT_REASONS, Limits, Request, Response, ServerStats
+from watchtower.core import threads
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ _REJECT_MESSAGES = {
     "max_in_flight": "in-flight request limit reached; answered 503",
     "header_timeout": "a client did not send its request headers in time; closed",
     "header_too_large": "request headers over the size limit; answered 431",
-    "bad_request": "malformed request; answered 4xx",
+    "request_body": "a request with a body; answered 413",
+    "bad_request": "malformed request; answered 400",
+    "method_not_allowed": "a method other than GET or HEAD; answered 405",
     "write_timeout": "a client did not take its response in time; closed",
 }
 
@@ -98,7 +100,7 @@ class BoundedHTTPServer:
         self._warn = _RateLimitedLog()
         self._sock = _bind(host, port, self.limits.backlog)
         self.server_address: tuple[Any, ...] = self._sock.getsockname()
-        self.pool = ThreadPoolExecutor(max_workers=self.limits.handler_threads, thread_name_prefix="http-handler")
+        self.pool = threads.named_pool(self.limits.handler_threads, "http-handler", start=False)
         self.loop = asyncio.new_event_loop()
         self._accept_paused = False
         self.thread = threading.Thread(target=self._run, name="http", daemon=True)
@@ -106,6 +108,7 @@ class BoundedHTTPServer:
 
     # -- public ----------------------------------------------------------------------------
     def start(self) -> BoundedHTTPServer:
+        threads.prestart(self.pool, self.limits.handler_threads)  # a fixed thread count from the start
         self.thread.start()
         return self
 
@@ -116,6 +119,15 @@ class BoundedHTTPServer:
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    def stats(self) -> ServerStats:
+        """The counters now (read from any thread: plain ints and a dict with fixed keys)."""
+        return ServerStats(
+            open_connections=len(self._connections), connections_total=self.connections_total,
+            in_flight=self._in_flight, max_connections=self.max_connections,
+            max_in_flight=self.limits.max_in_flight,
+            rejected=tuple((reason, self.rejected[reason]) for reason in REJECT_REASONS),
+        )
 
     def shutdown(self) -> None:
         """Stop accepting, close every connection, stop the loop and the handler threads."""
@@ -131,6 +143,7 @@ class BoundedHTTPServer:
 
     # -- loop side -------------------------------------------------------------------------
     def _run(self) -> None:
+        threads.name_os_thread()
         asyncio.set_event_loop(self.loop)
         self.loop.add_reader(self._sock.fileno(), self._accept)
         try:

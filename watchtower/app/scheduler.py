@@ -1,11 +1,12 @@
 """Running collectors on a schedule, each isolated from the others.
 
 APScheduler fires one job per enabled collector (no overlap, coalesced, jittered). The job
-does not call ``collect()`` itself: it runs it on a worker thread of that collector's own and
-waits at most ``timeout``. A collector that raises, returns garbage or hangs is recorded as
-failed with a reason. A hung worker is left to finish on its own (Python threads cannot be
-killed) and its late result is dropped; the next scheduled run starts a fresh worker, so one
-hang never disables a collector for good. The timeout names the item the worker was waiting on
+does not call ``collect()`` itself: it hands it to a long-lived worker thread of that collector's
+own (``collect-NAME``, started with the first run, so a soak sees a fixed number of threads and
+no thread is created per run) and waits at most ``timeout``. A collector that raises, returns
+garbage or hangs is recorded as failed with a reason. A hung worker is left to finish on its own
+(Python threads cannot be killed), its late result is dropped and it exits when it returns; the
+next scheduled run starts a fresh worker, so one hang never disables a collector for good. The timeout names the item the worker was waiting on
 (``watchtower.core.progress``). Only when ``MAX_HUNG_WORKERS`` of its workers hang at once does a
 collector stop starting more, until one of them returns.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -24,13 +26,50 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watchtower.app.store import RunRecord, SnapshotStore
 from watchtower.collectors.base import Collector
-from watchtower.core import progress, reasons
+from watchtower.core import progress, reasons, threads
 from watchtower.core.results import CollectResult
 
 log = logging.getLogger(__name__)
 
 MAX_JITTER_SECONDS = 5.0
 MAX_HUNG_WORKERS = 3  # per collector: a bound on threads stuck in reads that never return
+
+
+_Job = tuple[dict[str, object], threading.Event]
+
+
+class _Worker:
+    """One long-lived thread that runs ``fn`` each time it is asked, until told to stop."""
+
+    def __init__(self, name: str, fn: Callable[[], object]) -> None:
+        self._fn = fn
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        threads.name_os_thread()
+        while (job := self._jobs.get()) is not None:
+            outcome, done = job
+            try:
+                outcome["result"] = self._fn()
+            except BaseException as exc:  # noqa: BLE001 - isolate everything the collector does
+                outcome["error"] = exc
+            finally:
+                progress.clear()
+                done.set()
+            del job, outcome, done  # hold no result between runs
+
+    def run(self, timeout: float) -> dict[str, object] | None:
+        """``fn``'s outcome (``result`` or ``error``), or None if it did not return in time."""
+        outcome: dict[str, object] = {}
+        done = threading.Event()
+        self._jobs.put((outcome, done))
+        return outcome if done.wait(timeout) else None
+
+    def stop(self) -> None:
+        """Exit after the current job (at once when idle)."""
+        self._jobs.put(None)
 
 
 class CollectorRunner:
@@ -48,11 +87,19 @@ class CollectorRunner:
         self._clock = clock
         self._monotonic = monotonic
         self._hung: list[threading.Thread] = []
+        self._worker: _Worker | None = None
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.collector.name
+
+    def close(self) -> None:
+        """Let the worker thread exit (after its current run, if one is going)."""
+        with self._lock:
+            if self._worker is not None:
+                self._worker.stop()
+                self._worker = None
 
     def run_once(self) -> RunRecord:
         """One run: collect with the timeout, validate, record. Never raises."""
@@ -79,23 +126,16 @@ class CollectorRunner:
                 failure_detail=f"{len(self._hung)} earlier runs still hang (in {', '.join(items)}); "
                                "not starting another until one returns",
             )
-        outcome: dict[str, object] = {}
-
-        def work() -> None:
-            try:
-                outcome["result"] = self.collector.collect()
-            except BaseException as exc:  # noqa: BLE001 - isolate everything the collector does
-                outcome["error"] = exc
-            finally:
-                progress.clear()
-
-        worker = threading.Thread(target=work, name=f"collect-{self.name}", daemon=True)
-        worker.start()
-        worker.join(timeout)
+        if self._worker is None:
+            self._worker = _Worker(f"collect-{self.name}", self.collector.collect)
+        worker = self._worker
+        outcome = worker.run(timeout)
         duration = self._monotonic() - start
-        if worker.is_alive():
-            self._hung.append(worker)
-            item = progress.current(worker)
+        if outcome is None:
+            worker.stop()  # it exits once the hung call returns; the next run gets a fresh worker
+            self._worker = None
+            self._hung.append(worker.thread)
+            item = progress.current(worker.thread)
             return RunRecord(
                 started_at=started_at, duration_seconds=duration, success=False, failure_reason=reasons.TIMEOUT,
                 failure_detail=f"no result within the {timeout:g}s timeout"
@@ -130,8 +170,11 @@ class CollectorScheduler:
         self._heartbeat = monotonic()
         # Each collector job blocks its pool thread for at most its timeout: one thread each,
         # plus room for the heartbeat, so a slow collector never delays another.
+        self._executor = ThreadPoolExecutor(max_workers=len(self.runners) + 2,
+                                            pool_kwargs={"thread_name_prefix": "scheduler-job",
+                                                         "initializer": threads.name_os_thread})
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=len(self.runners) + 2)},
+            executors={"default": self._executor},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
@@ -150,6 +193,8 @@ class CollectorScheduler:
                 name=runner.name,
                 next_run_time=datetime.datetime.now(datetime.UTC),  # first run right away: /readyz waits for it
             )
+        # every job thread now, not when two jobs first overlap hours later (a soak counts them)
+        threads.prestart(self._executor._pool, len(self.runners) + 2)
         self._scheduler.start()
 
     def _beat(self) -> None:
@@ -162,3 +207,5 @@ class CollectorScheduler:
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        for runner in self.runners:
+            runner.close()

@@ -31,7 +31,7 @@ from watchtower.collectors.apiserver.parse import (
 )
 from watchtower.collectors.apiserver.settings import ApiserverSettings, default_ca_file
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.core import reasons
+from watchtower.core import reasons, threads
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import SecretUnavailable
@@ -116,7 +116,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
         # more jobs than workers, and the run always ends before the collector timeout
         waves = math.ceil(len(jobs) / workers)
         budget = min(probe_timeout * 2 * waves, float(self.settings.timeout) - 0.5)
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apiserver-probe")
+        pool = threads.named_pool(workers, "apiserver-probe", start=False)
         try:
             futures = {pool.submit(self._get, t, p, options): (t, p) for t, p in jobs}
             done, _ = concurrent.futures.wait(futures, timeout=budget)

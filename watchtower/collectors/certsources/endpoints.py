@@ -14,10 +14,9 @@ import dataclasses
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
-from watchtower.core import progress, reasons
+from watchtower.core import progress, reasons, threads
 from watchtower.core.formatting import join_host_port, split_host_port
 from watchtower.core.results import ItemError
 from watchtower.io.tlscontext import client_context
@@ -142,7 +141,7 @@ class EndpointSource:
     def read(self) -> Iterator[Record]:
         if not self.endpoints:
             return
-        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(self.endpoints)))) as pool:
+        with threads.named_pool(max(1, min(self.concurrency, len(self.endpoints))), "certs-endpoint", start=False) as pool:
             outcomes = pool.map(self._probe, self.endpoints)
             for endpoint in self.endpoints:
                 progress.note(endpoint.address)  # what a hung run is waiting for

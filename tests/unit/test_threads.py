@@ -1,0 +1,49 @@
+"""Named, prestarted thread pools: the thread count is fixed from the start and ``/proc`` says whose each is."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from watchtower.core import threads
+
+
+def _comm(thread: threading.Thread) -> str:
+    return Path(f"/proc/self/task/{thread.native_id}/comm").read_text().strip()
+
+
+def test_named_pool_starts_every_thread_at_once_and_names_them_for_the_kernel() -> None:
+    pool = threads.named_pool(3, "test-pool")
+    try:
+        mine = [t for t in threading.enumerate() if t.name.startswith("test-pool_")]
+        assert sorted(t.name for t in mine) == ["test-pool_0", "test-pool_1", "test-pool_2"]
+        assert sorted(_comm(t) for t in mine) == ["test-pool_0", "test-pool_1", "test-pool_2"]
+        for _ in range(20):  # work later adds no thread
+            pool.submit(lambda: None).result(5)
+        assert len([t for t in threading.enumerate() if t.name.startswith("test-pool_")]) == 3
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_lazy_pool_grows_without_prestart() -> None:
+    pool = threads.named_pool(3, "lazy-pool", start=False)
+    try:
+        assert not [t for t in threading.enumerate() if t.name.startswith("lazy-pool_")]
+        pool.submit(lambda: None).result(5)
+        started = [t for t in threading.enumerate() if t.name.startswith("lazy-pool_")]
+        assert len(started) == 1 and _comm(started[0]) == "lazy-pool_0"
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_long_names_are_cut_to_the_kernels_15_bytes() -> None:
+    seen: list[str] = []
+
+    def body() -> None:
+        threads.name_os_thread()
+        seen.append(_comm(threading.current_thread()))
+
+    worker = threading.Thread(target=body, name="collect-removed_apis")
+    worker.start()
+    worker.join(5)
+    assert seen == ["collect-removed"]
