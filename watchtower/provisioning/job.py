@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from prometheus_client.core import GaugeMetricFamily
@@ -74,6 +74,7 @@ class GrafanaDetails(Details):
     attempts: int
     changes: tuple[str, ...]
     error: str | None
+    drift: tuple[Mapping[str, Any], ...] = ()  # open drifts (drift_view), newest state known
 
 
 class GrafanaProvisioner(Collector[GrafanaSettings]):
@@ -116,7 +117,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
             metrics=self._metrics(report) + drift_metrics(drifts, report.tracked if report.drifts is not None else ()),
             errors=report.errors(),
             findings=(self._finding(report), *drift_findings(drifts)),
-            details={**self._details(report), "drift": drift_view(drifts)},
+            details=self._details(report, drift_view(drifts)),
         )
 
     def _metrics(self, report: RunReport) -> tuple[Any, ...]:
@@ -154,7 +155,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         failed = [e.location for e in (report.outcome.errors if report.outcome else ())]
         return Finding("grafana", settings.url, Severity.CRITICAL, f"{len(failed)} object(s) rejected: {', '.join(failed[:5])}")
 
-    def _details(self, report: RunReport) -> GrafanaDetails:
+    def _details(self, report: RunReport, drift: Sequence[Mapping[str, Any]]) -> GrafanaDetails:
         return GrafanaDetails(report.success, report.attempts,
                               tuple(c.line() for c in report.plan.writes) if report.plan else (),
-                              str(report.error) if report.error else None)
+                              str(report.error) if report.error else None, tuple(drift))

@@ -244,9 +244,9 @@ def test_the_job_exports_drift_and_shows_it_on_the_status_page(grafana: GrafanaA
     assert got[("watchtower_grafana_drift_since_timestamp_seconds", labels)] == pytest.approx(
         datetime.datetime.fromisoformat(edited_at).timestamp())
     assert any(f.subject == f"dashboard {UID}" and f.severity.name == "WARNING" and "oncall" in f.message for f in result.findings)
-    (row,) = result.details["drift"]  # type: ignore[index]
+    (row,) = result.details.to_json()["drift"]
     assert row["by"] == "oncall" and row["backup"].startswith(backed.backup_dir)
-    page = render_page({"status": "warning", "details": {"grafana": result.details}, "findings": [], "collectors": []})
+    page = render_page({"status": "warning", "details": {"grafana": result.details.to_json()}, "findings": [], "collectors": []})
     assert "drift" in page and UID in page and "oncall" in page
 
     grafana.down()  # cannot look: the last known drift stays, no 0 series are made up
