@@ -254,3 +254,17 @@ def test_the_job_exports_drift_and_shows_it_on_the_status_page(grafana: GrafanaA
     blind = values(job.collect().metrics)
     assert blind[("watchtower_grafana_drift", labels)] == 1
     assert not any(name == "watchtower_grafana_drift" and value == 0 for (name, _), value in blind.items())
+
+
+def test_without_memory_the_version_history_tells_an_edit_from_a_code_change(
+        grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    run(settings, DriftMemory(None))
+    path = Path(settings.dashboards_dir or "") / f"{UID}.json"
+    model = json.loads(path.read_text())
+    model["panels"][0]["title"] = "up, renamed in git"
+    path.write_text(json.dumps(model))
+    assert run(settings, DriftMemory(None)).drifts == ()  # a restart with new code: the newest version is watchtower's
+    assert find_panel(grafana.state.dashboards[UID]["dashboard"], "up, renamed in git")
+    grafana.ui_edit_dashboard(UID, lambda m: m.update(title="Certificates (better)"), login="oncall")
+    (drift,) = run(settings, DriftMemory(None)).drifts or ()  # a restart after someone edited
+    assert (drift.uid, drift.by, drift.action) == (UID, "oncall", "backed_up") and drift.copy_uid
