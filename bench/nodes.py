@@ -160,7 +160,7 @@ def run() -> list[Line]:
         assert client_only() == NODES
         baseline = median_seconds(client_only, repeat=5)
         collect = median_seconds(collector.collect, repeat=5)
-        listed = dict(collector.collect().details)["nodes_total"]
+        listed = collector.collect().details.to_json()["nodes_total"]
         assert listed == NODES, listed
 
         idle_mb, _, _ = _daemon_peak_mb(_config(directory, None), runs=0)

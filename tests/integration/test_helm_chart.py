@@ -522,10 +522,13 @@ def test_every_file_the_configs_name_is_mounted(values: dict) -> None:
             if path.startswith(image_paths[1]):
                 assert pod_spec(one(docs, kind, name))["automountServiceAccountToken"] is True
                 continue
-            if path.startswith(image_paths) or where.endswith("state_file"):
+            if path.startswith(image_paths):
                 continue
             mount = _mounted(path, mounts)
             assert mount is not None, f"{config_name}: {where}={path} is not on any volume"
+            if where.endswith(("state_file", "backup_dir")):  # written by watchtower
+                assert not mount.get("readOnly"), f"{where} must be on a writable mount"
+                continue
             volume = volumes[mount["name"]]
             assert mount.get("readOnly") is True, f"{where} reads from a writable mount"
             if "secret" in volume:  # a *_file naming a Secret key: exactly that key is projected

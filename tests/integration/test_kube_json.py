@@ -181,8 +181,8 @@ context = CollectorContext(config=config, kube=KubeClientFactory(config.kubernet
 nodes = NodesCollector(NodesSettings(lifecycle=LifecycleSettings(source="snapshot")), context).collect()
 upgrade = UpgradeCollector(config.collectors["upgrade"], context).collect()
 secrets = [r.reason for r in SecretSource(context.kube.api_client).read()]
-print(json.dumps({{"nodes": nodes.details["nodes_total"], "apiserver": nodes.details["apiserver_version"],
-                   "upgrade_current": upgrade.details.get("current"), "secrets": secrets,
+print(json.dumps({{"nodes": nodes.details.nodes_total, "apiserver": nodes.details.apiserver_version,
+                   "upgrade_current": upgrade.details.to_json()["current"], "secrets": secrets,
                    "errors": [e.reason for e in nodes.errors + upgrade.errors],
                    "core_v1_api": "kubernetes.client.api.core_v1_api" in sys.modules}}))
 """

@@ -104,7 +104,7 @@ def test_mixed_sources_count_the_laggard(tmp_path: Path, kube_api: KubeAPIServer
     result = make(tmp_path, kube_api, Clock(START), release_base_url=f"{releases.url}/release").collect()
     m = samples(result.metrics)
     assert one(m, "watchtower_kubernetes_minors_behind") == 2
-    assert result.details["current"] == "v1.29.5"
+    assert result.details.to_json()["current"] == "v1.29.5"
 
 
 def test_simulated_upgrade_resets_the_due_date_and_survives_restart(
@@ -133,7 +133,7 @@ def test_simulated_upgrade_resets_the_due_date_and_survives_restart(
     m = samples(result.metrics)
     assert one(m, "watchtower_upgrade_last_timestamp_seconds", evidence="observed") == upgraded_at
     assert one(m, "watchtower_upgrade_next_due_timestamp_seconds") == add_months(upgraded_at, 4)
-    assert result.details["last_upgrade_detail"] == "v1.29.5 → v1.30.8 seen by watchtower"
+    assert result.details.last_upgrade_detail == "v1.29.5 → v1.30.8 seen by watchtower"
     assert json.loads(state_file.read_text())["last_upgrade"] == {"at": upgraded_at, "from": "v1.29.5", "to": "v1.30.8"}
 
     # the daemon restarts: a new collector instance, same state file, a week later
@@ -239,7 +239,7 @@ def test_cluster_role_infers_the_last_upgrade_from_the_served_certificate(tmp_pa
         renewed = KubeadmStyleAPIServer.renewed.timestamp()
         assert one(m, "watchtower_upgrade_last_timestamp_seconds", evidence="apiserver_cert") == renewed
         assert one(m, "watchtower_upgrade_next_due_timestamp_seconds") == add_months(renewed, 4)
-        assert result.details["last_upgrade_detail"].startswith(f"certificate served by {api.url} renewed")
+        assert result.details.last_upgrade_detail.startswith(f"certificate served by {api.url} renewed")
         assert "watchtower_upgrade_cert_deadline_timestamp_seconds" not in m  # one served certificate is not all leaves
     with KubeAPIServer(tmp_path / "b") as plain:
         result = make(tmp_path, plain, Clock(START), release_source="static", static_latest="v1.31.4").collect()

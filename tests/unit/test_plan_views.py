@@ -7,6 +7,11 @@ from html.parser import HTMLParser
 
 from watchtower.app.planning import os_deadlines, plan_from_details, render_plan
 from watchtower.app.statuspage import render_page
+from watchtower.collectors.node_lifecycle import LifecycleDetails, OSReleaseRow
+from watchtower.collectors.nodes.export import NodesDetails
+from watchtower.collectors.upgrade.export import UpgradeDetails
+from watchtower.upgrades.kubeversion import try_parse_version
+from watchtower.upgrades.releases import Cycle
 
 UTC = datetime.UTC
 
@@ -16,21 +21,25 @@ def day(text: str) -> float:
 
 
 NOW = day("2020-06-01T09:00:00")
-UPGRADE = {
-    "current": "v1.12.7", "latest": "v1.18.3", "next_due": "2019-10-21T12:00:00Z",
-    "cert_deadline": "2020-06-20T12:00:00Z", "cert_deadline_certificate": "pki/apiserver.crt",
-    "current_minor_eol": "2019-07-08T00:00:00Z", "days_per_hop": 7.0, "reminder_lead_seconds": 14 * 86400.0,
-    "minors": {
-        "1.13": {"latest": "v1.13.12", "eol": "2019-10-15T00:00:00Z"}, "1.14": {"latest": "v1.14.10", "eol": None},
-        "1.15": {"latest": None, "eol": None}, "1.16": {"latest": "v1.16.10", "eol": None},
-        "1.17": {"latest": "v1.17.6", "eol": None}, "1.18": {"latest": "v1.18.3", "eol": "2021-06-18T00:00:00Z"},
-    },
-}
-NODES = {"lifecycle": {"os": [
-    {"distribution": "ubuntu", "release": "16.04", "count": 12, "control_plane": 3, "eol": "2021-04-30T00:00:00Z",
-     "nodes": [f"n-{i}" for i in range(10)]},
-    {"distribution": "unknown", "release": "unknown", "count": 1, "control_plane": 0, "eol": None, "nodes": ["x"]},
-], "docker_nodes": []}}
+
+
+def minor(name: str, latest: str | None, eol: str | None) -> tuple[str, Cycle]:
+    return name, Cycle(name, try_parse_version(latest), day(eol) if eol else None)
+
+
+UPGRADE = UpgradeDetails(
+    current=try_parse_version("v1.12.7"), latest=try_parse_version("v1.18.3"), next_due=day("2019-10-21T12:00:00"),
+    cert_deadline=day("2020-06-20T12:00:00"), cert_deadline_certificate="pki/apiserver.crt",
+    current_minor_eol=day("2019-07-08T00:00:00"), days_per_hop=7.0, reminder_lead_seconds=14 * 86400.0,
+    minors=dict([
+        minor("1.13", "v1.13.12", "2019-10-15T00:00:00"), minor("1.14", "v1.14.10", None), minor("1.15", None, None),
+        minor("1.16", "v1.16.10", None), minor("1.17", "v1.17.6", None), minor("1.18", "v1.18.3", "2021-06-18T00:00:00"),
+    ]),
+)
+NODES = NodesDetails(lifecycle=LifecycleDetails(os=(
+    OSReleaseRow("ubuntu", "16.04", 12, 3, tuple(f"n-{i}" for i in range(10)), day("2021-04-30T00:00:00")),
+    OSReleaseRow("unknown", "unknown", 1, 0, ("x",), None),
+)))
 
 
 def test_plan_from_details_and_text() -> None:
@@ -42,11 +51,11 @@ def test_plan_from_details_and_text() -> None:
     assert lines[0].startswith("UPGRADE PLAN  v1.12.7 → v1.18.3: 6 hop(s)")
     assert lines[1].startswith("  CRITICAL: kubeadm certificate pki/apiserver.crt expires 2020-06-20 (19 days)")
     assert any("ubuntu 16.04 standard support ends (n-0, n-1" in line and "and 2 more)" in line for line in lines)
-    assert os_deadlines(None) == [] and os_deadlines({"lifecycle": {}}) == []
+    assert os_deadlines(None) == [] and os_deadlines(NodesDetails()) == []
 
 
 def test_without_versions_there_is_no_plan_and_it_says_why() -> None:
-    plan = plan_from_details({"current": None, "latest": "v1.18.3"}, None, NOW)
+    plan = plan_from_details(UpgradeDetails(latest=try_parse_version("v1.18.3")), None, NOW)
     assert plan.exit_code == 2 and render_plan(plan) == ["UPGRADE PLAN  unknown", "  cannot plan: the running version is unknown"]
 
 

@@ -27,7 +27,7 @@ from watchtower.app.grafana_commands import add_commands as add_grafana_sync_com
 from watchtower.app.heartbeat.commands import add_commands as add_heartbeat_commands
 from watchtower.app.logsetup import setup_logging
 from watchtower.app.plan_command import add_commands as add_plan_commands
-from watchtower.app.planning import plan_from_details, render_plan
+from watchtower.app.planning import plan_from_results, render_plan
 from watchtower.app.provision_commands import add_commands as add_grafana_commands
 from watchtower.app.registry import REGISTRY
 from watchtower.app.scheduler import CollectorRunner
@@ -247,10 +247,9 @@ def render_check_table(
             section = cls.check_table(result.details, color=color)
             if section:
                 lines += section + [""]
-    upgrade = doc["details"].get("upgrade")
-    if upgrade:  # the same plan as `watchtower plan upgrade` and the status page
-        lines += render_plan(plan_from_details(upgrade, doc["details"].get("nodes"), time.time(),
-                                               doc["details"].get("removed_apis"))) + [""]
+    plan = plan_from_results(report.latest_results(view), time.time())
+    if plan is not None:  # the same plan as `watchtower plan upgrade` and the status page
+        lines += render_plan(plan) + [""]
     findings = report.findings(view)
     if findings:
         rows = [(paint(f.severity.label.upper(), f.severity, color), f.section, f.subject, f.message)

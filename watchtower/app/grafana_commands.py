@@ -10,8 +10,11 @@ everything asked for was written (or already matched), 1 when something could no
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watchtower.app import config as config_mod
 from watchtower.app.registry import REGISTRY
@@ -19,6 +22,9 @@ from watchtower.core.settings import ConfigError, SecretUnavailable
 from watchtower.provisioning import desired as desired_mod
 from watchtower.provisioning.model import DesiredState
 from watchtower.provisioning.settings import GrafanaSettings
+
+if TYPE_CHECKING:  # live.py imports requests: the commands import it when they run
+    from watchtower.provisioning.live import LiveState
 
 EXIT_OK, EXIT_DRIFT, EXIT_UNKNOWN = 0, 1, 3
 DIFF_EXIT_HELP = """exit status (the monitoring-plugins convention, like `watchtower check`):
@@ -39,9 +45,10 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     diff = gsub.add_parser(
         "diff", parents=[common], help="per-panel / per-field differences between code and live Grafana",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Print, for every dashboard, alert rule, rule group and contact point watchtower owns, how the "
-                    "live object differs from code (both normalised: ids, versions and Grafana's defaults do not "
-                    "count; secrets are never read or shown).\n\n" + DIFF_EXIT_HELP)
+        description=textwrap.fill(
+            "Print, for every dashboard, alert rule, rule group and contact point watchtower owns, how the live "
+            "object differs from code (both normalised: ids, versions and Grafana's defaults do not count; "
+            "secrets are never read or shown).", 100) + "\n\n" + DIFF_EXIT_HELP)
     diff.add_argument("--uid", action="append", default=None, metavar="UID",
                       help="only these dashboards (repeatable; rules and contact points are still compared)")
     diff.add_argument("--all", action="store_true", help="also list the objects that match")
@@ -49,12 +56,12 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     pull = gsub.add_parser(
         "pull", parents=[common], help="write live dashboards (and edited alert rules) back as files",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Write live dashboards as normalised JSON in the shape of dashboards/*.json (no id/version, "
-                    "data source references as ${datasource}, keys in the order of the file in code), so that a "
-                    "pull followed by a provision writes nothing and the git diff shows only the edit. With "
-                    "--alerts-out, alert rules edited in Grafana are written back into copies of their "
-                    "alerts/*.rules.yaml files where the edit maps back to a Prometheus rule; the others are "
-                    "named, with the reason.\n\n" + PULL_EXIT_HELP)
+        description=textwrap.fill(
+            "Write live dashboards as normalised JSON in the shape of dashboards/*.json (no id/version, data "
+            "source references as ${datasource}, keys in the order of the file in code), so that a pull followed "
+            "by a provision writes nothing and the git diff shows only the edit. With --alerts-out, alert rules "
+            "edited in Grafana are written back into copies of their alerts/*.rules.yaml files where the edit maps "
+            "back to a Prometheus rule; the others are named, with the reason.", 100) + "\n\n" + PULL_EXIT_HELP)
     pull.add_argument("--out", required=True, metavar="DIR", help="where the dashboard files go (created if missing)")
     pull.add_argument("--uid", action="append", default=None, metavar="UID",
                       help="only these dashboards (repeatable; default: every dashboard in code)")
@@ -137,6 +144,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
         (out / pulled.name).write_text(pulled.text, encoding="utf-8")
         state_word = "edited in Grafana" if pulled.changed else "same as code"
         print(f"{out / pulled.name}: dashboard {uid} ({state_word}; {have.who() or 'no version information'})")
+        if have.folder_uid != state.folder.uid:
+            print(f"watchtower: dashboard {uid}: in folder {have.folder_uid or 'General'!r} in Grafana; the folder "
+                  f"is collectors.grafana.folder_uid ({state.folder.uid!r}) and is not pulled", file=sys.stderr)
     if args.alerts_out is not None:
         failed += _pull_rules(state, now, settings, Path(args.alerts_out))
     _problems(state)
@@ -150,9 +160,27 @@ def _read(source: str) -> str | None:
         return None
 
 
-def _pull_rules(state: DesiredState, now: object, settings: GrafanaSettings, out: Path) -> int:
-    print("watchtower: alert rules: pulling rules is not available yet", file=sys.stderr)
-    return 1
+def _pull_rules(state: DesiredState, now: LiveState, settings: GrafanaSettings, out: Path) -> int:
+    """Edited rules into copies of their rule files under ``out``; the rest named with the reason."""
+    from watchtower.provisioning import rulepull  # with pull: only for this command
+
+    files, problems = desired_mod.rule_sources(settings)
+    result = rulepull.pull_rules(files, state, now.rules, now.group_intervals, settings.datasource_uid)
+    if result.files:
+        out.mkdir(parents=True, exist_ok=True)
+    for name, text in sorted(result.files.items()):
+        (out / name).write_text(text, encoding="utf-8")
+    for p in result.pulled:
+        assert p.edit is not None
+        fields = ", ".join(p.edit.fields) or "nothing"
+        print(f"{out / os.path.basename(p.source)}: alert-rule {p.uid} {p.title!r} (edited in Grafana: {fields})")
+    for p in result.not_pulled:
+        print(f"watchtower: alert-rule {p.uid} {p.title!r}: cannot map back to a rule file: {p.reason}", file=sys.stderr)
+    for problem in problems:
+        print(f"watchtower: {problem.location}: {problem.reason}: {problem.detail}", file=sys.stderr)
+    if not result.pulled and not result.not_pulled:
+        print("alert rules: none edited in Grafana")
+    return len(result.not_pulled) + len(problems)
 
 
 __all__ = ["add_commands"]

@@ -9,6 +9,7 @@ the last hop could finish, or no plan possible (the running version or the lates
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -18,8 +19,12 @@ from watchtower.app.daemon import make_context, select_collectors
 from watchtower.app.logsetup import setup_logging
 from watchtower.app.planning import plan_from_details, render_plan
 from watchtower.app.registry import REGISTRY
+from watchtower.app.report import latest_results
 from watchtower.app.store import StoreView
 from watchtower.collectors.base import Collector
+from watchtower.collectors.nodes.export import NodesDetails
+from watchtower.collectors.removed_apis.export import RemovedApisDetails
+from watchtower.collectors.upgrade.export import UpgradeDetails
 from watchtower.core.settings import ConfigError
 
 EXIT_CRITICAL = 2
@@ -61,21 +66,23 @@ def cmd_plan_upgrade(args: argparse.Namespace) -> int:
         why = dict(selection.skipped).get("upgrade") or (upgrade_state.failure_detail if upgrade_state else None)
         print(f"watchtower: no plan: the upgrade collector did not run ({why or 'disabled'})", file=sys.stderr)
         return EXIT_CRITICAL
-    upgrade = dict(upgrade_state.result.details)
+    upgrade = upgrade_state.result.details
+    if not isinstance(upgrade, UpgradeDetails):
+        raise TypeError("the upgrade collector's details are UpgradeDetails")
     if args.days_per_hop is not None:
-        upgrade["days_per_hop"] = args.days_per_hop
-    nodes_state = view.states.get("nodes")
-    nodes = nodes_state.result.details if nodes_state is not None and nodes_state.result is not None else None
-    removed_state = view.states.get("removed_apis")
-    removed = removed_state.result.details if removed_state is not None and removed_state.result is not None else None
-    plan = plan_from_details(upgrade, nodes, context.clock(), removed)
+        upgrade = dataclasses.replace(upgrade, days_per_hop=args.days_per_hop)
+    results = latest_results(view)
+    nodes = results["nodes"].details if "nodes" in results else None
+    removed = results["removed_apis"].details if "removed_apis" in results else None
+    plan = plan_from_details(upgrade, nodes if isinstance(nodes, NodesDetails) else None, context.clock(),
+                             removed if isinstance(removed, RemovedApisDetails) else None)
     errors = [f"{name}: {e.location}: {e.reason}: {e.detail}" for name in wanted
               if (state := view.states.get(name)) is not None and state.result is not None for e in state.result.errors]
     if args.output == "json":
         doc = plan.to_dict()
         doc["errors"] = errors
-        doc["os_data"] = bool(nodes)
-        doc["removed_api_data"] = bool(removed)
+        doc["os_data"] = isinstance(nodes, NodesDetails)
+        doc["removed_api_data"] = isinstance(removed, RemovedApisDetails)
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

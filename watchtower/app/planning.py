@@ -1,69 +1,68 @@
 """The upgrade plan from the collectors' results, and its text rendering.
 
 ``watchtower plan upgrade``, ``watchtower check`` and the status page all call
-``plan_from_details`` with the latest ``upgrade`` (and, where it ran, ``nodes``) details, so the
-three show the same plan; ``watchtower.upgrades.plan`` does the planning itself, purely.
+``plan_from_details`` with the latest ``upgrade`` (and, where it ran, ``nodes``) typed details, so
+the three show the same plan; ``watchtower.upgrades.plan`` does the planning itself, purely.
 """
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
-from typing import Any
 
-from watchtower.collectors.removed_apis.export import plan_blockers
+from watchtower.collectors.nodes.export import NodesDetails
+from watchtower.collectors.removed_apis.export import RemovedApisDetails, plan_blockers
+from watchtower.collectors.upgrade.export import UpgradeDetails
 from watchtower.core.formatting import format_table
-from watchtower.upgrades.kubeversion import try_parse_version
+from watchtower.core.results import CollectResult
 from watchtower.upgrades.plan import Plan, date_text, plan_upgrade
-from watchtower.upgrades.releases import Cycle
 
 DAY = 86400.0
 
-
-def _ts(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    return datetime.datetime.strptime(text[:20], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC).timestamp()
-
-
-def os_deadlines(nodes: Mapping[str, Any] | None) -> list[tuple[float, str]]:
-    """(eol, what) per OS release from the nodes collector's ``lifecycle.os`` rows."""
+def os_deadlines(nodes: NodesDetails | None) -> list[tuple[float, str]]:
+    """(eol, what) per OS release from the nodes collector's lifecycle rows."""
     out = []
-    for row in ((nodes or {}).get("lifecycle") or {}).get("os") or ():
-        eol = _ts(row.get("eol"))
-        if eol is None:
+    for row in nodes.lifecycle.os if nodes is not None and nodes.lifecycle is not None else ():
+        if row.eol is None:
             continue
-        names = ", ".join(row.get("nodes") or ())
-        more = int(row.get("count") or 0) - len(row.get("nodes") or ())
+        names = ", ".join(row.nodes)
+        more = row.count - len(row.nodes)
         names += f" and {more} more" if more > 0 else ""
-        out.append((eol, f"{row['distribution']} {row['release']} standard support ends ({names})"))
+        out.append((row.eol, f"{row.distribution} {row.release} standard support ends ({names})"))
     return out
 
 
-def plan_from_details(upgrade: Mapping[str, Any], nodes: Mapping[str, Any] | None, now: float,
-                      removed_apis: Mapping[str, Any] | None = None) -> Plan:
+def plan_from_details(upgrade: UpgradeDetails, nodes: NodesDetails | None, now: float,
+                      removed_apis: RemovedApisDetails | None = None) -> Plan:
     """The plan from the ``upgrade`` collector's details and, when present, the ``nodes`` collector's;
     the ``removed_apis`` collector's details attach each removed API still in use to the hop that
     stops serving it (``Plan.with_blockers``)."""
-    releases = {
-        minor: Cycle(minor, try_parse_version(info.get("latest")), _ts(info.get("eol")))
-        for minor, info in (upgrade.get("minors") or {}).items()
-    }
-    cert_at = _ts(upgrade.get("cert_deadline"))
+    cert_at = upgrade.cert_deadline
     plan = plan_upgrade(
         now=now,
-        current=try_parse_version(upgrade.get("current")),
-        latest=try_parse_version(upgrade.get("latest")),
-        releases=releases,
-        days_per_hop=float(upgrade.get("days_per_hop") or 7.0),
-        reminder_lead=float(upgrade.get("reminder_lead_seconds") or 14 * DAY),
-        next_due=_ts(upgrade.get("next_due")),
-        cert_deadline=(cert_at, str(upgrade.get("cert_deadline_certificate") or "?")) if cert_at is not None else None,
-        current_minor_eol=_ts(upgrade.get("current_minor_eol")),
+        current=upgrade.current,
+        latest=upgrade.latest,
+        releases=dict(upgrade.minors),
+        days_per_hop=upgrade.days_per_hop or 7.0,
+        reminder_lead=upgrade.reminder_lead_seconds or 14 * DAY,
+        next_due=upgrade.next_due,
+        cert_deadline=(cert_at, upgrade.cert_deadline_certificate or "?") if cert_at is not None else None,
+        current_minor_eol=upgrade.current_minor_eol,
         os_deadlines=os_deadlines(nodes),
-        docker_nodes=tuple(((nodes or {}).get("lifecycle") or {}).get("docker_nodes") or ()),
+        docker_nodes=nodes.lifecycle.docker_nodes if nodes is not None and nodes.lifecycle is not None else (),
     )
-    return plan.with_blockers(plan_blockers(removed_apis)) if removed_apis else plan
+    return plan.with_blockers(plan_blockers(removed_apis)) if removed_apis is not None else plan
+
+
+def plan_from_results(results: Mapping[str, CollectResult], now: float) -> Plan | None:
+    """The plan from the latest results by collector name; None until the upgrade collector has a result."""
+    upgrade = results.get("upgrade")
+    if upgrade is None or not isinstance(upgrade.details, UpgradeDetails):
+        return None
+    nodes = results.get("nodes")
+    removed = results.get("removed_apis")
+    return plan_from_details(
+        upgrade.details, nodes.details if nodes is not None and isinstance(nodes.details, NodesDetails) else None,
+        now, removed.details if removed is not None and isinstance(removed.details, RemovedApisDetails) else None)
 
 
 VERDICT = {0: "ON SCHEDULE", 1: "DUE SOON", 2: "CRITICAL"}

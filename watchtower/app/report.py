@@ -14,11 +14,11 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from watchtower import __version__
-from watchtower.app.planning import plan_from_details
+from watchtower.app.planning import plan_from_results
 from watchtower.app.store import CollectorState, StoreView
 from watchtower.core.details import details_json
 from watchtower.core.formatting import rfc3339
-from watchtower.core.results import Finding, Severity, Status
+from watchtower.core.results import CollectResult, Finding, Severity, Status
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,13 +149,16 @@ def status_document(view: StoreView, now: float | None = None, cluster: str = ""
         "details": details,
         "skipped": dict(sorted((skipped or {}).items())),
         "blind": blind(view, skipped, passive),
-        "plan": _plan(details, time.time() if now is None else now),
+        "plan": _plan(view, time.time() if now is None else now),
     }
 
 
-def _plan(details: Mapping[str, Mapping[str, Any]], now: float) -> dict[str, Any] | None:
+def latest_results(view: StoreView) -> dict[str, CollectResult]:
+    """Each collector's freshest good result, by name."""
+    return {name: state.result for name, state in view.states.items() if state.result is not None}
+
+
+def _plan(view: StoreView, now: float) -> dict[str, Any] | None:
     """The upgrade plan from the latest upgrade (and nodes) details; None before the upgrade collector ran."""
-    upgrade = details.get("upgrade")
-    if not upgrade:
-        return None
-    return plan_from_details(upgrade, details.get("nodes"), now, details.get("removed_apis")).to_dict()
+    plan = plan_from_results(latest_results(view), now)
+    return plan.to_dict() if plan is not None else None

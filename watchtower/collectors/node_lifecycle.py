@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
+from watchtower.core.details import json_field
 from watchtower.core.formatting import format_table, rfc3339
 from watchtower.core.results import Finding, Severity
 from watchtower.core.sections import CollectorSettings
@@ -109,6 +110,48 @@ class _Group:
             self.nodes.append(node)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class OSReleaseRow:
+    """One OS release the nodes run: how many (on the control plane), the first names, its dates."""
+
+    distribution: str
+    release: str
+    count: int
+    control_plane: int
+    nodes: tuple[str, ...]
+    eol: float | None = json_field(default=None, time="rfc3339_seconds")
+    extended: float | None = json_field(default=None, time="rfc3339_seconds")
+    source: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RuntimeRow:
+    runtime: str
+    version: str
+    count: int
+    nodes: tuple[str, ...]
+    eol: float | None = json_field(default=None, time="rfc3339_seconds")
+    source: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DataStamp:
+    source: str
+    at: float = json_field(time="rfc3339_seconds")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LifecycleDetails:
+    """The ``lifecycle`` part of the nodes collector's details (``check``, status page, upgrade plan)."""
+
+    os: tuple[OSReleaseRow, ...] = ()
+    runtimes: tuple[RuntimeRow, ...] = ()
+    docker_nodes: tuple[str, ...] = ()
+    data: tuple[DataStamp, ...] = ()
+    error: str | None = None
+    reminder_lead: float = json_field(default=90 * DAY, convert=format_duration)
+
+
 @dataclasses.dataclass(frozen=True)
 class LifecycleOutcome:
     """Rows for the metric families (label values + value), findings and details."""
@@ -118,7 +161,7 @@ class LifecycleOutcome:
     runtime_eol: list[tuple[str, str, str, float]]  # node, runtime, version, eol (NaN: unknown)
     data_stamps: list[tuple[str, float]]  # source, timestamp
     findings: list[Finding]
-    details: dict[str, Any]
+    details: LifecycleDetails = LifecycleDetails()
 
 
 class LifecycleTally:
@@ -145,7 +188,7 @@ class LifecycleTally:
         return out
 
     def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:
-        out = LifecycleOutcome([], [], [], [], [], {})
+        out = LifecycleOutcome([], [], [], [], [])
         os_groups: dict[tuple[str, str], _Group] = {}
         rt_groups: dict[RuntimeVersion, _Group] = {}
         docker: list[str] = []
@@ -168,11 +211,8 @@ class LifecycleTally:
         for (distribution, release), group in sorted(os_groups.items()):
             dates = facts.lookup(distribution, (release,)) if release != UNKNOWN else None
             eol, extended = (dates.eol, dates.extended) if dates else (None, None)
-            os_rows.append({
-                "distribution": distribution, "release": release, "count": group.count,
-                "control_plane": group.control_plane, "nodes": group.nodes,
-                "eol": rfc3339(eol, whole_seconds=True), "extended": rfc3339(extended, whole_seconds=True), "source": dates.source if dates else None,
-            })
+            os_rows.append(OSReleaseRow(distribution, release, group.count, group.control_plane, tuple(group.nodes),
+                                        eol, extended, dates.source if dates else None))
             out.findings.extend(_os_findings(distribution, release, group, eol, extended, now, lead))
             if extended is not None:
                 out.os_extended.append((distribution, release, extended))
@@ -180,22 +220,19 @@ class LifecycleTally:
         for rt, group in sorted(rt_groups.items(), key=lambda item: (item[0].runtime, item[0].version)):
             dates = facts.lookup(runtime_product(rt.runtime), rt.cycles) if rt.known else None
             eol = dates.eol if dates else None
-            rt_rows.append({"runtime": rt.runtime, "version": rt.version, "count": group.count, "nodes": group.nodes,
-                            "eol": rfc3339(eol, whole_seconds=True), "source": dates.source if dates else None})
+            rt_rows.append(RuntimeRow(rt.runtime, rt.version, group.count, tuple(group.nodes), eol,
+                                      dates.source if dates else None))
             if eol is not None and eol <= now:
                 out.findings.append(Finding("nodes", f"{rt.runtime} {rt.version}", Severity.WARNING,
                                             f"past its end of life since {_date(eol)} on {_names(group)}"))
-        releases_on_cp = {(r["distribution"], r["release"]) for r in os_rows if r["control_plane"]}
+        releases_on_cp = {(r.distribution, r.release) for r in os_rows if r.control_plane}
         if len(releases_on_cp) > 1:
             out.findings.append(Finding("nodes", "control plane", Severity.WARNING, "control-plane nodes run different OS "
                                         "releases: " + ", ".join(f"{d} {r}" for d, r in sorted(releases_on_cp))))
-        out.details.update({
-            "os": os_rows, "runtimes": rt_rows, "docker_nodes": docker[:50],
-            "data": [{"source": s, "at": rfc3339(t, whole_seconds=True)} for s, t in out.data_stamps],
-            "error": facts.error.detail if facts.error else None,
-            "reminder_lead": format_duration(lead),
-        })
-        return out
+        details = LifecycleDetails(tuple(os_rows), tuple(rt_rows), tuple(docker[:50]),
+                                   tuple(DataStamp(s, t) for s, t in out.data_stamps),
+                                   facts.error.detail if facts.error else None, lead)
+        return dataclasses.replace(out, details=details)
 
 
 def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:
@@ -236,15 +273,18 @@ def _os_findings(distribution: str, release: str, group: _Group, eol: float | No
     return []
 
 
-def render_check(d: Mapping[str, Any]) -> list[str]:
+def render_check(d: LifecycleDetails) -> list[str]:
     """The OS/runtime part of the ``watchtower check`` Nodes section."""
-    rows = [(f"{r['distribution']} {r['release']}", str(r["count"]), str(r["control_plane"]),
-             (r["eol"] or "unknown")[:10], (r["extended"] or "-")[:10], r["source"] or "-") for r in d.get("os") or ()]
+    rows = [(f"{r.distribution} {r.release}", str(r.count), str(r.control_plane), _day(r.eol, "unknown"),
+             _day(r.extended, "-"), r.source or "-") for r in d.os]
     lines = ["  " + line for line in format_table(("OS RELEASE", "NODES", "CONTROL PLANE", "STANDARD ENDS",
                                                    "EXTENDED ENDS", "DATA"), rows)]
-    rt_rows = [(f"{r['runtime']} {r['version']}", str(r["count"]), (r["eol"] or "unknown")[:10], r["source"] or "-")
-               for r in d.get("runtimes") or ()]
+    rt_rows = [(f"{r.runtime} {r.version}", str(r.count), _day(r.eol, "unknown"), r.source or "-") for r in d.runtimes]
     lines += ["  " + line for line in format_table(("RUNTIME", "NODES", "END OF LIFE", "DATA"), rt_rows)]
-    data = ", ".join(f"{x['source']} {x['at'][:10]}" for x in d.get("data") or ()) or "static entries only"
-    lines.append(f"  lifecycle data: {data}" + (f"; SOURCE FAILING: {d['error']}" if d.get("error") else ""))
+    data = ", ".join(f"{x.source} {_day(x.at, '')}" for x in d.data) or "static entries only"
+    lines.append(f"  lifecycle data: {data}" + (f"; SOURCE FAILING: {d.error}" if d.error else ""))
     return lines
+
+
+def _day(timestamp: float | None, missing: str) -> str:
+    return rfc3339(timestamp, whole_seconds=True)[:10] if timestamp is not None else missing

@@ -24,10 +24,14 @@ _KEY = "watchtower.json_key"
 _TIME = "watchtower.json_time"
 _OMIT_NONE = "watchtower.json_omit_none"
 _FLATTEN = "watchtower.json_flatten"
+_CONVERT = "watchtower.json_convert"
 
 
-def _metadata(key: str | None, time: TimeFormat | None, omit_none: bool, flatten: bool) -> dict[str, object]:
+def _metadata(key: str | None, time: TimeFormat | None, omit_none: bool, flatten: bool,
+              convert: Callable[[Any], Any] | None) -> dict[str, object]:
     out: dict[str, object] = {_FLATTEN: True} if flatten else {}
+    if convert is not None:
+        out[_CONVERT] = convert
     if key is not None:
         out[_KEY] = key
     if time is not None:
@@ -39,26 +43,30 @@ def _metadata(key: str | None, time: TimeFormat | None, omit_none: bool, flatten
 
 @overload
 def json_field(*, default: T, key: str | None = None, time: TimeFormat | None = None,
-               omit_none: bool = False, flatten: bool = False) -> T: ...
+               omit_none: bool = False, flatten: bool = False,
+               convert: Callable[[Any], Any] | None = None) -> T: ...
 
 
 @overload
 def json_field(*, default_factory: Callable[[], T], key: str | None = None, time: TimeFormat | None = None,
-               omit_none: bool = False, flatten: bool = False) -> T: ...
+               omit_none: bool = False, flatten: bool = False,
+               convert: Callable[[Any], Any] | None = None) -> T: ...
 
 
 @overload
-def json_field(*, key: str | None = None, time: TimeFormat | None = None, omit_none: bool = False, flatten: bool = False) -> Any: ...
+def json_field(*, key: str | None = None, time: TimeFormat | None = None, omit_none: bool = False, flatten: bool = False,
+               convert: Callable[[Any], Any] | None = None) -> Any: ...
 
 
 def json_field(*, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
                key: str | None = None, time: TimeFormat | None = None, omit_none: bool = False,
-               flatten: bool = False) -> Any:
+               flatten: bool = False, convert: Callable[[Any], Any] | None = None) -> Any:
     """A dataclass field with its JSON form declared: ``key`` (when the name is not a Python name,
     e.g. ``from``), ``time`` (a Unix time written as RFC 3339, fraction kept or ``_seconds``
     whole), ``omit_none`` (left out of the JSON while None), ``flatten`` (a nested dataclass whose
-    fields join this one's, nothing while None)."""
-    metadata = _metadata(key, time, omit_none, flatten)
+    fields join this one's, nothing while None), ``convert`` (a function giving the JSON value of a
+    value that is not None: ``str`` for a version, ``format_duration`` for a lead time)."""
+    metadata = _metadata(key, time, omit_none, flatten, convert)
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -95,8 +103,10 @@ def _fields(value: object) -> dict[str, Any]:
         if meta.get(_FLATTEN):
             out.update(jsonable(item))
             continue
-        time = meta.get(_TIME)
-        if time is not None and item is not None:
+        time, convert = meta.get(_TIME), meta.get(_CONVERT)
+        if convert is not None and item is not None:
+            out[meta.get(_KEY, field.name)] = jsonable(convert(item))
+        elif time is not None and item is not None:
             out[meta.get(_KEY, field.name)] = rfc3339(float(item), whole_seconds=time == "rfc3339_seconds")
         else:
             out[meta.get(_KEY, field.name)] = jsonable(item)

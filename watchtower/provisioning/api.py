@@ -45,6 +45,7 @@ from watchtower.provisioning.model import AlertRule, ContactPoint, Dashboard, De
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
+WRITE_MESSAGE = "provisioned by watchtower"  # the version message of every dashboard it saves (guard.py reads it)
 
 
 class Reconciler:
@@ -61,6 +62,12 @@ class Reconciler:
         self.client = client
         self.settings = settings
         self._sent_secrets = sent_secrets if sent_secrets is not None else {}
+        # what plan() saw (Grafana's own form) and apply() got back, for drift detection (guard.py)
+        self.live_dashboards: dict[str, Mapping[str, Any]] = {}
+        self.live_points: dict[str, Mapping[str, Any]] = {}
+        self.live_rules: dict[str, Mapping[str, Any]] = {}
+        self.live_intervals: dict[str, Any] = {}
+        self.written_versions: dict[str, int] = {}  # dashboard uid → version Grafana gave the write
 
     # ---- planning ----------------------------------------------------------------------
 
@@ -98,6 +105,7 @@ class Reconciler:
             actual = self.client.get_or_none(
                 f"/v1/provisioning/folder/{_q(desired.folder.uid)}/rule-groups/{_q(group.name)}", f"rule group {group.name}")
             have = actual.get("interval") if actual else None
+            self.live_intervals[group.name] = have
             prov = str(((actual or {}).get("rules") or [{}])[0].get("provenance") or "")
             if have == want:
                 changes.append(Change("rule-group", group.name, group.name, "unchanged", provenance=prov))
@@ -110,6 +118,7 @@ class Reconciler:
         actual = self.client.get_or_none(f"/dashboards/uid/{_q(dashboard.uid)}", f"dashboard {dashboard.uid}")
         if actual is None:
             return Change("dashboard", dashboard.uid, dashboard.title, "create")
+        self.live_dashboards[dashboard.uid] = actual
         model = _dashboard_view(actual.get("dashboard") or {})
         folder = (actual.get("meta") or {}).get("folderUid") or ""
         if folder != folder_uid:
@@ -123,6 +132,7 @@ class Reconciler:
     def _plan_contact_points(self, points: tuple[ContactPoint, ...]) -> list[Change]:
         actual_list = self.client.get("/v1/provisioning/contact-points", "contact points") or []
         actual = {p.get("uid"): p for p in actual_list}
+        self.live_points = {str(uid): p for uid, p in actual.items()}
         stored_secrets = self._stored_secrets() if any(p.secret_settings for p in points) else None
         changes = []
         for point in points:
@@ -175,6 +185,7 @@ class Reconciler:
     def _plan_rules(self, rules: tuple[AlertRule, ...], folder_uid: str) -> list[Change]:
         actual_list = self.client.get("/v1/provisioning/alert-rules", "alert rules") or []
         actual = {r.get("uid"): r for r in actual_list}
+        self.live_rules = {str(uid): r for uid, r in actual.items()}
         changes = []
         for rule in rules:
             have = actual.get(rule.uid)
@@ -239,10 +250,12 @@ class Reconciler:
             else:
                 c.request("PUT", f"/folders/{_q(obj.uid)}", what, body={"title": obj.title, "overwrite": True})
         elif change.kind == "dashboard":
-            c.request("POST", "/dashboards/db", what, body={
+            saved = c.request("POST", "/dashboards/db", what, body={
                 "dashboard": obj.model(), "folderUid": desired.folder.uid, "overwrite": True,
-                "message": "provisioned by watchtower",
+                "message": WRITE_MESSAGE,
             })
+            if isinstance(saved, Mapping) and isinstance(saved.get("version"), int):
+                self.written_versions[obj.uid] = saved["version"]
         elif change.kind == "contact-point":
             path = "/v1/provisioning/contact-points"
             if change.action == "delete":

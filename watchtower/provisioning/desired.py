@@ -209,14 +209,19 @@ def _read_sources(directory: Traversable, pattern: str) -> tuple[list[tuple[str,
     return files, problems
 
 
+def rule_sources(settings: GrafanaSettings) -> tuple[list[tuple[str, str]], list[ItemError]]:
+    """(name, text) of each configured rule file, as ``load`` reads them (``grafana pull`` edits them)."""
+    return _read_sources(settings.alerts_path(), "*.rules.yaml")
+
+
 def load(settings: GrafanaSettings) -> DesiredState:
     """Read the configured dashboards and alerts directories and build the desired state."""
     dashboard_files, p1 = _read_sources(settings.dashboards_path(), "*.json")
-    rule_files, p2 = _read_sources(settings.alerts_path(), "*.rules.yaml")
+    rule_files, p2 = rule_sources(settings)
     state = build(settings, dashboard_files, rule_files)
     return dataclasses.replace(state, problems=tuple(p1 + p2) + state.problems)
 
 
 __all__ = [
-    "DesiredState", "build", "contact_points", "convert_annotation", "convert_template", "go_duration", "load", "notification_policy", "parse_dashboard", "pre_save", "presence_expr", "rule_uid",
+    "DesiredState", "build", "contact_points", "convert_annotation", "convert_template", "go_duration", "load", "notification_policy", "parse_dashboard", "pre_save", "presence_expr", "rule_sources", "rule_uid",
 ]

@@ -9,6 +9,7 @@ reason in ``watchtower_collector_errors_total``) and tried again at the next int
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,14 +17,74 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core.details import Details, json_field
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.provisioning.settings import GrafanaSettings
 
 if TYPE_CHECKING:
+    from watchtower.provisioning.drift import Drift
+    from watchtower.provisioning.driftstore import DriftMemory
     from watchtower.provisioning.provision import RunReport
 
 STATES = ("created", "updated", "deleted", "unchanged", "failed")
+_DRIFT_ACTIONS = {"kept": "left as edited (on_drift: keep)", "backed_up": "backed up, code's version restored",
+                  "overwritten": "overwritten (on_drift: overwrite); the edit is lost",
+                  "backup_failed": "left as edited: no backup could be made"}
+
+
+def drift_metrics(drifts: tuple[Drift, ...], tracked: tuple[tuple[str, str, str], ...]) -> tuple[Any, ...]:
+    """1/0 per tracked object (only the open drifts when this run could not look) and since when."""
+    flag = GaugeMetricFamily("watchtower_grafana_drift", "1 while a Grafana object watchtower owns holds an edit "
+                             "made outside code that code does not contain", labels=["kind", "uid", "title"])
+    since = GaugeMetricFamily("watchtower_grafana_drift_since_timestamp_seconds",
+                              "When the edit outside code was made (or first seen)", labels=["kind", "uid", "title"])
+    open_ = {(d.kind, d.uid): d for d in drifts}
+    for kind, uid, title in tracked:
+        if (kind, uid) not in open_:
+            flag.add_metric([kind, uid, title], 0.0)
+    for d in drifts:
+        flag.add_metric([d.kind, d.uid, d.title], 1.0)
+        since.add_metric([d.kind, d.uid, d.title], d.since)
+    return (flag, since)
+
+
+def drift_findings(drifts: tuple[Drift, ...]) -> tuple[Finding, ...]:
+    return tuple(Finding("grafana", f"{d.kind} {d.uid}", Severity.WARNING,
+                         f"edited outside code{f' by {d.by}' if d.by else ''}: {_DRIFT_ACTIONS.get(d.action, d.action)}"
+                         f"{f'; backup {d.backup}' if d.backup else ''}{f'; copy {d.copy_uid}' if d.copy_uid else ''}")
+                 for d in drifts)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DriftRow:
+    """One open drift on the status page and in /api/status."""
+
+    kind: str
+    uid: str
+    title: str
+    since: float = json_field(time="rfc3339_seconds")
+    by: str | None = None
+    action: str = ""
+    backup: str | None = None
+    copy_uid: str | None = None
+    status: str = "warning"
+
+
+def drift_rows(drifts: tuple[Drift, ...]) -> tuple[DriftRow, ...]:
+    return tuple(DriftRow(d.kind, d.uid, d.title, d.since, d.by or None, _DRIFT_ACTIONS.get(d.action, d.action),
+                          d.backup or None, d.copy_uid or None) for d in drifts)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GrafanaDetails(Details):
+    """How the last provisioning run went: the writes it made, or why it failed."""
+
+    success: bool
+    attempts: int
+    changes: tuple[str, ...]
+    error: str | None
+    drift: tuple[DriftRow, ...] = ()  # open edits made outside code
 
 
 class GrafanaProvisioner(Collector[GrafanaSettings]):
@@ -39,9 +100,10 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         super().__init__(settings, context)
         # the retry back-off's waiting and timing; tests replace both with a fake time
         self.sleep: Callable[[float], None] = time.sleep
-        self.monotonic: Callable[[], float] = time.monotonic
+        self.monotonic: Callable[[], float] = context.monotonic
         self._sent_secrets: dict[str, str] = {}  # contact point uid → fingerprint of the secret sent
         self._last_success: float | None = None
+        self._memory: DriftMemory | None = None  # what was last written, across runs (and state_file)
 
     @classmethod
     def unavailable_reason(cls, settings: GrafanaSettings, context: CollectorContext) -> str | None:
@@ -51,16 +113,21 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         settings = self.settings
 
         from watchtower.provisioning import provision  # requests (~10 MB): only when provisioning runs
+        from watchtower.provisioning.driftstore import DriftMemory  # loaded with provision anyway
 
+        if self._memory is None:
+            self._memory = DriftMemory(settings.state_file)
         report = provision.run(settings, sent_secrets=self._sent_secrets, sleep=self.sleep, monotonic=self.monotonic,
-                               budget_seconds=0.0 if self.context.one_shot else None)  # check: one attempt
+                               budget_seconds=0.0 if self.context.one_shot else None,  # check: one attempt
+                               memory=self._memory, clock=self.context.clock)
         if report.success:
             self._last_success = self.context.clock()
+        drifts = report.drifts if report.drifts is not None else self._memory.state.drifts  # last known
         return CollectResult(
-            metrics=self._metrics(report),
+            metrics=self._metrics(report) + drift_metrics(drifts, report.tracked if report.drifts is not None else ()),
             errors=report.errors(),
-            findings=(self._finding(report),),
-            details=self._details(report),
+            findings=(self._finding(report), *drift_findings(drifts)),
+            details=dataclasses.replace(self._details(report), drift=drift_rows(drifts)),
         )
 
     def _metrics(self, report: RunReport) -> tuple[Any, ...]:
@@ -98,10 +165,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         failed = [e.location for e in (report.outcome.errors if report.outcome else ())]
         return Finding("grafana", settings.url, Severity.CRITICAL, f"{len(failed)} object(s) rejected: {', '.join(failed[:5])}")
 
-    def _details(self, report: RunReport) -> dict[str, Any]:
-        return {
-            "success": report.success,
-            "attempts": report.attempts,
-            "changes": [c.line() for c in report.plan.writes] if report.plan else [],
-            "error": str(report.error) if report.error else None,
-        }
+    def _details(self, report: RunReport) -> GrafanaDetails:
+        return GrafanaDetails(report.success, report.attempts,
+                              tuple(c.line() for c in report.plan.writes) if report.plan else (),
+                              str(report.error) if report.error else None)

@@ -150,6 +150,12 @@ def render(diffs: Sequence[ObjectDiff], show_same: bool = False) -> str:
                     lines.append(f"  {heading}:")
                     group = heading
                 lines.append("    " + FieldChange(change.path[2:], change.code, change.live).line())
+            elif len(change.path) == 2 and change.path[0] == "panels" and MISSING in (change.code, change.live):
+                group = None
+                side = change.live if change.code is MISSING else change.code
+                what = f" ({side.get('type')})" if isinstance(side, Mapping) and side.get("type") else ""
+                done = "added in Grafana" if change.code is MISSING else "removed in Grafana"
+                lines.append(f"  panel {change.path[1][1:-1]}{what}: {done}")
             else:
                 group = None
                 lines.append("  " + change.line())

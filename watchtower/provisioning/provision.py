@@ -14,6 +14,9 @@ from watchtower.core.settings import SecretUnavailable
 from watchtower.provisioning import desired as desired_mod
 from watchtower.provisioning.api import GrafanaClient, GrafanaError, GrafanaTLSError, GrafanaUnreachable, Reconciler
 from watchtower.provisioning.changes import Outcome, Plan
+from watchtower.provisioning.drift import Drift
+from watchtower.provisioning.driftstore import DriftMemory
+from watchtower.provisioning.guard import DriftGuard, wanted_objects
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ class RunReport:
     error: GrafanaError | SecretUnavailable | None = None
     attempts: int = 0
     grafana_answered: bool = False
+    drifts: tuple[Drift, ...] | None = None  # open drifts; None when this run could not look
+    tracked: tuple[tuple[str, str, str], ...] = ()  # (kind, uid, title) of every object drift is tracked for
 
     @property
     def success(self) -> bool:
@@ -76,19 +81,31 @@ def run(
     budget_seconds: float | None = None, sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
     client_factory: Callable[[GrafanaSettings], GrafanaClient] = GrafanaClient,
+    memory: DriftMemory | None = None, clock: Callable[[], float] = time.time,
 ) -> RunReport:
-    """Build the desired state and reconcile it (or only plan it, with ``dry_run``)."""
+    """Build the desired state and reconcile it (or only plan it, with ``dry_run``).
+
+    ``memory`` carries what was last written between runs (the daemon keeps one; without it
+    the state file alone, if configured, remembers); ``guard.DriftGuard`` applies ``on_drift``.
+    """
     desired = desired_mod.load(settings)
+    memory = memory if memory is not None else DriftMemory(settings.state_file)
     answered = False
 
-    def attempt() -> tuple[Plan, Outcome | None]:
+    def attempt() -> tuple[Plan, Outcome | None, tuple[Drift, ...] | None]:
         nonlocal answered
         client = client_factory(settings)
         try:
             reconciler = Reconciler(client, settings, sent_secrets)
             plan = reconciler.plan(desired)
             answered = True
-            return plan, None if dry_run else reconciler.apply(desired, plan)
+            guard = DriftGuard(settings, memory, clock, client)
+            review = guard.review(reconciler, desired, plan, dry_run=dry_run)
+            if dry_run:
+                return review.plan, None, None
+            outcome = reconciler.apply(desired, review.plan)
+            drifts = guard.settle(review, outcome, reconciler, desired)
+            return review.plan, dataclasses.replace(outcome, errors=outcome.errors + review.errors), drifts
         finally:
             client.close()
 
@@ -98,7 +115,7 @@ def run(
     if budget_seconds is None:
         budget_seconds = float(settings.timeout) * 0.8
     try:
-        (plan, outcome), attempts = retry_with_backoff(
+        (plan, outcome, drifts), attempts = retry_with_backoff(
             attempt, budget_seconds, float(settings.retry_max_delay), sleep, monotonic, on_retry)
     except GrafanaUnreachable as exc:
         return RunReport(desired, error=exc, attempts=getattr(exc, "attempts", 1), grafana_answered=False)
@@ -106,4 +123,6 @@ def run(
         return RunReport(desired, error=exc, attempts=1, grafana_answered=not isinstance(exc, GrafanaTLSError))
     except SecretUnavailable as exc:
         return RunReport(desired, error=exc, attempts=0)
-    return RunReport(desired, plan=plan, outcome=outcome, attempts=attempts, grafana_answered=answered)
+    tracked = tuple((k, u, w.title) for (k, u), w in sorted(wanted_objects(desired, settings).items()))
+    return RunReport(desired, plan=plan, outcome=outcome, attempts=attempts, grafana_answered=answered,
+                     drifts=drifts, tracked=tracked)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Literal
 
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef
 
 GRAFANA_UID_MAX = 40  # Grafana rejects longer uids for folders, dashboards, rules and contact points
 _UID_RE = re.compile(r"^[a-zA-Z0-9\-_]+$")
+
+DriftPolicy = Literal["keep", "backup", "overwrite"]
+DriftKind = Literal["dashboard", "rule-group", "contact-point"]
+DRIFT_KINDS: tuple[DriftKind, ...] = ("dashboard", "rule-group", "contact-point")
+DEFAULT_DRIFT_POLICY: DriftPolicy = "backup"
 
 # dashboards/ and alerts/ of a source checkout (an editable install or the tests)
 _SOURCE_ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +77,16 @@ class GrafanaSettings(CollectorSettings):
     group_wait: Seconds = Seconds(30)
     group_interval: Seconds = Seconds(300)
     repeat_interval: Seconds = Seconds(4 * 3600)
+    # an object edited in Grafana (not in code): one policy, or one per kind (unlisted: backup)
+    on_drift: DriftPolicy | Mapping[DriftKind, DriftPolicy] = DEFAULT_DRIFT_POLICY
+    backup_dir: str | None = None  # edited/deleted objects are saved here (normalised, no secrets)
+    state_file: str | None = None  # what was last written, per object; unset: memory only
+
+    def drift_policy(self, kind: str) -> DriftPolicy:
+        """The ``on_drift`` policy for one kind of object."""
+        if isinstance(self.on_drift, str):
+            return self.on_drift
+        return self.on_drift.get(kind, DEFAULT_DRIFT_POLICY)  # type: ignore[call-overload, no-any-return]
 
     def validate(self, path: str) -> None:
         super().validate(path)
@@ -91,6 +108,10 @@ class GrafanaSettings(CollectorSettings):
         for i, address in enumerate(self.email_addresses):
             if "@" not in address or any(c in address for c in " ;,"):
                 raise ConfigError(f"{path}.email_addresses[{i}]", address, "one e-mail address per entry")
+        for name in ("backup_dir", "state_file"):
+            value = getattr(self, name)
+            if value is not None and not value.startswith("/"):
+                raise ConfigError(f"{path}.{name}", value, "an absolute path")
         if self.request_timeout <= 0:
             raise ConfigError(f"{path}.request_timeout", self.request_timeout, "a duration above 0s")
 

@@ -156,6 +156,10 @@ collectors:
   grafana:
     enabled: true
     url: {{ $v.grafana.provisioner.url | quote }}
+    # an object edited in Grafana is saved (file + a copy dashboard) before code's version is restored
+    on_drift: backup
+    backup_dir: /var/lib/watchtower/grafana-backups
+    state_file: /var/lib/watchtower/grafana-state.json
     # dashboards and alert rules: the ones shipped inside the installed package
     {{- with $v.secrets.grafanaToken }}{{ if .name }}
     token_file: {{ include "watchtower.secretFile" (dict "which" "grafana-token" "ref" .) }}

@@ -15,6 +15,7 @@ from tests.grafana_api import GrafanaAPIServer, find_panel
 from tests.integration.grafana.conftest import SLACK_SECRET, TOKEN_ENV
 from watchtower.app import cli
 from watchtower.provisioning import provision
+from watchtower.provisioning.rules import rule_uid
 from watchtower.provisioning.settings import GrafanaSettings, bundled
 
 PANEL = "apiserver /livez"  # a panel of dashboards/control-plane.json
@@ -27,7 +28,9 @@ def shipped(settings: GrafanaSettings, tmp_path: Path) -> tuple[GrafanaSettings,
     code = tmp_path / "code"
     shutil.copytree(str(bundled("dashboards")), code / "dashboards")
     shutil.copytree(str(bundled("alerts")), code / "alerts")
-    repo = dataclasses.replace(settings, dashboards_dir=str(code / "dashboards"), alerts_dir=str(code / "alerts"))
+    # objects without provenance stay editable in Grafana's UI (what people who edit there configure)
+    repo = dataclasses.replace(settings, dashboards_dir=str(code / "dashboards"), alerts_dir=str(code / "alerts"),
+                               disable_provenance=True)
     report = provision.run(repo, sent_secrets={}, budget_seconds=0)
     assert report.success, report.errors()
     config = tmp_path / "config.yaml"
@@ -35,7 +38,7 @@ def shipped(settings: GrafanaSettings, tmp_path: Path) -> tuple[GrafanaSettings,
         "url": repo.url, "token_env": TOKEN_ENV, "dashboards_dir": repo.dashboards_dir, "alerts_dir": repo.alerts_dir,
         "datasource_uid": repo.datasource_uid, "email_addresses": list(repo.email_addresses),
         "slack_webhook_file": repo.slack_webhook.file, "timeout": "5s",  # type: ignore[union-attr]
-        "request_timeout": "2s",
+        "request_timeout": "2s", "disable_provenance": True,
     }}}))
     return repo, config
 
@@ -149,3 +152,66 @@ def test_pull_of_an_unknown_uid_says_so(grafana: GrafanaAPIServer, shipped: tupl
     assert "dashboard no-such-dashboard: not in Grafana; nothing pulled" in capsys.readouterr().err
     grafana.down()
     assert cli.main(["grafana", "pull", "--out", str(tmp_path / "o"), "--config", str(config)]) == 3
+
+
+RULE_FILE = "grafana.rules.yaml"
+RULE_UID = rule_uid("watchtower-grafana", "WatchtowerGrafanaProvisioningFailing", 0)
+
+
+def test_pull_writes_a_rule_edit_back_into_its_rule_file(
+        grafana: GrafanaAPIServer, shipped: tuple[GrafanaSettings, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, config = shipped
+    alerts = Path(str(repo.alerts_dir))
+    before = (alerts / RULE_FILE).read_text()
+    summary = grafana.state.rules[RULE_UID]["annotations"]["summary"]
+    grafana.ui_edit_rule(RULE_UID, **{"for": "45m", "annotations": {
+        **grafana.state.rules[RULE_UID]["annotations"], "summary": summary.replace("cannot", "still cannot")}})
+
+    assert cli.main(["grafana", "diff", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert f'alert-rule {RULE_UID} "WatchtowerGrafanaProvisioningFailing": differs from code (updated ' in out
+    assert '  for: "30m" -> "45m"' in out
+
+    pulled = alerts.parent / "pulled-alerts"
+    assert cli.main(["grafana", "pull", "--out", str(alerts.parent / "d"), "--alerts-out", str(pulled),
+                     "--config", str(config)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{pulled}/{RULE_FILE}: alert-rule {RULE_UID} 'WatchtowerGrafanaProvisioningFailing' (edited in Grafana: " \
+           "for, annotations)" in printed
+    assert [p.name for p in pulled.iterdir()] == [RULE_FILE]
+    after = (pulled / RULE_FILE).read_text()
+    assert _changed_lines(before, after) == [
+        "-        for: 30m",
+        "+        for: 45m",
+        "-          summary: watchtower on {{ $labels.instance }} cannot provision Grafana.",
+        "+          summary: watchtower on {{ $labels.instance }} still cannot provision Grafana.",
+    ]
+
+    (alerts / RULE_FILE).write_text(after)  # the pull, committed
+    report = provision.run(repo, sent_secrets={}, budget_seconds=0)
+    assert report.success and report.outcome is not None
+    assert {state for _, state in report.outcome.changes} == {"unchanged"}, report.outcome.changes
+    assert cli.main(["grafana", "diff", "--config", str(config)]) == 0
+
+
+def test_rules_that_do_not_map_back_are_named_with_the_reason(
+        grafana: GrafanaAPIServer, shipped: tuple[GrafanaSettings, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, config = shipped
+    alerts = Path(str(repo.alerts_dir))
+    data = grafana.state.rules[RULE_UID]["data"]
+    next(q for q in data if q["refId"] == "C")["model"]["conditions"][0]["evaluator"]["params"] = [5]
+    grafana.ui_edit_rule(RULE_UID, data=data)
+    paused = next(uid for uid in grafana.state.rules if uid != RULE_UID)
+    grafana.ui_edit_rule(paused, isPaused=True)
+    grafana.state.rules["made-in-ui"] = {**grafana.state.rules[paused], "uid": "made-in-ui", "title": "Made in the UI"}
+
+    pulled = alerts.parent / "pulled-alerts"
+    assert cli.main(["grafana", "pull", "--out", str(alerts.parent / "d"), "--alerts-out", str(pulled),
+                     "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"alert-rule {RULE_UID} 'WatchtowerGrafanaProvisioningFailing': cannot map back to a rule file: Grafana's " \
+           "rule is not the conversion of any Prometheus rule: the query chain (threshold, reducer or value query) " \
+           "was changed in Grafana" in err
+    assert f"alert-rule {paused} " in err and "paused in Grafana: a Prometheus rule cannot be paused" in err
+    assert "alert-rule made-in-ui 'Made in the UI': cannot map back to a rule file: exists only in Grafana" in err
+    assert not pulled.exists()

@@ -7,6 +7,7 @@ with a fresh collector's over the same files and the same clock.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
@@ -196,7 +197,7 @@ def test_special_files_are_never_cached(tmp_path):
     assert not reads.cacheable
     reads = FileReads()
     assert not reads.is_file(str(tmp_path / "missing.key"))
-    assert reads.cacheable and reads.stamps[str(tmp_path / "missing.key")][0] == "error"
+    assert reads.cacheable and reads.stamps[str(tmp_path / "missing.key")] == errno.ENOENT  # absence is a stamp too
 
 
 def test_series_of_secrets_and_endpoints_are_not_kept_between_runs():

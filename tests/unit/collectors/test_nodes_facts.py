@@ -5,7 +5,7 @@ import datetime
 from kubernetes import client
 from prometheus_client import CollectorRegistry, generate_latest
 
-from watchtower.collectors.nodes.export import NodeMetrics, node_findings, render_check
+from watchtower.collectors.nodes.export import NodeMetrics, NodeRow, NodesDetails, node_findings, render_check
 from watchtower.collectors.nodes.parse import (
     ReadySeen,
     TransitionCounter,
@@ -117,11 +117,9 @@ def test_metrics_exposition() -> None:
 
 
 def test_check_table_lists_problem_nodes_first_and_caps_rows() -> None:
-    rows = [{"name": f"w-{i:03d}", "roles": ["worker"], "ready": "true", "kubelet": "v1.31.4", "skew": 0,
-             "problems": [], "taints": [], "ready_transitions": 0} for i in range(60)]
-    rows.append({"name": "z-bad", "roles": [], "ready": "false", "kubelet": "v1.27.1", "skew": 4,
-                 "problems": ["Ready=false"], "taints": ["node.kubernetes.io/not-ready:NoExecute"], "ready_transitions": 5})
-    lines = render_check({"nodes_total": 61, "nodes_ready": 60, "apiserver_version": "v1.31.4", "nodes": rows})
+    rows = [NodeRow(f"w-{i:03d}", ("worker",), "true", "v1.31.4", 0, (), (), 0) for i in range(60)]
+    rows.append(NodeRow("z-bad", (), "false", "v1.27.1", 4, ("Ready=false",), ("node.kubernetes.io/not-ready:NoExecute",), 5))
+    lines = render_check(NodesDetails("v1.31.4", nodes_total=61, nodes_ready=60, nodes=tuple(rows)))
     assert lines[0].startswith("NODES  60/61 ready; apiserver v1.31.4")
     assert lines[2].split()[:6] == ["z-bad", "<none>", "false", "v1.27.1", "4", "5"]
     assert lines[-1] == "  ... 21 more nodes not shown (all nodes with problems are listed first)"

@@ -49,6 +49,13 @@ def test_render_groups_panel_changes_and_counts() -> None:
     assert 'alert-rule r "R": same as code' in render(diffs, show_same=True)
 
 
+def test_added_and_removed_panels_read_as_such() -> None:
+    diff = compare("dashboard", "d", "D", {"panels": [{"id": 1, "title": "a", "type": "stat"}]},
+                   {"panels": [{"id": 2, "title": "b", "type": "text"}]})
+    assert render([diff]).splitlines()[1:3] == ['  panel id=1 "a" (stat): removed in Grafana',
+                                                '  panel id=2 "b" (text): added in Grafana']
+
+
 def test_long_values_are_cut() -> None:
     change = FieldChange(("expr",), "x" * 300, "y")
     assert len(change.line()) < 130 and change.line().endswith('-> "y"')

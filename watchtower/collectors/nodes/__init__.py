@@ -13,17 +13,16 @@ and came back between collections, counted as two.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from watchtower.collectors import node_lifecycle as nl
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.nodes.export import NodeMetrics, _slim, node_findings, node_row, render_check
+from watchtower.collectors.nodes.export import NodeMetrics, NodesDetails, _slim, node_findings, node_row
 from watchtower.collectors.nodes.parse import DETAILS_MAX_NODES, NodeFacts, TransitionCounter, kubelet_skew, node_facts
 from watchtower.core import reasons
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
-from watchtower.io.kube import KubeUnavailable, get_json, list_json_pages
+from watchtower.io.kube import KubeUnavailable, list_json_pages, server_version
 from watchtower.upgrades.kubeversion import try_parse_version
 
 
@@ -59,7 +58,7 @@ class NodesCollector(Collector[nl.NodesSettings]):
         errors: list[ItemError] = []
         apiserver = None
         try:
-            git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
+            git_version = server_version(api, timeout).git_version
             apiserver = try_parse_version(git_version)
             if apiserver is None:
                 errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
@@ -98,21 +97,17 @@ class NodesCollector(Collector[nl.NodesSettings]):
         lead = float(self.lifecycle_settings.reminder_lead)
         outcome = tally.finish(facts, self.context.clock(), lead)
         findings += outcome.findings
-        details = {
-            "apiserver_version": str(apiserver) if apiserver else None,
-            "nodes_total": count,
-            "nodes_ready": ready,
-            "nodes_shown": len(rows),
-            "nodes": [node_row(n, s, totals.get(n.name, 0)) for n, s in rows[: DETAILS_MAX_NODES + 100]],
-            "lifecycle": outcome.details,
-        }
+        details = NodesDetails(
+            apiserver_version=str(apiserver) if apiserver else None,
+            nodes_total=count,
+            nodes_ready=ready,
+            nodes_shown=len(rows),
+            nodes=tuple(node_row(n, s, totals.get(n.name, 0)) for n, s in rows[: DETAILS_MAX_NODES + 100]),
+            lifecycle=outcome.details,
+        )
         return CollectResult(
             metrics=metrics.families(totals, count) + metrics.lifecycle(outcome, lead),
             errors=tuple(errors),
             findings=tuple(findings),
             details=details,
         )
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        return render_check(details)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from prometheus_client.samples import Sample
 
 from watchtower.collectors import node_lifecycle as nl
 from watchtower.collectors.nodes.parse import CHECK_TABLE_MAX_ROWS, PRESSURE_CONDITIONS, NodeFacts
+from watchtower.core.details import Details
 from watchtower.core.formatting import format_table
 from watchtower.core.results import Finding, Severity
 from watchtower.upgrades.kubeversion import kubelet_skew_allowed
@@ -145,17 +147,38 @@ def node_findings(node: NodeFacts, skew: int | None) -> list[Finding]:
     return out
 
 
-def node_row(node: NodeFacts, skew: int | None, transitions: int) -> dict[str, Any]:
-    return {
-        "name": node.name,
-        "roles": list(node.roles),
-        "ready": node.ready,
-        "kubelet": node.kubelet_version,
-        "skew": skew,
-        "problems": list(node.problems),
-        "taints": [f"{k}:{e}" for k, e in node.system_taints],
-        "ready_transitions": transitions,
-    }
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One node as ``check`` and the status page list it (slotted: up to a few thousand are kept)."""
+
+    name: str
+    roles: tuple[str, ...]
+    ready: str
+    kubelet: str
+    skew: int | None
+    problems: tuple[str, ...]
+    taints: tuple[str, ...]
+    ready_transitions: int
+
+
+def node_row(node: NodeFacts, skew: int | None, transitions: int) -> NodeRow:
+    return NodeRow(node.name, tuple(node.roles), node.ready, node.kubelet_version, skew, tuple(node.problems),
+                   tuple(f"{k}:{e}" for k, e in node.system_taints), transitions)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodesDetails(Details):
+    """The node summary, the listed nodes (problem nodes always) and the OS/runtime lifecycle."""
+
+    apiserver_version: str | None = None
+    nodes_total: int = 0
+    nodes_ready: int = 0
+    nodes_shown: int = 0
+    nodes: tuple[NodeRow, ...] = ()
+    lifecycle: nl.LifecycleDetails | None = None  # None: not looked at (the collector always does)
+
+    def check_table(self, color: bool = False) -> list[str] | None:
+        return render_check(self)
 
 
 def _slim(node: NodeFacts) -> NodeFacts:
@@ -164,19 +187,16 @@ def _slim(node: NodeFacts) -> NodeFacts:
     return NodeFacts(node.name, (), "", "", "", "", False, (ready,) if ready else (), ())
 
 
-def render_check(d: Mapping[str, Any]) -> list[str]:
+def render_check(d: NodesDetails) -> list[str]:
     """The ``watchtower check`` Nodes section: a summary line, then nodes with problems first."""
-    total, ready = d.get("nodes_total", 0), d.get("nodes_ready", 0)
-    lines = [(f"NODES  {ready}/{total} ready; apiserver {d.get('apiserver_version') or 'unknown'} "
+    total, ready = d.nodes_total, d.nodes_ready
+    lines = [(f"NODES  {ready}/{total} ready; apiserver {d.apiserver_version or 'unknown'} "
              f"(kubelets may be up to 3 minors older, never newer)")]
-    nodes = sorted(d.get("nodes") or (), key=lambda n: (not n["problems"] and n["skew"] in (0, 1, 2, 3, None), n["name"]))
+    nodes = sorted(d.nodes, key=lambda n: (not n.problems and n.skew in (0, 1, 2, 3, None), n.name))
     shown = nodes[:CHECK_TABLE_MAX_ROWS]
-    rows = [(n["name"], ",".join(n["roles"]) or "<none>", n["ready"], n["kubelet"],
-             "?" if n["skew"] is None else str(n["skew"]), str(n["ready_transitions"]),
-             ", ".join(n["problems"] + n["taints"]) or "-") for n in shown]
+    rows = [(n.name, ",".join(n.roles) or "<none>", n.ready, n.kubelet, "?" if n.skew is None else str(n.skew),
+             str(n.ready_transitions), ", ".join(n.problems + n.taints) or "-") for n in shown]
     lines += ["  " + line for line in format_table(("NODE", "ROLES", "READY", "KUBELET", "SKEW", "FLAPS", "PROBLEMS"), rows)]
     if total > len(shown):
         lines.append(f"  ... {total - len(shown)} more nodes not shown (all nodes with problems are listed first)")
-    if d.get("lifecycle"):
-        lines += nl.render_check(d["lifecycle"])
-    return lines
+    return lines + (nl.render_check(d.lifecycle) if d.lifecycle is not None else [])

@@ -16,22 +16,16 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.upgrade.export import (
-    SOURCE_APISERVER,
-    build_details,
-    build_findings,
-    build_metrics,
-    render_check,
-)
+from watchtower.collectors.upgrade.export import SOURCE_APISERVER, UpgradeDetails, build_findings, build_metrics
 from watchtower.collectors.upgrade.settings import UpgradeSettings
 from watchtower.core import reasons
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
-from watchtower.io.kube import KubeUnavailable, get_json
+from watchtower.io.kube import KubeUnavailable, get_json, server_version
 from watchtower.io.tlscontext import client_context
 from watchtower.upgrades import evidence as ev
 from watchtower.upgrades import releases
@@ -124,7 +118,7 @@ class UpgradeCollector(Collector[UpgradeSettings]):
 
         timeout = self.context.config.kubernetes.request_timeout
         try:
-            git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
+            git_version = server_version(api, timeout).git_version
             version = try_parse_version(git_version)
             if version is None:
                 errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
@@ -233,13 +227,9 @@ class UpgradeCollector(Collector[UpgradeSettings]):
             metrics=build_metrics(assessment, versions.by_source, facts, float(self.settings.reminder_lead)),
             errors=tuple(errors),
             findings=build_findings(assessment, now, float(self.settings.reminder_lead)),
-            details=build_details(assessment, versions.by_source, facts, self.release_source.describe(),
-                                  float(self.settings.reminder_lead), now, state, self.settings.days_per_hop),
+            details=UpgradeDetails.build(assessment, versions.by_source, facts, self.release_source.describe(),
+                                         float(self.settings.reminder_lead), now, state, self.settings.days_per_hop),
         )
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        return render_check(details)
 
 
 def served_certificate(url: str, timeout: float) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
 from watchtower.collectors.upgrade.settings import DAY
-from watchtower.core.formatting import parse_rfc3339, rfc3339
+from watchtower.core.details import Details, json_field
+from watchtower.core.formatting import rfc3339
 from watchtower.core.results import Finding, Severity
 from watchtower.core.settings import format_duration
 from watchtower.upgrades import releases
@@ -124,38 +126,68 @@ def build_findings(a: Assessment, now: float, lead_seconds: float) -> tuple[Find
     return tuple(out)
 
 
-def build_details(
-    a: Assessment, by_source: Mapping[str, KubeVersion], facts: releases.ReleaseFacts, source: str,
-    lead_seconds: float, now: float, state: UpgradeState | None, days_per_hop: float = 7.0,
-) -> dict[str, Any]:
-    return {
-        "minors": {m: {"latest": str(c.latest) if c.latest else None, "eol": rfc3339(c.eol, whole_seconds=True)} for m, c in facts.minors.items()},
-        "days_per_hop": days_per_hop,
-        "reminder_lead_seconds": lead_seconds,
-        "current": str(a.current) if a.current else None,
-        "versions": {k: str(v) for k, v in sorted(by_source.items())},
-        "latest": str(a.latest) if a.latest else None,
-        "latest_patch_of_current_minor": str(a.latest_patch_of_current_minor) if a.latest_patch_of_current_minor else None,
-        "release_source": source,
-        "release_fetched_at": rfc3339(facts.fetched_at, whole_seconds=True),
-        "release_error": facts.error.detail if facts.error else None,
-        "minors_behind": a.minors_behind,
-        "upgrades_needed": a.upgrades_needed,
-        "current_minor_eol": rfc3339(a.current_minor_eol, whole_seconds=True),
-        "last_upgrade": rfc3339(a.last_upgrade.at, whole_seconds=True),
-        "last_upgrade_evidence": a.last_upgrade.evidence,
-        "last_upgrade_detail": a.last_upgrade.detail,
-        "upgrade_every": str(a.interval),
-        "reminder_lead": format_duration(lead_seconds),
-        "next_due": rfc3339(a.next_due, whole_seconds=True),
-        "cert_deadline": rfc3339(a.cert_deadline.not_after, whole_seconds=True) if a.cert_deadline else None,
-        "cert_deadline_certificate": a.cert_deadline.certificate if a.cert_deadline else None,
-        "due_after_cert_deadline": a.due_after_cert_deadline,
-        "observed_since": rfc3339(state.first_seen_at, whole_seconds=True) if state else None,
-        "now": rfc3339(now, whole_seconds=True),
-    }
+def _minors_json(minors: Mapping[str, releases.Cycle]) -> dict[str, Any]:
+    return {m: {"latest": str(c.latest) if c.latest else None, "eol": rfc3339(c.eol, whole_seconds=True)}
+            for m, c in minors.items()}
 
 
+def _versions_json(versions: Mapping[str, KubeVersion]) -> dict[str, str]:
+    return {k: str(v) for k, v in sorted(versions.items())}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UpgradeDetails(Details):
+    """The assessment as ``check``, the status page and the upgrade plan read it.
+
+    Versions stay ``KubeVersion`` and times Unix seconds; the JSON writes them as ``v1.30.2`` and
+    RFC 3339 (whole seconds). ``watchtower.app.planning`` plans from these fields directly.
+    """
+
+    minors: Mapping[str, releases.Cycle] = json_field(default_factory=dict, convert=_minors_json)
+    days_per_hop: float = 7.0
+    reminder_lead_seconds: float = 14 * DAY
+    current: KubeVersion | None = json_field(default=None, convert=str)
+    versions: Mapping[str, KubeVersion] = json_field(default_factory=dict, convert=_versions_json)
+    latest: KubeVersion | None = json_field(default=None, convert=str)
+    latest_patch_of_current_minor: KubeVersion | None = json_field(default=None, convert=str)
+    release_source: str = ""
+    release_fetched_at: float | None = json_field(default=None, time="rfc3339_seconds")
+    release_error: str | None = None
+    minors_behind: int | None = None
+    upgrades_needed: int | None = None
+    current_minor_eol: float | None = json_field(default=None, time="rfc3339_seconds")
+    last_upgrade: float | None = json_field(default=None, time="rfc3339_seconds")
+    last_upgrade_evidence: str = "unknown"
+    last_upgrade_detail: str = ""
+    upgrade_every: str = ""
+    reminder_lead: float = json_field(default=14 * DAY, convert=format_duration)  # = reminder_lead_seconds, for people
+    next_due: float | None = json_field(default=None, time="rfc3339_seconds")
+    cert_deadline: float | None = json_field(default=None, time="rfc3339_seconds")
+    cert_deadline_certificate: str | None = None
+    due_after_cert_deadline: bool | None = None
+    observed_since: float | None = json_field(default=None, time="rfc3339_seconds")
+    now: float = json_field(default=0.0, time="rfc3339_seconds")
+
+    @classmethod
+    def build(cls, a: Assessment, by_source: Mapping[str, KubeVersion], facts: releases.ReleaseFacts, source: str,
+              lead_seconds: float, now: float, state: UpgradeState | None, days_per_hop: float = 7.0) -> UpgradeDetails:
+        return cls(
+            minors=dict(facts.minors), days_per_hop=days_per_hop, reminder_lead_seconds=lead_seconds,
+            current=a.current, versions=dict(by_source), latest=a.latest,
+            latest_patch_of_current_minor=a.latest_patch_of_current_minor, release_source=source,
+            release_fetched_at=facts.fetched_at, release_error=facts.error.detail if facts.error else None,
+            minors_behind=a.minors_behind, upgrades_needed=a.upgrades_needed, current_minor_eol=a.current_minor_eol,
+            last_upgrade=a.last_upgrade.at, last_upgrade_evidence=a.last_upgrade.evidence,
+            last_upgrade_detail=a.last_upgrade.detail, upgrade_every=str(a.interval), reminder_lead=lead_seconds,
+            next_due=a.next_due,
+            cert_deadline=a.cert_deadline.not_after if a.cert_deadline else None,
+            cert_deadline_certificate=a.cert_deadline.certificate if a.cert_deadline else None,
+            due_after_cert_deadline=a.due_after_cert_deadline,
+            observed_since=state.first_seen_at if state else None, now=now,
+        )
+
+    def check_table(self, color: bool = False) -> list[str] | None:
+        return render_check(self)
 
 
 def _relative(target: float | None, now: float | None) -> str:
@@ -169,38 +201,38 @@ def _relative(target: float | None, now: float | None) -> str:
     return " (today)"
 
 
-def render_check(d: Mapping[str, Any]) -> list[str]:
+def render_check(d: UpgradeDetails) -> list[str]:
     """The ``watchtower check`` Upgrade section: current, latest, behind, last upgrade, due, deadline."""
-    now = parse_rfc3339(d.get("now"))
-    versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in (d.get("versions") or {}).items())
-    latest = d.get("latest") or "unknown"
+    now = d.now
+    versions = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in sorted(d.versions.items()))
+    latest = str(d.latest) if d.latest else "unknown"
     extra = []
-    if d.get("latest_patch_of_current_minor"):
-        extra.append(f"newest patch of the running minor: {d['latest_patch_of_current_minor']}")
-    extra.append(f"from {d.get('release_source')}")
-    if d.get("release_error"):
-        extra.append(f"STALE, source failing: {d['release_error']}")
-    behind = d.get("minors_behind")
+    if d.latest_patch_of_current_minor:
+        extra.append(f"newest patch of the running minor: {d.latest_patch_of_current_minor}")
+    extra.append(f"from {d.release_source}")
+    if d.release_error:
+        extra.append(f"STALE, source failing: {d.release_error}")
+    behind = d.minors_behind
     behind_text = "unknown" if behind is None else (
-        f"{behind} minor{'s' if behind != 1 else ''}, {d.get('upgrades_needed')} upgrade(s) needed (one minor at a time)")
-    last_ts = parse_rfc3339(d.get("last_upgrade"))
+        f"{behind} minor{'s' if behind != 1 else ''}, {d.upgrades_needed} upgrade(s) needed (one minor at a time)")
+    last_ts = d.last_upgrade
     last_text = (f"{_date(last_ts, with_time=True)}{_relative(last_ts, now)}" if last_ts else "unknown")
-    last_text += f" — evidence: {d.get('last_upgrade_evidence')}"
-    if d.get("last_upgrade_detail"):
-        last_text += f" ({d['last_upgrade_detail']})"
-    due_ts = parse_rfc3339(d.get("next_due"))
+    last_text += f" — evidence: {d.last_upgrade_evidence}"
+    if d.last_upgrade_detail:
+        last_text += f" ({d.last_upgrade_detail})"
+    due_ts = d.next_due
     due_text = (f"{_date(due_ts)}{_relative(due_ts, now)}" if due_ts else "unknown") + \
-        f" — every {d.get('upgrade_every')}, reminder {d.get('reminder_lead')} before"
-    deadline_ts = parse_rfc3339(d.get("cert_deadline"))
+        f" — every {d.upgrade_every}, reminder {format_duration(d.reminder_lead)} before"
+    deadline_ts = d.cert_deadline
     if deadline_ts:
-        deadline_text = f"{_date(deadline_ts)}{_relative(deadline_ts, now)} ({d.get('cert_deadline_certificate')})"
-        if d.get("due_after_cert_deadline"):
+        deadline_text = f"{_date(deadline_ts)}{_relative(deadline_ts, now)} ({d.cert_deadline_certificate})"
+        if d.due_after_cert_deadline:
             deadline_text += " — BEFORE the due date: upgrade or renew certificates before then"
     else:
         deadline_text = "unknown (no kubeadm leaf certificates readable here)"
-    eol_ts = parse_rfc3339(d.get("current_minor_eol"))
+    eol_ts = d.current_minor_eol
     rows = [
-        ("current", (d.get("current") or "unknown") + (f" ({versions})" if versions else "")),
+        ("current", (str(d.current) if d.current else "unknown") + (f" ({versions})" if versions else "")),
         ("latest", f"{latest} ({'; '.join(extra)})"),
         ("behind", behind_text),
         ("last upgrade", last_text),
