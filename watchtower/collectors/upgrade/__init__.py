@@ -26,7 +26,7 @@ from watchtower.collectors.upgrade.settings import UpgradeSettings
 from watchtower.core import reasons
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
-from watchtower.io.kube import KubeUnavailable, get_json
+from watchtower.io.kube import KubeUnavailable, get_json, server_version
 from watchtower.upgrades import evidence as ev
 from watchtower.upgrades import releases
 from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
@@ -118,7 +118,7 @@ class UpgradeCollector(Collector[UpgradeSettings]):
 
         timeout = self.context.config.kubernetes.request_timeout
         try:
-            git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
+            git_version = server_version(api, timeout).git_version
             version = try_parse_version(git_version)
             if version is None:
                 errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
