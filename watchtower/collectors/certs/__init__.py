@@ -20,16 +20,14 @@ import contextlib
 import gc
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import Executor
-from types import MappingProxyType
 from typing import Any, ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.collectors.certs.accumulate import _Accumulator
 from watchtower.collectors.certs.model import Reuse
 from watchtower.collectors.certs.settings import CertsSettings
-from watchtower.collectors.certs.table import render_table
 from watchtower.collectors.certsources import (
     CertSource,
     Endpoint,
@@ -217,7 +215,7 @@ class CertsCollector(Collector[CertsSettings]):
             metrics=metrics,
             errors=tuple(e for _, e in acc.errors),
             findings=tuple(acc.findings),
-            details=MappingProxyType(acc.details()),
+            details=acc.details(),
         )
 
     def _scan(self, acc: _Accumulator | _Recorder) -> None:
@@ -254,9 +252,3 @@ class CertsCollector(Collector[CertsSettings]):
             item = progress.current(worker) or "certificate scan"
             acc.add("file", ItemError(item, reasons.TIMEOUT, f"no answer within the {budget:g}s deadline; "
                                                        "what was read before it is reported"))
-
-    # ---------------------------------------------------------------- CLI
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        return render_table(details, color)
