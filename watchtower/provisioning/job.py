@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.core.details import Details
+from watchtower.core.details import Details, json_field
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.provisioning.settings import GrafanaSettings
@@ -56,14 +56,24 @@ def drift_findings(drifts: tuple[Drift, ...]) -> tuple[Finding, ...]:
                  for d in drifts)
 
 
-def drift_view(drifts: tuple[Drift, ...]) -> list[dict[str, Any]]:
-    """Open drifts for the status page and /api/status."""
-    import datetime
+@dataclasses.dataclass(frozen=True, slots=True)
+class DriftRow:
+    """One open drift on the status page and in /api/status."""
 
-    return [{"kind": d.kind, "uid": d.uid, "title": d.title, "status": "warning", "by": d.by or None,
-             "since": datetime.datetime.fromtimestamp(d.since, datetime.UTC).isoformat(timespec="seconds"),
-             "action": _DRIFT_ACTIONS.get(d.action, d.action), "backup": d.backup or None, "copy_uid": d.copy_uid or None}
-            for d in drifts]
+    kind: str
+    uid: str
+    title: str
+    since: float = json_field(time="rfc3339_seconds")
+    by: str | None = None
+    action: str = ""
+    backup: str | None = None
+    copy_uid: str | None = None
+    status: str = "warning"
+
+
+def drift_rows(drifts: tuple[Drift, ...]) -> tuple[DriftRow, ...]:
+    return tuple(DriftRow(d.kind, d.uid, d.title, d.since, d.by or None, _DRIFT_ACTIONS.get(d.action, d.action),
+                          d.backup or None, d.copy_uid or None) for d in drifts)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,6 +84,7 @@ class GrafanaDetails(Details):
     attempts: int
     changes: tuple[str, ...]
     error: str | None
+    drift: tuple[DriftRow, ...] = ()  # open edits made outside code
 
 
 class GrafanaProvisioner(Collector[GrafanaSettings]):
@@ -116,7 +127,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
             metrics=self._metrics(report) + drift_metrics(drifts, report.tracked if report.drifts is not None else ()),
             errors=report.errors(),
             findings=(self._finding(report), *drift_findings(drifts)),
-            details={**self._details(report), "drift": drift_view(drifts)},
+            details=dataclasses.replace(self._details(report), drift=drift_rows(drifts)),
         )
 
     def _metrics(self, report: RunReport) -> tuple[Any, ...]:

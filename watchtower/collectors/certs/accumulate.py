@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.certs.details import _chain_checks, _Details, _new_series, _subject, _urgency_message
+from watchtower.collectors.certs.details import CertsDetails, _chain_checks, _new_series, _subject, _urgency_message
 from watchtower.collectors.certs.model import (
     _MUST_HOLD,
     _NO_CERTIFICATE,
@@ -234,6 +233,6 @@ class _Accumulator:
         series = {key: s for key, s in self.series.items() if s.cert is not None}
         return Reuse(series, self.chains, self.check_samples)
 
-    def details(self) -> Mapping[str, Any]:
-        return _Details(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
+    def details(self) -> CertsDetails:
+        return CertsDetails(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
                         tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)
