@@ -26,7 +26,7 @@ NOW = time.time()
 def same(warm: CollectResult, cold: CollectResult) -> None:
     assert warm.metrics == cold.metrics
     assert warm.findings == cold.findings
-    assert dict(warm.details) == dict(cold.details)
+    assert warm.details.to_json() == cold.details.to_json()
 
 
 def chain(result: CollectResult, location: Path) -> tuple[float, str]:
