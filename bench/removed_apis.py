@@ -84,7 +84,7 @@ def run() -> list[Line]:
         assert read_only() == OBJECTS + RELEASES
         baseline = median_seconds(read_only, repeat=3, gc_on=True)
         collect = median_seconds(collector.collect, repeat=3, gc_on=True)
-        details = collector.collect().details
+        details = collector.collect().details.to_json()
         assert details["blockers_total"] == OBJECTS // BLOCKER_EVERY + RELEASES, details["blockers_total"]
         assert details["checked"] == {"apiserver_metrics": 1, "helm": RELEASES, "live": OBJECTS}, details["checked"]
 

@@ -41,7 +41,7 @@ def test_v1_15_extensions_deployment_blocks_the_1_16_hop_only(tmp_path: Path, ku
     lc.add_deployment(kube_api, "shop", "made-by-a-controller", None)
     result = make(tmp_path, kube_api, apiserver_metrics=False).collect()
     assert result.errors == ()
-    d = result.details
+    d = result.details.to_json()
     assert d["running"] == "v1.15.12" and d["next_minor"] == "1.16"
     assert [(b["namespace"], b["name"], b["api"], b["breaks_at"]) for b in d["blockers"]] == [
         ("shop", "legacy-web", "extensions/v1beta1 Deployment", "1.15 → 1.16")]
@@ -49,7 +49,7 @@ def test_v1_15_extensions_deployment_blocks_the_1_16_hop_only(tmp_path: Path, ku
     assert hops["1.15 → 1.16"] == 1
     assert all(n == 0 for hop, n in hops.items() if hop != "1.15 → 1.16") and len(hops) == 17  # up to 1.32
     # what `watchtower plan upgrade` attaches: one blocker on the 1.16 hop, none on any later hop
-    assert {minor: [b.detail for b in bs] for minor, bs in plan_blockers(d).items()} == {"1.16": ["shop/legacy-web (live)"]}
+    assert {minor: [b.detail for b in bs] for minor, bs in plan_blockers(result.details).items()} == {"1.16": ["shop/legacy-web (live)"]}
     [finding] = result.findings
     assert finding.severity == Severity.CRITICAL and "shop/legacy-web (live)" in finding.message and "apps/v1" in finding.message
     m = samples(result.metrics)
@@ -61,7 +61,7 @@ def test_v1_15_extensions_deployment_blocks_the_1_16_hop_only(tmp_path: Path, ku
     lists = [r for r in kube_api.requests if r.path.endswith("/deployments")]
     assert [r.path for r in lists] == ["/apis/extensions/v1beta1/deployments"] * 2  # two pages of limit 2
     assert not any("tokenreviews" in r.path for r in kube_api.requests)  # discovery says: not listable
-    table = "\n".join(render_check(d))
+    table = "\n".join(render_check(result.details))
     assert "NAMESPACE  NAME" in table and "legacy-web" in table and "1.15 → 1.16" in table
     assert "16 other hop(s) up to 1.32: none" in table
 
@@ -78,7 +78,7 @@ def test_helm_release_and_apiserver_metrics(tmp_path: Path, kube_api: KubeAPISer
     kube_api.set_metrics(lc.METRICS_1_15)
     result = make(tmp_path, kube_api, helm_releases=True, live_objects=False).collect()
     assert result.errors == ()
-    d = result.details
+    d = result.details.to_json()
     assert [(b["namespace"], b["name"], b["source"], b["api"], b["breaks_at"], b["detail"]) for b in d["blockers"]] == [
         ("shop", "shop-web", "helm", "extensions/v1beta1 Ingress", "1.21 → 1.22",
          "helm release shop/shop revision 2 (legacy-0.1.0)")]
@@ -108,8 +108,8 @@ def test_each_source_fails_alone(tmp_path: Path, kube_api: KubeAPIServer) -> Non
     result = make(tmp_path, kube_api, helm_releases=True).collect()
     assert sorted((e.location, e.reason) for e in result.errors) == [
         ("/api/v1/secrets", "forbidden"), (f"{kube_api.url}/metrics", "forbidden")]
-    assert result.details["failed_sources"] == ["helm", "apiserver_metrics"]
-    assert [b["name"] for b in result.details["blockers"]] == ["legacy-web"]
+    assert result.details.to_json()["failed_sources"] == ["helm", "apiserver_metrics"]
+    assert [b["name"] for b in result.details.to_json()["blockers"]] == ["legacy-web"]
 
 
 def test_nothing_found_is_ok_only_when_everything_was_read(tmp_path: Path, kube_api: KubeAPIServer) -> None:
@@ -133,8 +133,8 @@ def test_data_file_and_rules_override(tmp_path: Path, kube_api: KubeAPIServer) -
     moved = {"group": "extensions", "version": "v1beta1", "kind": "Deployment", "resource": "deployments",
              "removed_in": "1.18", "replacement": "apps/v1"}
     result = make(tmp_path, kube_api, apiserver_metrics=False, rules=[moved], target="1.20").collect()
-    assert [b["breaks_at"] for b in result.details["blockers"]] == ["1.17 → 1.18"]
-    assert [h["hop"] for h in result.details["hops"]][-1] == "1.19 → 1.20"
+    assert [b["breaks_at"] for b in result.details.to_json()["blockers"]] == ["1.17 → 1.18"]
+    assert [h["hop"] for h in result.details.to_json()["hops"]][-1] == "1.19 → 1.20"
     data_file = tmp_path / "data.yaml"
     data_file.write_text("apis: [{group: extensions, version: v1beta1, kind: Deployment, resource: deployments, removed_in: '1.9.0'}]\n")
     with pytest.raises(config_mod.ConfigError, match=r"collectors\.removed_apis\.data_file.*removed_in"):
@@ -173,7 +173,7 @@ def test_status_page_names_the_objects(tmp_path: Path, kube_api: KubeAPIServer) 
     lc.serve_1_15(kube_api)
     lc.add_deployment(kube_api, "shop", "legacy-web", "extensions/v1beta1")
     result = make(tmp_path, kube_api, apiserver_metrics=False).collect()
-    page = render_page({"status": "critical", "collectors": [], "findings": [], "details": {"removed_apis": dict(result.details)}})
+    page = render_page({"status": "critical", "collectors": [], "findings": [], "details": {"removed_apis": result.details.to_json()}})
     assert "Upgrade blockers: removed APIs in use" in page and "legacy-web" in page and "1.15 → 1.16" in page
     assert "legacy-web" not in "".join(str(s) for family in result.metrics for s in family.samples)
 
@@ -214,7 +214,7 @@ def test_every_configured_apiserver_is_scraped(tmp_path: Path, kube_api: KubeAPI
     endpoints = [f"127.0.0.1:{kube_api.port}", f"localhost:{kube_api.port}", "127.0.0.1:1"]
     result = make(tmp_path, kube_api, live_objects=False, apiservers=endpoints).collect()
     assert [(e.location, e.reason) for e in result.errors] == [("https://127.0.0.1:1/metrics", "unreachable")]
-    [req] = result.details["requests"]
+    [req] = result.details.to_json()["requests"]
     assert req["apiservers"] == f"127.0.0.1:{kube_api.port}, localhost:{kube_api.port}" and req["kind"] == "PodSecurityPolicy"
     m = samples(result.metrics)
     assert one(m, "watchtower_removed_api_requests", group="policy", version="v1beta1", resource="podsecuritypolicies",

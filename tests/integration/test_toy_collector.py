@@ -29,6 +29,7 @@ from watchtower.app import config as config_mod
 from watchtower.app.daemon import Daemon
 from watchtower.app.registry import REGISTRY
 from watchtower.collectors.base import Collector, Role
+from watchtower.core.details import Details
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds
@@ -49,6 +50,19 @@ class ToySettings(CollectorSettings):
             raise ConfigError(f"{path}.widgets", self.widgets, "a count of 0 or more")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Widget:
+    name: str
+    ok: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ToyDetails(Details):
+    """Typed details: the status page shows them as a table, `check --output json` as JSON."""
+
+    widgets: tuple[Widget, ...]
+
+
 class ToyCollector(Collector[ToySettings]):
     name: ClassVar[str] = "toy"
     title: ClassVar[str] = "Toy widgets"
@@ -61,7 +75,7 @@ class ToyCollector(Collector[ToySettings]):
         family.add_metric([], float(widgets))
         severity = Severity.WARNING if widgets == 0 else Severity.OK
         return CollectResult(metrics=(family,), findings=(Finding("toy", "widgets", severity, f"{widgets} widgets"),),
-                             details={"widgets": [{"name": f"widget-{i}", "ok": True} for i in range(widgets)]})
+                             details=ToyDetails(tuple(Widget(f"widget-{i}", True) for i in range(widgets))))
 
 
 # ---- the one registry line --------------------------------------------------------------------
@@ -111,6 +125,7 @@ def test_toy_reaches_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert cli.main(["check", "--config", str(_config(tmp_path)), "--output", "json"]) == 0
     doc = json.loads(out.getvalue())
     assert [c["name"] for c in doc["collectors"]] == ["toy"]
+    assert doc["details"]["toy"] == {"widgets": [{"name": "widget-0", "ok": True}, {"name": "widget-1", "ok": True}]}
     assert {"section": "toy", "subject": "widgets", "severity": "ok", "message": "2 widgets"}.items() <= \
         next(f for f in doc["findings"] if f["section"] == "toy").items()
 

@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 from watchtower.app.config import Config
 from watchtower.collectors.base import Collector, CollectorContext
 from watchtower.core import progress
+from watchtower.core.details import Details
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import Seconds
@@ -24,6 +25,11 @@ def context() -> CollectorContext:
 
 def settings(interval: float = 0.2, timeout: float = 0.5) -> CollectorSettings:
     return CollectorSettings(enabled=True, interval=Seconds(interval), timeout=Seconds(timeout))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunsDetails(Details):
+    runs: int
 
 
 class GoodCollector(Collector):
@@ -44,7 +50,7 @@ class GoodCollector(Collector):
             metrics=(family,),
             errors=(ItemError("/bad/file", "parse_error", "not a certificate"),),
             findings=(Finding("Test", "good", Severity.OK, "fine"),),
-            details={"runs": self.runs},
+            details=RunsDetails(self.runs),
         )
 
 

@@ -22,7 +22,7 @@ def _run(cls: type, timeout: float = 0.3):
 def test_good_run_is_recorded() -> None:
     _, record, store = _run(tc.GoodCollector)
     assert record.success and record.failure_reason is None
-    assert store.view().states["good"].result.details == {"runs": 1}
+    assert store.view().states["good"].result.details == tc.RunsDetails(1)
 
 
 @pytest.mark.parametrize(("cls", "reason", "detail"), [

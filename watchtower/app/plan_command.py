@@ -23,8 +23,8 @@ from watchtower.app.report import latest_results
 from watchtower.app.store import StoreView
 from watchtower.collectors.base import Collector
 from watchtower.collectors.nodes.export import NodesDetails
+from watchtower.collectors.removed_apis.export import RemovedApisDetails
 from watchtower.collectors.upgrade.export import UpgradeDetails
-from watchtower.core.details import details_json
 from watchtower.core.settings import ConfigError
 
 EXIT_CRITICAL = 2
@@ -74,14 +74,15 @@ def cmd_plan_upgrade(args: argparse.Namespace) -> int:
     results = latest_results(view)
     nodes = results["nodes"].details if "nodes" in results else None
     removed = results["removed_apis"].details if "removed_apis" in results else None
-    plan = plan_from_details(upgrade, nodes if isinstance(nodes, NodesDetails) else None, context.clock(), removed)
+    plan = plan_from_details(upgrade, nodes if isinstance(nodes, NodesDetails) else None, context.clock(),
+                             removed if isinstance(removed, RemovedApisDetails) else None)
     errors = [f"{name}: {e.location}: {e.reason}: {e.detail}" for name in wanted
               if (state := view.states.get(name)) is not None and state.result is not None for e in state.result.errors]
     if args.output == "json":
         doc = plan.to_dict()
         doc["errors"] = errors
         doc["os_data"] = isinstance(nodes, NodesDetails)
-        doc["removed_api_data"] = removed is not None and bool(details_json(removed))
+        doc["removed_api_data"] = isinstance(removed, RemovedApisDetails)
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

@@ -8,12 +8,10 @@ the three show the same plan; ``watchtower.upgrades.plan`` does the planning its
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from watchtower.collectors.nodes.export import NodesDetails
-from watchtower.collectors.removed_apis.export import plan_blockers
+from watchtower.collectors.removed_apis.export import RemovedApisDetails, plan_blockers
 from watchtower.collectors.upgrade.export import UpgradeDetails
-from watchtower.core.details import Details, details_json
 from watchtower.core.formatting import format_table
 from watchtower.core.results import CollectResult
 from watchtower.upgrades.plan import Plan, date_text, plan_upgrade
@@ -34,7 +32,7 @@ def os_deadlines(nodes: NodesDetails | None) -> list[tuple[float, str]]:
 
 
 def plan_from_details(upgrade: UpgradeDetails, nodes: NodesDetails | None, now: float,
-                      removed_apis: Details | Mapping[str, Any] | None = None) -> Plan:
+                      removed_apis: RemovedApisDetails | None = None) -> Plan:
     """The plan from the ``upgrade`` collector's details and, when present, the ``nodes`` collector's;
     the ``removed_apis`` collector's details attach each removed API still in use to the hop that
     stops serving it (``Plan.with_blockers``)."""
@@ -52,8 +50,7 @@ def plan_from_details(upgrade: UpgradeDetails, nodes: NodesDetails | None, now: 
         os_deadlines=os_deadlines(nodes),
         docker_nodes=nodes.lifecycle.docker_nodes if nodes is not None and nodes.lifecycle is not None else (),
     )
-    removed = details_json(removed_apis) if removed_apis is not None else None
-    return plan.with_blockers(plan_blockers(removed)) if removed else plan
+    return plan.with_blockers(plan_blockers(removed_apis)) if removed_apis is not None else plan
 
 
 def plan_from_results(results: Mapping[str, CollectResult], now: float) -> Plan | None:
@@ -65,7 +62,7 @@ def plan_from_results(results: Mapping[str, CollectResult], now: float) -> Plan 
     removed = results.get("removed_apis")
     return plan_from_details(
         upgrade.details, nodes.details if nodes is not None and isinstance(nodes.details, NodesDetails) else None,
-        now, removed.details if removed is not None else None)
+        now, removed.details if removed is not None and isinstance(removed.details, RemovedApisDetails) else None)
 
 
 VERDICT = {0: "ON SCHEDULE", 1: "DUE SOON", 2: "CRITICAL"}

@@ -11,6 +11,7 @@ MB of memory to import (tests/integration/test_kube_json.py keeps the two in ste
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -156,6 +157,26 @@ def get_json(api_client: Any, path: str, query: Query | None = None, timeout: fl
     if not isinstance(doc, dict):
         raise ValueError(f"GET {path}: the response is not a JSON object")
     return doc
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerVersion:
+    """What ``/version`` says, the fields watchtower reads, as served (None where absent or not a string)."""
+
+    git_version: str | None  # "v1.30.2"
+    major: str | None  # "1"
+    minor: str | None  # "30", or "28+" from some distributions
+
+
+def server_version(api_client: Any, timeout: float | None = None) -> ServerVersion:
+    """GET ``/version`` through the client: the one place collectors ask the API server its version.
+
+    Raises what ``get_json`` raises; each collector keeps its own error reasons (label values).
+    """
+    doc = get_json(api_client, "/version", timeout=timeout)
+    fields = [doc.get(key) for key in ("gitVersion", "major", "minor")]
+    git_version, major, minor = (value if isinstance(value, str) else None for value in fields)
+    return ServerVersion(git_version, major, minor)
 
 
 def list_json_pages(

@@ -320,14 +320,20 @@ class Thresholds:
 
 def urgency(cert: CertInfo, now: float, thresholds: Thresholds = Thresholds()) -> str:
     """``expired``, ``not_yet_valid``, ``critical``, ``warning`` or ``ok`` — lifetime-relative."""
-    left = cert.not_after - now
+    return urgency_of(cert.not_before, cert.not_after, now, thresholds)
+
+
+def urgency_of(not_before: float, not_after: float, now: float, thresholds: Thresholds = Thresholds()) -> str:
+    """``urgency`` from the dates alone (Unix seconds): a report row judges it when it is read."""
+    left = not_after - now
     if left <= 0:
         return "expired"
-    if cert.not_before > now:
+    if not_before > now:
         return "not_yet_valid"
-    if left < thresholds.critical_at(cert):
+    lifetime = not_after - not_before
+    if left < min(thresholds.critical_seconds, thresholds.critical_fraction * lifetime):
         return "critical"
-    if left < thresholds.warning_at(cert):
+    if left < min(thresholds.warning_seconds, thresholds.warning_fraction * lifetime):
         return "warning"
     return "ok"
 

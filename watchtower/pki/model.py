@@ -319,7 +319,12 @@ class CertInfo:
 
     def lifetime_fraction_left(self, now: float) -> float:
         """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""
-        lifetime = self.lifetime_seconds
-        if lifetime <= 0:
-            return 0.0
-        return (self.not_after - now) / lifetime
+        return lifetime_fraction_left(self.not_before, self.not_after, now)
+
+
+def lifetime_fraction_left(not_before: float, not_after: float, now: float) -> float:
+    """``CertInfo.lifetime_fraction_left`` from the dates alone (Unix seconds)."""
+    lifetime = not_after - not_before
+    if lifetime <= 0:
+        return 0.0
+    return (not_after - now) / lifetime

@@ -47,7 +47,7 @@ class ParsedFile:
         return any(tag.encode() in PRIVATE_KEY_TAGS for tag in self.other_blocks)
 
 
-CertMemo = MutableMapping[bytes, CertInfo]  # PEM certificate block → its CertInfo
+CertMemo = MutableMapping[bytes, CertInfo]  # a PEM certificate block's DER (or the block when not plain) → CertInfo
 
 
 def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hint: str = "",
@@ -119,11 +119,10 @@ def _pem_der(block: bytes) -> bytes | None:
         return None
 
 
-def _load_pem_certificate(block: bytes) -> CertInfo:
-    """One PEM certificate block. Plain blocks are decoded here and loaded as DER, so the DER the
-    certificate keeps needs no re-encoding; anything else, and every failure, goes through
-    ``load_pem_x509_certificate`` for cryptography's own verdict and message."""
-    der = _pem_der(block)
+def _load_pem_certificate(block: bytes, der: bytes | None) -> CertInfo:
+    """One PEM certificate block (``der``: its ``_pem_der``). Plain blocks are decoded and loaded as
+    DER, so the DER the certificate keeps needs no re-encoding; anything else, and every failure,
+    goes through ``load_pem_x509_certificate`` for cryptography's own verdict and message."""
     if der is not None:
         try:
             return CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
@@ -133,11 +132,16 @@ def _load_pem_certificate(block: bytes) -> CertInfo:
 
 
 def _pem_certificate(block: bytes, memo: CertMemo | None) -> CertInfo:
+    """The memo is keyed by the DER the certificate keeps anyway, not by the block: a run's memo
+    then holds no copy of every PEM block it has seen."""
+    der = _pem_der(block)
     if memo is None:
-        return _load_pem_certificate(block)
-    known = memo.get(block)
+        return _load_pem_certificate(block, der)
+    key = block if der is None else der
+    known = memo.get(key)
     if known is None:
-        known = memo[block] = _load_pem_certificate(block)
+        known = _load_pem_certificate(block, der)
+        memo[key] = known
     return known
 
 

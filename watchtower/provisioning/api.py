@@ -45,6 +45,7 @@ from watchtower.provisioning.model import AlertRule, ContactPoint, Dashboard, De
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
+WRITE_MESSAGE = "provisioned by watchtower"  # the version message of every dashboard it saves (guard.py reads it)
 
 
 class Reconciler:
@@ -251,7 +252,7 @@ class Reconciler:
         elif change.kind == "dashboard":
             saved = c.request("POST", "/dashboards/db", what, body={
                 "dashboard": obj.model(), "folderUid": desired.folder.uid, "overwrite": True,
-                "message": "provisioned by watchtower",
+                "message": WRITE_MESSAGE,
             })
             if isinstance(saved, Mapping) and isinstance(saved.get("version"), int):
                 self.written_versions[obj.uid] = saved["version"]

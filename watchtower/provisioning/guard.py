@@ -20,6 +20,7 @@ from typing import Any
 
 from watchtower.core.results import ItemError
 from watchtower.provisioning import normalise as norm
+from watchtower.provisioning.api import WRITE_MESSAGE
 from watchtower.provisioning.changes import Change, Outcome, Plan, _q
 from watchtower.provisioning.client import GrafanaClient, GrafanaError
 from watchtower.provisioning.drift import Drift, DriftState, Observed, Written, classify, merge_drifts, still_open
@@ -141,6 +142,8 @@ class DriftGuard:
         state, now = self.memory.state, float(self.clock())
         wanted, observed = wanted_objects(desired, self.settings), observe(reconciler, desired, self.settings)
         verdicts = {key: classify(w.hash, observed.get(key), state.written_for(*key)) for key, w in wanted.items()}
+        for key in [k for k, v in verdicts.items() if v == "unknown" and k[0] == "dashboard"]:
+            verdicts[key], observed[key] = self._from_history(observed[key])
         held: set[Key] = set()
         drifts: list[Drift] = []
         for key, verdict in sorted(verdicts.items()):
@@ -173,6 +176,27 @@ class DriftGuard:
                 change = dataclasses.replace(change, action="unchanged", detail="not deleted: no backup could be made")
             changes.append(change)
         return Review(Plan(tuple(changes)), wanted, observed, verdicts, frozenset(held), tuple(drifts), tuple(errors))
+
+    def _from_history(self, live: Observed) -> tuple[str, Observed]:
+        """An unknown dashboard decided by its newest version: saved by watchtower (message
+        ``WRITE_MESSAGE``) is a code change, anything else an edit by that version's author.
+
+        Reads ``GET /api/dashboards/uid/:uid/versions?limit=1`` (grafana/grafana pkg/api/
+        dashboard.go ``GetDashboardVersions``: newest first; a list, or ``{"versions": [...]}``
+        since the dashboards moved to the app platform). Stays unknown when it cannot look.
+        """
+        try:
+            answer = self.client.get(f"/dashboards/uid/{_q(live.uid)}/versions", f"versions of dashboard {live.uid}",
+                                     params={"limit": "1"})
+        except GrafanaError:
+            return "unknown", live
+        rows = answer.get("versions") if isinstance(answer, Mapping) else answer
+        newest = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], Mapping) else None
+        if newest is None:
+            return "unknown", live
+        if newest.get("message") == WRITE_MESSAGE:
+            return "code_changed", live
+        return "edited", dataclasses.replace(live, updated_by=live.updated_by or str(newest.get("createdBy") or ""))
 
     # ---- backups ---------------------------------------------------------------------
 

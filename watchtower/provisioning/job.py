@@ -9,6 +9,7 @@ reason in ``watchtower_collector_errors_total``) and tried again at the next int
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from prometheus_client.core import GaugeMetricFamily
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.core.details import Details, json_field
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.provisioning.settings import GrafanaSettings
@@ -54,14 +56,35 @@ def drift_findings(drifts: tuple[Drift, ...]) -> tuple[Finding, ...]:
                  for d in drifts)
 
 
-def drift_view(drifts: tuple[Drift, ...]) -> list[dict[str, Any]]:
-    """Open drifts for the status page and /api/status."""
-    import datetime
+@dataclasses.dataclass(frozen=True, slots=True)
+class DriftRow:
+    """One open drift on the status page and in /api/status."""
 
-    return [{"kind": d.kind, "uid": d.uid, "title": d.title, "status": "warning", "by": d.by or None,
-             "since": datetime.datetime.fromtimestamp(d.since, datetime.UTC).isoformat(timespec="seconds"),
-             "action": _DRIFT_ACTIONS.get(d.action, d.action), "backup": d.backup or None, "copy_uid": d.copy_uid or None}
-            for d in drifts]
+    kind: str
+    uid: str
+    title: str
+    since: float = json_field(time="rfc3339_seconds")
+    by: str | None = None
+    action: str = ""
+    backup: str | None = None
+    copy_uid: str | None = None
+    status: str = "warning"
+
+
+def drift_rows(drifts: tuple[Drift, ...]) -> tuple[DriftRow, ...]:
+    return tuple(DriftRow(d.kind, d.uid, d.title, d.since, d.by or None, _DRIFT_ACTIONS.get(d.action, d.action),
+                          d.backup or None, d.copy_uid or None) for d in drifts)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GrafanaDetails(Details):
+    """How the last provisioning run went: the writes it made, or why it failed."""
+
+    success: bool
+    attempts: int
+    changes: tuple[str, ...]
+    error: str | None
+    drift: tuple[DriftRow, ...] = ()  # open edits made outside code
 
 
 class GrafanaProvisioner(Collector[GrafanaSettings]):
@@ -77,7 +100,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         super().__init__(settings, context)
         # the retry back-off's waiting and timing; tests replace both with a fake time
         self.sleep: Callable[[float], None] = time.sleep
-        self.monotonic: Callable[[], float] = time.monotonic
+        self.monotonic: Callable[[], float] = context.monotonic
         self._sent_secrets: dict[str, str] = {}  # contact point uid → fingerprint of the secret sent
         self._last_success: float | None = None
         self._memory: DriftMemory | None = None  # what was last written, across runs (and state_file)
@@ -104,7 +127,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
             metrics=self._metrics(report) + drift_metrics(drifts, report.tracked if report.drifts is not None else ()),
             errors=report.errors(),
             findings=(self._finding(report), *drift_findings(drifts)),
-            details={**self._details(report), "drift": drift_view(drifts)},
+            details=dataclasses.replace(self._details(report), drift=drift_rows(drifts)),
         )
 
     def _metrics(self, report: RunReport) -> tuple[Any, ...]:
@@ -142,10 +165,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         failed = [e.location for e in (report.outcome.errors if report.outcome else ())]
         return Finding("grafana", settings.url, Severity.CRITICAL, f"{len(failed)} object(s) rejected: {', '.join(failed[:5])}")
 
-    def _details(self, report: RunReport) -> dict[str, Any]:
-        return {
-            "success": report.success,
-            "attempts": report.attempts,
-            "changes": [c.line() for c in report.plan.writes] if report.plan else [],
-            "error": str(report.error) if report.error else None,
-        }
+    def _details(self, report: RunReport) -> GrafanaDetails:
+        return GrafanaDetails(report.success, report.attempts,
+                              tuple(c.line() for c in report.plan.writes) if report.plan else (),
+                              str(report.error) if report.error else None)

@@ -15,6 +15,7 @@ from tests.grafana_api.ui import find_panel
 from tests.integration.grafana.conftest import SLACK_SECRET
 from tests.integration.grafana.test_job import FakeTime, make_job, values
 from watchtower.app.statuspage import render_page
+from watchtower.core.details import jsonable
 from watchtower.provisioning import provision
 from watchtower.provisioning.driftstore import DriftMemory, read_backup
 from watchtower.provisioning.normalise import content_hash, normalise_dashboard
@@ -244,12 +245,26 @@ def test_the_job_exports_drift_and_shows_it_on_the_status_page(grafana: GrafanaA
     assert got[("watchtower_grafana_drift_since_timestamp_seconds", labels)] == pytest.approx(
         datetime.datetime.fromisoformat(edited_at).timestamp())
     assert any(f.subject == f"dashboard {UID}" and f.severity.name == "WARNING" and "oncall" in f.message for f in result.findings)
-    (row,) = result.details["drift"]  # type: ignore[index]
-    assert row["by"] == "oncall" and row["backup"].startswith(backed.backup_dir)
-    page = render_page({"status": "warning", "details": {"grafana": result.details}, "findings": [], "collectors": []})
+    (row,) = jsonable(result.details)["drift"]
+    assert row["by"] == "oncall" and row["backup"].startswith(backed.backup_dir) and row["since"] == edited_at
+    page = render_page({"status": "warning", "details": {"grafana": jsonable(result.details)}, "findings": [], "collectors": []})
     assert "drift" in page and UID in page and "oncall" in page
 
     grafana.down()  # cannot look: the last known drift stays, no 0 series are made up
     blind = values(job.collect().metrics)
     assert blind[("watchtower_grafana_drift", labels)] == 1
     assert not any(name == "watchtower_grafana_drift" and value == 0 for (name, _), value in blind.items())
+
+
+def test_without_memory_the_version_history_tells_an_edit_from_a_code_change(
+        grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    run(settings, DriftMemory(None))
+    path = Path(settings.dashboards_dir or "") / f"{UID}.json"
+    model = json.loads(path.read_text())
+    model["panels"][0]["title"] = "up, renamed in git"
+    path.write_text(json.dumps(model))
+    assert run(settings, DriftMemory(None)).drifts == ()  # a restart with new code: the newest version is watchtower's
+    assert find_panel(grafana.state.dashboards[UID]["dashboard"], "up, renamed in git")
+    grafana.ui_edit_dashboard(UID, lambda m: m.update(title="Certificates (better)"), login="oncall")
+    (drift,) = run(settings, DriftMemory(None)).drifts or ()  # a restart after someone edited
+    assert (drift.uid, drift.by, drift.action) == (UID, "oncall", "backed_up") and drift.copy_uid

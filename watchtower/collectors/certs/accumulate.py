@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.certs.details import _chain_checks, _Details, _new_series, _subject, _urgency_message
+from watchtower.collectors.certs.details import CertsDetails, _chain_checks, _new_series, _subject, _urgency_message
 from watchtower.collectors.certs.model import (
     _MUST_HOLD,
     _NO_CERTIFICATE,
     _NOT_AFTER,
     _NOT_BEFORE,
     _UNJUDGED,
+    LabelValues,
     Reuse,
     _ChainOutcome,
     _InputTally,
@@ -45,12 +45,12 @@ class _Accumulator:
         self.thresholds = thresholds
         self.previous = Reuse() if previous is None else previous
         self.series: dict[tuple[str, ...], _Series] = {}
-        # (series row, seconds left, lifetime fraction left, status): the report's dicts are made when read
-        self.rows: list[tuple[tuple[Any, ...], float, float, str]] = []
+        self.rows: list[_Series] = []  # the report's rows, made when read
         self.local: list[CertRecord] = []
         self.index = IssuerIndex(signatures=signatures)
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
-        self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}
+        self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # those not held by a chain outcome
+        self._chain_samples: dict[int, Sample] = {}  # id(CheckRecord) → its sample, for this run's chain checks
         self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
@@ -92,7 +92,7 @@ class _Accumulator:
 
     def _cert(self, record: CertRecord) -> None:
         cert = record.cert
-        key = (record.source, record.location, record.name, cert.subject_cn, cert.issuer_cn, cert.serial_hex,
+        key: tuple[str, ...] = (record.source, record.location, record.name, cert.subject_cn, cert.issuer_cn, cert.serial_hex,
                "true" if cert.is_ca else "false")
         if key in self.series:
             return  # the same certificate twice at one location (e.g. repeated in a bundle)
@@ -100,10 +100,11 @@ class _Accumulator:
         series = self.previous.series.get(key) if local else None
         if series is None or series.cert is not cert:
             series = _new_series(key, record, keep_cert=local)
+        else:
+            key = series.key  # the last run's equal tuple: its labels hold that one
         self.series[key] = series
         status = urgency(cert, self.now, self.thresholds)
-        self.rows.append((series.row, round(cert.not_after - self.now, 3),
-                          round(cert.lifetime_fraction_left(self.now), 6), status))
+        self.rows.append(series)
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
             self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
@@ -156,11 +157,14 @@ class _Accumulator:
             if last is not None and last.record is record and last.same_verdict(result, where):
                 outcome = last
             else:
-                outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where,
-                                        _chain_checks(record, result, where))
+                checks = _chain_checks(record, result, where)
+                samples = tuple(Sample(f"watchtower_cert_{c.check}", cast(dict[str, str], c.labels),
+                                       float(c.ok != (c.check in _PROBLEM_IS_ONE))) for c in checks)
+                outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, checks, samples)
             self.chains[id(record)] = outcome
-            for check, values in outcome.checks:
-                self._check(check, values)
+            for check, sample in zip(outcome.checks, outcome.samples):
+                self._check(check, cast(LabelValues, check.labels).values_tuple())
+                self._chain_samples[id(check)] = sample
 
     def metrics(self) -> tuple[GaugeMetricFamily, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""
@@ -188,14 +192,22 @@ class _Accumulator:
         checks = {check: GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
                   for check, names in CHECK_LABELS.items()}
         previous = self.previous.check_samples
+        chain_samples = self._chain_samples
         for check_key, record in self.checks.items():
             check, values = check_key
+            sample = chain_samples.get(id(record))
+            if sample is not None:
+                checks[check].samples.append(sample)
+                continue
             value = float(record.ok != (check in _PROBLEM_IS_ONE))
             sample = previous.get(check_key)
             if sample is None or sample.value != value:
                 names = CHECK_LABELS[check]
                 sample_labels = record.labels
-                if (len(sample_labels) != len(names) or tuple(sample_labels) != names
+                if isinstance(sample_labels, LabelValues):
+                    if sample_labels.values_tuple() != values or tuple(sample_labels) != names:
+                        sample_labels = LabelValues(names, values)
+                elif (len(sample_labels) != len(names) or tuple(sample_labels) != names
                         or tuple(sample_labels.values()) != values):
                     sample_labels = dict(zip(names, values))  # the record's own labels are shared when they are these
                 # Sample only reads its labels: sharing the record's read-only mapping is safe
@@ -209,6 +221,6 @@ class _Accumulator:
         series = {key: s for key, s in self.series.items() if s.cert is not None}
         return Reuse(series, self.chains, self.check_samples)
 
-    def details(self) -> Mapping[str, Any]:
-        return _Details(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
+    def details(self) -> CertsDetails:
+        return CertsDetails(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
                         tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)

@@ -3,68 +3,82 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client.samples import Sample
 
-from watchtower.collectors.certs.model import _NOT_AFTER, _NOT_BEFORE, _ROW_FIELDS, _InputTally, _Series
-from watchtower.collectors.certs.settings import _URGENCY_SEVERITY, CERT_LABELS, CHECK_SEVERITY
+from watchtower.collectors.certs.model import (
+    _NOT_AFTER,
+    _NOT_BEFORE,
+    _ROW_FIELDS,
+    LabelValues,
+    _InputTally,
+    _Series,
+    row_values,
+)
+from watchtower.collectors.certs.settings import _URGENCY_SEVERITY, CERT_LABELS, CHECK_LABELS, CHECK_SEVERITY
+from watchtower.collectors.certs.table import render_table
 from watchtower.collectors.certsources import CertRecord, CheckRecord, Note
+from watchtower.core.details import Details
 from watchtower.core.formatting import human_duration, rfc3339
 from watchtower.core.results import ItemError, Severity
 from watchtower.core.settings import format_duration
 from watchtower.pki import CertInfo, ChainResult, Thresholds, expires_after_issuer
-from watchtower.pki.checks import UNSUPPORTED_SIGNATURE
+from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, urgency_of
+from watchtower.pki.model import lifetime_fraction_left
 
 
-class _Details(Mapping[str, Any]):
-    """The report's facts (``check --output json``, /api/status), built each time they are read.
+@dataclasses.dataclass(frozen=True, slots=True)
+class CertsDetails(Details):
+    """The report's facts (``check --output json``, /api/status, the table), built each time they are read.
 
     A row or check dict per certificate is most of a KiB, and the daemon keeps the last result
-    between runs while nothing reads it; the tuples it is built from are kept instead.
+    between runs while nothing reads it; the series they are built from are kept instead, and
+    the time-dependent fields (time left, urgency) are judged from the scan's ``now`` when read.
     """
 
-    _KEYS = ("certificates", "inputs", "notes", "errors", "checks", "thresholds", "now")
+    series: list[_Series]
+    checks: tuple[CheckRecord, ...]
+    inputs: tuple[_InputTally, ...]
+    notes: tuple[Note, ...]
+    errors: tuple[tuple[str, ItemError], ...]  # (source, error)
+    error_inputs: tuple[str | None, ...]  # the input each error belongs to
+    thresholds: Thresholds
+    now: float
 
-    def __init__(self, rows: list[tuple[tuple[Any, ...], float, float, str]], checks: tuple[CheckRecord, ...],
-                 inputs: tuple[_InputTally, ...], notes: tuple[Note, ...], errors: tuple[tuple[str, ItemError], ...],
-                 error_inputs: tuple[str | None, ...], thresholds: Thresholds, now: float) -> None:
-        self._rows, self._checks, self._inputs, self._notes = rows, checks, inputs, notes
-        self._errors, self._error_inputs, self._thresholds, self._now = errors, error_inputs, thresholds, now
+    def to_json(self) -> dict[str, Any]:
+        return {"certificates": self.judged_rows(), "inputs": self.input_rows(), "notes": self.note_rows(),
+                "errors": self.error_rows(), "checks": self.check_rows(),
+                "thresholds": dataclasses.asdict(self.thresholds), "now": rfc3339(self.now)}
 
-    def __len__(self) -> int:
-        return len(self._KEYS)
+    def check_table(self, color: bool = False) -> list[str] | None:
+        return render_table(self, color)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._KEYS)
+    def input_rows(self) -> list[dict[str, Any]]:
+        return [tally.judged() for tally in self.inputs]
 
-    def __getitem__(self, key: str) -> Any:
-        if key == "certificates":
-            return self.judged_rows()
-        if key == "inputs":
-            return [tally.judged() for tally in self._inputs]
-        if key == "notes":
-            return [{"location": n.location, "kind": n.kind, "message": n.message} for n in self._notes]
-        if key == "errors":
-            return [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
-                    for (s, e), i in zip(self._errors, self._error_inputs)]
-        if key == "checks":
-            return [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
-                    for r in self._checks]
-        if key == "thresholds":
-            return dataclasses.asdict(self._thresholds)
-        if key == "now":
-            return rfc3339(self._now)
-        raise KeyError(key)
+    def note_rows(self) -> list[dict[str, Any]]:
+        return [{"location": n.location, "kind": n.kind, "message": n.message} for n in self.notes]
+
+    def error_rows(self) -> list[dict[str, Any]]:
+        return [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
+                for (s, e), i in zip(self.errors, self.error_inputs)]
+
+    def check_rows(self) -> list[dict[str, Any]]:
+        return [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
+                for r in self.checks]
 
     def rows(self) -> list[dict[str, Any]]:
         """The report rows as the scan judged them (times in RFC 3339)."""
         rows = []
-        for values, left, fraction, status in self._rows:
-            row = dict(zip(_ROW_FIELDS, values))
-            row["not_before"], row["not_after"] = rfc3339(row["not_before"]), rfc3339(row["not_after"])
-            row["seconds_left"], row["lifetime_fraction_left"], row["status"] = left, fraction, status
+        now, thresholds = self.now, self.thresholds
+        for series in self.series:
+            row = dict(zip(_ROW_FIELDS, series.row))
+            not_before, not_after = row["not_before"], row["not_after"]
+            row["not_before"], row["not_after"] = rfc3339(not_before), rfc3339(not_after)
+            row["seconds_left"] = round(not_after - now, 3)
+            row["lifetime_fraction_left"] = round(lifetime_fraction_left(not_before, not_after, now), 6)
+            row["status"] = urgency_of(not_before, not_after, now, thresholds)
             rows.append(row)
         return rows
 
@@ -73,7 +87,7 @@ class _Details(Mapping[str, Any]):
         certificate) and ``problems`` (those checks), so a row never says OK about a certificate
         that a failed check makes the run warn or fail about."""
         problems: dict[tuple[str, str], list[tuple[Severity, str, str]]] = {}  # (location, serial or "")
-        for record in self._checks:
+        for record in self.checks:
             if record.ok:
                 continue
             labels = record.labels
@@ -94,16 +108,12 @@ class _Details(Mapping[str, Any]):
         return rows
 
 
-def _chain_checks(record: CertRecord, result: ChainResult,
-                  where: str) -> tuple[tuple[CheckRecord, tuple[str, ...]], ...]:
-    """The chain_valid and expires_after_issuer records (with their label values) for one verdict."""
+def _chain_checks(record: CertRecord, result: ChainResult, where: str) -> tuple[CheckRecord, ...]:
+    """The chain_valid and expires_after_issuer records for one verdict (labels: ``LabelValues``)."""
     cert = record.cert
-    serial = cert.serial_hex
-    base = {"source": record.source, "location": record.location, "name": record.name,
-            "subject_cn": cert.subject_cn, "serial": serial}
-    base_values = (record.source, record.location, record.name, cert.subject_cn, serial)
+    base_values = (record.source, record.location, record.name, cert.subject_cn, cert.serial_hex)
     subject = _subject(record)
-    checks: list[tuple[CheckRecord, tuple[str, ...]]] = []
+    checks: list[CheckRecord] = []
     if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
         severity = None
         if result.valid:
@@ -114,16 +124,17 @@ def _chain_checks(record: CertRecord, result: ChainResult,
                        f"verify ({UNSUPPORTED_SIGNATURE})")
         else:
             message = f"chain does not verify: {result.reason}"
-        checks.append((CheckRecord("chain_valid", {**base, "reason": result.reason}, result.valid, subject, message,
-                                   severity), (*base_values, result.reason)))
+        values: tuple[str, ...] = (*base_values, result.reason)
+        checks.append(CheckRecord("chain_valid", LabelValues(_CHAIN_VALID, values), result.valid, subject, message,
+                                  severity))
     issuer = result.issuer
     if issuer is not None and issuer is not cert:
         outlives = expires_after_issuer(cert, issuer)
         message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
                    f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
-        labels = {**base, "issuer_cn": issuer.subject_cn, "issuer_location": where}
-        checks.append((CheckRecord("expires_after_issuer", labels, not outlives, subject, message),
-                       (*base_values, issuer.subject_cn, where)))
+        issuer_values: tuple[str, ...] = (*base_values, issuer.subject_cn, where)
+        checks.append(CheckRecord("expires_after_issuer", LabelValues(_EXPIRES_AFTER_ISSUER, issuer_values),
+                                  not outlives, subject, message))
     return tuple(checks)
 
 
@@ -136,14 +147,15 @@ def _signature_algorithm(cert: CertInfo) -> str:
     return getattr(oid, "_name", None) or oid.dotted_string
 
 
+_CHAIN_VALID, _EXPIRES_AFTER_ISSUER = CHECK_LABELS["chain_valid"], CHECK_LABELS["expires_after_issuer"]
+
+
 def _new_series(key: tuple[str, ...], record: CertRecord, keep_cert: bool) -> _Series:
     """``keep_cert`` False (Secrets, endpoints: new objects every run) lets the certificate go after the run."""
     cert = record.cert
-    labels = dict(zip(CERT_LABELS, key))
-    row = (record.source, record.location, record.name, cert.subject, cert.issuer, cert.subject_cn, cert.issuer_cn,
-           cert.serial_hex, cert.not_before, cert.not_after, cert.is_ca)  # times: RFC 3339 text when read
-    return _Series(cert if keep_cert else None, row, Sample(_NOT_AFTER, labels, cert.not_after),
-                   Sample(_NOT_BEFORE, labels, cert.not_before))
+    labels: Any = LabelValues(CERT_LABELS, key)  # Sample's type says dict; it only reads them
+    return _Series(record if keep_cert else None, None if keep_cert else row_values(record),
+                   Sample(_NOT_AFTER, labels, cert.not_after), Sample(_NOT_BEFORE, labels, cert.not_before))
 
 
 def _subject(record: CertRecord) -> str:

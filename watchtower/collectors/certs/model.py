@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
 
 from prometheus_client.samples import Sample
 
@@ -13,31 +13,95 @@ from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ChainResult
 
 
-@dataclasses.dataclass(frozen=True)
-class _Series:
-    """The parts of one certificate series that stay as they are while its certificate does."""
+class LabelValues(Mapping[str, str]):
+    """One sample's labels as the metric's shared name tuple and a tuple of values.
 
-    cert: CertInfo | None  # kept only where the scan cache hands out the same object again (local files)
-    row: tuple[Any, ...]  # the report row without the fields that depend on the time: values of _ROW_FIELDS
-    # (not_before and not_after as Unix seconds: ``_Details`` spells them in RFC 3339 when read)
+    A dict of seven labels is about 350 bytes; this is the values tuple the collector has anyway
+    plus 48 bytes. prometheus_client only reads labels (truthiness and ``items()``), the report
+    spreads them into its dicts in name order, the order a dict built from them would have.
+    """
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: tuple[str, ...], values: tuple[str, ...]) -> None:
+        self._names = names
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            return self._values[self._names.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return repr(dict(zip(self._names, self._values)))
+
+    def values_tuple(self) -> tuple[str, ...]:
+        return self._values
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Series:
+    """The parts of one certificate series that stay as they are while its certificate does.
+
+    A local certificate's series holds its record (the scan cache keeps it anyway) and derives
+    the report row from it; other sources' certificates are let go after the run, so their
+    series holds the row's values instead.
+    """
+
+    record: CertRecord | None  # kept only where the scan cache hands out the same objects again (local files)
+    fixed_row: tuple[Any, ...] | None  # values of _ROW_FIELDS when there is no record
     not_after: Sample
     not_before: Sample
+
+    @property
+    def cert(self) -> CertInfo | None:
+        return self.record.cert if self.record is not None else None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The label values (the collector's key for this series)."""
+        labels: Any = self.not_after.labels
+        return cast(tuple[str, ...], labels.values_tuple())
+
+    @property
+    def row(self) -> tuple[Any, ...]:
+        """The report row without the fields that depend on the time: values of _ROW_FIELDS
+        (not_before and not_after as Unix seconds: ``_Details`` spells them in RFC 3339 when read)."""
+        if self.record is None:
+            assert self.fixed_row is not None
+            return self.fixed_row
+        return row_values(self.record)
+
+
+def row_values(record: CertRecord) -> tuple[Any, ...]:
+    cert = record.cert
+    return (record.source, record.location, record.name, cert.subject, cert.issuer, cert.subject_cn, cert.issuer_cn,
+            cert.serial_hex, cert.not_before, cert.not_after, cert.is_ca)
 
 
 _ROW_FIELDS = ("source", "location", "name", "subject", "issuer", "subject_cn", "issuer_cn", "serial", "not_before",
                "not_after", "is_ca")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class _ChainOutcome:
-    """One record's chain verdict and the check records it produced (holding the objects keeps ids unique)."""
+    """One record's chain verdict, the check records it produced and their samples (holding the
+    objects keeps ids unique); the records' labels are ``LabelValues``."""
 
     record: CertRecord
     valid: bool
     reason: str
     issuer: CertInfo | None
     issuer_location: str
-    checks: tuple[tuple[CheckRecord, tuple[str, ...]], ...]
+    checks: tuple[CheckRecord, ...]
+    samples: tuple[Sample, ...]  # one per check, in the same order
 
     def same_verdict(self, result: ChainResult, issuer_location: str) -> bool:
         return (self.valid == result.valid and self.reason == result.reason and self.issuer is result.issuer

@@ -22,7 +22,7 @@ from watchtower.pki import CertInfo, ParseError, key_matches
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class CertRecord:
     """One certificate found by ``source`` at ``location`` (``name``: kubeadm's name or a short one)."""
 
@@ -32,7 +32,7 @@ class CertRecord:
     cert: CertInfo
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class CheckRecord:
     """One judgement: metric ``check`` (e.g. ``key_matches``) with its labels, ok or not, and why."""
 

@@ -18,20 +18,23 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import struct
 from collections.abc import Callable, Hashable, Iterator, Mapping
 
 from watchtower.collectors.certsources.base import DEFAULT_MAX_FILE_BYTES, ReadFailure, Record, read_capped_stat
 from watchtower.pki import CertInfo
 
-# (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns) of a regular file, or ("error", errno) when stat fails
-Stamp = tuple[object, ...]
+# st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns of a regular file packed into 40 bytes (one object,
+# not a tuple of five large ints: the daemon keeps one per file), or the errno when stat fails
+Stamp = bytes | int
+_PACK = struct.Struct("=QQqqq").pack
 
 
 def stamp_of(info: os.stat_result) -> Stamp | None:
     """The identity of a regular file's current content; None for anything else (never cached)."""
     if not stat.S_ISREG(info.st_mode):
         return None
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return _PACK(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def current_stamp(path: str, known: Mapping[str, os.stat_result] | None = None) -> Stamp | None:
@@ -41,7 +44,7 @@ def current_stamp(path: str, known: Mapping[str, os.stat_result] | None = None) 
         try:
             info = os.stat(path)
         except OSError as exc:
-            return ("error", exc.errno or 0)
+            return exc.errno or 0
     return stamp_of(info)
 
 
@@ -73,14 +76,19 @@ class FileReads:
         """``os.path.isfile``, remembered: a key file appearing later must invalidate the records."""
         stamp = current_stamp(path)
         self._note(path, stamp)
-        return stamp is not None and stamp[0] != "error"
+        return isinstance(stamp, bytes)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class _Entry:
-    stamps: tuple[tuple[str, Stamp], ...]
+    stamps: tuple[str | Stamp, ...]  # path, stamp, path, stamp, ...: no pair tuple per file
     records: tuple[Record, ...]
     run: int
+
+    def unchanged(self, known: Mapping[str, os.stat_result] | None) -> bool:
+        stamps = self.stamps
+        return all(current_stamp(stamps[i], known) == stamps[i + 1]  # type: ignore[arg-type]
+                   for i in range(0, len(stamps), 2))
 
 
 class ScanCache:
@@ -118,13 +126,14 @@ class ScanCache:
                 known: Mapping[str, os.stat_result] | None = None) -> tuple[Record, ...]:
         """The records of ``produce`` for ``key``: reused while its files are unchanged, else produced now."""
         entry = self._entries.get(key)
-        if entry is not None and all(current_stamp(path, known) == stamp for path, stamp in entry.stamps):
+        if entry is not None and entry.unchanged(known):
             entry.run = self._run
             return entry.records
         reads = FileReads(max_bytes)
         records = tuple(produce(reads))
         if reads.cacheable and (key in self._entries or len(self._entries) < self.max_entries):
-            self._entries[key] = _Entry(tuple(reads.stamps.items()), records, self._run)
+            self._entries[key] = _Entry(tuple(item for pair in reads.stamps.items() for item in pair), records,
+                                        self._run)
         else:
             self._entries.pop(key, None)
         return records

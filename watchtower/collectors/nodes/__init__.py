@@ -22,7 +22,7 @@ from watchtower.collectors.nodes.parse import DETAILS_MAX_NODES, NodeFacts, Tran
 from watchtower.core import reasons
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
-from watchtower.io.kube import KubeUnavailable, get_json, list_json_pages
+from watchtower.io.kube import KubeUnavailable, list_json_pages, server_version
 from watchtower.upgrades.kubeversion import try_parse_version
 
 
@@ -58,7 +58,7 @@ class NodesCollector(Collector[nl.NodesSettings]):
         errors: list[ItemError] = []
         apiserver = None
         try:
-            git_version = get_json(api, "/version", timeout=timeout).get("gitVersion")
+            git_version = server_version(api, timeout).git_version
             apiserver = try_parse_version(git_version)
             if apiserver is None:
                 errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))

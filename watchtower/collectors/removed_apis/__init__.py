@@ -153,9 +153,5 @@ class RemovedApisCollector(Collector[RemovedApisSettings]):
         newest = max((a.removed_in for a in self.data.apis), default=running)
         return max(newest, rd.next_minor(running))
 
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        return export.render_check(details)
-
 
 __all__ = ["RemovedApisCollector", "RemovedApisSettings", "load_data"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from watchtower.core.details import Details
 from watchtower.core.results import Finding, Severity
 from watchtower.upgrades import removal_data as rd
 from watchtower.upgrades import removed_apis as ra
@@ -106,35 +106,91 @@ def build_findings(scan: Scan) -> tuple[Finding, ...]:
     return tuple(out)
 
 
-def build_details(scan: Scan, max_listed: int) -> dict[str, Any]:
-    rows = [
-        {"namespace": b.use.namespace, "name": b.use.name, "source": b.use.source, "api": f"{b.api.api_version} {b.api.kind}",
-         "replacement": b.api.replacement_text, "removed_in": _minor(b.api.removed_in), "breaks_at": b.hop_text,
-         "detail": b.use.detail}
-        for b in scan.blockers[:max_listed]
-    ]
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockerRow:
+    """One object that uses a removed API (the first ``max_listed`` of them)."""
+
+    namespace: str
+    name: str
+    source: str
+    api: str  # "extensions/v1beta1 Deployment"
+    replacement: str
+    removed_in: str
+    breaks_at: str
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HopRow:
+    hop: str  # "1.15 → 1.16"
+    blockers: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HopBlockers:
+    """Per hop (the minor it reaches, "" once already removed, "?" unknown) and API: a count and a few names."""
+
+    minor: str
+    api: str
+    replacement: str
+    removed_in: str
+    count: int
+    examples: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestRow:
+    api: str
+    kind: str
+    removed_in: str
+    replacement: str
+    apiservers: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RemovedApisDetails(Details):
+    """What uses a removed API, which hop it breaks, and which clients still call one."""
+
+    running: str | None = None
+    next_minor: str | None = None
+    data_source: str = ""
+    data_retrieved: str = ""
+    checked: Mapping[str, int] = dataclasses.field(default_factory=dict)  # source → read, sorted
+    failed_sources: tuple[str, ...] = ()
+    blockers_total: int = 0
+    blockers: tuple[BlockerRow, ...] = ()
+    hops: tuple[HopRow, ...] = ()
+    hop_blockers: tuple[HopBlockers, ...] = ()
+    already_removed: int = 0
+    requests: tuple[RequestRow, ...] = ()
+
+    def check_table(self, color: bool = False) -> list[str] | None:
+        return render_check(self)
+
+
+def build_details(scan: Scan, max_listed: int) -> RemovedApisDetails:
     by_hop = ra.blockers_by_hop(scan.blockers, scan.hops)
-    return {
-        "running": scan.git_version or None,
-        "next_minor": _minor(rd.next_minor(scan.running)) if scan.running else None,
-        "data_source": scan.data.source,
-        "data_retrieved": scan.data.retrieved,
-        "checked": dict(sorted(scan.checked.items())),
-        "failed_sources": list(scan.failed_sources),
-        "blockers_total": len(scan.blockers),
-        "blockers": rows,
-        "hops": [{"hop": f"{_minor((h[0], h[1] - 1))} → {_minor(h)}", "blockers": len(by_hop[h])} for h in scan.hops],
-        "hop_blockers": hop_blockers(scan.blockers),
-        "already_removed": sum(1 for b in scan.blockers if b.already_removed),
-        "requests": [
-            {"api": f"{r.api_version} {r.resource}", "kind": r.kind, "removed_in": _minor(r.removed_in),
-             "replacement": r.replacement, "apiservers": ", ".join(r.apiservers)}
-            for r in scan.requests
-        ],
-    }
+    return RemovedApisDetails(
+        running=scan.git_version or None,
+        next_minor=_minor(rd.next_minor(scan.running)) if scan.running else None,
+        data_source=scan.data.source,
+        data_retrieved=scan.data.retrieved,
+        checked=dict(sorted(scan.checked.items())),
+        failed_sources=tuple(scan.failed_sources),
+        blockers_total=len(scan.blockers),
+        blockers=tuple(
+            BlockerRow(b.use.namespace, b.use.name, b.use.source, f"{b.api.api_version} {b.api.kind}",
+                       b.api.replacement_text, _minor(b.api.removed_in), b.hop_text, b.use.detail)
+            for b in scan.blockers[:max_listed]),
+        hops=tuple(HopRow(f"{_minor((h[0], h[1] - 1))} → {_minor(h)}", len(by_hop[h])) for h in scan.hops),
+        hop_blockers=hop_blockers(scan.blockers),
+        already_removed=sum(1 for b in scan.blockers if b.already_removed),
+        requests=tuple(RequestRow(f"{r.api_version} {r.resource}", r.kind, _minor(r.removed_in), r.replacement,
+                                  ", ".join(r.apiservers)) for r in scan.requests),
+    )
 
 
-def hop_blockers(blockers: Iterable[ra.Blocker]) -> list[dict[str, Any]]:
+def hop_blockers(blockers: Iterable[ra.Blocker]) -> tuple[HopBlockers, ...]:
     """Per hop (the minor it reaches, "" once already removed) and API: how many objects, a few names.
 
     Bounded by the number of removed APIs, unlike the object rows: this is what a plan attaches.
@@ -143,31 +199,30 @@ def hop_blockers(blockers: Iterable[ra.Blocker]) -> list[dict[str, Any]]:
     for b in blockers:
         minor = _minor(b.breaks_at) if b.breaks_at else ("" if b.already_removed else "?")
         groups.setdefault((minor, b.api.api_version, b.api.kind), []).append(b)
-    return [
-        {"minor": minor, "api": f"{api_version} {kind}", "replacement": members[0].api.replacement_text,
-         "removed_in": _minor(members[0].api.removed_in), "count": len(members),
-         "examples": [f"{b.use.namespace or '-'}/{b.use.name} ({b.use.source})" for b in members[:NAMES_PER_FINDING]]}
+    return tuple(
+        HopBlockers(minor, f"{api_version} {kind}", members[0].api.replacement_text, _minor(members[0].api.removed_in),
+                    len(members), tuple(f"{b.use.namespace or '-'}/{b.use.name} ({b.use.source})"
+                                        for b in members[:NAMES_PER_FINDING]))
         for (minor, api_version, kind), members in sorted(groups.items())
-    ]
+    )
 
 
-def plan_blockers(details: Mapping[str, Any]) -> dict[str, list[Any]]:
+def plan_blockers(details: RemovedApisDetails) -> dict[str, list[Blocker]]:
     """The collector's details → ``{"1.16": [plan.Blocker, ...]}`` for ``Plan.with_blockers``.
 
     Already-removed uses go to the plan's first hop (every later ``kubectl apply`` or ``helm
     upgrade`` of them fails, so they block whatever comes next).
     """
-    out: dict[str, list[Any]] = {}
-    next_minor = details.get("next_minor") or ""
-    for row in details.get("hop_blockers") or []:
-        minor = row["minor"] or next_minor
+    out: dict[str, list[Blocker]] = {}
+    for row in details.hop_blockers:
+        minor = row.minor or details.next_minor or ""
         if not minor or minor == "?":
             continue
-        more = row["count"] - len(row["examples"])
-        names = ", ".join(row["examples"]) + (f" and {more} more" if more > 0 else "")
-        state = "already removed" if not row["minor"] else f"removed in {row['removed_in']}"
+        more = row.count - len(row.examples)
+        names = ", ".join(row.examples) + (f" and {more} more" if more > 0 else "")
+        state = "already removed" if not row.minor else f"removed in {row.removed_in}"
         out.setdefault(minor, []).append(Blocker(
-            "removed_api", f"{row['count']} object(s) use {row['api']} ({state}): migrate to {row['replacement']}", names))
+            "removed_api", f"{row.count} object(s) use {row.api} ({state}): migrate to {row.replacement}", names))
     return out
 
 
@@ -177,29 +232,25 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
 
 
-def render_check(d: Mapping[str, Any]) -> list[str]:
+def render_check(d: RemovedApisDetails) -> list[str]:
     """The ``watchtower check`` section: one row per object, the hop that breaks it, then the requests."""
     lines = ["REMOVED APIS"]
-    running = d.get("running") or "unknown"
-    lines.append(f"  running {running}; removal data: {d.get('data_source')} (retrieved {d.get('data_retrieved')})")
-    checked = d.get("checked") or {}
-    lines.append("  read: " + (", ".join(f"{k} {v}" for k, v in checked.items()) or "nothing")
-                 + (f"; FAILED: {', '.join(d['failed_sources'])}" if d.get("failed_sources") else ""))
-    rows = d.get("blockers") or []
-    if rows:
+    lines.append(f"  running {d.running or 'unknown'}; removal data: {d.data_source} (retrieved {d.data_retrieved})")
+    lines.append("  read: " + (", ".join(f"{k} {v}" for k, v in d.checked.items()) or "nothing")
+                 + (f"; FAILED: {', '.join(d.failed_sources)}" if d.failed_sources else ""))
+    if d.blockers:
         lines += _table(("NAMESPACE", "NAME", "SOURCE", "API IN USE", "REPLACEMENT", "BREAKING HOP"),
-                        ((r["namespace"] or "-", r["name"], r["source"], r["api"], r["replacement"], r["breaks_at"]) for r in rows))
-        if d.get("blockers_total", 0) > len(rows):
-            lines.append(f"  ... {d['blockers_total'] - len(rows)} more (raise collectors.removed_apis.max_listed)")
+                        ((r.namespace or "-", r.name, r.source, r.api, r.replacement, r.breaks_at) for r in d.blockers))
+        if d.blockers_total > len(d.blockers):
+            lines.append(f"  ... {d.blockers_total - len(d.blockers)} more (raise collectors.removed_apis.max_listed)")
     else:
         lines.append("  no object uses a removed API")
-    hops = d.get("hops") or []
-    hit = [h for h in hops if h["blockers"]]
-    if hops:
-        clear = len(hops) - len(hit)
-        lines.append("  hops: " + "; ".join(f"{h['hop']}: {h['blockers']} blocker(s)" for h in hit)
-                     + (f"{'; ' if hit else ''}{clear} other hop(s) up to {hops[-1]['hop'].split(' → ')[1]}: none" if clear else ""))
-    for r in d.get("requests") or []:
-        lines.append(f"  requests: {r['api']} (removed in {r['removed_in'] or '?'}) by clients of {r['apiservers']};"
-                     f" replacement {r['replacement'] or 'unknown'}")
+    hit = [h for h in d.hops if h.blockers]
+    if d.hops:
+        clear = len(d.hops) - len(hit)
+        lines.append("  hops: " + "; ".join(f"{h.hop}: {h.blockers} blocker(s)" for h in hit)
+                     + (f"{'; ' if hit else ''}{clear} other hop(s) up to {d.hops[-1].hop.split(' → ')[1]}: none" if clear else ""))
+    for r in d.requests:
+        lines.append(f"  requests: {r.api} (removed in {r.removed_in or '?'}) by clients of {r.apiservers};"
+                     f" replacement {r.replacement or 'unknown'}")
     return lines

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from watchtower.core import reasons
 from watchtower.core.results import ItemError
-from watchtower.io.kube import get_json, list_json_pages
+from watchtower.io.kube import get_json, list_json_pages, server_version
 from watchtower.upgrades import helm_release
 from watchtower.upgrades import removal_data as rd
 from watchtower.upgrades import removed_apis as ra
@@ -40,9 +40,8 @@ def _api_error(location: str, exc: BaseException) -> ItemError:
 def running_minor(api: Any, timeout: float, errors: list[ItemError]) -> tuple[rd.Minor | None, str]:
     """The apiserver's (major, minor) and gitVersion from ``/version``; (None, "") on failure."""
     try:
-        info = get_json(api, "/version", timeout=timeout)
-        git_version = str(info.get("gitVersion") or "")
-        return rd.parse_minor(f"{info.get('major')}.{str(info.get('minor', '')).rstrip('+')}"), git_version
+        version = server_version(api, timeout)
+        return rd.parse_minor(f"{version.major}.{(version.minor or '').rstrip('+')}"), version.git_version or ""
     except Exception as exc:  # noqa: BLE001 - transport errors come in many types
         errors.append(_api_error("/version", exc))
         return None, ""
