@@ -7,12 +7,11 @@ from typing import Any, cast
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
+from watchtower.collectors.certs import families as fam
 from watchtower.collectors.certs.details import CertsDetails, _chain_checks, _new_series, _subject, _urgency_message
 from watchtower.collectors.certs.model import (
     _MUST_HOLD,
     _NO_CERTIFICATE,
-    _NOT_AFTER,
-    _NOT_BEFORE,
     _UNJUDGED,
     LabelValues,
     Reuse,
@@ -24,8 +23,6 @@ from watchtower.collectors.certs.settings import (
     _LOCAL_SOURCES,
     _PROBLEM_IS_ONE,
     _URGENCY_SEVERITY,
-    CERT_LABELS,
-    CHECK_HELP,
     CHECK_LABELS,
     CHECK_SEVERITY,
     SOURCE_ORDER,
@@ -168,29 +165,23 @@ class _Accumulator:
 
     def metrics(self) -> tuple[GaugeMetricFamily, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""
-        not_after = GaugeMetricFamily(_NOT_AFTER, "When the certificate expires (its notAfter), Unix seconds.",
-                                      labels=CERT_LABELS)
-        not_before = GaugeMetricFamily(_NOT_BEFORE, "When the certificate becomes valid (its notBefore), Unix seconds.",
-                                       labels=CERT_LABELS)
+        not_after = fam.CERT_NOT_AFTER_TIMESTAMP_SECONDS.gauge()
+        not_before = fam.CERT_NOT_BEFORE_TIMESTAMP_SECONDS.gauge()
         counts: dict[str, int] = dict.fromkeys(SOURCE_ORDER, 0)
         for key, series in self.series.items():
             not_after.samples.append(series.not_after)
             not_before.samples.append(series.not_before)
             counts[key[0]] = counts.get(key[0], 0) + 1  # key[0]: the source
-        found = GaugeMetricFamily("watchtower_cert_certificates", "Certificates found in the last run, by source.",
-                                  labels=("source",))
+        found = fam.CERT_CERTIFICATES.gauge()
         for source, count in counts.items():
             found.add_metric((source,), count)
-        errors = GaugeMetricFamily("watchtower_cert_read_errors",
-                                   "Items that could not be read in the last run, by source and reason.",
-                                   labels=("source", "reason"))
+        errors = fam.CERT_READ_ERRORS.gauge()
         by_reason: dict[tuple[str, str], int] = {}
         for source, error in self.errors:
             by_reason[(source, error.reason)] = by_reason.get((source, error.reason), 0) + 1
         for labels, count in sorted(by_reason.items()):
             errors.add_metric(labels, count)
-        checks = {check: GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
-                  for check, names in CHECK_LABELS.items()}
+        checks = {check: family.gauge() for check, family in fam.CERT_CHECKS.items()}
         previous = self.previous.check_samples
         chain_samples = self._chain_samples
         for check_key, record in self.checks.items():
