@@ -32,6 +32,13 @@ from watchtower.core.results import Finding, ItemError, Severity
 from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, urgency, verify_chain
 from watchtower.pki.checks import SignatureCache
 
+_CHECK_NAMES = {check: f"watchtower_cert_{check}" for check in CHECK_LABELS}
+
+
+def _value(ok: bool, check: str) -> float:
+    """The gauge value of a check; the two float objects are shared by every sample."""
+    return 1.0 if ok != (check in _PROBLEM_IS_ONE) else 0.0
+
 
 class _Accumulator:
     """Collects records from all sources: deduplicated series, checks, errors, then judges chains."""
@@ -48,6 +55,7 @@ class _Accumulator:
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
         self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # those not held by a chain outcome
         self._chain_samples: dict[int, Sample] = {}  # id(CheckRecord) → its sample, for this run's chain checks
+        self._subjects: dict[int, str] = {}  # id(CertRecord) → the text findings name it by, made once
         self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
@@ -104,7 +112,11 @@ class _Accumulator:
         self.rows.append(series)
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
-            self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
+            last = self.previous.chains.get(id(record))  # its checks name the record the same way: share the text
+            subject = last.checks[0].subject if last is not None and last.record is record and last.checks else None
+            if subject is None:
+                subject = self._subjects[id(record)] = _subject(record)
+            self.findings.append(Finding("certs", subject, severity, _urgency_message(cert, status, self.now)))
         if local:
             self.local.append(record)
             self.index.add(cert)
@@ -154,9 +166,9 @@ class _Accumulator:
             if last is not None and last.record is record and last.same_verdict(result, where):
                 outcome = last
             else:
-                checks = _chain_checks(record, result, where)
-                samples = tuple(Sample(f"watchtower_cert_{c.check}", cast(dict[str, str], c.labels),
-                                       float(c.ok != (c.check in _PROBLEM_IS_ONE))) for c in checks)
+                checks = _chain_checks(record, result, where, self._subjects.get(id(record)))
+                samples = tuple(Sample(_CHECK_NAMES[c.check], cast(dict[str, str], c.labels),
+                                       _value(c.ok, c.check)) for c in checks)
                 outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, checks, samples)
             self.chains[id(record)] = outcome
             for check, sample in zip(outcome.checks, outcome.samples):
@@ -190,7 +202,7 @@ class _Accumulator:
             if sample is not None:
                 checks[check].samples.append(sample)
                 continue
-            value = float(record.ok != (check in _PROBLEM_IS_ONE))
+            value = _value(record.ok, check)
             sample = previous.get(check_key)
             if sample is None or sample.value != value:
                 names = CHECK_LABELS[check]
