@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -139,8 +139,8 @@ def _set_mapping(text: str, rule: yaml.MappingNode, key: str, wanted: Mapping[st
     return text
 
 
-def _expected(data: Any, edit: RuleEdit) -> Any:
-    out = copy.deepcopy(data)
+def _expect_rule(out: Any, edit: RuleEdit) -> None:
+    """What the parsed file must be after ``edit`` (changed in place)."""
     for group in out.get("groups") or []:
         if group.get("name") != edit.group:
             continue
@@ -150,7 +150,20 @@ def _expected(data: Any, edit: RuleEdit) -> Any:
             if key in ("labels", "annotations") and not value and key not in rule:
                 continue
             rule[key] = dict(value) if isinstance(value, Mapping) else value
-    return out
+
+
+def _checked(text: str, expect: Callable[[Any], None], change: Callable[[str], str], what: str) -> str:
+    """``change(text)``, accepted only if the file then parses to what ``expect`` makes of it."""
+    try:
+        expected = copy.deepcopy(yaml.safe_load(text))
+        expect(expected)
+        text = change(text)
+        after = yaml.safe_load(text)
+    except (yaml.YAMLError, IndexError, AttributeError, TypeError, KeyError) as exc:
+        raise EditError(f"the file could not be edited in place ({type(exc).__name__})") from None
+    if after != expected:
+        raise EditError(f"editing the file in place would change more than {what}; not written")
+    return text
 
 
 def apply(text: str, edit: RuleEdit) -> str:
@@ -158,37 +171,26 @@ def apply(text: str, edit: RuleEdit) -> str:
     unknown = set(edit.fields) - set(_FIELDS)
     if unknown:
         raise EditError(f"cannot edit {sorted(unknown)}")
-    try:
-        before = yaml.safe_load(text)
-        expected = _expected(before, edit)
+
+    def change(text: str) -> str:
         for key, value in edit.fields.items():
             rule = _rule_node(text, edit)
-            if key in ("labels", "annotations"):
-                text = _set_mapping(text, rule, key, value)
-            else:
-                text = _set_scalar(text, rule, key, value)
-        after = yaml.safe_load(text)
-    except (yaml.YAMLError, IndexError, AttributeError, TypeError) as exc:
-        raise EditError(f"the file could not be edited in place ({type(exc).__name__})") from None
-    if after != expected:
-        raise EditError("editing the file in place would change more than the rule; not written")
-    return text
+            setter = _set_mapping if key in ("labels", "annotations") else _set_scalar
+            text = setter(text, rule, key, value)
+        return text
+
+    return _checked(text, lambda data: _expect_rule(data, edit), change, "the rule")
 
 
 def set_group_interval(text: str, group: str, interval: str) -> str:
     """``text`` with the group's evaluation ``interval`` set (inserted after its name if absent)."""
-    try:
-        expected = copy.deepcopy(yaml.safe_load(text))
-        for g in expected.get("groups") or []:
+    def expect(data: Any) -> None:
+        for g in data.get("groups") or []:
             if isinstance(g, dict) and g.get("name") == group:
                 g["interval"] = interval
-        text = _set_scalar(text, _group_node(text, group), "interval", interval, anchor="name")
-        after = yaml.safe_load(text)
-    except (yaml.YAMLError, IndexError, AttributeError, TypeError) as exc:
-        raise EditError(f"the file could not be edited in place ({type(exc).__name__})") from None
-    if after != expected:
-        raise EditError("editing the file in place would change more than the group's interval; not written")
-    return text
+
+    return _checked(text, expect, lambda t: _set_scalar(t, _group_node(t, group), "interval", interval, anchor="name"),
+                    "the group's interval")
 
 
 __all__ = ["EditError", "RuleEdit", "apply", "set_group_interval"]
