@@ -268,3 +268,14 @@ def test_without_memory_the_version_history_tells_an_edit_from_a_code_change(
     grafana.ui_edit_dashboard(UID, lambda m: m.update(title="Certificates (better)"), login="oncall")
     (drift,) = run(settings, DriftMemory(None)).drifts or ()  # a restart after someone edited
     assert (drift.uid, drift.by, drift.action) == (UID, "oncall", "backed_up") and drift.copy_uid
+
+
+def test_dry_run_names_the_edit_and_writes_nothing(grafana: GrafanaAPIServer, backed: GrafanaSettings) -> None:
+    memory = DriftMemory(backed.state_file)
+    run(backed, memory)
+    grafana.ui_edit_dashboard(UID, rename_panel, login="oncall")
+    grafana.clear_log()
+    report = provision.run(backed, dry_run=True, budget_seconds=0, memory=memory)
+    assert report.plan is not None and grafana.writes() == [] and not Path(backed.backup_dir or "").exists()
+    (line,) = [c.line() for c in report.plan.writes]
+    assert UID in line and "edited in Grafana by oncall; on_drift: backup" in line
