@@ -149,7 +149,7 @@ def run() -> list[Line]:
     series = len(check.metrics[0].samples)
     assert series == total and not check.errors, (series, total, check.errors[:3])
     assert field_loop(paths) == total + 6 and plain_loop(paths) == total  # 6 CAs
-    compact, indented = _json_seconds(dict(check.details))
+    compact, indented = _json_seconds(check.details.to_json())
     del check
     fields, plain, cold, warm = [], [], [], []
     for _ in range(ROUNDS):  # interleaved, so a busy moment hits both sides

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from watchtower.core.details import NO_DETAILS, Details, Failure, details_json, json_field, jsonable
+from watchtower.core.details import NO_DETAILS, Details, Failure, json_field, jsonable
 from watchtower.core.results import CollectResult, Severity
 
 
@@ -52,6 +52,6 @@ def test_details_are_frozen_slotted_and_refuse_unknown_values() -> None:
 
 
 def test_no_details_is_left_out_and_a_result_must_carry_details() -> None:
-    assert details_json(NO_DETAILS) == {} and NO_DETAILS.check_table() is None
+    assert NO_DETAILS.to_json() == {} and NO_DETAILS.check_table() is None
     assert CollectResult().problems() is None
     assert CollectResult(details=42).problems() == "details must be a watchtower.core.details.Details value"  # type: ignore[arg-type]

@@ -6,11 +6,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.certs import CertsCollector
+from watchtower.collectors.certs.details import CertsDetails
 from watchtower.collectors.certs.settings import CertsSettings, EndpointSettings
 from watchtower.collectors.certs.table import _COLORS, render_table
 from watchtower.core import reasons
@@ -41,9 +42,9 @@ A duplicate certificate is not an error. The last lines name what caused a non-z
 MAX_REASONS = 10  # lines naming what caused the status; the JSON has them all
 
 
-def _certs_details(result: CollectResult) -> Mapping[str, Any]:
-    if not isinstance(result.details, Mapping):
-        raise TypeError("the certs collector's details are a mapping")
+def _certs_details(result: CollectResult) -> CertsDetails:
+    if not isinstance(result.details, CertsDetails):
+        raise TypeError("the certs collector's details are CertsDetails")
     return result.details
 
 
@@ -51,8 +52,8 @@ def check_status(result: CollectResult) -> tuple[Status, list[str]]:
     """The overall status of one ``check certs`` run and the lines that say why (empty for OK)."""
     details = _certs_details(result)
     worst = max((f.severity for f in result.findings), default=Severity.OK)
-    unknown = [i for i in details.get("inputs", ()) if i["status"] == "unknown"]
-    stray = [e for e in details.get("errors", ()) if e.get("input") is None]
+    unknown = [i for i in details.input_rows() if i["status"] == "unknown"]
+    stray = [e for e in details.error_rows() if e.get("input") is None]
     status = Status.judge(worst, bool(unknown or stray))
     why: list[str] = []
     if status in (Status.CRITICAL, Status.WARNING):
@@ -77,9 +78,9 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
     hung = any(e.reason == reasons.TIMEOUT and "deadline" in e.detail for e in result.errors)
     status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
     details = _certs_details(result)
-    notes = [n for n in details.get("notes", ()) if not (args.kubeadm and n["kind"] == "kubeadm_root")]
+    notes = [n for n in details.note_rows() if not (args.kubeadm and n["kind"] == "kubeadm_root")]
     if args.output == "json":
-        doc = dict(details)
+        doc = details.to_json()
         doc["errors"] = [{"location": e["location"], "reason": e["reason"], "detail": e["detail"], "input": e["input"]}
                          for e in doc["errors"]]
         doc["notes"] = notes
@@ -92,9 +93,9 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         lines = render_table(details, color) or ["no certificates found"]
-        for e in details["errors"]:
+        for e in details.error_rows():
             lines.append(f"error: {e['location']}: {e['reason']}: {e['detail']}")
-        for check in details["checks"]:
+        for check in details.check_rows():
             if not check["ok"]:
                 lines.append(f"check failed: {check['check']}: {check['subject']}: {check['message']}")
         for note in notes:

@@ -24,6 +24,12 @@ ENV_DIR = "WATCHTOWER_DEBUG_DUMP_DIR"
 _counter = itertools.count(1)
 
 
+def _stack(frame: FrameType, depth: int = 4) -> list[str]:
+    """The innermost frames, innermost last; no source lines (``linecache`` would grow the heap we measure)."""
+    summary = traceback.StackSummary.extract(traceback.walk_stack(frame), limit=depth, lookup_lines=False)
+    return [f"{f.filename}:{f.lineno} {f.name}" for f in reversed(summary)]
+
+
 def dump(directory: Path) -> Path:
     """Write one numbered dump into ``directory``; returns the JSON file's path."""
     n = next(_counter)
@@ -31,8 +37,7 @@ def dump(directory: Path) -> Path:
     doc: dict[str, object] = {
         "threads": sorted(t.name for t in threading.enumerate()),
         # where each thread was started from and waits now: names alone do not say whose it is
-        "stacks": {f"{t.name} ({t.ident})": [f"{f.filename}:{f.lineno} {f.name}"
-                                             for f in traceback.extract_stack(frames[t.ident])[-4:]]
+        "stacks": {f"{t.name} ({t.ident})": _stack(frames[t.ident])
                    for t in threading.enumerate() if t.ident in frames},
         "tracemalloc": tracemalloc.is_tracing(),
     }

@@ -16,7 +16,6 @@ from typing import Any
 from watchtower import __version__
 from watchtower.app.planning import plan_from_results
 from watchtower.app.store import CollectorState, StoreView
-from watchtower.core.details import details_json
 from watchtower.core.formatting import rfc3339
 from watchtower.core.results import CollectResult, Finding, Severity, Status
 
@@ -133,7 +132,7 @@ def status_document(view: StoreView, now: float | None = None, cluster: str = ""
     details: dict[str, Mapping[str, Any]] = {}
     for name in sorted(view.states):
         result = view.states[name].result
-        doc = details_json(result.details) if result is not None else None
+        doc = result.details.to_json() if result is not None else None
         if doc:
             details[name] = doc
     return {

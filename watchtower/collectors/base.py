@@ -18,7 +18,7 @@ import socket
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from watchtower.core.details import NO_DETAILS, Details
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity, Status
@@ -112,8 +112,8 @@ class Collector(ABC, Generic[SettingsT]):
         """Collect once. Per-item problems go into ``errors``; raise only if the run failed."""
 
     @classmethod
-    def check_table(cls, details: Any, color: bool = False) -> list[str] | None:
+    def check_table(cls, details: Details, color: bool = False) -> list[str] | None:
         """This collector's section of ``watchtower check``'s table; None: no section.
 
         The table belongs to the collector's typed details (``Details.check_table``)."""
-        return details.check_table(color) if isinstance(details, Details) else None
+        return details.check_table(color)

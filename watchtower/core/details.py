@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from watchtower.core.formatting import rfc3339
 
-__all__ = ["NO_DETAILS", "Details", "Failure", "TimeFormat", "details_json", "json_field", "jsonable"]
+__all__ = ["NO_DETAILS", "Details", "Failure", "TimeFormat", "json_field", "jsonable"]
 
 T = TypeVar("T")
 TimeFormat = Literal["rfc3339", "rfc3339_seconds"]
@@ -146,7 +146,3 @@ class Failure:
     reason: str
     detail: str = ""
 
-
-def details_json(details: Details | Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON form of a result's details (a plain mapping is taken as already JSON-ready)."""
-    return details.to_json() if isinstance(details, Details) else dict(details)

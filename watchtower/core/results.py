@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
-from typing import Any
 
 from prometheus_client.core import Metric
 
@@ -85,7 +83,7 @@ class CollectResult:
     metrics: tuple[Metric, ...] = ()
     errors: tuple[ItemError, ...] = ()
     findings: tuple[Finding, ...] = ()
-    details: Details | Mapping[str, Any] = NO_DETAILS  # typed facts for `check`'s table, `check --output json`, /api/status, the page
+    details: Details = NO_DETAILS  # typed facts for `check`'s table, `check --output json`, /api/status, the page
 
     def problems(self) -> str | None:
         """Why this result is malformed (the "garbage" case), or None when it is well-formed."""
@@ -95,6 +93,6 @@ class CollectResult:
             return "errors must be ItemError values"
         if not all(isinstance(f, Finding) for f in self.findings):
             return "findings must be Finding values"
-        if not isinstance(self.details, (Details, Mapping)):
+        if not isinstance(self.details, Details):
             return "details must be a watchtower.core.details.Details value"
         return None

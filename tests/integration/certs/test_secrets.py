@@ -42,7 +42,7 @@ def test_thousands_of_tls_secrets_over_many_pages(kube_api, tmp_path, certs):
     assert len(lists) == -(-(SECRETS + 1) // PAGE)  # every page fetched, none twice
     assert all(r.query.get("fieldSelector") == "type=kubernetes.io/tls" and r.query.get("limit") == str(PAGE)
                for r in lists)
-    assert "tls.key" not in str(result.details) and "PRIVATE KEY" not in str(result.details)
+    assert "tls.key" not in str(result.details.to_json()) and "PRIVATE KEY" not in str(result.details.to_json())
 
 
 def test_selected_namespaces_other_types_and_keys(kube_api, tmp_path, certs):

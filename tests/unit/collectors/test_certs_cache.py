@@ -29,7 +29,7 @@ def same(warm: CollectResult, cold: CollectResult) -> None:
     assert warm.metrics == cold.metrics
     assert warm.errors == cold.errors
     assert warm.findings == cold.findings
-    assert dict(warm.details) == dict(cold.details)
+    assert warm.details.to_json() == cold.details.to_json()
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_time_dependent_judgements_are_made_each_run(tmp_path):
     chain = {s.labels["location"]: s for s in samples(result, "watchtower_cert_chain_valid")}
     assert chain[str(tmp_path / "leaf.crt")].value == 0
     assert chain[str(tmp_path / "leaf.crt")].labels["reason"] == "issuer_expired"
-    assert {r["status"] for r in result.details["certificates"]} == {"expired"}
+    assert {r["status"] for r in result.details.to_json()["certificates"]} == {"expired"}
 
 
 def test_the_cache_holds_no_private_key_material(tree):

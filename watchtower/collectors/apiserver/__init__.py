@@ -57,6 +57,7 @@ class ApiserverCollector(Collector[ApiserverSettings]):
         super().__init__(settings, context)
         self._error_counts: dict[tuple[str, str, str], int] = {}
         self._lock = threading.Lock()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None  # made by the first run, then kept
 
     @classmethod
     def unavailable_reason(cls, settings: ApiserverSettings, context: CollectorContext) -> str | None:
@@ -116,12 +117,16 @@ class ApiserverCollector(Collector[ApiserverSettings]):
         # more jobs than workers, and the run always ends before the collector timeout
         waves = math.ceil(len(jobs) / workers)
         budget = min(probe_timeout * 2 * waves, float(self.settings.timeout) - 0.5)
-        pool = threads.named_pool(workers, "apiserver-probe", start=False)
+        with self._lock:  # one pool for the collector's life: no threads started per run
+            if self._pool is None:
+                self._pool = threads.named_pool(workers, "apiserver-probe")
+            pool = self._pool
+        futures = {pool.submit(self._get, t, p, options): (t, p) for t, p in jobs}
         try:
-            futures = {pool.submit(self._get, t, p, options): (t, p) for t, p in jobs}
             done, _ = concurrent.futures.wait(futures, timeout=budget)
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            for future in futures:
+                future.cancel()  # probes not started by the deadline never start
         results: dict[Target, dict[str, Probe]] = {t: {} for t in targets}
         for future, (target, path) in futures.items():
             if future in done and future.exception() is None:

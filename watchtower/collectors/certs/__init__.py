@@ -20,15 +20,14 @@ import contextlib
 import gc
 import hashlib
 import threading
-from collections.abc import Iterator, Mapping
-from types import MappingProxyType
+from collections.abc import Iterator
+from concurrent.futures import Executor
 from typing import Any, ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.collectors.certs.accumulate import _Accumulator
 from watchtower.collectors.certs.model import Reuse
 from watchtower.collectors.certs.settings import CertsSettings
-from watchtower.collectors.certs.table import render_table
 from watchtower.collectors.certsources import (
     CertSource,
     Endpoint,
@@ -41,7 +40,7 @@ from watchtower.collectors.certsources import (
     SecretSource,
     kubeadm_present,
 )
-from watchtower.core import progress, reasons
+from watchtower.core import progress, reasons, threads
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import SecretUnavailable
@@ -142,6 +141,8 @@ class CertsCollector(Collector[CertsSettings]):
         super().__init__(settings, context)
         self.cache = ScanCache()  # the daemon rescans the same files: unchanged ones cost a stat
         self._reuse = Reuse()
+        self._lock = threading.Lock()
+        self._endpoint_pool: Executor | None = None  # made by the first run with endpoints, then kept
 
     @classmethod
     def unavailable_reason(cls, settings: CertsSettings, context: CollectorContext) -> str | None:
@@ -179,7 +180,12 @@ class CertsCollector(Collector[CertsSettings]):
         if s.endpoints:
             endpoints = [Endpoint.parse(e) if isinstance(e, str) else Endpoint.parse(e.address, e.server_name, e.ca_file)
                          for e in s.endpoints]
-            yield EndpointSource(endpoints, timeout=float(s.endpoint_timeout), concurrency=s.endpoint_concurrency)
+            source = EndpointSource(endpoints, timeout=float(s.endpoint_timeout), concurrency=s.endpoint_concurrency)
+            with self._lock:  # one pool for the collector's life: no threads started per run
+                if self._endpoint_pool is None:
+                    self._endpoint_pool = threads.named_pool(source.workers(), "certs-endpoint")
+                source.pool = self._endpoint_pool
+            yield source
         if s.secrets.enabled:
             kube = self.context.config.kubernetes
             yield SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
@@ -205,11 +211,14 @@ class CertsCollector(Collector[CertsSettings]):
         acc.judge_chains()
         metrics = acc.metrics()
         self._reuse = acc.reuse()
+        for record in acc.local:  # kept until the next run: without their DER (read back if ever needed)
+            if not record.cert.is_ca:  # issuers' keys are loaded every run
+                record.cert.shed()
         return CollectResult(
             metrics=metrics,
             errors=tuple(e for _, e in acc.errors),
             findings=tuple(acc.findings),
-            details=MappingProxyType(acc.details()),
+            details=acc.details(),
         )
 
     def _scan(self, acc: _Accumulator | _Recorder) -> None:
@@ -246,9 +255,3 @@ class CertsCollector(Collector[CertsSettings]):
             item = progress.current(worker) or "certificate scan"
             acc.add("file", ItemError(item, reasons.TIMEOUT, f"no answer within the {budget:g}s deadline; "
                                                        "what was read before it is reported"))
-
-    # ---------------------------------------------------------------- CLI
-
-    @classmethod
-    def check_table(cls, details: Mapping[str, Any], color: bool = False) -> list[str] | None:
-        return render_table(details, color)

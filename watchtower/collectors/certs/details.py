@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client.samples import Sample
@@ -18,7 +17,9 @@ from watchtower.collectors.certs.model import (
     row_values,
 )
 from watchtower.collectors.certs.settings import _URGENCY_SEVERITY, CERT_LABELS, CHECK_LABELS, CHECK_SEVERITY
+from watchtower.collectors.certs.table import render_table
 from watchtower.collectors.certsources import CertRecord, CheckRecord, Note
+from watchtower.core.details import Details
 from watchtower.core.formatting import human_duration, rfc3339
 from watchtower.core.results import ItemError, Severity
 from watchtower.core.settings import format_duration
@@ -27,52 +28,51 @@ from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, urgency_of
 from watchtower.pki.model import lifetime_fraction_left
 
 
-class _Details(Mapping[str, Any]):
-    """The report's facts (``check --output json``, /api/status), built each time they are read.
+@dataclasses.dataclass(frozen=True, slots=True)
+class CertsDetails(Details):
+    """The report's facts (``check --output json``, /api/status, the table), built each time they are read.
 
     A row or check dict per certificate is most of a KiB, and the daemon keeps the last result
     between runs while nothing reads it; the series they are built from are kept instead, and
     the time-dependent fields (time left, urgency) are judged from the scan's ``now`` when read.
     """
 
-    _KEYS = ("certificates", "inputs", "notes", "errors", "checks", "thresholds", "now")
+    series: list[_Series]
+    checks: tuple[CheckRecord, ...]
+    inputs: tuple[_InputTally, ...]
+    notes: tuple[Note, ...]
+    errors: tuple[tuple[str, ItemError], ...]  # (source, error)
+    error_inputs: tuple[str | None, ...]  # the input each error belongs to
+    thresholds: Thresholds
+    now: float
 
-    def __init__(self, rows: list[_Series], checks: tuple[CheckRecord, ...],
-                 inputs: tuple[_InputTally, ...], notes: tuple[Note, ...], errors: tuple[tuple[str, ItemError], ...],
-                 error_inputs: tuple[str | None, ...], thresholds: Thresholds, now: float) -> None:
-        self._rows, self._checks, self._inputs, self._notes = rows, checks, inputs, notes
-        self._errors, self._error_inputs, self._thresholds, self._now = errors, error_inputs, thresholds, now
+    def to_json(self) -> dict[str, Any]:
+        return {"certificates": self.judged_rows(), "inputs": self.input_rows(), "notes": self.note_rows(),
+                "errors": self.error_rows(), "checks": self.check_rows(),
+                "thresholds": dataclasses.asdict(self.thresholds), "now": rfc3339(self.now)}
 
-    def __len__(self) -> int:
-        return len(self._KEYS)
+    def check_table(self, color: bool = False) -> list[str] | None:
+        return render_table(self, color)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._KEYS)
+    def input_rows(self) -> list[dict[str, Any]]:
+        return [tally.judged() for tally in self.inputs]
 
-    def __getitem__(self, key: str) -> Any:
-        if key == "certificates":
-            return self.judged_rows()
-        if key == "inputs":
-            return [tally.judged() for tally in self._inputs]
-        if key == "notes":
-            return [{"location": n.location, "kind": n.kind, "message": n.message} for n in self._notes]
-        if key == "errors":
-            return [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
-                    for (s, e), i in zip(self._errors, self._error_inputs)]
-        if key == "checks":
-            return [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
-                    for r in self._checks]
-        if key == "thresholds":
-            return dataclasses.asdict(self._thresholds)
-        if key == "now":
-            return rfc3339(self._now)
-        raise KeyError(key)
+    def note_rows(self) -> list[dict[str, Any]]:
+        return [{"location": n.location, "kind": n.kind, "message": n.message} for n in self.notes]
+
+    def error_rows(self) -> list[dict[str, Any]]:
+        return [{"source": s, "location": e.location, "reason": e.reason, "detail": e.detail, "input": i}
+                for (s, e), i in zip(self.errors, self.error_inputs)]
+
+    def check_rows(self) -> list[dict[str, Any]]:
+        return [{"check": r.check, "ok": r.ok, "subject": r.subject, "message": r.message, **r.labels}
+                for r in self.checks]
 
     def rows(self) -> list[dict[str, Any]]:
         """The report rows as the scan judged them (times in RFC 3339)."""
         rows = []
-        now, thresholds = self._now, self._thresholds
-        for series in self._rows:
+        now, thresholds = self.now, self.thresholds
+        for series in self.series:
             row = dict(zip(_ROW_FIELDS, series.row))
             not_before, not_after = row["not_before"], row["not_after"]
             row["not_before"], row["not_after"] = rfc3339(not_before), rfc3339(not_after)
@@ -87,7 +87,7 @@ class _Details(Mapping[str, Any]):
         certificate) and ``problems`` (those checks), so a row never says OK about a certificate
         that a failed check makes the run warn or fail about."""
         problems: dict[tuple[str, str], list[tuple[Severity, str, str]]] = {}  # (location, serial or "")
-        for record in self._checks:
+        for record in self.checks:
             if record.ok:
                 continue
             labels = record.labels
@@ -108,11 +108,14 @@ class _Details(Mapping[str, Any]):
         return rows
 
 
-def _chain_checks(record: CertRecord, result: ChainResult, where: str) -> tuple[CheckRecord, ...]:
-    """The chain_valid and expires_after_issuer records for one verdict (labels: ``LabelValues``)."""
+def _chain_checks(record: CertRecord, result: ChainResult, where: str,
+                  subject: str | None = None) -> tuple[CheckRecord, ...]:
+    """The chain_valid and expires_after_issuer records for one verdict (labels: ``LabelValues``);
+    ``subject``: ``_subject(record)`` when the caller made it already."""
     cert = record.cert
     base_values = (record.source, record.location, record.name, cert.subject_cn, cert.serial_hex)
-    subject = _subject(record)
+    if subject is None:
+        subject = _subject(record)
     checks: list[CheckRecord] = []
     if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
         severity = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from watchtower.collectors.certs.settings import SOURCE_ORDER
 from watchtower.core.formatting import format_table, human_duration
@@ -19,9 +19,13 @@ def _sort_key(row: Mapping[str, Any]) -> tuple[int, str, str, str]:
     return rank, row["name"] if source == "kubeadm" else row["location"], row["location"], row["serial"]
 
 
-def render_table(details: Mapping[str, Any], color: bool = False) -> list[str] | None:
+class _JudgedRows(Protocol):
+    def judged_rows(self) -> list[dict[str, Any]]: ...
+
+
+def render_table(details: _JudgedRows, color: bool = False) -> list[str] | None:
     """Rows like ``kubeadm certs check-expiration``: name, expires, residual time, signing CA, source."""
-    rows_in: Iterable[Mapping[str, Any]] = details.get("certificates") or ()
+    rows_in: Iterable[Mapping[str, Any]] = details.judged_rows()
     rows = []
     for row in sorted(rows_in, key=_sort_key):
         end = datetime.datetime.fromisoformat(row["not_after"])

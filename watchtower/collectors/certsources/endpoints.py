@@ -10,10 +10,12 @@ Endpoints are probed concurrently (bounded) with a timeout each.
 from __future__ import annotations
 
 import _ssl  # get_unverified_chain() is private before Python 3.13
+import contextlib
 import dataclasses
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
 from watchtower.core import progress, reasons, threads
@@ -137,11 +139,16 @@ class EndpointSource:
     timeout: float = 5.0
     concurrency: int = 8
     kind: str = "endpoint"
+    pool: Executor | None = None  # the daemon's collector keeps one (no threads per run); else one per read
+
+    def workers(self) -> int:
+        return max(1, min(self.concurrency, len(self.endpoints)))
 
     def read(self) -> Iterator[Record]:
         if not self.endpoints:
             return
-        with threads.named_pool(max(1, min(self.concurrency, len(self.endpoints))), "certs-endpoint", start=False) as pool:
+        with contextlib.ExitStack() as stack:
+            pool = self.pool or stack.enter_context(threads.named_pool(self.workers(), "certs-endpoint", start=False))
             outcomes = pool.map(self._probe, self.endpoints)
             for endpoint in self.endpoints:
                 progress.note(endpoint.address)  # what a hung run is waiting for
