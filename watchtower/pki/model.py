@@ -19,7 +19,7 @@ from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust 
 
 from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts
-from watchtower.pki.names import der_name_facts, name_facts
+from watchtower.pki.names import der_name_facts, issuer_name_facts, name_facts
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -154,7 +154,7 @@ class CertInfo:
         except DerError:
             parts = None
         subject = (der_name_facts(parts.subject) if parts is not None else None) or name_facts(cert.subject)
-        issuer = (der_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
+        issuer = (issuer_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
         return cls(  # issuer names are shared by many certificates: one string each, not one per certificate
             subject_cn=subject.common_name,
             issuer_cn=sys.intern(issuer.common_name),
