@@ -248,9 +248,15 @@ class DriftGuard:
         return copy_uid
 
     def _backup_deleted(self, change: Change, reconciler: Any, now: float, errors: list[ItemError]) -> bool:
-        """Save an object about to be deleted; False (do not delete) when that failed."""
+        """Save an object about to be deleted; False (do not delete) when that failed. Without
+        ``backup_dir`` only ``on_drift: overwrite`` deletes (nothing is deleted without a backup)."""
         if not self.settings.backup_dir:
-            return True  # nothing configured: deleted as before (documented)
+            kind = "rule-group" if change.kind == "alert-rule" else change.kind
+            if self.settings.drift_policy(kind) == "overwrite":
+                return True
+            errors.append(ItemError(f"{change.kind} {change.uid}", "backup_failed", "no longer in code but not deleted "
+                                    "without a backup: set backup_dir (or on_drift: overwrite for this kind)"))
+            return False
         if change.kind == "alert-rule":
             raw = reconciler.live_rules.get(change.uid) or {}
             model = norm.normalise_rule(raw)

@@ -279,3 +279,14 @@ def test_dry_run_names_the_edit_and_writes_nothing(grafana: GrafanaAPIServer, ba
     assert report.plan is not None and grafana.writes() == [] and not Path(backed.backup_dir or "").exists()
     (line,) = [c.line() for c in report.plan.writes]
     assert UID in line and "edited in Grafana by oncall; on_drift: backup" in line
+
+
+def test_without_backup_dir_nothing_is_deleted(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    memory = DriftMemory(None)
+    run(settings, memory)
+    alerts = settings.alerts_path() / "pipeline.rules.yaml"
+    alerts.write_text(alerts.read_text().split("  - name: heartbeat")[0])  # type: ignore[attr-defined]
+    report = run(settings, memory)
+    assert any(r["title"] == "Watchdog" for r in grafana.state.rules.values())
+    assert any(e.reason == "backup_failed" and "backup_dir" in e.detail for e in report.errors())
+    assert all(w.method != "DELETE" for w in grafana.writes())
