@@ -33,7 +33,7 @@ else:
 MAX_CHAIN_DEPTH = 8
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class ChainResult:
     """Whether ``cert`` chains to a trust anchor; ``reason`` is a label token when it does not."""
 

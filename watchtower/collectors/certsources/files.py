@@ -100,6 +100,8 @@ class FileSource:
     kind: str = "file"
     cache: ScanCache | None = dataclasses.field(default=None, repr=False, compare=False)
     passphrase_tag: Hashable = None  # tells cached PKCS#12 results apart when the passphrase changes
+    _scopes: dict[str | None, tuple[Hashable, ...]] = dataclasses.field(default_factory=dict, init=False, repr=False,
+                                                                       compare=False)
 
     def read(self) -> Iterator[Record]:
         for pattern in self.paths:
@@ -216,7 +218,10 @@ class FileSource:
                   info: os.stat_result | None = None, siblings: frozenset[str] | None = None) -> Iterator[Record]:
         """Records of one file. ``info``: its stat, when the caller has it; ``siblings``: the names in
         its directory, when the caller listed it (a ``NAME.key`` not among them needs no stat)."""
-        key = ("file", self.kind, path, name, self.max_bytes, self.passphrase_tag)
+        scope = self._scopes.get(name)
+        if scope is None:  # what besides the path tells entries apart: one tuple per name and source, not per file
+            scope = self._scopes[name] = ("file", self.kind, name, self.max_bytes, self.passphrase_tag)
+        key = (path, scope)
         known: dict[str, os.stat_result | None] = {} if info is None else {path: info}
         if siblings is not None:
             key_path = _key_path(path)
