@@ -34,7 +34,7 @@ DIFF_EXIT_HELP = """exit status (the monitoring-plugins convention, like `watcht
 PULL_EXIT_HELP = """exit status:
   0  every dashboard (and, with --alerts-out, every edited rule) asked for was written or already matched
   1  something could not be pulled (a uid Grafana does not have, a rule that does not map back); see stderr
-  3  could not read Grafana (unreachable, credentials rejected)"""
+  3  could not read Grafana (unreachable, credentials rejected) or a --backup file"""
 
 
 def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -67,6 +67,9 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
                       help="only these dashboards (repeatable; default: every dashboard in code)")
     pull.add_argument("--alerts-out", default=None, metavar="DIR",
                       help="also pull alert rules edited in Grafana into rule files here")
+    pull.add_argument("--backup", action="append", default=None, metavar="FILE",
+                      help="pull from watchtower's backup files (collectors.grafana.backup_dir: the edit saved before "
+                           "code's version was restored) instead of live Grafana (repeatable)")
     pull.set_defaults(func=cmd_pull)
 
 
@@ -121,17 +124,33 @@ def cmd_pull(args: argparse.Namespace) -> int:
     state = desired_mod.load(settings)
     code = {d.uid: d for d in state.dashboards}
     uids = args.uid or list(code)
-    try:
-        client = client_mod.GrafanaClient(settings)
+    failed = 0
+    if args.backup:
+        from watchtower.provisioning import driftstore  # only for this command
+
         try:
-            now = live.fetch(client, state, uids, rules=args.alerts_out is not None, contact_points=False)
-        finally:
-            client.close()
-    except (client_mod.GrafanaError, SecretUnavailable) as exc:
-        return _unknown(str(exc))
+            docs = [driftstore.read_backup(path) for path in args.backup]
+        except (OSError, ValueError) as exc:
+            return _unknown(f"cannot read the backup: {exc}")
+        now, notes = pull.live_from_backups(docs, state.folder.uid)
+        uids = [u for u in now.dashboards if not args.uid or u in args.uid]
+        for note in notes:
+            print(f"watchtower: {note}", file=sys.stderr)
+        failed += len(notes)
+        if now.rules and args.alerts_out is None:
+            print("watchtower: the backup holds alert rules: give --alerts-out DIR to pull them", file=sys.stderr)
+            failed += 1
+    else:
+        try:
+            client = client_mod.GrafanaClient(settings)
+            try:
+                now = live.fetch(client, state, uids, rules=args.alerts_out is not None, contact_points=False)
+            finally:
+                client.close()
+        except (client_mod.GrafanaError, SecretUnavailable) as exc:
+            return _unknown(str(exc))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    failed = 0
     for uid in uids:
         have = now.dashboards.get(uid)
         if have is None:

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from watchtower.app import families as fam
 from watchtower.app.httpproto import ServerStats
 from watchtower.app.store import SnapshotStore
 
@@ -33,20 +34,12 @@ class ServerMetrics(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         s = self._stats()
-        yield GaugeMetricFamily("watchtower_http_open_connections", "Client connections the HTTP server holds now.",
-                                value=s.open_connections)
-        yield GaugeMetricFamily("watchtower_http_max_connections",
-                                "The connection cap in force (server.max_connections, capped below the fd limit).",
-                                value=s.max_connections)
-        yield GaugeMetricFamily("watchtower_http_requests_in_flight", "Requests being handled or written now.",
-                                value=s.in_flight)
-        yield GaugeMetricFamily("watchtower_http_max_in_flight", "The in-flight request cap (server.max_in_flight).",
-                                value=s.max_in_flight)
-        yield CounterMetricFamily("watchtower_http_connections", "Client connections accepted.",
-                                  value=s.connections_total)
-        rejected = CounterMetricFamily("watchtower_http_rejected",
-                                       "Requests refused and connections dropped by the server's limits, by reason.",
-                                       labels=["reason"])
+        yield fam.HTTP_OPEN_CONNECTIONS.gauge(s.open_connections)
+        yield fam.HTTP_MAX_CONNECTIONS.gauge(s.max_connections)
+        yield fam.HTTP_REQUESTS_IN_FLIGHT.gauge(s.in_flight)
+        yield fam.HTTP_MAX_IN_FLIGHT.gauge(s.max_in_flight)
+        yield fam.HTTP_CONNECTIONS.counter(s.connections_total)
+        rejected = fam.HTTP_REJECTED.counter()
         for reason, count in s.rejected:
             rejected.add_metric([reason], count)
         yield rejected

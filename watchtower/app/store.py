@@ -13,10 +13,11 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector as PromCollector
 
 from watchtower import __version__
+from watchtower.app import families as fam
 from watchtower.core import reasons
 from watchtower.core.results import CollectResult
 
@@ -142,23 +143,13 @@ class StoreExposition(PromCollector):
 def meta_metrics(view: StoreView, build_labels: Mapping[str, str],
                  plan: Sequence[CollectorPlan] = ()) -> Iterator[Metric]:
     """watchtower's own health: one series per collector, from the snapshot view and the plan."""
-    build = InfoMetricFamily("watchtower_build", "watchtower version and build facts.")
+    build = fam.BUILD.info()
     build.add_metric([], dict(build_labels))
     yield build
     if plan:
-        enabled = GaugeMetricFamily(
-            "watchtower_collector_enabled",
-            "1 if the collector is scheduled here, 0 if it is not (disabled, or nothing for it to watch).",
-            labels=["collector"],
-        )
-        interval = GaugeMetricFamily(
-            "watchtower_collector_interval_seconds", "The collector's configured interval between runs.",
-            labels=["collector"],
-        )
-        timeout = GaugeMetricFamily(
-            "watchtower_collector_timeout_seconds", "The collector's configured timeout for one run.",
-            labels=["collector"],
-        )
+        enabled = fam.COLLECTOR_ENABLED.gauge()
+        interval = fam.COLLECTOR_INTERVAL_SECONDS.gauge()
+        timeout = fam.COLLECTOR_TIMEOUT_SECONDS.gauge()
         for item in sorted(plan, key=lambda p: p.name):
             enabled.add_metric([item.name], 1.0 if item.enabled else 0.0)
             interval.add_metric([item.name], item.interval_seconds)
@@ -166,24 +157,10 @@ def meta_metrics(view: StoreView, build_labels: Mapping[str, str],
         yield enabled
         yield interval
         yield timeout
-    success = GaugeMetricFamily(
-        "watchtower_collector_success",
-        "1 if the collector's last run succeeded, 0 if it raised, timed out or returned garbage.",
-        labels=["collector"],
-    )
-    duration = GaugeMetricFamily(
-        "watchtower_collector_duration_seconds", "Wall time of the collector's last run.", labels=["collector"]
-    )
-    last_success = GaugeMetricFamily(
-        "watchtower_collector_last_success_timestamp_seconds",
-        "Unix time at which the collector last finished successfully.",
-        labels=["collector"],
-    )
-    errors = CounterMetricFamily(
-        "watchtower_collector_errors",
-        "Failed runs (exception, timeout, invalid_result) and per-item errors, by reason.",
-        labels=["collector", "reason"],
-    )
+    success = fam.COLLECTOR_SUCCESS.gauge()
+    duration = fam.COLLECTOR_DURATION_SECONDS.gauge()
+    last_success = fam.COLLECTOR_LAST_SUCCESS_TIMESTAMP_SECONDS.gauge()
+    errors = fam.COLLECTOR_ERRORS.counter()
     for name in sorted(view.states):
         state = view.states[name]
         if state.last_run is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
 from watchtower.core.details import json_field
 from watchtower.core.formatting import format_table, rfc3339
@@ -233,24 +233,6 @@ class LifecycleTally:
                                    tuple(DataStamp(s, t) for s, t in out.data_stamps),
                                    facts.error.detail if facts.error else None, lead)
         return dataclasses.replace(out, details=details)
-
-
-def FAMILIES(o: LifecycleOutcome) -> list[tuple[str, str, str, tuple[str, ...], list[Any], str]]:
-    """(name, help, type, labels, rows, sample suffix) of every lifecycle family; rows end with the value."""
-    return [
-        ("watchtower_node_os_eol_timestamp_seconds", ("End of standard (security) support of the node's OS "
-         "release; one series per node, NaN when unknown (distribution/release unknown: osImage not recognised)."),
-         "gauge", ("node", "distribution", "release"), o.os_eol, ""),
-        ("watchtower_node_os_extended_eol_timestamp_seconds", ("End of extended support (Ubuntu ESM, Debian LTS, "
-         "RHEL ELS) of an OS release the nodes run; absent when none is known."), "gauge", ("distribution", "release"),
-         o.os_extended, ""),
-        ("watchtower_node_runtime_eol_timestamp_seconds", ("End of life of the node's container runtime release "
-         "line; one series per node, NaN when unknown (runtime/version unknown: not recognised)."),
-         "gauge", ("node", "runtime", "version"), o.runtime_eol, ""),
-        ("watchtower_node_lifecycle_data_timestamp_seconds", ("When the lifecycle data in use was fetched "
-         "(source=endoflife.date) or taken (source=snapshot, the packaged snapshot)."), "gauge", ("source",),
-         o.data_stamps, ""),
-    ]
 
 
 def _names(group: _Group) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import DerError, certificate_parts
-from watchtower.pki.model import CertInfo, ParseError
+from watchtower.pki.model import CertInfo, DerUnavailable, ParseError
 from watchtower.pki.parse import PRIVATE_KEY_TAGS, pem_blocks
 
 if TYPE_CHECKING:
@@ -56,6 +56,8 @@ def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool | None:
     """
     try:
         cert.x509.verify_directly_issued_by(issuer.x509)
+    except DerUnavailable:
+        raise
     except exceptions.UnsupportedAlgorithm:
         return None
     except ValueError as exc:
@@ -136,7 +138,7 @@ class IssuerIndex:
     def __init__(self, certs: Iterable[CertInfo] = (), signatures: SignatureCache | None = None) -> None:
         self._by_subject: dict[str, list[CertInfo]] = {}
         self._seen_ids: set[int] = set()  # CertInfo objects added (the memo hands out one per certificate)
-        self._seen: set[bytes] = set()  # DER of the certificates indexed
+        self._seen: set[bytes] = set()  # fingerprints of the certificates indexed
         # issuer fingerprint → its subject name DER and public key (None, None: only cryptography may judge)
         self._issuers: dict[bytes, tuple[bytes | None, object]] = {}
         self._signatures: SignatureCache = {} if signatures is None else signatures
@@ -147,8 +149,8 @@ class IssuerIndex:
         if id(cert) in self._seen_ids:
             return
         self._seen_ids.add(id(cert))
-        if cert.der not in self._seen:
-            self._seen.add(cert.der)
+        if cert.fingerprint not in self._seen:
+            self._seen.add(cert.fingerprint)
             self._by_subject.setdefault(cert.subject_key, []).append(cert)
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
@@ -168,9 +170,12 @@ class IssuerIndex:
         key = (cert.fingerprint, issuer.fingerprint)
         if key in self._signatures:
             return self._signatures[key]
-        known = _fast_signed_by(cert, *self._issuer(issuer))
-        if known is None:  # cryptography's own check; None again when it cannot check the algorithm
-            known = _signed_by(cert, issuer)
+        try:
+            known = _fast_signed_by(cert, *self._issuer(issuer))
+            if known is None:  # cryptography's own check; None again when it cannot check the algorithm
+                known = _signed_by(cert, issuer)
+        except DerUnavailable:  # its file changed during this run: cannot tell now (not remembered)
+            return None
         self._signatures[key] = known
         return known
 
@@ -179,6 +184,8 @@ class IssuerIndex:
         if known is None:
             try:
                 known = (certificate_parts(issuer.der, extensions=False).subject, issuer.x509.public_key())
+            except DerUnavailable:
+                raise
             except (ValueError, exceptions.UnsupportedAlgorithm):  # DerError included
                 known = (None, None)
             self._issuers[issuer.fingerprint] = known

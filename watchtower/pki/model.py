@@ -10,7 +10,6 @@ import dataclasses
 import datetime
 import hashlib
 import ipaddress
-import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -19,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
 from watchtower.pki._lazy import lazy_module
-from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, name_attributes
+from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts
+from watchtower.pki.names import der_name_facts, name_facts
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -91,104 +91,6 @@ def serial_hex(serial: int) -> str:
     return sign + text
 
 
-_COMMON_NAME = "2.5.4.3"
-_DN_KEYWORDS = {  # dotted OID → RFC 4514 keyword (NameOID's, spelled out: no cryptography import needed)
-    _COMMON_NAME: "CN", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST",
-    "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
-}
-_DN_NEEDS_ESCAPE = re.compile(r'[\\",+;<>\x00]|^[# ]|\s$')
-
-
-def distinguished_name(name: x509.Name) -> str:
-    """RFC 4514 text of a name, as ``Name.rfc4514_string()`` but several times faster for plain values.
-
-    Values needing escapes and attribute types without a short keyword go through cryptography's
-    own formatter, so the output is the same.
-    """
-    return name_facts(name).text
-
-
-@dataclasses.dataclass(frozen=True)
-class NameFacts:
-    """What watchtower reads from an ``x509.Name``, gathered in one walk over its attributes.
-
-    ``key`` is equal for two names exactly when the ``Name`` objects compare equal (a multi-valued
-    RDN is a set there), so issuer lookups compare strings instead of building ``Name`` objects.
-    """
-
-    common_name: str
-    text: str
-    key: str
-
-
-def _attribute_text(attribute: x509.NameAttribute[Any]) -> str:
-    value = attribute.value
-    keyword = _DN_KEYWORDS.get(attribute.oid.dotted_string)
-    if keyword is None or not isinstance(value, str) or _DN_NEEDS_ESCAPE.search(value):
-        return attribute.rfc4514_string()
-    return f"{keyword}={value}"
-
-
-_OID_CONTENT = {
-    "2.5.4.3": b"\x55\x04\x03", "2.5.4.10": b"\x55\x04\x0a", "2.5.4.11": b"\x55\x04\x0b",
-    "2.5.4.6": b"\x55\x04\x06", "2.5.4.7": b"\x55\x04\x07", "2.5.4.8": b"\x55\x04\x08",
-    "2.5.4.9": b"\x55\x04\x09", "0.9.2342.19200300.100.1.25": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x19",
-    "0.9.2342.19200300.100.1.1": b"\x09\x92\x26\x89\x93\xf2\x2c\x64\x01\x01",
-}
-_DER_KEYWORDS = {_OID_CONTENT[dotted]: keyword for dotted, keyword in _DN_KEYWORDS.items()}
-_CN_CONTENT, _COUNTRY_CONTENT = _OID_CONTENT["2.5.4.3"], _OID_CONTENT["2.5.4.6"]
-
-
-def der_name_facts(name: bytes) -> NameFacts | None:
-    """``name_facts`` straight from a Name's DER, or None when cryptography must read it.
-
-    Only single-valued RDNs with keyword attributes and plain values (no RFC 4514 escapes, the
-    lengths cryptography accepts without a warning) take this path; the text is what
-    ``name_facts`` makes of the same name, and the key equals the text as it does there.
-    """
-    attributes = name_attributes(name)
-    if attributes is None:
-        return None
-    common_name: str | None = None
-    texts = []
-    for oid, value in attributes:
-        keyword = _DER_KEYWORDS.get(oid)
-        if keyword is None or _DN_NEEDS_ESCAPE.search(value):
-            return None
-        if oid == _CN_CONTENT:
-            if not 1 <= len(value.encode()) <= 64:
-                return None
-            if common_name is None:
-                common_name = value
-        elif oid == _COUNTRY_CONTENT and len(value.encode()) != 2:
-            return None
-        texts.append(f"{keyword}={value}")
-    text = ",".join(reversed(texts))
-    return NameFacts(common_name or "", text, text)
-
-
-def name_facts(name: x509.Name) -> NameFacts:
-    """The first CN, the RFC 4514 text and the equality key of ``name``."""
-    common_name: str | None = None
-    texts, keys = [], []
-    multi_valued = False
-    for rdn in name.rdns:
-        parts = []
-        for attribute in rdn:
-            parts.append(_attribute_text(attribute))
-            if common_name is None and attribute.oid.dotted_string == _COMMON_NAME:
-                value = attribute.value
-                common_name = value if isinstance(value, str) else value.decode("utf-8", "replace")
-        texts.append("+".join(parts))
-        if len(parts) > 1:
-            multi_valued = True
-            keys.append("+".join(sorted(set(parts))))
-        else:
-            keys.append(texts[-1])
-    text = ",".join(reversed(texts))
-    return NameFacts(common_name or "", text, ",".join(reversed(keys)) if multi_valued else text)
-
-
 def _is_ca(cert: x509.Certificate, parts: CertParts | None = None) -> bool:
     """basicConstraints' cA flag; absent or malformed (any extension cryptography rejects): False.
 
@@ -216,6 +118,11 @@ class CertInfo:
     parsed ``x509.Certificate`` is not kept (it caches every extension it builds, several KiB per
     certificate, and a daemon keeps thousands between runs): ``x509`` loads it again from the DER.
     Slotted, lazy values included: a per-instance ``__dict__`` would cost more than the facts.
+
+    The DER itself (most of a certificate's kept bytes) may be let go between runs (``shed``) when
+    the certificate came from a file (``origin``): should a later check need it (a new issuer, a
+    field not read yet), ``der`` reads it back from that file through ``DER_LOADER`` and checks
+    it is the same certificate by its fingerprint.
     """
 
     subject_cn: str
@@ -224,7 +131,7 @@ class CertInfo:
     not_before: float  # Unix seconds
     not_after: float  # Unix seconds
     is_ca: bool
-    der: bytes = dataclasses.field(repr=False, compare=False, hash=False)
+    _der: bytes | None = dataclasses.field(repr=False, compare=False, hash=False)
     subject: str = dataclasses.field(compare=False)  # RFC 4514
     issuer: str = dataclasses.field(compare=False)
     subject_key: str = dataclasses.field(repr=False, compare=False)  # equal exactly when the x509.Names are
@@ -235,6 +142,7 @@ class CertInfo:
     _fingerprint: bytes | None = _lazy()
     _fingerprint_sha256: str | None = _lazy()
     _public_key_der: bytes | None = _lazy()
+    _origin: str | None = _lazy()  # the file the DER can be read back from
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
@@ -254,12 +162,34 @@ class CertInfo:
             not_before=cert.not_valid_before_utc.timestamp(),
             not_after=cert.not_valid_after_utc.timestamp(),
             is_ca=_is_ca(cert, parts),
-            der=der,
+            _der=der,
             subject=subject.text,
             issuer=sys.intern(issuer.text),
             subject_key=subject.key,
             issuer_key=sys.intern(issuer.key),
         )
+
+    @property
+    def der(self) -> bytes:
+        """The certificate's DER; read back from its file when it was shed (``DerUnavailable`` if gone)."""
+        der = self._der
+        if der is None:
+            der = _read_back(self)
+            object.__setattr__(self, "_der", der)  # until the collector sheds it again
+        return der
+
+    def note_origin(self, path: str) -> None:
+        """``path`` holds this certificate as plain PEM or DER (the first file it was found in counts)."""
+        if self._origin is None:
+            object.__setattr__(self, "_origin", path)
+
+    def shed(self) -> bool:
+        """Let the DER go when it can be read back (from ``origin``); its fingerprint is kept."""
+        if self._der is None or self._origin is None or DER_LOADER is None:
+            return False
+        _ = self.fingerprint  # computed from the DER while it is here
+        object.__setattr__(self, "_der", None)
+        return True
 
     @property
     def x509(self) -> x509.Certificate:
@@ -320,6 +250,22 @@ class CertInfo:
     def lifetime_fraction_left(self, now: float) -> float:
         """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""
         return lifetime_fraction_left(self.not_before, self.not_after, now)
+
+
+class DerUnavailable(ValueError):
+    """A shed certificate's file no longer holds it (changed since the run that read it)."""
+
+
+# (path, SHA-256 of the DER) → the DER found there, or None; set by the layer that reads files
+DER_LOADER: Callable[[str, bytes], bytes | None] | None = None
+
+
+def _read_back(cert: CertInfo) -> bytes:
+    loader, origin, fingerprint = DER_LOADER, cert._origin, cert._fingerprint
+    der = loader(origin, fingerprint) if loader is not None and origin is not None and fingerprint is not None else None
+    if der is None:
+        raise DerUnavailable(f"{origin}: no longer holds the certificate")
+    return der
 
 
 def lifetime_fraction_left(not_before: float, not_after: float, now: float) -> float:

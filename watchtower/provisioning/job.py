@@ -14,12 +14,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from prometheus_client.core import GaugeMetricFamily
-
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core.details import Details, json_field
 from watchtower.core.results import CollectResult, Finding, Severity
 from watchtower.core.sections import CollectorSettings
+from watchtower.provisioning import families as fam
 from watchtower.provisioning.settings import GrafanaSettings
 
 if TYPE_CHECKING:
@@ -35,10 +34,8 @@ _DRIFT_ACTIONS = {"kept": "left as edited (on_drift: keep)", "backed_up": "backe
 
 def drift_metrics(drifts: tuple[Drift, ...], tracked: tuple[tuple[str, str, str], ...]) -> tuple[Any, ...]:
     """1/0 per tracked object (only the open drifts when this run could not look) and since when."""
-    flag = GaugeMetricFamily("watchtower_grafana_drift", "1 while a Grafana object watchtower owns holds an edit "
-                             "made outside code that code does not contain", labels=["kind", "uid", "title"])
-    since = GaugeMetricFamily("watchtower_grafana_drift_since_timestamp_seconds",
-                              "When the edit outside code was made (or first seen)", labels=["kind", "uid", "title"])
+    flag = fam.GRAFANA_DRIFT.gauge()
+    since = fam.GRAFANA_DRIFT_SINCE_TIMESTAMP_SECONDS.gauge()
     open_ = {(d.kind, d.uid): d for d in drifts}
     for kind, uid, title in tracked:
         if (kind, uid) not in open_:
@@ -131,15 +128,10 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
         )
 
     def _metrics(self, report: RunReport) -> tuple[Any, ...]:
-        up = GaugeMetricFamily("watchtower_grafana_up", "1 if Grafana answered the last provisioning run", value=float(report.grafana_answered))
-        success = GaugeMetricFamily("watchtower_grafana_provision_success",
-                                    "1 if the last provisioning run reconciled every object", value=float(report.success))
-        attempts = GaugeMetricFamily("watchtower_grafana_provision_attempts",
-                                     "Connection attempts the last provisioning run needed (retries with backoff)",
-                                     value=float(report.attempts))
-        objects = GaugeMetricFamily("watchtower_grafana_provision_objects",
-                                    "Objects by kind and what the last provisioning run did to them",
-                                    labels=["kind", "state"])
+        up = fam.GRAFANA_UP.gauge(float(report.grafana_answered))
+        success = fam.GRAFANA_PROVISION_SUCCESS.gauge(float(report.success))
+        attempts = fam.GRAFANA_PROVISION_ATTEMPTS.gauge(float(report.attempts))
+        objects = fam.GRAFANA_PROVISION_OBJECTS.gauge()
         counts = report.outcome.counts() if report.outcome else {}
         from watchtower.provisioning.changes import KINDS  # loaded by collect() already
 
@@ -148,9 +140,7 @@ class GrafanaProvisioner(Collector[GrafanaSettings]):
                 objects.add_metric([kind, state], float(counts.get((kind, state), 0)))
         families: list[Any] = [up, success, attempts, objects]
         if self._last_success is not None:
-            families.append(GaugeMetricFamily("watchtower_grafana_last_provision_timestamp_seconds",
-                                              "When the last fully successful provisioning run finished",
-                                              value=self._last_success))
+            families.append(fam.GRAFANA_LAST_PROVISION_TIMESTAMP_SECONDS.gauge(self._last_success))
         return tuple(families)
 
     def _finding(self, report: RunReport) -> Finding:

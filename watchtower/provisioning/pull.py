@@ -14,9 +14,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from watchtower.core.settings import parse_duration
+from watchtower.provisioning.live import LiveDashboard, LiveState
 from watchtower.provisioning.normalise import file_text, normalise_dashboard, order_like
 
 
@@ -47,4 +49,32 @@ def dashboard_file(live_model: Mapping[str, Any], code_source: str | None, code_
     return PulledFile(name, text, text != code_text)
 
 
-__all__ = ["PulledFile", "dashboard_file"]
+def live_from_backups(docs: Sequence[Mapping[str, Any]], folder_uid: str) -> tuple[LiveState, list[str]]:
+    """What watchtower's backup files (``backup_dir``, written before it restored code's version)
+    held, as if it were live: a ``dashboard`` backup is its dashboard, a ``rule-group`` backup
+    its rules and interval. Contact points are not pulled (their secrets are not in a backup);
+    the second value says so, and names any other file it cannot use."""
+    dashboards: dict[str, LiveDashboard | None] = {}
+    rules: dict[str, Mapping[str, Any]] = {}
+    intervals: dict[str, int | None] = {}
+    notes: list[str] = []
+    for doc in docs:
+        kind, uid, model = doc.get("kind"), str(doc.get("uid")), doc.get("model")
+        if kind == "dashboard" and isinstance(model, Mapping):
+            version = doc.get("grafana_version")
+            dashboards[uid] = LiveDashboard(uid, model, folder_uid, version if isinstance(version, int) else None,
+                                            str(doc.get("updated") or ""), str(doc.get("updated_by") or ""))
+        elif kind == "rule-group" and isinstance(model, Mapping):
+            for rule in model.get("rules") or []:
+                if isinstance(rule, Mapping) and isinstance(rule.get("uid"), str):
+                    rules[rule["uid"]] = rule
+            interval = model.get("interval")
+            intervals[uid] = int(parse_duration(interval)) if isinstance(interval, str) else None
+        elif kind == "contact-point":
+            notes.append(f"contact-point {uid}: not pulled (a backup holds no secrets); change the config instead")
+        else:
+            notes.append(f"{kind} {uid}: not a backup this command can pull")
+    return LiveState(dashboards, rules, intervals, {}), notes
+
+
+__all__ = ["PulledFile", "dashboard_file", "live_from_backups"]

@@ -29,7 +29,7 @@ from watchtower.provisioning.rules import (
     presence_expr,
     rule_uid,
 )
-from watchtower.provisioning.templates import GRAFANA_VALUE
+from watchtower.provisioning.templates import GRAFANA_VALUE, unsupported
 
 _PRESENCE_RE = re.compile(r"\Acount without \(\) \((.*)\)\Z", re.DOTALL)
 _MAPPED = ("data", "for", "labels", "annotations")
@@ -110,6 +110,9 @@ def map_back(alert: PromAlert, occurrence: int, alerts: Sequence[PromAlert], liv
     annotations, bad_notes = _texts(alert.annotations, have.get("annotations") or {}, convert_annotation)
     reasons += [f"label {k} cannot be written as a Prometheus template" for k in bad_labels]
     reasons += [f"annotation {k} cannot be written as a Prometheus template" for k in bad_notes]
+    reasons += [f"annotation {k} is a stand-in in Grafana (the rule file's text uses {', '.join(unsupported(v))}, which "
+                "Grafana does not run); edit it in the rule file" for k, v in alert.annotations.items()
+                if unsupported(v) and annotations.get(k) != v]
     try:
         for_seconds = float(parse_duration(live.get("for") or "0s"))
     except ValueError:

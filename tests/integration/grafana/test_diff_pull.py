@@ -15,6 +15,7 @@ from tests.grafana_api import GrafanaAPIServer, find_panel
 from tests.integration.grafana.conftest import SLACK_SECRET, TOKEN_ENV
 from watchtower.app import cli
 from watchtower.provisioning import provision
+from watchtower.provisioning.driftstore import DriftMemory
 from watchtower.provisioning.rules import rule_uid
 from watchtower.provisioning.settings import GrafanaSettings, bundled
 
@@ -215,3 +216,31 @@ def test_rules_that_do_not_map_back_are_named_with_the_reason(
     assert f"alert-rule {paused} " in err and "paused in Grafana: a Prometheus rule cannot be paused" in err
     assert "alert-rule made-in-ui 'Made in the UI': cannot map back to a rule file: exists only in Grafana" in err
     assert not pulled.exists()
+
+
+def test_pull_from_the_backups_made_before_code_was_restored(
+        grafana: GrafanaAPIServer, shipped: tuple[GrafanaSettings, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, config = shipped
+    backed = dataclasses.replace(repo, backup_dir=str(Path(str(repo.alerts_dir)).parent / "backups"))
+    memory = DriftMemory(None)
+    assert provision.run(backed, sent_secrets={}, budget_seconds=0, memory=memory).success
+    code_dashboards, code_alerts = Path(str(repo.dashboards_dir)), Path(str(repo.alerts_dir))
+    before = (code_dashboards / "control-plane.json").read_text(), (code_alerts / RULE_FILE).read_text()
+    grafana.ui_edit_dashboard(DASHBOARD, _retitle)
+    grafana.ui_edit_rule(RULE_UID, **{"for": "45m"})
+
+    report = provision.run(backed, sent_secrets={}, budget_seconds=0, memory=memory)  # backs up, restores code
+    backups = sorted(d.backup for d in report.drifts or () if d.backup)
+    assert len(backups) == 2, report.drifts
+    assert cli.main(["grafana", "diff", "--config", str(config)]) == 0  # the edits are gone from Grafana...
+    capsys.readouterr()
+
+    args = ["grafana", "pull", "--out", str(code_dashboards), "--alerts-out", str(code_alerts), "--config", str(config)]
+    assert cli.main([*args, *(f"--backup={b}" for b in backups)]) == 0  # ...and come back from the backups
+    out = capsys.readouterr().out
+    assert f"dashboard {DASHBOARD} (edited in Grafana; version 2, updated " in out and "by oncall)" in out
+    assert _changed_lines(before[0], (code_dashboards / "control-plane.json").read_text()) == [
+        f'-      "title": "{PANEL}",', '+      "title": "apiserver /livez per endpoint",']
+    assert _changed_lines(before[1], (code_alerts / RULE_FILE).read_text()) == ["-        for: 30m", "+        for: 45m"]
+    assert cli.main([*args[:3], str(code_dashboards), "--backup", str(code_alerts / RULE_FILE), "--config",
+                     str(config)]) == 3  # not a backup file

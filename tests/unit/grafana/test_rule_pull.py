@@ -102,3 +102,16 @@ def test_what_a_prometheus_rule_cannot_say_is_a_reason() -> None:
     reason = map_back(alerts[1], 0, alerts, _live(1, noDataState="Alerting", title="Renamed"), "wt", "prom").reason
     assert "renamed to 'Renamed'" in reason and "noDataState changed to 'Alerting'" in reason
     assert occurrences(alerts) == [0, 0]
+
+
+def test_a_stand_in_annotation_edited_in_grafana_does_not_replace_the_rule_files_text() -> None:
+    text = FILE.replace('description: >-\n            A long text\n            folded over lines.',
+                        'description: \'{{ with query "up" }}{{ . | first | value }}{{ end }}\'')
+    alerts = parse_rule_file(text, "x.rules.yaml")[1]
+    body = next(r for g in convert_alerts(alerts, "wt", "prom") for r in g.rules).body()
+    assert "{{ with query" not in body["annotations"]["description"]  # Grafana holds a stand-in
+    same = map_back(alerts[0], 0, alerts, {**body, "for": "20m"}, "wt", "prom")
+    assert same.edit is not None and dict(same.edit.fields) == {"for": "20m"}
+    edited = {**body, "annotations": {**body["annotations"], "description": "rewritten in Grafana"}}
+    reason = map_back(alerts[0], 0, alerts, edited, "wt", "prom").reason
+    assert "annotation description is a stand-in in Grafana (the rule file's text uses first, query, value" in reason

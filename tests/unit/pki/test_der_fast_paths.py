@@ -20,7 +20,7 @@ from bench import certdata
 from watchtower.pki import CertInfo, IssuerIndex, parse_certificates
 from watchtower.pki.checks import _fast_signed_by
 from watchtower.pki.der import DerError, basic_constraints_ca, certificate_parts
-from watchtower.pki.model import der_name_facts, name_facts
+from watchtower.pki.names import der_name_facts, name_facts
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
 RSA_KEY = rsa.generate_private_key(65537, 2048)

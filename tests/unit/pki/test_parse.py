@@ -161,7 +161,7 @@ def test_distinguished_name_matches_rfc4514_string(attributes):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    from watchtower.pki.model import distinguished_name
+    from watchtower.pki.names import distinguished_name
 
     oids = {"O": NameOID.ORGANIZATION_NAME, "CN": NameOID.COMMON_NAME, "C": NameOID.COUNTRY_NAME,
             "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,

@@ -25,10 +25,10 @@ from typing import Any
 
 import requests
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from watchtower.app.config import parse_listen
+from watchtower.app.heartbeat import families as fam
 from watchtower.app.heartbeat.check import (
     EmailSettings,
     HeartbeatSettings,
@@ -171,30 +171,21 @@ class HeartbeatService:
                     status = service.tracker.status(now)
                     notifications = dict(service.notifications)
                     rejected = dict(service.rejected)
-                last = GaugeMetricFamily("watchtower_heartbeat_last_received_timestamp_seconds",
-                                         "When the last heartbeat of the source arrived (absent: none yet).",
-                                         labels=["source"])
-                silent = GaugeMetricFamily("watchtower_heartbeat_silent",
-                                           "1 when the source sent no heartbeat for longer than the window.",
-                                           labels=["source"])
-                received = CounterMetricFamily("watchtower_heartbeat_received",
-                                               "Heartbeats received per source.", labels=["source"])
+                last = fam.HEARTBEAT_LAST_RECEIVED_TIMESTAMP_SECONDS.gauge()
+                silent = fam.HEARTBEAT_SILENT.gauge()
+                received = fam.HEARTBEAT_RECEIVED.counter()
                 for source, state in status["sources"].items():
                     if state["last_seen"] is not None:
                         last.add_metric([source], state["last_seen"])
                     silent.add_metric([source], 1.0 if state["silent"] else 0.0)
                     received.add_metric([source], state["received"])
-                sent = CounterMetricFamily("watchtower_heartbeat_notifications",
-                                           "Alarm and recovery messages by channel and result.",
-                                           labels=["integration", "result"])
+                sent = fam.HEARTBEAT_NOTIFICATIONS.counter()
                 for (channel, result), count in sorted(notifications.items()):
                     sent.add_metric([channel, result], count)
-                bad = CounterMetricFamily("watchtower_heartbeat_rejected_requests",
-                                          "Requests refused, by reason.", labels=["reason"])
+                bad = fam.HEARTBEAT_REJECTED_REQUESTS.counter()
                 for reason, count in sorted(rejected.items()):
                     bad.add_metric([reason], count)
-                window = GaugeMetricFamily("watchtower_heartbeat_window_seconds",
-                                           "How long a source may be silent before the alarm.")
+                window = fam.HEARTBEAT_WINDOW_SECONDS.gauge()
                 window.add_metric([], service.settings.window)
                 yield from (last, silent, received, sent, bad, window)
 

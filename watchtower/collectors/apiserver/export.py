@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import Metric
 
+from watchtower.collectors.apiserver import families as fam
 from watchtower.collectors.apiserver.parse import PATHS, SECTION, EndpointStatus, endpoint_host
 from watchtower.core.details import Details
 from watchtower.core.formatting import format_table
@@ -64,17 +65,12 @@ class ApiserverDetails(Details):
 
 
 def apiserver_metrics(statuses: Sequence[EndpointStatus], error_counts: Mapping[tuple[str, str, str], int]) -> list[Metric]:
-    up = GaugeMetricFamily("watchtower_apiserver_up", "1 if GET /livez answered 200.", labels=["endpoint", "role"])
-    ready = GaugeMetricFamily("watchtower_apiserver_ready", "1 if GET /readyz answered 200.", labels=["endpoint", "role"])
-    check = GaugeMetricFamily("watchtower_apiserver_check_failed",
-                              "1 if this /readyz?verbose check fails, 0 if it passes.", labels=["endpoint", "check"])
-    version = InfoMetricFamily("watchtower_apiserver_version", "The apiserver's /version.",
-                               labels=["endpoint"])
-    duration = GaugeMetricFamily("watchtower_apiserver_probe_duration_seconds",
-                                 "Wall time of the last probe of this path, failed ones included.",
-                                 labels=["endpoint", "path"])
-    reachable = GaugeMetricFamily("watchtower_vip_reachable",
-                                  "1 if TCP connect and GET /readyz through the VIP succeeded.", labels=["vip"])
+    up = fam.APISERVER_UP.gauge()
+    ready = fam.APISERVER_READY.gauge()
+    check = fam.APISERVER_CHECK_FAILED.gauge()
+    version = fam.APISERVER_VERSION.info()
+    duration = fam.APISERVER_PROBE_DURATION_SECONDS.gauge()
+    reachable = fam.VIP_REACHABLE.gauge()
     for status in statuses:
         endpoint = status.target.endpoint
         up.add_metric([endpoint, status.target.role], 1.0 if status.up else 0.0)
@@ -87,9 +83,7 @@ def apiserver_metrics(statuses: Sequence[EndpointStatus], error_counts: Mapping[
             duration.add_metric([endpoint, path], status.probes[path].duration_seconds)
         if status.target.role == "vip":
             reachable.add_metric([endpoint_host(endpoint)], 1.0 if status.ready else 0.0)
-    errors = CounterMetricFamily("watchtower_apiserver_probe_errors",
-                                 "Failed probes since watchtower started, by reason.",
-                                 labels=["endpoint", "path", "reason"])
+    errors = fam.APISERVER_PROBE_ERRORS.counter()
     for (endpoint, path, reason), count in sorted(error_counts.items()):
         errors.add_metric([endpoint, path, reason], float(count))
     return [up, ready, check, version, duration, errors, reachable]

@@ -7,12 +7,11 @@ from typing import Any, cast
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
+from watchtower.collectors.certs import families as fam
 from watchtower.collectors.certs.details import CertsDetails, _chain_checks, _new_series, _subject, _urgency_message
 from watchtower.collectors.certs.model import (
     _MUST_HOLD,
     _NO_CERTIFICATE,
-    _NOT_AFTER,
-    _NOT_BEFORE,
     _UNJUDGED,
     LabelValues,
     Reuse,
@@ -24,8 +23,6 @@ from watchtower.collectors.certs.settings import (
     _LOCAL_SOURCES,
     _PROBLEM_IS_ONE,
     _URGENCY_SEVERITY,
-    CERT_LABELS,
-    CHECK_HELP,
     CHECK_LABELS,
     CHECK_SEVERITY,
     SOURCE_ORDER,
@@ -34,6 +31,13 @@ from watchtower.collectors.certsources import CertRecord, CheckRecord, InputStar
 from watchtower.core.results import Finding, ItemError, Severity
 from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, urgency, verify_chain
 from watchtower.pki.checks import SignatureCache
+
+_CHECK_NAMES = {check: f"watchtower_cert_{check}" for check in CHECK_LABELS}
+
+
+def _value(ok: bool, check: str) -> float:
+    """The gauge value of a check; the two float objects are shared by every sample."""
+    return 1.0 if ok != (check in _PROBLEM_IS_ONE) else 0.0
 
 
 class _Accumulator:
@@ -51,6 +55,7 @@ class _Accumulator:
         self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
         self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # those not held by a chain outcome
         self._chain_samples: dict[int, Sample] = {}  # id(CheckRecord) → its sample, for this run's chain checks
+        self._subjects: dict[int, str] = {}  # id(CertRecord) → the text findings name it by, made once
         self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
@@ -107,7 +112,11 @@ class _Accumulator:
         self.rows.append(series)
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
-            self.findings.append(Finding("certs", _subject(record), severity, _urgency_message(cert, status, self.now)))
+            last = self.previous.chains.get(id(record))  # its checks name the record the same way: share the text
+            subject = last.checks[0].subject if last is not None and last.record is record and last.checks else None
+            if subject is None:
+                subject = self._subjects[id(record)] = _subject(record)
+            self.findings.append(Finding("certs", subject, severity, _urgency_message(cert, status, self.now)))
         if local:
             self.local.append(record)
             self.index.add(cert)
@@ -157,9 +166,9 @@ class _Accumulator:
             if last is not None and last.record is record and last.same_verdict(result, where):
                 outcome = last
             else:
-                checks = _chain_checks(record, result, where)
-                samples = tuple(Sample(f"watchtower_cert_{c.check}", cast(dict[str, str], c.labels),
-                                       float(c.ok != (c.check in _PROBLEM_IS_ONE))) for c in checks)
+                checks = _chain_checks(record, result, where, self._subjects.get(id(record)))
+                samples = tuple(Sample(_CHECK_NAMES[c.check], cast(dict[str, str], c.labels),
+                                       _value(c.ok, c.check)) for c in checks)
                 outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, checks, samples)
             self.chains[id(record)] = outcome
             for check, sample in zip(outcome.checks, outcome.samples):
@@ -168,29 +177,23 @@ class _Accumulator:
 
     def metrics(self) -> tuple[GaugeMetricFamily, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""
-        not_after = GaugeMetricFamily(_NOT_AFTER, "When the certificate expires (its notAfter), Unix seconds.",
-                                      labels=CERT_LABELS)
-        not_before = GaugeMetricFamily(_NOT_BEFORE, "When the certificate becomes valid (its notBefore), Unix seconds.",
-                                       labels=CERT_LABELS)
+        not_after = fam.CERT_NOT_AFTER_TIMESTAMP_SECONDS.gauge()
+        not_before = fam.CERT_NOT_BEFORE_TIMESTAMP_SECONDS.gauge()
         counts: dict[str, int] = dict.fromkeys(SOURCE_ORDER, 0)
         for key, series in self.series.items():
             not_after.samples.append(series.not_after)
             not_before.samples.append(series.not_before)
             counts[key[0]] = counts.get(key[0], 0) + 1  # key[0]: the source
-        found = GaugeMetricFamily("watchtower_cert_certificates", "Certificates found in the last run, by source.",
-                                  labels=("source",))
+        found = fam.CERT_CERTIFICATES.gauge()
         for source, count in counts.items():
             found.add_metric((source,), count)
-        errors = GaugeMetricFamily("watchtower_cert_read_errors",
-                                   "Items that could not be read in the last run, by source and reason.",
-                                   labels=("source", "reason"))
+        errors = fam.CERT_READ_ERRORS.gauge()
         by_reason: dict[tuple[str, str], int] = {}
         for source, error in self.errors:
             by_reason[(source, error.reason)] = by_reason.get((source, error.reason), 0) + 1
         for labels, count in sorted(by_reason.items()):
             errors.add_metric(labels, count)
-        checks = {check: GaugeMetricFamily(f"watchtower_cert_{check}", CHECK_HELP[check], labels=names)
-                  for check, names in CHECK_LABELS.items()}
+        checks = {check: family.gauge() for check, family in fam.CERT_CHECKS.items()}
         previous = self.previous.check_samples
         chain_samples = self._chain_samples
         for check_key, record in self.checks.items():
@@ -199,7 +202,7 @@ class _Accumulator:
             if sample is not None:
                 checks[check].samples.append(sample)
                 continue
-            value = float(record.ok != (check in _PROBLEM_IS_ONE))
+            value = _value(record.ok, check)
             sample = previous.get(check_key)
             if sample is None or sample.value != value:
                 names = CHECK_LABELS[check]

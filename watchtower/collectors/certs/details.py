@@ -108,11 +108,14 @@ class CertsDetails(Details):
         return rows
 
 
-def _chain_checks(record: CertRecord, result: ChainResult, where: str) -> tuple[CheckRecord, ...]:
-    """The chain_valid and expires_after_issuer records for one verdict (labels: ``LabelValues``)."""
+def _chain_checks(record: CertRecord, result: ChainResult, where: str,
+                  subject: str | None = None) -> tuple[CheckRecord, ...]:
+    """The chain_valid and expires_after_issuer records for one verdict (labels: ``LabelValues``);
+    ``subject``: ``_subject(record)`` when the caller made it already."""
     cert = record.cert
     base_values = (record.source, record.location, record.name, cert.subject_cn, cert.serial_hex)
-    subject = _subject(record)
+    if subject is None:
+        subject = _subject(record)
     checks: list[CheckRecord] = []
     if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
         severity = None

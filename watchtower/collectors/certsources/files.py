@@ -29,13 +29,15 @@ from watchtower.collectors.certsources.base import (
     Record,
     key_check,
     os_error,
+    read_capped,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
 from watchtower.core import reasons
 from watchtower.core.regularfile import open_regular
 from watchtower.core.results import ItemError
-from watchtower.pki import CertInfo, parse_certificates
+from watchtower.pki import CertInfo, model, parse_certificates
+from watchtower.pki.parse import PKCS12_SUFFIXES
 
 CERT_SUFFIXES = (".crt", ".pem", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p12", ".pfx")
 KUBECONFIG_SUFFIXES = (".conf", ".kubeconfig", ".yaml", ".yml")
@@ -61,6 +63,26 @@ def kubeadm_root_hint(directory: str) -> str | None:
     if os.path.isfile(os.path.join(directory, "pki", "ca.crt")) and os.path.isfile(os.path.join(directory, "admin.conf")):
         return KUBEADM_HINT.format(root=directory)
     return None
+READ_BACK_MAX_BYTES = 64 * 1024 * 1024
+
+
+def read_back_der(path: str, fingerprint: bytes) -> bytes | None:
+    """The DER of the certificate in ``path`` whose SHA-256 is ``fingerprint`` (None: not there now).
+
+    A certificate kept between runs may have let its DER go (``CertInfo.shed``); a check that
+    needs it again reads it back from the file it came from.
+    """
+    try:
+        data = read_capped(path, READ_BACK_MAX_BYTES)
+    except ReadFailure:
+        return None
+    for cert in parse_certificates(data, name_hint=path).certificates:
+        if cert.fingerprint == fingerprint:
+            return cert.der
+    return None
+
+
+model.DER_LOADER = read_back_der
 _GLOB_CHARS = frozenset("*?[")
 MAX_WALK_DEPTH = 64  # directories below a configured one; deeper is an error, never a RecursionError
 
@@ -202,7 +224,10 @@ class FileSource:
         short = os.path.basename(path) if name is None else name
         for error in parsed.errors:
             yield ItemError(path, error.reason, error.detail)
+        readable_again = not path.lower().endswith(PKCS12_SUFFIXES)  # no passphrase needed to read it back
         for cert in parsed.certificates:
+            if readable_again:
+                cert.note_origin(path)
             yield CertRecord(self.kind, path, short, cert)
         if parsed.bundled_key_matches is not None:
             ok = parsed.bundled_key_matches

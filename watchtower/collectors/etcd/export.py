@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import Metric
 
+from watchtower.collectors.etcd import families as fam
 from watchtower.collectors.etcd.parse import EtcdMetrics
 from watchtower.collectors.etcd.read import Probe
 from watchtower.collectors.etcd.settings import DB_QUOTA_WARNING_FRACTION
@@ -17,30 +18,17 @@ from watchtower.core.results import Finding, Severity
 
 
 def build_metrics(probes: list[Probe]) -> list[Metric]:
-    ep = ["endpoint"]
-    up = GaugeMetricFamily("watchtower_etcd_up", "1 if the etcd endpoint answered /health.", labels=ep)
-    probe_error = GaugeMetricFamily("watchtower_etcd_probe_error",
-                                    "1 with the reason the endpoint could not be asked (connection_refused, "
-                                    "timeout, tls_bad_certificate, ...); present only while it is down.",
-                                    labels=[*ep, "reason"])
-    duration = GaugeMetricFamily("watchtower_etcd_probe_duration_seconds", "How long /health took to answer.",
-                                 labels=ep)
-    healthy = GaugeMetricFamily("watchtower_etcd_healthy", "1 if etcd's /health says true.", labels=ep)
-    has_leader = GaugeMetricFamily("watchtower_etcd_has_leader",
-                                   "1 if the member knows a leader (etcd_server_has_leader).", labels=ep)
-    is_leader = GaugeMetricFamily("watchtower_etcd_is_leader", "1 if this member is the leader.", labels=ep)
-    changes = CounterMetricFamily("watchtower_etcd_leader_changes",
-                                  "Leader changes seen by the member since it started "
-                                  "(etcd_server_leader_changes_seen_total).", labels=ep)
-    db_size = GaugeMetricFamily("watchtower_etcd_db_size_bytes",
-                                "Size of the backend database file (etcd_mvcc_db_total_size_in_bytes).", labels=ep)
-    db_in_use = GaugeMetricFamily("watchtower_etcd_db_size_in_use_bytes",
-                                  "Bytes of the database in use; the rest is reclaimed by defragmentation.",
-                                  labels=ep)
-    quota = GaugeMetricFamily("watchtower_etcd_db_quota_bytes",
-                              "The backend quota (etcd_server_quota_backend_bytes): at this size etcd raises "
-                              "a NOSPACE alarm and refuses writes.", labels=ep)
-    info = InfoMetricFamily("watchtower_etcd_server", "The etcd server version of the endpoint.", labels=ep)
+    up = fam.ETCD_UP.gauge()
+    probe_error = fam.ETCD_PROBE_ERROR.gauge()
+    duration = fam.ETCD_PROBE_DURATION_SECONDS.gauge()
+    healthy = fam.ETCD_HEALTHY.gauge()
+    has_leader = fam.ETCD_HAS_LEADER.gauge()
+    is_leader = fam.ETCD_IS_LEADER.gauge()
+    changes = fam.ETCD_LEADER_CHANGES.counter()
+    db_size = fam.ETCD_DB_SIZE_BYTES.gauge()
+    db_in_use = fam.ETCD_DB_SIZE_IN_USE_BYTES.gauge()
+    quota = fam.ETCD_DB_QUOTA_BYTES.gauge()
+    info = fam.ETCD_SERVER.info()
     for p in probes:
         key = [p.endpoint]
         up.add_metric(key, 1.0 if p.up else 0.0)

@@ -19,9 +19,8 @@ from __future__ import annotations
 import os
 from typing import ClassVar
 
-from prometheus_client.core import GaugeMetricFamily
-
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.collectors.haproxy import families as fam
 from watchtower.collectors.haproxy.export import HAProxyDetails, build_findings, build_metrics
 from watchtower.collectors.haproxy.parse import DEFAULT_STATS_SOCKET, MalformedStats, parse_stats_csv
 from watchtower.collectors.haproxy.read import read_stats
@@ -49,8 +48,7 @@ class HAProxyCollector(Collector[HAProxySettings]):
 
     def collect(self) -> CollectResult:
         source = self.settings.source
-        up = GaugeMetricFamily("watchtower_haproxy_up", "1 if HAProxy's stats could be read and parsed.",
-                               labels=["source"])
+        up = fam.HAPROXY_UP.gauge()
         try:
             table = parse_stats_csv(read_stats(self.settings))
         except (ProbeError, MalformedStats) as exc:

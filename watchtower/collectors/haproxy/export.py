@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
+from watchtower.collectors.haproxy import families as fam
 from watchtower.collectors.haproxy.parse import CHECK_STATUSES, SERVER_STATES, TRANSITIONS, StatRow, StatsTable
 from watchtower.core.details import Details, Failure, json_field
 from watchtower.core.formatting import format_table
@@ -17,33 +18,16 @@ from watchtower.core.results import Finding, Severity
 
 def build_metrics(table: StatsTable, now: float) -> list[Metric]:
     """The per-server and per-backend metric families for one stats table."""
-    labels = ["proxy", "server"]
-    up = GaugeMetricFamily("watchtower_haproxy_server_up",
-                           "1 while HAProxy routes to the server by health (UP incl. 'UP 1/3', NOLB, DRAIN, "
-                           "no check); 0 when DOWN (incl. 'DOWN 1/2') or MAINT.", labels=labels)
-    status = GaugeMetricFamily("watchtower_haproxy_server_status",
-                               "The server's state: one series per state, 1 for the current one.",
-                               labels=[*labels, "status"])
-    transition = GaugeMetricFamily("watchtower_haproxy_server_transition",
-                                   "1 while the server is between states: going_down ('UP 1/3') or "
-                                   "going_up ('DOWN 1/2').", labels=[*labels, "direction"])
-    backup = GaugeMetricFamily("watchtower_haproxy_server_backup", "1 for a backup server, 0 for an active one.",
-                               labels=labels)
-    check_status = GaugeMetricFamily("watchtower_haproxy_server_check_status",
-                                     "The last health check's result: one series per check_status (L7OK, L4CON, "
-                                     "...), 1 for the current one; absent for servers without checks.",
-                                     labels=[*labels, "check_status"])
-    check_duration = GaugeMetricFamily("watchtower_haproxy_server_check_duration_seconds",
-                                       "How long the last completed health check took.", labels=labels)
-    last_change = GaugeMetricFamily("watchtower_haproxy_server_last_change_timestamp_seconds",
-                                    "When the server last changed state (HAProxy's lastchg, second resolution).",
-                                    labels=labels)
-    check_failures = CounterMetricFamily("watchtower_haproxy_server_check_failures",
-                                         "Failed health checks since HAProxy started (chkfail).", labels=labels)
-    down_transitions = CounterMetricFamily("watchtower_haproxy_server_down_transitions",
-                                           "UP to DOWN transitions since HAProxy started (chkdown).", labels=labels)
-    downtime = CounterMetricFamily("watchtower_haproxy_server_downtime_seconds",
-                                   "Total seconds the server has been DOWN since HAProxy started.", labels=labels)
+    up = fam.HAPROXY_SERVER_UP.gauge()
+    status = fam.HAPROXY_SERVER_STATUS.gauge()
+    transition = fam.HAPROXY_SERVER_TRANSITION.gauge()
+    backup = fam.HAPROXY_SERVER_BACKUP.gauge()
+    check_status = fam.HAPROXY_SERVER_CHECK_STATUS.gauge()
+    check_duration = fam.HAPROXY_SERVER_CHECK_DURATION_SECONDS.gauge()
+    last_change = fam.HAPROXY_SERVER_LAST_CHANGE_TIMESTAMP_SECONDS.gauge()
+    check_failures = fam.HAPROXY_SERVER_CHECK_FAILURES.counter()
+    down_transitions = fam.HAPROXY_SERVER_DOWN_TRANSITIONS.counter()
+    downtime = fam.HAPROXY_SERVER_DOWNTIME_SECONDS.counter()
     for row in table.servers():
         key = [row.proxy, row.name]
         st = row.server_status
@@ -69,18 +53,11 @@ def build_metrics(table: StatsTable, now: float) -> list[Metric]:
         if row.downtime_seconds is not None:
             downtime.add_metric(key, float(row.downtime_seconds))
 
-    backend_up = GaugeMetricFamily("watchtower_haproxy_backend_up",
-                                   "1 if HAProxy reports the backend UP (at least one usable server).",
-                                   labels=["proxy"])
-    active = GaugeMetricFamily("watchtower_haproxy_backend_active_servers",
-                               "Active (non-backup) servers that are up, as HAProxy counts them (act).",
-                               labels=["proxy"])
-    backups = GaugeMetricFamily("watchtower_haproxy_backend_backup_servers",
-                                "Backup servers that are up (bck).", labels=["proxy"])
-    configured = GaugeMetricFamily("watchtower_haproxy_backend_servers",
-                                   "Servers configured in the backend, whatever their state.", labels=["proxy"])
-    backend_change = GaugeMetricFamily("watchtower_haproxy_backend_last_change_timestamp_seconds",
-                                       "When the backend last changed state.", labels=["proxy"])
+    backend_up = fam.HAPROXY_BACKEND_UP.gauge()
+    active = fam.HAPROXY_BACKEND_ACTIVE_SERVERS.gauge()
+    backups = fam.HAPROXY_BACKEND_BACKUP_SERVERS.gauge()
+    configured = fam.HAPROXY_BACKEND_SERVERS.gauge()
+    backend_change = fam.HAPROXY_BACKEND_LAST_CHANGE_TIMESTAMP_SECONDS.gauge()
     server_counts: dict[str, int] = {}
     for row in table.servers():
         server_counts[row.proxy] = server_counts.get(row.proxy, 0) + 1

@@ -7,12 +7,14 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
 
 from watchtower.collectors import node_lifecycle as nl
+from watchtower.collectors.nodes import families as fam
 from watchtower.collectors.nodes.parse import CHECK_TABLE_MAX_ROWS, PRESSURE_CONDITIONS, NodeFacts
 from watchtower.core.details import Details
+from watchtower.core.families import Family
 from watchtower.core.formatting import format_table
 from watchtower.core.results import Finding, Severity
 from watchtower.upgrades.kubeversion import kubelet_skew_allowed
@@ -57,6 +59,11 @@ class CompactFamily(Metric):
         self._sample_name = name + sample_suffix
         self._rows: list[tuple[Any, ...]] = []
 
+    @classmethod
+    def of(cls, family: Family) -> CompactFamily:
+        """An empty compact family as declared (``families.py``)."""
+        return cls(family.name, family.help, family.type, family.labels, family.exposed.removeprefix(family.name))
+
     def add(self, label_values: tuple[str, ...], value: float) -> None:
         self._rows.append((*label_values, value))
 
@@ -84,20 +91,11 @@ class NodeMetrics:
     """Metric families filled one node at a time (nodes are never all in memory as objects)."""
 
     def __init__(self) -> None:
-        self.condition = CompactFamily(
-            "watchtower_node_condition", "Node condition: one series per condition, always 1, its status "
-            "label (true, false, unknown) the current status.", "gauge", ("node", "condition", "status"))
-        self.unschedulable = CompactFamily(
-            "watchtower_node_unschedulable", "1 if the node is cordoned (spec.unschedulable).", "gauge", ("node",))
-        self.taint = GaugeMetricFamily(
-            "watchtower_node_taint", "1 per node.kubernetes.io/* taint on the node (not-ready, unreachable, "
-            "pressure, ...).", labels=("node", "key", "effect"))
-        self.info = CompactFamily(
-            "watchtower_node", "Node facts: roles, kubelet version, container runtime, OS image, kernel.", "info",
-            ("node", "roles", "kubelet_version", "container_runtime", "os_image", "kernel_version"), "_info")
-        self.skew = CompactFamily(
-            "watchtower_node_kubelet_minor_skew", "apiserver minor − kubelet minor; the policy allows 0 to 3 "
-            "(kubelets up to three minors older, never newer).", "gauge", ("node",))
+        self.condition = CompactFamily.of(fam.NODE_CONDITION)
+        self.unschedulable = CompactFamily.of(fam.NODE_UNSCHEDULABLE)
+        self.taint = fam.NODE_TAINT.gauge()
+        self.info = CompactFamily.of(fam.NODE)
+        self.skew = CompactFamily.of(fam.NODE_KUBELET_MINOR_SKEW)
 
     def add(self, node: NodeFacts, skew: int | None) -> None:
         for c in node.conditions:
@@ -113,22 +111,22 @@ class NodeMetrics:
     def lifecycle(self, outcome: nl.LifecycleOutcome, lead: float) -> tuple[Metric, ...]:
         """The OS and runtime lifecycle families (see ``node_lifecycle``), rows kept compact like the rest."""
         out: list[Metric] = []
-        for name, doc, typ, labels, rows, suffix in nl.FAMILIES(outcome):
-            family = CompactFamily(name, doc, typ, labels, suffix)
+        for declared, rows in ((fam.NODE_OS_EOL_TIMESTAMP_SECONDS, outcome.os_eol),
+                               (fam.NODE_OS_EXTENDED_EOL_TIMESTAMP_SECONDS, outcome.os_extended),
+                               (fam.NODE_RUNTIME_EOL_TIMESTAMP_SECONDS, outcome.runtime_eol),
+                               (fam.NODE_LIFECYCLE_DATA_TIMESTAMP_SECONDS, outcome.data_stamps)):
+            family = CompactFamily.of(declared)
             family.add_rows(rows)
             out.append(family)
-        lead_family = GaugeMetricFamily("watchtower_node_lifecycle_reminder_lead_seconds",
-                                        "How long before an OS end of life NodeOSEndOfLifeSoon fires (lifecycle.reminder_lead).")
+        lead_family = fam.NODE_LIFECYCLE_REMINDER_LEAD_SECONDS.gauge()
         lead_family.add_metric((), lead)
         return (*out, lead_family)
 
     def families(self, transitions: Mapping[str, int], count: int) -> tuple[Metric, ...]:
-        counter = CompactFamily(
-            "watchtower_node_ready_transitions", "Ready condition transitions seen by this watchtower process "
-            "since it started (in memory).", "counter", ("node",), "_total")
+        counter = CompactFamily.of(fam.NODE_READY_TRANSITIONS)
         for name, total in sorted(transitions.items()):
             counter.add((name,), float(total))
-        nodes = GaugeMetricFamily("watchtower_nodes", "Nodes listed in the last collection.")
+        nodes = fam.NODES.gauge()
         nodes.add_metric((), float(count))
         return (self.condition, self.unschedulable, self.taint, self.info, self.skew, counter, nodes)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
+from watchtower.collectors.removed_apis import families as fam
 from watchtower.core.details import Details
 from watchtower.core.results import Finding, Severity
 from watchtower.upgrades import removal_data as rd
@@ -40,30 +41,18 @@ def _minor(m: rd.Minor | None) -> str:
 
 
 def build_metrics(scan: Scan) -> tuple[Metric, ...]:
-    objects = GaugeMetricFamily(
-        "watchtower_removed_api_objects", "Objects declared with an API version that a Kubernetes release "
-        "removes, by that API and where they were found (live: last-applied-configuration, helm: a deployed "
-        "release's manifest).", labels=["group", "version", "kind", "removed_in", "source"])
+    objects = fam.REMOVED_API_OBJECTS.gauge()
     for c in ra.count_objects(scan.blockers):
         objects.add_metric([c.group, c.version, c.kind, c.removed_in, c.source], c.count)
-    requests = GaugeMetricFamily(
-        "watchtower_removed_api_requests", "Apiservers whose apiserver_requested_deprecated_apis reports requests "
-        "to an API version removed in removed_in since they started.",
-        labels=["group", "version", "resource", "kind", "removed_in"])
+    requests = fam.REMOVED_API_REQUESTS.gauge()
     for r in scan.requests:
         requests.add_metric([r.group, r.version, r.resource, r.kind, _minor(r.removed_in)], len(r.apiservers))
-    until = GaugeMetricFamily(
-        "watchtower_removed_api_minors_until_removal", "For each removed API in use: the minor that removes it "
-        "minus the running minor (1: the next upgrade removes it; 0 or less: already removed).",
-        labels=["group", "version", "kind", "removed_in", "replacement"])
+    until = fam.REMOVED_API_MINORS_UNTIL_REMOVAL.gauge()
     if scan.running is not None:
         for api in ra.iter_used_apis(scan.blockers, scan.requests, scan.data):
             distance = (api.removed_in[0] - scan.running[0]) * 100 + api.removed_in[1] - scan.running[1]
             until.add_metric([api.group, api.version, api.kind, _minor(api.removed_in), api.replacement], distance)
-    checked = GaugeMetricFamily(
-        "watchtower_removed_api_checked", "What the last collection read, by source: live (objects listed "
-        "through served removed API versions), helm (deployed releases), apiserver_metrics (apiservers).",
-        labels=["source"])
+    checked = fam.REMOVED_API_CHECKED.gauge()
     for source, count in sorted(scan.checked.items()):
         checked.add_metric([source], count)
     return (objects, requests, until, checked)

@@ -7,10 +7,12 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import Metric
 
+from watchtower.collectors.upgrade import families as fam
 from watchtower.collectors.upgrade.settings import DAY
 from watchtower.core.details import Details, json_field
+from watchtower.core.families import Family
 from watchtower.core.formatting import rfc3339
 from watchtower.core.results import Finding, Severity
 from watchtower.core.settings import format_duration
@@ -35,15 +37,10 @@ def _date(timestamp: float | None, with_time: bool = False) -> str:
 def build_metrics(
     a: Assessment, by_source: Mapping[str, KubeVersion], facts: releases.ReleaseFacts, lead_seconds: float,
 ) -> tuple[Metric, ...]:
-    version_info = InfoMetricFamily(
-        "watchtower_kubernetes_version", "Control-plane Kubernetes version, by where it was read.",
-        labels=("version", "minor", "source"))
+    version_info = fam.KUBERNETES_VERSION.info()
     for source, version in sorted(by_source.items()):
         version_info.add_metric((str(version), version.minor_text, source), {})
-    latest_info = InfoMetricFamily(
-        "watchtower_kubernetes_latest_version", "Newest Kubernetes release per the release source: "
-        "channel stable (newest overall) or stable-1.X (newest patch of the running minor).",
-        labels=("version", "minor", "channel"))
+    latest_info = fam.KUBERNETES_LATEST_VERSION.info()
     if a.latest is not None:
         latest_info.add_metric((str(a.latest), a.latest.minor_text, "stable"), {})
     if a.latest_patch_of_current_minor is not None:
@@ -51,39 +48,26 @@ def build_metrics(
         latest_info.add_metric((str(v), v.minor_text, f"stable-{v.minor_text}"), {})
     out: list[Metric] = [version_info, latest_info]
 
-    def gauge(name: str, doc: str, value: float | None, labels: Mapping[str, str] | None = None) -> None:
-        family = GaugeMetricFamily(name, doc, labels=list(labels or {}))
+    def gauge(family: Family, value: float | None, labels: Mapping[str, str] | None = None) -> None:
+        metric = family.gauge()
         if value is not None:
-            family.add_metric(list((labels or {}).values()), value)
-        out.append(family)
+            metric.add_metric(list((labels or {}).values()), value)
+        out.append(metric)
 
-    gauge("watchtower_kubernetes_minors_behind", "Minor releases between the running (lowest) control-plane "
-          "version and the latest release.", a.minors_behind)
-    gauge("watchtower_kubernetes_upgrades_needed", "kubeadm upgrades needed to reach the latest release, "
-          "one minor at a time (a patch-only difference is one).", a.upgrades_needed)
-    eol_labels = {"minor": a.current.minor_text} if a.current is not None else {"minor": ""}
-    gauge("watchtower_kubernetes_minor_eol_timestamp_seconds", "End of life of the running minor release.",
-          a.current_minor_eol if a.current is not None else None, eol_labels)
+    gauge(fam.KUBERNETES_MINORS_BEHIND, a.minors_behind)
+    gauge(fam.KUBERNETES_UPGRADES_NEEDED, a.upgrades_needed)
+    eol_labels = {'minor': a.current.minor_text} if a.current is not None else {'minor': ''}
+    gauge(fam.KUBERNETES_MINOR_EOL_TIMESTAMP_SECONDS, a.current_minor_eol if a.current is not None else None, eol_labels)
     last_value = a.last_upgrade.at if a.last_upgrade.at is not None else 0.0
-    gauge("watchtower_upgrade_last_timestamp_seconds", "When the control plane was last upgraded (0 when "
-          "unknown); evidence: observed, kubeadm_backup, apiserver_cert or unknown.", last_value,
-          {"evidence": a.last_upgrade.evidence})
-    gauge("watchtower_upgrade_next_due_timestamp_seconds", "When the next upgrade is due under the policy "
-          "(last upgrade + upgrade_every); absent while the last upgrade is unknown.", a.next_due)
-    gauge("watchtower_upgrade_policy_interval_seconds", "The policy's upgrade interval (for calendar months: "
-          "as it applies to the last upgrade).", a.interval_seconds)
-    gauge("watchtower_upgrade_reminder_lead_seconds", "How long before the due date to remind (reminder_lead).",
-          lead_seconds)
+    gauge(fam.UPGRADE_LAST_TIMESTAMP_SECONDS, last_value, {'evidence': a.last_upgrade.evidence})
+    gauge(fam.UPGRADE_NEXT_DUE_TIMESTAMP_SECONDS, a.next_due)
+    gauge(fam.UPGRADE_POLICY_INTERVAL_SECONDS, a.interval_seconds)
+    gauge(fam.UPGRADE_REMINDER_LEAD_SECONDS, lead_seconds)
     deadline = a.cert_deadline
-    gauge("watchtower_upgrade_cert_deadline_timestamp_seconds", "Earliest not-after among the kubeadm leaf "
-          "certificates under the kubeadm root: the hard upgrade deadline.",
-          deadline.not_after if deadline else None, {"certificate": deadline.certificate if deadline else ""})
+    gauge(fam.UPGRADE_CERT_DEADLINE_TIMESTAMP_SECONDS, deadline.not_after if deadline else None, {'certificate': deadline.certificate if deadline else ''})
     after = a.due_after_cert_deadline
-    gauge("watchtower_upgrade_due_after_cert_deadline", "1 when the next due date falls after the certificate "
-          "deadline (waiting for the due date lets certificates expire), else 0.",
-          None if after is None else float(after))
-    gauge("watchtower_kubernetes_release_fetch_timestamp_seconds", "When the release data in use was fetched "
-          "(stale while the source fails; absent for static values).", facts.fetched_at)
+    gauge(fam.UPGRADE_DUE_AFTER_CERT_DEADLINE, None if after is None else float(after))
+    gauge(fam.KUBERNETES_RELEASE_FETCH_TIMESTAMP_SECONDS, facts.fetched_at)
     return tuple(out)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
+from watchtower.collectors.vip import families as fam
 from watchtower.collectors.vip.parse import SECTION, VRRP_STATES, VrrpInstance
 from watchtower.collectors.vip.read import ProcessState
 from watchtower.core.details import Details
@@ -19,20 +20,13 @@ def vip_metrics(
     process: ProcessState | None,
 ) -> list[Metric]:
     """Metric families for one node's view. ``bindings`` None means addresses could not be read."""
-    held = GaugeMetricFamily("watchtower_vip_held", "1 if the VIP is bound to an interface of this node, else 0.",
-                             labels=["vip", "node", "interface"])
+    held = fam.VIP_HELD.gauge()
     for vip, interface in sorted((bindings or {}).items()):
         held.add_metric([vip, node, interface or ""], 1.0 if interface else 0.0)
-    state = GaugeMetricFamily("watchtower_keepalived_state",
-                              "keepalived VRRP instance state: one series per state, 1 for the current one.",
-                              labels=["vrrp_instance", "node", "state"])
-    priority = GaugeMetricFamily("watchtower_keepalived_priority", "keepalived effective VRRP priority.",
-                                 labels=["vrrp_instance", "node"])
-    become_master = CounterMetricFamily("watchtower_keepalived_become_master",
-                                        "Times this VRRP instance became MASTER since keepalived started.",
-                                        labels=["vrrp_instance", "node"])
-    transition = GaugeMetricFamily("watchtower_keepalived_last_transition_timestamp_seconds",
-                                   "When the VRRP instance last changed state.", labels=["vrrp_instance", "node"])
+    state = fam.KEEPALIVED_STATE.gauge()
+    priority = fam.KEEPALIVED_PRIORITY.gauge()
+    become_master = fam.KEEPALIVED_BECOME_MASTER.counter()
+    transition = fam.KEEPALIVED_LAST_TRANSITION_TIMESTAMP_SECONDS.gauge()
     for inst in instances:
         for name in VRRP_STATES:
             state.add_metric([inst.name, node, name], 1.0 if inst.state == name else 0.0)
@@ -44,9 +38,7 @@ def vip_metrics(
             transition.add_metric([inst.name, node], inst.last_transition)
     out: list[Metric] = [held, state, priority, become_master, transition]
     if process is not None:
-        running = GaugeMetricFamily("watchtower_keepalived_running",
-                                    "1 if the process in keepalived's pid file is a running keepalived.",
-                                    labels=["node"])
+        running = fam.KEEPALIVED_RUNNING.gauge()
         running.add_metric([node], 1.0 if process.running else 0.0)
         out.append(running)
     return out
