@@ -46,7 +46,8 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
         "diff", parents=[common], help="per-panel / per-field differences between code and live Grafana",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.fill(
-            "Print, for every dashboard, alert rule, rule group and contact point watchtower owns, how the live "
+            "Print, for every dashboard, alert rule, rule group, contact point and the notification policy "
+            "watchtower owns, how the live "
             "object differs from code (both normalised: ids, versions and Grafana's defaults do not count; "
             "secrets are never read or shown).", 100) + "\n\n" + DIFF_EXIT_HELP)
     diff.add_argument("--uid", action="append", default=None, metavar="UID",
@@ -193,11 +194,13 @@ def _pull_rules(state: DesiredState, now: LiveState, settings: GrafanaSettings, 
         assert p.edit is not None
         fields = ", ".join(p.edit.fields) or "nothing"
         print(f"{out / os.path.basename(p.source)}: alert-rule {p.uid} {p.title!r} (edited in Grafana: {fields})")
+    for group, source, interval in result.intervals:
+        print(f"{out / os.path.basename(source)}: rule-group {group} (interval edited in Grafana: {interval})")
     for p in result.not_pulled:
         print(f"watchtower: alert-rule {p.uid} {p.title!r}: cannot map back to a rule file: {p.reason}", file=sys.stderr)
     for problem in problems:
         print(f"watchtower: {problem.location}: {problem.reason}: {problem.detail}", file=sys.stderr)
-    if not result.pulled and not result.not_pulled:
+    if not result.pulled and not result.not_pulled and not result.intervals:
         print("alert rules: none edited in Grafana")
     return len(result.not_pulled) + len(problems)
 

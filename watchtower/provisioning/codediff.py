@@ -1,6 +1,7 @@
 """The desired state (code) against a ``LiveState``: one ``ObjectDiff`` per owned object; pure.
 
-Dashboards, alert rules, rule group intervals and contact points, each normalised by
+Dashboards, alert rules, rule group intervals, contact points and the notification policy
+(as the reconciler compares it), each normalised by
 ``normalise.py`` on both sides. Secrets are not read: a contact point's secret settings are
 ``[REDACTED]`` on both sides, so the diff can neither show nor compare them (the provisioner
 compares their fingerprints when it writes).
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from watchtower.provisioning.changes import MANAGED_PREFIX
+from watchtower.provisioning.changes import MANAGED_PREFIX, _policy_view
 from watchtower.provisioning.live import LiveState
 from watchtower.provisioning.livediff import FieldChange, ObjectDiff, compare
 from watchtower.provisioning.model import ContactPoint, DesiredState, go_duration
@@ -82,10 +83,19 @@ def _contact_points(desired: DesiredState, live: LiveState) -> list[ObjectDiff]:
     return out
 
 
+def _policy(desired: DesiredState, live: LiveState) -> list[ObjectDiff]:
+    """The notification policy tree, compared as the reconciler compares it (durations in seconds)."""
+    want = desired.policy()
+    if want is None or live.policy is None:
+        return []
+    return [compare("policy", "root", str(want.get("receiver")), _policy_view(want), _policy_view(live.policy))]
+
+
 def diff_state(desired: DesiredState, live: LiveState, datasource_uid: str) -> tuple[ObjectDiff, ...]:
-    """Every owned object that was looked at, in kind order: dashboards, rules, contact points."""
+    """Every owned object that was looked at, in kind order: dashboards, rules, contact points, policy."""
     uids = (datasource_uid,)
-    return (*_dashboards(desired, live, uids), *_rules(desired, live), *_contact_points(desired, live))
+    return (*_dashboards(desired, live, uids), *_rules(desired, live), *_contact_points(desired, live),
+            *_policy(desired, live))
 
 
 __all__ = ["code_contact_point", "diff_state"]

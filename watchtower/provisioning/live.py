@@ -42,6 +42,7 @@ class LiveState:
     rules: Mapping[str, Mapping[str, Any]]  # uid → the provisioning API's rule
     group_intervals: Mapping[str, int | None]  # group name (watchtower's folder) → seconds, None if absent
     contact_points: Mapping[str, Mapping[str, Any]]  # uid → the provisioning API's contact point
+    policy: Mapping[str, Any] | None = None  # the notification policy tree, when code manages it
 
 
 def _dashboard(client: GrafanaClient, uid: str) -> LiveDashboard | None:
@@ -77,7 +78,10 @@ def fetch(client: GrafanaClient, desired: DesiredState, dashboard_uids: Iterable
         for point in client.get("/v1/provisioning/contact-points", "contact points") or []:
             if isinstance(point, Mapping) and isinstance(point.get("uid"), str):
                 points[point["uid"]] = point
-    return LiveState(dashboards, live_rules, intervals, points)
+    policy = None
+    if contact_points and desired.policy() is not None:
+        policy = client.get("/v1/provisioning/policies", "notification policy") or {}
+    return LiveState(dashboards, live_rules, intervals, points, policy)
 
 
 __all__ = ["LiveDashboard", "LiveState", "fetch"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -41,16 +41,23 @@ def _find(mapping: yaml.MappingNode, key: str) -> tuple[yaml.Node, yaml.Node] | 
     return None
 
 
-def _rule_node(text: str, edit: RuleEdit) -> yaml.MappingNode:
+def _group_node(text: str, group_name: str) -> yaml.MappingNode:
     root = yaml.compose(text)
     groups = _find(root, "groups") if isinstance(root, yaml.MappingNode) else None
     if groups is None or not isinstance(groups[1], yaml.SequenceNode):
         raise EditError("no 'groups' list")
     for group in groups[1].value:
         name = _find(group, "name") if isinstance(group, yaml.MappingNode) else None
-        rules = _find(group, "rules") if isinstance(group, yaml.MappingNode) else None
-        if name is None or name[1].value != edit.group or rules is None or not isinstance(rules[1], yaml.SequenceNode):
-            continue
+        if name is not None and name[1].value == group_name:
+            assert isinstance(group, yaml.MappingNode)
+            return group
+    raise EditError(f"group {group_name!r} not found")
+
+
+def _rule_node(text: str, edit: RuleEdit) -> yaml.MappingNode:
+    group = _group_node(text, edit.group)
+    rules = _find(group, "rules")
+    if rules is not None and isinstance(rules[1], yaml.SequenceNode):
         seen = 0
         for rule in rules[1].value:
             alert = _find(rule, "alert") if isinstance(rule, yaml.MappingNode) else None
@@ -70,6 +77,12 @@ def _end(text: str, node: yaml.Node) -> int:
     return end
 
 
+def _line_end(text: str, index: int) -> int:
+    """The end of the line ``index`` is on (before its line break): after any trailing comment."""
+    end = text.find("\n", index)
+    return len(text) if end < 0 else end
+
+
 def _scalar(value: str, indent: int) -> str:
     """``value`` as YAML scalar text for a key at column ``indent - 2``."""
     if "\n" in value.rstrip("\n") and not any(line != line.rstrip() for line in value.split("\n")):
@@ -86,14 +99,14 @@ def _render(value: Any, indent: int) -> str:
     return yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1_000_000, sort_keys=False).rstrip("\n")
 
 
-def _set_scalar(text: str, rule: yaml.MappingNode, key: str, value: str) -> str:
+def _set_scalar(text: str, rule: yaml.MappingNode, key: str, value: str, anchor: str = "expr") -> str:
     found = _find(rule, key)
     col = rule.value[0][0].start_mark.column
     if found is not None:
         node = found[1]
         return text[:node.start_mark.index] + _render(value, col + 2) + text[_end(text, node):]
-    after = _find(rule, "expr") or rule.value[-1]
-    at = _end(text, after[1])
+    after = _find(rule, anchor) or rule.value[-1]
+    at = _line_end(text, _end(text, after[1]))
     return text[:at] + "\n" + " " * col + f"{key}: " + _render(value, col + 2) + text[at:]
 
 
@@ -103,7 +116,7 @@ def _set_mapping(text: str, rule: yaml.MappingNode, key: str, wanted: Mapping[st
     if found is None:
         if not wanted:
             return text
-        at = _end(text, rule.value[-1][1])
+        at = _line_end(text, _end(text, rule.value[-1][1]))
         lines = "".join(f"\n{' ' * (col + 2)}{k}: {_render(v, col + 4)}" for k, v in wanted.items())
         return text[:at] + f"\n{' ' * col}{key}:" + lines + text[at:]
     node = found[1]
@@ -112,13 +125,13 @@ def _set_mapping(text: str, rule: yaml.MappingNode, key: str, wanted: Mapping[st
     # one change at a time, from the end of the file backwards, so earlier marks stay valid
     inner_col = node.value[0][0].start_mark.column
     have = {k.value: (k, v) for k, v in node.value}
-    last_end = _end(text, node.value[-1][1])
+    last_end = _line_end(text, _end(text, node.value[-1][1]))
     additions = "".join(f"\n{' ' * inner_col}{k}: {_render(v, inner_col + 2)}" for k, v in wanted.items() if k not in have)
     edits: list[tuple[int, int, str]] = [(last_end, last_end, additions)] if additions else []
     for name, (k_node, v_node) in have.items():
         if name not in wanted:
             start = text.rfind("\n", 0, k_node.start_mark.index)
-            edits.append((start, _end(text, v_node), ""))
+            edits.append((start, _line_end(text, _end(text, v_node)), ""))
         elif v_node.value != wanted[name] or not isinstance(v_node, yaml.ScalarNode):
             edits.append((v_node.start_mark.index, _end(text, v_node), _render(wanted[name], inner_col + 2)))
     for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
@@ -126,8 +139,8 @@ def _set_mapping(text: str, rule: yaml.MappingNode, key: str, wanted: Mapping[st
     return text
 
 
-def _expected(data: Any, edit: RuleEdit) -> Any:
-    out = copy.deepcopy(data)
+def _expect_rule(out: Any, edit: RuleEdit) -> None:
+    """What the parsed file must be after ``edit`` (changed in place)."""
     for group in out.get("groups") or []:
         if group.get("name") != edit.group:
             continue
@@ -137,7 +150,20 @@ def _expected(data: Any, edit: RuleEdit) -> Any:
             if key in ("labels", "annotations") and not value and key not in rule:
                 continue
             rule[key] = dict(value) if isinstance(value, Mapping) else value
-    return out
+
+
+def _checked(text: str, expect: Callable[[Any], None], change: Callable[[str], str], what: str) -> str:
+    """``change(text)``, accepted only if the file then parses to what ``expect`` makes of it."""
+    try:
+        expected = copy.deepcopy(yaml.safe_load(text))
+        expect(expected)
+        text = change(text)
+        after = yaml.safe_load(text)
+    except (yaml.YAMLError, IndexError, AttributeError, TypeError, KeyError) as exc:
+        raise EditError(f"the file could not be edited in place ({type(exc).__name__})") from None
+    if after != expected:
+        raise EditError(f"editing the file in place would change more than {what}; not written")
+    return text
 
 
 def apply(text: str, edit: RuleEdit) -> str:
@@ -145,21 +171,26 @@ def apply(text: str, edit: RuleEdit) -> str:
     unknown = set(edit.fields) - set(_FIELDS)
     if unknown:
         raise EditError(f"cannot edit {sorted(unknown)}")
-    try:
-        before = yaml.safe_load(text)
-        expected = _expected(before, edit)
+
+    def change(text: str) -> str:
         for key, value in edit.fields.items():
             rule = _rule_node(text, edit)
-            if key in ("labels", "annotations"):
-                text = _set_mapping(text, rule, key, value)
-            else:
-                text = _set_scalar(text, rule, key, value)
-        after = yaml.safe_load(text)
-    except (yaml.YAMLError, IndexError, AttributeError, TypeError) as exc:
-        raise EditError(f"the file could not be edited in place ({type(exc).__name__})") from None
-    if after != expected:
-        raise EditError("editing the file in place would change more than the rule; not written")
-    return text
+            setter = _set_mapping if key in ("labels", "annotations") else _set_scalar
+            text = setter(text, rule, key, value)
+        return text
+
+    return _checked(text, lambda data: _expect_rule(data, edit), change, "the rule")
 
 
-__all__ = ["EditError", "RuleEdit", "apply"]
+def set_group_interval(text: str, group: str, interval: str) -> str:
+    """``text`` with the group's evaluation ``interval`` set (inserted after its name if absent)."""
+    def expect(data: Any) -> None:
+        for g in data.get("groups") or []:
+            if isinstance(g, dict) and g.get("name") == group:
+                g["interval"] = interval
+
+    return _checked(text, expect, lambda t: _set_scalar(t, _group_node(t, group), "interval", interval, anchor="name"),
+                    "the group's interval")
+
+
+__all__ = ["EditError", "RuleEdit", "apply", "set_group_interval"]

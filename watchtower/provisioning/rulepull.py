@@ -3,8 +3,9 @@
 Input: the rule files as (source, text), the desired state built from them, and the live
 rules and group intervals. Every live rule of watchtower's folder that differs from code is
 either an edit of its file (``rulemap.map_back`` then ``ruleedit.apply``) or a ``RulePull``
-with the reason it does not map back; so are rules that exist only in Grafana and changed
-group intervals. Files are rewritten only where an edit applied.
+with the reason it does not map back; so are rules that exist only in Grafana. A changed
+group evaluation interval is written as the group's ``interval``. Files are rewritten only where
+an edit applied.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from watchtower.provisioning.model import DesiredState, go_duration
 from watchtower.provisioning.normalise import normalise_rule
-from watchtower.provisioning.ruleedit import EditError, apply
+from watchtower.provisioning.ruleedit import EditError, apply, set_group_interval
 from watchtower.provisioning.rulemap import RulePull, map_back, occurrences
 from watchtower.provisioning.rules import PromAlert, parse_rule_file, rule_uid
 
@@ -26,6 +27,7 @@ class RulePullResult:
     files: Mapping[str, str]  # file name (no directory) → new text
     pulled: tuple[RulePull, ...]  # edits that applied
     not_pulled: tuple[RulePull, ...]  # with the reason
+    intervals: tuple[tuple[str, str, str], ...] = ()  # (group, rule file, new interval) written
 
 
 def pull_rules(rule_files: Sequence[tuple[str, str]], desired: DesiredState, live_rules: Mapping[str, Mapping[str, Any]],
@@ -57,16 +59,21 @@ def pull_rules(rule_files: Sequence[tuple[str, str]], desired: DesiredState, liv
         if uid not in code and live.get("folderUID") == folder:
             not_pulled.append(RulePull(uid, str(live.get("title")), "", reason="exists only in Grafana: no rule file "
                                        "holds it (write it as a Prometheus rule in alerts/ to keep it)"))
+    intervals: list[tuple[str, str, str]] = []
     for group in desired.rule_groups:
         have = live_intervals.get(group.name)
-        if have is not None and group.interval_seconds is not None and have != int(group.interval_seconds):
-            source = group.rules[0].source if group.rules else ""
-            not_pulled.append(RulePull(group.name, group.name, source, reason=(
-                f"rule group evaluation interval changed to {go_duration(have)} in Grafana; not pulled "
-                f"(set the group's interval in {os.path.basename(source) or 'its rule file'})")))
-    changed = {p.source for p in pulled}
+        source = group.rules[0].source if group.rules else ""
+        if have is None or group.interval_seconds is None or have == int(group.interval_seconds) or source not in texts:
+            continue
+        try:
+            texts[source] = set_group_interval(texts[source], group.name, go_duration(have))
+        except EditError as exc:
+            not_pulled.append(RulePull(group.name, group.name, source, reason=f"rule group interval: {exc}"))
+            continue
+        intervals.append((group.name, source, go_duration(have)))
+    changed = {p.source for p in pulled} | {source for _, source, _ in intervals}
     files = {os.path.basename(source): texts[source] for source in texts if source in changed}
-    return RulePullResult(files, tuple(pulled), tuple(not_pulled))
+    return RulePullResult(files, tuple(pulled), tuple(not_pulled), tuple(intervals))
 
 
 __all__ = ["RulePullResult", "pull_rules"]

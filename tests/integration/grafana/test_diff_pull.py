@@ -85,8 +85,10 @@ def test_diff_names_missing_and_edited_contact_points_without_secrets(
     _, config = shipped
     grafana.state.contact_points["wt-slack"]["settings"]["recipient"] = "#somewhere-else"
     del grafana.state.dashboards["watchtower-overview"]
+    grafana.state.policy["group_wait"] = "1m"
     assert cli.main(["grafana", "diff", "--config", str(config)]) == 1
     out = capsys.readouterr().out
+    assert 'policy root "watchtower": differs from code\n  group_wait: 30.0 -> 60.0\n' in out
     assert 'contact-point wt-slack "watchtower (slack)": differs from code' in out
     assert 'settings.recipient: (absent) -> "#somewhere-else"' in out
     assert 'dashboard watchtower-overview "watchtower / Overview": missing in Grafana' in out

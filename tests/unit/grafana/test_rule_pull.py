@@ -8,9 +8,12 @@ import dataclasses
 import pytest
 import yaml
 
-from watchtower.provisioning.ruleedit import EditError, RuleEdit, apply
+from watchtower.provisioning.desired import build
+from watchtower.provisioning.ruleedit import EditError, RuleEdit, apply, set_group_interval
 from watchtower.provisioning.rulemap import map_back, occurrences
+from watchtower.provisioning.rulepull import pull_rules
 from watchtower.provisioning.rules import convert_alerts, parse_rule_file
+from watchtower.provisioning.settings import GrafanaSettings
 
 FILE = """# header comment
 groups:
@@ -69,6 +72,14 @@ def test_multi_line_values_and_new_mappings() -> None:
     assert "expr: |-\n          sum(\n            up\n          )\n" in out
 
 
+def test_comments_stay_on_their_lines() -> None:
+    text = ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up  # why\n        labels:\n"
+            "          a: x  # first\n          b: y  # second\n")
+    out = apply(text, RuleEdit("g", "A", 0, {"for": "1m", "labels": {"a": "x", "c": "z"}}))
+    assert out == ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up  # why\n        for: 1m\n"
+                   "        labels:\n          a: x  # first\n          c: z\n")
+
+
 def test_a_missing_alert_is_an_edit_error() -> None:
     with pytest.raises(EditError):
         apply(FILE, RuleEdit("g", "Nope", 0, {"for": "1m"}))
@@ -115,3 +126,20 @@ def test_a_stand_in_annotation_edited_in_grafana_does_not_replace_the_rule_files
     edited = {**body, "annotations": {**body["annotations"], "description": "rewritten in Grafana"}}
     reason = map_back(alerts[0], 0, alerts, edited, "wt", "prom").reason
     assert "annotation description is a stand-in in Grafana (the rule file's text uses first, query, value" in reason
+
+
+def test_a_group_interval_is_replaced_or_inserted_after_the_name() -> None:
+    assert set_group_interval(FILE, "g", "2m") == FILE.replace("    interval: 1m\n", "    interval: 2m\n")
+    text = "groups:\n  - name: h  # the heartbeat\n    rules: []\n"
+    assert set_group_interval(text, "h", "30s") == "groups:\n  - name: h  # the heartbeat\n    interval: 30s\n    rules: []\n"
+    with pytest.raises(EditError):
+        set_group_interval(FILE, "nope", "1m")
+
+
+def test_pull_rules_writes_a_changed_group_interval_and_names_rules_only_in_grafana() -> None:
+    state = build(GrafanaSettings(enabled=True), [], [("alerts/x.rules.yaml", FILE)])
+    stray = {"uid": "made-in-ui", "title": "Mine", "folderUID": state.folder.uid}
+    result = pull_rules([("alerts/x.rules.yaml", FILE)], state, {"made-in-ui": stray}, {"g": 120}, "prometheus")
+    assert result.files == {"x.rules.yaml": FILE.replace("interval: 1m", "interval: 2m")}
+    assert result.intervals == (("g", "alerts/x.rules.yaml", "2m"),)
+    assert [(p.uid, p.reason.split(":")[0]) for p in result.not_pulled] == [("made-in-ui", "exists only in Grafana")]
