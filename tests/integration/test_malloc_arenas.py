@@ -1,4 +1,4 @@
-"""The daemon caps glibc's malloc arenas at two (``watchtower.app.mallocarenas``); ``MALLOC_ARENA_MAX`` wins.
+"""The daemon caps glibc's malloc arenas (``watchtower.core.threads.cap_malloc_arenas``); ``MALLOC_ARENA_MAX`` wins.
 
 Each case runs in a fresh interpreter (the cap works only before threads allocate): 8 threads
 allocate through libc's malloc while all alive, then glibc's own ``malloc_info`` report is
@@ -18,8 +18,8 @@ from tests.support.processes import REPO, python_env
 
 SCRIPT = r"""
 import ctypes, ctypes.util, sys, threading
-from watchtower.app import mallocarenas
-applied = mallocarenas.cap_arenas() if sys.argv[1] == "cap" else None
+from watchtower.core import threads as wt_threads
+applied = wt_threads.cap_malloc_arenas() if sys.argv[1] == "cap" else None
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
@@ -55,12 +55,14 @@ def _heaps(tmp_path: Path, mode: str, env: dict[str, str]) -> tuple[int, str]:
     return len(re.findall(r"<heap nr=", report.read_text())), done.stdout.strip()
 
 
-def test_two_arenas_for_the_daemon_and_the_environment_wins(tmp_path: Path) -> None:
+def test_the_daemons_arena_cap_holds_and_the_environment_wins(tmp_path: Path) -> None:
+    from watchtower.core.threads import MALLOC_ARENAS
+
     env = {k: v for k, v in python_env().items() if k != "MALLOC_ARENA_MAX"}
     default, _ = _heaps(tmp_path, "plain", env)
-    if default <= 2:
+    if default <= MALLOC_ARENAS:
         pytest.skip(f"this libc made {default} arenas for 9 threads anyway: nothing to cap")
     capped, applied = _heaps(tmp_path, "cap", env)
-    assert applied == "True" and capped == 2, (default, capped)
+    assert applied == "True" and capped == MALLOC_ARENAS, (default, capped)
     chosen, applied = _heaps(tmp_path, "cap", {**env, "MALLOC_ARENA_MAX": "4"})
     assert applied == "False" and chosen == 4, chosen

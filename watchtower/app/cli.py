@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TextIO
 
 from watchtower import __version__
-from watchtower.app import check_certs, mallocarenas, report
+from watchtower.app import check_certs, report
 from watchtower.app import config as config_mod
 from watchtower.app.daemon import Daemon, make_context, select_collectors
 from watchtower.app.grafana_commands import add_commands as add_grafana_sync_commands
@@ -154,7 +154,6 @@ def cmd_config_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    mallocarenas.cap_arenas()  # before any thread starts (see the module)
     config = _load_config(args)
     setup_logging(args.log_level or config.log.level, config.log.format)
     if args.listen:
