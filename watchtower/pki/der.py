@@ -56,6 +56,9 @@ class CertParts(NamedTuple):
     extensions: tuple[tuple[bytes, bytes], ...]  # (OID content, extnValue content) of each basicConstraints
     outer_algorithm: bytes
     signature: bytes  # the BIT STRING's bits (no unused-bits octet)
+    tbs_start: int = 0  # where ``tbs`` and ``signature`` stand in the DER
+    tbs_end: int = 0
+    signature_start: int = 0
 
 
 def certificate_parts(der: bytes, extensions: bool = True) -> CertParts:
@@ -102,7 +105,7 @@ def certificate_parts(der: bytes, extensions: bool = True) -> CertParts:
     if tag != _BIT_STRING or sig_end != end or content >= sig_end or der[content] != 0:
         raise DerError("bad signature BIT STRING")
     return CertParts(tbs, fields[0], fields[1], fields[3], fields[4], tuple(found), outer_algorithm,
-                     der[content + 1 : sig_end])
+                     der[content + 1 : sig_end], start, tbs_end, content + 1)
 
 
 _BASIC_CONSTRAINTS_OID = b"\x06\x03" + _BASIC_CONSTRAINTS

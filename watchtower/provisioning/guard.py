@@ -20,7 +20,7 @@ from typing import Any
 
 from watchtower.core.results import ItemError
 from watchtower.provisioning import normalise as norm
-from watchtower.provisioning.api import WRITE_MESSAGE
+from watchtower.provisioning.api import WRITE_MESSAGE, Reconciler
 from watchtower.provisioning.changes import Change, Outcome, Plan, _q
 from watchtower.provisioning.client import GrafanaClient, GrafanaError
 from watchtower.provisioning.drift import Drift, DriftState, Observed, Written, classify, merge_drifts, still_open
@@ -67,7 +67,7 @@ def _observed(kind: str, uid: str, title: str, model: Any, raw: Any, version: An
                     str(updated or ""), str(updated_by or ""), canonical(raw))
 
 
-def observe(reconciler: Any, desired: DesiredState, settings: GrafanaSettings) -> dict[Key, Observed]:
+def observe(reconciler: Reconciler, desired: DesiredState, settings: GrafanaSettings) -> dict[Key, Observed]:
     """The live objects ``Reconciler.plan`` fetched, normalised (none are fetched again)."""
     out: dict[Key, Observed] = {}
     ds = (settings.datasource_uid,)
@@ -134,7 +134,7 @@ class DriftGuard:
         self.clock = clock
         self.client = client
 
-    def review(self, reconciler: Any, desired: DesiredState, plan: Plan, dry_run: bool = False) -> Review:
+    def review(self, reconciler: Reconciler, desired: DesiredState, plan: Plan, dry_run: bool = False) -> Review:
         errors: list[ItemError] = []
         problem = self.memory.load()
         if problem:
@@ -247,7 +247,7 @@ class DriftGuard:
             return ""
         return copy_uid
 
-    def _backup_deleted(self, change: Change, reconciler: Any, now: float, errors: list[ItemError]) -> bool:
+    def _backup_deleted(self, change: Change, reconciler: Reconciler, now: float, errors: list[ItemError]) -> bool:
         """Save an object about to be deleted; False (do not delete) when that failed. Without
         ``backup_dir`` only ``on_drift: overwrite`` deletes (nothing is deleted without a backup)."""
         if not self.settings.backup_dir:
@@ -267,7 +267,7 @@ class DriftGuard:
 
     # ---- after apply -------------------------------------------------------------------
 
-    def settle(self, review: Review, outcome: Outcome, reconciler: Any, desired: DesiredState) -> tuple[Drift, ...]:
+    def settle(self, review: Review, outcome: Outcome, reconciler: Reconciler, desired: DesiredState) -> tuple[Drift, ...]:
         """Record what was written and which drifts stay open; returns the open drifts."""
         state, now = self.memory.state, float(self.clock())
         group_of = {r.uid: g.name for g in desired.rule_groups for r in g.rules}

@@ -243,3 +243,15 @@ def test_inline_name_reading_agrees_with_the_general_walk_on_mangled_names() -> 
         for cut in range(len(name)):
             assert name_attributes(name[:cut]) == _name_attributes_walk(name[:cut])
     assert checked > 5000
+
+
+def test_signature_layout_noted_at_parse_time_gives_what_a_fresh_walk_gives() -> None:
+    tree = certdata.distinct_tree(40)
+    for path in certdata.files(tree)[:10]:
+        (info,) = parse_certificates(path.read_bytes()).certificates
+        assert info._signed is not None
+        noted = info.signed_parts()
+        parts = certificate_parts(info.der, extensions=False)
+        assert noted == (parts.tbs, parts.inner_algorithm, parts.issuer, parts.outer_algorithm, parts.signature)
+        object.__setattr__(info, "_signed", None)  # what a run after the parsing one sees
+        assert info.signed_parts() == noted

@@ -24,8 +24,9 @@ from watchtower.core.formatting import human_duration, rfc3339
 from watchtower.core.results import ItemError, Severity
 from watchtower.core.settings import format_duration
 from watchtower.pki import CertInfo, ChainResult, Thresholds, expires_after_issuer
-from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, urgency_of
+from watchtower.pki.checks import UNSUPPORTED_SIGNATURE
 from watchtower.pki.model import lifetime_fraction_left
+from watchtower.pki.urgency import urgency_of
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
