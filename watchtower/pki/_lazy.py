@@ -30,8 +30,12 @@ class _LazyModule:
             return self._module
 
     def __getattr__(self, attribute: str) -> Any:
+        """Called only for names not read before: each is then kept on the stand-in, so later reads
+        (several per certificate in a scan) are plain attribute lookups."""
         module = self._module if self._module is not None else self._load()
-        return getattr(module, attribute)
+        value = getattr(module, attribute)
+        setattr(self, attribute, value)
+        return value
 
 
 def lazy_module(name: str) -> Any:

@@ -53,7 +53,7 @@ class _once(Generic[_T]):  # lower case: used like functools.cached_property
     def __get__(self, instance: object, owner: type | None = None) -> _T | _once[_T]:
         if instance is None:
             return self
-        value: _T | None = getattr(instance, self.slot)
+        value: _T | None = getattr(instance, self.slot, None)  # an unset slot: not computed yet
         if value is None:
             value = self.func(instance)
             object.__setattr__(instance, self.slot, value)
@@ -67,8 +67,9 @@ warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 
 
 def _lazy() -> Any:
-    """The slot behind an ``_once`` value."""
-    return dataclasses.field(default=None, init=False, repr=False, compare=False)
+    """The slot behind an ``_once`` value: left unset by ``__init__`` (read as None), which spares a
+    dozen attribute writes per certificate."""
+    return dataclasses.field(init=False, repr=False, compare=False)
 
 
 class ParseError(ValueError):
@@ -180,7 +181,7 @@ class CertInfo:
         ``certificate_parts`` finds them (DerError when not plain DER); from the layout noted at
         parse time while this run has it, so a scan walks each certificate once."""
         der = self.der
-        layout = self._signed
+        layout = getattr(self, "_signed", None)
         if layout is None:
             parts = certificate_parts(der, extensions=False)
             return parts.tbs, parts.inner_algorithm, parts.issuer, parts.outer_algorithm, parts.signature
@@ -199,14 +200,14 @@ class CertInfo:
 
     def note_origin(self, path: str) -> None:
         """``path`` holds this certificate as plain PEM or DER (the first file it was found in counts)."""
-        if self._origin is None:
+        if getattr(self, "_origin", None) is None:
             object.__setattr__(self, "_origin", path)
 
     def shed(self) -> bool:
         """Let the DER go when it can be read back (from ``origin``); its fingerprint is kept.
         The signature layout goes in any case: it serves the run that parsed the certificate."""
         object.__setattr__(self, "_signed", None)
-        if self._der is None or self._origin is None or DER_LOADER is None:
+        if self._der is None or getattr(self, "_origin", None) is None or DER_LOADER is None:
             return False
         _ = self.fingerprint  # computed from the DER while it is here
         object.__setattr__(self, "_der", None)
@@ -295,7 +296,7 @@ DER_LOADER: Callable[[str, bytes], bytes | None] | None = None
 
 
 def _read_back(cert: CertInfo) -> bytes:
-    loader, origin, fingerprint = DER_LOADER, cert._origin, cert._fingerprint
+    loader, origin, fingerprint = DER_LOADER, getattr(cert, "_origin", None), getattr(cert, "_fingerprint", None)
     der = loader(origin, fingerprint) if loader is not None and origin is not None and fingerprint is not None else None
     if der is None:
         raise DerUnavailable(f"{origin}: no longer holds the certificate")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, Mapping
 from typing import Any, cast
 
 from prometheus_client.samples import Sample
@@ -42,8 +42,20 @@ class LabelValues(Mapping[str, str]):
     def __repr__(self) -> str:
         return repr(dict(zip(self._names, self._values)))
 
+    def items(self) -> _Items:
+        """Pairs straight from the two tuples (exposition reads every sample's labels this way)."""
+        return _Items(self)
+
     def values_tuple(self) -> tuple[str, ...]:
         return self._values
+
+
+class _Items(ItemsView[str, str]):
+    _mapping: LabelValues
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        labels = self._mapping
+        return zip(labels._names, labels._values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

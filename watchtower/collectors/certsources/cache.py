@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import itertools
 import os
 import stat
 import struct
@@ -140,8 +141,7 @@ class ScanCache:
         reads = FileReads(max_bytes, known)
         records = tuple(produce(reads))
         if reads.cacheable and (key in self._entries or len(self._entries) < self.max_entries):
-            self._entries[key] = _Entry(tuple(item for pair in reads.stamps.items() for item in pair), records,
-                                        self._run)
+            self._entries[key] = _Entry(tuple(itertools.chain.from_iterable(reads.stamps.items())), records, self._run)
         else:
             self._entries.pop(key, None)
         return records
