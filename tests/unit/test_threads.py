@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -47,3 +49,12 @@ def test_long_names_are_cut_to_the_kernels_15_bytes() -> None:
     worker.start()
     worker.join(5)
     assert seen == ["collect-removed"]
+
+
+def test_malloc_arenas_are_capped_unless_the_operator_chose() -> None:
+    """In a fresh interpreter (the cap is process-wide): set on glibc, left alone when the variable is set."""
+    code = ("from watchtower.core import threads\n"
+            "print(threads.cap_malloc_arenas(), threads.cap_malloc_arenas(environ={'MALLOC_ARENA_MAX': '4'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert done.stdout.split() == ["True", "False"], done.stderr

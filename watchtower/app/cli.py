@@ -33,6 +33,7 @@ from watchtower.app.registry import REGISTRY
 from watchtower.app.scheduler import CollectorRunner
 from watchtower.app.store import SnapshotStore, StoreView
 from watchtower.collectors.base import Collector, CollectorContext
+from watchtower.core import threads
 from watchtower.core.formatting import format_table
 from watchtower.core.results import Status
 from watchtower.core.settings import ConfigError, SecretUnavailable, StartupError
@@ -162,6 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError("--listen", args.listen, "HOST:PORT, e.g. 127.0.0.1:9847") from None
         # the log shows what is used: --listen overrides server.listen
         config = dataclasses.replace(config, server=dataclasses.replace(config.server, listen=args.listen))
+    threads.cap_malloc_arenas()  # before the daemon starts its threads
     try:
         daemon = Daemon(config, listen=args.listen)
         daemon.handle_signals()

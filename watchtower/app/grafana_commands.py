@@ -14,17 +14,17 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from watchtower.app import config as config_mod
 from watchtower.app.registry import REGISTRY
 from watchtower.core.settings import ConfigError, SecretUnavailable
-from watchtower.provisioning import desired as desired_mod
-from watchtower.provisioning.model import DesiredState
 from watchtower.provisioning.settings import GrafanaSettings
 
-if TYPE_CHECKING:  # live.py imports requests: the commands import it when they run
+if TYPE_CHECKING:  # live.py imports requests, desired.py ~0.5 MB of templates: the commands import them when they run
     from watchtower.provisioning.live import LiveState
+    from watchtower.provisioning.model import DesiredState
 
 EXIT_OK, EXIT_DRIFT, EXIT_UNKNOWN = 0, 1, 3
 DIFF_EXIT_HELP = """exit status (the monitoring-plugins convention, like `watchtower check`):
@@ -82,6 +82,13 @@ def _settings(args: argparse.Namespace) -> GrafanaSettings:
     return settings
 
 
+def _desired() -> ModuleType:
+    """The desired-state module, imported when a command runs."""
+    from watchtower.provisioning import desired  # ~0.5 MB of templates and rules: not in every daemon
+
+    return desired
+
+
 def _unknown(message: str) -> int:
     print(f"UNKNOWN: {message}", file=sys.stderr)
     return EXIT_UNKNOWN
@@ -97,7 +104,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from watchtower.provisioning import codediff, live, livediff  # they import the client: only here
 
     settings = _settings(args)
-    state = desired_mod.load(settings)
+    state = _desired().load(settings)
     try:
         client = client_mod.GrafanaClient(settings)
         try:
@@ -122,7 +129,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from watchtower.provisioning import live, pull  # they import the client: only here
 
     settings = _settings(args)
-    state = desired_mod.load(settings)
+    state = _desired().load(settings)
     code = {d.uid: d for d in state.dashboards}
     uids = args.uid or list(code)
     failed = 0
@@ -184,7 +191,7 @@ def _pull_rules(state: DesiredState, now: LiveState, settings: GrafanaSettings, 
     """Edited rules into copies of their rule files under ``out``; the rest named with the reason."""
     from watchtower.provisioning import rulepull  # with pull: only for this command
 
-    files, problems = desired_mod.rule_sources(settings)
+    files, problems = _desired().rule_sources(settings)
     result = rulepull.pull_rules(files, state, now.rules, now.group_intervals, settings.datasource_uid)
     if result.files:
         out.mkdir(parents=True, exist_ok=True)

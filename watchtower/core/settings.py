@@ -9,7 +9,6 @@ path, the bad value and what was expected.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import types
@@ -228,6 +227,8 @@ def _bind_dataclass(cls: type, data: object, path: str) -> Any:
                     key_path, REDACTED,
                     f"no inline secret: use {key}_file (a path) or {key}_env (a variable name)",
                 )
+            import difflib  # only for this message: ~0.2 MB that every daemon would carry
+
             close = difflib.get_close_matches(str(key), list(accepted), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(key_path, key, f"one of the known keys {sorted(accepted)}{hint}")

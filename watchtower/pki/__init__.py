@@ -7,18 +7,17 @@ and reused by the certs collector, the upgrade checks and ``watchtower check cer
 from watchtower.pki.checks import (
     ChainResult,
     IssuerIndex,
-    Thresholds,
     expires_after_issuer,
     find_issuer,
     key_matches,
     load_x509_der,
     san_covers,
-    urgency,
     verify_chain,
 )
 from watchtower.pki.kubeconfig import KubeconfigEntry, kubeconfig_entries, load_kubeconfig
 from watchtower.pki.model import CertInfo, ParseError, serial_hex
 from watchtower.pki.parse import ParsedFile, parse_certificates
+from watchtower.pki.urgency import Thresholds, urgency
 
 __all__ = [
     "CertInfo",

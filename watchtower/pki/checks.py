@@ -33,7 +33,7 @@ else:
 MAX_CHAIN_DEPTH = 8
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class ChainResult:
     """Whether ``cert`` chains to a trust anchor; ``reason`` is a label token when it does not."""
 
@@ -104,17 +104,16 @@ def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: ob
     if issuer_subject is None:
         return None
     try:
-        parts = certificate_parts(cert.der, extensions=False)
+        tbs, inner_algorithm, issuer_name, algorithm, signature = cert.signed_parts()
     except DerError:
         return None
-    algorithm = parts.outer_algorithm
-    if parts.inner_algorithm != algorithm or parts.issuer != issuer_subject:
+    if inner_algorithm != algorithm or issuer_name != issuer_subject:
         return None
     try:
         if isinstance(issuer_key, rsa.RSAPublicKey) and algorithm in _RSA_ALGORITHMS:
-            issuer_key.verify(parts.signature, parts.tbs, *_args("rsa", _RSA_ALGORITHMS[algorithm]))
+            issuer_key.verify(signature, tbs, *_args("rsa", _RSA_ALGORITHMS[algorithm]))
         elif isinstance(issuer_key, ec.EllipticCurvePublicKey) and algorithm in _ECDSA_ALGORITHMS:
-            issuer_key.verify(parts.signature, parts.tbs, *_args("ecdsa", _ECDSA_ALGORITHMS[algorithm]))
+            issuer_key.verify(signature, tbs, *_args("ecdsa", _ECDSA_ALGORITHMS[algorithm]))
         else:
             return None
     except exceptions.InvalidSignature:
@@ -307,42 +306,6 @@ def san_covers(cert: CertInfo, name: str) -> bool:
     except ValueError:
         return any(_dns_match(pattern, name) for pattern in cert.dns_names)
     return address in cert.ip_addresses
-
-
-@dataclasses.dataclass(frozen=True)
-class Thresholds:
-    """Urgency bounds: warn below min(warning_seconds, warning_fraction × lifetime), likewise critical."""
-
-    warning_seconds: float = 30 * 86400
-    warning_fraction: float = 0.20
-    critical_seconds: float = 7 * 86400
-    critical_fraction: float = 0.05
-
-    def warning_at(self, cert: CertInfo) -> float:
-        return min(self.warning_seconds, self.warning_fraction * cert.lifetime_seconds)
-
-    def critical_at(self, cert: CertInfo) -> float:
-        return min(self.critical_seconds, self.critical_fraction * cert.lifetime_seconds)
-
-
-def urgency(cert: CertInfo, now: float, thresholds: Thresholds = Thresholds()) -> str:
-    """``expired``, ``not_yet_valid``, ``critical``, ``warning`` or ``ok`` — lifetime-relative."""
-    return urgency_of(cert.not_before, cert.not_after, now, thresholds)
-
-
-def urgency_of(not_before: float, not_after: float, now: float, thresholds: Thresholds = Thresholds()) -> str:
-    """``urgency`` from the dates alone (Unix seconds): a report row judges it when it is read."""
-    left = not_after - now
-    if left <= 0:
-        return "expired"
-    if not_before > now:
-        return "not_yet_valid"
-    lifetime = not_after - not_before
-    if left < min(thresholds.critical_seconds, thresholds.critical_fraction * lifetime):
-        return "critical"
-    if left < min(thresholds.warning_seconds, thresholds.warning_fraction * lifetime):
-        return "warning"
-    return "ok"
 
 
 def load_x509_der(data: bytes) -> CertInfo:

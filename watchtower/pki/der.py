@@ -53,9 +53,12 @@ class CertParts(NamedTuple):
     issuer: bytes  # Name
     subject: bytes  # Name
     spki: bytes  # SubjectPublicKeyInfo
-    extensions: tuple[tuple[bytes, bytes], ...]  # (OID content, extnValue content) in order
+    extensions: tuple[tuple[bytes, bytes], ...]  # (OID content, extnValue content) of each basicConstraints
     outer_algorithm: bytes
     signature: bytes  # the BIT STRING's bits (no unused-bits octet)
+    tbs_start: int = 0  # where ``tbs`` and ``signature`` stand in the DER
+    tbs_end: int = 0
+    signature_start: int = 0
 
 
 def certificate_parts(der: bytes, extensions: bool = True) -> CertParts:
@@ -102,10 +105,15 @@ def certificate_parts(der: bytes, extensions: bool = True) -> CertParts:
     if tag != _BIT_STRING or sig_end != end or content >= sig_end or der[content] != 0:
         raise DerError("bad signature BIT STRING")
     return CertParts(tbs, fields[0], fields[1], fields[3], fields[4], tuple(found), outer_algorithm,
-                     der[content + 1 : sig_end])
+                     der[content + 1 : sig_end], start, tbs_end, content + 1)
+
+
+_BASIC_CONSTRAINTS_OID = b"\x06\x03" + _BASIC_CONSTRAINTS
 
 
 def _extensions(der: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
+    """The basicConstraints extensions; the others are stepped over whole (their insides are
+    cryptography's business: a "CA" answer is confirmed by it, and it calls a malformed one no CA)."""
     tag, pos, seq_end = _tlv(der, start, end)
     if tag != _SEQUENCE or seq_end != end:
         raise DerError("extensions are not one SEQUENCE")
@@ -114,6 +122,9 @@ def _extensions(der: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
         tag, inner, ext_end = _tlv(der, pos, seq_end)
         if tag != _SEQUENCE:
             raise DerError("extension is not a SEQUENCE")
+        if der[inner : inner + 5] != _BASIC_CONSTRAINTS_OID:
+            pos = ext_end
+            continue
         tag, oid_start, oid_end = _tlv(der, inner, ext_end)
         if tag != _OID:
             raise DerError("extension without an OID")
@@ -156,9 +167,61 @@ _UTF8_STRING, _PRINTABLE_STRING, _IA5_STRING = 0x0C, 0x13, 0x16
 _PRINTABLE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
 
 
+def _value(tag: int, raw: bytes) -> str | None:
+    """A name attribute's value when cryptography reads it as this text (None: let it read it)."""
+    if tag == _UTF8_STRING:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if (tag == _PRINTABLE_STRING and _PRINTABLE.issuperset(raw)) or (tag == _IA5_STRING and raw.isascii()):
+        return raw.decode("ascii")
+    return None
+
+
 def name_attributes(name: bytes) -> list[tuple[bytes, str]] | None:
     """(OID content, value) per RDN of a Name, or None unless every RDN holds one attribute whose
-    value is a UTF8String, PrintableString or IA5String that cryptography would read the same."""
+    value is a UTF8String, PrintableString or IA5String that cryptography would read the same.
+
+    Names whose lengths all fit in one byte (nearly all) are read inline, a few times faster
+    than a ``_tlv`` call per element; any long length goes through the general walk.
+    """
+    size = len(name)
+    if size < 2 or name[0] != _SEQUENCE or name[1] & 0x80:
+        return _name_attributes_walk(name)
+    if 2 + name[1] != size:
+        return None
+    out = []
+    pos = 2
+    while pos < size:
+        if pos + 4 > size or name[pos] != _SET or name[pos + 2] != _SEQUENCE:
+            return None
+        set_length, attribute_length = name[pos + 1], name[pos + 3]
+        if (set_length | attribute_length) & 0x80:
+            return _name_attributes_walk(name)
+        rdn_end = pos + 2 + set_length
+        if rdn_end > size or pos + 4 + attribute_length != rdn_end:  # beyond the name, or not one attribute
+            return None
+        oid = pos + 4
+        if oid + 2 > rdn_end or name[oid] != _OID or name[oid + 1] & 0x80:
+            return None if oid + 2 > rdn_end or name[oid] != _OID else _name_attributes_walk(name)
+        value = oid + 2 + name[oid + 1]
+        if value + 2 > rdn_end:
+            return None
+        if name[value + 1] & 0x80:
+            return _name_attributes_walk(name)
+        if value + 2 + name[value + 1] != rdn_end:
+            return None
+        text = _value(name[value], name[value + 2 : rdn_end])
+        if text is None:
+            return None
+        out.append((name[oid + 2 : value], text))
+        pos = rdn_end
+    return out
+
+
+def _name_attributes_walk(name: bytes) -> list[tuple[bytes, str]] | None:
+    """``name_attributes`` through ``_tlv``: any length form DER allows."""
     try:
         tag, pos, end = _tlv(name, 0, len(name))
         if tag != _SEQUENCE or end != len(name):
@@ -177,12 +240,8 @@ def name_attributes(name: bytes) -> list[tuple[bytes, str]] | None:
             tag, value_start, value_end = _tlv(name, oid_end, attribute_end)
             if value_end != attribute_end:
                 return None
-            raw = name[value_start:value_end]
-            if tag == _UTF8_STRING:
-                value = raw.decode("utf-8")
-            elif (tag == _PRINTABLE_STRING and _PRINTABLE.issuperset(raw)) or (tag == _IA5_STRING and raw.isascii()):
-                value = raw.decode("ascii")
-            else:
+            value = _value(tag, name[value_start:value_end])
+            if value is None:
                 return None
             out.append((name[oid_start:oid_end], value))
             pos = rdn_end

@@ -19,7 +19,7 @@ from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust 
 
 from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts
-from watchtower.pki.names import der_name_facts, name_facts
+from watchtower.pki.names import der_name_facts, issuer_name_facts, name_facts
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -143,6 +143,7 @@ class CertInfo:
     _fingerprint_sha256: str | None = _lazy()
     _public_key_der: bytes | None = _lazy()
     _origin: str | None = _lazy()  # the file the DER can be read back from
+    _signed: tuple[int, bytes, bytes, bytes] | None = _lazy()  # this run's signature layout: see signed_parts
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
@@ -154,8 +155,8 @@ class CertInfo:
         except DerError:
             parts = None
         subject = (der_name_facts(parts.subject) if parts is not None else None) or name_facts(cert.subject)
-        issuer = (der_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
-        return cls(  # issuer names are shared by many certificates: one string each, not one per certificate
+        issuer = (issuer_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
+        info = cls(  # issuer names are shared by many certificates: one string each, not one per certificate
             subject_cn=subject.common_name,
             issuer_cn=sys.intern(issuer.common_name),
             serial=cert.serial_number,
@@ -168,6 +169,24 @@ class CertInfo:
             subject_key=subject.key,
             issuer_key=sys.intern(issuer.key),
         )
+        if parts is not None and parts.signature_start < 1 << 24:
+            positions = parts.tbs_start | parts.tbs_end << 24 | parts.signature_start << 48
+            layout = (positions, _shared(parts.inner_algorithm), _shared(parts.issuer), _shared(parts.outer_algorithm))
+            object.__setattr__(info, "_signed", layout)
+        return info
+
+    def signed_parts(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+        """(TBS, its signature algorithm, issuer name, outer signature algorithm, signature bits) as
+        ``certificate_parts`` finds them (DerError when not plain DER); from the layout noted at
+        parse time while this run has it, so a scan walks each certificate once."""
+        der = self.der
+        layout = self._signed
+        if layout is None:
+            parts = certificate_parts(der, extensions=False)
+            return parts.tbs, parts.inner_algorithm, parts.issuer, parts.outer_algorithm, parts.signature
+        positions, inner, issuer, outer = layout
+        tbs_start, tbs_end, signature_start = positions & 0xFFFFFF, positions >> 24 & 0xFFFFFF, positions >> 48
+        return der[tbs_start:tbs_end], inner, issuer, outer, der[signature_start:]
 
     @property
     def der(self) -> bytes:
@@ -184,7 +203,9 @@ class CertInfo:
             object.__setattr__(self, "_origin", path)
 
     def shed(self) -> bool:
-        """Let the DER go when it can be read back (from ``origin``); its fingerprint is kept."""
+        """Let the DER go when it can be read back (from ``origin``); its fingerprint is kept.
+        The signature layout goes in any case: it serves the run that parsed the certificate."""
+        object.__setattr__(self, "_signed", None)
         if self._der is None or self._origin is None or DER_LOADER is None:
             return False
         _ = self.fingerprint  # computed from the DER while it is here
@@ -250,6 +271,19 @@ class CertInfo:
     def lifetime_fraction_left(self, now: float) -> float:
         """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""
         return lifetime_fraction_left(self.not_before, self.not_after, now)
+
+
+_SHARED: dict[bytes, bytes] = {}
+
+
+def _shared(value: bytes) -> bytes:
+    """One object for equal small byte strings met again and again (algorithm ids, issuer names)."""
+    known = _SHARED.get(value)
+    if known is None:
+        if len(_SHARED) >= 4096:
+            _SHARED.clear()
+        known = _SHARED[value] = value
+    return known
 
 
 class DerUnavailable(ValueError):

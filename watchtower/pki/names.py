@@ -111,3 +111,19 @@ def name_facts(name: x509.Name) -> NameFacts:
             keys.append(texts[-1])
     text = ",".join(reversed(texts))
     return NameFacts(common_name or "", text, ",".join(reversed(keys)) if multi_valued else text)
+
+
+_ISSUER_FACTS: dict[bytes, NameFacts | None] = {}
+_ISSUER_FACTS_MAX = 1024
+
+
+def issuer_name_facts(name: bytes) -> NameFacts | None:
+    """``der_name_facts`` remembered by the name's DER: issuers are few, each shared by many certificates."""
+    try:
+        return _ISSUER_FACTS[name]
+    except KeyError:
+        pass
+    if len(_ISSUER_FACTS) >= _ISSUER_FACTS_MAX:
+        _ISSUER_FACTS.clear()
+    facts = _ISSUER_FACTS[name] = der_name_facts(name)
+    return facts

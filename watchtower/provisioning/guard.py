@@ -20,7 +20,7 @@ from typing import Any
 
 from watchtower.core.results import ItemError
 from watchtower.provisioning import normalise as norm
-from watchtower.provisioning.api import WRITE_MESSAGE
+from watchtower.provisioning.api import WRITE_MESSAGE, Reconciler
 from watchtower.provisioning.changes import Change, Outcome, Plan, _q
 from watchtower.provisioning.client import GrafanaClient, GrafanaError
 from watchtower.provisioning.drift import Drift, DriftState, Observed, Written, classify, merge_drifts, still_open
@@ -67,7 +67,7 @@ def _observed(kind: str, uid: str, title: str, model: Any, raw: Any, version: An
                     str(updated or ""), str(updated_by or ""), canonical(raw))
 
 
-def observe(reconciler: Any, desired: DesiredState, settings: GrafanaSettings) -> dict[Key, Observed]:
+def observe(reconciler: Reconciler, desired: DesiredState, settings: GrafanaSettings) -> dict[Key, Observed]:
     """The live objects ``Reconciler.plan`` fetched, normalised (none are fetched again)."""
     out: dict[Key, Observed] = {}
     ds = (settings.datasource_uid,)
@@ -134,7 +134,7 @@ class DriftGuard:
         self.clock = clock
         self.client = client
 
-    def review(self, reconciler: Any, desired: DesiredState, plan: Plan, dry_run: bool = False) -> Review:
+    def review(self, reconciler: Reconciler, desired: DesiredState, plan: Plan, dry_run: bool = False) -> Review:
         errors: list[ItemError] = []
         problem = self.memory.load()
         if problem:
@@ -146,11 +146,17 @@ class DriftGuard:
             verdicts[key], observed[key] = self._from_history(observed[key])
         held: set[Key] = set()
         drifts: list[Drift] = []
+        notes: dict[Key, str] = {}  # dry run: what a real run would do with an edit
         for key, verdict in sorted(verdicts.items()):
             live = observed.get(key)
-            if live is None or verdict not in ("edited", "unknown") or dry_run:
+            if live is None or verdict not in ("edited", "unknown"):
                 continue
             w = wanted[key]
+            if dry_run:
+                by = f" by {live.updated_by}" if live.updated_by else ""
+                notes[key] = (f"edited in Grafana{by}; on_drift: {self.settings.drift_policy(w.kind)}" if verdict == "edited"
+                              else "differs; no record of the last write")
+                continue
             if verdict == "unknown":  # no record: written as before, saved first when there is a place
                 if self.settings.backup_dir and not self._backup_file(live, now, "differs from code; no record of the last write", errors):
                     held.add(key)
@@ -170,8 +176,11 @@ class DriftGuard:
         group_of = {r.uid: g.name for g in desired.rule_groups for r in g.rules}
         changes = []
         for change in plan.changes:
-            if object_key(change, group_of) in held and change.action != "unchanged":
+            ckey = object_key(change, group_of)
+            if ckey in held and change.action != "unchanged":
                 change = dataclasses.replace(change, action="unchanged", detail=f"held: edited in Grafana ({change.detail})")
+            elif ckey is not None and ckey in notes and change.action == "update":
+                change = dataclasses.replace(change, detail=f"{change.detail}; {notes[ckey]}" if change.detail else notes[ckey])
             elif change.action == "delete" and not dry_run and not self._backup_deleted(change, reconciler, now, errors):
                 change = dataclasses.replace(change, action="unchanged", detail="not deleted: no backup could be made")
             changes.append(change)
@@ -238,10 +247,16 @@ class DriftGuard:
             return ""
         return copy_uid
 
-    def _backup_deleted(self, change: Change, reconciler: Any, now: float, errors: list[ItemError]) -> bool:
-        """Save an object about to be deleted; False (do not delete) when that failed."""
+    def _backup_deleted(self, change: Change, reconciler: Reconciler, now: float, errors: list[ItemError]) -> bool:
+        """Save an object about to be deleted; False (do not delete) when that failed. Without
+        ``backup_dir`` only ``on_drift: overwrite`` deletes (nothing is deleted without a backup)."""
         if not self.settings.backup_dir:
-            return True  # nothing configured: deleted as before (documented)
+            kind = "rule-group" if change.kind == "alert-rule" else change.kind
+            if self.settings.drift_policy(kind) == "overwrite":
+                return True
+            errors.append(ItemError(f"{change.kind} {change.uid}", "backup_failed", "no longer in code but not deleted "
+                                    "without a backup: set backup_dir (or on_drift: overwrite for this kind)"))
+            return False
         if change.kind == "alert-rule":
             raw = reconciler.live_rules.get(change.uid) or {}
             model = norm.normalise_rule(raw)
@@ -252,7 +267,7 @@ class DriftGuard:
 
     # ---- after apply -------------------------------------------------------------------
 
-    def settle(self, review: Review, outcome: Outcome, reconciler: Any, desired: DesiredState) -> tuple[Drift, ...]:
+    def settle(self, review: Review, outcome: Outcome, reconciler: Reconciler, desired: DesiredState) -> tuple[Drift, ...]:
         """Record what was written and which drifts stay open; returns the open drifts."""
         state, now = self.memory.state, float(self.clock())
         group_of = {r.uid: g.name for g in desired.rule_groups for r in g.rules}

@@ -268,3 +268,25 @@ def test_without_memory_the_version_history_tells_an_edit_from_a_code_change(
     grafana.ui_edit_dashboard(UID, lambda m: m.update(title="Certificates (better)"), login="oncall")
     (drift,) = run(settings, DriftMemory(None)).drifts or ()  # a restart after someone edited
     assert (drift.uid, drift.by, drift.action) == (UID, "oncall", "backed_up") and drift.copy_uid
+
+
+def test_dry_run_names_the_edit_and_writes_nothing(grafana: GrafanaAPIServer, backed: GrafanaSettings) -> None:
+    memory = DriftMemory(backed.state_file)
+    run(backed, memory)
+    grafana.ui_edit_dashboard(UID, rename_panel, login="oncall")
+    grafana.clear_log()
+    report = provision.run(backed, dry_run=True, budget_seconds=0, memory=memory)
+    assert report.plan is not None and grafana.writes() == [] and not Path(backed.backup_dir or "").exists()
+    (line,) = [c.line() for c in report.plan.writes]
+    assert UID in line and "edited in Grafana by oncall; on_drift: backup" in line
+
+
+def test_without_backup_dir_nothing_is_deleted(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    memory = DriftMemory(None)
+    run(settings, memory)
+    alerts = settings.alerts_path() / "pipeline.rules.yaml"
+    alerts.write_text(alerts.read_text().split("  - name: heartbeat")[0])  # type: ignore[attr-defined]
+    report = run(settings, memory)
+    assert any(r["title"] == "Watchdog" for r in grafana.state.rules.values())
+    assert any(e.reason == "backup_failed" and "backup_dir" in e.detail for e in report.errors())
+    assert all(w.method != "DELETE" for w in grafana.writes())

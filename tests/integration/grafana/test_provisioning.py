@@ -93,6 +93,7 @@ def test_drift_is_repaired_and_only_the_drifted_object_written(grafana: GrafanaA
 
 
 def test_rules_removed_from_alerts_are_deleted_but_foreign_rules_kept(grafana: GrafanaAPIServer, settings: GrafanaSettings) -> None:
+    settings = dataclasses.replace(settings, on_drift="overwrite")  # deleted without a backup (test_drift: with one)
     reconcile(settings)
     foreign = dict(next(iter(grafana.state.rules.values())), uid="someone-elses", title="Hand made")
     grafana.state.rules["someone-elses"] = foreign

@@ -217,3 +217,41 @@ def test_pem_blocks_with_headers_or_odd_base64_are_loaded_by_cryptography_alone(
         assert parsed.certificates[0].der == cert.public_bytes(serialization.Encoding.DER)
     else:
         assert not parsed.certificates and slow_error[:40] in parsed.errors[0].detail
+
+
+def test_inline_name_reading_agrees_with_the_general_walk_on_mangled_names() -> None:
+    """Every byte of real names changed to a few telling values (lengths, tags, 0x80 long forms):
+    the inline reader and the ``_tlv`` walk must give the same answer, None included."""
+    from watchtower.pki.der import _name_attributes_walk, name_attributes
+
+    tree = certdata.distinct_tree(40)
+    names = []
+    for path in certdata.files(tree)[:8]:
+        parts = certificate_parts(parse_certificates(path.read_bytes()).certificates[0].der)
+        names += [parts.subject, parts.issuer]
+    names.append(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "x" * 200)]).public_bytes())  # long lengths
+    names.append(x509.Name([x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "u" * 40)] * 4).public_bytes())
+    checked = 0
+    for name in names:
+        assert name_attributes(name) == _name_attributes_walk(name) is not None
+        for index in range(len(name)):
+            for byte in (0x00, 0x01, 0x06, 0x0C, 0x13, 0x1F, 0x30, 0x31, 0x7F, 0x80, 0x81, 0xFF,
+                         (name[index] + 1) & 0xFF, (name[index] - 1) & 0xFF):
+                mangled = name[:index] + bytes([byte]) + name[index + 1:]
+                assert name_attributes(mangled) == _name_attributes_walk(mangled), (name.hex(), index, byte)
+                checked += 1
+        for cut in range(len(name)):
+            assert name_attributes(name[:cut]) == _name_attributes_walk(name[:cut])
+    assert checked > 5000
+
+
+def test_signature_layout_noted_at_parse_time_gives_what_a_fresh_walk_gives() -> None:
+    tree = certdata.distinct_tree(40)
+    for path in certdata.files(tree)[:10]:
+        (info,) = parse_certificates(path.read_bytes()).certificates
+        assert info._signed is not None
+        noted = info.signed_parts()
+        parts = certificate_parts(info.der, extensions=False)
+        assert noted == (parts.tbs, parts.inner_algorithm, parts.issuer, parts.outer_algorithm, parts.signature)
+        object.__setattr__(info, "_signed", None)  # what a run after the parsing one sees
+        assert info.signed_parts() == noted

@@ -211,9 +211,6 @@ class CertsCollector(Collector[CertsSettings]):
         acc.judge_chains()
         metrics = acc.metrics()
         self._reuse = acc.reuse()
-        for record in acc.local:  # kept until the next run: without their DER (read back if ever needed)
-            if not record.cert.is_ca:  # issuers' keys are loaded every run
-                record.cert.shed()
         return CollectResult(
             metrics=metrics,
             errors=tuple(e for _, e in acc.errors),

@@ -147,7 +147,9 @@ class _Accumulator:
         """chain_valid and expires_after_issuer for local certificates whose issuer was also found.
 
         A certificate found at many locations is one object (the parse memo), judged once; a record
-        judged the same way as in the last run keeps its check records.
+        judged the same way as in the last run keeps its check records. Each judged leaf lets its
+        DER go at once (``CertInfo.shed``: read back if ever needed), so a cold scan does not hold
+        every certificate's DER and all the new checks at the same time; issuers keep theirs.
         """
         location_of: dict[int, str] = {}
         for record in self.local:
@@ -160,6 +162,8 @@ class _Accumulator:
             if result is _UNJUDGED:
                 result = judged[id(cert)] = self._chain(cert)
             if result is None:
+                if not cert.is_ca:
+                    cert.shed()
                 continue
             where = location_of.get(id(result.issuer), "") if result.issuer is not None else ""
             last = previous.get(id(record))
@@ -174,6 +178,8 @@ class _Accumulator:
             for check, sample in zip(outcome.checks, outcome.samples):
                 self._check(check, cast(LabelValues, check.labels).values_tuple())
                 self._chain_samples[id(check)] = sample
+            if not cert.is_ca:
+                cert.shed()
 
     def metrics(self) -> tuple[GaugeMetricFamily, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""

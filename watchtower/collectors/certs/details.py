@@ -24,8 +24,9 @@ from watchtower.core.formatting import human_duration, rfc3339
 from watchtower.core.results import ItemError, Severity
 from watchtower.core.settings import format_duration
 from watchtower.pki import CertInfo, ChainResult, Thresholds, expires_after_issuer
-from watchtower.pki.checks import UNSUPPORTED_SIGNATURE, urgency_of
+from watchtower.pki.checks import UNSUPPORTED_SIGNATURE
 from watchtower.pki.model import lifetime_fraction_left
+from watchtower.pki.urgency import urgency_of
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -169,11 +170,11 @@ def _subject(record: CertRecord) -> str:
 
 
 def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
-    when = f"{cert.not_after_dt:%Y-%m-%d %H:%M} UTC"
-    lifetime = format_duration(round(cert.lifetime_seconds / 3600) * 3600) if cert.lifetime_seconds >= 3600 else "short"
-    if status == "expired":
-        return f"expired {human_duration(now - cert.not_after, detailed=True)} ago ({when}), serial {cert.serial_hex}"
     if status == "not_yet_valid":
         return f"not valid until {cert.not_before_dt:%Y-%m-%d %H:%M} UTC (clock skew or a pre-dated certificate)"
+    when = f"{cert.not_after_dt:%Y-%m-%d %H:%M} UTC"
+    if status == "expired":
+        return f"expired {human_duration(now - cert.not_after, detailed=True)} ago ({when}), serial {cert.serial_hex}"
+    lifetime = format_duration(round(cert.lifetime_seconds / 3600) * 3600) if cert.lifetime_seconds >= 3600 else "short"
     share = max(cert.lifetime_fraction_left(now), 0) * 100
     return f"expires in {human_duration(cert.not_after - now, detailed=True)} ({when}), {share:.1f}% of its {lifetime} lifetime left"

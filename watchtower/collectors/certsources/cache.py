@@ -16,6 +16,7 @@ One collect at a time uses a cache (the scheduler never overlaps runs of a colle
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import stat
 import struct
@@ -37,10 +38,16 @@ def stamp_of(info: os.stat_result) -> Stamp | None:
     return _PACK(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
-def current_stamp(path: str, known: Mapping[str, os.stat_result] | None = None) -> Stamp | None:
-    """``path``'s stamp now (``known`` holds stat results the caller already has)."""
-    info = known.get(path) if known else None
-    if info is None:
+Known = Mapping[str, "os.stat_result | None"]  # stat results the caller has; None: a listing shows it absent
+
+
+def current_stamp(path: str, known: Known | None = None) -> Stamp | None:
+    """``path``'s stamp now (``known`` holds what the caller already knows about some paths)."""
+    if known and path in known:
+        info = known[path]
+        if info is None:
+            return errno.ENOENT
+    else:
         try:
             info = os.stat(path)
         except OSError as exc:
@@ -51,8 +58,9 @@ def current_stamp(path: str, known: Mapping[str, os.stat_result] | None = None) 
 class FileReads:
     """Reads files for one cacheable step and remembers the stamp of each file it read or probed."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MAX_FILE_BYTES, known: Known | None = None) -> None:
         self.max_bytes = max_bytes
+        self.known = known
         self.stamps: dict[str, Stamp] = {}
         self.cacheable = True  # False once a special file (FIFO, device, directory) is involved
 
@@ -74,7 +82,7 @@ class FileReads:
 
     def is_file(self, path: str) -> bool:
         """``os.path.isfile``, remembered: a key file appearing later must invalidate the records."""
-        stamp = current_stamp(path)
+        stamp = current_stamp(path, self.known)
         self._note(path, stamp)
         return isinstance(stamp, bytes)
 
@@ -85,7 +93,7 @@ class _Entry:
     records: tuple[Record, ...]
     run: int
 
-    def unchanged(self, known: Mapping[str, os.stat_result] | None) -> bool:
+    def unchanged(self, known: Known | None) -> bool:
         stamps = self.stamps
         return all(current_stamp(stamps[i], known) == stamps[i + 1]  # type: ignore[arg-type]
                    for i in range(0, len(stamps), 2))
@@ -123,13 +131,13 @@ class ScanCache:
             self.signatures = dict(keep)
 
     def records(self, key: Hashable, produce: Callable[[FileReads], Iterator[Record]], max_bytes: int,
-                known: Mapping[str, os.stat_result] | None = None) -> tuple[Record, ...]:
+                known: Known | None = None) -> tuple[Record, ...]:
         """The records of ``produce`` for ``key``: reused while its files are unchanged, else produced now."""
         entry = self._entries.get(key)
         if entry is not None and entry.unchanged(known):
             entry.run = self._run
             return entry.records
-        reads = FileReads(max_bytes)
+        reads = FileReads(max_bytes, known)
         records = tuple(produce(reads))
         if reads.cacheable and (key in self._entries or len(self._entries) < self.max_entries):
             self._entries[key] = _Entry(tuple(item for pair in reads.stamps.items() for item in pair), records,
@@ -140,10 +148,10 @@ class ScanCache:
 
 
 def cached_records(cache: ScanCache | None, key: Hashable, produce: Callable[[FileReads], Iterator[Record]],
-                   max_bytes: int, known: Mapping[str, os.stat_result] | None = None) -> Iterator[Record]:
+                   max_bytes: int, known: Known | None = None) -> Iterator[Record]:
     """``produce``'s records through ``cache`` when there is one, else read fresh."""
     if cache is None:
-        yield from produce(FileReads(max_bytes))
+        yield from produce(FileReads(max_bytes, known))
     else:
         yield from cache.records(key, produce, max_bytes, known)
 

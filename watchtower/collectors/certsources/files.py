@@ -100,6 +100,8 @@ class FileSource:
     kind: str = "file"
     cache: ScanCache | None = dataclasses.field(default=None, repr=False, compare=False)
     passphrase_tag: Hashable = None  # tells cached PKCS#12 results apart when the passphrase changes
+    _scopes: dict[str | None, tuple[Hashable, ...]] = dataclasses.field(default_factory=dict, init=False, repr=False,
+                                                                       compare=False)
 
     def read(self) -> Iterator[Record]:
         for pattern in self.paths:
@@ -145,12 +147,22 @@ class FileSource:
         except OSError as exc:
             yield os_error(directory, exc)
             return
-        stack: list[tuple[Iterator[os.DirEntry[str]], frozenset[tuple[int, int]]]] = [(iter(top), frozenset(ancestors))]
+        stack: list[tuple[Iterator[os.DirEntry[str]], frozenset[tuple[int, int]], frozenset[str]]] = [
+            (iter(top), frozenset(ancestors), frozenset(e.name for e in top))]
         while stack:
-            entries, above = stack[-1]
+            entries, above, names = stack[-1]
             entry = next(entries, None)
             if entry is None:
                 stack.pop()
+                continue
+            try:  # a plain regular file by the listing's own type: its stat waits until the cache wants one
+                plain = not entry.is_symlink() and entry.is_file(follow_symlinks=False)
+            except OSError:
+                plain = False
+            if plain and entry.name.lower().endswith(CERT_SUFFIXES):
+                if entry.path not in seen:
+                    seen.add(entry.path)
+                    yield from self.read_file(entry.path, explicit=False, siblings=names)
                 continue
             try:
                 info = entry.stat()  # follows symlinks
@@ -172,12 +184,12 @@ class FileSource:
                 except OSError as exc:
                     yield os_error(entry.path, exc)
                     continue
-                stack.append((iter(below), above | {key}))
+                stack.append((iter(below), above | {key}, frozenset(e.name for e in below)))
             elif not stat.S_ISREG(info.st_mode) or entry.path in seen:
                 continue
             elif entry.name.lower().endswith(CERT_SUFFIXES):
                 seen.add(entry.path)
-                yield from self.read_file(entry.path, explicit=False, info=info)
+                yield from self.read_file(entry.path, explicit=False, info=info, siblings=names)
             elif kubeconfig_name(entry.name):
                 seen.add(entry.path)
                 yield from self._kubeconfig_candidate(entry.path, info)
@@ -203,11 +215,20 @@ class FileSource:
         yield from source.read_path(path)
 
     def read_file(self, path: str, explicit: bool = True, name: str | None = None,
-                  info: os.stat_result | None = None) -> Iterator[Record]:
-        """Records of one file (``info``: its stat, when the caller has it, spares one)."""
-        key = ("file", self.kind, path, name, self.max_bytes, self.passphrase_tag)
+                  info: os.stat_result | None = None, siblings: frozenset[str] | None = None) -> Iterator[Record]:
+        """Records of one file. ``info``: its stat, when the caller has it; ``siblings``: the names in
+        its directory, when the caller listed it (a ``NAME.key`` not among them needs no stat)."""
+        scope = self._scopes.get(name)
+        if scope is None:  # what besides the path tells entries apart: one tuple per name and source, not per file
+            scope = self._scopes[name] = ("file", self.kind, name, self.max_bytes, self.passphrase_tag)
+        key = (path, scope)
+        known: dict[str, os.stat_result | None] = {} if info is None else {path: info}
+        if siblings is not None:
+            key_path = _key_path(path)
+            if key_path != path and os.path.basename(key_path) not in siblings:
+                known[key_path] = None  # absent, as a stat would have said
         yield from cached_records(self.cache, key, lambda reads: self._read_file(path, name, reads), self.max_bytes,
-                                  {path: info} if info is not None else None)
+                                  known or None)
 
     def _read_file(self, path: str, name: str | None, reads: FileReads) -> Iterator[Record]:
         try:
@@ -243,7 +264,7 @@ class FileSource:
         if inline_key is not None:
             yield key_check(self.kind, path, name, leaf, path, inline_key)
             return
-        key_path = os.path.splitext(path)[0] + ".key"
+        key_path = _key_path(path)
         if key_path != path and reads.is_file(key_path):
             try:
                 key_pem = reads.read(key_path)
@@ -252,3 +273,7 @@ class FileSource:
                 return
             yield key_check(self.kind, path, name, leaf, key_path, key_pem)
 
+
+def _key_path(path: str) -> str:
+    """Where the private key of the certificate in ``path`` would be: ``NAME.key`` beside it."""
+    return os.path.splitext(path)[0] + ".key"

@@ -101,7 +101,7 @@ class KubeadmSource:
         if apiserver is not None:
             location = os.path.join(pki, "apiserver.crt")
             yield from self._san_checks(apiserver, location)
-            yield from self._served_checks(apiserver, location)
+            yield from self._served_checks(apiserver, location, ca_path if ca is not None else None)
 
     def _service_account_keys(self, pki: str) -> Iterator[Record]:
         pub, key = os.path.join(pki, "sa.pub"), os.path.join(pki, "sa.key")
@@ -127,16 +127,21 @@ class KubeadmSource:
             yield CheckRecord("san_covers", {"source": self.kind, "location": location, "name": wanted}, ok,
                               f"apiserver SAN {wanted}", message)
 
-    def _served_checks(self, apiserver: CertInfo, location: str) -> Iterator[Record]:
+    def _served_checks(self, apiserver: CertInfo, location: str, ca_file: str | None) -> Iterator[Record]:
+        """The served leaf against the one on disk. Only the chain is compared, so it is dialled with the
+        cluster CA's context (one certificate) rather than the system store's (~1.7 MB of roots)."""
         for address in self.served_endpoints:
             try:
-                endpoint = Endpoint.parse(address)
+                endpoint = Endpoint.parse(address, ca_file=ca_file)
                 served, errors = presented_certs(fetch_presented(endpoint, self.timeout))
             except ValueError as exc:
                 yield ItemError(address, "invalid_endpoint", str(exc))
                 continue
             except EndpointFailure as failure:
                 yield ItemError(address, failure.reason, failure.detail)
+                continue
+            except OSError as exc:  # the CA file went away or broke since it was read just now
+                yield ItemError(address, reasons.CA_UNREADABLE, f"{ca_file}: {exc}")
                 continue
             for error in errors:
                 yield ItemError(address, error.reason, error.detail)
