@@ -3,9 +3,11 @@
 Grafana's dashboard editor loads ``GET /api/dashboards/uid/:uid`` and saves with ``POST
 /api/dashboards/db`` as the signed-in user: the model it loaded (its ``id`` and ``version``,
 so a concurrent save is a 412), the folder it is in, ``overwrite: false`` and the message typed
-in the save dialog (public/app/features/dashboard/components/SaveDashboard/useDashboardSave.ts
-and DashboardSrv ``saveDashboard``). Variable values the person looked at are not saved unless
-"Save current variable values as dashboard default" is ticked, so ``current`` stays as loaded.
+in the save dialog (grafana/grafana public/app/features/dashboard/components/SaveDashboard/
+useDashboardSave.tsx: the folder from ``dashboard.meta.folderUid``, then
+app/features/manage-dashboards/state/actions ``saveDashboard`` → ``POST /api/dashboards/db``).
+Variable values the person looked at are not saved unless "Save current variable values as
+dashboard default" is ticked (forms/SaveDashboardForm.tsx), so ``current`` stays as loaded.
 The frontend's schema migration on load (DashboardMigrator) is not imitated here.
 """
 
