@@ -228,3 +228,21 @@ def test_reads_are_capped_and_sized_by_fstat(tmp_path):
         read_capped_stat(str(tmp_path / "big.crt"), max_bytes=99)
     assert failure.value.error.reason == "too_large"
     assert read_capped_stat(str(tmp_path / "big.crt"), max_bytes=100)[0] == b"x" * 100
+
+
+def test_an_entry_names_the_key_beside_its_file_without_keeping_that_path(tmp_path):
+    """The probed ``NAME.key`` is stored as a marker for "beside the first file"; it is still checked."""
+    from watchtower.collectors.certsources.cache import _KEY_BESIDE, _Entry
+
+    crt, key = tmp_path / "a.crt", tmp_path / "a.key"
+    crt.write_bytes(issue("beside").cert_pem)
+    reads = FileReads()
+    reads.read(str(crt))
+    assert not reads.is_file(str(key))
+    entry = _Entry.of(reads.stamps, (), 1)
+    assert entry.stamps[0] == str(crt) and entry.stamps[2] is _KEY_BESIDE and entry.unchanged(None)
+    key.write_bytes(b"appeared")
+    assert not entry.unchanged(None)
+    odd = FileReads()  # a file itself named like a key: its own path stays first and real
+    odd.read(str(key))
+    assert _Entry.of(odd.stamps, (), 1).stamps[0] == str(key)

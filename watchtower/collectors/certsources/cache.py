@@ -22,6 +22,7 @@ import os
 import stat
 import struct
 from collections.abc import Callable, Hashable, Iterator, Mapping
+from typing import cast
 
 from watchtower.collectors.certsources.base import DEFAULT_MAX_FILE_BYTES, ReadFailure, Record, read_capped_stat
 from watchtower.pki import CertInfo
@@ -88,16 +89,42 @@ class FileReads:
         return isinstance(stamp, bytes)
 
 
+def key_path_of(path: str) -> str:
+    """Where the private key of the certificate in ``path`` would be: ``NAME.key`` beside it."""
+    return os.path.splitext(path)[0] + ".key"
+
+
+# In an entry's stamps, stands for ``key_path_of`` its first path: nearly every certificate file
+# has its (mostly absent) key probed, and that path string would be kept once per file.
+_KEY_BESIDE = object()
+
+
 @dataclasses.dataclass(slots=True)
 class _Entry:
-    stamps: tuple[str | Stamp, ...]  # path, stamp, path, stamp, ...: no pair tuple per file
+    stamps: tuple[object, ...]  # path, stamp, path, stamp, ...: no pair tuple per file
     records: tuple[Record, ...]
     run: int
 
+    @classmethod
+    def of(cls, stamps: Mapping[str, Stamp], records: tuple[Record, ...], run: int) -> _Entry:
+        pairs = iter(stamps.items())
+        first = next(pairs, None)
+        if first is None:
+            return cls((), records, run)
+        beside = key_path_of(first[0])
+        flat = first + tuple(itertools.chain.from_iterable(
+            (_KEY_BESIDE if path == beside else path, stamp) for path, stamp in pairs))
+        return cls(flat, records, run)
+
     def unchanged(self, known: Known | None) -> bool:
         stamps = self.stamps
-        return all(current_stamp(stamps[i], known) == stamps[i + 1]  # type: ignore[arg-type]
-                   for i in range(0, len(stamps), 2))
+        for i in range(0, len(stamps), 2):
+            path = stamps[i]
+            if path is _KEY_BESIDE:
+                path = key_path_of(cast(str, stamps[0]))
+            if current_stamp(cast(str, path), known) != stamps[i + 1]:
+                return False
+        return True
 
 
 class ScanCache:
@@ -141,7 +168,7 @@ class ScanCache:
         reads = FileReads(max_bytes, known)
         records = tuple(produce(reads))
         if reads.cacheable and (key in self._entries or len(self._entries) < self.max_entries):
-            self._entries[key] = _Entry(tuple(itertools.chain.from_iterable(reads.stamps.items())), records, self._run)
+            self._entries[key] = _Entry.of(reads.stamps, records, self._run)
         else:
             self._entries.pop(key, None)
         return records

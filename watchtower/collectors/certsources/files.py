@@ -31,7 +31,7 @@ from watchtower.collectors.certsources.base import (
     os_error,
     read_capped,
 )
-from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records
+from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records, key_path_of
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
 from watchtower.core import reasons
 from watchtower.core.regularfile import open_regular
@@ -224,7 +224,7 @@ class FileSource:
         key = (path, scope)
         known: dict[str, os.stat_result | None] = {} if info is None else {path: info}
         if siblings is not None:
-            key_path = _key_path(path)
+            key_path = key_path_of(path)
             if key_path != path and os.path.basename(key_path) not in siblings:
                 known[key_path] = None  # absent, as a stat would have said
         yield from cached_records(self.cache, key, lambda reads: self._read_file(path, name, reads), self.max_bytes,
@@ -264,7 +264,7 @@ class FileSource:
         if inline_key is not None:
             yield key_check(self.kind, path, name, leaf, path, inline_key)
             return
-        key_path = _key_path(path)
+        key_path = key_path_of(path)
         if key_path != path and reads.is_file(key_path):
             try:
                 key_pem = reads.read(key_path)
@@ -272,8 +272,3 @@ class FileSource:
                 yield failure.error
                 return
             yield key_check(self.kind, path, name, leaf, key_path, key_pem)
-
-
-def _key_path(path: str) -> str:
-    """Where the private key of the certificate in ``path`` would be: ``NAME.key`` beside it."""
-    return os.path.splitext(path)[0] + ".key"
