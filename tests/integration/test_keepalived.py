@@ -368,7 +368,9 @@ def test_vip_holder_failover_stale_vip_and_split_brain(lab: Lab, capsys: pytest.
 
     # SIGKILL the new master: its VIP stays (stale) while n3 takes over → two holders
     view = lab.detect("sigkill_master_stale_vip", lambda: lab.stop_keepalived(n2, signal.SIGKILL),
-                      lambda v: lab.holders(v) == {"n2", "n3"} and v["n2"].get("running") is False)
+                      # keepalived adds the VIP before its notify script writes MASTER: wait for both
+                      lambda v: lab.holders(v) == {"n2", "n3"} and v["n2"].get("running") is False
+                      and v["n3"].get("master") is True)
     assert lab.masters(view) == {"n3"}, view  # the dead keepalived's notify file is not believed
     lab.reap_keepalived(n2)
 
