@@ -73,6 +73,19 @@ def test_yaml_syntax_error_names_line(tmp_path) -> None:
         config_mod.load(file, REGISTRY)
 
 
+@pytest.mark.timeout(20)
+def test_yaml_alias_bomb_is_checked_once_per_node(tmp_path) -> None:
+    """Aliases nested 12 deep name 9**12 list items; the duplicate-key check walks each node once,
+    so loading ends with the binder's error instead of walking the expansion for hours."""
+    anchors = ['&a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    anchors += [f"&a{depth} [{', '.join([f'*a{depth - 1}'] * 9)}]" for depth in range(1, 12)]
+    file = tmp_path / "c.yaml"
+    file.write_text(f"collectors:\n  demo:\n    paths: [{', '.join(anchors)}]\n")
+    with pytest.raises(ConfigError) as err:
+        config_mod.load(file, REGISTRY)
+    assert err.value.path == "collectors.demo.paths[0]"
+
+
 def test_missing_file_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="readable config file"):
         config_mod.load(tmp_path / "absent.yaml", REGISTRY)

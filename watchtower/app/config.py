@@ -217,8 +217,12 @@ def load_yaml_unique(text: str) -> Any:
 
 def _refuse_duplicate_keys(root: yaml.Node) -> None:
     stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    visited: set[int] = set()  # an alias is the anchored node again: visit it once (no alias bomb)
     while stack:  # iterative: a deeply nested document cannot exhaust the recursion limit here
         node, path = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         if isinstance(node, yaml.MappingNode):
             seen: dict[object, int] = {}
             for key_node, value_node in node.value:

@@ -141,6 +141,8 @@ class IssuerIndex:
         # issuer fingerprint → its subject name DER and public key (None, None: only cryptography may judge)
         self._issuers: dict[bytes, tuple[bytes | None, object]] = {}
         self._signatures: SignatureCache = {} if signatures is None else signatures
+        self._tails: dict[tuple[int, int], ChainResult] = {}
+        self._tails_now: float | None = None
         for cert in certs:
             self.add(cert)
 
@@ -151,6 +153,16 @@ class IssuerIndex:
         if cert.fingerprint not in self._seen:
             self._seen.add(cert.fingerprint)
             self._by_subject.setdefault(cert.subject_key, []).append(cert)
+            self._tails.clear()
+
+    def tails(self, now: float) -> dict[tuple[int, int], ChainResult]:
+        """``verify_chain``'s verdicts from (id of an issuer, depth) up, for this ``now`` and the
+        certificates indexed so far (emptied when either changes): the leaves of one CA follow
+        its chain once. The issuers met are held by the index, so their ids stay theirs."""
+        if now != self._tails_now:
+            self._tails.clear()
+            self._tails_now = now
+        return self._tails
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
         """Candidates whose subject is ``cert``'s issuer name."""
@@ -216,9 +228,29 @@ def verify_chain(
     trusted = {a.fingerprint_sha256 for a in (anchors if anchors is not None else ())}
     for anchor in anchors or ():
         index.add(anchor)
+    if anchors is not None:
+        return _follow(cert, index, now, anchors, trusted, None)
+    visited: list[tuple[int, int]] = []
+    result = _follow(cert, index, now, None, trusted, visited)
+    tails = index.tails(now)
+    for key in visited:
+        tails[key] = result
+    return result
+
+
+def _follow(cert: CertInfo, index: IssuerIndex, now: float, anchors: Sequence[CertInfo] | None, trusted: set[str],
+            visited: list[tuple[int, int]] | None) -> ChainResult:
+    """``verify_chain``'s walk. From depth 1 on every answer is (valid, reason, the direct issuer), so
+    with ``visited`` the states met there are noted and a state judged before answers at once."""
+    tails = index.tails(now) if visited is not None else None
     current = cert
     direct: CertInfo | None = None
     for depth in range(MAX_CHAIN_DEPTH):
+        if depth and tails is not None and visited is not None:
+            known = tails.get((id(current), depth))
+            if known is not None:
+                return known if known.issuer is direct else ChainResult(known.valid, known.reason, direct)
+            visited.append((id(current), depth))
         if current.self_issued and index.signature(current, current) is not False:
             if anchors is None or current.fingerprint_sha256 in trusted:
                 return ChainResult(True, "", direct if depth else current)

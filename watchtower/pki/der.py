@@ -122,20 +122,46 @@ def _extensions(der: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
         tag, inner, ext_end = _tlv(der, pos, seq_end)
         if tag != _SEQUENCE:
             raise DerError("extension is not a SEQUENCE")
-        if der[inner : inner + 5] != _BASIC_CONSTRAINTS_OID:
-            pos = ext_end
-            continue
-        tag, oid_start, oid_end = _tlv(der, inner, ext_end)
-        if tag != _OID:
-            raise DerError("extension without an OID")
-        tag, content, field_end = _tlv(der, oid_end, ext_end)
-        if tag == _BOOLEAN:  # critical
-            tag, content, field_end = _tlv(der, field_end, ext_end)
-        if tag != _OCTET_STRING or field_end != ext_end:
-            raise DerError("extension value is not an OCTET STRING")
-        out.append((der[oid_start:oid_end], der[content:field_end]))
+        if der[inner : inner + 5] == _BASIC_CONSTRAINTS_OID:
+            out.append(_extension(der, inner, ext_end))
         pos = ext_end
     return out
+
+
+def _extension(der: bytes, inner: int, end: int) -> tuple[bytes, bytes]:
+    """(OID content, extnValue content) of the Extension whose content is ``der[inner:end]``."""
+    tag, oid_start, oid_end = _tlv(der, inner, end)
+    if tag != _OID:
+        raise DerError("extension without an OID")
+    tag, content, field_end = _tlv(der, oid_end, end)
+    if tag == _BOOLEAN:  # critical
+        tag, content, field_end = _tlv(der, field_end, end)
+    if tag != _OCTET_STRING or field_end != end:
+        raise DerError("extension value is not an OCTET STRING")
+    return der[oid_start:oid_end], der[content:field_end]
+
+
+def surely_not_ca(der: bytes) -> bool:
+    """True when the certificate certainly carries no basicConstraints with cA TRUE, without a walk.
+
+    The OID's DER (``06 03 55 1d 13``: DER allows no other spelling, and cryptography reads DER
+    strictly) met nowhere: no such extension. Met exactly once, just inside a SEQUENCE of one-byte
+    length, and read there as "not a CA": if that is the real extension, cryptography reads the
+    same bytes and says the same (or calls it malformed: no CA either); if it is not (bytes inside
+    some other value), there is no real basicConstraints at all. Anything else (False): ask the walk.
+    """
+    count = der.count(_BASIC_CONSTRAINTS_OID)
+    if count == 0:
+        return True
+    if count > 1:
+        return False
+    inner = der.find(_BASIC_CONSTRAINTS_OID)
+    if inner < 2 or der[inner - 2] != _SEQUENCE or der[inner - 1] & 0x80 or inner + der[inner - 1] > len(der):
+        return False
+    try:
+        return not _ca_value(_extension(der, inner, inner + der[inner - 1])[1])
+    except DerError:
+        return False
 
 
 def basic_constraints_ca(parts: CertParts) -> bool:
@@ -145,7 +171,11 @@ def basic_constraints_ca(parts: CertParts) -> bool:
         return False
     if len(found) > 1:
         raise DerError("basicConstraints repeated")
-    value = found[0]
+    return _ca_value(found[0])
+
+
+def _ca_value(value: bytes) -> bool:
+    """The cA flag in a BasicConstraints value (DerError when not plain DER)."""
     tag, pos, end = _tlv(value, 0, len(value))
     if tag != _SEQUENCE or end != len(value):
         raise DerError("basicConstraints is not one SEQUENCE")

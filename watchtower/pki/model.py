@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
 from watchtower.pki._lazy import lazy_module
-from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts
+from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, surely_not_ca
 from watchtower.pki.names import der_name_facts, issuer_name_facts, name_facts
 
 if TYPE_CHECKING:
@@ -92,12 +92,20 @@ def serial_hex(serial: int) -> str:
     return sign + text
 
 
-def _is_ca(cert: x509.Certificate, parts: CertParts | None = None) -> bool:
+def _is_ca(cert: x509.Certificate, parts: CertParts | None = None, der: bytes | None = None) -> bool:
     """basicConstraints' cA flag; absent or malformed (any extension cryptography rejects): False.
 
-    The DER walk answers "not a CA" without building every extension; a "yes" (CAs are few) and
-    anything the walk does not understand are confirmed by cryptography, so the answer is the same.
+    ``surely_not_ca`` or the DER walk answer "not a CA" without building every extension; a "yes"
+    (CAs are few) and anything the walk does not understand are confirmed by cryptography, so the
+    answer is the same. ``parts`` without extensions: they are walked here when needed.
     """
+    if der is not None:
+        if surely_not_ca(der):
+            return False
+        try:
+            parts = certificate_parts(der)
+        except DerError:
+            parts = None
     if parts is not None:
         try:
             if not basic_constraints_ca(parts):
@@ -152,7 +160,7 @@ class CertInfo:
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
         try:
-            parts: CertParts | None = certificate_parts(der)
+            parts: CertParts | None = certificate_parts(der, extensions=False)
         except DerError:
             parts = None
         subject = (der_name_facts(parts.subject) if parts is not None else None) or name_facts(cert.subject)
@@ -163,7 +171,7 @@ class CertInfo:
             serial=cert.serial_number,
             not_before=cert.not_valid_before_utc.timestamp(),
             not_after=cert.not_valid_after_utc.timestamp(),
-            is_ca=_is_ca(cert, parts),
+            is_ca=_is_ca(cert, None, der) if parts is not None else _is_ca(cert),
             _der=der,
             subject=subject.text,
             issuer=sys.intern(issuer.text),

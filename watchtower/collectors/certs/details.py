@@ -21,7 +21,7 @@ from watchtower.collectors.certs.table import render_table
 from watchtower.collectors.certsources import CertRecord, CheckRecord, Note
 from watchtower.core.details import Details
 from watchtower.core.formatting import human_duration, rfc3339
-from watchtower.core.results import ItemError, Severity
+from watchtower.core.results import Finding, ItemError, Severity
 from watchtower.core.settings import format_duration
 from watchtower.pki import CertInfo, ChainResult, Thresholds, expires_after_issuer
 from watchtower.pki.checks import UNSUPPORTED_SIGNATURE
@@ -167,6 +167,31 @@ def _subject(record: CertRecord) -> str:
         return record.name if not record.cert.is_ca or record.name in {"ca", "front-proxy-ca", "etcd/ca"} \
             else f"{record.name} (CA {record.cert.subject_cn})"
     return f"{record.location} ({record.cert.subject_cn})" if record.cert.subject_cn else record.location
+
+
+class UrgencyFinding(Finding):
+    """A certificate's urgency finding whose message is spelled when first read.
+
+    Thousands of certificates near or past their end each get one every scan, and the daemon reads
+    messages only when someone asks (the status page, ``check``); the text is the one
+    ``_urgency_message`` gives for the scan's ``now``, so reading it later changes nothing.
+    """
+
+    def __init__(self, subject: str, severity: Severity, cert: CertInfo, status: str, now: float) -> None:
+        fields = self.__dict__  # frozen: set as the dataclass's own __init__ would
+        fields["section"], fields["subject"], fields["severity"] = "certs", subject, severity
+        fields["_spelled_from"] = (cert, status, now)
+
+    def __repr__(self) -> str:
+        return repr(Finding(self.section, self.subject, self.severity, self.message))
+
+    @property  # type: ignore[override]
+    def message(self) -> str:
+        fields = self.__dict__
+        text = fields.get("_message")
+        if text is None:
+            text = fields["_message"] = _urgency_message(*fields["_spelled_from"])
+        return text
 
 
 def _urgency_message(cert: CertInfo, status: str, now: float) -> str:

@@ -1,0 +1,115 @@
+"""The cold-scan shortcuts answer exactly as the slow way: the CA flag without a walk, chain verdicts
+followed once per issuer, urgency messages spelled when read.
+
+Inputs are real certificates (the benchmark's, Debian's trust store) and mutations of them that
+cryptography still loads; each fast answer is compared with the one computed the old way.
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import random
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bench import certdata
+from watchtower.collectors.certs.details import UrgencyFinding, _urgency_message
+from watchtower.core.results import Finding, Severity
+from watchtower.pki import CertInfo, IssuerIndex, parse_certificates, verify_chain
+from watchtower.pki.der import surely_not_ca
+
+_BC_OID = b"\x06\x03\x55\x1d\x13"
+
+
+def _slow_is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+        return False
+
+
+def _ders() -> list[bytes]:
+    paths = [str(p) for p in certdata.files(certdata.distinct_tree(40))] + sorted(glob.glob("/etc/ssl/certs/*.pem"))[:60]
+    return [c.der for p in paths for c in parse_certificates(open(p, "rb").read()).certificates]
+
+
+def _mutations(der: bytes, rnd: random.Random, count: int) -> list[bytes]:
+    """Bytes changed mostly around basicConstraints (its header, OID, flag), some anywhere."""
+    out = []
+    at = der.find(_BC_OID)
+    for _ in range(count):
+        data = bytearray(der)
+        near = at >= 0 and rnd.random() < 0.7
+        index = rnd.randrange(max(0, at - 6), min(len(data), at + 20)) if near else rnd.randrange(len(data))
+        data[index] = rnd.choice([0x00, 0x01, 0x02, 0x04, 0x13, 0x30, 0x80, 0xFF, rnd.randrange(256)])
+        out.append(bytes(data))
+    return out
+
+
+def test_the_ca_flag_without_a_walk_matches_cryptography_on_mutated_certificates() -> None:
+    rnd = random.Random(14)
+    checked = 0
+    for der in _ders():
+        for variant in [der, *_mutations(der, rnd, 40)]:
+            try:
+                cert = x509.load_der_x509_certificate(variant)
+                info = CertInfo.from_x509(cert, variant)
+            except Exception:  # noqa: BLE001 - cryptography refuses it: nothing to compare
+                cert = None
+            if cert is None:
+                continue
+            assert info.is_ca == _slow_is_ca(cert), variant.hex()
+            if surely_not_ca(variant):
+                assert not _slow_is_ca(cert), variant.hex()
+            checked += 1
+    assert checked > 1000
+
+
+def test_a_basic_constraints_oid_inside_another_value_does_not_hide_the_real_one() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "ca")])
+    now = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+    decoy = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x30\x05" + _BC_OID)
+    for ca in (True, False):
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(5).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=9))
+                .add_extension(decoy, critical=False)
+                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+        info = CertInfo.from_x509(cert)
+        assert not surely_not_ca(info.der)  # met twice: the walk decides
+        assert info.is_ca is ca is _slow_is_ca(cert)
+
+
+def test_chain_verdicts_followed_once_per_issuer_equal_fresh_ones() -> None:
+    paths = certdata.files(certdata.distinct_tree(40))
+    infos = [c for p in paths for c in parse_certificates(p.read_bytes()).certificates]
+    leaves, cas = [i for i in infos if not i.is_ca], [i for i in infos if i.is_ca]
+    for now in (1_700_000_000.0, 1_796_000_000.0, 2_100_000_000.0):  # before, within, after the CAs' lives
+        shared = IssuerIndex(infos)
+        for cert in leaves + cas:
+            fresh = verify_chain(cert, IssuerIndex(infos), now)
+            memoized = verify_chain(cert, shared, now)
+            assert (memoized.valid, memoized.reason, memoized.issuer) == (fresh.valid, fresh.reason, fresh.issuer)
+    missing_root = [i for i in infos if i is not cas[0]]
+    shared = IssuerIndex(missing_root)
+    for cert in leaves:
+        fresh = verify_chain(cert, IssuerIndex(missing_root), 1_796_000_000.0)
+        assert verify_chain(cert, shared, 1_796_000_000.0) == fresh
+    shared.add(cas[0])  # a new certificate: the remembered tails are forgotten
+    for cert in leaves:
+        assert verify_chain(cert, shared, 1_796_000_000.0) == verify_chain(cert, IssuerIndex(infos), 1_796_000_000.0)
+
+
+def test_an_urgency_finding_reads_as_the_eager_one() -> None:
+    cert = parse_certificates(certdata.files(certdata.distinct_tree(40))[10].read_bytes()).certificates[0]
+    for status, now in (("expired", cert.not_after + 86_400 * 3.5), ("warning", cert.not_after - 86_400 * 2),
+                        ("not_yet_valid", cert.not_before - 60)):
+        lazy = UrgencyFinding("x (cn)", Severity.WARNING, cert, status, now)
+        eager = Finding("certs", "x (cn)", Severity.WARNING, _urgency_message(cert, status, now))
+        assert (lazy.section, lazy.subject, lazy.severity, lazy.message) == (eager.section, eager.subject,
+                                                                              eager.severity, eager.message)
+        assert repr(lazy) == repr(eager) and lazy.message is lazy.message
