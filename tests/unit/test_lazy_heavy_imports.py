@@ -17,8 +17,8 @@ from tests.support.certs import REPO
 HEAVY = ("cryptography.hazmat.bindings._rust", "requests", "urllib3", "kubernetes", "grafana_client")
 
 
-def _loaded_after(code: str) -> list[str]:
-    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+def _loaded_after(code: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
@@ -48,3 +48,29 @@ def test_a_probe_loads_no_http_library() -> None:
             "    except ProbeError as exc:\n"
             "        assert exc.reason == 'connection_refused', exc\n")
     assert _loaded_after(code) == []
+
+
+# Each collector's parse/read/export code, loaded by its first run (watchtower.core.lazy): the
+# registry, the config and `enabled: auto` need only its class and settings.
+IMPLEMENTATION = tuple(f"watchtower.collectors.{name}" for name in (
+    "apiserver.export", "apiserver.parse", "etcd.export", "etcd.read", "haproxy.export", "haproxy.parse",
+    "haproxy.read", "nodes.export", "nodes.parse", "removed_apis.export", "removed_apis.read", "upgrade.export",
+)) + ("watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
+      "watchtower.upgrades.state", "watchtower.upgrades.evidence")
+
+
+def test_starting_the_daemon_imports_no_collector_implementation() -> None:
+    code = ("import watchtower.app.cli, watchtower.app.daemon, watchtower.app.registry\n"
+            "from watchtower.app import config\n"
+            "config.with_defaults(config.from_mapping({}), watchtower.app.registry.REGISTRY)")
+    assert _loaded_after(code, IMPLEMENTATION) == []
+
+
+def test_a_collector_loads_its_implementation_when_it_runs() -> None:
+    code = ("from watchtower.app import config\n"
+            "from watchtower.app.daemon import make_context\n"
+            "from watchtower.collectors.etcd import EtcdCollector\n"
+            "cfg = config.from_mapping({'collectors': {'etcd': {'endpoints': ['http://127.0.0.1:9']}}})\n"
+            "result = EtcdCollector(cfg.collector_settings('etcd', config.REGISTRY), make_context(cfg)).collect()\n"
+            "assert result.errors and result.errors[0].reason == 'connection_refused', result.errors")
+    assert _loaded_after(code, IMPLEMENTATION) == ["watchtower.collectors.etcd.export", "watchtower.collectors.etcd.read"]

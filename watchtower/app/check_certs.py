@@ -7,21 +7,29 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchtower.collectors.base import CollectorContext
-from watchtower.collectors.certs import CertsCollector
-from watchtower.collectors.certs.details import CertsDetails
-from watchtower.collectors.certs.settings import CertsSettings, EndpointSettings
-from watchtower.collectors.certs.table import _COLORS, render_table
 from watchtower.core import reasons
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, Severity, Status
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, cli_duration
 
+if TYPE_CHECKING:
+    from watchtower.collectors import certs
+    from watchtower.collectors.certs import details as certs_details
+    from watchtower.collectors.certs import settings as certs_settings
+    from watchtower.collectors.certs import table as certs_table
+else:  # loaded when `check certs` runs: other commands never import them
+    certs = lazy_module("watchtower.collectors.certs")
+    certs_details = lazy_module("watchtower.collectors.certs.details")
+    certs_settings = lazy_module("watchtower.collectors.certs.settings")
+    certs_table = lazy_module("watchtower.collectors.certs.table")
 
-def _check_settings(args: argparse.Namespace) -> CertsSettings:
-    endpoints = tuple(EndpointSettings(e, args.server_name, args.ca_file) for e in args.endpoint)
-    settings = CertsSettings(
+
+def _check_settings(args: argparse.Namespace) -> certs_settings.CertsSettings:
+    endpoints = tuple(certs_settings.EndpointSettings(e, args.server_name, args.ca_file) for e in args.endpoint)
+    settings = certs_settings.CertsSettings(
         enabled=True, paths=tuple(args.paths), endpoints=endpoints, kubeadm=bool(args.kubeadm),
         kubeadm_root=args.kubeadm or "/etc/kubernetes", kubelet_pki_dir=args.kubelet_pki_dir, endpoint_timeout=Seconds(args.timeout),
         pkcs12_passphrase=SecretRef(file=args.passphrase_file) if args.passphrase_file else None,
@@ -42,8 +50,8 @@ A duplicate certificate is not an error. The last lines name what caused a non-z
 MAX_REASONS = 10  # lines naming what caused the status; the JSON has them all
 
 
-def _certs_details(result: CollectResult) -> CertsDetails:
-    if not isinstance(result.details, CertsDetails):
+def _certs_details(result: CollectResult) -> certs_details.CertsDetails:
+    if not isinstance(result.details, certs_details.CertsDetails):
         raise TypeError("the certs collector's details are CertsDetails")
     return result.details
 
@@ -73,7 +81,7 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         raise ConfigError("check certs", None, "at least one PATH, --endpoint or --kubeadm")
     if not 0 < args.deadline <= 86400:
         raise ConfigError("--deadline", args.deadline, "a duration above 0s, at most 1d")
-    collector = CertsCollector(_check_settings(args), args.context_for(args.config))
+    collector = certs.CertsCollector(_check_settings(args), args.context_for(args.config))
     result = collector.collect(budget=float(args.deadline))
     hung = any(e.reason == reasons.TIMEOUT and "deadline" in e.detail for e in result.errors)
     status, why = check_status(result)  # a hung item is an unread input: UNKNOWN at best
@@ -92,7 +100,7 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
         sys.stdout.write(text + "\n")
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        lines = render_table(details, color) or ["no certificates found"]
+        lines = certs_table.render_table(details, color) or ["no certificates found"]
         for e in details.error_rows():
             lines.append(f"error: {e['location']}: {e['reason']}: {e['detail']}")
         for check in details.check_rows():
@@ -102,7 +110,7 @@ def cmd_check_certs(args: argparse.Namespace) -> int:
             lines.append(f"note: {note['location']} {note['message']}")
         shown = status.label.upper()
         if color:
-            shown = f"{_COLORS.get(status.label, '')}{shown}\033[0m"
+            shown = f"{certs_table._COLORS.get(status.label, '')}{shown}\033[0m"
         lines += ["", f"status: {shown} (exit {status.value})", *(f"  {line}" for line in why)]
         sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()

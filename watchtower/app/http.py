@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from watchtower.app import report
-from watchtower.app.httpmetrics import MetricsCache, ServerMetrics
+from watchtower.app.httpmetrics import Body, MetricsCache, ServerMetrics
 from watchtower.app.httpproto import Limits, Request, Response
 from watchtower.app.httpserver import BoundedHTTPServer
 from watchtower.app.statuspage import SECTIONS, render_page
@@ -107,7 +107,7 @@ TEXT = "text/plain; charset=utf-8"
 UNAUTHORIZED = Response(401, b"unauthorized\n", TEXT, (("WWW-Authenticate", 'Basic realm="watchtower"'),))
 
 
-def _metrics_response(body: bytes, content_type: str, gzipped: bool) -> Response:
+def _metrics_response(body: Body, content_type: str, gzipped: bool) -> Response:
     headers = (("Vary", "Accept-Encoding"), ("Content-Encoding", "gzip")) if gzipped else (("Vary", "Accept-Encoding"),)
     return Response(200, body, content_type, headers)
 
@@ -125,7 +125,7 @@ def make_handlers(app: App) -> tuple[Callable[[Request], Response], Callable[[Re
         if not app.authorized(request.headers.get("authorization")):
             return UNAUTHORIZED
         gzipped = accepts_gzip(request.headers.get("accept-encoding"))
-        hit = app.metrics.cached(request.headers.get("accept"), gzipped)
+        hit = app.metrics.cached_body(request.headers.get("accept"), gzipped)
         return None if hit is None else _metrics_response(*hit, gzipped)
 
     def handle(request: Request) -> Response:
@@ -134,7 +134,7 @@ def make_handlers(app: App) -> tuple[Callable[[Request], Response], Callable[[Re
             return UNAUTHORIZED
         if path == "/metrics":
             gzipped = accepts_gzip(request.headers.get("accept-encoding"))
-            body, content_type = app.metrics.render(request.headers.get("accept"), gzipped)
+            body, content_type = app.metrics.body(request.headers.get("accept"), gzipped)
             return _metrics_response(body, content_type, gzipped)
         if path == "/healthz":
             ok = app.alive()

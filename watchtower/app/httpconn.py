@@ -209,20 +209,22 @@ class _Connection(asyncio.Protocol):
             return
         self.arm(self.server.limits.write_timeout, "write_timeout")
         head = _head(response, keep_alive)
-        if head_only or len(response.body) <= CHUNK_BYTES:  # one write, one segment for small answers
-            self.transport.write(head if head_only else head + response.body)
+        body = response.body
+        if head_only or (isinstance(body, bytes) and len(body) <= CHUNK_BYTES):  # one write, one segment
+            self.transport.write(head if head_only else head + bytes(body))
             return
         self.transport.write(head)
-        view = memoryview(response.body)
-        for start in range(0, len(view), CHUNK_BYTES):
-            await self._can_write.wait()
-            if self.closing:
-                return
-            self.transport.write(view[start:start + CHUNK_BYTES])
+        for piece in (body,) if isinstance(body, bytes) else body:  # Chunked: made while the client reads
+            view = memoryview(piece)
+            for start in range(0, len(view), CHUNK_BYTES):
+                await self._can_write.wait()
+                if self.closing:
+                    return
+                self.transport.write(view[start:start + CHUNK_BYTES])
 
     def _write_and_close(self, response: Response) -> None:
         """An immediate refusal: answer with ``Connection: close``, then close."""
         self.busy = True
         if self.transport is not None and not self.closing:
-            self.transport.write(_head(response, False) + response.body)
+            self.transport.write(_head(response, False) + bytes(response.body))
         self.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import resource
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 
 CHUNK_BYTES = 64 * 1024
@@ -65,10 +65,28 @@ class Request:
     headers: Mapping[str, str]  # lower-case names; repeated fields joined with ", "
 
 
+class Chunked:
+    """A body made piece by piece while it is written (a large /metrics, inflated from its gzip):
+    its length is known before the first piece, so the answer still has a Content-Length."""
+
+    def __init__(self, length: int, pieces: Callable[[], Iterator[bytes]]) -> None:
+        self._length = length
+        self._pieces = pieces
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._pieces()
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self._pieces())
+
+
 @dataclasses.dataclass(frozen=True)
 class Response:
     status: int
-    body: bytes
+    body: bytes | Chunked
     content_type: str = "text/plain; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from watchtower.app import config as config_mod
 from watchtower.app.daemon import make_context, select_collectors
@@ -22,10 +23,17 @@ from watchtower.app.registry import REGISTRY
 from watchtower.app.report import latest_results
 from watchtower.app.store import StoreView
 from watchtower.collectors.base import Collector
-from watchtower.collectors.nodes.export import NodesDetails
-from watchtower.collectors.removed_apis.export import RemovedApisDetails
-from watchtower.collectors.upgrade.export import UpgradeDetails
+from watchtower.core.lazy import lazy_module
 from watchtower.core.settings import ConfigError
+
+if TYPE_CHECKING:
+    from watchtower.collectors.nodes import export as nodes_export
+    from watchtower.collectors.removed_apis import export as removed_export
+    from watchtower.collectors.upgrade import export as upgrade_export
+else:  # loaded when `plan upgrade` runs: other commands never import them
+    nodes_export = lazy_module("watchtower.collectors.nodes.export")
+    removed_export = lazy_module("watchtower.collectors.removed_apis.export")
+    upgrade_export = lazy_module("watchtower.collectors.upgrade.export")
 
 EXIT_CRITICAL = 2
 
@@ -67,22 +75,22 @@ def cmd_plan_upgrade(args: argparse.Namespace) -> int:
         print(f"watchtower: no plan: the upgrade collector did not run ({why or 'disabled'})", file=sys.stderr)
         return EXIT_CRITICAL
     upgrade = upgrade_state.result.details
-    if not isinstance(upgrade, UpgradeDetails):
+    if not isinstance(upgrade, upgrade_export.UpgradeDetails):
         raise TypeError("the upgrade collector's details are UpgradeDetails")
     if args.days_per_hop is not None:
         upgrade = dataclasses.replace(upgrade, days_per_hop=args.days_per_hop)
     results = latest_results(view)
     nodes = results["nodes"].details if "nodes" in results else None
     removed = results["removed_apis"].details if "removed_apis" in results else None
-    plan = plan_from_details(upgrade, nodes if isinstance(nodes, NodesDetails) else None, context.clock(),
-                             removed if isinstance(removed, RemovedApisDetails) else None)
+    plan = plan_from_details(upgrade, nodes if isinstance(nodes, nodes_export.NodesDetails) else None, context.clock(),
+                             removed if isinstance(removed, removed_export.RemovedApisDetails) else None)
     errors = [f"{name}: {e.location}: {e.reason}: {e.detail}" for name in wanted
               if (state := view.states.get(name)) is not None and state.result is not None for e in state.result.errors]
     if args.output == "json":
         doc = plan.to_dict()
         doc["errors"] = errors
-        doc["os_data"] = isinstance(nodes, NodesDetails)
-        doc["removed_api_data"] = isinstance(removed, RemovedApisDetails)
+        doc["os_data"] = isinstance(nodes, nodes_export.NodesDetails)
+        doc["removed_api_data"] = isinstance(removed, removed_export.RemovedApisDetails)
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

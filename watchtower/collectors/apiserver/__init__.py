@@ -13,36 +13,30 @@ import dataclasses
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from watchtower.collectors.apiserver.export import ApiserverDetails, apiserver_findings, apiserver_metrics
-from watchtower.collectors.apiserver.parse import (
-    _QUERY,
-    MAX_BODY_BYTES,
-    PATHS,
-    EndpointStatus,
-    Probe,
-    Target,
-    _short,
-    classify_error,
-    http_error_reason,
-    judge,
-    plan_targets,
-)
 from watchtower.collectors.apiserver.settings import ApiserverSettings, default_ca_file
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.core import reasons, threads
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import SecretUnavailable
-from watchtower.io.netprobe import ProbeError, TLSClientConfig, http_get
+
+if TYPE_CHECKING:
+    from watchtower.collectors.apiserver import export, parse
+    from watchtower.io import netprobe
+else:  # loaded by the first run: a daemon that does not run the apiserver collector never imports them
+    export = lazy_module("watchtower.collectors.apiserver.export")
+    parse = lazy_module("watchtower.collectors.apiserver.parse")
+    netprobe = lazy_module("watchtower.io.netprobe")
 
 
 @dataclasses.dataclass(frozen=True)
 class _Options:
     """What every probe of one run sends: TLS files and headers (Accept, the bearer token)."""
 
-    tls: TLSClientConfig
+    tls: netprobe.TLSClientConfig
     headers: Mapping[str, str]
 
 
@@ -66,16 +60,16 @@ class ApiserverCollector(Collector[ApiserverSettings]):
             return "no control_plane.apiservers, vips or endpoint configured"
         return None
 
-    def _targets(self) -> tuple[Target, ...]:
+    def _targets(self) -> tuple[parse.Target, ...]:
         cp = self.context.config.control_plane
-        return plan_targets(
+        return parse.plan_targets(
             cp.apiservers, cp.vips if self.settings.probe_vips else (), cp.endpoint if self.settings.probe_endpoint else None,
             self.settings.port,
         )
 
     def _request_options(self, errors: list[ItemError]) -> _Options:
         cert, key = self.settings.client_cert_file, self.settings.client_key_file
-        tls = TLSClientConfig(ca_file=self.settings.ca_file or default_ca_file(),  # None: the default trust
+        tls = netprobe.TLSClientConfig(ca_file=self.settings.ca_file or default_ca_file(),  # None: the default trust
                               cert_file=cert if cert and key else None, key_file=key if cert and key else None)
         headers = {"Accept": "application/json, */*"}
         if self.settings.token is not None:
@@ -85,30 +79,30 @@ class ApiserverCollector(Collector[ApiserverSettings]):
                 errors.append(ItemError("collectors.apiserver.token", reasons.SECRET_UNAVAILABLE, f"{exc}; probing anonymously"))
         return _Options(tls, headers)
 
-    def _get(self, target: Target, path: str, options: _Options) -> Probe:
+    def _get(self, target: parse.Target, path: str, options: _Options) -> parse.Probe:
         """One GET over the shared bounded GET: connect and each read within the probe timeout, the
         whole answer within twice it (a trickling body is cut off there)."""
-        url = f"https://{target.endpoint}/{_QUERY[path]}"
+        url = f"https://{target.endpoint}/{parse._QUERY[path]}"
         timeout = float(self.settings.probe_timeout)
         start = self.context.monotonic()
         try:
-            fetched = http_get(url, timeout, options.tls, max_bytes=MAX_BODY_BYTES, total=2 * timeout,
+            fetched = netprobe.http_get(url, timeout, options.tls, max_bytes=parse.MAX_BODY_BYTES, total=2 * timeout,
                                headers=options.headers)
-        except ProbeError as exc:
-            failed = classify_error(exc.cause) if exc.cause is not None else exc.reason
-            why = _short(exc.cause) if exc.cause is not None else exc.detail.removeprefix(f"{url}: ")
+        except netprobe.ProbeError as exc:
+            failed = parse.classify_error(exc.cause) if exc.cause is not None else exc.reason
+            why = parse._short(exc.cause) if exc.cause is not None else exc.detail.removeprefix(f"{url}: ")
             status = exc.status if failed == reasons.RESPONSE_TOO_LARGE else None
-            return Probe(target, path, self.context.monotonic() - start, status=status, error_reason=failed, error_detail=why)
+            return parse.Probe(target, path, self.context.monotonic() - start, status=status, error_reason=failed, error_detail=why)
         body = fetched.body.decode("utf-8", errors="replace")
-        reason = http_error_reason(path, fetched.status, body)
+        reason = parse.http_error_reason(path, fetched.status, body)
         detail = f"HTTP {fetched.status}: {body.strip()[:120]}" if reason else ""
-        return Probe(target, path, self.context.monotonic() - start, status=fetched.status, body=body, error_reason=reason,
+        return parse.Probe(target, path, self.context.monotonic() - start, status=fetched.status, body=body, error_reason=reason,
                      error_detail=detail)
 
-    def probe_all(self, targets: Sequence[Target], errors: list[ItemError]) -> list[EndpointStatus]:
+    def probe_all(self, targets: Sequence[parse.Target], errors: list[ItemError]) -> list[parse.EndpointStatus]:
         """Probe every (target, path) on a bounded pool; a probe that outlives its bound is a timeout."""
         options = self._request_options(errors)
-        jobs = [(t, p) for t in targets for p in PATHS]
+        jobs = [(t, p) for t in targets for p in parse.PATHS]
         if not jobs:
             return []
         workers = min(self.settings.max_concurrency, len(jobs))
@@ -127,14 +121,14 @@ class ApiserverCollector(Collector[ApiserverSettings]):
         finally:
             for future in futures:
                 future.cancel()  # probes not started by the deadline never start
-        results: dict[Target, dict[str, Probe]] = {t: {} for t in targets}
+        results: dict[parse.Target, dict[str, parse.Probe]] = {t: {} for t in targets}
         for future, (target, path) in futures.items():
             if future in done and future.exception() is None:
                 results[target][path] = future.result()
             else:
-                results[target][path] = Probe(target, path, budget, error_reason=reasons.TIMEOUT,
+                results[target][path] = parse.Probe(target, path, budget, error_reason=reasons.TIMEOUT,
                                               error_detail=f"no complete answer within {budget:g}s")
-        statuses = [judge(t, results[t]) for t in targets]
+        statuses = [parse.judge(t, results[t]) for t in targets]
         with self._lock:
             for status in statuses:
                 for probe in status.probes.values():
@@ -155,8 +149,8 @@ class ApiserverCollector(Collector[ApiserverSettings]):
         with self._lock:
             counts = dict(self._error_counts)
         return CollectResult(
-            metrics=tuple(apiserver_metrics(statuses, counts)),
+            metrics=tuple(export.apiserver_metrics(statuses, counts)),
             errors=tuple(errors),
-            findings=tuple(apiserver_findings(statuses)),
-            details=ApiserverDetails.build(statuses),
+            findings=tuple(export.apiserver_findings(statuses)),
+            details=export.ApiserverDetails.build(statuses),
         )

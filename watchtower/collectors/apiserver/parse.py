@@ -17,7 +17,6 @@ SECTION = "apiserver"
 PATHS = ("livez", "readyz", "version")
 _QUERY = {"livez": "livez", "readyz": "readyz?verbose", "version": "version"}
 ROLES = ("apiserver", "vip", "endpoint")
-DEFAULT_CA_FILES = ("/etc/kubernetes/pki/ca.crt", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
 MAX_BODY_BYTES = 256 * 1024
 _CHECK_LINE = re.compile(r"^\[([+-])\](\S+)\s*(.*)$")
 

@@ -6,10 +6,11 @@ import dataclasses
 import os
 from collections.abc import Sequence
 
-from watchtower.collectors.apiserver.parse import DEFAULT_CA_FILES
 from watchtower.core.regularfile import open_regular
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef
+
+DEFAULT_CA_FILES = ("/etc/kubernetes/pki/ca.crt", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
 
 # --------------------------------------------------------------------------------------------
 # The collector

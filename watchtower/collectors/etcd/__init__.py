@@ -15,14 +15,19 @@ rejected client certificate or a timeout is ``watchtower_etcd_up 0`` plus
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.etcd.export import EtcdDetails, build_findings, build_metrics
-from watchtower.collectors.etcd.read import probe_endpoint
 from watchtower.collectors.etcd.settings import EtcdSettings
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult
 from watchtower.core.sections import CollectorSettings
+
+if TYPE_CHECKING:
+    from watchtower.collectors.etcd import export, read
+else:  # loaded by the first run: a daemon that does not run etcd never imports them
+    export = lazy_module("watchtower.collectors.etcd.export")
+    read = lazy_module("watchtower.collectors.etcd.read")
 
 
 class EtcdCollector(Collector[EtcdSettings]):
@@ -42,11 +47,11 @@ class EtcdCollector(Collector[EtcdSettings]):
         return None
 
     def collect(self) -> CollectResult:
-        probes = [probe_endpoint(e, self.settings) for e in self.settings.endpoints]
+        probes = [read.probe_endpoint(e, self.settings) for e in self.settings.endpoints]
         errors = tuple(e for p in probes for e in (p.error, p.metrics_error) if e is not None)
         return CollectResult(
-            metrics=tuple(build_metrics(probes)),
+            metrics=tuple(export.build_metrics(probes)),
             errors=errors,
-            findings=tuple(build_findings(probes)),
-            details=EtcdDetails.build(probes),
+            findings=tuple(export.build_findings(probes)),
+            details=export.EtcdDetails.build(probes),
         )

@@ -17,18 +17,25 @@ server by health: UP (including ``UP 1/3``), NOLB, DRAIN and ``no check``; 0 for
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.haproxy import families as fam
-from watchtower.collectors.haproxy.export import HAProxyDetails, build_findings, build_metrics
-from watchtower.collectors.haproxy.parse import DEFAULT_STATS_SOCKET, MalformedStats, parse_stats_csv
-from watchtower.collectors.haproxy.read import read_stats
-from watchtower.collectors.haproxy.settings import HAProxySettings
+from watchtower.collectors.haproxy.settings import DEFAULT_STATS_SOCKET, HAProxySettings
 from watchtower.core.details import Failure
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
-from watchtower.io.netprobe import ProbeError
+
+if TYPE_CHECKING:
+    from watchtower.collectors.haproxy import export, parse, read
+    from watchtower.collectors.haproxy import families as fam
+    from watchtower.io import netprobe
+else:  # loaded by the first run: a daemon that does not run haproxy never imports them
+    export = lazy_module("watchtower.collectors.haproxy.export")
+    fam = lazy_module("watchtower.collectors.haproxy.families")
+    parse = lazy_module("watchtower.collectors.haproxy.parse")
+    read = lazy_module("watchtower.collectors.haproxy.read")
+    netprobe = lazy_module("watchtower.io.netprobe")
 
 
 class HAProxyCollector(Collector[HAProxySettings]):
@@ -50,21 +57,21 @@ class HAProxyCollector(Collector[HAProxySettings]):
         source = self.settings.source
         up = fam.HAPROXY_UP.gauge()
         try:
-            table = parse_stats_csv(read_stats(self.settings))
-        except (ProbeError, MalformedStats) as exc:
-            reason, detail = (exc.reason, exc.detail) if isinstance(exc, ProbeError) else ("malformed_csv", str(exc))
+            table = parse.parse_stats_csv(read.read_stats(self.settings))
+        except (netprobe.ProbeError, parse.MalformedStats) as exc:
+            reason, detail = (exc.reason, exc.detail) if isinstance(exc, netprobe.ProbeError) else ("malformed_csv", str(exc))
             up.add_metric([source], 0.0)
             return CollectResult(
                 metrics=(up,),
                 errors=(ItemError(source, reason, detail),),
                 findings=(Finding("haproxy", source, Severity.CRITICAL, f"cannot read HAProxy stats: {reason}: {detail}"),),
-                details=HAProxyDetails(source, error=Failure(reason, detail)),
+                details=export.HAProxyDetails(source, error=Failure(reason, detail)),
             )
         up.add_metric([source], 1.0)
         errors = tuple(ItemError(f"{source} line {p.line}", "malformed_csv", p.detail) for p in table.problems)
         return CollectResult(
-            metrics=(up, *build_metrics(table, self.context.clock())),
+            metrics=(up, *export.build_metrics(table, self.context.clock())),
             errors=errors,
-            findings=tuple(build_findings(table)),
-            details=HAProxyDetails.build(source, table),
+            findings=tuple(export.build_findings(table)),
+            details=export.HAProxyDetails.build(source, table),
         )

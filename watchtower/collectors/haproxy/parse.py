@@ -9,7 +9,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-DEFAULT_STATS_SOCKET = "/run/haproxy/admin.sock"  # Debian's haproxy.cfg
 SERVER_STATES = ("UP", "DOWN", "NOLB", "DRAIN", "MAINT", "NO_CHECK")
 ROUTED_STATES = frozenset({"UP", "NOLB", "DRAIN", "NO_CHECK"})
 TRANSITIONS = ("going_down", "going_up")

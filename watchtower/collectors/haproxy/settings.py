@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
-from watchtower.collectors.haproxy.parse import DEFAULT_STATS_SOCKET
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef
+
+DEFAULT_STATS_SOCKET = "/run/haproxy/admin.sock"  # Debian's haproxy.cfg
 
 # --------------------------------------------------------------------------------------------
 # Settings

@@ -13,17 +13,22 @@ and came back between collections, counted as two.
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from watchtower.collectors import node_lifecycle as nl
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.nodes.export import NodeMetrics, NodesDetails, _slim, node_findings, node_row
-from watchtower.collectors.nodes.parse import DETAILS_MAX_NODES, NodeFacts, TransitionCounter, kubelet_skew, node_facts
 from watchtower.core import reasons
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.io.kube import KubeUnavailable, list_json_pages, server_version
 from watchtower.upgrades.kubeversion import try_parse_version
+
+if TYPE_CHECKING:
+    from watchtower.collectors.nodes import export, parse
+else:  # loaded by the first run: a daemon that does not run the nodes collector never imports them
+    export = lazy_module("watchtower.collectors.nodes.export")
+    parse = lazy_module("watchtower.collectors.nodes.parse")
 
 
 class NodesCollector(Collector[nl.NodesSettings]):
@@ -37,7 +42,7 @@ class NodesCollector(Collector[nl.NodesSettings]):
         super().__init__(settings, context)
         self.lifecycle_settings: nl.LifecycleSettings = getattr(settings, "lifecycle", nl.LifecycleSettings())
         self.lifecycle = nl.make_source(self.lifecycle_settings, context.clock, float(settings.timeout))
-        self.transitions = TransitionCounter()
+        self.transitions = parse.TransitionCounter()
         self._lock = threading.Lock()
 
     @classmethod
@@ -64,28 +69,28 @@ class NodesCollector(Collector[nl.NodesSettings]):
                 errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
         except Exception as exc:  # noqa: BLE001 - skew is then unknown; the nodes still count
             errors.append(ItemError("/version", reasons.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:300]))
-        metrics = NodeMetrics()
+        metrics = export.NodeMetrics()
         findings: list[Finding] = []
-        rows: list[tuple[NodeFacts, int | None]] = []
-        listed: list[NodeFacts] = []
+        rows: list[tuple[parse.NodeFacts, int | None]] = []
+        listed: list[parse.NodeFacts] = []
         tally = nl.LifecycleTally()
         count = 0
         pages = list_json_pages(api, "/api/v1/nodes", self.context.config.kubernetes.page_size, timeout)
         for raw in pages:  # an API error mid-list raises: a partial node list is not a result
             try:
-                node = node_facts(raw)
+                node = parse.node_facts(raw)
             except ValueError as exc:
                 errors.append(ItemError("node <unnamed>", reasons.PARSE_ERROR, str(exc)))
                 continue
             count += 1
-            skew = kubelet_skew(apiserver, node)
+            skew = parse.kubelet_skew(apiserver, node)
             metrics.add(node, skew)
             tally.add(node.name, node.os_image, node.container_runtime, node.roles)
-            node_problems = node_findings(node, skew)
+            node_problems = export.node_findings(node, skew)
             findings += node_problems
-            if node_problems or len(rows) < DETAILS_MAX_NODES:
+            if node_problems or len(rows) < parse.DETAILS_MAX_NODES:
                 rows.append((node, skew))
-            listed.append(_slim(node))
+            listed.append(export._slim(node))
         self.transitions.observe(listed)
         totals = self.transitions.totals
         ready = sum(1 for n in listed if n.ready == "true")
@@ -97,12 +102,12 @@ class NodesCollector(Collector[nl.NodesSettings]):
         lead = float(self.lifecycle_settings.reminder_lead)
         outcome = tally.finish(facts, self.context.clock(), lead)
         findings += outcome.findings
-        details = NodesDetails(
+        details = export.NodesDetails(
             apiserver_version=str(apiserver) if apiserver else None,
             nodes_total=count,
             nodes_ready=ready,
             nodes_shown=len(rows),
-            nodes=tuple(node_row(n, s, totals.get(n.name, 0)) for n, s in rows[: DETAILS_MAX_NODES + 100]),
+            nodes=tuple(export.node_row(n, s, totals.get(n.name, 0)) for n, s in rows[: parse.DETAILS_MAX_NODES + 100]),
             lifecycle=outcome.details,
         )
         return CollectResult(

@@ -13,19 +13,27 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.removed_apis import export, read
+from watchtower.core.lazy import lazy_module
 from watchtower.core.regularfile import read_regular_text
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds
 from watchtower.io.kube import KubeUnavailable
-from watchtower.upgrades import removal_data as rd
-from watchtower.upgrades import removed_apis as ra
+
+if TYPE_CHECKING:
+    from watchtower.collectors.removed_apis import export, read
+    from watchtower.upgrades import removal_data as rd
+    from watchtower.upgrades import removed_apis as ra
+else:  # loaded when the collector is made or its config has rules: other daemons never import them
+    export = lazy_module("watchtower.collectors.removed_apis.export")
+    read = lazy_module("watchtower.collectors.removed_apis.read")
+    rd = lazy_module("watchtower.upgrades.removal_data")
+    ra = lazy_module("watchtower.upgrades.removed_apis")
 
 SOURCE_METRICS = "apiserver_metrics"
 

@@ -16,22 +16,30 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.upgrade.export import SOURCE_APISERVER, UpgradeDetails, build_findings, build_metrics
 from watchtower.collectors.upgrade.settings import UpgradeSettings
 from watchtower.core import reasons
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.io.kube import KubeUnavailable, get_json, server_version
-from watchtower.io.tlscontext import client_context
-from watchtower.upgrades import evidence as ev
 from watchtower.upgrades import releases
 from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 from watchtower.upgrades.policy import EVIDENCE_OBSERVED, LastUpgrade, assess, choose_last_upgrade, parse_interval
-from watchtower.upgrades.state import StateFile, UpgradeState, observe
+
+if TYPE_CHECKING:
+    from watchtower.collectors.upgrade import export
+    from watchtower.io import tlscontext
+    from watchtower.upgrades import evidence as ev
+    from watchtower.upgrades import state as upgrade_state
+else:  # loaded by the first run: a daemon that does not run the upgrade collector never imports them
+    export = lazy_module("watchtower.collectors.upgrade.export")
+    ev = lazy_module("watchtower.upgrades.evidence")
+    upgrade_state = lazy_module("watchtower.upgrades.state")
+    tlscontext = lazy_module("watchtower.io.tlscontext")
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +75,8 @@ class UpgradeCollector(Collector[UpgradeSettings]):
         super().__init__(settings, context)
         s = settings
         self.interval = parse_interval(s.upgrade_every)
-        self.state_file = StateFile(Path(s.state_file)) if s.state_file else None
-        self._state: UpgradeState | None = None
+        self.state_file = upgrade_state.StateFile(Path(s.state_file)) if s.state_file else None
+        self._state: upgrade_state.UpgradeState | None = None
         self._state_loaded = False
         self._state_dirty = False
         self._lock = threading.Lock()
@@ -123,7 +131,7 @@ class UpgradeCollector(Collector[UpgradeSettings]):
             if version is None:
                 errors.append(ItemError("/version", reasons.PARSE_ERROR, f"gitVersion {git_version!r} is not a version"))
             else:
-                by_source[SOURCE_APISERVER] = version
+                by_source[export.SOURCE_APISERVER] = version
         except ApiException as exc:
             errors.append(ItemError("/version", "api_error", f"HTTP {exc.status} {exc.reason}"))
         except Exception as exc:  # noqa: BLE001 - connection errors come in many types
@@ -153,7 +161,7 @@ class UpgradeCollector(Collector[UpgradeSettings]):
 
     def _observe(
         self, version: KubeVersion | None, now: float, errors: list[ItemError], backup_at: float | None = None,
-    ) -> UpgradeState | None:
+    ) -> upgrade_state.UpgradeState | None:
         """Fold the observed version into the (persisted) state; report file problems once per run."""
         if not self._state_loaded and self.state_file is not None:
             try:
@@ -162,7 +170,7 @@ class UpgradeCollector(Collector[UpgradeSettings]):
                 errors.append(ItemError(str(self.state_file.path), "state_error", str(exc)))
         self._state_loaded = True
         if version is not None:
-            self._state, changed = observe(self._state, version, now, happened_at=backup_at)
+            self._state, changed = upgrade_state.observe(self._state, version, now, happened_at=backup_at)
             self._state_dirty = self._state_dirty or changed
             if changed and self._state.last_upgrade is not None and self._state.last_upgrade.to_version == str(version):
                 log.info("upgrade observed: %s → %s", self._state.last_upgrade.from_version, version)
@@ -224,10 +232,10 @@ class UpgradeCollector(Collector[UpgradeSettings]):
             cert_deadline=scan.cert_deadline,
         )
         return CollectResult(
-            metrics=build_metrics(assessment, versions.by_source, facts, float(self.settings.reminder_lead)),
+            metrics=export.build_metrics(assessment, versions.by_source, facts, float(self.settings.reminder_lead)),
             errors=tuple(errors),
-            findings=build_findings(assessment, now, float(self.settings.reminder_lead)),
-            details=UpgradeDetails.build(assessment, versions.by_source, facts, self.release_source.describe(),
+            findings=export.build_findings(assessment, now, float(self.settings.reminder_lead)),
+            details=export.UpgradeDetails.build(assessment, versions.by_source, facts, self.release_source.describe(),
                                          float(self.settings.reminder_lead), now, state, self.settings.days_per_hop),
         )
 
@@ -238,7 +246,7 @@ def served_certificate(url: str, timeout: float) -> bytes:
     host, port = parts.hostname or "localhost", parts.port or 443
     # one shared unverifying context: a default context per run loaded the whole system trust
     # store (~140 CA certificates in OpenSSL's heap) every interval only to verify nothing
-    context = client_context(verify=False)
+    context = tlscontext.client_context(verify=False)
     with socket.create_connection((host, port), timeout=timeout) as sock, \
             context.wrap_socket(sock, server_hostname=host) as tls:
         der = tls.getpeercert(binary_form=True)
