@@ -165,19 +165,12 @@ class CertInfo:
             parts = None
         subject = (der_name_facts(parts.subject) if parts is not None else None) or name_facts(cert.subject)
         issuer = (issuer_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
-        info = cls(  # issuer names are shared by many certificates: one string each, not one per certificate
-            subject_cn=subject.common_name,
-            issuer_cn=sys.intern(issuer.common_name),
-            serial=cert.serial_number,
-            not_before=cert.not_valid_before_utc.timestamp(),
-            not_after=cert.not_valid_after_utc.timestamp(),
-            is_ca=_is_ca(cert, None, der) if parts is not None else _is_ca(cert),
-            _der=der,
-            subject=subject.text,
-            issuer=sys.intern(issuer.text),
-            subject_key=subject.key,
-            issuer_key=sys.intern(issuer.key),
-        )
+        # positional (a keyword call costs half as much again); issuer names are shared by many
+        # certificates: one string each, not one per certificate
+        info = cls(subject.common_name, sys.intern(issuer.common_name), cert.serial_number,
+                   cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(),
+                   _is_ca(cert, None, der) if parts is not None else _is_ca(cert), der, subject.text,
+                   sys.intern(issuer.text), subject.key, sys.intern(issuer.key))
         if parts is not None and parts.signature_start < 1 << 24:
             positions = parts.tbs_start | parts.tbs_end << 24 | parts.signature_start << 48
             layout = (positions, _shared(parts.inner_algorithm), _shared(parts.issuer), _shared(parts.outer_algorithm))

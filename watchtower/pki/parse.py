@@ -44,7 +44,7 @@ class ParsedFile:
 
     @property
     def has_private_key(self) -> bool:
-        return any(tag.encode() in PRIVATE_KEY_TAGS for tag in self.other_blocks)
+        return bool(self.other_blocks) and any(tag.encode() in PRIVATE_KEY_TAGS for tag in self.other_blocks)
 
 
 CertMemo = MutableMapping[bytes, CertInfo]  # a PEM certificate block's DER (or the block when not plain) → CertInfo
@@ -65,7 +65,7 @@ def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hin
 
 
 def _parse(data: bytes, passphrase: bytes | None, name_hint: str, memo: CertMemo | None) -> ParsedFile:
-    if not data.strip():
+    if not data or data.isspace():  # what ``data.strip()`` would leave empty, without its copy
         return ParsedFile(errors=(ParseError("empty", "no data"),))
     if name_hint.lower().endswith(PKCS12_SUFFIXES):
         return _parse_pkcs12(data, passphrase)
@@ -145,7 +145,29 @@ def _pem_certificate(block: bytes, memo: CertMemo | None) -> CertInfo:
     return known
 
 
+_BEGIN_CERTIFICATE, _END_CERTIFICATE = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
+
+
+def _single_certificate_block(data: bytes) -> bytes | None:
+    """The block when ``data`` holds exactly one PEM block and it is a CERTIFICATE (most files):
+    what ``pem_blocks`` would yield, found with three searches instead of its generator."""
+    start = data.find(b"-----BEGIN ")
+    if start < 0 or not data.startswith(_BEGIN_CERTIFICATE, start):
+        return None
+    end = data.find(_END_CERTIFICATE, start + len(_BEGIN_CERTIFICATE))
+    if end < 0:
+        return None
+    end += len(_END_CERTIFICATE)
+    return data[start:end] if data.find(b"-----BEGIN ", end) < 0 else None
+
+
 def _parse_pem(data: bytes, memo: CertMemo | None) -> ParsedFile:
+    single = _single_certificate_block(data)
+    if single is not None:  # as the loop below would read it
+        try:
+            return ParsedFile((_pem_certificate(single, memo),))
+        except ValueError as exc:
+            return ParsedFile(errors=(ParseError("invalid_pem", f"certificate block 1: {_short(exc)}"),))
     certs: list[CertInfo] = []
     errors: list[ParseError] = []
     others: list[str] = []

@@ -1,5 +1,5 @@
 """The cold-scan shortcuts answer exactly as the slow way: the CA flag without a walk, chain verdicts
-followed once per issuer, urgency messages spelled when read.
+followed once per issuer, urgency messages spelled when read, a one-block PEM file read without the block loop.
 
 Inputs are real certificates (the benchmark's, Debian's trust store) and mutations of them that
 cryptography still loads; each fast answer is compared with the one computed the old way.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import glob
 import random
+from collections.abc import Callable
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -19,7 +20,9 @@ from bench import certdata
 from watchtower.collectors.certs.details import UrgencyFinding, _urgency_message
 from watchtower.core.results import Finding, Severity
 from watchtower.pki import CertInfo, IssuerIndex, parse_certificates, verify_chain
+from watchtower.pki import parse as parse_module
 from watchtower.pki.der import surely_not_ca
+from watchtower.pki.parse import ParsedFile
 
 _BC_OID = b"\x06\x03\x55\x1d\x13"
 
@@ -113,3 +116,37 @@ def test_an_urgency_finding_reads_as_the_eager_one() -> None:
         assert (lazy.section, lazy.subject, lazy.severity, lazy.message) == (eager.section, eager.subject,
                                                                               eager.severity, eager.message)
         assert repr(lazy) == repr(eager) and lazy.message is lazy.message
+
+
+def _general_pem(data: bytes, memo: None) -> ParsedFile:
+    """``_parse_pem`` without its one-block shortcut: the loop over ``pem_blocks``."""
+    original = parse_module._single_certificate_block
+    parse_module._single_certificate_block = lambda _data: None
+    try:
+        return parse_module._parse_pem(data, memo)
+    finally:
+        parse_module._single_certificate_block = original
+
+
+def _facts(read: Callable[[bytes, None], ParsedFile], data: bytes) -> tuple[object, ...]:
+    try:
+        parsed = read(data, None)
+    except Exception as exc:  # noqa: BLE001 - parse_certificates turns it into a parse_error: both must raise it
+        return (type(exc), str(exc))
+    return ([c.der for c in parsed.certificates], [(e.reason, e.detail) for e in parsed.errors], parsed.other_blocks)
+
+
+def test_the_one_block_shortcut_reads_pem_as_the_block_loop_does() -> None:
+    pem = certdata.files(certdata.distinct_tree(40))[12].read_bytes()
+    begin, end = pem.index(b"-----BEGIN"), pem.index(b"-----END")
+    cases = [pem, b"junk\n" + pem + b"\ntrailer\n", pem + pem, pem.replace(b"CERTIFICATE", b"X509 CERTIFICATE"),
+             pem[:end], pem[: end + 10], pem + b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+             b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" + pem, pem.replace(b"M", b"*", 1),
+             pem[:begin + 40] + b"\n" + pem[begin + 40:], pem.replace(b"-----BEGIN CERTIFICATE-----", b"-----BEGIN CERTIFICATE----")]
+    rnd = random.Random(5)
+    for _ in range(300):
+        data = bytearray(pem)
+        data[rnd.randrange(len(data))] = rnd.choice(b"-ABCEINT \n=*")
+        cases.append(bytes(data))
+    for data in cases:
+        assert _facts(parse_module._parse_pem, data) == _facts(_general_pem, data), data[:80]

@@ -90,8 +90,21 @@ class FileReads:
 
 
 def key_path_of(path: str) -> str:
-    """Where the private key of the certificate in ``path`` would be: ``NAME.key`` beside it."""
-    return os.path.splitext(path)[0] + ".key"
+    """Where the private key of the certificate in ``path`` would be: ``NAME.key`` beside it.
+
+    A file's key path is asked for three times in a row while it is read (listing, key check,
+    cache entry): the last answer is kept (one tuple, replaced whole: safe across threads).
+    """
+    global _last_key_path
+    last = _last_key_path
+    if last[0] == path:
+        return last[1]
+    key_path = os.path.splitext(path)[0] + ".key"
+    _last_key_path = (path, key_path)
+    return key_path
+
+
+_last_key_path = ("", os.path.splitext("")[0] + ".key")
 
 
 # In an entry's stamps, stands for ``key_path_of`` its first path: nearly every certificate file
