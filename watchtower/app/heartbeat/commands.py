@@ -7,14 +7,20 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import yaml
 
 from watchtower.app.config import parse_listen
-from watchtower.app.heartbeat.check import HeartbeatSettings
 from watchtower.app.logsetup import setup_logging
+from watchtower.core.lazy import lazy_module
 from watchtower.core.regularfile import read_regular_text
 from watchtower.core.settings import ConfigError, bind, format_duration
+
+if TYPE_CHECKING:
+    from watchtower.app.heartbeat import check
+else:  # loaded when `heartbeat-check` runs: other commands never import it
+    check = lazy_module("watchtower.app.heartbeat.check")
 
 log = logging.getLogger("watchtower.app.heartbeat")
 
@@ -31,7 +37,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     cmd.set_defaults(func=cmd_heartbeat_check)
 
 
-def load_settings(path: str | None) -> HeartbeatSettings:
+def load_settings(path: str | None) -> check.HeartbeatSettings:
     """The heartbeat-check config file, validated; errors name the field path."""
     if not path:
         raise ConfigError("--config", None, "the heartbeat-check config file (heartbeat-check.yaml)")
@@ -41,7 +47,7 @@ def load_settings(path: str | None) -> HeartbeatSettings:
         raise ConfigError("--config", path, f"a readable file ({exc.strerror})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError("--config", path, f"valid YAML ({type(exc).__name__})") from None
-    settings: HeartbeatSettings = bind(HeartbeatSettings, data)
+    settings: check.HeartbeatSettings = bind(check.HeartbeatSettings, data)
     return settings
 
 
