@@ -106,6 +106,7 @@ class CollectorRunner:
         with self._lock:  # belt and braces: APScheduler's max_instances=1 already serialises
             record = self._run()
         self.store.record(self.name, record)
+        threads.trim_malloc()  # the replaced result's memory back to the kernel, not kept for the peak
         if record.success:
             log.debug("collector %s ok in %.3fs", self.name, record.duration_seconds)
         else:
