@@ -56,7 +56,8 @@ IMPLEMENTATION = tuple(f"watchtower.collectors.{name}" for name in (
     "apiserver.export", "apiserver.parse", "etcd.export", "etcd.read", "haproxy.export", "haproxy.parse",
     "haproxy.read", "nodes.export", "nodes.parse", "removed_apis.export", "removed_apis.read", "upgrade.export",
 )) + ("watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
-      "watchtower.upgrades.state", "watchtower.upgrades.evidence", "watchtower.app.heartbeat.check")
+      "watchtower.upgrades.state", "watchtower.upgrades.evidence", "watchtower.upgrades.releases",
+      "watchtower.upgrades.lifecycle", "watchtower.upgrades.nodeos", "watchtower.app.heartbeat.check")
 
 
 def test_starting_the_daemon_imports_no_collector_implementation() -> None:

@@ -9,26 +9,22 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import ipaddress
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from watchtower.pki._lazy import lazy_module
-from watchtower.pki.der import DerError, certificate_parts
+from watchtower.pki.der import certificate_parts
 from watchtower.pki.model import CertInfo, DerUnavailable, ParseError
 from watchtower.pki.parse import PRIVATE_KEY_TAGS, pem_blocks
+from watchtower.pki.signatures import _fast_signed_by, _signed_by
 
 if TYPE_CHECKING:
     from cryptography import exceptions, x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives import serialization
 else:
     x509 = lazy_module("cryptography.x509")
     exceptions = lazy_module("cryptography.exceptions")
-    hashes = lazy_module("cryptography.hazmat.primitives.hashes")
     serialization = lazy_module("cryptography.hazmat.primitives.serialization")
-    ec = lazy_module("cryptography.hazmat.primitives.asymmetric.ec")
-    padding = lazy_module("cryptography.hazmat.primitives.asymmetric.padding")
-    rsa = lazy_module("cryptography.hazmat.primitives.asymmetric.rsa")
 
 MAX_CHAIN_DEPTH = 8
 
@@ -45,80 +41,6 @@ class ChainResult:
 
 
 UNSUPPORTED_SIGNATURE = "unsupported_signature_algorithm"
-
-
-def _signed_by(cert: CertInfo, issuer: CertInfo) -> bool | None:
-    """True signed, False not; None when the library cannot check the algorithm (SHA-1, MD5).
-
-    cryptography refuses to verify SHA-1 and MD5 signatures (``ValueError: Unsupported signature
-    algorithm``) although ``openssl verify`` accepts many such roots: that is "cannot tell",
-    never "bad signature".
-    """
-    try:
-        cert.x509.verify_directly_issued_by(issuer.x509)
-    except DerUnavailable:
-        raise
-    except exceptions.UnsupportedAlgorithm:
-        return None
-    except ValueError as exc:
-        if "nsupported" in str(exc) and "algorithm" in str(exc):
-            return None
-        return False
-    except (TypeError, exceptions.InvalidSignature):
-        return False
-    return True
-
-
-# AlgorithmIdentifier DER → hash name, for the algorithms cryptography verifies the same way for a
-# certificate (verify_directly_issued_by): RSA PKCS#1 v1.5 with SHA-2 (NULL parameters) and ECDSA with SHA-2.
-_RSA_ALGORITHMS: Mapping[bytes, str] = {
-    bytes.fromhex("300d06092a864886f70d01010b0500"): "SHA256",
-    bytes.fromhex("300d06092a864886f70d01010c0500"): "SHA384",
-    bytes.fromhex("300d06092a864886f70d01010d0500"): "SHA512",
-}
-_ECDSA_ALGORITHMS: Mapping[bytes, str] = {
-    bytes.fromhex("300a06082a8648ce3d040302"): "SHA256",
-    bytes.fromhex("300a06082a8648ce3d040303"): "SHA384",
-    bytes.fromhex("300a06082a8648ce3d040304"): "SHA512",
-}
-_verify_args: dict[tuple[str, str], tuple[Any, ...]] = {}  # ("rsa"|"ecdsa", hash) → verify()'s extra arguments
-
-
-def _args(kind: str, hash_name: str) -> tuple[Any, ...]:
-    """The padding/hash objects for ``verify`` (made on first use: cryptography loads lazily)."""
-    args = _verify_args.get((kind, hash_name))
-    if args is None:
-        algorithm = getattr(hashes, hash_name)()
-        args = (padding.PKCS1v15(), algorithm) if kind == "rsa" else (ec.ECDSA(algorithm),)
-        _verify_args[(kind, hash_name)] = args
-    return args
-
-
-def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: object) -> bool | None:
-    """The signature check with the issuer's key loaded once, or None when only cryptography's own
-    ``verify_directly_issued_by`` may judge it (another algorithm, odd DER, a key of the wrong type).
-
-    Same checks as that method: inner and outer algorithm equal, issuer name bytes equal to the
-    issuer's subject bytes, signature over the TBS bytes; it is the key loading per call that goes.
-    """
-    if issuer_subject is None:
-        return None
-    try:
-        tbs, inner_algorithm, issuer_name, algorithm, signature = cert.signed_parts()
-    except DerError:
-        return None
-    if inner_algorithm != algorithm or issuer_name != issuer_subject:
-        return None
-    try:
-        if isinstance(issuer_key, rsa.RSAPublicKey) and algorithm in _RSA_ALGORITHMS:
-            issuer_key.verify(signature, tbs, *_args("rsa", _RSA_ALGORITHMS[algorithm]))
-        elif isinstance(issuer_key, ec.EllipticCurvePublicKey) and algorithm in _ECDSA_ALGORITHMS:
-            issuer_key.verify(signature, tbs, *_args("ecdsa", _ECDSA_ALGORITHMS[algorithm]))
-        else:
-            return None
-    except exceptions.InvalidSignature:
-        return False
-    return True
 
 
 # (certificate, issuer) fingerprints → signed (None: the algorithm cannot be checked)
@@ -221,13 +143,13 @@ def verify_chain(
     ``bad_signature``.
     """
     index = pool if isinstance(pool, IssuerIndex) else IssuerIndex(pool)
-    trusted = {a.fingerprint_sha256 for a in (anchors if anchors is not None else ())}
-    for anchor in anchors or ():
-        index.add(anchor)
     if anchors is not None:
+        trusted = {a.fingerprint_sha256 for a in anchors}
+        for anchor in anchors:
+            index.add(anchor)
         return _follow(cert, index, now, anchors, trusted, None)
     visited: list[tuple[int, int]] = []
-    result = _follow(cert, index, now, None, trusted, visited)
+    result = _follow(cert, index, now, None, set(), visited)
     tails = index.tails(now)
     for key in visited:
         tails[key] = result

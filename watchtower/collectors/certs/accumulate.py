@@ -176,8 +176,8 @@ class _Accumulator:
                 outcome = last
             else:
                 checks = _chain_checks(record, result, where, self._subjects.get(id(record)))
-                samples = tuple(Sample(_CHECK_NAMES[c.check], cast(dict[str, str], c.labels),
-                                       _value(c.ok, c.check)) for c in checks)
+                samples = tuple([Sample(_CHECK_NAMES[c.check], cast(dict[str, str], c.labels),
+                                        _value(c.ok, c.check)) for c in checks])
                 outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, checks, samples)
             self.chains[id(record)] = outcome
             for check, sample in zip(outcome.checks, outcome.samples):

@@ -120,6 +120,9 @@ class _Entry:
 
     @classmethod
     def of(cls, stamps: Mapping[str, Stamp], records: tuple[Record, ...], run: int) -> _Entry:
+        if len(stamps) == 2:  # the usual entry: a certificate file and its (mostly absent) key beside it
+            (path, stamp), (other, other_stamp) = stamps.items()
+            return cls((path, stamp, _KEY_BESIDE if other == key_path_of(path) else other, other_stamp), records, run)
         pairs = iter(stamps.items())
         first = next(pairs, None)
         if first is None:
