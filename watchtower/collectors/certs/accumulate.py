@@ -37,6 +37,12 @@ _CHECK_NAMES = {check: f"watchtower_cert_{check}" for check in CHECK_LABELS}
 TRIM_EVERY = 4096  # leaves shed between malloc trims (a trim: a few ms at 50k certificates)
 
 
+def _label_values(record: CheckRecord) -> tuple[str, ...]:
+    """A check's label values in its family's label order (what tells two judgements apart)."""
+    labels = record.labels
+    return tuple([str(labels.get(n, "")) for n in CHECK_LABELS[record.check]])
+
+
 def _value(ok: bool, check: str) -> float:
     """The gauge value of a check; the two float objects are shared by every sample."""
     return 1.0 if ok != (check in _PROBLEM_IS_ONE) else 0.0
@@ -54,7 +60,10 @@ class _Accumulator:
         self.rows: list[_Series] = []  # the report's rows, made when read
         self.local: list[CertRecord] = []
         self.index = IssuerIndex(signatures=signatures)
-        self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
+        # the first judgement per check and label values, in the order found; the values seen are
+        # kept per check (the labels' own tuples: no (check, values) key made per check)
+        self.checks: list[CheckRecord] = []
+        self._check_values: dict[str, set[tuple[str, ...]]] = {}
         self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # those not held by a chain outcome
         # the samples of the chain checks ``judge_chains`` added, in order: they are the last entries of ``checks``
         self._chain_samples: list[Sample] = []
@@ -128,13 +137,15 @@ class _Accumulator:
     def _check(self, record: CheckRecord, values: tuple[str, ...] | None = None) -> bool:
         """Keep the first judgement per check and label set; ``values``: the labels, when the caller has them.
         False when one was kept already."""
+        seen = self._check_values.get(record.check)
+        if seen is None:
+            seen = self._check_values[record.check] = set()
         if values is None:
-            labels = record.labels
-            values = tuple([str(labels.get(n, "")) for n in CHECK_LABELS[record.check]])
-        key = (record.check, values)
-        if key in self.checks:
+            values = _label_values(record)
+        if values in seen:
             return False
-        self.checks[key] = record
+        seen.add(values)
+        self.checks.append(record)
         if not record.ok:
             severity = record.severity or CHECK_SEVERITY[record.check]
             self.findings.append(Finding("certs", record.subject, severity, record.message))
@@ -157,9 +168,14 @@ class _Accumulator:
         DER go at once (``CertInfo.shed``: read back if ever needed), so a cold scan does not hold
         every certificate's DER and all the new checks at the same time; issuers keep theirs.
         """
+        # an issuer's first location: only certificates some local one names as its issuer can be
+        # one (``verify_chain``'s issuer is the certificate itself or one ``IssuerIndex.named`` it)
+        issuer_keys = {record.cert.issuer_key for record in self.local}
         location_of: dict[int, str] = {}
         for record in self.local:
-            location_of.setdefault(id(record.cert), record.location)  # first location wins
+            if record.cert.subject_key in issuer_keys:
+                location_of.setdefault(id(record.cert), record.location)  # first location wins
+        del issuer_keys
         judged: dict[int, Any] = {}
         previous = self.previous.chains
         for record in self.local:
@@ -217,11 +233,13 @@ class _Accumulator:
         previous = self.previous.check_samples
         chain_samples = iter(self._chain_samples)
         chains_from = len(self.checks) - len(self._chain_samples)
-        for index, (check_key, record) in enumerate(self.checks.items()):
-            check, values = check_key
+        for index, record in enumerate(self.checks):
+            check = record.check
             if index >= chains_from:
                 checks[check].samples.append(next(chain_samples))
                 continue
+            values = _label_values(record)
+            check_key = (check, values)
             value = _value(record.ok, check)
             sample = previous.get(check_key)
             if sample is None or sample.value != value:
@@ -245,5 +263,5 @@ class _Accumulator:
         return Reuse(series, self.chains, self.check_samples)
 
     def details(self) -> CertsDetails:
-        return CertsDetails(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
+        return CertsDetails(self.rows, tuple(self.checks), tuple(self.inputs), tuple(self.notes),
                         tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)
