@@ -58,7 +58,6 @@ class IssuerIndex:
 
     def __init__(self, certs: Iterable[CertInfo] = (), signatures: SignatureCache | None = None) -> None:
         self._by_subject: dict[str, list[CertInfo]] = {}
-        self._seen_ids: set[int] = set()  # CertInfo objects added (the memo hands out one per certificate)
         self._seen: set[bytes] = set()  # fingerprints of the certificates indexed
         # issuer fingerprint → its subject name DER and public key (None, None: only cryptography may judge)
         self._issuers: dict[bytes, tuple[bytes | None, object]] = {}
@@ -69,10 +68,7 @@ class IssuerIndex:
             self.add(cert)
 
     def add(self, cert: CertInfo) -> None:
-        if id(cert) in self._seen_ids:
-            return
-        self._seen_ids.add(id(cert))
-        if cert.fingerprint not in self._seen:
+        if cert.fingerprint not in self._seen:  # no set of ids as well: 6 MB more at 50k certificates
             self._seen.add(cert.fingerprint)
             self._by_subject.setdefault(cert.subject_key, []).append(cert)
             self._tails.clear()
