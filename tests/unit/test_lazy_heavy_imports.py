@@ -55,7 +55,8 @@ def test_a_probe_loads_no_http_library() -> None:
 IMPLEMENTATION = tuple(f"watchtower.collectors.{name}" for name in (
     "apiserver.export", "apiserver.parse", "etcd.export", "etcd.read", "haproxy.export", "haproxy.parse",
     "haproxy.read", "nodes.export", "nodes.parse", "removed_apis.export", "removed_apis.read", "upgrade.export",
-)) + ("watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
+    "vip.export", "vip.parse", "vip.read", "certs.accumulate", "certs.model", "certsources",
+)) + ("watchtower.pki", "watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
       "watchtower.upgrades.state", "watchtower.upgrades.evidence", "watchtower.upgrades.releases",
       "watchtower.upgrades.lifecycle", "watchtower.upgrades.nodeos", "watchtower.app.heartbeat.check")
 
