@@ -76,6 +76,7 @@ class _Accumulator:
         self.notes: list[Note] = []
         self._input: _InputTally | None = None
         self._shed_count = 0
+        self._repeated: set[int] = set()  # ids of local certificates indexed before (under another record)
 
     def begin_input(self, record: InputStart | None) -> None:
         """Attribute what follows to this named input (None: to no input); closes the previous one."""
@@ -132,7 +133,8 @@ class _Accumulator:
             self.findings.append(UrgencyFinding(subject, severity, cert, status, self.now))
         if local:
             self.local.append(record)
-            self.index.add(cert)
+            if not self.index.add(cert):
+                self._repeated.add(id(cert))
 
     def _check(self, record: CheckRecord, values: tuple[str, ...] | None = None) -> bool:
         """Keep the first judgement per check and label set; ``values``: the labels, when the caller has them.
@@ -176,13 +178,17 @@ class _Accumulator:
             if record.cert.subject_key in issuer_keys:
                 location_of.setdefault(id(record.cert), record.location)  # first location wins
         del issuer_keys
-        judged: dict[int, Any] = {}
+        judged: dict[int, Any] = {}  # only for repeated certificates: a dict by every id() is 4 MB at 50k
+        repeated = self._repeated
         previous = self.previous.chains
         for record in self.local:
             cert = record.cert
-            result = judged.get(id(cert), _UNJUDGED)
-            if result is _UNJUDGED:
-                result = judged[id(cert)] = self._chain(cert)
+            if id(cert) in repeated:
+                result = judged.get(id(cert), _UNJUDGED)
+                if result is _UNJUDGED:
+                    result = judged[id(cert)] = self._chain(cert)
+            else:
+                result = self._chain(cert)
             if result is None:
                 self._shed(cert)
                 continue
@@ -259,7 +265,9 @@ class _Accumulator:
 
     def reuse(self) -> Reuse:
         """What the next run may take over (call after ``metrics``)."""
-        series = {key: s for key, s in self.series.items() if s.cert is not None}
+        series = self.series  # all local (the usual case): no copy of a dict of 50k at the end of a run
+        if any(s.cert is None for s in series.values()):
+            series = {key: s for key, s in series.items() if s.cert is not None}
         return Reuse(series, self.chains, self.check_samples)
 
     def details(self) -> CertsDetails:
