@@ -120,3 +120,26 @@ def test_large_body_over_a_real_server(small_keep: None) -> None:
         conn.close()
         server.shutdown()
         server.server_close()
+
+
+def test_medium_body_kept_as_text_is_sent_with_the_live_part_without_a_copy() -> None:
+    """Over 64 KiB but under ``PLAIN_KEEP_BYTES``: the kept text and the live counters go out part after part."""
+    store = _store(2_000)
+    app = App(store, alive=lambda: True, expected_collectors=("c",))
+    server, _thread = serve(app, "127.0.0.1", 0)
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+    try:
+        for headers in ({}, {"Accept-Encoding": "gzip"}, {"Accept": OPENMETRICS}):
+            response, body = _fetch(conn, "GET", headers)
+            assert response.status == 200 and int(response.headers["Content-Length"]) == len(body)
+            text = gzip.decompress(body) if headers.get("Accept-Encoding") else body
+            parse = parse_openmetrics if "Accept" in headers else parse_text
+            names = {f.name for f in parse(text.decode())}
+            assert {"watchtower_test_expiry", "watchtower_http_open_connections"} <= names
+        part = next(iter(app.metrics._bodies.values()))
+        assert part.text is not None and len(part.text) > 64 * 1024
+        assert isinstance(part.plain(b"x 1\n"), Chunked)
+    finally:
+        conn.close()
+        server.shutdown()
+        server.server_close()

@@ -24,7 +24,7 @@ from prometheus_client.registry import Collector
 
 from watchtower.app import exposition
 from watchtower.app import families as fam
-from watchtower.app.httpproto import Chunked, ServerStats
+from watchtower.app.httpproto import CHUNK_BYTES, Chunked, ServerStats
 from watchtower.app.store import SnapshotStore
 from watchtower.core import threads
 
@@ -55,6 +55,18 @@ class ServerMetrics(Collector):
 
 def _gzip() -> zlib._Compress:
     return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+
+
+def _joined(parts: tuple[bytes, ...]) -> Body:
+    """The cached parts and the live tail as one body: copied together only when small; a large
+    body is sent part after part (no copy of megabytes per scrape)."""
+    parts = tuple(p for p in parts if p)
+    if len(parts) == 1:
+        return parts[0]
+    length = sum(map(len, parts))
+    if length <= CHUNK_BYTES:
+        return b"".join(parts)
+    return Chunked(length, lambda: iter(parts))
 
 
 class _Cached:
@@ -95,7 +107,7 @@ class _Cached:
 
     def plain(self, tail: bytes) -> Body:
         if self.text is not None:
-            return self.text + tail if tail else self.text
+            return _joined((self.text, tail))
         zipped, _compressor = self._zipped()
 
         def inflate() -> Iterator[bytes]:
@@ -115,10 +127,7 @@ class _Cached:
         zipped, compressor = self._zipped()
         with self._lock:
             rest = compressor.copy()
-        end = rest.compress(tail) + rest.flush()
-        if len(zipped) == 1:
-            return zipped[0] + end
-        return Chunked(sum(map(len, zipped)) + len(end), lambda: iter((*zipped, end)))
+        return _joined((*zipped, rest.compress(tail) + rest.flush()))
 
 
 class MetricsCache:
