@@ -177,20 +177,24 @@ class UrgencyFinding(Finding):
     ``_urgency_message`` gives for the scan's ``now``, so reading it later changes nothing.
     """
 
+    _spelled_from: tuple[CertInfo, str, float]
+
     def __init__(self, subject: str, severity: Severity, cert: CertInfo, status: str, now: float) -> None:
-        fields = self.__dict__  # frozen: set as the dataclass's own __init__ would
-        fields["section"], fields["subject"], fields["severity"] = "certs", subject, severity
-        fields["_spelled_from"] = (cert, status, now)
+        set_ = object.__setattr__  # frozen: set as the dataclass's own __init__ does (reading ``__dict__``
+        set_(self, "section", "certs")  # instead would give each finding a dict object of its own)
+        set_(self, "subject", subject)
+        set_(self, "severity", severity)
+        set_(self, "_spelled_from", (cert, status, now))
 
     def __repr__(self) -> str:
         return repr(Finding(self.section, self.subject, self.severity, self.message))
 
     @property  # type: ignore[override]
     def message(self) -> str:
-        fields = self.__dict__
-        text = fields.get("_message")
+        text: str | None = getattr(self, "_message", None)
         if text is None:
-            text = fields["_message"] = _urgency_message(*fields["_spelled_from"])
+            text = _urgency_message(*self._spelled_from)
+            object.__setattr__(self, "_message", text)
         return text
 
 
