@@ -55,8 +55,10 @@ def test_a_probe_loads_no_http_library() -> None:
 IMPLEMENTATION = tuple(f"watchtower.collectors.{name}" for name in (
     "apiserver.export", "apiserver.parse", "etcd.export", "etcd.read", "haproxy.export", "haproxy.parse",
     "haproxy.read", "nodes.export", "nodes.parse", "removed_apis.export", "removed_apis.read", "upgrade.export",
-)) + ("watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
-      "watchtower.upgrades.state", "watchtower.upgrades.evidence", "watchtower.app.heartbeat.check")
+    "vip.export", "vip.parse", "vip.read", "certs.accumulate", "certs.model", "certsources",
+)) + ("watchtower.pki", "watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
+      "watchtower.upgrades.state", "watchtower.upgrades.evidence", "watchtower.upgrades.releases",
+      "watchtower.upgrades.lifecycle", "watchtower.upgrades.nodeos", "watchtower.app.heartbeat.check")
 
 
 def test_starting_the_daemon_imports_no_collector_implementation() -> None:
@@ -64,6 +66,27 @@ def test_starting_the_daemon_imports_no_collector_implementation() -> None:
             "from watchtower.app import config\n"
             "config.with_defaults(config.from_mapping({}), watchtower.app.registry.REGISTRY)")
     assert _loaded_after(code, IMPLEMENTATION) == []
+
+
+def test_a_zero_config_daemon_loads_only_what_its_collectors_need() -> None:
+    """Selecting the collectors asks every ``enabled: auto`` one whether it can run here; only those
+    that do may have loaded their code (none on a host without kubeadm, keepalived or a kubeconfig)."""
+    code = ("import json, os, sys, tempfile\n"
+            "os.environ['HOME'] = tempfile.mkdtemp()  # no kubeconfig\n"
+            "from watchtower.app import config\n"
+            "from watchtower.app.daemon import Daemon\n"
+            "daemon = Daemon(config.from_mapping({}))\n"
+            "print(json.dumps({'running': [c.name for c in daemon.selection.enabled],\n"
+            f"                  'loaded': [m for m in {IMPLEMENTATION!r} if m in sys.modules]}}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    allowed = {"certs": ("watchtower.collectors.certs.", "watchtower.collectors.certsources", "watchtower.pki"),
+               "vip": ("watchtower.collectors.vip.",), "etcd": ("watchtower.collectors.etcd.",),
+               "haproxy": ("watchtower.collectors.haproxy.",)}
+    prefixes = tuple(p for name in seen["running"] for p in allowed.get(name, ()))
+    assert [m for m in seen["loaded"] if not m.startswith(prefixes)] == [], seen["running"]
 
 
 def test_a_collector_loads_its_implementation_when_it_runs() -> None:

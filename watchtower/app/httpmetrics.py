@@ -26,6 +26,7 @@ from watchtower.app import exposition
 from watchtower.app import families as fam
 from watchtower.app.httpproto import Chunked, ServerStats
 from watchtower.app.store import SnapshotStore
+from watchtower.core import threads
 
 GZIP_LEVEL = 6  # a few per cent larger than level 9, several times faster; once per generation
 PLAIN_KEEP_BYTES = 8 * 1024 * 1024  # up to this the text is kept as it is, beyond it only its gzip
@@ -157,6 +158,8 @@ class MetricsCache:
             part = self._bodies.get(fmt.content_type)
         if part is None:
             part = _Cached(exposition.chunks(self._registry.collect(), fmt, eof=False))
+            if part.text is None:  # a large one: its lines' memory back to the kernel, not kept for the peak
+                threads.trim_malloc()
             with self._lock:
                 if self._generation == generation:
                     part = self._bodies.setdefault(fmt.content_type, part)

@@ -12,23 +12,23 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from watchtower.core.details import json_field
 from watchtower.core.formatting import format_table, rfc3339
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import Finding, Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, format_duration
-from watchtower.upgrades import lifecycle as lc
-from watchtower.upgrades.nodeos import (
-    RUNTIME_PRODUCTS,
-    UNKNOWN,
-    OSRelease,
-    RuntimeVersion,
-    parse_os_image,
-    parse_runtime,
-)
-from watchtower.upgrades.releases import CachedFetcher, http_fetch
+from watchtower.upgrades.urls import DEFAULT_ENDOFLIFE_API
+
+if TYPE_CHECKING:
+    from watchtower.upgrades import lifecycle as lc
+    from watchtower.upgrades import nodeos, releases
+else:  # loaded when a nodes collector is made, or a config has static lifecycle dates to check
+    lc = lazy_module("watchtower.upgrades.lifecycle")
+    nodeos = lazy_module("watchtower.upgrades.nodeos")
+    releases = lazy_module("watchtower.upgrades.releases")
 
 DAY = 86400.0
 NAN = float("nan")  # the value of a per-node lifecycle series whose date is not known
@@ -41,7 +41,7 @@ class LifecycleSettings:
     """``collectors.nodes.lifecycle`` in the config file."""
 
     source: Literal["endoflife.date", "snapshot"] = "endoflife.date"  # snapshot: air-gapped, nothing fetched
-    url: str = lc.DEFAULT_ENDOFLIFE_API
+    url: str = DEFAULT_ENDOFLIFE_API
     static: Mapping[str, Mapping[str, Mapping[str, str]]] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}))  # product → release line → {eol, extended}
     reminder_lead: Seconds = Seconds(90 * DAY)
@@ -51,7 +51,8 @@ class LifecycleSettings:
 
     def validate(self, path: str) -> None:
         try:
-            lc.parse_static(self.static)
+            if self.static:
+                lc.parse_static(self.static)
         except lc.StaticEntryError as exc:
             raise ConfigError(f"{path}.static.{exc.where}", exc.value, exc.expected) from None
         if not self.url.startswith(("http://", "https://")):
@@ -81,14 +82,14 @@ def make_source(s: LifecycleSettings, clock: Callable[[], float], budget: float 
 
         session = requests.Session()
         session.headers["User-Agent"] = "watchtower (kube-watchtower nodes collector)"
-        fetcher = CachedFetcher(http_fetch(session), ttl=float(s.cache), retry=float(s.retry),
+        fetcher = releases.CachedFetcher(releases.http_fetch(session), ttl=float(s.cache), retry=float(s.retry),
                                 timeout=min(float(s.timeout), budget / 2 if budget else float(s.timeout)), clock=clock)
     return lc.LifecycleSource(fetcher, s.url, snapshot=lc.load_snapshot(), static=lc.parse_static(s.static))
 
 
 def runtime_product(runtime: str) -> str:
     """endoflife.date product (or ``static`` key) of a runtime: containerd, docker-engine, cri-o."""
-    return RUNTIME_PRODUCTS.get(runtime, runtime)
+    return nodeos.RUNTIME_PRODUCTS.get(runtime, runtime)
 
 
 
@@ -168,17 +169,17 @@ class LifecycleTally:
     """Every node's parsed OS and runtime, kept compactly while the nodes are listed."""
 
     def __init__(self) -> None:
-        self._os: dict[str, OSRelease] = {}
-        self._runtime: dict[str, RuntimeVersion] = {}
-        self._nodes: list[tuple[str, OSRelease, RuntimeVersion, bool]] = []
+        self._os: dict[str, nodeos.OSRelease] = {}
+        self._runtime: dict[str, nodeos.RuntimeVersion] = {}
+        self._nodes: list[tuple[str, nodeos.OSRelease, nodeos.RuntimeVersion, bool]] = []
 
-    def add(self, node: str, os_image: str, runtime: str, roles: tuple[str, ...]) -> tuple[OSRelease, RuntimeVersion]:
+    def add(self, node: str, os_image: str, runtime: str, roles: tuple[str, ...]) -> tuple[nodeos.OSRelease, nodeos.RuntimeVersion]:
         os_release = self._os.get(os_image)
         if os_release is None:
-            os_release = self._os[os_image] = parse_os_image(os_image)
+            os_release = self._os[os_image] = nodeos.parse_os_image(os_image)
         rt = self._runtime.get(runtime)
         if rt is None:
-            rt = self._runtime[runtime] = parse_runtime(runtime)
+            rt = self._runtime[runtime] = nodeos.parse_runtime(runtime)
         self._nodes.append((node, os_release, rt, bool(CONTROL_PLANE_ROLES & set(roles))))
         return os_release, rt
 
@@ -190,7 +191,7 @@ class LifecycleTally:
     def finish(self, facts: lc.LifecycleFacts, now: float, lead: float) -> LifecycleOutcome:
         out = LifecycleOutcome([], [], [], [], [])
         os_groups: dict[tuple[str, str], _Group] = {}
-        rt_groups: dict[RuntimeVersion, _Group] = {}
+        rt_groups: dict[nodeos.RuntimeVersion, _Group] = {}
         docker: list[str] = []
         for node, os_release, rt, control_plane in self._nodes:
             os_groups.setdefault((os_release.distribution, os_release.release), _Group()).add(node, control_plane)
@@ -209,7 +210,7 @@ class LifecycleTally:
 
         os_rows = []
         for (distribution, release), group in sorted(os_groups.items()):
-            dates = facts.lookup(distribution, (release,)) if release != UNKNOWN else None
+            dates = facts.lookup(distribution, (release,)) if release != nodeos.UNKNOWN else None
             eol, extended = (dates.eol, dates.extended) if dates else (None, None)
             os_rows.append(OSReleaseRow(distribution, release, group.count, group.control_plane, tuple(group.nodes),
                                         eol, extended, dates.source if dates else None))

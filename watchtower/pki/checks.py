@@ -57,8 +57,9 @@ class IssuerIndex:
     """
 
     def __init__(self, certs: Iterable[CertInfo] = (), signatures: SignatureCache | None = None) -> None:
-        self._by_subject: dict[str, list[CertInfo]] = {}
-        self._seen_ids: set[int] = set()  # CertInfo objects added (the memo hands out one per certificate)
+        # one certificate per subject name as itself, several as a list: most subjects (leaves) are
+        # unique, and a one-item list per leaf is 4 MB at 50k certificates
+        self._by_subject: dict[str, CertInfo | list[CertInfo]] = {}
         self._seen: set[bytes] = set()  # fingerprints of the certificates indexed
         # issuer fingerprint → its subject name DER and public key (None, None: only cryptography may judge)
         self._issuers: dict[bytes, tuple[bytes | None, object]] = {}
@@ -68,14 +69,20 @@ class IssuerIndex:
         for cert in certs:
             self.add(cert)
 
-    def add(self, cert: CertInfo) -> None:
-        if id(cert) in self._seen_ids:
-            return
-        self._seen_ids.add(id(cert))
-        if cert.fingerprint not in self._seen:
-            self._seen.add(cert.fingerprint)
-            self._by_subject.setdefault(cert.subject_key, []).append(cert)
-            self._tails.clear()
+    def add(self, cert: CertInfo) -> bool:
+        """Index ``cert``; False when a certificate with its fingerprint was indexed already."""
+        if cert.fingerprint in self._seen:  # no set of ids as well: 6 MB more at 50k certificates
+            return False
+        self._seen.add(cert.fingerprint)
+        known = self._by_subject.get(cert.subject_key)
+        if known is None:
+            self._by_subject[cert.subject_key] = cert
+        elif isinstance(known, list):
+            known.append(cert)
+        else:
+            self._by_subject[cert.subject_key] = [known, cert]
+        self._tails.clear()
+        return True
 
     def tails(self, now: float) -> dict[tuple[int, int], ChainResult]:
         """``verify_chain``'s verdicts from (id of an issuer, depth) up, for this ``now`` and the
@@ -88,7 +95,8 @@ class IssuerIndex:
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
         """Candidates whose subject is ``cert``'s issuer name."""
-        return self._by_subject.get(cert.issuer_key, [])
+        known = self._by_subject.get(cert.issuer_key)
+        return [] if known is None else known if isinstance(known, list) else [known]
 
     def may_hold_issuer(self, cert: CertInfo) -> bool:
         """Is there a certificate whose subject is ``cert``'s issuer name?"""

@@ -26,8 +26,8 @@ from watchtower.core import reasons
 from watchtower.upgrades.nodeos import OS_PRODUCTS, RUNTIME_PRODUCTS
 from watchtower.upgrades.releases import CachedFetcher, SourceError, endoflife_entries
 from watchtower.upgrades.releases import date_timestamp as _day
+from watchtower.upgrades.urls import DEFAULT_ENDOFLIFE_API
 
-DEFAULT_ENDOFLIFE_API = "https://endoflife.date/api"
 SNAPSHOT_RESOURCE = "lifecycle-snapshot.json"
 
 FETCHABLE = OS_PRODUCTS | frozenset(RUNTIME_PRODUCTS.values())

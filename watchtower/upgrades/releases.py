@@ -24,9 +24,9 @@ from typing import Any
 
 from watchtower.core import reasons
 from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
+from watchtower.upgrades.urls import DEFAULT_DL_BASE_URL
 
 MAX_BODY_BYTES = 1 << 20
-DEFAULT_DL_BASE_URL = "https://dl.k8s.io/release"
 DEFAULT_ENDOFLIFE_URL = "https://endoflife.date/api/kubernetes.json"
 
 

@@ -22,28 +22,24 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.certs.accumulate import _Accumulator
-from watchtower.collectors.certs.model import Reuse
 from watchtower.collectors.certs.settings import CertsSettings
-from watchtower.collectors.certsources import (
-    CertSource,
-    Endpoint,
-    EndpointSource,
-    FileSource,
-    InputStart,
-    KubeadmSource,
-    KubeconfigSource,
-    ScanCache,
-    SecretSource,
-    kubeadm_present,
-)
+from watchtower.collectors.kubeadm_files import kubeadm_present
 from watchtower.core import progress, reasons, threads
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import SecretUnavailable
+
+if TYPE_CHECKING:
+    from watchtower.collectors import certsources
+    from watchtower.collectors.certs import accumulate, model
+else:  # loaded by the first run: a daemon that does not run the certs collector never imports them
+    accumulate = lazy_module("watchtower.collectors.certs.accumulate")
+    model = lazy_module("watchtower.collectors.certs.model")
+    certsources = lazy_module("watchtower.collectors.certsources")
 
 
 def _passphrase_tag(passphrase: bytes | None) -> str | None:
@@ -58,7 +54,7 @@ def _kubeadm_sans(context: CollectorContext) -> tuple[str, ...]:
     names = list(plane.vips)
     if plane.endpoint:
         try:
-            names.append(Endpoint.parse(plane.endpoint).host)  # "host:port" or "[v6]:port"
+            names.append(certsources.Endpoint.parse(plane.endpoint).host)  # "host:port" or "[v6]:port"
         except ValueError:
             names.append(plane.endpoint.strip("[]"))  # a bare host name or address
     return tuple(names)
@@ -117,12 +113,12 @@ class _Recorder:
             if self._open:
                 self._events.append(("add", (kind, record)))
 
-    def begin_input(self, start: InputStart | None) -> None:
+    def begin_input(self, start: certsources.InputStart | None) -> None:
         with self._lock:
             if self._open:
                 self._events.append(("begin_input", (start,)))
 
-    def replay(self, acc: _Accumulator) -> None:
+    def replay(self, acc: accumulate._Accumulator) -> None:
         with self._lock:
             self._open = False
             events = self._events
@@ -139,8 +135,8 @@ class CertsCollector(Collector[CertsSettings]):
 
     def __init__(self, settings: CertsSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        self.cache = ScanCache()  # the daemon rescans the same files: unchanged ones cost a stat
-        self._reuse = Reuse()
+        self.cache = certsources.ScanCache()  # the daemon rescans the same files: unchanged ones cost a stat
+        self._reuse = model.Reuse()
         self._lock = threading.Lock()
         self._endpoint_pool: Executor | None = None  # made by the first run with endpoints, then kept
 
@@ -159,11 +155,11 @@ class CertsCollector(Collector[CertsSettings]):
     def certs_settings(self) -> CertsSettings:
         return self.settings
 
-    def sources(self) -> Iterator[CertSource | ItemError]:
+    def sources(self) -> Iterator[certsources.CertSource | ItemError]:
         s = self.certs_settings
         use_kubeadm = s.kubeadm is True or (s.kubeadm == "auto" and kubeadm_present(s.kubeadm_root, s.kubelet_pki_dir))
         if use_kubeadm:
-            yield KubeadmSource(s.kubeadm_root, s.kubelet_pki_dir, san_names=_kubeadm_sans(self.context),
+            yield certsources.KubeadmSource(s.kubeadm_root, s.kubelet_pki_dir, san_names=_kubeadm_sans(self.context),
                                 served_endpoints=s.apiserver_endpoints, timeout=float(s.endpoint_timeout),
                                 max_bytes=s.max_file_size, cache=self.cache)
         if s.paths:
@@ -173,14 +169,14 @@ class CertsCollector(Collector[CertsSettings]):
                     passphrase = s.pkcs12_passphrase.read().encode()
                 except SecretUnavailable as exc:
                     yield ItemError(s.pkcs12_passphrase.describe(), "passphrase_unavailable", str(exc))
-            yield FileSource(s.paths, max_bytes=s.max_file_size, passphrase=passphrase, cache=self.cache,
+            yield certsources.FileSource(s.paths, max_bytes=s.max_file_size, passphrase=passphrase, cache=self.cache,
                              passphrase_tag=_passphrase_tag(passphrase))
         if s.kubeconfigs:
-            yield KubeconfigSource(s.kubeconfigs, max_bytes=s.max_file_size, cache=self.cache)
+            yield certsources.KubeconfigSource(s.kubeconfigs, max_bytes=s.max_file_size, cache=self.cache)
         if s.endpoints:
-            endpoints = [Endpoint.parse(e) if isinstance(e, str) else Endpoint.parse(e.address, e.server_name, e.ca_file)
+            endpoints = [certsources.Endpoint.parse(e) if isinstance(e, str) else certsources.Endpoint.parse(e.address, e.server_name, e.ca_file)
                          for e in s.endpoints]
-            source = EndpointSource(endpoints, timeout=float(s.endpoint_timeout), concurrency=s.endpoint_concurrency)
+            source = certsources.EndpointSource(endpoints, timeout=float(s.endpoint_timeout), concurrency=s.endpoint_concurrency)
             with self._lock:  # one pool for the collector's life: no threads started per run
                 if self._endpoint_pool is None:
                     self._endpoint_pool = threads.named_pool(source.workers(), "certs-endpoint")
@@ -188,7 +184,7 @@ class CertsCollector(Collector[CertsSettings]):
             yield source
         if s.secrets.enabled:
             kube = self.context.config.kubernetes
-            yield SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
+            yield certsources.SecretSource(self.context.kube.api_client, s.secrets.namespaces, s.secrets.types, s.secrets.keys,
                                page_size=kube.page_size, request_timeout=kube.request_timeout)
 
     def collect(self, budget: float | None = None) -> CollectResult:
@@ -198,7 +194,7 @@ class CertsCollector(Collector[CertsSettings]):
             return self._collect(budget)
 
     def _collect(self, budget: float | None) -> CollectResult:
-        acc = _Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
+        acc = accumulate._Accumulator(self.context.clock(), self.certs_settings.thresholds, self.cache.signatures, self._reuse)
         self.cache.begin_run()
         try:
             if budget is None:
@@ -218,23 +214,23 @@ class CertsCollector(Collector[CertsSettings]):
             details=acc.details(),
         )
 
-    def _scan(self, acc: _Accumulator | _Recorder) -> None:
+    def _scan(self, acc: accumulate._Accumulator | _Recorder) -> None:
         for source in self.sources():
             acc.begin_input(None)
             if isinstance(source, ItemError):
                 acc.add("file", source)
                 continue
-            if isinstance(source, KubeadmSource):
-                acc.begin_input(InputStart(source.root, "kubeadm"))
-            elif isinstance(source, SecretSource):
-                acc.begin_input(InputStart("kubernetes secrets", "secrets"))
+            if isinstance(source, certsources.KubeadmSource):
+                acc.begin_input(certsources.InputStart(source.root, "kubeadm"))
+            elif isinstance(source, certsources.SecretSource):
+                acc.begin_input(certsources.InputStart("kubernetes secrets", "secrets"))
             try:
                 for record in source.read():
                     acc.add(source.kind, record)
             except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
                 acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
 
-    def _scan_within(self, acc: _Accumulator, budget: float) -> None:
+    def _scan_within(self, acc: accumulate._Accumulator, budget: float) -> None:
         """``_scan`` on a worker thread for at most ``budget`` seconds; a hung read is left behind."""
         recorder = _Recorder()
 

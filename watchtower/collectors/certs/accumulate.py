@@ -37,6 +37,12 @@ _CHECK_NAMES = {check: f"watchtower_cert_{check}" for check in CHECK_LABELS}
 TRIM_EVERY = 4096  # leaves shed between malloc trims (a trim: a few ms at 50k certificates)
 
 
+def _label_values(record: CheckRecord) -> tuple[str, ...]:
+    """A check's label values in its family's label order (what tells two judgements apart)."""
+    labels = record.labels
+    return tuple([str(labels.get(n, "")) for n in CHECK_LABELS[record.check]])
+
+
 def _value(ok: bool, check: str) -> float:
     """The gauge value of a check; the two float objects are shared by every sample."""
     return 1.0 if ok != (check in _PROBLEM_IS_ONE) else 0.0
@@ -54,9 +60,13 @@ class _Accumulator:
         self.rows: list[_Series] = []  # the report's rows, made when read
         self.local: list[CertRecord] = []
         self.index = IssuerIndex(signatures=signatures)
-        self.checks: dict[tuple[str, tuple[str, ...]], CheckRecord] = {}
+        # the first judgement per check and label values, in the order found; the values seen are
+        # kept per check (the labels' own tuples: no (check, values) key made per check)
+        self.checks: list[CheckRecord] = []
+        self._check_values: dict[str, set[tuple[str, ...]]] = {}
         self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # those not held by a chain outcome
-        self._chain_samples: dict[int, Sample] = {}  # id(CheckRecord) → its sample, for this run's chain checks
+        # the samples of the chain checks ``judge_chains`` added, in order: they are the last entries of ``checks``
+        self._chain_samples: list[Sample] = []
         self._subjects: dict[int, str] = {}  # id(CertRecord) → the text findings name it by, made once
         self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
@@ -66,6 +76,7 @@ class _Accumulator:
         self.notes: list[Note] = []
         self._input: _InputTally | None = None
         self._shed_count = 0
+        self._repeated: set[int] = set()  # ids of local certificates indexed before (under another record)
 
     def begin_input(self, record: InputStart | None) -> None:
         """Attribute what follows to this named input (None: to no input); closes the previous one."""
@@ -122,20 +133,25 @@ class _Accumulator:
             self.findings.append(UrgencyFinding(subject, severity, cert, status, self.now))
         if local:
             self.local.append(record)
-            self.index.add(cert)
+            if not self.index.add(cert):
+                self._repeated.add(id(cert))
 
-    def _check(self, record: CheckRecord, values: tuple[str, ...] | None = None) -> None:
-        """Keep the first judgement per check and label set; ``values``: the labels, when the caller has them."""
+    def _check(self, record: CheckRecord, values: tuple[str, ...] | None = None) -> bool:
+        """Keep the first judgement per check and label set; ``values``: the labels, when the caller has them.
+        False when one was kept already."""
+        seen = self._check_values.get(record.check)
+        if seen is None:
+            seen = self._check_values[record.check] = set()
         if values is None:
-            labels = record.labels
-            values = tuple([str(labels.get(n, "")) for n in CHECK_LABELS[record.check]])
-        key = (record.check, values)
-        if key in self.checks:
-            return
-        self.checks[key] = record
+            values = _label_values(record)
+        if values in seen:
+            return False
+        seen.add(values)
+        self.checks.append(record)
         if not record.ok:
             severity = record.severity or CHECK_SEVERITY[record.check]
             self.findings.append(Finding("certs", record.subject, severity, record.message))
+        return True
 
     def _chain(self, cert: CertInfo) -> ChainResult | None:
         """The chain judgement for ``cert``, or None when there is nothing to judge (issuer not found)."""
@@ -154,16 +170,25 @@ class _Accumulator:
         DER go at once (``CertInfo.shed``: read back if ever needed), so a cold scan does not hold
         every certificate's DER and all the new checks at the same time; issuers keep theirs.
         """
+        # an issuer's first location: only certificates some local one names as its issuer can be
+        # one (``verify_chain``'s issuer is the certificate itself or one ``IssuerIndex.named`` it)
+        issuer_keys = {record.cert.issuer_key for record in self.local}
         location_of: dict[int, str] = {}
         for record in self.local:
-            location_of.setdefault(id(record.cert), record.location)  # first location wins
-        judged: dict[int, Any] = {}
+            if record.cert.subject_key in issuer_keys:
+                location_of.setdefault(id(record.cert), record.location)  # first location wins
+        del issuer_keys
+        judged: dict[int, Any] = {}  # only for repeated certificates: a dict by every id() is 4 MB at 50k
+        repeated = self._repeated
         previous = self.previous.chains
         for record in self.local:
             cert = record.cert
-            result = judged.get(id(cert), _UNJUDGED)
-            if result is _UNJUDGED:
-                result = judged[id(cert)] = self._chain(cert)
+            if id(cert) in repeated:
+                result = judged.get(id(cert), _UNJUDGED)
+                if result is _UNJUDGED:
+                    result = judged[id(cert)] = self._chain(cert)
+            else:
+                result = self._chain(cert)
             if result is None:
                 self._shed(cert)
                 continue
@@ -178,8 +203,8 @@ class _Accumulator:
                 outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, checks, samples)
             self.chains[id(record)] = outcome
             for check, sample in zip(outcome.checks, outcome.samples):
-                self._check(check, cast(LabelValues, check.labels).values_tuple())
-                self._chain_samples[id(check)] = sample
+                if self._check(check, cast(LabelValues, check.labels).values_tuple()):
+                    self._chain_samples.append(sample)  # a list, not a dict by id(check): 8 MB less at 50k
             self._shed(cert)
 
     def _shed(self, cert: CertInfo) -> None:
@@ -212,13 +237,15 @@ class _Accumulator:
             errors.add_metric(labels, count)
         checks = {check: family.gauge() for check, family in fam.CERT_CHECKS.items()}
         previous = self.previous.check_samples
-        chain_samples = self._chain_samples
-        for check_key, record in self.checks.items():
-            check, values = check_key
-            sample = chain_samples.get(id(record))
-            if sample is not None:
-                checks[check].samples.append(sample)
+        chain_samples = iter(self._chain_samples)
+        chains_from = len(self.checks) - len(self._chain_samples)
+        for index, record in enumerate(self.checks):
+            check = record.check
+            if index >= chains_from:
+                checks[check].samples.append(next(chain_samples))
                 continue
+            values = _label_values(record)
+            check_key = (check, values)
             value = _value(record.ok, check)
             sample = previous.get(check_key)
             if sample is None or sample.value != value:
@@ -238,9 +265,11 @@ class _Accumulator:
 
     def reuse(self) -> Reuse:
         """What the next run may take over (call after ``metrics``)."""
-        series = {key: s for key, s in self.series.items() if s.cert is not None}
+        series = self.series  # all local (the usual case): no copy of a dict of 50k at the end of a run
+        if any(s.cert is None for s in series.values()):
+            series = {key: s for key, s in series.items() if s.cert is not None}
         return Reuse(series, self.chains, self.check_samples)
 
     def details(self) -> CertsDetails:
-        return CertsDetails(self.rows, tuple(self.checks.values()), tuple(self.inputs), tuple(self.notes),
+        return CertsDetails(self.rows, tuple(self.checks), tuple(self.inputs), tuple(self.notes),
                         tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from watchtower.collectors.certsources import Endpoint
+from watchtower.core.formatting import split_host_port
+from watchtower.core.lazy import lazy_module
 from watchtower.core.results import Severity
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, SecretRef, format_duration
-from watchtower.pki import Thresholds
+
+if TYPE_CHECKING:
+    import watchtower.pki.urgency as pki_urgency
+else:  # with the pki package: loaded by the collector's first run, not by reading the config
+    pki_urgency = lazy_module("watchtower.pki.urgency")
 
 CERT_LABELS = ("source", "location", "name", "subject_cn", "issuer_cn", "serial", "is_ca")
 CHECK_LABELS: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -41,6 +46,14 @@ _LOCAL_SOURCES = frozenset({"file", "kubeadm", "kubeconfig"})  # judged for chai
 _URGENCY_SEVERITY = {"ok": Severity.OK, "warning": Severity.WARNING, "critical": Severity.CRITICAL,
                      "expired": Severity.CRITICAL, "not_yet_valid": Severity.CRITICAL}
 SOURCE_ORDER = ("kubeadm", "file", "kubeconfig", "endpoint", "secret")
+
+
+def _check_host_port(address: str) -> None:
+    """ValueError unless ``address`` is ``host:port`` or ``[v6]:port``, as ``certsources.Endpoint.parse``
+    takes it (checked here without loading the certificate sources)."""
+    host, _port = split_host_port(address)
+    if not host:
+        raise ValueError(f"not HOST:PORT: {address!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,12 +101,12 @@ class CertsSettings(CollectorSettings):
         for i, item in enumerate(self.endpoints):
             address = item if isinstance(item, str) else item.address
             try:
-                Endpoint.parse(address)
+                _check_host_port(address)
             except ValueError:
                 raise ConfigError(f"{path}.endpoints[{i}]", address, "HOST:PORT") from None
         for i, address in enumerate(self.apiserver_endpoints):
             try:
-                Endpoint.parse(address)
+                _check_host_port(address)
             except ValueError:
                 raise ConfigError(f"{path}.apiserver_endpoints[{i}]", address, "HOST:PORT") from None
         if not 1 <= self.endpoint_concurrency <= 256:
@@ -111,6 +124,6 @@ class CertsSettings(CollectorSettings):
                               f"at most warning_fraction ({self.warning_fraction:g})")
 
     @property
-    def thresholds(self) -> Thresholds:
-        return Thresholds(float(self.warning_before), self.warning_fraction, float(self.critical_before),
+    def thresholds(self) -> pki_urgency.Thresholds:
+        return pki_urgency.Thresholds(float(self.warning_before), self.warning_fraction, float(self.critical_before),
                           self.critical_fraction)

@@ -32,6 +32,7 @@ from watchtower.collectors.certsources.cache import ScanCache
 from watchtower.collectors.certsources.endpoints import Endpoint, EndpointFailure, fetch_presented, presented_certs
 from watchtower.collectors.certsources.files import FileSource
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
+from watchtower.collectors.kubeadm_files import kubeadm_present
 from watchtower.core import reasons
 from watchtower.core.results import ItemError
 from watchtower.pki import CertInfo, ParseError, key_matches, san_covers
@@ -42,12 +43,6 @@ PKI_CERTS = (
 )
 KUBECONFIGS = ("admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf")
 KUBELET_CLIENT = "kubelet-client-current.pem"
-
-
-def kubeadm_present(root: str, kubelet_dir: str) -> bool:
-    """Is there anything to discover (for ``enabled: auto``)?"""
-    return any(os.path.exists(p) for p in (os.path.join(root, "pki", "ca.crt"), os.path.join(root, "kubelet.conf"),
-                                           os.path.join(root, "admin.conf"), os.path.join(kubelet_dir, "kubelet.crt")))
 
 
 @dataclasses.dataclass

@@ -26,7 +26,6 @@ from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
 from watchtower.io.kube import KubeUnavailable, get_json, server_version
-from watchtower.upgrades import releases
 from watchtower.upgrades.kubeversion import KubeVersion, try_parse_version
 from watchtower.upgrades.policy import EVIDENCE_OBSERVED, LastUpgrade, assess, choose_last_upgrade, parse_interval
 
@@ -34,10 +33,12 @@ if TYPE_CHECKING:
     from watchtower.collectors.upgrade import export
     from watchtower.io import tlscontext
     from watchtower.upgrades import evidence as ev
+    from watchtower.upgrades import releases
     from watchtower.upgrades import state as upgrade_state
 else:  # loaded by the first run: a daemon that does not run the upgrade collector never imports them
     export = lazy_module("watchtower.collectors.upgrade.export")
     ev = lazy_module("watchtower.upgrades.evidence")
+    releases = lazy_module("watchtower.upgrades.releases")
     upgrade_state = lazy_module("watchtower.upgrades.state")
     tlscontext = lazy_module("watchtower.io.tlscontext")
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from watchtower.core.lazy import lazy_module
 from watchtower.core.sections import CollectorSettings
 from watchtower.core.settings import ConfigError, Seconds, format_duration
-from watchtower.upgrades import releases
 from watchtower.upgrades.kubeversion import try_parse_version
 from watchtower.upgrades.policy import parse_interval
+from watchtower.upgrades.urls import DEFAULT_DL_BASE_URL
+
+if TYPE_CHECKING:
+    from watchtower.upgrades import releases
+else:  # the fetching and parsing code: loaded by a static_eol to check, or the collector's first run
+    releases = lazy_module("watchtower.upgrades.releases")
 
 DAY = 86400.0
 
@@ -27,7 +33,7 @@ class UpgradeSettings(CollectorSettings):
     kubeadm_root: str = "/etc/kubernetes"
     cert_validity: Seconds = Seconds(365 * DAY)  # kubeadm's leaf lifetime unless kubeadm-config says
     release_source: Literal["dl.k8s.io", "endoflife.date", "static"] = "dl.k8s.io"
-    release_base_url: str = releases.DEFAULT_DL_BASE_URL
+    release_base_url: str = DEFAULT_DL_BASE_URL
     endoflife_url: str | None = None  # adds end-of-life dates to dl.k8s.io; default URL for endoflife.date
     static_latest: str | None = None  # release_source: static, e.g. "v1.31.4"
     static_eol: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))  # "1.30": "2025-06-28"
@@ -54,7 +60,8 @@ class UpgradeSettings(CollectorSettings):
         if self.static_latest is not None and try_parse_version(self.static_latest) is None:
             raise ConfigError(f"{path}.static_latest", self.static_latest, "a version like v1.31.4")
         try:
-            releases.parse_static_eol(self.static_eol)
+            if self.static_eol:
+                releases.parse_static_eol(self.static_eol)
         except ValueError as exc:
             raise ConfigError(f"{path}.static_eol", dict(self.static_eol), f"minor → date like 2025-06-28 ({exc})") from None
         if not 0 < self.release_timeout < self.timeout:

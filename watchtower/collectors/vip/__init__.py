@@ -14,28 +14,24 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from watchtower.collectors.base import Collector, CollectorContext, Role
-from watchtower.collectors.vip.export import VipDetails, vip_findings, vip_metrics
-from watchtower.collectors.vip.parse import (
-    _SIGNAL_WAIT_SECONDS,
-    FormatError,
-    VrrpInstance,
-    merge_instances,
-    parse_ip_addr_json,
-    parse_keepalived_json,
-    parse_notify_state,
-    vip_bindings,
-)
-from watchtower.collectors.vip.read import ProcessState, _json_signum, read_process_state
 from watchtower.collectors.vip.settings import VipSettings
 from watchtower.core import reasons
+from watchtower.core.lazy import lazy_module
 from watchtower.core.regularfile import read_regular
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
-from watchtower.io.netlink import Address as InterfaceAddress
-from watchtower.io.netlink import dump_addresses
+
+if TYPE_CHECKING:
+    from watchtower.collectors.vip import export, parse, read
+    from watchtower.io import netlink
+else:  # loaded by the first run: a daemon that does not run the vip collector never imports them
+    export = lazy_module("watchtower.collectors.vip.export")
+    netlink = lazy_module("watchtower.io.netlink")
+    parse = lazy_module("watchtower.collectors.vip.parse")
+    read = lazy_module("watchtower.collectors.vip.read")
 
 # --------------------------------------------------------------------------------------------
 # The collector
@@ -63,10 +59,10 @@ class VipCollector(Collector[VipSettings]):
 
     # -- I/O ----------------------------------------------------------------------------------
 
-    def _read_addresses(self, errors: list[ItemError]) -> tuple[InterfaceAddress, ...] | None:
+    def _read_addresses(self, errors: list[ItemError]) -> tuple[netlink.Address, ...] | None:
         if self.settings.address_source == "netlink":
             try:
-                return tuple(dump_addresses(timeout=max(0.5, float(self.settings.timeout) / 2)))
+                return tuple(netlink.dump_addresses(timeout=max(0.5, float(self.settings.timeout) / 2)))
             except TimeoutError:
                 errors.append(ItemError("netlink RTM_GETADDR", reasons.TIMEOUT, "no complete address dump in time"))
             except OSError as exc:  # NetlinkError included
@@ -88,18 +84,18 @@ class VipCollector(Collector[VipSettings]):
             errors.append(ItemError(location, "ip_command_failed", f"exit {done.returncode}: {done.stderr.strip()[:200]}"))
             return None
         try:
-            return parse_ip_addr_json(done.stdout)
-        except FormatError as exc:
+            return parse.parse_ip_addr_json(done.stdout)
+        except parse.FormatError as exc:
             errors.append(ItemError(location, reasons.PARSE_ERROR, str(exc)))
             return None
 
-    def _request_dump(self, process: ProcessState | None, errors: list[ItemError]) -> int | None:
+    def _request_dump(self, process: read.ProcessState | None, errors: list[ItemError]) -> int | None:
         """Signal keepalived for a fresh JSON dump (opt-in); the file's mtime (ns) before, or None if not sent."""
         path = self.settings.keepalived_json_file or ""
         if process is None or process.pid is None or not process.running:  # collect() checked; belt and braces
             return None
         if self._signum is None:
-            self._signum = _json_signum(self.settings.keepalived_json_signum)
+            self._signum = read._json_signum(self.settings.keepalived_json_signum)
         try:
             before = os.stat(path).st_mtime_ns
         except OSError:
@@ -111,7 +107,7 @@ class VipCollector(Collector[VipSettings]):
             return None
         return before
 
-    def _read_json_dump(self, process: ProcessState | None, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
+    def _read_json_dump(self, process: read.ProcessState | None, errors: list[ItemError]) -> tuple[parse.VrrpInstance, ...]:
         path = self.settings.keepalived_json_file
         if not path:
             return ()
@@ -120,7 +116,7 @@ class VipCollector(Collector[VipSettings]):
             before = self._request_dump(process, errors)
             if before is None:
                 return ()
-        deadline = self.context.monotonic() + min(_SIGNAL_WAIT_SECONDS, float(self.settings.timeout) / 2)
+        deadline = self.context.monotonic() + min(parse._SIGNAL_WAIT_SECONDS, float(self.settings.timeout) / 2)
         while True:  # bounded: one pass without signalling, else until the deadline
             problem: ItemError | None = None
             try:
@@ -134,7 +130,7 @@ class VipCollector(Collector[VipSettings]):
                                                 f"written {age:.0f}s ago (keepalived_json_max_age "
                                                 f"{float(self.settings.keepalived_json_max_age):g}s); not used"))
                         return ()
-                    return parse_keepalived_json(text, path)
+                    return parse.parse_keepalived_json(text, path)
                 problem = ItemError(path, "dump_timeout", "keepalived did not write a fresh dump in time")
             except FileNotFoundError:
                 if before is None:
@@ -143,17 +139,17 @@ class VipCollector(Collector[VipSettings]):
             except OSError as exc:
                 errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
                 return ()
-            except FormatError as exc:  # maybe half-written while we read: retry until the deadline
+            except parse.FormatError as exc:  # maybe half-written while we read: retry until the deadline
                 problem = ItemError(path, "unsupported_format", str(exc))
             if before is None or self.context.monotonic() >= deadline:
                 errors.append(problem)
                 return ()
-            if process is not None and not read_process_state(process.pid_file).running:
+            if process is not None and not read.read_process_state(process.pid_file).running:
                 return ()  # it exited (e.g. stopping) instead of answering: nothing current to report
             time.sleep(0.02)
 
-    def _read_notify_files(self, errors: list[ItemError]) -> tuple[VrrpInstance, ...]:
-        out: list[VrrpInstance] = []
+    def _read_notify_files(self, errors: list[ItemError]) -> tuple[parse.VrrpInstance, ...]:
+        out: list[parse.VrrpInstance] = []
         for path in self.settings.keepalived_notify_files:
             try:
                 text = read_regular(path, 1 << 20).decode("utf-8", errors="replace")
@@ -164,8 +160,8 @@ class VipCollector(Collector[VipSettings]):
                 errors.append(ItemError(path, reasons.READ_ERROR, exc.strerror or str(exc)))
                 continue
             try:
-                out.append(parse_notify_state(text, path, mtime))
-            except FormatError as exc:
+                out.append(parse.parse_notify_state(text, path, mtime))
+            except parse.FormatError as exc:
                 errors.append(ItemError(path, reasons.PARSE_ERROR, str(exc)))
         return tuple(out)
 
@@ -175,18 +171,18 @@ class VipCollector(Collector[VipSettings]):
         errors: list[ItemError] = []
         node = self.context.node_name
         vips = self._vips()
-        process = read_process_state(self.settings.keepalived_pid_file) if self.settings.keepalived_pid_file else None
+        process = read.read_process_state(self.settings.keepalived_pid_file) if self.settings.keepalived_pid_file else None
         if process is not None and not process.running:
             # a dead keepalived's dump and notify files hold its last state, not a current one
-            instances: tuple[VrrpInstance, ...] = ()
+            instances: tuple[parse.VrrpInstance, ...] = ()
         else:
-            instances = merge_instances(self._read_json_dump(process, errors), self._read_notify_files(errors))
+            instances = parse.merge_instances(self._read_json_dump(process, errors), self._read_notify_files(errors))
         # addresses last: "who holds the VIP" is the primary fact, so it is the freshest one published
         addresses = self._read_addresses(errors)
-        bindings = vip_bindings(addresses, vips) if addresses is not None else None
+        bindings = parse.vip_bindings(addresses, vips) if addresses is not None else None
         return CollectResult(
-            metrics=tuple(vip_metrics(node, bindings, instances, process)),
+            metrics=tuple(export.vip_metrics(node, bindings, instances, process)),
             errors=tuple(errors),
-            findings=tuple(vip_findings(node, bindings, instances, process)),
-            details=VipDetails.build(node, bindings, instances, process),
+            findings=tuple(export.vip_findings(node, bindings, instances, process)),
+            details=export.VipDetails.build(node, bindings, instances, process),
         )
