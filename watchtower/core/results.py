@@ -66,9 +66,12 @@ class ItemError:
     detail: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Finding:
-    """One row of ``watchtower check`` and the status page: a judged fact about one subject."""
+    """One row of ``watchtower check`` and the status page: a judged fact about one subject.
+
+    Slotted: a certificate scan keeps one per expiring certificate (tens of thousands), and a
+    per-instance ``__dict__`` would cost more than the fact."""
 
     section: str
     subject: str

@@ -177,20 +177,31 @@ class UrgencyFinding(Finding):
     ``_urgency_message`` gives for the scan's ``now``, so reading it later changes nothing.
     """
 
+    __slots__ = ("_cert", "_message", "_now", "_status")
+    _cert: CertInfo
+    _status: str
+    _now: float
+    _message: str | None
+
     def __init__(self, subject: str, severity: Severity, cert: CertInfo, status: str, now: float) -> None:
-        fields = self.__dict__  # frozen: set as the dataclass's own __init__ would
-        fields["section"], fields["subject"], fields["severity"] = "certs", subject, severity
-        fields["_spelled_from"] = (cert, status, now)
+        set_ = object.__setattr__  # frozen: set as the dataclass's own __init__ would
+        set_(self, "section", "certs")
+        set_(self, "subject", subject)
+        set_(self, "severity", severity)
+        set_(self, "_cert", cert)
+        set_(self, "_status", status)
+        set_(self, "_now", now)
+        set_(self, "_message", None)
 
     def __repr__(self) -> str:
         return repr(Finding(self.section, self.subject, self.severity, self.message))
 
     @property  # type: ignore[override]
     def message(self) -> str:
-        fields = self.__dict__
-        text = fields.get("_message")
+        text: str | None = self._message
         if text is None:
-            text = fields["_message"] = _urgency_message(*fields["_spelled_from"])
+            text = _urgency_message(self._cert, self._status, self._now)
+            object.__setattr__(self, "_message", text)
         return text
 
 
