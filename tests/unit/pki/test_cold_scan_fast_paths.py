@@ -7,6 +7,7 @@ cryptography still loads; each fast answer is compared with the one computed the
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import glob
 import random
@@ -17,9 +18,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import certdata
+from watchtower.collectors.certs.accumulate import _Accumulator
 from watchtower.collectors.certs.details import UrgencyFinding, _urgency_message
+from watchtower.collectors.certsources import CertRecord
 from watchtower.core.results import Finding, Severity
-from watchtower.pki import CertInfo, IssuerIndex, parse_certificates, verify_chain
+from watchtower.pki import CertInfo, IssuerIndex, Thresholds, parse_certificates, verify_chain
 from watchtower.pki import parse as parse_module
 from watchtower.pki.der import surely_not_ca
 from watchtower.pki.parse import ParsedFile
@@ -150,3 +153,16 @@ def test_the_one_block_shortcut_reads_pem_as_the_block_loop_does() -> None:
         cases.append(bytes(data))
     for data in cases:
         assert _facts(parse_module._parse_pem, data) == _facts(_general_pem, data), data[:80]
+
+
+def test_only_certificates_kept_anyway_get_a_lazy_finding() -> None:
+    """A Secret's or an endpoint's certificate is let go after the run: its finding must not hold it."""
+    cert = parse_certificates(certdata.files(certdata.distinct_tree(40))[10].read_bytes()).certificates[0]
+    now = cert.not_after + 86_400 * 3
+    acc = _Accumulator(now, Thresholds())
+    acc.add("file", CertRecord("file", "/x/a.crt", "a.crt", cert))
+    acc.add("secret", CertRecord("secret", "ns/s", "tls.crt", cert))
+    lazy, eager = acc.findings
+    assert type(lazy) is UrgencyFinding and type(eager) is Finding
+    assert lazy.message == eager.message == _urgency_message(cert, "expired", now)
+    assert all(value is not cert for value in dataclasses.astuple(eager))

@@ -8,7 +8,14 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.samples import Sample
 
 from watchtower.collectors.certs import families as fam
-from watchtower.collectors.certs.details import CertsDetails, UrgencyFinding, _chain_checks, _new_series, _subject
+from watchtower.collectors.certs.details import (
+    CertsDetails,
+    UrgencyFinding,
+    _chain_checks,
+    _new_series,
+    _subject,
+    _urgency_message,
+)
 from watchtower.collectors.certs.model import (
     _MUST_HOLD,
     _NO_CERTIFICATE,
@@ -130,7 +137,10 @@ class _Accumulator:
             subject = last.checks[0].subject if last is not None and last.record is record and last.checks else None
             if subject is None:
                 subject = self._subjects[id(record)] = _subject(record)
-            self.findings.append(UrgencyFinding(subject, severity, cert, status, self.now))
+            if local:  # the scan cache keeps the certificate anyway: the message waits until it is read
+                self.findings.append(UrgencyFinding(subject, severity, cert, status, self.now))
+            else:  # Secrets, endpoints: the certificate goes after the run, a finding must not keep it
+                self.findings.append(Finding("certs", subject, severity, _urgency_message(cert, status, self.now)))
         if local:
             self.local.append(record)
             if not self.index.add(cert):

@@ -175,6 +175,8 @@ class UrgencyFinding(Finding):
     Thousands of certificates near or past their end each get one every scan, and the daemon reads
     messages only when someone asks (the status page, ``check``); the text is the one
     ``_urgency_message`` gives for the scan's ``now``, so reading it later changes nothing.
+    Only for certificates the scan cache keeps anyway (local files): a Secret's or an endpoint's
+    certificate goes after the run, and its finding is spelled at once rather than keep it.
     """
 
     __slots__ = ("_cert", "_message", "_now", "_status")
