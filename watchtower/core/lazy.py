@@ -1,7 +1,8 @@
 """Modules loaded on first use, so a process that never needs one never pays for it.
 
-``lazy_module(name)`` stands for the module and imports it (once, under a lock; importlib's own
-module locks make a concurrent first use safe too) at the first attribute read. Used for
+``lazy_module(name)`` stands for the module and imports it at the first attribute read. No lock of
+its own: importlib's per-module locks make a concurrent first use safe, and a global lock could
+deadlock once a module loaded through one stand-in reads another while it is being imported. Used for
 cryptography (its Rust extension is about 8 MB of RSS) and for each collector's implementation:
 the registry, the config and ``enabled: auto`` need only a collector's class and settings, so a
 daemon imports the parse/read/export code of the collectors that run, not of all of them.
@@ -18,11 +19,8 @@ contracts still see the dependency::
 from __future__ import annotations
 
 import importlib
-import threading
 from types import ModuleType
 from typing import Any
-
-_lock = threading.Lock()
 
 
 class _LazyModule:
@@ -33,10 +31,9 @@ class _LazyModule:
         self._module: ModuleType | None = None
 
     def _load(self) -> ModuleType:
-        with _lock:
-            if self._module is None:
-                self._module = importlib.import_module(self._name)
-            return self._module
+        module = importlib.import_module(self._name)  # two threads at once: both get sys.modules' one
+        self._module = module
+        return module
 
     def __getattr__(self, attribute: str) -> Any:
         """Called only for names not read before: each is then kept on the stand-in, so later reads
