@@ -16,23 +16,23 @@ import stat
 from collections.abc import Hashable
 
 from watchtower.collectors.certsources.base import CertRecord
-from watchtower.collectors.certsources.cache import ScanCache, key_path_of, stamp_of
+from watchtower.collectors.certsources.cache import ScanCache, stamp_of
 from watchtower.core import progress
 from watchtower.pki.parse import PKCS12_SUFFIXES, load_plain_pem_certificate, single_plain_der
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY  # as ``open_regular``
 
 
-def cold_record(cache: ScanCache, key: tuple[str, Hashable], kind: str, max_bytes: int,
+def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_name: str, kind: str, max_bytes: int,
                 siblings: frozenset[str]) -> CertRecord | None:
     """The record ``FileSource.read_file(path, explicit=False, siblings=siblings)`` would yield for
-    ``key = (path, scope)`` of a plain listed file, with its cache entry stored; None: not this case."""
-    path = key[0]
-    if cache.has(key) or path.lower().endswith(PKCS12_SUFFIXES):
+    ``key = (path, scope)`` of a plain listed file (``name``: its name in the listing, ``lower_name``
+    lower-cased), with its cache entry stored; None: not this case."""
+    if lower_name.endswith((*PKCS12_SUFFIXES, ".key")) or cache.has(key):
         return None
-    key_path = key_path_of(path)
-    if key_path == path or os.path.basename(key_path) in siblings:
+    if os.path.splitext(name)[0] + ".key" in siblings:  # the name of ``key_path_of(path)``
         return None  # a key to check beside it: the general path
+    path = key[0]
     progress.note(path)
     read = _read_whole(path, max_bytes)
     if read is None:
@@ -46,7 +46,7 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], kind: str, max_byte
         return None
     cache.memo[der] = cert
     cert.note_origin(path)
-    record = CertRecord(kind, path, os.path.basename(path), cert)
+    record = CertRecord(kind, path, name, cert)
     cache.put_lone_file(key, stamp, (record,))
     return record
 

@@ -160,10 +160,13 @@ class FileSource:
                 plain = not entry.is_symlink() and entry.is_file(follow_symlinks=False)
             except OSError:
                 plain = False
-            if plain and entry.name.lower().endswith(CERT_SUFFIXES):
+            lower_name = entry.name.lower()
+            if plain and lower_name.endswith(CERT_SUFFIXES):
                 if entry.path not in seen:
                     seen.add(entry.path)
-                    record = self._cold(entry.path, names)
+                    record = None if self.cache is None else cold_record(
+                        self.cache, (entry.path, self._scope(None)), entry.name, lower_name, self.kind, self.max_bytes,
+                        names)
                     if record is not None:
                         yield record
                     else:
@@ -172,7 +175,7 @@ class FileSource:
             try:
                 info = entry.stat()  # follows symlinks
             except OSError as exc:
-                if entry.name.lower().endswith(CERT_SUFFIXES) or kubeconfig_name(entry.name) or entry.is_symlink():
+                if lower_name.endswith(CERT_SUFFIXES) or kubeconfig_name(entry.name) or entry.is_symlink():
                     yield os_error(entry.path, exc)
                 continue
             if stat.S_ISDIR(info.st_mode):
@@ -192,7 +195,7 @@ class FileSource:
                 stack.append((iter(below), above | {key}, frozenset(e.name for e in below)))
             elif not stat.S_ISREG(info.st_mode) or entry.path in seen:
                 continue
-            elif entry.name.lower().endswith(CERT_SUFFIXES):
+            elif lower_name.endswith(CERT_SUFFIXES):
                 seen.add(entry.path)
                 yield from self.read_file(entry.path, explicit=False, info=info, siblings=names)
             elif kubeconfig_name(entry.name):
@@ -225,12 +228,6 @@ class FileSource:
         if scope is None:
             scope = self._scopes[name] = ("file", self.kind, name, self.max_bytes, self.passphrase_tag)
         return scope
-
-    def _cold(self, path: str, siblings: frozenset[str]) -> CertRecord | None:
-        """A listed plain file's record by the fused cold read (``coldfile``), or None: the general path."""
-        if self.cache is None:
-            return None
-        return cold_record(self.cache, (path, self._scope(None)), self.kind, self.max_bytes, siblings)
 
     def read_file(self, path: str, explicit: bool = True, name: str | None = None,
                   info: os.stat_result | None = None, siblings: frozenset[str] | None = None) -> Iterator[Record]:
