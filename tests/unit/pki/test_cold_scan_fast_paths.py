@@ -190,7 +190,7 @@ def test_the_usual_leaf_basic_constraints_read_without_a_walk_critical_or_not() 
             try:
                 cert = x509.load_der_x509_certificate(data)
                 expected = _slow_is_ca(cert)
-            except ValueError:
+            except Exception:  # noqa: BLE001, S112 - not loadable (InvalidVersion is no ValueError): nothing to compare
                 continue
             if surely_not_ca(data):
                 assert not expected, data.hex()
