@@ -161,6 +161,22 @@ def _single_certificate_block(data: bytes) -> bytes | None:
     return data[start:end] if data.find(b"-----BEGIN ", end) < 0 else None
 
 
+def single_plain_der(data: bytes) -> bytes | None:
+    """The DER when ``data`` (not a PKCS#12 file by name) is one plain-base64 PEM CERTIFICATE block:
+    the key ``parse_certificates`` memoises it by and loads it from; None for anything else."""
+    single = _single_certificate_block(data)
+    return None if single is None else _pem_der(single)
+
+
+def load_plain_pem_certificate(der: bytes) -> CertInfo | None:
+    """What ``parse_certificates`` makes of a ``single_plain_der`` file when it loads (None: it does
+    not, or not this way; the caller then asks ``parse_certificates`` for the verdict and message)."""
+    try:
+        return CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
+    except Exception:  # noqa: BLE001 - any failure is the general path's to report
+        return None
+
+
 def _parse_pem(data: bytes, memo: CertMemo | None) -> ParsedFile:
     single = _single_certificate_block(data)
     if single is not None:  # as the loop below would read it

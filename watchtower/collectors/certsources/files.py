@@ -32,6 +32,7 @@ from watchtower.collectors.certsources.base import (
     read_capped,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records, key_path_of
+from watchtower.collectors.certsources.coldfile import cold_record
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
 from watchtower.core import reasons
 from watchtower.core.regularfile import open_regular
@@ -162,7 +163,11 @@ class FileSource:
             if plain and entry.name.lower().endswith(CERT_SUFFIXES):
                 if entry.path not in seen:
                     seen.add(entry.path)
-                    yield from self.read_file(entry.path, explicit=False, siblings=names)
+                    record = self._cold(entry.path, names)
+                    if record is not None:
+                        yield record
+                    else:
+                        yield from self.read_file(entry.path, explicit=False, siblings=names)
                 continue
             try:
                 info = entry.stat()  # follows symlinks
@@ -214,14 +219,24 @@ class FileSource:
         source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
         yield from source.read_path(path)
 
+    def _scope(self, name: str | None) -> tuple[Hashable, ...]:
+        """What besides the path tells cache entries apart: one tuple per name and source, not per file."""
+        scope = self._scopes.get(name)
+        if scope is None:
+            scope = self._scopes[name] = ("file", self.kind, name, self.max_bytes, self.passphrase_tag)
+        return scope
+
+    def _cold(self, path: str, siblings: frozenset[str]) -> CertRecord | None:
+        """A listed plain file's record by the fused cold read (``coldfile``), or None: the general path."""
+        if self.cache is None:
+            return None
+        return cold_record(self.cache, (path, self._scope(None)), self.kind, self.max_bytes, siblings)
+
     def read_file(self, path: str, explicit: bool = True, name: str | None = None,
                   info: os.stat_result | None = None, siblings: frozenset[str] | None = None) -> Iterator[Record]:
         """Records of one file. ``info``: its stat, when the caller has it; ``siblings``: the names in
         its directory, when the caller listed it (a ``NAME.key`` not among them needs no stat)."""
-        scope = self._scopes.get(name)
-        if scope is None:  # what besides the path tells entries apart: one tuple per name and source, not per file
-            scope = self._scopes[name] = ("file", self.kind, name, self.max_bytes, self.passphrase_tag)
-        key = (path, scope)
+        key = (path, self._scope(name))
         known: dict[str, os.stat_result | None] = {} if info is None else {path: info}
         if siblings is not None:
             key_path = key_path_of(path)
