@@ -151,7 +151,7 @@ def test_400_slow_header_clients_do_not_blind_metrics(tmp_path: Path) -> None:
             time.sleep(0.3)
             for sock in socks:
                 with contextlib.suppress(OSError):
-                    sock.send(b"GET /metrics HTTP/1.1\r\n")
+                    sock.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
             cpu0, t0 = child.cpu_seconds(), time.monotonic()
             latencies = []
             for i in range(4):  # a header byte a second from every slow client, a new scrape between
@@ -273,12 +273,16 @@ def _peer_closed(sock: socket.socket) -> bool:
 @pytest.mark.parametrize(("request_bytes", "status"), [
     (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n", 431),
     (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 413),
-    (b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 413),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 413),
     (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
     (b"GET / HTTP/2.0\r\n\r\n", 505),
-    (b"DELETE / HTTP/1.1\r\n\r\n", 405),
-    (b"GET http://x/ HTTP/1.1\r\n\r\n", 400),
+    (b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    (b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\n\r\n", 400),  # RFC 9112 3.2: an HTTP/1.1 request without Host
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),  # ... or with two
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),  # a TLS ClientHello: no line end ever comes
+    (b"G\xc3T / HTTP/1.1", 400),  # not a method token, answered before the line ends
 ])
 def test_bad_requests_are_refused_and_closed(request_bytes: bytes, status: int) -> None:
     with _server(Limits()) as (server, _blocking):
@@ -291,14 +295,14 @@ def test_keep_alive_pipelining_head_and_idle_timeout() -> None:
     with _server(Limits(idle_timeout=0.5)) as (server, _blocking):
         port = server.server_address[1]
         with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
-            sock.sendall(b"GET /a HTTP/1.1\r\n\r\nHEAD /b HTTP/1.1\r\n\r\nGET /c HTTP/1.0\r\n\r\n")
+            sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.0\r\n\r\n")
             data = b""
             while chunk := sock.recv(65536):
                 data += chunk
         assert data.count(b"HTTP/1.1 200 OK") == 3
         assert data.count(b"done\n") == 2  # HEAD has no body
         with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
-            sock.sendall(b"GET /a HTTP/1.1\r\n\r\n")
+            sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
             answer = b""
             while not answer.endswith(b"done\n"):
                 answer += sock.recv(65536)
@@ -321,7 +325,7 @@ def test_tls_handshake_that_never_comes_is_closed_and_others_are_served(tmp_path
             time.sleep(0.1)
             with socket.create_connection(("127.0.0.1", port), timeout=3) as raw, \
                     client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                tls.sendall(b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n")
+                tls.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 assert tls.recv(1000).startswith(b"HTTP/1.1 200")
             time.sleep(1.0)
             assert all(_peer_closed(s) for s in silent)
@@ -362,3 +366,15 @@ def test_gzip_is_honoured_and_cached_per_generation() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_tls_client_on_the_plain_port_fails_at_once_not_after_the_header_timeout() -> None:
+    client_ctx = ssl.create_default_context()
+    with _server(Limits(header_timeout=5.0)) as (server, _blocking):
+        port = server.server_address[1]
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, pytest.raises(ssl.SSLError):
+            client_ctx.wrap_socket(raw, server_hostname="127.0.0.1")  # the 400 in clear text is no ServerHello
+        assert time.monotonic() - start < 2.0
+        assert dict(server.stats().rejected)["bad_request"] == 1
+        wait_for(lambda: server.open_connections == 0, 5, what="the connection closed")

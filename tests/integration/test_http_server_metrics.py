@@ -71,16 +71,16 @@ def test_every_refusal_is_counted_under_its_reason_and_open_connections_are_a_ga
         start = _samples(registry)
         assert {r: start[("watchtower_http_rejected_total", (("reason", r),))] for r in REJECT_REASONS} == dict.fromkeys(REJECT_REASONS, 0)
         answers = {
-            "header_too_large": _send(port, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"),
-            "request_body": _send(port, b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"),
+            "header_too_large": _send(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"),
+            "request_body": _send(port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"),
             "bad_request": _send(port, b"GET / HTTP/1.1\r\nHost : x\r\n\r\n"),
-            "method_not_allowed": _send(port, b"DELETE / HTTP/1.1\r\n\r\n"),
+            "method_not_allowed": _send(port, b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n"),
             "header_timeout": _send(port, b"GET / HTTP/1.1\r\nHo"),  # the rest never comes: 408
         }
-        holder = threading.Thread(target=_send, args=(port, b"GET /block HTTP/1.1\r\nConnection: close\r\n\r\n", 10))
+        holder = threading.Thread(target=_send, args=(port, b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 10))
         holder.start()
         assert blocking.entered.acquire(timeout=5)
-        answers["max_in_flight"] = _send(port, b"GET /x HTTP/1.1\r\n\r\n")
+        answers["max_in_flight"] = _send(port, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
         blocking.release.set()
         holder.join(5)
         codes = {reason: answer.split(b" ", 2)[1].decode() for reason, answer in answers.items()}
@@ -89,7 +89,7 @@ def test_every_refusal_is_counted_under_its_reason_and_open_connections_are_a_ga
         with _idle(port, 8):
             wait_for(lambda: server.open_connections == 8, 5, what="8 idle connections held")
             assert _samples(registry)[("watchtower_http_open_connections", ())] == 8
-            assert _send(port, b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 200")
+            assert _send(port, b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(b"HTTP/1.1 200")
         wait_for(lambda: server.open_connections == 0, 5, what="connections closed")
         end = _samples(registry)
         rejected = {r: end[("watchtower_http_rejected_total", (("reason", r),))] for r in REJECT_REASONS}
@@ -106,7 +106,7 @@ def test_every_refusal_is_counted_under_its_reason_and_open_connections_are_a_ga
 
 
 def _get(port: int, headers: str) -> tuple[bytes, bytes]:
-    answer = _send(port, f"GET /metrics HTTP/1.1\r\nConnection: close\r\n{headers}\r\n".encode())
+    answer = _send(port, f"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n".encode())
     head, _, body = answer.partition(b"\r\n\r\n")
     return head, body
 
@@ -130,7 +130,7 @@ def test_metrics_carry_the_live_server_counters_in_every_format_and_encoding() -
     openmetrics = "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n"
     try:
         for _ in range(2):  # the second scrape comes from the cache: the counters must still be live
-            assert _send(port, b"DELETE /metrics HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 405")
+            assert _send(port, b"DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 405")
             _head, plain = _get(port, "")
             _head, om = _get(port, openmetrics)
             head, zipped = _get(port, openmetrics + "Accept-Encoding: gzip\r\n")

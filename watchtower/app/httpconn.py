@@ -19,6 +19,7 @@ from watchtower.app.httpproto import (
     _head,
     _keep_alive,
     _plain,
+    early_refusal,
     parse_request_head,
 )
 
@@ -144,6 +145,10 @@ class _Connection(asyncio.Protocol):
         end, size = self.buffer.find(b"\r\n\r\n"), 4
         if end < 0:
             end, size = self.buffer.find(b"\n\n"), 2
+        if end < 0 and (refusal := early_refusal(bytes(self.buffer[:64]))) is not None:
+            self.server.count_reject(refusal.reason)
+            self._write_and_close(_plain(refusal.status, str(refusal)))
+            return
         if end < 0 or end + size > limit:
             if end >= 0 or len(self.buffer) > limit:
                 self.server.count_reject("header_too_large")

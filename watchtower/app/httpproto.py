@@ -100,6 +100,30 @@ class RequestError(Exception):
         self.reason = reason
 
 
+# RFC 9110 5.6.2: a method is a token; none this server answers is longer than this
+_TOKEN_BYTES = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_MAX_METHOD_BYTES = 16
+TLS_HANDSHAKE_RECORD = 0x16  # RFC 8446 5.1: ContentType handshake, the first byte of a ClientHello
+
+
+def early_refusal(received: bytes) -> RequestError | None:
+    """Why the first bytes of a request cannot start one (RFC 9112 3: method token, then SP), or None.
+
+    Lets the server answer non-HTTP traffic, above all a TLS ClientHello sent to the plain-HTTP
+    port, at once: it carries no line end, so it would otherwise hold a connection until the
+    header timeout while the client's TLS library waits for a ServerHello.
+    """
+    start = len(received) - len(received.lstrip(b"\r\n"))  # RFC 9112 2.2: empty lines first are allowed
+    head = received[start:start + _MAX_METHOD_BYTES + 1]
+    space = head.find(b" ")
+    method = head if space < 0 else head[:space]
+    if head and head[0] == TLS_HANDSHAKE_RECORD:
+        return RequestError(400, "bad_request", "a TLS handshake sent to the plain-HTTP port (use http://)")
+    if space == 0 or any(byte not in _TOKEN_BYTES for byte in method) or len(method) > _MAX_METHOD_BYTES:
+        return RequestError(400, "bad_request", "malformed request line")
+    return None
+
+
 def parse_request_head(head: bytes) -> Request:
     """Parse a request line and header fields (RFC 9112 sections 3 and 5). Raises RequestError.
 
@@ -122,6 +146,7 @@ def parse_request_head(head: bytes) -> Request:
     if version not in ("HTTP/1.1", "HTTP/1.0"):
         raise RequestError(505, "bad_request", "only HTTP/1.0 and HTTP/1.1")
     headers: dict[str, str] = {}
+    hosts = 0
     for line in lines[1:]:
         if not line:
             continue
@@ -131,12 +156,15 @@ def parse_request_head(head: bytes) -> Request:
         if not colon or not name or name != name.strip() or any(c in name for c in " \t"):
             raise RequestError(400, "bad_request", "malformed header field")
         key = name.lower()
+        hosts += key == "host"
         value = value.strip(" \t")
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
     if "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("0", ""):
         raise RequestError(413, "request_body", "request bodies are not accepted")
     if not target.startswith("/"):
         raise RequestError(400, "bad_request", "the request target must be a path")
+    if hosts > 1 or (hosts == 0 and version == "HTTP/1.1"):  # RFC 9112 3.2: MUST answer 400
+        raise RequestError(400, "bad_request", "an HTTP/1.1 request carries exactly one Host header")
     return Request(method=method, target=target, path=target.split("?", 1)[0], version=version,
                    headers=headers)
 

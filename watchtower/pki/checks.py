@@ -71,9 +71,10 @@ class IssuerIndex:
 
     def add(self, cert: CertInfo) -> bool:
         """Index ``cert``; False when a certificate with its fingerprint was indexed already."""
-        if cert.fingerprint in self._seen:  # no set of ids as well: 6 MB more at 50k certificates
+        fingerprint = cert.fingerprint
+        if fingerprint in self._seen:  # no set of ids as well: 6 MB more at 50k certificates
             return False
-        self._seen.add(cert.fingerprint)
+        self._seen.add(fingerprint)
         known = self._by_subject.get(cert.subject_key)
         if known is None:
             self._by_subject[cert.subject_key] = cert
@@ -92,6 +93,20 @@ class IssuerIndex:
             self._tails.clear()
             self._tails_now = now
         return self._tails
+
+    def known_leaf_verdict(self, cert: CertInfo, now: float) -> ChainResult | None:
+        """``verify_chain(cert, self, now)`` for the usual leaf: one certificate named as its issuer,
+        whose signature on it verifies, a CA valid at ``now``, and whose own chain this run judged
+        already (``tails``). None: the general walk answers (it finds the same cached signature)."""
+        issuer = self._by_subject.get(cert.issuer_key)
+        if issuer is None or isinstance(issuer, list) or cert.subject_key == cert.issuer_key:
+            return None
+        if not issuer.is_ca or issuer.not_after < now or issuer.not_before > now:
+            return None
+        above = self.tails(now).get((id(issuer), 1))
+        if above is None or self.signature(cert, issuer) is not True:
+            return None
+        return above if above.issuer is issuer else ChainResult(above.valid, above.reason, issuer)
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
         """Candidates whose subject is ``cert``'s issuer name."""

@@ -109,6 +109,9 @@ def certificate_parts(der: bytes, extensions: bool = True) -> CertParts:
 
 
 _BASIC_CONSTRAINTS_OID = b"\x06\x03" + _BASIC_CONSTRAINTS
+# a whole basicConstraints extension with an empty value (cA FALSE), critical or not
+_LEAF_BASIC_CONSTRAINTS = b"\x30\x0c" + _BASIC_CONSTRAINTS_OID + b"\x01\x01\xff\x04\x02\x30\x00"
+_LEAF_BASIC_CONSTRAINTS_NOT_CRITICAL = b"\x30\x09" + _BASIC_CONSTRAINTS_OID + b"\x04\x02\x30\x00"
 
 
 def _extensions(der: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
@@ -156,6 +159,9 @@ def surely_not_ca(der: bytes) -> bool:
     if count > 1:
         return False
     inner = der.find(_BASIC_CONSTRAINTS_OID)
+    if inner >= 2 and (der.startswith(_LEAF_BASIC_CONSTRAINTS, inner - 2)
+                       or der.startswith(_LEAF_BASIC_CONSTRAINTS_NOT_CRITICAL, inner - 2)):
+        return True  # the usual leaf's: what the walk below reads as {OID, [TRUE,] {}}, no cA
     if inner < 2 or der[inner - 2] != _SEQUENCE or der[inner - 1] & 0x80 or inner + der[inner - 1] > len(der):
         return False
     try:

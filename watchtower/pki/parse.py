@@ -161,6 +161,38 @@ def _single_certificate_block(data: bytes) -> bytes | None:
     return data[start:end] if data.find(b"-----BEGIN ", end) < 0 else None
 
 
+def single_plain_der(data: bytes) -> bytes | None:
+    """The DER when ``data`` (not a PKCS#12 file by name) is one plain-base64 PEM CERTIFICATE block:
+    the key ``parse_certificates`` memoises it by and loads it from; None for anything else.
+
+    ``_pem_der(_single_certificate_block(data))`` without slicing out the block first: the body runs
+    from the block's first newline to its END line (the block ends with that line, so ``rfind``
+    in the block finds it), and a block without a newline before it is not plain.
+    """
+    start = data.find(b"-----BEGIN ")
+    if start < 0 or not data.startswith(_BEGIN_CERTIFICATE, start):
+        return None
+    end = data.find(_END_CERTIFICATE, start + len(_BEGIN_CERTIFICATE))
+    if end < 0 or data.find(b"-----BEGIN ", end + len(_END_CERTIFICATE)) >= 0:
+        return None
+    newline = data.find(b"\n", start, end)
+    if newline < 0:
+        return None
+    try:
+        return binascii.a2b_base64(data[newline + 1 : end].replace(b"\r", b"").replace(b"\n", b""), strict_mode=True)
+    except binascii.Error:
+        return None
+
+
+def load_plain_pem_certificate(der: bytes) -> CertInfo | None:
+    """What ``parse_certificates`` makes of a ``single_plain_der`` file when it loads (None: it does
+    not, or not this way; the caller then asks ``parse_certificates`` for the verdict and message)."""
+    try:
+        return CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
+    except Exception:  # noqa: BLE001 - any failure is the general path's to report
+        return None
+
+
 def _parse_pem(data: bytes, memo: CertMemo | None) -> ParsedFile:
     single = _single_certificate_block(data)
     if single is not None:  # as the loop below would read it

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import certdata
@@ -166,3 +166,33 @@ def test_only_certificates_kept_anyway_get_a_lazy_finding() -> None:
     assert type(lazy) is UrgencyFinding and type(eager) is Finding
     assert lazy.message == eager.message == _urgency_message(cert, "expired", now)
     assert all(value is not cert for value in dataclasses.astuple(eager))
+
+
+def test_the_usual_leaf_basic_constraints_read_without_a_walk_critical_or_not() -> None:
+    """The two whole-extension spellings ``surely_not_ca`` answers at once (an empty value, critical
+    or not), and look-alikes around them, agree with cryptography."""
+    from cryptography.hazmat.primitives.asymmetric import ec as ec_keys
+
+    key = ec_keys.generate_private_key(ec_keys.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "bc-leaf")])
+    ders = []
+    for critical in (True, False):
+        for ca, path in ((False, None), (True, None), (True, 0)):
+            builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                       .serial_number(7).not_valid_before(datetime.datetime(2025, 1, 1))
+                       .not_valid_after(datetime.datetime(2027, 1, 1))
+                       .add_extension(x509.BasicConstraints(ca=ca, path_length=path), critical=critical))
+            ders.append(builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    rnd = random.Random(1403)
+    checked = 0
+    for der in ders:
+        for data in [der, *_mutations(der, rnd, 300)]:
+            try:
+                cert = x509.load_der_x509_certificate(data)
+                expected = _slow_is_ca(cert)
+            except Exception:  # noqa: BLE001, S112 - not loadable (InvalidVersion is no ValueError): nothing to compare
+                continue
+            if surely_not_ca(data):
+                assert not expected, data.hex()
+            checked += 1
+    assert checked > 500

@@ -165,6 +165,9 @@ class _Accumulator:
 
     def _chain(self, cert: CertInfo) -> ChainResult | None:
         """The chain judgement for ``cert``, or None when there is nothing to judge (issuer not found)."""
+        known = self.index.known_leaf_verdict(cert, self.now)
+        if known is not None:
+            return known
         if (cert.self_issued and not cert.is_ca) or not self.index.may_hold_issuer(cert):
             return None
         result = verify_chain(cert, self.index, self.now)

@@ -174,6 +174,15 @@ class ScanCache:
             keep = list(self.signatures.items())[-self.max_signatures // 2:]
             self.signatures = dict(keep)
 
+    def has(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def put_lone_file(self, key: tuple[str, Hashable], stamp: bytes, records: tuple[Record, ...]) -> None:
+        """The entry ``records`` would make for ``key``'s file read with stamp ``stamp`` and its
+        ``NAME.key`` absent (as ``FileReads`` notes them: the file, then the key path), not cached yet."""
+        if len(self._entries) < self.max_entries:
+            self._entries[key] = _Entry((key[0], stamp, _KEY_BESIDE, errno.ENOENT), records, self._run)
+
     def records(self, key: Hashable, produce: Callable[[FileReads], Iterator[Record]], max_bytes: int,
                 known: Known | None = None) -> tuple[Record, ...]:
         """The records of ``produce`` for ``key``: reused while its files are unchanged, else produced now."""

@@ -32,6 +32,7 @@ from watchtower.collectors.certsources.base import (
     read_capped,
 )
 from watchtower.collectors.certsources.cache import FileReads, ScanCache, cached_records, key_path_of
+from watchtower.collectors.certsources.coldfile import cold_record
 from watchtower.collectors.certsources.kubeconfigs import KubeconfigSource
 from watchtower.core import reasons
 from watchtower.core.regularfile import open_regular
@@ -159,15 +160,22 @@ class FileSource:
                 plain = not entry.is_symlink() and entry.is_file(follow_symlinks=False)
             except OSError:
                 plain = False
-            if plain and entry.name.lower().endswith(CERT_SUFFIXES):
+            lower_name = entry.name.lower()
+            if plain and lower_name.endswith(CERT_SUFFIXES):
                 if entry.path not in seen:
                     seen.add(entry.path)
-                    yield from self.read_file(entry.path, explicit=False, siblings=names)
+                    record = None if self.cache is None else cold_record(
+                        self.cache, (entry.path, self._scope(None)), entry.name, lower_name, self.kind, self.max_bytes,
+                        names)
+                    if record is not None:
+                        yield record
+                    else:
+                        yield from self.read_file(entry.path, explicit=False, siblings=names)
                 continue
             try:
                 info = entry.stat()  # follows symlinks
             except OSError as exc:
-                if entry.name.lower().endswith(CERT_SUFFIXES) or kubeconfig_name(entry.name) or entry.is_symlink():
+                if lower_name.endswith(CERT_SUFFIXES) or kubeconfig_name(entry.name) or entry.is_symlink():
                     yield os_error(entry.path, exc)
                 continue
             if stat.S_ISDIR(info.st_mode):
@@ -187,7 +195,7 @@ class FileSource:
                 stack.append((iter(below), above | {key}, frozenset(e.name for e in below)))
             elif not stat.S_ISREG(info.st_mode) or entry.path in seen:
                 continue
-            elif entry.name.lower().endswith(CERT_SUFFIXES):
+            elif lower_name.endswith(CERT_SUFFIXES):
                 seen.add(entry.path)
                 yield from self.read_file(entry.path, explicit=False, info=info, siblings=names)
             elif kubeconfig_name(entry.name):
@@ -214,14 +222,18 @@ class FileSource:
         source = KubeconfigSource((), max_bytes=self.max_bytes, kind=self.kind, cache=self.cache)
         yield from source.read_path(path)
 
+    def _scope(self, name: str | None) -> tuple[Hashable, ...]:
+        """What besides the path tells cache entries apart: one tuple per name and source, not per file."""
+        scope = self._scopes.get(name)
+        if scope is None:
+            scope = self._scopes[name] = ("file", self.kind, name, self.max_bytes, self.passphrase_tag)
+        return scope
+
     def read_file(self, path: str, explicit: bool = True, name: str | None = None,
                   info: os.stat_result | None = None, siblings: frozenset[str] | None = None) -> Iterator[Record]:
         """Records of one file. ``info``: its stat, when the caller has it; ``siblings``: the names in
         its directory, when the caller listed it (a ``NAME.key`` not among them needs no stat)."""
-        scope = self._scopes.get(name)
-        if scope is None:  # what besides the path tells entries apart: one tuple per name and source, not per file
-            scope = self._scopes[name] = ("file", self.kind, name, self.max_bytes, self.passphrase_tag)
-        key = (path, scope)
+        key = (path, self._scope(name))
         known: dict[str, os.stat_result | None] = {} if info is None else {path: info}
         if siblings is not None:
             key_path = key_path_of(path)
