@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from watchtower.core.formatting import human_duration, join_host_port, parse_rfc3339, rfc3339, split_host_port
+from watchtower.core.formatting import (
+    human_duration,
+    join_host_port,
+    parse_rfc3339,
+    resolver_host,
+    rfc3339,
+    split_host_port,
+)
 
 
 def test_rfc3339_keeps_fractions_unless_whole_seconds_and_round_trips() -> None:
@@ -43,3 +50,21 @@ def test_human_duration(seconds: float, short: str, detailed: str) -> None:
     assert human_duration(seconds, detailed=True) == detailed
     if seconds >= 0:
         assert human_duration(seconds) == short
+
+
+@pytest.mark.parametrize("host", [
+    "127.0.0.1", "::1", "fe80::1%eth0", "api.example.org", "api.example.org.", "localhost", "a" * 63, "a" * 63 + ".b",
+    "a" * 64, "a" * 64 + ".b", "a..b", ".a", "a.", "..", ".", "b." + "c" * 64, "bücher.example", "",
+])
+def test_resolver_host_is_what_the_idna_codec_hands_the_resolver(host: str) -> None:
+    """Same bytes as ``host.encode("idna")`` (what getaddrinfo and ssl do with a str), or the str
+    itself when the codec must judge it (non-ASCII, a label it rejects): its own result or error then."""
+    given = resolver_host(host)
+    try:
+        expected: bytes | None = host.encode("idna")
+    except UnicodeError:
+        expected = None
+    if isinstance(given, bytes):
+        assert given == expected
+    else:
+        assert given == host and (expected is None or not host.isascii() or not host)

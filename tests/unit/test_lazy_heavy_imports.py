@@ -50,6 +50,30 @@ def test_a_probe_loads_no_http_library() -> None:
     assert _loaded_after(code) == []
 
 
+def test_binding_and_dialling_numeric_or_ascii_hosts_loads_no_idna_codec() -> None:
+    """getaddrinfo and ssl's server_hostname run a str through the idna codec, whose first use
+    imports encodings.idna, stringprep and unicodedata (0.44 MB): watchtower hands ASCII names over
+    as bytes (``core.formatting.resolver_host``)."""
+    code = ("import socket, ssl\n"
+            "from watchtower.app.httpserver import _bind\n"
+            "from watchtower.io.netprobe import ProbeError, TLSClientConfig, http_get\n"
+            "from watchtower.collectors.certsources.endpoints import Endpoint, EndpointFailure, fetch_presented\n"
+            "listener = _bind('127.0.0.1', 0, 5)\n"
+            "with socket.socket() as s:\n"
+            "    s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]\n"
+            "for url in (f'http://127.0.0.1:{port}/health', f'https://localhost:{port}/health'):\n"
+            "    try:\n"
+            "        http_get(url, 1.0, TLSClientConfig())\n"
+            "    except ProbeError as exc:\n"
+            "        assert exc.reason == 'connection_refused', exc\n"
+            "try:\n"
+            "    fetch_presented(Endpoint('localhost', port), 1.0)\n"
+            "except EndpointFailure as exc:\n"
+            "    assert exc.reason == 'connect_error', exc\n"
+            "listener.close()\n")
+    assert _loaded_after(code, ("encodings.idna", "stringprep", "unicodedata")) == []
+
+
 # Each collector's parse/read/export code, loaded by its first run (watchtower.core.lazy): the
 # registry, the config and `enabled: auto` need only its class and settings.
 IMPLEMENTATION = tuple(f"watchtower.collectors.{name}" for name in (

@@ -40,6 +40,7 @@ from typing import Any
 from watchtower.app.httpconn import _Connection
 from watchtower.app.httpproto import REFUSING_EXTRA, REJECT_REASONS, Limits, Request, Response, ServerStats
 from watchtower.core import threads
+from watchtower.core.formatting import resolver_host
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ class BoundedHTTPServer:
 
 def _bind(host: str, port: int, backlog: int) -> socket.socket:
     """A listening, non-blocking socket; raises OSError (EADDRINUSE, EADDRNOTAVAIL, ...)."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    infos = socket.getaddrinfo(resolver_host(host) if host else None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, socktype, proto, _canon, address = infos[0]
     sock = socket.socket(family, socktype, proto)
     try:

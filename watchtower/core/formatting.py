@@ -61,6 +61,23 @@ def join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def resolver_host(host: str) -> str | bytes:
+    """``host`` for ``getaddrinfo``/``create_connection``/``server_hostname``: its ASCII bytes when
+    the ``idna`` codec would return exactly those, else ``host`` itself (the codec then does as before).
+
+    Those calls encode a ``str`` host with the ``idna`` codec, whose first use imports
+    ``encodings.idna``, ``stringprep`` and ``unicodedata`` (0.44 MB of RSS) although for an ASCII
+    name it only checks label lengths (encodings/idna.py, ``Codec.encode``'s fast path): the same
+    check here, and a name that fails it goes to the codec for its own ``UnicodeError``.
+    """
+    if not host or not host.isascii():
+        return host
+    labels = host.split(".")
+    if len(labels[-1]) >= 64 or not all(0 < len(label) < 64 for label in labels[:-1]):
+        return host
+    return host.encode("ascii")
+
+
 def human_duration(seconds: float, *, detailed: bool = False) -> str:
     """A duration for people, the way kubeadm prints residual time: ``364d``, ``23h``, ``59m``.
 

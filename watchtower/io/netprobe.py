@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from watchtower.core import reasons
+from watchtower.core.formatting import resolver_host
 from watchtower.core.regularfile import open_regular
 from watchtower.io.tlscontext import client_context
 
@@ -150,6 +151,12 @@ def _request_head(url: str, headers: Mapping[str, str]) -> tuple[str, int, bool,
     return host, port, https, f"GET {target} HTTP/1.1\r\n{head}\r\n".encode("latin-1")
 
 
+def connect(host: str, port: int, timeout: float) -> socket.socket:
+    """``socket.create_connection`` with an ASCII host handed to the resolver as bytes (``resolver_host``:
+    no idna codec loaded for it); the host goes to ``getaddrinfo`` unchanged, which takes bytes."""
+    return socket.create_connection((resolver_host(host), port), timeout=timeout)  # type: ignore[arg-type]
+
+
 def _basic(auth: tuple[str, str]) -> str:
     user, password = auth
     try:
@@ -187,9 +194,9 @@ def http_get(
             extra["Authorization"] = _basic(auth)
         host, port, https, head = _request_head(url, extra)
         context = _context(tls) if https else None
-        sock = socket.create_connection((host, port), timeout=max(0.001, min(timeout, deadline - time.monotonic())))
+        sock = connect(host, port, max(0.001, min(timeout, deadline - time.monotonic())))
         if context is not None:
-            sock = context.wrap_socket(sock, server_hostname=host)
+            sock = context.wrap_socket(sock, server_hostname=resolver_host(host))
         sock.settimeout(max(0.001, min(timeout, deadline - time.monotonic())))
         sock.sendall(head)
         reader = io.BufferedReader(_DeadlineReader(sock, deadline, timeout), 65536)

@@ -49,10 +49,18 @@ def _check_regular(path: str) -> None:
     os.close(fd)
 
 
-def _build(ca_file: str | None, cert_file: str | None, key_file: str | None, verify: bool) -> ssl.SSLContext:
+def check_files(ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None,
+                verify: bool = True) -> None:
+    """Raise the OSError that ``client_context`` raises for a file it cannot open (missing, unreadable,
+    a FIFO), without building a context: a caller that makes the context only once a peer answers
+    still reports such a file first."""
     for path in (ca_file if verify else None, cert_file, key_file):
         if path:
             _check_regular(path)
+
+
+def _build(ca_file: str | None, cert_file: str | None, key_file: str | None, verify: bool) -> ssl.SSLContext:
+    check_files(ca_file, cert_file, key_file, verify)
     if verify:
         context = ssl.create_default_context(cafile=ca_file)  # None: the system trust store
     else:

@@ -9,6 +9,7 @@ second, non-verifying handshake (the old way) is shown.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from pathlib import Path
 
@@ -18,11 +19,13 @@ from tests.support.certs import check_certs
 from tests.support.tls_servers import TLSServer
 from watchtower.collectors.certsources.endpoints import (
     Endpoint,
+    EndpointFailure,
     _handshake,
     _lenient_context,
     fetch_presented,
     verifying_context,
 )
+from watchtower.io import tlscontext
 
 
 def _server(tmp_path: Path, ca: trustme.CA, name: str = "localhost") -> TLSServer:
@@ -76,6 +79,36 @@ def test_one_context_per_ca_file_until_the_file_changes(tmp_path: Path) -> None:
             assert isinstance(exc, FileNotFoundError)
         else:
             raise AssertionError("a missing CA file loaded")
+
+
+def test_an_endpoint_that_does_not_answer_costs_no_context(tmp_path: Path) -> None:
+    """The context (~0.85 MB of OpenSSL's heap for the first) is made once the TCP connection stands:
+    kubeadm's served check on a node whose apiserver is down makes none. A CA file that cannot be
+    opened is still the error, before any dial; a good one is loaded once the peer answers."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "unused-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        refused = Endpoint("127.0.0.1", probe.getsockname()[1], ca_file=str(ca_file))
+    try:
+        fetch_presented(refused, timeout=5)
+    except EndpointFailure as failure:
+        assert failure.reason == "connect_error"
+    else:
+        raise AssertionError("a refused port answered")
+    assert not any(key[0] == str(ca_file) for key in tlscontext._contexts)
+    missing = Endpoint("127.0.0.1", refused.port, ca_file=str(tmp_path / "missing.pem"))
+    try:
+        fetch_presented(missing, timeout=5)
+    except FileNotFoundError:
+        pass
+    else:
+        raise AssertionError("a missing CA file was not the error")
+    with _server(tmp_path, ca) as server:
+        answered = Endpoint.parse(server.address, "localhost", str(ca_file))
+        assert fetch_presented(answered, timeout=5).verified
+    assert any(key[0] == str(ca_file) for key in tlscontext._contexts)
 
 
 def test_check_certs_json_is_compact_unless_pretty(tmp_path: Path) -> None:

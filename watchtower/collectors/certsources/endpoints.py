@@ -12,16 +12,18 @@ from __future__ import annotations
 import _ssl  # get_unverified_chain() is private before Python 3.13
 import contextlib
 import dataclasses
+import functools
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 
 from watchtower.collectors.certsources.base import CertRecord, CheckRecord, InputStart, Record
 from watchtower.core import progress, reasons, threads
-from watchtower.core.formatting import join_host_port, split_host_port
+from watchtower.core.formatting import join_host_port, resolver_host, split_host_port
 from watchtower.core.results import ItemError
-from watchtower.io.tlscontext import client_context
+from watchtower.io import netprobe
+from watchtower.io.tlscontext import check_files, client_context
 from watchtower.pki import CertInfo, ParseError, load_x509_der
 
 # OpenSSL X509_V_ERR_* codes → label-friendly reasons
@@ -71,18 +73,32 @@ class EndpointFailure(Exception):
         self.detail = detail
 
 
-def _handshake(endpoint: Endpoint, context: ssl.SSLContext,
+def _connect(endpoint: Endpoint, timeout: float) -> socket.socket:
+    """The TCP connection, or EndpointFailure (as a failure inside the handshake is named)."""
+    try:
+        return netprobe.connect(endpoint.host, endpoint.port, timeout)
+    except TimeoutError:
+        raise EndpointFailure(reasons.TIMEOUT, f"no TLS handshake within {timeout:g}s") from None
+    except OSError as exc:
+        raise EndpointFailure("connect_error", exc.strerror or str(exc)) from None
+
+
+def _handshake(endpoint: Endpoint, context: ssl.SSLContext | Callable[[], ssl.SSLContext],
                timeout: float) -> tuple[tuple[bytes, ...], ssl.SSLCertVerificationError | None]:
     """One dial: the presented chain (DER, leaf first) and the verification failure, if any.
 
     OpenSSL keeps the peer's chain when it rejects it, so a failed verification still yields
-    the chain from the same connection.
+    the chain from the same connection. ``context`` may be a function that makes it: it is then
+    called once the TCP connection stands (an endpoint that does not answer - kubeadm's served
+    check on a node whose apiserver is down - costs no context; the first one is ~0.85 MB of
+    OpenSSL's heap). Its errors (a CA file that cannot be loaded) propagate unchanged.
     """
-    try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw:
+    with _connect(endpoint, timeout) as raw:
+        tls_context = context if isinstance(context, ssl.SSLContext) else context()
+        try:
             raw.settimeout(timeout)
-            with context.wrap_socket(raw, server_hostname=endpoint.server_name or endpoint.host,
-                                     do_handshake_on_connect=False) as tls:
+            with tls_context.wrap_socket(raw, server_hostname=resolver_host(endpoint.server_name or endpoint.host),
+                                         do_handshake_on_connect=False) as tls:
                 failure = None
                 try:
                     tls.do_handshake()
@@ -90,12 +106,12 @@ def _handshake(endpoint: Endpoint, context: ssl.SSLContext,
                     failure = exc
                 chain = tls._sslobj.get_unverified_chain() or []  # type: ignore[union-attr,attr-defined]
                 return tuple(c.public_bytes(_ssl.ENCODING_DER) for c in chain), failure
-    except TimeoutError:
-        raise EndpointFailure(reasons.TIMEOUT, f"no TLS handshake within {timeout:g}s") from None
-    except ssl.SSLError as exc:
-        raise EndpointFailure(reasons.TLS_ERROR, exc.reason or str(exc)) from None
-    except OSError as exc:
-        raise EndpointFailure("connect_error", exc.strerror or str(exc)) from None
+        except TimeoutError:
+            raise EndpointFailure(reasons.TIMEOUT, f"no TLS handshake within {timeout:g}s") from None
+        except ssl.SSLError as exc:
+            raise EndpointFailure(reasons.TLS_ERROR, exc.reason or str(exc)) from None
+        except OSError as exc:
+            raise EndpointFailure("connect_error", exc.strerror or str(exc)) from None
 
 
 def verifying_context(ca_file: str | None) -> ssl.SSLContext:
@@ -111,7 +127,8 @@ def _lenient_context() -> ssl.SSLContext:
 def fetch_presented(endpoint: Endpoint, timeout: float) -> Presented:
     """Dial once verifying; the chain comes from that dial even when verification fails (a second,
     non-verifying dial only if OpenSSL kept no chain). Raises EndpointFailure."""
-    chain, failure = _handshake(endpoint, verifying_context(endpoint.ca_file), timeout)
+    check_files(endpoint.ca_file)  # a CA file that cannot be opened is reported before any dial, as always
+    chain, failure = _handshake(endpoint, functools.partial(verifying_context, endpoint.ca_file), timeout)
     if failure is None:
         return Presented(chain, True, "", "")
     reason = _VERIFY_REASONS.get(failure.verify_code, "verify_failed")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from urllib.parse import urlsplit
 from watchtower.collectors.base import Collector, CollectorContext, Role
 from watchtower.collectors.upgrade.settings import UpgradeSettings
 from watchtower.core import reasons
+from watchtower.core.formatting import resolver_host
 from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, ItemError
 from watchtower.core.sections import CollectorSettings
@@ -31,7 +31,7 @@ from watchtower.upgrades.policy import EVIDENCE_OBSERVED, LastUpgrade, assess, c
 
 if TYPE_CHECKING:
     from watchtower.collectors.upgrade import export
-    from watchtower.io import tlscontext
+    from watchtower.io import netprobe, tlscontext
     from watchtower.upgrades import evidence as ev
     from watchtower.upgrades import releases
     from watchtower.upgrades import state as upgrade_state
@@ -41,6 +41,7 @@ else:  # loaded by the first run: a daemon that does not run the upgrade collect
     releases = lazy_module("watchtower.upgrades.releases")
     upgrade_state = lazy_module("watchtower.upgrades.state")
     tlscontext = lazy_module("watchtower.io.tlscontext")
+    netprobe = lazy_module("watchtower.io.netprobe")
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +249,8 @@ def served_certificate(url: str, timeout: float) -> bytes:
     # one shared unverifying context: a default context per run loaded the whole system trust
     # store (~140 CA certificates in OpenSSL's heap) every interval only to verify nothing
     context = tlscontext.client_context(verify=False)
-    with socket.create_connection((host, port), timeout=timeout) as sock, \
-            context.wrap_socket(sock, server_hostname=host) as tls:
+    with netprobe.connect(host, port, timeout) as sock, \
+            context.wrap_socket(sock, server_hostname=resolver_host(host)) as tls:
         der = tls.getpeercert(binary_form=True)
     if not der:
         raise ValueError("no certificate served")
