@@ -114,10 +114,18 @@ def test_the_fused_read_equals_the_general_path(tree: Path, monkeypatch: pytest.
     general = list(_comparable(_scan(tree, general_cache), general_cache))
     assert fused == general
     # the usual files took the fused path; the rest stepped aside
-    assert {"a-ca.crt", "plain.crt", "crlf.crt", "deep.cer"} <= set(taken)
-    assert not {"zcopy.pem", "withkey.crt", "bundle.crt", "inline.pem", "raw.der", "store.p12", "empty.crt",
+    assert {"a-ca.crt", "plain.crt", "crlf.crt", "deep.cer", "zcopy.pem"} <= set(taken)
+    assert not {"withkey.crt", "bundle.crt", "inline.pem", "raw.der", "store.p12", "empty.crt",
                 "junk.crt", "headers.crt", "fifo.crt"} & set(taken)
     assert any(name.startswith("mutant-") for name in taken)  # loadable mutants too
+
+
+def test_a_certificate_met_again_is_the_same_object_either_way(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for cold in (coldfile_module.cold_record, lambda *args: None):
+        monkeypatch.setattr(files_module, "cold_record", cold)
+        records = {os.path.basename(r.location): r for r in _scan(tree, ScanCache())[0] if hasattr(r, "cert")}
+        assert records["zcopy.pem"].cert is records["plain.crt"].cert
+        assert records["a-ca.crt"].cert is records["bundle.crt"].cert  # the bundle's last block: the CA
 
 
 def test_a_warm_run_reuses_what_the_fused_read_cached(tree: Path) -> None:

@@ -4,9 +4,9 @@ A cold scan of 10k files spent about as long passing each one through the cache,
 read helpers, the parse dispatch and their generators as on reading and parsing it. The usual
 file — one PEM CERTIFICATE block in plain base64, no ``NAME.key`` beside it, not cached yet — is
 read here in one function and its cache entry made directly. It answers only where
-``FileSource.read_file`` must give the same record, entry and memo (same parse function, same
-stamps); anything else (an error, another format, a key beside it, a certificate the run met
-before) steps aside (None), and the caller takes the general path, which reads the file again.
+``FileSource.read_file`` must give the same record, entry and memo (same parse function and memo,
+same stamps); anything else (an error, another format, a key beside it) steps aside (None), and
+the caller takes the general path, which reads the file again.
 """
 
 from __future__ import annotations
@@ -39,12 +39,14 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
         return None
     data, stamp = read
     der = single_plain_der(data)
-    if der is None or der in cache.memo:
+    if der is None:
         return None
-    cert = load_plain_pem_certificate(der)
+    cert = cache.memo.get(der)  # met earlier in this run: the same object, as ``parse_certificates(memo=)`` gives
     if cert is None:
-        return None
-    cache.memo[der] = cert
+        cert = load_plain_pem_certificate(der)
+        if cert is None:
+            return None
+        cache.memo[der] = cert
     cert.note_origin(path)
     record = CertRecord(kind, path, name, cert)
     cache.put_lone_file(key, stamp, (record,))
