@@ -79,7 +79,7 @@ def test_binding_and_dialling_numeric_or_ascii_hosts_loads_no_idna_codec() -> No
 IMPLEMENTATION = tuple(f"watchtower.collectors.{name}" for name in (
     "apiserver.export", "apiserver.parse", "etcd.export", "etcd.read", "haproxy.export", "haproxy.parse",
     "haproxy.read", "nodes.export", "nodes.parse", "removed_apis.export", "removed_apis.read", "upgrade.export",
-    "vip.export", "vip.parse", "vip.read", "certs.accumulate", "certs.model", "certsources",
+    "vip.export", "vip.parse", "vip.read", "certs.accumulate", "certs.model", "certsources", "node_lifecycle",
 )) + ("watchtower.pki", "watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
       "watchtower.upgrades.state", "watchtower.upgrades.evidence", "watchtower.upgrades.releases",
       "watchtower.upgrades.lifecycle", "watchtower.upgrades.nodeos", "watchtower.app.heartbeat.check")
