@@ -19,7 +19,7 @@ from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust 
 
 from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, surely_not_ca
-from watchtower.pki.names import der_name_facts, issuer_name_facts, name_facts
+from watchtower.pki.names import der_name_text, issuer_name_facts, name_facts
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -163,14 +163,19 @@ class CertInfo:
             parts: CertParts | None = certificate_parts(der, extensions=False)
         except DerError:
             parts = None
-        subject = (der_name_facts(parts.subject) if parts is not None else None) or name_facts(cert.subject)
+        plain = der_name_text(parts.subject) if parts is not None else None
+        if plain is not None:  # the key of a plain name is its text
+            subject_cn, subject_text, subject_key = plain[0], plain[1], plain[1]
+        else:
+            subject = name_facts(cert.subject)
+            subject_cn, subject_text, subject_key = subject.common_name, subject.text, subject.key
         issuer = (issuer_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
         # positional (a keyword call costs half as much again); issuer names are shared by many
         # certificates: one string each, not one per certificate
-        info = cls(subject.common_name, sys.intern(issuer.common_name), cert.serial_number,
+        info = cls(subject_cn, sys.intern(issuer.common_name), cert.serial_number,
                    cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(),
-                   _is_ca(cert, None, der) if parts is not None else _is_ca(cert), der, subject.text,
-                   sys.intern(issuer.text), subject.key, sys.intern(issuer.key))
+                   _is_ca(cert, None, der) if parts is not None else _is_ca(cert), der, subject_text,
+                   sys.intern(issuer.text), subject_key, sys.intern(issuer.key))
         if parts is not None and parts.signature_start < 1 << 24:
             positions = parts.tbs_start | parts.tbs_end << 24 | parts.signature_start << 48
             layout = (positions, _shared(parts.inner_algorithm), _shared(parts.issuer), _shared(parts.outer_algorithm))

@@ -70,6 +70,12 @@ def der_name_facts(name: bytes) -> NameFacts | None:
     lengths cryptography accepts without a warning) take this path; the text is what
     ``name_facts`` makes of the same name, and the key equals the text as it does there.
     """
+    found = der_name_text(name)
+    return None if found is None else NameFacts(found[0], found[1], found[1])
+
+
+def der_name_text(name: bytes) -> tuple[str, str] | None:
+    """``der_name_facts`` as (first CN, text): a leaf's subject is read once, no facts object needed."""
     attributes = name_attributes(name)
     if attributes is None:
         return None
@@ -87,8 +93,7 @@ def der_name_facts(name: bytes) -> NameFacts | None:
         elif oid == _COUNTRY_CONTENT and len(value.encode()) != 2:
             return None
         texts.append(f"{keyword}={value}")
-    text = ",".join(reversed(texts))
-    return NameFacts(common_name or "", text, text)
+    return common_name or "", ",".join(reversed(texts))
 
 
 def name_facts(name: x509.Name) -> NameFacts:

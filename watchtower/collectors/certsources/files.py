@@ -150,14 +150,15 @@ class FileSource:
             return
         stack: list[tuple[Iterator[os.DirEntry[str]], frozenset[tuple[int, int]], frozenset[str]]] = [
             (iter(top), frozenset(ancestors), frozenset(e.name for e in top))]
+        scope = self._scope(None)
         while stack:
             entries, above, names = stack[-1]
             entry = next(entries, None)
             if entry is None:
                 stack.pop()
                 continue
-            try:  # a plain regular file by the listing's own type: its stat waits until the cache wants one
-                plain = not entry.is_symlink() and entry.is_file(follow_symlinks=False)
+            try:  # a plain regular file (no symlink) by the listing's own type: its stat waits until the cache wants one
+                plain = entry.is_file(follow_symlinks=False)
             except OSError:
                 plain = False
             lower_name = entry.name.lower()
@@ -165,7 +166,7 @@ class FileSource:
                 if entry.path not in seen:
                     seen.add(entry.path)
                     record = None if self.cache is None else cold_record(
-                        self.cache, (entry.path, self._scope(None)), entry.name, lower_name, self.kind, self.max_bytes,
+                        self.cache, (entry.path, scope), entry.name, lower_name, self.kind, self.max_bytes,
                         names)
                     if record is not None:
                         yield record
