@@ -92,6 +92,14 @@ def test_starting_the_daemon_imports_no_collector_implementation() -> None:
     assert _loaded_after(code, IMPLEMENTATION) == []
 
 
+def test_the_debug_dump_loads_tracemalloc_only_when_it_dumps() -> None:
+    """``app.memdebug`` (imported by every daemon) needs tracemalloc only for a dump."""
+    code = "import watchtower.app.cli, watchtower.app.daemon, watchtower.app.memdebug"
+    assert _loaded_after(code, ("tracemalloc",)) == []
+    dumped = code + "\nimport tempfile, pathlib\nwatchtower.app.memdebug.dump(pathlib.Path(tempfile.mkdtemp()))"
+    assert _loaded_after(dumped, ("tracemalloc",)) == ["tracemalloc"]
+
+
 def test_a_zero_config_daemon_loads_only_what_its_collectors_need() -> None:
     """Selecting the collectors asks every ``enabled: auto`` one whether it can run here; only those
     that do may have loaded their code (none on a host without kubeadm, keepalived or a kubeconfig)."""
