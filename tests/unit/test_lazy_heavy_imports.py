@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.certs import REPO
+from tests.support.kubeadm_pki import KubeadmPKI
 
 HEAVY = ("cryptography.hazmat.bindings._rust", "requests", "urllib3", "kubernetes", "grafana_client")
 
@@ -72,6 +74,19 @@ def test_binding_and_dialling_numeric_or_ascii_hosts_loads_no_idna_codec() -> No
             "    assert exc.reason == 'connect_error', exc\n"
             "listener.close()\n")
     assert _loaded_after(code, ("encodings.idna", "stringprep", "unicodedata")) == []
+
+
+def test_checking_an_ecdsa_signature_loads_no_openssl_backend(tmp_path: Path) -> None:
+    """``ec.ECDSA()`` imports cryptography's OpenSSL backend (its cffi library copied name by name,
+    ~0.35 MB) for a signing option; the chain check verifies with a subclass that skips it."""
+    pki = KubeadmPKI.build(tmp_path)  # ECDSA P-256 keys, as kubeadm can make them
+    code = ("from pathlib import Path\n"
+            "from watchtower.pki import IssuerIndex, parse_certificates\n"
+            f"pki = Path({str(pki.root)!r}) / 'pki'\n"
+            "ca, leaf = (parse_certificates((pki / n).read_bytes()).certificates[0] for n in ('ca.crt', 'apiserver.crt'))\n"
+            "assert IssuerIndex().signed_by(leaf, ca) is True\n")
+    assert _loaded_after(code, ("cryptography.hazmat.bindings._rust", "cryptography.hazmat.backends.openssl.backend")) \
+        == ["cryptography.hazmat.bindings._rust"]
 
 
 # Each collector's parse/read/export code, loaded by its first run (watchtower.core.lazy): the
