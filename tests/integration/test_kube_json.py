@@ -168,7 +168,7 @@ import watchtower.app.cli, watchtower.app.daemon
 from watchtower.app import config as config_mod
 from watchtower.collectors.base import CollectorContext
 from watchtower.collectors.certsources.secrets import SecretSource
-from watchtower.collectors.node_lifecycle import LifecycleSettings, NodesSettings
+from watchtower.collectors.lifecycle_settings import LifecycleSettings, NodesSettings
 from watchtower.collectors.nodes import NodesCollector
 from watchtower.collectors.upgrade import UpgradeCollector
 from watchtower.io.kube import KubeClientFactory

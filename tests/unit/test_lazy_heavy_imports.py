@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.certs import REPO
+from tests.support.kubeadm_pki import KubeadmPKI
 
 HEAVY = ("cryptography.hazmat.bindings._rust", "requests", "urllib3", "kubernetes", "grafana_client")
 
@@ -74,12 +76,25 @@ def test_binding_and_dialling_numeric_or_ascii_hosts_loads_no_idna_codec() -> No
     assert _loaded_after(code, ("encodings.idna", "stringprep", "unicodedata")) == []
 
 
+def test_checking_an_ecdsa_signature_loads_no_openssl_backend(tmp_path: Path) -> None:
+    """``ec.ECDSA()`` imports cryptography's OpenSSL backend (its cffi library copied name by name,
+    ~0.35 MB) for a signing option; the chain check verifies with a subclass that skips it."""
+    pki = KubeadmPKI.build(tmp_path)  # ECDSA P-256 keys, as kubeadm can make them
+    code = ("from pathlib import Path\n"
+            "from watchtower.pki import IssuerIndex, parse_certificates\n"
+            f"pki = Path({str(pki.root)!r}) / 'pki'\n"
+            "ca, leaf = (parse_certificates((pki / n).read_bytes()).certificates[0] for n in ('ca.crt', 'apiserver.crt'))\n"
+            "assert IssuerIndex().signed_by(leaf, ca) is True\n")
+    assert _loaded_after(code, ("cryptography.hazmat.bindings._rust", "cryptography.hazmat.backends.openssl.backend")) \
+        == ["cryptography.hazmat.bindings._rust"]
+
+
 # Each collector's parse/read/export code, loaded by its first run (watchtower.core.lazy): the
 # registry, the config and `enabled: auto` need only its class and settings.
 IMPLEMENTATION = tuple(f"watchtower.collectors.{name}" for name in (
     "apiserver.export", "apiserver.parse", "etcd.export", "etcd.read", "haproxy.export", "haproxy.parse",
     "haproxy.read", "nodes.export", "nodes.parse", "removed_apis.export", "removed_apis.read", "upgrade.export",
-    "vip.export", "vip.parse", "vip.read", "certs.accumulate", "certs.model", "certsources",
+    "vip.export", "vip.parse", "vip.read", "certs.accumulate", "certs.model", "certsources", "node_lifecycle",
 )) + ("watchtower.pki", "watchtower.upgrades.plan", "watchtower.upgrades.removed_apis", "watchtower.upgrades.removal_data",
       "watchtower.upgrades.state", "watchtower.upgrades.evidence", "watchtower.upgrades.releases",
       "watchtower.upgrades.lifecycle", "watchtower.upgrades.nodeos", "watchtower.app.heartbeat.check")
@@ -90,6 +105,14 @@ def test_starting_the_daemon_imports_no_collector_implementation() -> None:
             "from watchtower.app import config\n"
             "config.with_defaults(config.from_mapping({}), watchtower.app.registry.REGISTRY)")
     assert _loaded_after(code, IMPLEMENTATION) == []
+
+
+def test_the_debug_dump_loads_tracemalloc_only_when_it_dumps() -> None:
+    """``app.memdebug`` (imported by every daemon) needs tracemalloc only for a dump."""
+    code = "import watchtower.app.cli, watchtower.app.daemon, watchtower.app.memdebug"
+    assert _loaded_after(code, ("tracemalloc",)) == []
+    dumped = code + "\nimport tempfile, pathlib\nwatchtower.app.memdebug.dump(pathlib.Path(tempfile.mkdtemp()))"
+    assert _loaded_after(dumped, ("tracemalloc",)) == ["tracemalloc"]
 
 
 def test_a_zero_config_daemon_loads_only_what_its_collectors_need() -> None:

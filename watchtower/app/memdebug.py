@@ -16,9 +16,16 @@ import signal
 import sys
 import threading
 import traceback
-import tracemalloc
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+from watchtower.core.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import tracemalloc
+else:  # loaded by the first dump: a daemon that is never asked for one does not import it
+    tracemalloc = lazy_module("tracemalloc")
 
 ENV_DIR = "WATCHTOWER_DEBUG_DUMP_DIR"
 _counter = itertools.count(1)

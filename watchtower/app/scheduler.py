@@ -170,8 +170,9 @@ class CollectorScheduler:
         self._monotonic = monotonic
         self._heartbeat = monotonic()
         # Each collector job blocks its pool thread for at most its timeout: one thread each,
-        # plus room for the heartbeat, so a slow collector never delays another.
-        self._executor = ThreadPoolExecutor(max_workers=len(self.runners) + 2,
+        # plus one for the heartbeat, so a slow collector never delays another. No job runs
+        # twice at once (max_instances=1), so these threads are never all busy plus one more.
+        self._executor = ThreadPoolExecutor(max_workers=self.pool_threads,
                                             pool_kwargs={"thread_name_prefix": "scheduler-job",
                                                          "initializer": threads.name_os_thread})
         self._scheduler = BackgroundScheduler(
@@ -179,6 +180,11 @@ class CollectorScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
+
+    @property
+    def pool_threads(self) -> int:
+        """One job thread per collector and one for the heartbeat: every job can run at once."""
+        return len(self.runners) + 1
 
     def start(self) -> None:
         self._scheduler.add_job(
@@ -195,7 +201,7 @@ class CollectorScheduler:
                 next_run_time=datetime.datetime.now(datetime.UTC),  # first run right away: /readyz waits for it
             )
         # every job thread now, not when two jobs first overlap hours later (a soak counts them)
-        threads.prestart(self._executor._pool, len(self.runners) + 2)
+        threads.prestart(self._executor._pool, self.pool_threads)
         self._scheduler.start()
 
     def _beat(self) -> None:

@@ -1,4 +1,5 @@
-"""OS and container-runtime lifecycle for the ``nodes`` collector: settings, source, export.
+"""OS and container-runtime lifecycle for the ``nodes`` collector: source, tally, export (its settings
+are in ``lifecycle_settings``, which a daemon loads without this module).
 
 The nodes collector hands every listed node's ``osImage``/``containerRuntimeVersion`` to a
 ``LifecycleTally`` (parsed once per distinct string: thousands of nodes share a handful), then,
@@ -10,65 +11,27 @@ products present are fetched) and turns the result into metric rows, findings an
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from watchtower.collectors.lifecycle_settings import DAY, LifecycleSettings
 from watchtower.core.details import json_field
 from watchtower.core.formatting import format_table, rfc3339
 from watchtower.core.lazy import lazy_module
 from watchtower.core.results import Finding, Severity
-from watchtower.core.sections import CollectorSettings
-from watchtower.core.settings import ConfigError, Seconds, format_duration
-from watchtower.upgrades.urls import DEFAULT_ENDOFLIFE_API
+from watchtower.core.settings import format_duration
 
 if TYPE_CHECKING:
     from watchtower.upgrades import lifecycle as lc
     from watchtower.upgrades import nodeos, releases
-else:  # loaded when a nodes collector is made, or a config has static lifecycle dates to check
+else:  # loaded when a nodes collector is made
     lc = lazy_module("watchtower.upgrades.lifecycle")
     nodeos = lazy_module("watchtower.upgrades.nodeos")
     releases = lazy_module("watchtower.upgrades.releases")
 
-DAY = 86400.0
 NAN = float("nan")  # the value of a per-node lifecycle series whose date is not known
 GROUP_NODES_SHOWN = 10
 CONTROL_PLANE_ROLES = frozenset({"control-plane", "master"})
-
-
-@dataclasses.dataclass(frozen=True)
-class LifecycleSettings:
-    """``collectors.nodes.lifecycle`` in the config file."""
-
-    source: Literal["endoflife.date", "snapshot"] = "endoflife.date"  # snapshot: air-gapped, nothing fetched
-    url: str = DEFAULT_ENDOFLIFE_API
-    static: Mapping[str, Mapping[str, Mapping[str, str]]] = dataclasses.field(
-        default_factory=lambda: MappingProxyType({}))  # product → release line → {eol, extended}
-    reminder_lead: Seconds = Seconds(90 * DAY)
-    cache: Seconds = Seconds(6 * 3600)
-    retry: Seconds = Seconds(600)
-    timeout: Seconds = Seconds(10)
-
-    def validate(self, path: str) -> None:
-        try:
-            if self.static:
-                lc.parse_static(self.static)
-        except lc.StaticEntryError as exc:
-            raise ConfigError(f"{path}.static.{exc.where}", exc.value, exc.expected) from None
-        if not self.url.startswith(("http://", "https://")):
-            raise ConfigError(f"{path}.url", self.url, "an http:// or https:// URL")
-        if self.reminder_lead <= 0:
-            raise ConfigError(f"{path}.reminder_lead", self.reminder_lead, "a duration above 0s")
-        if self.timeout <= 0:
-            raise ConfigError(f"{path}.timeout", self.timeout, "a duration above 0s")
-
-
-@dataclasses.dataclass(frozen=True)
-class NodesSettings(CollectorSettings):
-    """``collectors.nodes`` in the config file."""
-
-    lifecycle: LifecycleSettings = dataclasses.field(default_factory=LifecycleSettings)
-
 
 
 def make_source(s: LifecycleSettings, clock: Callable[[], float], budget: float | None = None) -> lc.LifecycleSource:

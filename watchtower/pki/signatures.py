@@ -5,6 +5,7 @@ Pure: ``IssuerIndex`` (checks.py) remembers the answers; this module only judges
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -61,12 +62,34 @@ _ECDSA_ALGORITHMS: Mapping[bytes, str] = {
 _verify_args: dict[tuple[str, str], tuple[Any, ...]] = {}  # ("rsa"|"ecdsa", hash) → verify()'s extra arguments
 
 
+@functools.cache
+def _verifying_ecdsa() -> type:
+    """``ec.ECDSA`` for ``verify`` without ``ECDSA.__init__``, which imports cryptography's OpenSSL
+    backend (its cffi library copied name by name, ~0.35 MB of RSS) only to check deterministic
+    signing, a signing option. ``verify`` checks the type (this is a subclass) and reads ``algorithm``.
+    Made on first use: ``ec`` is loaded lazily."""
+
+    class VerifyingECDSA(ec.ECDSA):
+        def __init__(self, hash_algorithm: Any) -> None:  # no super().__init__(): its check is for signing
+            self._hash_algorithm = hash_algorithm
+
+        @property
+        def algorithm(self) -> Any:
+            return self._hash_algorithm
+
+        @property
+        def deterministic_signing(self) -> bool:
+            return False
+
+    return VerifyingECDSA
+
+
 def _args(kind: str, hash_name: str) -> tuple[Any, ...]:
     """The padding/hash objects for ``verify`` (made on first use: cryptography loads lazily)."""
     args = _verify_args.get((kind, hash_name))
     if args is None:
         algorithm = getattr(hashes, hash_name)()
-        args = (padding.PKCS1v15(), algorithm) if kind == "rsa" else (ec.ECDSA(algorithm),)
+        args = (padding.PKCS1v15(), algorithm) if kind == "rsa" else (_verifying_ecdsa()(algorithm),)
         _verify_args[(kind, hash_name)] = args
     return args
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, ClassVar
 
-from watchtower.collectors import node_lifecycle as nl
 from watchtower.collectors.base import Collector, CollectorContext, Role
+from watchtower.collectors.lifecycle_settings import LifecycleSettings, NodesSettings
 from watchtower.core import reasons
 from watchtower.core.lazy import lazy_module
 from watchtower.core.results import CollectResult, Finding, ItemError, Severity
@@ -25,28 +25,30 @@ from watchtower.io.kube import KubeUnavailable, list_json_pages, server_version
 from watchtower.upgrades.kubeversion import try_parse_version
 
 if TYPE_CHECKING:
+    from watchtower.collectors import node_lifecycle as nl
     from watchtower.collectors.nodes import export, parse
 else:  # loaded by the first run: a daemon that does not run the nodes collector never imports them
+    nl = lazy_module("watchtower.collectors.node_lifecycle")
     export = lazy_module("watchtower.collectors.nodes.export")
     parse = lazy_module("watchtower.collectors.nodes.parse")
 
 
-class NodesCollector(Collector[nl.NodesSettings]):
+class NodesCollector(Collector[NodesSettings]):
     name: ClassVar[str] = "nodes"
     title: ClassVar[str] = "Nodes"
     roles: ClassVar[frozenset[Role]] = frozenset({"cluster"})
     metric_prefixes: ClassVar[tuple[str, ...]] = ("watchtower_node",)
-    Settings: ClassVar[type[CollectorSettings]] = nl.NodesSettings
+    Settings: ClassVar[type[CollectorSettings]] = NodesSettings
 
-    def __init__(self, settings: nl.NodesSettings, context: CollectorContext) -> None:
+    def __init__(self, settings: NodesSettings, context: CollectorContext) -> None:
         super().__init__(settings, context)
-        self.lifecycle_settings: nl.LifecycleSettings = getattr(settings, "lifecycle", nl.LifecycleSettings())
+        self.lifecycle_settings: LifecycleSettings = getattr(settings, "lifecycle", LifecycleSettings())
         self.lifecycle = nl.make_source(self.lifecycle_settings, context.clock, float(settings.timeout))
         self.transitions = parse.TransitionCounter()
         self._lock = threading.Lock()
 
     @classmethod
-    def unavailable_reason(cls, settings: nl.NodesSettings, context: CollectorContext) -> str | None:
+    def unavailable_reason(cls, settings: NodesSettings, context: CollectorContext) -> str | None:
         try:
             context.kube.source()
         except KubeUnavailable as exc:
