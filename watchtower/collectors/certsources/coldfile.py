@@ -28,7 +28,7 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
     """The record ``FileSource.read_file(path, explicit=False, siblings=siblings)`` would yield for
     ``key = (path, scope)`` of a plain listed file (``name``: its name in the listing, ``lower_name``
     lower-cased), with its cache entry stored; None: not this case."""
-    if lower_name.endswith((*PKCS12_SUFFIXES, ".key")) or cache.has(key):
+    if cache.has(key) or lower_name.endswith((*PKCS12_SUFFIXES, ".key")):  # cached: the warm path's, asked first
         return None
     if os.path.splitext(name)[0] + ".key" in siblings:  # the name of ``key_path_of(path)``
         return None  # a key to check beside it: the general path
