@@ -35,13 +35,17 @@ class FileTooLarge(OSError):
         self.cap = cap
 
 
+# read-only, and never blocking on a FIFO or a device, nor making one the controlling terminal
+OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+
+
 def open_regular(path: str) -> tuple[int, os.stat_result]:
     """A read-only fd of the regular file at ``path`` and its fstat; the caller closes the fd.
 
     Raises OSError: ``IsADirectoryError`` for a directory, ``NotRegularFile`` for a FIFO, socket
     or device, the open's own error otherwise (ENOENT, EACCES, ELOOP, ...).
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    fd = os.open(path, OPEN_FLAGS)
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):

@@ -18,9 +18,8 @@ from collections.abc import Hashable
 from watchtower.collectors.certsources.base import CertRecord
 from watchtower.collectors.certsources.cache import ScanCache, stamp_of
 from watchtower.core import progress
+from watchtower.core.regularfile import OPEN_FLAGS
 from watchtower.pki.parse import PKCS12_SUFFIXES, load_plain_pem_certificate, single_plain_der
-
-_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY  # as ``open_regular``
 
 
 def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_name: str, kind: str, max_bytes: int,
@@ -57,7 +56,7 @@ def _read_whole(path: str, max_bytes: int) -> tuple[bytes, bytes] | None:
     """The bytes of a regular file read in one ``read`` of its fstat size, and the stamp of that
     fstat (None: anything else; the general path then reads it and reports what went wrong)."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS)  # as ``open_regular``
     except OSError:
         return None
     try:
