@@ -283,6 +283,7 @@ def _peer_closed(sock: socket.socket) -> bool:
     (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),  # ... or with two
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),  # a TLS ClientHello: no line end ever comes
     (b"G\xc3T / HTTP/1.1", 400),  # not a method token, answered before the line ends
+    (b"G\xc3T / HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # ... and the same answer for a whole head (not 405)
 ])
 def test_bad_requests_are_refused_and_closed(request_bytes: bytes, status: int) -> None:
     with _server(Limits()) as (server, _blocking):

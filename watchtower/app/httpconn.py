@@ -142,13 +142,15 @@ class _Connection(asyncio.Protocol):
 
     def _maybe_dispatch(self) -> None:
         limit = self.server.limits.max_header_bytes
-        end, size = self.buffer.find(b"\r\n\r\n"), 4
-        if end < 0:
-            end, size = self.buffer.find(b"\n\n"), 2
-        if end < 0 and (refusal := early_refusal(bytes(self.buffer[:64]))) is not None:
+        # before the head is complete (a ClientHello never completes one) and after: a malformed
+        # method gets the same 400 however the bytes were segmented
+        if (refusal := early_refusal(bytes(self.buffer[:64]))) is not None:
             self.server.count_reject(refusal.reason)
             self._write_and_close(_plain(refusal.status, str(refusal)))
             return
+        end, size = self.buffer.find(b"\r\n\r\n"), 4
+        if end < 0:
+            end, size = self.buffer.find(b"\n\n"), 2
         if end < 0 or end + size > limit:
             if end >= 0 or len(self.buffer) > limit:
                 self.server.count_reject("header_too_large")
