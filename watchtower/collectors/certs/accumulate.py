@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import Metric
 from prometheus_client.samples import Sample
 
 from watchtower.collectors.certs import families as fam
 from watchtower.collectors.certs.details import (
     CertsDetails,
+    MadeWhenRead,
     UrgencyFinding,
     _chain_checks,
     _new_series,
     _subject,
     _urgency_message,
+    chain_passes,
+    chain_records,
+    chain_rows,
+    check_list,
 )
 from watchtower.collectors.certs.model import (
     _MUST_HOLD,
@@ -40,7 +47,7 @@ from watchtower.core.results import Finding, ItemError, Severity
 from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, urgency, verify_chain
 from watchtower.pki.checks import SignatureCache
 
-_CHECK_NAMES = {check: f"watchtower_cert_{check}" for check in CHECK_LABELS}
+_CHAIN_CHECKS = ("chain_valid", "expires_after_issuer")  # ``judge_chains``'s, made when read
 TRIM_EVERY = 4096  # leaves shed between malloc trims (a trim: a few ms at 50k certificates)
 
 
@@ -67,13 +74,13 @@ class _Accumulator:
         self.rows: list[_Series] = []  # the report's rows, made when read
         self.local: list[CertRecord] = []
         self.index = IssuerIndex(signatures=signatures)
-        # the first judgement per check and label values, in the order found; the values seen are
-        # kept per check (the labels' own tuples: no (check, values) key made per check)
+        # the first judgement per check and label values, in the order found (the sources' own; the
+        # chain outcomes' follow them, made when read); the values seen are kept per check
         self.checks: list[CheckRecord] = []
         self._check_values: dict[str, set[tuple[str, ...]]] = {}
-        self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # those not held by a chain outcome
-        # the samples of the chain checks ``judge_chains`` added, in order: they are the last entries of ``checks``
-        self._chain_samples: list[Sample] = []
+        self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # of ``checks``
+        # id(CertRecord) → the chain records dedup kept, for the outcomes some of whose checks it dropped
+        self._partial: dict[int, tuple[CheckRecord, ...]] = {}
         self._subjects: dict[int, str] = {}  # id(CertRecord) → the text findings name it by, made once
         self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
@@ -134,7 +141,7 @@ class _Accumulator:
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
             last = self.previous.chains.get(id(record))  # its checks name the record the same way: share the text
-            subject = last.checks[0].subject if last is not None and last.record is record and last.checks else None
+            subject = last.records[0].subject if last is not None and last.record is record and last.records else None
             if subject is None:
                 subject = self._subjects[id(record)] = _subject(record)
             if local:  # the scan cache keeps the certificate anyway: the message waits until it is read
@@ -146,22 +153,27 @@ class _Accumulator:
             if not self.index.add(cert):
                 self._repeated.add(id(cert))
 
-    def _check(self, record: CheckRecord, values: tuple[str, ...] | None = None) -> bool:
-        """Keep the first judgement per check and label set; ``values``: the labels, when the caller has them.
-        False when one was kept already."""
-        seen = self._check_values.get(record.check)
+    def _check(self, record: CheckRecord) -> None:
+        """Keep the first judgement per check and label set (a failed one is a finding)."""
+        if self._first(record.check, _label_values(record)):
+            self.checks.append(record)
+            self._found(record)
+
+    def _first(self, check: str, values: tuple[str, ...]) -> bool:
+        """Are these the first label values of ``check`` this run? (noted)"""
+        seen = self._check_values.get(check)
         if seen is None:
-            seen = self._check_values[record.check] = set()
-        if values is None:
-            values = _label_values(record)
+            seen = self._check_values[check] = set()
         if values in seen:
             return False
         seen.add(values)
-        self.checks.append(record)
+        return True
+
+    def _found(self, record: CheckRecord) -> None:
+        """A kept judgement that failed is a finding."""
         if not record.ok:
             severity = record.severity or CHECK_SEVERITY[record.check]
             self.findings.append(Finding("certs", record.subject, severity, record.message))
-        return True
 
     def _chain(self, cert: CertInfo) -> ChainResult | None:
         """The chain judgement for ``cert``, or None when there is nothing to judge (issuer not found)."""
@@ -191,6 +203,16 @@ class _Accumulator:
             if record.cert.subject_key in issuer_keys:
                 location_of.setdefault(id(record.cert), record.location)  # first location wins
         del issuer_keys
+        # chain checks of records at different locations never have the same label values (the
+        # location is one), and the sources yielded none of theirs (endpoints do): then nothing to dedup
+        locations = {record.location for record in self.local}
+        shared: set[str] = set()
+        if len(locations) != len(self.local):
+            seen: set[str] = set()
+            for record in self.local:
+                (shared if record.location in seen else seen).add(record.location)
+        del locations
+        dedup_all = "chain_valid" in self._check_values or "expires_after_issuer" in self._check_values
         judged: dict[int, Any] = {}  # only for repeated certificates: a dict by every id() is 4 MB at 50k
         repeated = self._repeated
         previous = self.previous.chains
@@ -210,15 +232,27 @@ class _Accumulator:
             if last is not None and last.record is record and last.same_verdict(result, where):
                 outcome = last
             else:
-                checks = _chain_checks(record, result, where, self._subjects.get(id(record)))
-                samples = tuple([Sample(_CHECK_NAMES[c.check], cast(dict[str, str], c.labels),
-                                        _value(c.ok, c.check)) for c in checks])
-                outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, checks, samples)
+                outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, None)
+                if not chain_passes(record, result):  # its findings need the records: made now, and kept
+                    outcome = dataclasses.replace(outcome, records=_chain_checks(outcome, self._subjects.get(id(record))))
             self.chains[id(record)] = outcome
-            for check, sample in zip(outcome.checks, outcome.samples):
-                if self._check(check, cast(LabelValues, check.labels).values_tuple()):
-                    self._chain_samples.append(sample)  # a list, not a dict by id(check): 8 MB less at 50k
+            if dedup_all or record.location in shared:
+                self._dedup_chain(outcome)
+            elif outcome.records is not None:
+                for check in outcome.records:
+                    self._found(check)
             self._shed(cert)
+
+    def _dedup_chain(self, outcome: _ChainOutcome) -> None:
+        """Keep an outcome's checks whose label values were not seen yet (``_check``, by their rows:
+        the records are made only when some are dropped, then kept in ``_partial``)."""
+        kept = [self._first(check, values) for check, values, _ok in chain_rows(outcome)]
+        records = outcome.records
+        if not all(kept):
+            records = chain_records(outcome, self._subjects.get(id(outcome.record)))
+            records = self._partial[id(outcome.record)] = tuple([r for r, k in zip(records, kept) if k])
+        for check in records or ():
+            self._found(check)
 
     def _shed(self, cert: CertInfo) -> None:
         """A judged leaf lets its DER go; every ``TRIM_EVERY`` of them the freed pages go back to the
@@ -230,7 +264,7 @@ class _Accumulator:
             if self._shed_count % TRIM_EVERY == 0:
                 threads.trim_malloc()
 
-    def metrics(self) -> tuple[GaugeMetricFamily, ...]:
+    def metrics(self) -> tuple[Metric, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""
         not_after = fam.CERT_NOT_AFTER_TIMESTAMP_SECONDS.gauge()
         not_before = fam.CERT_NOT_BEFORE_TIMESTAMP_SECONDS.gauge()
@@ -248,15 +282,10 @@ class _Accumulator:
             by_reason[(source, error.reason)] = by_reason.get((source, error.reason), 0) + 1
         for labels, count in sorted(by_reason.items()):
             errors.add_metric(labels, count)
-        checks = {check: family.gauge() for check, family in fam.CERT_CHECKS.items()}
+        checks: dict[str, Metric] = {check: family.gauge() for check, family in fam.CERT_CHECKS.items()}
         previous = self.previous.check_samples
-        chain_samples = iter(self._chain_samples)
-        chains_from = len(self.checks) - len(self._chain_samples)
-        for index, record in enumerate(self.checks):
+        for record in self.checks:
             check = record.check
-            if index >= chains_from:
-                checks[check].samples.append(next(chain_samples))
-                continue
             values = _label_values(record)
             check_key = (check, values)
             value = _value(record.ok, check)
@@ -274,6 +303,8 @@ class _Accumulator:
                 sample = Sample(checks[check].name, cast(dict[str, str], sample_labels), value)
             self.check_samples[check_key] = sample
             checks[check].samples.append(sample)
+        for check in _CHAIN_CHECKS:
+            checks[check] = ChainCheckFamily(check, checks[check].samples, self.chains, self._partial)
         return (not_after, not_before, found, errors, *checks.values())
 
     def reuse(self) -> Reuse:
@@ -284,5 +315,48 @@ class _Accumulator:
         return Reuse(series, self.chains, self.check_samples)
 
     def details(self) -> CertsDetails:
-        return CertsDetails(self.rows, tuple(self.checks), tuple(self.inputs), tuple(self.notes),
+        return CertsDetails(self.rows, check_list(tuple(self.checks), self.chains, self._partial), tuple(self.inputs), tuple(self.notes),
                         tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)
+
+
+class ChainCheckFamily(Metric):
+    """The chain_valid or expires_after_issuer family: the samples of the sources' own checks, then
+    one per chain outcome's check of this kind, made as exposition reads them (``CompactFamily``'s
+    idea: most of a cold scan's objects were these samples and the records behind them).
+
+    The outcomes are those of one run, kept with its result (the next run makes its own dict), and
+    ``chain_rows`` reads only what a certificate keeps after its DER is shed.
+    """
+
+    def __init__(self, check: str, from_sources: list[Sample], chains: Mapping[int, _ChainOutcome],
+                 partial: Mapping[int, tuple[CheckRecord, ...]]) -> None:
+        family = fam.CERT_CHECKS[check]
+        super().__init__(family.name, family.help, family.type)
+        self._check = check
+        self._from_sources = from_sources
+        self._chains = chains
+        self._partial = partial
+
+    @property  # type: ignore[override]
+    def samples(self) -> MadeWhenRead[Sample]:
+        return MadeWhenRead(self._samples)
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        if value:  # Metric.__init__ assigns []; anything else would be silently lost
+            raise TypeError("ChainCheckFamily makes its samples from the chain outcomes")
+
+    def _samples(self) -> Iterator[Sample]:
+        yield from self._from_sources
+        check, name, names, partial = self._check, self.name, CHECK_LABELS[self._check], self._partial
+        for key, outcome in self._chains.items():
+            kept = partial.get(key)
+            if kept is None:
+                for row_check, values, ok in chain_rows(outcome):
+                    if row_check == check:
+                        yield Sample(name, cast(dict[str, str], LabelValues(names, values)), _value(ok, check))
+            else:
+                for record in kept:
+                    if record.check == check:
+                        yield Sample(name, cast(dict[str, str], record.labels), _value(record.ok, check))
+

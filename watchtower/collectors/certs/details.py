@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, overload
 
 from prometheus_client.samples import Sample
 
@@ -12,6 +13,7 @@ from watchtower.collectors.certs.model import (
     _NOT_BEFORE,
     _ROW_FIELDS,
     LabelValues,
+    _ChainOutcome,
     _InputTally,
     _Series,
     row_values,
@@ -28,6 +30,8 @@ from watchtower.pki.checks import UNSUPPORTED_SIGNATURE
 from watchtower.pki.model import lifetime_fraction_left
 from watchtower.pki.urgency import urgency_of
 
+_T = TypeVar("_T")
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CertsDetails(Details):
@@ -39,7 +43,7 @@ class CertsDetails(Details):
     """
 
     series: list[_Series]
-    checks: tuple[CheckRecord, ...]
+    checks: Sequence[CheckRecord]  # ``check_list``: chain checks made when read
     inputs: tuple[_InputTally, ...]
     notes: tuple[Note, ...]
     errors: tuple[tuple[str, ItemError], ...]  # (source, error)
@@ -109,37 +113,107 @@ class CertsDetails(Details):
         return rows
 
 
-def _chain_checks(record: CertRecord, result: ChainResult, where: str,
-                  subject: str | None = None) -> tuple[CheckRecord, ...]:
-    """The chain_valid and expires_after_issuer records for one verdict (labels: ``LabelValues``);
-    ``subject``: ``_subject(record)`` when the caller made it already."""
+def chain_rows(outcome: _ChainOutcome) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
+    """(check, label values, ok) of an outcome's chain_valid and expires_after_issuer judgements, in
+    that order: what tells two judgements apart and what their samples say (no message made)."""
+    record = outcome.record
     cert = record.cert
     base_values = (record.source, record.location, record.name, cert.subject_cn, cert.serial_hex)
+    rows: list[tuple[str, tuple[str, ...], bool]] = []
+    if not (cert.self_issued and outcome.valid):  # a root is judged by its own dates alone
+        rows.append(("chain_valid", (*base_values, outcome.reason), outcome.valid))
+    issuer = outcome.issuer
+    if issuer is not None and issuer is not cert:
+        rows.append(("expires_after_issuer", (*base_values, issuer.subject_cn, outcome.issuer_location),
+                     not expires_after_issuer(cert, issuer)))
+    return tuple(rows)
+
+
+def chain_passes(record: CertRecord, result: ChainResult) -> bool:
+    """Does every check ``chain_rows`` makes of this verdict pass (so none needs its record now)?"""
+    issuer = result.issuer
+    return result.valid and (issuer is None or issuer is record.cert or not expires_after_issuer(record.cert, issuer))
+
+
+def chain_records(outcome: _ChainOutcome, subject: str | None = None) -> tuple[CheckRecord, ...]:
+    """The chain_valid and expires_after_issuer records of one outcome (labels: ``LabelValues``): the
+    ones it keeps, else made now (the same each time: every check passed, the messages are fixed
+    texts). ``subject``: ``_subject(record)`` when the caller made it already."""
+    if outcome.records is not None:
+        return outcome.records
+    return _chain_checks(outcome, subject)
+
+
+def _chain_checks(outcome: _ChainOutcome, subject: str | None = None) -> tuple[CheckRecord, ...]:
+    record = outcome.record
+    cert = record.cert
     if subject is None:
         subject = _subject(record)
     checks: list[CheckRecord] = []
-    if not (cert.self_issued and result.valid):  # a root is judged by its own dates alone
-        severity = None
-        if result.valid:
-            message = "chain verifies"
-        elif result.reason == UNSUPPORTED_SIGNATURE:
-            severity = Severity.WARNING  # cannot tell is not invalid: openssl may well accept it
-            message = (f"chain not verified: signed with {_signature_algorithm(cert)}, which this library cannot "
-                       f"verify ({UNSUPPORTED_SIGNATURE})")
+    for check, values, ok in chain_rows(outcome):
+        if check == "chain_valid":
+            severity = None
+            if ok:
+                message = "chain verifies"
+            elif outcome.reason == UNSUPPORTED_SIGNATURE:
+                severity = Severity.WARNING  # cannot tell is not invalid: openssl may well accept it
+                message = (f"chain not verified: signed with {_signature_algorithm(cert)}, which this library "
+                           f"cannot verify ({UNSUPPORTED_SIGNATURE})")
+            else:
+                message = f"chain does not verify: {outcome.reason}"
+            checks.append(CheckRecord(check, LabelValues(_CHAIN_VALID, values), ok, subject, message, severity))
         else:
-            message = f"chain does not verify: {result.reason}"
-        values: tuple[str, ...] = (*base_values, result.reason)
-        checks.append(CheckRecord("chain_valid", LabelValues(_CHAIN_VALID, values), result.valid, subject, message,
-                                  severity))
-    issuer = result.issuer
-    if issuer is not None and issuer is not cert:
-        outlives = expires_after_issuer(cert, issuer)
-        message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
-                   f"{issuer.not_after_dt:%Y-%m-%d}" if outlives else "issuer outlives it")
-        issuer_values: tuple[str, ...] = (*base_values, issuer.subject_cn, where)
-        checks.append(CheckRecord("expires_after_issuer", LabelValues(_EXPIRES_AFTER_ISSUER, issuer_values),
-                                  not outlives, subject, message))
+            issuer = outcome.issuer
+            assert issuer is not None
+            message = (f"expires {cert.not_after_dt:%Y-%m-%d} but its issuer {issuer.subject_cn} expires "
+                       f"{issuer.not_after_dt:%Y-%m-%d}" if not ok else "issuer outlives it")
+            checks.append(CheckRecord(check, LabelValues(_EXPIRES_AFTER_ISSUER, values), ok, subject, message))
     return tuple(checks)
+
+
+class MadeWhenRead(Sequence[_T]):
+    """A sequence whose items are made anew each time it is iterated (by ``make``): for what a run's
+    result is read for rarely (the report, one /metrics rendering per run) and need not keep."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], Iterator[_T]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[_T]:
+        return self._make()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[_T]: ...
+
+    def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
+        return tuple(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+def check_list(scan: tuple[CheckRecord, ...], chains: Mapping[int, _ChainOutcome],
+               partial: Mapping[int, tuple[CheckRecord, ...]]) -> MadeWhenRead[CheckRecord]:
+    """The run's check records in the order found: the sources' own, then each chain outcome's
+    (all of them, unless dedup dropped some: ``partial`` holds the ones kept), made as read."""
+
+    def records() -> Iterator[CheckRecord]:
+        yield from scan
+        for key, outcome in chains.items():
+            kept = partial.get(key)
+            yield from chain_records(outcome) if kept is None else kept
+
+    return MadeWhenRead(records)
 
 
 def _signature_algorithm(cert: CertInfo) -> str:

@@ -104,16 +104,20 @@ _ROW_FIELDS = ("source", "location", "name", "subject", "issuer", "subject_cn", 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _ChainOutcome:
-    """One record's chain verdict, the check records it produced and their samples (holding the
-    objects keeps ids unique); the records' labels are ``LabelValues``."""
+    """One record's chain verdict (holding the objects keeps ids unique).
+
+    Its check records and their samples are made when read (``details.chain_records``,
+    ``accumulate.ChainCheckFamily``): most chains verify, and a scan of 10k certificates would
+    otherwise build 80k objects that /metrics and the report read once, if ever. When one of its
+    checks fails the records are made at once (the findings need them) and kept in ``records``.
+    """
 
     record: CertRecord
     valid: bool
     reason: str
     issuer: CertInfo | None
     issuer_location: str
-    checks: tuple[CheckRecord, ...]
-    samples: tuple[Sample, ...]  # one per check, in the same order
+    records: tuple[CheckRecord, ...] | None  # all its check records when one fails; None: every check passes
 
     def same_verdict(self, result: ChainResult, issuer_location: str) -> bool:
         return (self.valid == result.valid and self.reason == result.reason and self.issuer is result.issuer
