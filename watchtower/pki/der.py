@@ -200,15 +200,16 @@ def _raise(message: str) -> bool:
     raise DerError(message)
 
 
-# (TBS start, TBS end, signature start, inner algorithm, issuer, subject, outer algorithm, serial content)
-PlainLayout = tuple[int, int, int, bytes, bytes, bytes, bytes, bytes]
+# (TBS start, TBS end, signature start, inner algorithm, issuer, subject, outer algorithm, serial content,
+# validity)
+PlainLayout = tuple[int, int, int, bytes, bytes, bytes, bytes, bytes, bytes]
 
 _OPTIONAL_TBS_TAGS = frozenset((0xA3, 0x81, 0xA1, 0x82, 0xA2))  # extensions, issuer/subject unique IDs
 
 
 def plain_layout(der: bytes) -> PlainLayout | None:
     """The parts ``certificate_parts(der, extensions=False)`` finds (TBS and signature by position,
-    the serial as its INTEGER content), or None: ask it (lengths beyond two bytes, a malformed or
+    the serial as its INTEGER content, the Validity SEQUENCE whole), or None: ask it (lengths beyond two bytes, a malformed or
     unexpected element, truncation).
 
     ``certificate_parts`` calls ``_tlv`` a dozen times and copies out the TBS and the key, which a
@@ -340,4 +341,4 @@ def _walk(der: bytes) -> PlainLayout | None:
         return None
     if content + length != size or length == 0 or der[content] != 0:
         return None
-    return start, tbs_end, content + 1, fields[0], fields[1], fields[3], outer_algorithm, serial
+    return start, tbs_end, content + 1, fields[0], fields[1], fields[3], outer_algorithm, serial, fields[2]

@@ -13,11 +13,11 @@ import ipaddress
 import sys
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any
 
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
-from watchtower.pki._lazy import lazy_module
+from watchtower.pki._lazy import _once, lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, plain_layout, surely_not_ca
 from watchtower.pki.names import der_name_text, issuer_name_facts, name_facts, plain_name_text
 
@@ -28,38 +28,6 @@ else:
     x509 = lazy_module("cryptography.x509")
     serialization = lazy_module("cryptography.hazmat.primitives.serialization")
 
-_T = TypeVar("_T")
-
-
-class _once(Generic[_T]):  # lower case: used like functools.cached_property
-    """A value computed on first read and kept in the slot ``_NAME`` (None until then).
-
-    Like ``functools.cached_property`` but for a slotted class, and without its lock (Python 3.11
-    takes it on every first read, a measurable share of a 10k-certificate scan); a racing second
-    computation is harmless.
-    """
-
-    def __init__(self, func: Callable[[Any], _T]) -> None:
-        self.func = func
-        self.slot = "_" + func.__name__
-        self.__doc__ = func.__doc__
-
-    @overload
-    def __get__(self, instance: None, owner: type | None = None) -> _once[_T]: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
-
-    def __get__(self, instance: object, owner: type | None = None) -> _T | _once[_T]:
-        if instance is None:
-            return self
-        value: _T | None = getattr(instance, self.slot, None)  # an unset slot: not computed yet
-        if value is None:
-            value = self.func(instance)
-            object.__setattr__(instance, self.slot, value)
-        return value
-
-
 # Real trust stores hold certificates cryptography frowns upon (serial 0 in old roots): its
 # deprecation warnings, with site-packages paths, must not reach the terminal of `check certs`.
 # What matters about such a certificate is reported as data, never as a Python warning.
@@ -69,6 +37,12 @@ warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 def _lazy() -> Any:
     """The slot behind an ``_once`` value: left unset by ``__init__`` (read as None), which spares a
     dozen attribute writes per certificate."""
+    return dataclasses.field(init=False, repr=False, compare=False)
+
+
+def _eager() -> Any:
+    """A slot ``from_x509`` (the constructor) fills, read on every hot path: a plain slot is read several
+    times faster than an ``_once`` value."""
     return dataclasses.field(init=False, repr=False, compare=False)
 
 
@@ -145,22 +119,24 @@ class CertInfo:
     issuer: str = dataclasses.field(compare=False)
     subject_key: str = dataclasses.field(repr=False, compare=False)  # equal exactly when the x509.Names are
     issuer_key: str = dataclasses.field(repr=False, compare=False)
-    _serial_hex: str | None = _lazy()
+    serial_hex: str = _eager()  # as ``openssl x509 -serial`` spells it: every metric's label
     _dns_names: tuple[str, ...] | None = _lazy()
     _ip_addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] | None = _lazy()
-    _fingerprint: bytes | None = _lazy()
+    fingerprint: bytes = _eager()  # SHA-256 of the DER: identifies the certificate in caches (signatures, key checks)
     _fingerprint_sha256: str | None = _lazy()
     _public_key_der: bytes | None = _lazy()
     _origin: str | None = _lazy()  # the file the DER can be read back from
     _signed: tuple[int, bytes, bytes, bytes] | None = _lazy()  # this run's signature layout: see signed_parts
 
     @classmethod
-    def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
-        """``der``: the certificate's DER when the caller has it (it must be what ``cert`` was loaded from).
+    def from_x509(cls, cert: x509.Certificate, der: bytes | None = None, origin: str | None = None) -> CertInfo:
+        """``der``: the certificate's DER when the caller has it (it must be what ``cert`` was loaded from);
+        ``origin``: the plain file it was read from, when the caller knows (``note_origin``).
 
         The usual certificate's parts come from one inline pass (``plain_layout``), its serial from
         the DER (the bytes cryptography's ``serial_number`` converts); any other's from the general
-        walk, or from cryptography when that fails too.
+        walk, or from cryptography when that fails too. The serial's hex spelling (every metric's
+        label) and the fingerprint (every index and cache key) are made at once.
         """
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
@@ -169,23 +145,38 @@ class CertInfo:
             subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
             # positional (a keyword call costs half as much again); issuer names are shared by many
             # certificates: one string each, not one per certificate
-            return cls(subject.common_name, sys.intern(issuer.common_name), cert.serial_number,
+            info = cls(subject.common_name, sys.intern(issuer.common_name), cert.serial_number,
                        cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(), _is_ca(cert), der,
                        subject.text, sys.intern(issuer.text), subject.key, sys.intern(issuer.key))
-        tbs_start, tbs_end, signature_start, inner_algorithm, issuer_der, subject_der, outer_algorithm, serial = layout
-        plain = plain_name_text(subject_der) or der_name_text(subject_der)
-        if plain is not None:  # the key of a plain name is its text
-            subject_cn, subject_text, subject_key = plain[0], plain[1], plain[1]
+            hex_serial = serial_hex(info.serial)
         else:
-            subject = name_facts(cert.subject)
-            subject_cn, subject_text, subject_key = subject.common_name, subject.text, subject.key
-        issuer_cn, issuer_text, issuer_key, issuer_shared = _issuer_of(issuer_der, cert)
-        info = cls(subject_cn, issuer_cn, cert.serial_number if serial is None else int.from_bytes(serial, "big", signed=True),
-                   cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(),
-                   _is_ca(cert, None, der), der, subject_text, issuer_text, subject_key, issuer_key)
-        if signature_start < 1 << 24:  # this run's signature layout, see signed_parts
-            object.__setattr__(info, "_signed", (tbs_start | tbs_end << 24 | signature_start << 48,
-                                                 _shared(inner_algorithm), issuer_shared, _shared(outer_algorithm)))
+            (tbs_start, tbs_end, signature_start, inner_algorithm, issuer_der, subject_der, outer_algorithm, serial,
+             validity) = layout
+            plain = plain_name_text(subject_der) or der_name_text(subject_der)
+            if plain is not None:  # the key of a plain name is its text
+                subject_cn, subject_text, subject_key = plain[0], plain[1], plain[1]
+            else:
+                subject = name_facts(cert.subject)
+                subject_cn, subject_text, subject_key = subject.common_name, subject.text, subject.key
+            issuer_cn, issuer_text, issuer_key, issuer_shared = _issuer_of(issuer_der, cert)
+            number = cert.serial_number if serial is None else int.from_bytes(serial, "big", signed=True)
+            dates = _VALIDITIES.get(validity) if validity is not None else None
+            if dates is None:
+                dates = (cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp())
+                if validity is not None:
+                    if len(_VALIDITIES) >= 1024:
+                        _VALIDITIES.clear()
+                    _VALIDITIES[validity] = dates
+            info = cls(subject_cn, issuer_cn, number, dates[0], dates[1], _is_ca(cert, None, der), der, subject_text,
+                       issuer_text, subject_key, issuer_key)
+            hex_serial = _serial_hex_of(serial) if serial is not None else serial_hex(number)
+            if signature_start < 1 << 24:  # this run's signature layout, see signed_parts
+                object.__setattr__(info, "_signed", (tbs_start | tbs_end << 24 | signature_start << 48,
+                                                     _shared(inner_algorithm), issuer_shared, _shared(outer_algorithm)))
+        object.__setattr__(info, "serial_hex", hex_serial)
+        object.__setattr__(info, "fingerprint", hashlib.sha256(der).digest())  # what x509's fingerprint(SHA256()) hashes
+        if origin is not None:
+            object.__setattr__(info, "_origin", origin)
         return info
 
     def signed_parts(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
@@ -216,12 +207,11 @@ class CertInfo:
             object.__setattr__(self, "_origin", path)
 
     def shed(self) -> bool:
-        """Let the DER go when it can be read back (from ``origin``); its fingerprint is kept.
+        """Let the DER go when it can be read back (from ``origin``); its fingerprint (made with it) is kept.
         The signature layout goes in any case: it serves the run that parsed the certificate."""
         object.__setattr__(self, "_signed", None)
         if self._der is None or getattr(self, "_origin", None) is None or DER_LOADER is None:
             return False
-        _ = self.fingerprint  # computed from the DER while it is here
         object.__setattr__(self, "_der", None)
         return True
 
@@ -229,10 +219,6 @@ class CertInfo:
     def x509(self) -> x509.Certificate:
         """A freshly parsed certificate (not cached: see the class docstring)."""
         return x509.load_der_x509_certificate(self.der)
-
-    @_once
-    def serial_hex(self) -> str:
-        return serial_hex(self.serial)
 
     @property
     def not_before_dt(self) -> datetime.datetime:
@@ -266,11 +252,6 @@ class CertInfo:
         return list(san.get_values_for_type(kind))
 
     @_once
-    def fingerprint(self) -> bytes:
-        """SHA-256 of the DER: identifies the certificate in caches (signatures, key checks)."""
-        return hashlib.sha256(self.der).digest()  # what x509.Certificate.fingerprint(SHA256()) hashes
-
-    @_once
     def fingerprint_sha256(self) -> str:
         return self.fingerprint.hex()
 
@@ -286,14 +267,28 @@ class CertInfo:
         return lifetime_fraction_left(self.not_before, self.not_after, now)
 
 
-def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None] | None:
+def _serial_hex_of(content: bytes) -> str:
+    """``serial_hex`` of a positive serial from its INTEGER content: the bytes themselves, one leading
+    zero octet (DER's sign octet) dropped; anything else through the number."""
+    first = content[0]
+    if first < 0x80 and (first or len(content) == 1 or content[1] >= 0x80):
+        return (content[1:] if first == 0 and len(content) > 1 else content).hex().upper()
+    return serial_hex(int.from_bytes(content, "big", signed=True))
+
+
+# a Validity's DER → (not before, not after) as cryptography reads them: certificates issued together
+# (kubeadm's, a CA's batch) share one, and reading the two dates costs as much as half a name
+_VALIDITIES: dict[bytes, tuple[float, float]] = {}
+
+
+def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None, None] | None:
     """``plain_layout``'s parts through ``certificate_parts`` (the serial left to cryptography), or None."""
     try:
         parts = certificate_parts(der, extensions=False)
     except DerError:
         return None
     return (parts.tbs_start, parts.tbs_end, parts.signature_start, parts.inner_algorithm, parts.issuer, parts.subject,
-            parts.outer_algorithm, None)
+            parts.outer_algorithm, None, None)
 
 
 _ISSUERS: dict[bytes, tuple[str, str, str, bytes]] = {}
@@ -334,7 +329,7 @@ DER_LOADER: Callable[[str, bytes], bytes | None] | None = None
 
 
 def _read_back(cert: CertInfo) -> bytes:
-    loader, origin, fingerprint = DER_LOADER, getattr(cert, "_origin", None), getattr(cert, "_fingerprint", None)
+    loader, origin, fingerprint = DER_LOADER, getattr(cert, "_origin", None), cert.fingerprint
     der = loader(origin, fingerprint) if loader is not None and origin is not None and fingerprint is not None else None
     if der is None:
         raise DerUnavailable(f"{origin}: no longer holds the certificate")

@@ -173,11 +173,12 @@ def single_plain_der(data: bytes) -> bytes | None:
     return None if single is None else _pem_der(single)
 
 
-def load_plain_pem_certificate(der: bytes) -> CertInfo | None:
+def load_plain_pem_certificate(der: bytes, origin: str) -> CertInfo | None:
     """What ``parse_certificates`` makes of a ``single_plain_der`` file when it loads (None: it does
-    not, or not this way; the caller then asks ``parse_certificates`` for the verdict and message)."""
+    not, or not this way; the caller then asks ``parse_certificates`` for the verdict and message),
+    with the file noted as its ``origin`` (``CertInfo.note_origin``)."""
     try:
-        return CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
+        return CertInfo.from_x509(x509.load_der_x509_certificate(der), der, origin)
     except Exception:  # noqa: BLE001 - any failure is the general path's to report
         return None
 

@@ -78,7 +78,7 @@ def _scan(directory: Path, cache: ScanCache) -> list[Any]:
 def _facts(cert: CertInfo) -> tuple[Any, ...]:
     return (cert.subject_cn, cert.issuer_cn, cert.serial, cert.not_before, cert.not_after, cert.is_ca, cert.der,
             cert.subject, cert.issuer, cert.subject_key, cert.issuer_key, getattr(cert, "_origin", None),
-            getattr(cert, "_signed", None))
+            getattr(cert, "_signed", None), cert.serial_hex, cert.fingerprint)
 
 
 def _comparable(scan: list[Any], cache: ScanCache) -> Iterator[Any]:
@@ -151,3 +151,9 @@ def test_a_key_appearing_beside_a_fused_file_is_seen(tree: Path) -> None:
     result = collector.collect()
     assert any(c.check == "key_matches" and not c.ok and c.labels["location"].endswith("plain.crt")
                for c in result.details.checks)
+
+
+@pytest.mark.parametrize("name", ["a.crt", ".crt", "..crt", ".a.crt", "a.b.crt", "a..crt", "..a.pem", "x", "a.", "...",
+                                  ".", "tls.CRT", "ca.pem.crt"])
+def test_the_key_name_is_splitexts(name: str) -> None:
+    assert coldfile_module._key_name(name) == os.path.splitext(name)[0] + ".key"

@@ -27,10 +27,10 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
     """The record ``FileSource.read_file(path, explicit=False, siblings=siblings)`` would yield for
     ``key = (path, scope)`` of a plain listed file (``name``: its name in the listing, ``lower_name``
     lower-cased), with its cache entry stored; None: not this case."""
-    if cache.has(key) or lower_name.endswith((*PKCS12_SUFFIXES, ".key")):  # cached: the warm path's, asked first
+    if cache.has(key) or lower_name.endswith(_NOT_HERE):  # cached: the warm path's, asked first
         return None
-    if os.path.splitext(name)[0] + ".key" in siblings:  # the name of ``key_path_of(path)``
-        return None  # a key to check beside it: the general path
+    if _key_name(name) in siblings:  # a key to check beside it: the general path
+        return None
     path = key[0]
     progress.note(path)
     read = _read_whole(path, max_bytes)
@@ -42,14 +42,27 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
         return None
     cert = cache.memo.get(der)  # met earlier in this run: the same object, as ``parse_certificates(memo=)`` gives
     if cert is None:
-        cert = load_plain_pem_certificate(der)
+        cert = load_plain_pem_certificate(der, path)
         if cert is None:
             return None
         cache.memo[der] = cert
-    cert.note_origin(path)
+    else:
+        cert.note_origin(path)
     record = CertRecord(kind, path, name, cert)
     cache.put_lone_file(key, stamp, (record,))
     return record
+
+
+_NOT_HERE = (*PKCS12_SUFFIXES, ".key")
+
+
+def _key_name(name: str) -> str:
+    """``os.path.splitext(name)[0] + ".key"`` (the name of ``key_path_of``) for a name with a suffix:
+    without the suffix, unless all before it is dots (``.crt``: no root to strip)."""
+    dot = name.rfind(".")
+    if dot <= 0 or (name[0] == "." and not name[:dot].strip(".")):
+        return name + ".key"
+    return name[:dot] + ".key"
 
 
 def _read_whole(path: str, max_bytes: int) -> tuple[bytes, bytes] | None:
