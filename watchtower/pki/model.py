@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
 from watchtower.pki._lazy import lazy_module
-from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, surely_not_ca
-from watchtower.pki.names import der_name_text, issuer_name_facts, name_facts
+from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, plain_layout, surely_not_ca
+from watchtower.pki.names import der_name_text, issuer_name_facts, name_facts, plain_name_text
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -156,30 +156,36 @@ class CertInfo:
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, der: bytes | None = None) -> CertInfo:
-        """``der``: the certificate's DER when the caller has it (it must be what ``cert`` was loaded from)."""
+        """``der``: the certificate's DER when the caller has it (it must be what ``cert`` was loaded from).
+
+        The usual certificate's parts come from one inline pass (``plain_layout``), its serial from
+        the DER (the bytes cryptography's ``serial_number`` converts); any other's from the general
+        walk, or from cryptography when that fails too.
+        """
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
-        try:
-            parts: CertParts | None = certificate_parts(der, extensions=False)
-        except DerError:
-            parts = None
-        plain = der_name_text(parts.subject) if parts is not None else None
+        layout = plain_layout(der) or _general_layout(der)
+        if layout is None:
+            subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
+            # positional (a keyword call costs half as much again); issuer names are shared by many
+            # certificates: one string each, not one per certificate
+            return cls(subject.common_name, sys.intern(issuer.common_name), cert.serial_number,
+                       cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(), _is_ca(cert), der,
+                       subject.text, sys.intern(issuer.text), subject.key, sys.intern(issuer.key))
+        tbs_start, tbs_end, signature_start, inner_algorithm, issuer_der, subject_der, outer_algorithm, serial = layout
+        plain = plain_name_text(subject_der) or der_name_text(subject_der)
         if plain is not None:  # the key of a plain name is its text
             subject_cn, subject_text, subject_key = plain[0], plain[1], plain[1]
         else:
             subject = name_facts(cert.subject)
             subject_cn, subject_text, subject_key = subject.common_name, subject.text, subject.key
-        issuer = (issuer_name_facts(parts.issuer) if parts is not None else None) or name_facts(cert.issuer)
-        # positional (a keyword call costs half as much again); issuer names are shared by many
-        # certificates: one string each, not one per certificate
-        info = cls(subject_cn, sys.intern(issuer.common_name), cert.serial_number,
+        issuer_cn, issuer_text, issuer_key, issuer_shared = _issuer_of(issuer_der, cert)
+        info = cls(subject_cn, issuer_cn, cert.serial_number if serial is None else int.from_bytes(serial, "big", signed=True),
                    cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(),
-                   _is_ca(cert, None, der) if parts is not None else _is_ca(cert), der, subject_text,
-                   sys.intern(issuer.text), subject_key, sys.intern(issuer.key))
-        if parts is not None and parts.signature_start < 1 << 24:
-            positions = parts.tbs_start | parts.tbs_end << 24 | parts.signature_start << 48
-            layout = (positions, _shared(parts.inner_algorithm), _shared(parts.issuer), _shared(parts.outer_algorithm))
-            object.__setattr__(info, "_signed", layout)
+                   _is_ca(cert, None, der), der, subject_text, issuer_text, subject_key, issuer_key)
+        if signature_start < 1 << 24:  # this run's signature layout, see signed_parts
+            object.__setattr__(info, "_signed", (tbs_start | tbs_end << 24 | signature_start << 48,
+                                                 _shared(inner_algorithm), issuer_shared, _shared(outer_algorithm)))
         return info
 
     def signed_parts(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
@@ -278,6 +284,32 @@ class CertInfo:
     def lifetime_fraction_left(self, now: float) -> float:
         """Share of the validity period still ahead (1.0 fresh, 0.0 at expiry, negative after)."""
         return lifetime_fraction_left(self.not_before, self.not_after, now)
+
+
+def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None] | None:
+    """``plain_layout``'s parts through ``certificate_parts`` (the serial left to cryptography), or None."""
+    try:
+        parts = certificate_parts(der, extensions=False)
+    except DerError:
+        return None
+    return (parts.tbs_start, parts.tbs_end, parts.signature_start, parts.inner_algorithm, parts.issuer, parts.subject,
+            parts.outer_algorithm, None)
+
+
+_ISSUERS: dict[bytes, tuple[str, str, str, bytes]] = {}
+
+
+def _issuer_of(name: bytes, cert: x509.Certificate) -> tuple[str, str, str, bytes]:
+    """(CN, text, key, the name's DER) of an issuer name, by its DER: issuers are few, each shared by
+    many certificates, so each is read once and its strings (interned) and bytes are one object each."""
+    known = _ISSUERS.get(name)
+    if known is None:
+        facts = issuer_name_facts(name) or name_facts(cert.issuer)
+        if len(_ISSUERS) >= 1024:
+            _ISSUERS.clear()
+        known = _ISSUERS[name] = (sys.intern(facts.common_name), sys.intern(facts.text), sys.intern(facts.key),
+                                  _shared(name))
+    return known
 
 
 _SHARED: dict[bytes, bytes] = {}

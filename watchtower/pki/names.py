@@ -10,10 +10,97 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
-from watchtower.pki.der import name_attributes
+from watchtower.pki.der import _OID, _SEQUENCE, _SET, DerError, _tlv
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+_UTF8_STRING, _PRINTABLE_STRING, _IA5_STRING = 0x0C, 0x13, 0x16
+_PRINTABLE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?")
+
+
+def _value(tag: int, raw: bytes) -> str | None:
+    """A name attribute's value when cryptography reads it as this text (None: let it read it)."""
+    if tag == _UTF8_STRING:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if (tag == _PRINTABLE_STRING and _PRINTABLE.issuperset(raw)) or (tag == _IA5_STRING and raw.isascii()):
+        return raw.decode("ascii")
+    return None
+
+
+def name_attributes(name: bytes) -> list[tuple[bytes, str]] | None:
+    """(OID content, value) per RDN of a Name, or None unless every RDN holds one attribute whose
+    value is a UTF8String, PrintableString or IA5String that cryptography would read the same.
+
+    Names whose lengths all fit in one byte (nearly all) are read inline, a few times faster
+    than a ``_tlv`` call per element; any long length goes through the general walk.
+    """
+    size = len(name)
+    if size < 2 or name[0] != _SEQUENCE or name[1] & 0x80:
+        return _name_attributes_walk(name)
+    if 2 + name[1] != size:
+        return None
+    out = []
+    pos = 2
+    while pos < size:
+        if pos + 4 > size or name[pos] != _SET or name[pos + 2] != _SEQUENCE:
+            return None
+        set_length, attribute_length = name[pos + 1], name[pos + 3]
+        if (set_length | attribute_length) & 0x80:
+            return _name_attributes_walk(name)
+        rdn_end = pos + 2 + set_length
+        if rdn_end > size or pos + 4 + attribute_length != rdn_end:  # beyond the name, or not one attribute
+            return None
+        oid = pos + 4
+        if oid + 2 > rdn_end or name[oid] != _OID or name[oid + 1] & 0x80:
+            return None if oid + 2 > rdn_end or name[oid] != _OID else _name_attributes_walk(name)
+        value = oid + 2 + name[oid + 1]
+        if value + 2 > rdn_end:
+            return None
+        if name[value + 1] & 0x80:
+            return _name_attributes_walk(name)
+        if value + 2 + name[value + 1] != rdn_end:
+            return None
+        text = _value(name[value], name[value + 2 : rdn_end])
+        if text is None:
+            return None
+        out.append((name[oid + 2 : value], text))
+        pos = rdn_end
+    return out
+
+
+def _name_attributes_walk(name: bytes) -> list[tuple[bytes, str]] | None:
+    """``name_attributes`` through ``_tlv``: any length form DER allows."""
+    try:
+        tag, pos, end = _tlv(name, 0, len(name))
+        if tag != _SEQUENCE or end != len(name):
+            return None
+        out = []
+        while pos < end:
+            tag, inner, rdn_end = _tlv(name, pos, end)
+            if tag != _SET:
+                return None
+            tag, content, attribute_end = _tlv(name, inner, rdn_end)
+            if tag != _SEQUENCE or attribute_end != rdn_end:  # empty or multi-valued RDN
+                return None
+            tag, oid_start, oid_end = _tlv(name, content, attribute_end)
+            if tag != _OID:
+                return None
+            tag, value_start, value_end = _tlv(name, oid_end, attribute_end)
+            if value_end != attribute_end:
+                return None
+            value = _value(tag, name[value_start:value_end])
+            if value is None:
+                return None
+            out.append((name[oid_start:oid_end], value))
+            pos = rdn_end
+        return out
+    except (DerError, UnicodeDecodeError):
+        return None
+
 
 _COMMON_NAME = "2.5.4.3"
 _DN_KEYWORDS = {  # dotted OID → RFC 4514 keyword (NameOID's, spelled out: no cryptography import needed)
@@ -94,6 +181,59 @@ def der_name_text(name: bytes) -> tuple[str, str] | None:
             return None
         texts.append(f"{keyword}={value}")
     return common_name or "", ",".join(reversed(texts))
+
+
+_DER_PREFIX = {oid: f"{keyword}=".encode() for oid, keyword in _DER_KEYWORDS.items()}
+_CN_PREFIX, _COUNTRY_PREFIX = _DER_PREFIX[_CN_CONTENT], _DER_PREFIX[_COUNTRY_CONTENT]
+# the bytes a value may hold and still be its own RFC 4514 text (a space, but not at either end):
+# ASCII printable bar the escaped ones and ``#``; a PrintableString's alphabet bar ``,`` and ``+``
+_SAFE_ASCII = bytes(range(0x20, 0x7F)).translate(None, b'\\",+;<>#')
+_SAFE_PRINTABLE = bytes(sorted(_PRINTABLE)).translate(None, b",+")
+
+
+_PLAIN_HEADS = {b"\x06\x03" + oid: prefix for oid, prefix in _DER_PREFIX.items() if len(oid) == 3}  # 2.5.4.x
+_PLAIN_SAFE = {_PRINTABLE_STRING: _SAFE_PRINTABLE, _UTF8_STRING: _SAFE_ASCII, _IA5_STRING: _SAFE_ASCII}
+
+
+def plain_name_text(name: bytes) -> tuple[str, str] | None:
+    """``der_name_text`` for the usual name, in one pass over bytes, or None (ask ``der_name_text``).
+
+    Every length in short form, one 2.5.4.x keyword attribute per RDN, each value a UTF8String,
+    IA5String or PrintableString of plain ASCII needing no RFC 4514 escape: the text is then the
+    value bytes behind their keywords, decoded once; the CN and country length rules are
+    ``der_name_text``'s.
+    """
+    size = len(name)
+    if size < 2 or name[0] != 0x30 or name[1] >= 0x80 or name[1] + 2 != size:
+        return None
+    parts = []
+    common_name = None
+    pos = 2
+    try:
+        while pos < size:  # SET { SEQUENCE { OBJECT IDENTIFIER (3 bytes), value } }: 11 header bytes
+            prefix = _PLAIN_HEADS.get(name[pos + 4 : pos + 9])
+            length = name[pos + 10]
+            end = pos + 11 + length
+            safe = _PLAIN_SAFE.get(name[pos + 9])
+            if (prefix is None or safe is None or name[pos] != 0x31 or name[pos + 2] != 0x30
+                    or name[pos + 1] != length + 9 or name[pos + 3] != length + 7 or length > 0x76 or end > size):
+                return None
+            raw = name[pos + 11 : end]
+            if not raw or raw[0] == 0x20 or raw[-1] == 0x20 or raw.translate(None, safe):
+                return None
+            if prefix is _CN_PREFIX:
+                if length > 64:
+                    return None
+                if common_name is None:
+                    common_name = raw
+            elif prefix is _COUNTRY_PREFIX and length != 2:
+                return None
+            parts.append(prefix + raw)
+            pos = end
+    except IndexError:  # a header beyond the name
+        return None
+    parts.reverse()
+    return "" if common_name is None else common_name.decode("ascii"), b",".join(parts).decode("ascii")
 
 
 def name_facts(name: x509.Name) -> NameFacts:

@@ -222,7 +222,7 @@ def test_pem_blocks_with_headers_or_odd_base64_are_loaded_by_cryptography_alone(
 def test_inline_name_reading_agrees_with_the_general_walk_on_mangled_names() -> None:
     """Every byte of real names changed to a few telling values (lengths, tags, 0x80 long forms):
     the inline reader and the ``_tlv`` walk must give the same answer, None included."""
-    from watchtower.pki.der import _name_attributes_walk, name_attributes
+    from watchtower.pki.names import _name_attributes_walk, name_attributes
 
     tree = certdata.distinct_tree(40)
     names = []

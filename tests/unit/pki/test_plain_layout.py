@@ -1,0 +1,196 @@
+"""The one-pass reading of the usual certificate (``der.plain_layout``, ``names.plain_name_text``) answers
+exactly as the general walk, or steps aside: on real certificates (the benchmark's, Debian's store),
+on certificates built with odd shapes (long names, long lengths, negative and zero serials, unique IDs),
+and on byte mutations and truncations of all of them. ``CertInfo.from_x509`` is then the same value,
+slot for slot, whether the one-pass route or the general one read it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import random
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
+
+from bench import certdata
+from watchtower.pki import CertInfo, model, parse_certificates
+from watchtower.pki.der import DerError, _tlv, certificate_parts, plain_layout
+from watchtower.pki.names import der_name_text, plain_name_text
+
+NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def _attr(oid: x509.ObjectIdentifier, value: str, kind: _ASN1Type | None = None) -> x509.NameAttribute:
+    return x509.NameAttribute(oid, value) if kind is None else x509.NameAttribute(oid, value, _type=kind)
+
+
+ODD_NAMES = [
+    [_attr(NameOID.COUNTRY_NAME, "DE"), _attr(NameOID.ORGANIZATION_NAME, "o" * 150), _attr(NameOID.COMMON_NAME, "cn")],
+    [_attr(NameOID.COMMON_NAME, "a,b")], [_attr(NameOID.COMMON_NAME, "a+b", _ASN1Type.PrintableString)],
+    [_attr(NameOID.COMMON_NAME, " lead")], [_attr(NameOID.COMMON_NAME, "trail ")], [_attr(NameOID.COMMON_NAME, "#h")],
+    [_attr(NameOID.COMMON_NAME, "ü-utf8")], [_attr(NameOID.COMMON_NAME, "bmp", _ASN1Type.BMPString)],
+    [_attr(NameOID.DOMAIN_COMPONENT, "example"), _attr(NameOID.USER_ID, "u1")],
+    [_attr(NameOID.COMMON_NAME, "ia5 name", _ASN1Type.IA5String)], [_attr(NameOID.SERIAL_NUMBER, "42")],
+    [_attr(NameOID.COMMON_NAME, "x" * 64)], [_attr(NameOID.COMMON_NAME, "semi;colon<>")],
+    [_attr(NameOID.ORGANIZATION_NAME, "first"), _attr(NameOID.COMMON_NAME, "one"), _attr(NameOID.COMMON_NAME, "two")],
+    [_attr(NameOID.COMMON_NAME, "sys:nodes/a=b?(c)'d", _ASN1Type.PrintableString)], [],
+]
+
+
+def _built() -> list[bytes]:
+    """Certificates with odd names, serials and sizes (a SAN list long enough for 0x82 lengths)."""
+    out = []
+    for number, attributes in enumerate(ODD_NAMES):
+        name = x509.Name(attributes)
+        serial = [1, 0x7F, 0x80, 0xFF00, 2**159 - 1, 0][number % 6]
+        builder = (x509.CertificateBuilder().subject_name(name).issuer_name(x509.Name(ODD_NAMES[0]))
+                   .public_key(KEY.public_key()).serial_number(serial or 1).not_valid_before(NOW)
+                   .not_valid_after(NOW + datetime.timedelta(days=number + 1)))
+        if number % 3 == 0:
+            sans = [x509.DNSName(f"host-{i}.example.org") for i in range(number * 40 + 1)]
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        out.append(builder.sign(KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    return out
+
+
+def _ders() -> list[bytes]:
+    paths = [str(p) for p in certdata.files(certdata.distinct_tree(40))][:30] + sorted(glob.glob("/etc/ssl/certs/*.pem"))[:80]
+    return [c.der for p in paths for c in parse_certificates(open(p, "rb").read()).certificates] + _built()
+
+
+def _general(der: bytes) -> tuple[object, ...] | None:
+    try:
+        parts = certificate_parts(der, extensions=False)
+    except DerError:
+        return None
+    return (parts.tbs_start, parts.tbs_end, parts.signature_start, parts.inner_algorithm, parts.issuer, parts.subject,
+            parts.outer_algorithm)
+
+
+def _serial(der: bytes, tbs_start: int) -> bytes:
+    """The serial INTEGER's content, found with ``_tlv``: after the TBS header and the optional version."""
+    _, pos, end = _tlv(der, tbs_start, len(der))
+    tag, content, field_end = _tlv(der, pos, end)
+    if tag == 0xA0:
+        tag, content, field_end = _tlv(der, field_end, end)
+    assert tag == 0x02
+    return der[content:field_end]
+
+
+def _mutations(der: bytes, rnd: random.Random, count: int) -> list[bytes]:
+    """Single bytes changed to telling values (tags, long-form lengths), mostly in the headers up front."""
+    out = [der[:cut] for cut in sorted({rnd.randrange(len(der)) for _ in range(8)})]
+    for _ in range(count):
+        data = bytearray(der)
+        index = rnd.randrange(min(len(data), 200)) if rnd.random() < 0.7 else rnd.randrange(len(data))
+        data[index] = rnd.choice([0x00, 0x01, 0x02, 0x03, 0x30, 0x31, 0x7F, 0x80, 0x81, 0x82, 0x83, 0xA0, 0xA3, 0xFF,
+                                  (data[index] + 1) & 0xFF, (data[index] - 1) & 0xFF])
+        out.append(bytes(data))
+    return out
+
+
+def test_plain_layout_equals_the_general_walk_or_steps_aside() -> None:
+    rnd = random.Random(1403)
+    answered = stepped_aside = 0
+    for der in _ders():
+        assert plain_layout(der) is not None  # every real and built certificate takes the one pass
+        for variant in [der, *_mutations(der, rnd, 60)]:
+            fast = plain_layout(variant)
+            if fast is None:
+                stepped_aside += 1
+                continue
+            assert fast[:7] == _general(variant), variant.hex()
+            assert fast[7] == _serial(variant, fast[0]), variant.hex()
+            answered += 1
+    assert answered > 3000 and stepped_aside > 1000
+
+
+def _loaded_serial(der: bytes) -> int | None:
+    try:
+        return x509.load_der_x509_certificate(der).serial_number
+    except Exception:  # noqa: BLE001 - cryptography refuses it: nothing to compare
+        return None
+
+
+def _loaded(der: bytes) -> tuple[x509.Certificate, CertInfo] | None:
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        return cert, CertInfo.from_x509(cert, der)
+    except Exception:  # noqa: BLE001 - cryptography refuses it: nothing to compare
+        return None
+
+
+def test_the_serial_read_from_the_der_is_cryptographys() -> None:
+    rnd = random.Random(1404)
+    checked = 0
+    for der in _ders():
+        for variant in [der, *_mutations(der, rnd, 30)]:
+            fast = plain_layout(variant)
+            serial = _loaded_serial(variant)
+            if fast is not None and serial is not None:
+                assert int.from_bytes(fast[7], "big", signed=True) == serial, variant.hex()
+                checked += 1
+    assert checked > 1000
+
+
+def test_lengths_beyond_two_bytes_step_aside() -> None:
+    sans = [x509.DNSName(f"a-long-host-name-{i:05d}.example.org") for i in range(2500)]  # > 64 KiB: 0x83 lengths
+    cert = (x509.CertificateBuilder().subject_name(x509.Name(ODD_NAMES[1])).issuer_name(x509.Name(ODD_NAMES[1]))
+            .public_key(KEY.public_key()).serial_number(5).not_valid_before(NOW)
+            .not_valid_after(NOW + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False).sign(KEY, hashes.SHA256()))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    assert plain_layout(der) is None and _general(der) is not None
+    info = CertInfo.from_x509(cert, der)
+    assert info.serial == 5 and info.signed_parts()[0] == certificate_parts(der).tbs
+
+
+def _names() -> list[bytes]:
+    names = [x509.Name(attributes).public_bytes() for attributes in ODD_NAMES]
+    for der in _ders()[:60]:
+        parts = certificate_parts(der)
+        names += [parts.subject, parts.issuer]
+    return names
+
+
+def test_plain_name_text_equals_der_name_text_or_steps_aside() -> None:
+    answered = stepped_aside = 0
+    for name in _names():
+        variants = [name, *(name[:cut] for cut in range(len(name)))]
+        for index in range(len(name)):
+            for byte in (0x00, 0x06, 0x0C, 0x13, 0x16, 0x1E, 0x20, 0x23, 0x2B, 0x2C, 0x30, 0x31, 0x55, 0x7F, 0x80, 0x81,
+                         0xC3, (name[index] + 1) & 0xFF, (name[index] - 1) & 0xFF):
+                variants.append(name[:index] + bytes([byte]) + name[index + 1:])
+        for variant in variants:
+            fast = plain_name_text(variant)
+            if fast is None:
+                stepped_aside += 1
+            else:
+                assert fast == der_name_text(variant), variant.hex()
+                answered += 1
+    assert answered > 5000 and stepped_aside > 5000
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_certinfo_is_the_same_through_either_route(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    rnd = random.Random(seed)
+    pairs = []
+    for der in _ders()[seed * 20 :][:70]:
+        for variant in [der, *_mutations(der, rnd, 12)]:
+            loaded = _loaded(variant)
+            if loaded is not None:
+                pairs.append((loaded[0], variant, loaded[1]))
+    monkeypatch.setattr(model, "plain_layout", lambda der: None)
+    monkeypatch.setattr(model, "plain_name_text", lambda name: None)
+    for cert, variant, fast in pairs:
+        slow = CertInfo.from_x509(cert, variant)
+        for slot in CertInfo.__slots__:
+            assert getattr(fast, slot, None) == getattr(slow, slot, None), (slot, variant.hex())
+    assert len(pairs) > 300
