@@ -1,8 +1,8 @@
 """Chain-check records and samples made when read give exactly what making them at once gave.
 
 A run keeps one ``_ChainOutcome`` per judged certificate; its chain_valid / expires_after_issuer
-records (``check_list``) and samples (``ChainCheckFamily``) are made as the report and /metrics
-read them. Here they are compared with records made eagerly from the same outcomes and
+records (``check_list``) and samples (``MadeFamily``) are made as the report and /metrics read
+them; so are the not_after / not_before samples of every series. Here they are compared with records made eagerly from the same outcomes and
 deduplicated by label values as ``_Accumulator._check`` does, over a tree holding every verdict
 (valid, bad signature, issuer not a CA, issuer expired or not yet valid, outliving the issuer),
 repeated certificates and bundles whose certificates' chain labels collide; then after a warm run
@@ -21,8 +21,9 @@ from prometheus_client.samples import Sample
 from tests.support.certs import make_collector
 from tests.support.kubeadm_pki import Issued, issue
 from watchtower.collectors import certs as certs_package
-from watchtower.collectors.certs.accumulate import ChainCheckFamily, _Accumulator, _label_values, _value
+from watchtower.collectors.certs.accumulate import MadeFamily, _Accumulator, _label_values, _value
 from watchtower.collectors.certs.details import _chain_checks, chain_records, chain_rows
+from watchtower.collectors.certs.settings import CERT_LABELS
 from watchtower.collectors.certsources import CheckRecord
 from watchtower.core.results import CollectResult
 
@@ -113,10 +114,18 @@ def _assert_lazy_equals_eager(acc: _Accumulator, result: CollectResult) -> None:
     families = {m.name: m for m in result.metrics}
     for check in ("chain_valid", "expires_after_issuer"):
         family = families[f"watchtower_cert_{check}"]
-        assert isinstance(family, ChainCheckFamily)
+        assert isinstance(family, MadeFamily)
         wanted = [Sample(family.name, dict(r.labels), _value(r.ok, check)) for r in eager if r.check == check]
         assert [Sample(s.name, dict(s.labels), s.value) for s in family.samples] == wanted
         assert list(family.samples) == list(family.samples)  # made again the same when read again
+    for name, attribute in (("watchtower_cert_not_after_timestamp_seconds", "not_after"),
+                            ("watchtower_cert_not_before_timestamp_seconds", "not_before")):
+        family = families[name]
+        assert isinstance(family, MadeFamily)
+        wanted = [Sample(name, dict(zip(CERT_LABELS, key)), getattr(series.cert, attribute))
+                  for key, series in acc.series.items()]
+        assert [Sample(s.name, dict(s.labels), s.value) for s in family.samples] == wanted
+        assert len(family.samples) == len(acc.series) and family.samples[-1] == wanted[-1]
     for outcome in acc.chains.values():  # the rows behind the samples are the records' labels and verdicts
         rows = chain_rows(outcome)
         assert [(r.check, r.labels.values_tuple(), r.ok) for r in chain_records(outcome)] == list(rows)  # type: ignore[attr-defined]
@@ -180,9 +189,40 @@ def test_dedup_of_every_outcome_equals_the_fast_path(tree, made, monkeypatch):
     assert list(chain_valid.samples)[1:] == list({m.name: m for m in plain.metrics}["watchtower_cert_chain_valid"].samples)
 
 
-def test_a_chain_family_refuses_samples_it_would_not_show():
-    family = {m.name: m for m in _Accumulator(NOW, make_collector(now=NOW, kubeadm=False).certs_settings.thresholds)
-              .metrics()}["watchtower_cert_chain_valid"]
-    assert list(family.samples) == [] and len(family.samples) == 0
-    with pytest.raises(TypeError):
-        family.samples = [Sample("watchtower_cert_chain_valid", {}, 1.0)]
+def test_a_made_family_refuses_samples_it_would_not_show():
+    families = _Accumulator(NOW, make_collector(now=NOW, kubeadm=False).certs_settings.thresholds).metrics()
+    for family in families[:2] + families[4:6]:  # the dates and the chain checks
+        assert isinstance(family, MadeFamily)
+        assert list(family.samples) == [] and len(family.samples) == 0
+        with pytest.raises(TypeError):
+            family.samples = [Sample(family.name, {}, 1.0)]
+
+
+def test_series_of_other_sources_make_their_samples_from_their_rows():
+    """A Secret's certificate is let go after the run: its samples come from the row's values."""
+    from watchtower.collectors.certsources import CertRecord
+    from watchtower.pki import parse_certificates
+
+    issued = issue("svc.lz", not_before=START, days=100)
+    cert = parse_certificates(issued.cert_pem).certificates[0]
+    acc = _Accumulator(NOW, make_collector(now=NOW, kubeadm=False).certs_settings.thresholds)
+    acc.add("secret", CertRecord("secret", "ns/tls#tls.crt", "tls", cert))
+    acc.add("file", CertRecord("file", "/etc/x.crt", "x.crt", cert))
+    not_after, not_before = acc.metrics()[:2]
+    assert [(s.labels["source"], s.value) for s in not_after.samples] == [("secret", cert.not_after),
+                                                                         ("file", cert.not_after)]
+    assert [s.value for s in not_before.samples] == [cert.not_before, cert.not_before]
+    assert [row["source"] for row in acc.details().rows()] == ["secret", "file"]
+
+
+def test_the_report_makes_each_outcome_records_once(tree, made, monkeypatch):
+    """``to_json`` reads the checks twice (rows' problems, check rows): they are made once for both."""
+    from watchtower.collectors.certs import details as details_module
+
+    result = _collector(tree[0]).collect()
+    made_for: list[int] = []
+    real = details_module._chain_checks
+    monkeypatch.setattr(details_module, "_chain_checks", lambda outcome, *a: made_for.append(1) or real(outcome, *a))
+    result.details.to_json()
+    acc = made[-1]
+    assert len(made_for) == sum(1 for key, o in acc.chains.items() if o.records is None and key not in acc._partial) > 0

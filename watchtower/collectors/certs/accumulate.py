@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 from prometheus_client.core import Metric
@@ -15,7 +16,6 @@ from watchtower.collectors.certs.details import (
     MadeWhenRead,
     UrgencyFinding,
     _chain_checks,
-    _new_series,
     _subject,
     _urgency_message,
     chain_passes,
@@ -26,28 +26,35 @@ from watchtower.collectors.certs.details import (
 from watchtower.collectors.certs.model import (
     _MUST_HOLD,
     _NO_CERTIFICATE,
+    _NOT_AFTER,
+    _NOT_BEFORE,
+    _ROW_FIELDS,
     _UNJUDGED,
     LabelValues,
     Reuse,
+    Series,
     _ChainOutcome,
     _InputTally,
-    _Series,
+    row_values,
 )
 from watchtower.collectors.certs.settings import (
     _LOCAL_SOURCES,
     _PROBLEM_IS_ONE,
     _URGENCY_SEVERITY,
+    CERT_LABELS,
     CHECK_LABELS,
     CHECK_SEVERITY,
     SOURCE_ORDER,
 )
 from watchtower.collectors.certsources import CertRecord, CheckRecord, InputStart, Note
 from watchtower.core import threads
+from watchtower.core.families import Family
 from watchtower.core.results import Finding, ItemError, Severity
 from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, urgency, verify_chain
 from watchtower.pki.checks import SignatureCache
 
 _CHAIN_CHECKS = ("chain_valid", "expires_after_issuer")  # ``judge_chains``'s, made when read
+_ROW_NOT_BEFORE, _ROW_NOT_AFTER = _ROW_FIELDS.index("not_before"), _ROW_FIELDS.index("not_after")
 TRIM_EVERY = 4096  # leaves shed between malloc trims (a trim: a few ms at 50k certificates)
 
 
@@ -70,8 +77,7 @@ class _Accumulator:
         self.now = now
         self.thresholds = thresholds
         self.previous = Reuse() if previous is None else previous
-        self.series: dict[tuple[str, ...], _Series] = {}
-        self.rows: list[_Series] = []  # the report's rows, made when read
+        self.series: dict[tuple[str, ...], Series] = {}  # by label values; samples and rows made when read
         self.local: list[CertRecord] = []
         self.index = IssuerIndex(signatures=signatures)
         # the first judgement per check and label values, in the order found (the sources' own; the
@@ -125,19 +131,14 @@ class _Accumulator:
 
     def _cert(self, record: CertRecord) -> None:
         cert = record.cert
-        key: tuple[str, ...] = (record.source, record.location, record.name, cert.subject_cn, cert.issuer_cn, cert.serial_hex,
+        key = (record.source, record.location, record.name, cert.subject_cn, cert.issuer_cn, cert.serial_hex,
                "true" if cert.is_ca else "false")
-        if key in self.series:
+        series = self.series
+        if key in series:
             return  # the same certificate twice at one location (e.g. repeated in a bundle)
         local = record.source in _LOCAL_SOURCES
-        series = self.previous.series.get(key) if local else None
-        if series is None or series.cert is not cert:
-            series = _new_series(key, record, keep_cert=local)
-        else:
-            key = series.key  # the last run's equal tuple: its labels hold that one
-        self.series[key] = series
+        series[key] = record if local else row_values(record)
         status = urgency(cert, self.now, self.thresholds)
-        self.rows.append(series)
         severity = _URGENCY_SEVERITY[status]
         if severity is not Severity.OK:
             last = self.previous.chains.get(id(record))  # its checks name the record the same way: share the text
@@ -266,12 +267,11 @@ class _Accumulator:
 
     def metrics(self) -> tuple[Metric, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""
-        not_after = fam.CERT_NOT_AFTER_TIMESTAMP_SECONDS.gauge()
-        not_before = fam.CERT_NOT_BEFORE_TIMESTAMP_SECONDS.gauge()
+        not_after = MadeFamily(fam.CERT_NOT_AFTER_TIMESTAMP_SECONDS, functools.partial(_date_samples, _NOT_AFTER, self.series))
+        not_before = MadeFamily(fam.CERT_NOT_BEFORE_TIMESTAMP_SECONDS,
+                                functools.partial(_date_samples, _NOT_BEFORE, self.series))
         counts: dict[str, int] = dict.fromkeys(SOURCE_ORDER, 0)
-        for key, series in self.series.items():
-            not_after.samples.append(series.not_after)
-            not_before.samples.append(series.not_before)
+        for key in self.series:
             counts[key[0]] = counts.get(key[0], 0) + 1  # key[0]: the source
         found = fam.CERT_CERTIFICATES.gauge()
         for source, count in counts.items():
@@ -304,59 +304,60 @@ class _Accumulator:
             self.check_samples[check_key] = sample
             checks[check].samples.append(sample)
         for check in _CHAIN_CHECKS:
-            checks[check] = ChainCheckFamily(check, checks[check].samples, self.chains, self._partial)
+            checks[check] = MadeFamily(fam.CERT_CHECKS[check], functools.partial(
+                _chain_samples, check, checks[check].samples, self.chains, self._partial))
         return (not_after, not_before, found, errors, *checks.values())
 
     def reuse(self) -> Reuse:
         """What the next run may take over (call after ``metrics``)."""
-        series = self.series  # all local (the usual case): no copy of a dict of 50k at the end of a run
-        if any(s.cert is None for s in series.values()):
-            series = {key: s for key, s in series.items() if s.cert is not None}
-        return Reuse(series, self.chains, self.check_samples)
+        return Reuse(self.chains, self.check_samples)
 
     def details(self) -> CertsDetails:
-        return CertsDetails(self.rows, check_list(tuple(self.checks), self.chains, self._partial), tuple(self.inputs), tuple(self.notes),
+        return CertsDetails(self.series.values(), check_list(tuple(self.checks), self.chains, self._partial), tuple(self.inputs), tuple(self.notes),
                         tuple(self.errors), tuple(self.error_inputs), self.thresholds, self.now)
 
 
-class ChainCheckFamily(Metric):
-    """The chain_valid or expires_after_issuer family: the samples of the sources' own checks, then
-    one per chain outcome's check of this kind, made as exposition reads them (``CompactFamily``'s
-    idea: most of a cold scan's objects were these samples and the records behind them).
+class MadeFamily(Metric):
+    """A metric family whose samples are made as exposition reads them (``make``), not kept
+    (``CompactFamily``'s idea): a certificate's two date samples and its chain checks' were most of
+    the objects a cold scan made, and /metrics reads them once per run (it keeps the text)."""
 
-    The outcomes are those of one run, kept with its result (the next run makes its own dict), and
-    ``chain_rows`` reads only what a certificate keeps after its DER is shed.
-    """
-
-    def __init__(self, check: str, from_sources: list[Sample], chains: Mapping[int, _ChainOutcome],
-                 partial: Mapping[int, tuple[CheckRecord, ...]]) -> None:
-        family = fam.CERT_CHECKS[check]
+    def __init__(self, family: Family, make: Callable[[], Iterator[Sample]]) -> None:
         super().__init__(family.name, family.help, family.type)
-        self._check = check
-        self._from_sources = from_sources
-        self._chains = chains
-        self._partial = partial
+        self._make = make
 
     @property  # type: ignore[override]
     def samples(self) -> MadeWhenRead[Sample]:
-        return MadeWhenRead(self._samples)
+        return MadeWhenRead(self._make)
 
     @samples.setter
     def samples(self, value: list[Sample]) -> None:
         if value:  # Metric.__init__ assigns []; anything else would be silently lost
-            raise TypeError("ChainCheckFamily makes its samples from the chain outcomes")
+            raise TypeError("a MadeFamily makes its samples when read")
 
-    def _samples(self) -> Iterator[Sample]:
-        yield from self._from_sources
-        check, name, names, partial = self._check, self.name, CHECK_LABELS[self._check], self._partial
-        for key, outcome in self._chains.items():
-            kept = partial.get(key)
-            if kept is None:
-                for row_check, values, ok in chain_rows(outcome):
-                    if row_check == check:
-                        yield Sample(name, cast(dict[str, str], LabelValues(names, values)), _value(ok, check))
-            else:
-                for record in kept:
-                    if record.check == check:
-                        yield Sample(name, cast(dict[str, str], record.labels), _value(record.ok, check))
 
+def _date_samples(name: str, series: Mapping[tuple[str, ...], Series]) -> Iterator[Sample]:
+    """not_after or not_before per series; the labels are the series' key (``LabelValues``: its own tuple)."""
+    index, attribute = (_ROW_NOT_AFTER, "not_after") if name == _NOT_AFTER else (_ROW_NOT_BEFORE, "not_before")
+    for key, value in series.items():
+        labels: Any = LabelValues(CERT_LABELS, key)  # Sample's type says dict; it only reads them
+        yield Sample(name, labels, getattr(value.cert, attribute) if isinstance(value, CertRecord) else value[index])
+
+
+def _chain_samples(check: str, from_sources: list[Sample], chains: Mapping[int, _ChainOutcome],
+                   partial: Mapping[int, tuple[CheckRecord, ...]]) -> Iterator[Sample]:
+    """The chain_valid or expires_after_issuer samples: the sources' own checks', then one per chain
+    outcome's check of this kind (the outcomes of one run, kept with its result: the next run makes
+    its own dict; ``chain_rows`` reads only what a certificate keeps after its DER is shed)."""
+    yield from from_sources
+    name, names = fam.CERT_CHECKS[check].name, CHECK_LABELS[check]
+    for key, outcome in chains.items():
+        kept = partial.get(key)
+        if kept is None:
+            for row_check, values, ok in chain_rows(outcome):
+                if row_check == check:
+                    yield Sample(name, cast(dict[str, str], LabelValues(names, values)), _value(ok, check))
+        else:
+            for record in kept:
+                if record.check == check:
+                    yield Sample(name, cast(dict[str, str], record.labels), _value(record.ok, check))

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from prometheus_client.samples import Sample
-
-from watchtower.collectors.certs.model import (
-    _NOT_AFTER,
-    _NOT_BEFORE,
-    _ROW_FIELDS,
-    LabelValues,
-    _ChainOutcome,
-    _InputTally,
-    _Series,
-    row_values,
-)
-from watchtower.collectors.certs.settings import _URGENCY_SEVERITY, CERT_LABELS, CHECK_LABELS, CHECK_SEVERITY
+from watchtower.collectors.certs.model import _ROW_FIELDS, LabelValues, Series, _ChainOutcome, _InputTally, series_row
+from watchtower.collectors.certs.settings import _URGENCY_SEVERITY, CHECK_LABELS, CHECK_SEVERITY
 from watchtower.collectors.certs.table import render_table
 from watchtower.collectors.certsources import CertRecord, CheckRecord, Note
 from watchtower.core.details import Details
@@ -42,7 +31,7 @@ class CertsDetails(Details):
     the time-dependent fields (time left, urgency) are judged from the scan's ``now`` when read.
     """
 
-    series: list[_Series]
+    series: Collection[Series]  # in the order found
     checks: Sequence[CheckRecord]  # ``check_list``: chain checks made when read
     inputs: tuple[_InputTally, ...]
     notes: tuple[Note, ...]
@@ -52,6 +41,8 @@ class CertsDetails(Details):
     now: float
 
     def to_json(self) -> dict[str, Any]:
+        if not isinstance(self.checks, tuple):  # made once for both readers below
+            return dataclasses.replace(self, checks=tuple(iter(self.checks))).to_json()
         return {"certificates": self.judged_rows(), "inputs": self.input_rows(), "notes": self.note_rows(),
                 "errors": self.error_rows(), "checks": self.check_rows(),
                 "thresholds": dataclasses.asdict(self.thresholds), "now": rfc3339(self.now)}
@@ -78,7 +69,7 @@ class CertsDetails(Details):
         rows = []
         now, thresholds = self.now, self.thresholds
         for series in self.series:
-            row = dict(zip(_ROW_FIELDS, series.row))
+            row = dict(zip(_ROW_FIELDS, series_row(series)))
             not_before, not_after = row["not_before"], row["not_after"]
             row["not_before"], row["not_after"] = rfc3339(not_before), rfc3339(not_after)
             row["seconds_left"] = round(not_after - now, 3)
@@ -119,14 +110,13 @@ def chain_rows(outcome: _ChainOutcome) -> tuple[tuple[str, tuple[str, ...], bool
     record = outcome.record
     cert = record.cert
     base_values = (record.source, record.location, record.name, cert.subject_cn, cert.serial_hex)
-    rows: list[tuple[str, tuple[str, ...], bool]] = []
-    if not (cert.self_issued and outcome.valid):  # a root is judged by its own dates alone
-        rows.append(("chain_valid", (*base_values, outcome.reason), outcome.valid))
-    issuer = outcome.issuer
-    if issuer is not None and issuer is not cert:
-        rows.append(("expires_after_issuer", (*base_values, issuer.subject_cn, outcome.issuer_location),
-                     not expires_after_issuer(cert, issuer)))
-    return tuple(rows)
+    valid, issuer = outcome.valid, outcome.issuer
+    rows: tuple[tuple[str, tuple[str, ...], bool], ...] = () if cert.self_issued and valid else (
+        ("chain_valid", (*base_values, outcome.reason), valid),)  # a root is judged by its own dates alone
+    if issuer is None or issuer is cert:
+        return rows
+    return (*rows, ("expires_after_issuer", (*base_values, issuer.subject_cn, outcome.issuer_location),
+                    not expires_after_issuer(cert, issuer)))
 
 
 def chain_passes(record: CertRecord, result: ChainResult) -> bool:
@@ -173,7 +163,10 @@ def _chain_checks(outcome: _ChainOutcome, subject: str | None = None) -> tuple[C
 
 class MadeWhenRead(Sequence[_T]):
     """A sequence whose items are made anew each time it is iterated (by ``make``): for what a run's
-    result is read for rarely (the report, one /metrics rendering per run) and need not keep."""
+    result is read for rarely (the report, one /metrics rendering per run) and need not keep.
+
+    ``len`` makes them all: ``tuple(made)`` and ``list(made)`` would make them twice (they ask the
+    length first), ``tuple(iter(made))`` once."""
 
     __slots__ = ("_make",)
 
@@ -184,7 +177,7 @@ class MadeWhenRead(Sequence[_T]):
         return self._make()
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return sum(1 for _ in self._make())
 
     @overload
     def __getitem__(self, index: int) -> _T: ...
@@ -193,13 +186,13 @@ class MadeWhenRead(Sequence[_T]):
     def __getitem__(self, index: slice) -> Sequence[_T]: ...
 
     def __getitem__(self, index: int | slice) -> _T | Sequence[_T]:
-        return tuple(self)[index]
+        return tuple(self._make())[index]
 
     def __eq__(self, other: object) -> bool:
-        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+        return tuple(self._make()) == tuple(other) if isinstance(other, Sequence) else NotImplemented
 
     def __repr__(self) -> str:
-        return repr(list(self))
+        return repr(list(self._make()))
 
 
 def check_list(scan: tuple[CheckRecord, ...], chains: Mapping[int, _ChainOutcome],
@@ -226,14 +219,6 @@ def _signature_algorithm(cert: CertInfo) -> str:
 
 
 _CHAIN_VALID, _EXPIRES_AFTER_ISSUER = CHECK_LABELS["chain_valid"], CHECK_LABELS["expires_after_issuer"]
-
-
-def _new_series(key: tuple[str, ...], record: CertRecord, keep_cert: bool) -> _Series:
-    """``keep_cert`` False (Secrets, endpoints: new objects every run) lets the certificate go after the run."""
-    cert = record.cert
-    labels: Any = LabelValues(CERT_LABELS, key)  # Sample's type says dict; it only reads them
-    return _Series(record if keep_cert else None, None if keep_cert else row_values(record),
-                   Sample(_NOT_AFTER, labels, cert.not_after), Sample(_NOT_BEFORE, labels, cert.not_before))
 
 
 def _subject(record: CertRecord) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import ItemsView, Iterator, Mapping
-from typing import Any, cast
+from typing import Any, TypeAlias
 
 from prometheus_client.samples import Sample
 
@@ -58,38 +58,16 @@ class _Items(ItemsView[str, str]):
         return zip(labels._names, labels._values)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Series:
-    """The parts of one certificate series that stay as they are while its certificate does.
+Series: TypeAlias = CertRecord | tuple[Any, ...]
+"""One certificate series: a local certificate's record (the scan cache keeps it anyway; the row and
+the samples are derived from it when read), or another source's row values (values of
+``_ROW_FIELDS``: Secrets' and endpoints' certificates are let go after the run)."""
 
-    A local certificate's series holds its record (the scan cache keeps it anyway) and derives
-    the report row from it; other sources' certificates are let go after the run, so their
-    series holds the row's values instead.
-    """
 
-    record: CertRecord | None  # kept only where the scan cache hands out the same objects again (local files)
-    fixed_row: tuple[Any, ...] | None  # values of _ROW_FIELDS when there is no record
-    not_after: Sample
-    not_before: Sample
-
-    @property
-    def cert(self) -> CertInfo | None:
-        return self.record.cert if self.record is not None else None
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        """The label values (the collector's key for this series)."""
-        labels: Any = self.not_after.labels
-        return cast(tuple[str, ...], labels.values_tuple())
-
-    @property
-    def row(self) -> tuple[Any, ...]:
-        """The report row without the fields that depend on the time: values of _ROW_FIELDS
-        (not_before and not_after as Unix seconds: ``_Details`` spells them in RFC 3339 when read)."""
-        if self.record is None:
-            assert self.fixed_row is not None
-            return self.fixed_row
-        return row_values(self.record)
+def series_row(series: Series) -> tuple[Any, ...]:
+    """The report row without the fields that depend on the time: values of _ROW_FIELDS
+    (not_before and not_after as Unix seconds: ``_Details`` spells them in RFC 3339 when read)."""
+    return row_values(series) if isinstance(series, CertRecord) else series
 
 
 def row_values(record: CertRecord) -> tuple[Any, ...]:
@@ -126,14 +104,13 @@ class _ChainOutcome:
 
 @dataclasses.dataclass(frozen=True)
 class Reuse:
-    """Series, chain verdicts and check samples of the last run, for the next one (kept by the collector).
+    """Chain verdicts and check samples of the last run, for the next one (kept by the collector).
 
-    A series is reused only for the very same ``CertInfo`` object — the scan cache hands the same
-    one out while its file is unchanged — and a check sample only with the same value, so a run
-    reports exactly what it would from scratch. Whatever a run does not use is not carried on.
+    A chain verdict is reused only for the very same ``CertRecord`` object — the scan cache hands
+    the same one out while its file is unchanged — and a check sample only with the same value, so
+    a run reports exactly what it would from scratch. Whatever a run does not use is not carried on.
     """
 
-    series: Mapping[tuple[str, ...], _Series] = dataclasses.field(default_factory=dict)
     chains: Mapping[int, _ChainOutcome] = dataclasses.field(default_factory=dict)  # by id() of the CertRecord
     check_samples: Mapping[tuple[str, tuple[str, ...]], Sample] = dataclasses.field(default_factory=dict)
 
