@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bench import certdata
 from watchtower.collectors.certs.accumulate import _Accumulator
 from watchtower.collectors.certs.details import UrgencyFinding, _urgency_message
+from watchtower.collectors.certs.settings import _URGENCY_SEVERITY
 from watchtower.collectors.certsources import CertRecord
-from watchtower.core.results import Finding, Severity
+from watchtower.core.results import Finding
 from watchtower.pki import CertInfo, IssuerIndex, Thresholds, parse_certificates, verify_chain
 from watchtower.pki import parse as parse_module
 from watchtower.pki.der import surely_not_ca
@@ -114,8 +115,8 @@ def test_an_urgency_finding_reads_as_the_eager_one() -> None:
     cert = parse_certificates(certdata.files(certdata.distinct_tree(40))[10].read_bytes()).certificates[0]
     for status, now in (("expired", cert.not_after + 86_400 * 3.5), ("warning", cert.not_after - 86_400 * 2),
                         ("not_yet_valid", cert.not_before - 60)):
-        lazy = UrgencyFinding("x (cn)", Severity.WARNING, cert, status, now)
-        eager = Finding("certs", "x (cn)", Severity.WARNING, _urgency_message(cert, status, now))
+        lazy = UrgencyFinding(CertRecord("file", "x", "x.crt", cert), status, now)
+        eager = Finding("certs", f"x ({cert.subject_cn})", _URGENCY_SEVERITY[status], _urgency_message(cert, status, now))
         assert (lazy.section, lazy.subject, lazy.severity, lazy.message) == (eager.section, eager.subject,
                                                                               eager.severity, eager.message)
         assert repr(lazy) == repr(eager) and lazy.message is lazy.message

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
@@ -49,7 +48,7 @@ from watchtower.collectors.certs.settings import (
 from watchtower.collectors.certsources import CertRecord, CheckRecord, InputStart, Note
 from watchtower.core import threads
 from watchtower.core.families import Family
-from watchtower.core.results import Finding, ItemError, Severity
+from watchtower.core.results import Finding, ItemError
 from watchtower.pki import CertInfo, ChainResult, IssuerIndex, Thresholds, urgency, verify_chain
 from watchtower.pki.checks import SignatureCache
 
@@ -87,7 +86,6 @@ class _Accumulator:
         self.check_samples: dict[tuple[str, tuple[str, ...]], Sample] = {}  # of ``checks``
         # id(CertRecord) → the chain records dedup kept, for the outcomes some of whose checks it dropped
         self._partial: dict[int, tuple[CheckRecord, ...]] = {}
-        self._subjects: dict[int, str] = {}  # id(CertRecord) → the text findings name it by, made once
         self.chains: dict[int, _ChainOutcome] = {}
         self.errors: list[tuple[str, ItemError]] = []
         self.findings: list[Finding] = []
@@ -139,16 +137,12 @@ class _Accumulator:
         local = record.source in _LOCAL_SOURCES
         series[key] = record if local else row_values(record)
         status = urgency(cert, self.now, self.thresholds)
-        severity = _URGENCY_SEVERITY[status]
-        if severity is not Severity.OK:
-            last = self.previous.chains.get(id(record))  # its checks name the record the same way: share the text
-            subject = last.records[0].subject if last is not None and last.record is record and last.records else None
-            if subject is None:
-                subject = self._subjects[id(record)] = _subject(record)
-            if local:  # the scan cache keeps the certificate anyway: the message waits until it is read
-                self.findings.append(UrgencyFinding(subject, severity, cert, status, self.now))
+        if status != "ok":
+            if local:  # the scan cache keeps the certificate anyway: the texts wait until they are read
+                self.findings.append(UrgencyFinding(record, status, self.now))
             else:  # Secrets, endpoints: the certificate goes after the run, a finding must not keep it
-                self.findings.append(Finding("certs", subject, severity, _urgency_message(cert, status, self.now)))
+                self.findings.append(Finding("certs", _subject(record), _URGENCY_SEVERITY[status],
+                                             _urgency_message(cert, status, self.now)))
         if local:
             self.local.append(record)
             if not self.index.add(cert):
@@ -235,7 +229,7 @@ class _Accumulator:
             else:
                 outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, None)
                 if not chain_passes(record, result):  # its findings need the records: made now, and kept
-                    outcome = dataclasses.replace(outcome, records=_chain_checks(outcome, self._subjects.get(id(record))))
+                    outcome = outcome._replace(records=_chain_checks(outcome))
             self.chains[id(record)] = outcome
             if dedup_all or record.location in shared:
                 self._dedup_chain(outcome)
@@ -250,7 +244,7 @@ class _Accumulator:
         kept = [self._first(check, values) for check, values, _ok in chain_rows(outcome)]
         records = outcome.records
         if not all(kept):
-            records = chain_records(outcome, self._subjects.get(id(outcome.record)))
+            records = chain_records(outcome)
             records = self._partial[id(outcome.record)] = tuple([r for r, k in zip(records, kept) if k])
         for check in records or ():
             self._found(check)

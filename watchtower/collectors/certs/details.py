@@ -229,39 +229,47 @@ def _subject(record: CertRecord) -> str:
 
 
 class UrgencyFinding(Finding):
-    """A certificate's urgency finding whose message is spelled when first read.
+    """A local certificate's urgency finding whose subject and message are spelled when read.
 
     Thousands of certificates near or past their end each get one every scan, and the daemon reads
-    messages only when someone asks (the status page, ``check``); the text is the one
-    ``_urgency_message`` gives for the scan's ``now``, so reading it later changes nothing.
-    Only for certificates the scan cache keeps anyway (local files): a Secret's or an endpoint's
-    certificate goes after the run, and its finding is spelled at once rather than keep it.
+    findings only when someone asks (the status page, ``check``); the texts are the ones
+    ``_subject`` and ``_urgency_message`` give for the record and the scan's ``now``, so reading
+    them later changes nothing. Only for certificates the scan cache keeps anyway (local files): a
+    Secret's or an endpoint's certificate goes after the run, and its finding is spelled at once
+    rather than keep it.
     """
 
-    __slots__ = ("_cert", "_message", "_now", "_status")
-    _cert: CertInfo
+    __slots__ = ("_message", "_now", "_record", "_status")  # _message: unset until the message is read
+    _record: CertRecord
     _status: str
     _now: float
-    _message: str | None
 
-    def __init__(self, subject: str, severity: Severity, cert: CertInfo, status: str, now: float) -> None:
+    def __init__(self, record: CertRecord, status: str, now: float) -> None:
         set_ = object.__setattr__  # frozen: set as the dataclass's own __init__ would
-        set_(self, "section", "certs")
-        set_(self, "subject", subject)
-        set_(self, "severity", severity)
-        set_(self, "_cert", cert)
+        set_(self, "_record", record)
         set_(self, "_status", status)
         set_(self, "_now", now)
-        set_(self, "_message", None)
 
     def __repr__(self) -> str:
         return repr(Finding(self.section, self.subject, self.severity, self.message))
 
     @property  # type: ignore[override]
+    def section(self) -> str:
+        return "certs"
+
+    @property  # type: ignore[override]
+    def subject(self) -> str:
+        return _subject(self._record)
+
+    @property  # type: ignore[override]
+    def severity(self) -> Severity:
+        return _URGENCY_SEVERITY[self._status]
+
+    @property  # type: ignore[override]
     def message(self) -> str:
-        text: str | None = self._message
+        text: str | None = getattr(self, "_message", None)
         if text is None:
-            text = _urgency_message(self._cert, self._status, self._now)
+            text = _urgency_message(self._record.cert, self._status, self._now)
             object.__setattr__(self, "_message", text)
         return text
 

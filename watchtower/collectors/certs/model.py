@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import ItemsView, Iterator, Mapping
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from prometheus_client.samples import Sample
 
@@ -80,14 +80,15 @@ _ROW_FIELDS = ("source", "location", "name", "subject", "issuer", "subject_cn", 
                "not_after", "is_ca")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _ChainOutcome:
+class _ChainOutcome(NamedTuple):
     """One record's chain verdict (holding the objects keeps ids unique).
 
     Its check records and their samples are made when read (``details.chain_records``,
-    ``accumulate.ChainCheckFamily``): most chains verify, and a scan of 10k certificates would
+    ``accumulate.MadeFamily``): most chains verify, and a scan of 10k certificates would
     otherwise build 80k objects that /metrics and the report read once, if ever. When one of its
     checks fails the records are made at once (the findings need them) and kept in ``records``.
+    A named tuple: made for every judged certificate, and a tuple is made in a third of the time
+    a frozen dataclass's six attribute writes take.
     """
 
     record: CertRecord
