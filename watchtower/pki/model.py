@@ -129,9 +129,11 @@ class CertInfo:
     _signed: tuple[int, bytes, bytes, bytes] | None = _lazy()  # this run's signature layout: see signed_parts
 
     @classmethod
-    def from_x509(cls, cert: x509.Certificate, der: bytes | None = None, origin: str | None = None) -> CertInfo:
+    def from_x509(cls, cert: x509.Certificate, der: bytes | None = None, origin: str | None = None,
+                  fingerprint: bytes | None = None) -> CertInfo:
         """``der``: the certificate's DER when the caller has it (it must be what ``cert`` was loaded from);
-        ``origin``: the plain file it was read from, when the caller knows (``note_origin``).
+        ``origin``: the plain file it was read from, when the caller knows (``note_origin``);
+        ``fingerprint``: the DER's SHA-256, when the caller has it (a parse memo's key).
 
         The usual certificate's parts come from one inline pass (``plain_layout``), its serial from
         the DER (the bytes cryptography's ``serial_number`` converts); any other's from the general
@@ -174,7 +176,9 @@ class CertInfo:
                 object.__setattr__(info, "_signed", (tbs_start | tbs_end << 24 | signature_start << 48,
                                                      _shared(inner_algorithm), issuer_shared, _shared(outer_algorithm)))
         object.__setattr__(info, "serial_hex", hex_serial)
-        object.__setattr__(info, "fingerprint", hashlib.sha256(der).digest())  # what x509's fingerprint(SHA256()) hashes
+        if fingerprint is None:
+            fingerprint = hashlib.sha256(der).digest()  # what x509.Certificate.fingerprint(SHA256()) hashes
+        object.__setattr__(info, "fingerprint", fingerprint)
         if origin is not None:
             object.__setattr__(info, "_origin", origin)
         return info
