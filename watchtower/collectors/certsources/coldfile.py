@@ -30,7 +30,7 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
     lower-cased), with its cache entry stored; None: not this case."""
     if cache.has(key) or lower_name.endswith(_NOT_HERE):  # cached: the warm path's, asked first
         return None
-    if _key_name(name) in siblings:  # a key to check beside it: the general path
+    if siblings and _key_name(name) in siblings:  # a key to check beside it: the general path
         return None
     path = key[0]
     progress.note(path)
