@@ -145,21 +145,22 @@ def _extension(der: bytes, inner: int, end: int) -> tuple[bytes, bytes]:
     return der[oid_start:oid_end], der[content:field_end]
 
 
-def surely_not_ca(der: bytes) -> bool:
+def surely_not_ca(der: bytes, start: int = 0, end: int | None = None) -> bool:
     """True when the certificate certainly carries no basicConstraints with cA TRUE, without a walk.
 
-    The OID's DER (``06 03 55 1d 13``: DER allows no other spelling, and cryptography reads DER
-    strictly) met nowhere: no such extension. Met exactly once, just inside a SEQUENCE of one-byte
-    length, and read there as "not a CA": if that is the real extension, cryptography reads the
-    same bytes and says the same (or calls it malformed: no CA either); if it is not (bytes inside
-    some other value), there is no real basicConstraints at all. Anything else (False): ask the walk.
+    Looked for in ``der[start:end]``: the whole DER, or the part of the TBS after the key, where the
+    extensions are (``plain_layout`` says where): a real basicConstraints lies there. Its OID's DER
+    (``06 03 55 1d 13``: DER allows no other spelling, and cryptography reads DER strictly) met
+    nowhere there: no such extension. Met exactly once, just inside a SEQUENCE of one-byte length,
+    and read there as "not a CA": if that is the real extension, cryptography reads the same bytes
+    and says the same (or calls it malformed: no CA either); if it is not (bytes inside some other
+    value), there is no real basicConstraints at all. Anything else (False): ask the walk.
     """
-    count = der.count(_BASIC_CONSTRAINTS_OID)
-    if count == 0:
+    inner = der.find(_BASIC_CONSTRAINTS_OID, start, len(der) if end is None else end)
+    if inner < 0:
         return True
-    if count > 1:
+    if der.find(_BASIC_CONSTRAINTS_OID, inner + 5, len(der) if end is None else end) >= 0:
         return False
-    inner = der.find(_BASIC_CONSTRAINTS_OID)
     if inner >= 2 and (der.startswith(_LEAF_BASIC_CONSTRAINTS, inner - 2)
                        or der.startswith(_LEAF_BASIC_CONSTRAINTS_NOT_CRITICAL, inner - 2)):
         return True  # the usual leaf's: what the walk below reads as {OID, [TRUE,] {}}, no cA
@@ -201,16 +202,16 @@ def _raise(message: str) -> bool:
 
 
 # (TBS start, TBS end, signature start, inner algorithm, issuer, subject, outer algorithm, serial content,
-# validity)
-PlainLayout = tuple[int, int, int, bytes, bytes, bytes, bytes, bytes, bytes]
+# validity, where the TBS's fields after the key (extensions, unique IDs) start)
+PlainLayout = tuple[int, int, int, bytes, bytes, bytes, bytes, bytes, bytes, int]
 
 _OPTIONAL_TBS_TAGS = frozenset((0xA3, 0x81, 0xA1, 0x82, 0xA2))  # extensions, issuer/subject unique IDs
 
 
 def plain_layout(der: bytes) -> PlainLayout | None:
     """The parts ``certificate_parts(der, extensions=False)`` finds (TBS and signature by position,
-    the serial as its INTEGER content, the Validity SEQUENCE whole), or None: ask it (lengths beyond two bytes, a malformed or
-    unexpected element, truncation).
+    the serial as its INTEGER content, the Validity SEQUENCE whole, where the extensions may start),
+    or None: ask it (lengths beyond two bytes, a malformed or unexpected element, truncation).
 
     ``certificate_parts`` calls ``_tlv`` a dozen times and copies out the TBS and the key, which a
     scan does not need; here the headers are decoded inline, in short or one/two-byte long form,
@@ -298,6 +299,7 @@ def _walk(der: bytes) -> PlainLayout | None:
         pos = end
     if pos > tbs_end:
         return None
+    after_key = pos
     while pos < tbs_end:  # extensions (not read: a signature check needs none), unique IDs
         if der[pos] not in _OPTIONAL_TBS_TAGS:
             return None
@@ -341,4 +343,4 @@ def _walk(der: bytes) -> PlainLayout | None:
         return None
     if content + length != size or length == 0 or der[content] != 0:
         return None
-    return start, tbs_end, content + 1, fields[0], fields[1], fields[3], outer_algorithm, serial, fields[2]
+    return start, tbs_end, content + 1, fields[0], fields[1], fields[3], outer_algorithm, serial, fields[2], after_key

@@ -153,7 +153,7 @@ class CertInfo:
             hex_serial = serial_hex(info.serial)
         else:
             (tbs_start, tbs_end, signature_start, inner_algorithm, issuer_der, subject_der, outer_algorithm, serial,
-             validity) = layout
+             validity, after_key) = layout
             plain = plain_name_text(subject_der) or der_name_text(subject_der)
             if plain is not None:  # the key of a plain name is its text
                 subject_cn, subject_text, subject_key = plain[0], plain[1], plain[1]
@@ -169,8 +169,9 @@ class CertInfo:
                     if len(_VALIDITIES) >= 1024:
                         _VALIDITIES.clear()
                     _VALIDITIES[validity] = dates
-            info = cls(subject_cn, issuer_cn, number, dates[0], dates[1], _is_ca(cert, None, der), der, subject_text,
-                       issuer_text, subject_key, issuer_key)
+            not_ca = after_key is not None and surely_not_ca(der, after_key, tbs_end)
+            info = cls(subject_cn, issuer_cn, number, dates[0], dates[1], not not_ca and _is_ca(cert, None, der), der,
+                       subject_text, issuer_text, subject_key, issuer_key)
             hex_serial = _serial_hex_of(serial) if serial is not None else serial_hex(number)
             if signature_start < 1 << 24:  # this run's signature layout, see signed_parts
                 object.__setattr__(info, "_signed", (tbs_start | tbs_end << 24 | signature_start << 48,
@@ -285,14 +286,14 @@ def _serial_hex_of(content: bytes) -> str:
 _VALIDITIES: dict[bytes, tuple[float, float]] = {}
 
 
-def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None, None] | None:
+def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None, None, None] | None:
     """``plain_layout``'s parts through ``certificate_parts`` (the serial left to cryptography), or None."""
     try:
         parts = certificate_parts(der, extensions=False)
     except DerError:
         return None
     return (parts.tbs_start, parts.tbs_end, parts.signature_start, parts.inner_algorithm, parts.issuer, parts.subject,
-            parts.outer_algorithm, None, None)
+            parts.outer_algorithm, None, None, None)
 
 
 _ISSUERS: dict[bytes, tuple[str, str, str, bytes]] = {}

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from bench import certdata
 from watchtower.pki import CertInfo, model, parse_certificates
-from watchtower.pki.der import DerError, _tlv, certificate_parts, plain_layout
+from watchtower.pki.der import DerError, _tlv, certificate_parts, plain_layout, surely_not_ca
 from watchtower.pki.names import der_name_text, plain_name_text
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
@@ -74,9 +74,9 @@ def _general(der: bytes) -> tuple[object, ...] | None:
             parts.outer_algorithm)
 
 
-def _serial_and_validity(der: bytes, tbs_start: int) -> tuple[bytes, bytes]:
-    """The serial INTEGER's content and the whole Validity, found with ``_tlv``: after the TBS header
-    and the optional version, then the signature algorithm and the issuer."""
+def _serial_validity_after_key(der: bytes, tbs_start: int) -> tuple[bytes, bytes, int]:
+    """The serial INTEGER's content, the whole Validity and the end of the key, found with ``_tlv``:
+    after the TBS header and the optional version, then the signature algorithm and the issuer."""
     _, pos, end = _tlv(der, tbs_start, len(der))
     tag, content, field_end = _tlv(der, pos, end)
     if tag == 0xA0:
@@ -86,7 +86,9 @@ def _serial_and_validity(der: bytes, tbs_start: int) -> tuple[bytes, bytes]:
     for _ in range(2):
         _, _, field_end = _tlv(der, field_end, end)
     _, _, validity_end = _tlv(der, field_end, end)
-    return serial, der[field_end:validity_end]
+    _, _, subject_end = _tlv(der, validity_end, end)
+    _, _, key_end = _tlv(der, subject_end, end)
+    return serial, der[field_end:validity_end], key_end
 
 
 def _mutations(der: bytes, rnd: random.Random, count: int) -> list[bytes]:
@@ -112,7 +114,7 @@ def test_plain_layout_equals_the_general_walk_or_steps_aside() -> None:
                 stepped_aside += 1
                 continue
             assert fast[:7] == _general(variant), variant.hex()
-            assert fast[7:] == _serial_and_validity(variant, fast[0]), variant.hex()
+            assert fast[7:] == _serial_validity_after_key(variant, fast[0]), variant.hex()
             answered += 1
     assert answered > 3000 and stepped_aside > 1000
 
@@ -207,3 +209,31 @@ def test_certinfo_is_the_same_through_either_route(seed: int, monkeypatch: pytes
         for slot in CertInfo.__slots__:
             assert _slot(fast, slot) == _slot(slow, slot), (slot, variant.hex())
     assert len(pairs) > 300
+
+
+def test_the_ca_flag_looked_for_after_the_key_is_cryptographys() -> None:
+    """``surely_not_ca`` over the TBS after the key (where ``plain_layout`` says the extensions start):
+    a "not a CA" answer must be cryptography's, on CAs, leaves and bytes changed around basicConstraints."""
+    oid = b"\x06\x03\x55\x1d\x13"
+    rnd = random.Random(1405)
+    sure = 0
+    for der in _ders():
+        at = der.find(oid)
+        variants = [der]
+        for _ in range(40):
+            data = bytearray(der)
+            index = rnd.randrange(max(0, at - 6), min(len(data), at + 20)) if at >= 0 else rnd.randrange(len(data))
+            data[index] = rnd.choice([0x00, 0x01, 0x04, 0x06, 0x13, 0x30, 0x80, 0xFF, rnd.randrange(256)])
+            variants.append(bytes(data))
+        for variant in variants:
+            layout = plain_layout(variant)
+            loaded = _loaded(variant)
+            if layout is None or loaded is None or not surely_not_ca(variant, layout[9], layout[1]):
+                continue
+            sure += 1
+            try:
+                ca = loaded[0].extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
+                ca = False
+            assert not ca and not loaded[1].is_ca, variant.hex()
+    assert sure > 1000
