@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
 from watchtower.pki._lazy import _once, lazy_module
-from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, plain_layout, surely_not_ca
+from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, loaded_parts, surely_not_ca
 from watchtower.pki.names import der_name_text, issuer_name_facts, name_facts, plain_name_text
 
 if TYPE_CHECKING:
@@ -135,14 +135,14 @@ class CertInfo:
         ``origin``: the plain file it was read from, when the caller knows (``note_origin``);
         ``fingerprint``: the DER's SHA-256, when the caller has it (a parse memo's key).
 
-        The usual certificate's parts come from one inline pass (``plain_layout``), its serial from
+        The usual certificate's parts come from one inline pass (``loaded_parts``), its serial from
         the DER (the bytes cryptography's ``serial_number`` converts); any other's from the general
         walk, or from cryptography when that fails too. The serial's hex spelling (every metric's
         label) and the fingerprint (every index and cache key) are made at once.
         """
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
-        layout = plain_layout(der) or _general_layout(der)
+        layout = loaded_parts(der) or _general_layout(der)
         if layout is None:
             subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
             # positional (a keyword call costs half as much again); issuer names are shared by many
@@ -287,7 +287,7 @@ _VALIDITIES: dict[bytes, tuple[float, float]] = {}
 
 
 def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None, None, None] | None:
-    """``plain_layout``'s parts through ``certificate_parts`` (the serial left to cryptography), or None."""
+    """``loaded_parts``'s parts through ``certificate_parts`` (the serial left to cryptography), or None."""
     try:
         parts = certificate_parts(der, extensions=False)
     except DerError:
