@@ -275,9 +275,10 @@ class CertInfo:
 def _serial_hex_of(content: bytes) -> str:
     """``serial_hex`` of a positive serial from its INTEGER content: the bytes themselves, one leading
     zero octet (DER's sign octet) dropped; anything else through the number."""
-    first = content[0]
-    if first < 0x80 and (first or len(content) == 1 or content[1] >= 0x80):
-        return (content[1:] if first == 0 and len(content) > 1 else content).hex().upper()
+    if 0 < content[0] < 0x80:  # no sign octet: the usual serial
+        return content.hex().upper()
+    if content[0] == 0 and (len(content) == 1 or content[1] >= 0x80):
+        return content[1:].hex().upper() if len(content) > 1 else "00"
     return serial_hex(int.from_bytes(content, "big", signed=True))
 
 

@@ -19,7 +19,7 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from bench import certdata
-from watchtower.pki import CertInfo, model, parse_certificates
+from watchtower.pki import CertInfo, model, parse_certificates, serial_hex
 from watchtower.pki.der import DerError, _tlv, certificate_parts, loaded_parts, surely_not_ca
 from watchtower.pki.names import der_name_text, plain_name_text
 
@@ -250,3 +250,11 @@ def test_signature_bits_with_unused_bits_step_aside_as_in_the_general_walk() -> 
     der[-1] &= 0xFE
     assert _loaded_serial(bytes(der)) is not None
     assert loaded_parts(bytes(der)) is None and _general(bytes(der)) is None
+
+
+def test_the_serial_hex_from_the_der_bytes_is_serial_hex_of_the_number() -> None:
+    rnd = random.Random(1406)
+    cases = [b"\x00", b"\x01", b"\x7f", b"\x00\x80", b"\x00\x00", b"\x00\x01", b"\x80", b"\xff", b"\x0a\x00", b"\x00\xff"]
+    cases += [bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 22))) for _ in range(20_000)]
+    for content in cases:
+        assert model._serial_hex_of(content) == serial_hex(int.from_bytes(content, "big", signed=True)), content.hex()
