@@ -4,7 +4,7 @@ cryptography parses a field when it is read, and reading the extensions builds e
 them (a long SAN list, EKUs) to answer "is this a CA?". A scan of thousands of certificates
 needs only a few parts: the signed TBS bytes, the signature and its algorithm, the issuer and
 subject name bytes, and the basic-constraints flag. This module walks the outer structure once
-and slices them out: ``plain_layout`` for the usual certificate, with the headers read inline,
+and slices them out: ``loaded_parts`` for a certificate cryptography loaded, with the headers read inline,
 ``certificate_parts`` for any other.
 
 It is strict: anything that is not plain DER raises ``DerError``, and callers then ask
@@ -145,21 +145,22 @@ def _extension(der: bytes, inner: int, end: int) -> tuple[bytes, bytes]:
     return der[oid_start:oid_end], der[content:field_end]
 
 
-def surely_not_ca(der: bytes) -> bool:
+def surely_not_ca(der: bytes, start: int = 0, end: int | None = None) -> bool:
     """True when the certificate certainly carries no basicConstraints with cA TRUE, without a walk.
 
-    The OID's DER (``06 03 55 1d 13``: DER allows no other spelling, and cryptography reads DER
-    strictly) met nowhere: no such extension. Met exactly once, just inside a SEQUENCE of one-byte
-    length, and read there as "not a CA": if that is the real extension, cryptography reads the
-    same bytes and says the same (or calls it malformed: no CA either); if it is not (bytes inside
-    some other value), there is no real basicConstraints at all. Anything else (False): ask the walk.
+    Looked for in ``der[start:end]``: the whole DER, or the part of the TBS after the key, where the
+    extensions are (``loaded_parts`` says where): a real basicConstraints lies there. Its OID's DER
+    (``06 03 55 1d 13``: DER allows no other spelling, and cryptography reads DER strictly) met
+    nowhere there: no such extension. Met exactly once, just inside a SEQUENCE of one-byte length,
+    and read there as "not a CA": if that is the real extension, cryptography reads the same bytes
+    and says the same (or calls it malformed: no CA either); if it is not (bytes inside some other
+    value), there is no real basicConstraints at all. Anything else (False): ask the walk.
     """
-    count = der.count(_BASIC_CONSTRAINTS_OID)
-    if count == 0:
+    inner = der.find(_BASIC_CONSTRAINTS_OID, start, len(der) if end is None else end)
+    if inner < 0:
         return True
-    if count > 1:
+    if der.find(_BASIC_CONSTRAINTS_OID, inner + 5, len(der) if end is None else end) >= 0:
         return False
-    inner = der.find(_BASIC_CONSTRAINTS_OID)
     if inner >= 2 and (der.startswith(_LEAF_BASIC_CONSTRAINTS, inner - 2)
                        or der.startswith(_LEAF_BASIC_CONSTRAINTS_NOT_CRITICAL, inner - 2)):
         return True  # the usual leaf's: what the walk below reads as {OID, [TRUE,] {}}, no cA
@@ -201,144 +202,75 @@ def _raise(message: str) -> bool:
 
 
 # (TBS start, TBS end, signature start, inner algorithm, issuer, subject, outer algorithm, serial content,
-# validity)
-PlainLayout = tuple[int, int, int, bytes, bytes, bytes, bytes, bytes, bytes]
-
-_OPTIONAL_TBS_TAGS = frozenset((0xA3, 0x81, 0xA1, 0x82, 0xA2))  # extensions, issuer/subject unique IDs
+# validity, where the TBS's fields after the key (extensions, unique IDs) start)
+PlainLayout = tuple[int, int, int, bytes, bytes, bytes, bytes, bytes, bytes, int]
 
 
-def plain_layout(der: bytes) -> PlainLayout | None:
+def loaded_parts(der: bytes) -> PlainLayout | None:
     """The parts ``certificate_parts(der, extensions=False)`` finds (TBS and signature by position,
-    the serial as its INTEGER content, the Validity SEQUENCE whole), or None: ask it (lengths beyond two bytes, a malformed or
-    unexpected element, truncation).
+    the serial as its INTEGER content, the Validity SEQUENCE whole, where the fields after the key
+    start) in a DER that cryptography loaded, or None: ask it (a length beyond two bytes, a long
+    serial or algorithm, signature bits with unused bits).
 
-    ``certificate_parts`` calls ``_tlv`` a dozen times and copies out the TBS and the key, which a
-    scan does not need; here the headers are decoded inline, in short or one/two-byte long form,
-    as strictly (minimal lengths, every content inside its container), at about half the cost.
+    cryptography loads DER strictly (minimal lengths, every field of the schema in its place and
+    nothing else, no trailing bytes: rust-asn1), so what ``certificate_parts`` checks besides holds
+    already; what it checks beyond that (whole octets of signature bits) is checked here. The
+    headers are then read inline, at about half the cost of the general walk, which also copies
+    out the TBS and the key.
     """
     try:
         return _walk(der)
-    except IndexError:  # a header read past the end: truncated
+    except IndexError:  # not what cryptography loads: let the general walk say so
         return None
+
+
+def _long(der: bytes, pos: int) -> int:
+    """The end of the element at ``pos`` whose length is in long form (0 beyond two bytes)."""
+    form = der[pos + 1]
+    return pos + 3 + der[pos + 2] if form == 0x81 else pos + 4 + (der[pos + 2] << 8 | der[pos + 3]) if form == 0x82 else 0
 
 
 def _walk(der: bytes) -> PlainLayout | None:
-    # Each element: tag at ``pos``, then its length, short or 0x81/0x82 long form, minimal as _tlv
-    # demands; its content must end inside its container (a header past the container's end then
-    # fails that test too). A certificate nests: SEQUENCE { TBS SEQUENCE, algorithm, BIT STRING }.
-    size = len(der)
-    if der[0] != 0x30:
+    # SEQUENCE { TBS SEQUENCE { [0] version?, serial, algorithm, issuer, validity, subject, key, [1]? [2]? [3]? },
+    # algorithm, BIT STRING }; a long-form length (0x81/0x82) is rare but for the TBS, names and key
+    start = 2 if der[1] < 0x80 else 3 if der[1] == 0x81 else 4 if der[1] == 0x82 else 0
+    if not start:
         return None
-    length = der[1]
-    if length == 0x82:
-        if der[2] == 0:
-            return None
-        start = 4
-        length = der[2] << 8 | der[3]
-    elif length == 0x81:
-        if der[2] < 0x80:
-            return None
-        start, length = 3, der[2]
-    elif length < 0x80:
-        start = 2
-    else:
+    length = der[start + 1]
+    pos = start + 2 if length < 0x80 else start + 3 if length == 0x81 else start + 4 if length == 0x82 else 0
+    if not pos:
         return None
-    if start + length != size:
-        return None
-    pos = start
-    if der[pos] != 0x30:  # the TBS
-        return None
-    length = der[pos + 1]
-    if length == 0x82:
-        if der[pos + 2] == 0:
-            return None
-        body, length = pos + 4, der[pos + 2] << 8 | der[pos + 3]
-    elif length == 0x81:
-        if der[pos + 2] < 0x80:
-            return None
-        body, length = pos + 3, der[pos + 2]
-    elif length < 0x80:
-        body = pos + 2
-    else:
-        return None
-    tbs_end = body + length
-    if tbs_end > size:
-        return None
-    pos = body
-    if der[pos] == 0xA0:  # [0] EXPLICIT version: stepped over, as certificate_parts does
-        length = der[pos + 1]
-        if length >= 0x80:
-            return None
-        pos += 2 + length
-    if der[pos] != 0x02:  # serial number
-        return None
-    length = der[pos + 1]
+    tbs_end = _long(der, start) if length >= 0x80 else pos + length
+    if der[pos] == 0xA0:  # [0] EXPLICIT version
+        pos += 2 + der[pos + 1]
+    length = der[pos + 1]  # the serial
     if length >= 0x80:
         return None
     serial = der[pos + 2 : pos + 2 + length]
-    pos += 2 + length
-    fields = []
-    for _ in range(5):  # signature algorithm, issuer, validity, subject, subjectPublicKeyInfo
-        if der[pos] != 0x30:
-            return None
-        length = der[pos + 1]
-        if length < 0x80:
-            end = pos + 2 + length
-        elif length == 0x81:
-            if der[pos + 2] < 0x80:
-                return None
-            end = pos + 3 + der[pos + 2]
-        elif length == 0x82:
-            if der[pos + 2] == 0:
-                return None
-            end = pos + 4 + (der[pos + 2] << 8 | der[pos + 3])
-        else:
-            return None
-        fields.append(der[pos:end])
-        pos = end
-    if pos > tbs_end:
-        return None
-    while pos < tbs_end:  # extensions (not read: a signature check needs none), unique IDs
-        if der[pos] not in _OPTIONAL_TBS_TAGS:
-            return None
-        length = der[pos + 1]
-        if length < 0x80:
-            pos += 2 + length
-        elif length == 0x81:
-            if der[pos + 2] < 0x80:
-                return None
-            pos += 3 + der[pos + 2]
-        elif length == 0x82:
-            if der[pos + 2] == 0:
-                return None
-            pos += 4 + (der[pos + 2] << 8 | der[pos + 3])
-        else:
-            return None
-        if pos > tbs_end:
-            return None
-    if der[pos] != 0x30:  # the outer signature algorithm
-        return None
-    length = der[pos + 1]
+    algorithm = pos + 2 + length
+    length = der[algorithm + 1]
     if length >= 0x80:
         return None
-    algorithm_end = pos + 2 + length
-    outer_algorithm = der[pos:algorithm_end]
-    pos = algorithm_end
-    if der[pos] != 0x03:  # the signature BIT STRING, ending the certificate, no unused bits
+    issuer = algorithm + 2 + length
+    length = der[issuer + 1]
+    validity = issuer + 2 + length if length < 0x80 else _long(der, issuer)
+    length = der[validity + 1]
+    if not validity or length >= 0x80:
         return None
-    length = der[pos + 1]
-    if length < 0x80:
-        content = pos + 2
-    elif length == 0x81:
-        if der[pos + 2] < 0x80:
-            return None
-        content, length = pos + 3, der[pos + 2]
-    elif length == 0x82:
-        if der[pos + 2] == 0:
-            return None
-        content, length = pos + 4, der[pos + 2] << 8 | der[pos + 3]
-    else:
+    subject = validity + 2 + length
+    length = der[subject + 1]
+    key = subject + 2 + length if length < 0x80 else _long(der, subject)
+    length = der[key + 1]
+    after_key = key + 2 + length if length < 0x80 else _long(der, key)
+    if not key or not after_key or after_key > tbs_end:
         return None
-    if content + length != size or length == 0 or der[content] != 0:
+    length = der[tbs_end + 1]  # the outer algorithm
+    if length >= 0x80:
         return None
-    return start, tbs_end, content + 1, fields[0], fields[1], fields[3], outer_algorithm, serial, fields[2]
+    bits = tbs_end + 2 + length
+    length = der[bits + 1]
+    content = bits + 2 if length < 0x80 else bits + 3 if length == 0x81 else bits + 4 if length == 0x82 else 0
+    if not content or der[content] != 0 or (_long(der, bits) if length >= 0x80 else content + length) != len(der):
+        return None  # unused bits in the signature: certificate_parts refuses it
+    return (start, tbs_end, content + 1, der[algorithm:issuer], der[issuer:validity], der[subject:key], der[tbs_end:bits],
+            serial, der[validity:subject], after_key)

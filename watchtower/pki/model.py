@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
 from watchtower.pki._lazy import _once, lazy_module
-from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, plain_layout, surely_not_ca
+from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, loaded_parts, surely_not_ca
 from watchtower.pki.names import der_name_text, issuer_name_facts, name_facts, plain_name_text
 
 if TYPE_CHECKING:
@@ -129,18 +129,20 @@ class CertInfo:
     _signed: tuple[int, bytes, bytes, bytes] | None = _lazy()  # this run's signature layout: see signed_parts
 
     @classmethod
-    def from_x509(cls, cert: x509.Certificate, der: bytes | None = None, origin: str | None = None) -> CertInfo:
+    def from_x509(cls, cert: x509.Certificate, der: bytes | None = None, origin: str | None = None,
+                  fingerprint: bytes | None = None) -> CertInfo:
         """``der``: the certificate's DER when the caller has it (it must be what ``cert`` was loaded from);
-        ``origin``: the plain file it was read from, when the caller knows (``note_origin``).
+        ``origin``: the plain file it was read from, when the caller knows (``note_origin``);
+        ``fingerprint``: the DER's SHA-256, when the caller has it (a parse memo's key).
 
-        The usual certificate's parts come from one inline pass (``plain_layout``), its serial from
+        The usual certificate's parts come from one inline pass (``loaded_parts``), its serial from
         the DER (the bytes cryptography's ``serial_number`` converts); any other's from the general
         walk, or from cryptography when that fails too. The serial's hex spelling (every metric's
         label) and the fingerprint (every index and cache key) are made at once.
         """
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
-        layout = plain_layout(der) or _general_layout(der)
+        layout = loaded_parts(der) or _general_layout(der)
         if layout is None:
             subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
             # positional (a keyword call costs half as much again); issuer names are shared by many
@@ -151,7 +153,7 @@ class CertInfo:
             hex_serial = serial_hex(info.serial)
         else:
             (tbs_start, tbs_end, signature_start, inner_algorithm, issuer_der, subject_der, outer_algorithm, serial,
-             validity) = layout
+             validity, after_key) = layout
             plain = plain_name_text(subject_der) or der_name_text(subject_der)
             if plain is not None:  # the key of a plain name is its text
                 subject_cn, subject_text, subject_key = plain[0], plain[1], plain[1]
@@ -167,14 +169,17 @@ class CertInfo:
                     if len(_VALIDITIES) >= 1024:
                         _VALIDITIES.clear()
                     _VALIDITIES[validity] = dates
-            info = cls(subject_cn, issuer_cn, number, dates[0], dates[1], _is_ca(cert, None, der), der, subject_text,
-                       issuer_text, subject_key, issuer_key)
+            not_ca = after_key is not None and surely_not_ca(der, after_key, tbs_end)
+            info = cls(subject_cn, issuer_cn, number, dates[0], dates[1], not not_ca and _is_ca(cert, None, der), der,
+                       subject_text, issuer_text, subject_key, issuer_key)
             hex_serial = _serial_hex_of(serial) if serial is not None else serial_hex(number)
             if signature_start < 1 << 24:  # this run's signature layout, see signed_parts
                 object.__setattr__(info, "_signed", (tbs_start | tbs_end << 24 | signature_start << 48,
                                                      _shared(inner_algorithm), issuer_shared, _shared(outer_algorithm)))
         object.__setattr__(info, "serial_hex", hex_serial)
-        object.__setattr__(info, "fingerprint", hashlib.sha256(der).digest())  # what x509's fingerprint(SHA256()) hashes
+        if fingerprint is None:
+            fingerprint = hashlib.sha256(der).digest()  # what x509.Certificate.fingerprint(SHA256()) hashes
+        object.__setattr__(info, "fingerprint", fingerprint)
         if origin is not None:
             object.__setattr__(info, "_origin", origin)
         return info
@@ -270,9 +275,10 @@ class CertInfo:
 def _serial_hex_of(content: bytes) -> str:
     """``serial_hex`` of a positive serial from its INTEGER content: the bytes themselves, one leading
     zero octet (DER's sign octet) dropped; anything else through the number."""
-    first = content[0]
-    if first < 0x80 and (first or len(content) == 1 or content[1] >= 0x80):
-        return (content[1:] if first == 0 and len(content) > 1 else content).hex().upper()
+    if 0 < content[0] < 0x80:  # no sign octet: the usual serial
+        return content.hex().upper()
+    if content[0] == 0 and (len(content) == 1 or content[1] >= 0x80):
+        return content[1:].hex().upper() if len(content) > 1 else "00"
     return serial_hex(int.from_bytes(content, "big", signed=True))
 
 
@@ -281,14 +287,14 @@ def _serial_hex_of(content: bytes) -> str:
 _VALIDITIES: dict[bytes, tuple[float, float]] = {}
 
 
-def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None, None] | None:
-    """``plain_layout``'s parts through ``certificate_parts`` (the serial left to cryptography), or None."""
+def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, bytes, None, None, None] | None:
+    """``loaded_parts``'s parts through ``certificate_parts`` (the serial left to cryptography), or None."""
     try:
         parts = certificate_parts(der, extensions=False)
     except DerError:
         return None
     return (parts.tbs_start, parts.tbs_end, parts.signature_start, parts.inner_algorithm, parts.issuer, parts.subject,
-            parts.outer_algorithm, None, None)
+            parts.outer_algorithm, None, None, None)
 
 
 _ISSUERS: dict[bytes, tuple[str, str, str, bytes]] = {}

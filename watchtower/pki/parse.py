@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import hashlib
 from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,8 @@ class ParsedFile:
         return bool(self.other_blocks) and any(tag.encode() in PRIVATE_KEY_TAGS for tag in self.other_blocks)
 
 
-CertMemo = MutableMapping[bytes, CertInfo]  # a PEM certificate block's DER (or the block when not plain) → CertInfo
+# the SHA-256 of a PEM certificate block's DER (the certificate's fingerprint), or the block when not plain → CertInfo
+CertMemo = MutableMapping[bytes, CertInfo]
 
 
 def parse_certificates(data: bytes, *, passphrase: bytes | None = None, name_hint: str = "",
@@ -119,28 +121,30 @@ def _pem_der(block: bytes) -> bytes | None:
         return None
 
 
-def _load_pem_certificate(block: bytes, der: bytes | None) -> CertInfo:
-    """One PEM certificate block (``der``: its ``_pem_der``). Plain blocks are decoded and loaded as
-    DER, so the DER the certificate keeps needs no re-encoding; anything else, and every failure,
-    goes through ``load_pem_x509_certificate`` for cryptography's own verdict and message."""
+def _load_pem_certificate(block: bytes, der: bytes | None, fingerprint: bytes | None = None) -> CertInfo:
+    """One PEM certificate block (``der``: its ``_pem_der``, ``fingerprint``: the DER's SHA-256 when
+    known). Plain blocks are decoded and loaded as DER, so the DER the certificate keeps needs no
+    re-encoding; anything else, and every failure, goes through ``load_pem_x509_certificate`` for
+    cryptography's own verdict and message."""
     if der is not None:
         try:
-            return CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
+            return CertInfo.from_x509(x509.load_der_x509_certificate(der), der, fingerprint=fingerprint)
         except ValueError:
             pass
     return CertInfo.from_x509(x509.load_pem_x509_certificate(block))
 
 
 def _pem_certificate(block: bytes, memo: CertMemo | None) -> CertInfo:
-    """The memo is keyed by the DER the certificate keeps anyway, not by the block: a run's memo
-    then holds no copy of every PEM block it has seen."""
+    """The memo is keyed by the fingerprint the certificate keeps anyway, not by the block: a run's
+    memo then holds no copy of every PEM block it has seen, and a lookup hashes 32 bytes, not the DER."""
     der = _pem_der(block)
     if memo is None:
         return _load_pem_certificate(block, der)
-    key = block if der is None else der
+    fingerprint = None if der is None else hashlib.sha256(der).digest()
+    key = block if fingerprint is None else fingerprint
     known = memo.get(key)
     if known is None:
-        known = _load_pem_certificate(block, der)
+        known = _load_pem_certificate(block, der, fingerprint)
         memo[key] = known
     return known
 
@@ -163,7 +167,7 @@ def _single_certificate_block(data: bytes) -> bytes | None:
 
 def single_plain_der(data: bytes) -> bytes | None:
     """The DER when ``data`` (not a PKCS#12 file by name) is one plain-base64 PEM CERTIFICATE block:
-    the key ``parse_certificates`` memoises it by and loads it from; None for anything else.
+    what ``parse_certificates`` loads it from and memoises it by (its SHA-256); None for anything else.
 
     The block is sliced out first, as the general path does: decoding the body straight from the
     file (one copy fewer, ~1 µs) changed how malloc places the DER, which stays until the chain is
@@ -173,12 +177,12 @@ def single_plain_der(data: bytes) -> bytes | None:
     return None if single is None else _pem_der(single)
 
 
-def load_plain_pem_certificate(der: bytes, origin: str) -> CertInfo | None:
+def load_plain_pem_certificate(der: bytes, origin: str, fingerprint: bytes) -> CertInfo | None:
     """What ``parse_certificates`` makes of a ``single_plain_der`` file when it loads (None: it does
     not, or not this way; the caller then asks ``parse_certificates`` for the verdict and message),
-    with the file noted as its ``origin`` (``CertInfo.note_origin``)."""
+    with the file noted as its ``origin`` (``CertInfo.note_origin``); ``fingerprint``: the DER's SHA-256."""
     try:
-        return CertInfo.from_x509(x509.load_der_x509_certificate(der), der, origin)
+        return CertInfo.from_x509(x509.load_der_x509_certificate(der), der, origin, fingerprint)
     except Exception:  # noqa: BLE001 - any failure is the general path's to report
         return None
 

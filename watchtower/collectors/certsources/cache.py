@@ -40,6 +40,11 @@ def stamp_of(info: os.stat_result) -> Stamp | None:
     return _PACK(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
+def regular_stamp(info: os.stat_result) -> bytes:
+    """``stamp_of`` for what the caller knows is a regular file."""
+    return _PACK(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
 Known = Mapping[str, "os.stat_result | None"]  # stat results the caller has; None: a listing shows it absent
 
 
@@ -146,7 +151,7 @@ class _Entry:
 class ScanCache:
     """Records per cacheable step (one file, one kubeconfig) and signature results, across runs.
 
-    ``memo`` maps PEM certificate blocks to their ``CertInfo`` within one run, so a certificate
+    ``memo`` maps PEM certificate blocks (by their DER's SHA-256) to their ``CertInfo`` within one run, so a certificate
     repeated in many files is parsed once; it is emptied at the end of every run.
     """
 

@@ -11,12 +11,13 @@ the caller takes the general path, which reads the file again.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Hashable
 
 from watchtower.collectors.certsources.base import CertRecord
-from watchtower.collectors.certsources.cache import ScanCache, stamp_of
+from watchtower.collectors.certsources.cache import ScanCache, regular_stamp
 from watchtower.core import progress
 from watchtower.core.regularfile import OPEN_FLAGS
 from watchtower.pki.parse import PKCS12_SUFFIXES, load_plain_pem_certificate, single_plain_der
@@ -29,7 +30,7 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
     lower-cased), with its cache entry stored; None: not this case."""
     if cache.has(key) or lower_name.endswith(_NOT_HERE):  # cached: the warm path's, asked first
         return None
-    if _key_name(name) in siblings:  # a key to check beside it: the general path
+    if siblings and _key_name(name) in siblings:  # a key to check beside it: the general path
         return None
     path = key[0]
     progress.note(path)
@@ -40,12 +41,13 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
     der = single_plain_der(data)
     if der is None:
         return None
-    cert = cache.memo.get(der)  # met earlier in this run: the same object, as ``parse_certificates(memo=)`` gives
+    fingerprint = hashlib.sha256(der).digest()  # the memo's key
+    cert = cache.memo.get(fingerprint)  # met earlier in this run: the same object, as ``parse_certificates(memo=)`` gives
     if cert is None:
-        cert = load_plain_pem_certificate(der, path)
+        cert = load_plain_pem_certificate(der, path, fingerprint)
         if cert is None:
             return None
-        cache.memo[der] = cert
+        cache.memo[fingerprint] = cert
     else:
         cert.note_origin(path)
     record = CertRecord(kind, path, name, cert)
@@ -82,5 +84,4 @@ def _read_whole(path: str, max_bytes: int) -> tuple[bytes, bytes] | None:
         return None
     finally:
         os.close(fd)
-    stamp = stamp_of(info)
-    return (data, stamp) if len(data) == size and isinstance(stamp, bytes) else None
+    return (data, regular_stamp(info)) if len(data) == size else None

@@ -85,6 +85,15 @@ def read_back_der(path: str, fingerprint: bytes) -> bytes | None:
 
 model.DER_LOADER = read_back_der
 _GLOB_CHARS = frozenset("*?[")
+
+
+def _entry_name(entry: os.DirEntry[str]) -> str:
+    return entry.name
+
+
+def _key_names(listing: list[os.DirEntry[str]]) -> frozenset[str]:
+    """The ``*.key`` names of a directory listing: the only ones a certificate's ``siblings`` test asks for."""
+    return frozenset([entry.name for entry in listing if entry.name.endswith(".key")])
 MAX_WALK_DEPTH = 64  # directories below a configured one; deeper is an error, never a RecursionError
 
 
@@ -144,64 +153,67 @@ class FileSource:
         """Depth first, in name order, with an explicit stack: a tree nested thousands deep costs
         no recursion, and directories more than ``MAX_WALK_DEPTH`` below ``directory`` are an error."""
         try:
-            top = sorted(os.scandir(directory), key=lambda e: e.name)
+            top = sorted(os.scandir(directory), key=_entry_name)
         except OSError as exc:
             yield os_error(directory, exc)
             return
+        # per directory: its entries, the directories above it, and the ``*.key`` names in it (all that
+        # ``siblings`` is asked about: a certificate's key name always ends so)
         stack: list[tuple[Iterator[os.DirEntry[str]], frozenset[tuple[int, int]], frozenset[str]]] = [
-            (iter(top), frozenset(ancestors), frozenset(e.name for e in top))]
+            (iter(top), frozenset(ancestors), _key_names(top))]
         scope = self._scope(None)
+        cache, kind, max_bytes = self.cache, self.kind, self.max_bytes
         while stack:
             entries, above, names = stack[-1]
-            entry = next(entries, None)
-            if entry is None:
-                stack.pop()
-                continue
-            try:  # a plain regular file (no symlink) by the listing's own type: its stat waits until the cache wants one
-                plain = entry.is_file(follow_symlinks=False)
-            except OSError:
-                plain = False
-            lower_name = entry.name.lower()
-            if plain and lower_name.endswith(CERT_SUFFIXES):
-                if entry.path not in seen:
-                    seen.add(entry.path)
-                    record = None if self.cache is None else cold_record(
-                        self.cache, (entry.path, scope), entry.name, lower_name, self.kind, self.max_bytes,
-                        names)
-                    if record is not None:
-                        yield record
-                    else:
-                        yield from self.read_file(entry.path, explicit=False, siblings=names)
-                continue
-            try:
-                info = entry.stat()  # follows symlinks
-            except OSError as exc:
-                if lower_name.endswith(CERT_SUFFIXES) or kubeconfig_name(entry.name) or entry.is_symlink():
-                    yield os_error(entry.path, exc)
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                key = (info.st_dev, info.st_ino)
-                if key in above:
-                    yield ItemError(entry.path, "symlink_loop", "leads back to a directory above it")
-                    continue
-                if len(stack) >= MAX_WALK_DEPTH:
-                    yield ItemError(entry.path, reasons.TOO_DEEP,
-                                    f"more than {MAX_WALK_DEPTH} directories below {directory}: not walked")
+            for entry in entries:  # until a directory to go down into (``break``) or the last entry
+                try:  # a plain regular file (no symlink) by the listing's own type: its stat waits until the cache wants one
+                    plain = entry.is_file(follow_symlinks=False)
+                except OSError:
+                    plain = False
+                lower_name = entry.name.lower()
+                if plain and lower_name.endswith(CERT_SUFFIXES):
+                    path = entry.path
+                    if path not in seen:
+                        seen.add(path)
+                        record = None if cache is None else cold_record(
+                            cache, (path, scope), entry.name, lower_name, kind, max_bytes, names)
+                        if record is not None:
+                            yield record
+                        else:
+                            yield from self.read_file(path, explicit=False, siblings=names)
                     continue
                 try:
-                    below = sorted(os.scandir(entry.path), key=lambda e: e.name)
+                    info = entry.stat()  # follows symlinks
                 except OSError as exc:
-                    yield os_error(entry.path, exc)
+                    if lower_name.endswith(CERT_SUFFIXES) or kubeconfig_name(entry.name) or entry.is_symlink():
+                        yield os_error(entry.path, exc)
                     continue
-                stack.append((iter(below), above | {key}, frozenset(e.name for e in below)))
-            elif not stat.S_ISREG(info.st_mode) or entry.path in seen:
-                continue
-            elif lower_name.endswith(CERT_SUFFIXES):
-                seen.add(entry.path)
-                yield from self.read_file(entry.path, explicit=False, info=info, siblings=names)
-            elif kubeconfig_name(entry.name):
-                seen.add(entry.path)
-                yield from self._kubeconfig_candidate(entry.path, info)
+                if stat.S_ISDIR(info.st_mode):
+                    key = (info.st_dev, info.st_ino)
+                    if key in above:
+                        yield ItemError(entry.path, "symlink_loop", "leads back to a directory above it")
+                        continue
+                    if len(stack) >= MAX_WALK_DEPTH:
+                        yield ItemError(entry.path, reasons.TOO_DEEP,
+                                        f"more than {MAX_WALK_DEPTH} directories below {directory}: not walked")
+                        continue
+                    try:
+                        below = sorted(os.scandir(entry.path), key=_entry_name)
+                    except OSError as exc:
+                        yield os_error(entry.path, exc)
+                        continue
+                    stack.append((iter(below), above | {key}, _key_names(below)))
+                    break
+                if not stat.S_ISREG(info.st_mode) or entry.path in seen:
+                    continue
+                if lower_name.endswith(CERT_SUFFIXES):
+                    seen.add(entry.path)
+                    yield from self.read_file(entry.path, explicit=False, info=info, siblings=names)
+                elif kubeconfig_name(entry.name):
+                    seen.add(entry.path)
+                    yield from self._kubeconfig_candidate(entry.path, info)
+            else:
+                stack.pop()
 
     def _kubeconfig_candidate(self, path: str, info: os.stat_result) -> Iterator[Record]:
         """A ``*.conf``/``*.yaml``/``config`` file met in a walk: read as a kubeconfig if it sniffs like one.
@@ -233,7 +245,8 @@ class FileSource:
     def read_file(self, path: str, explicit: bool = True, name: str | None = None,
                   info: os.stat_result | None = None, siblings: frozenset[str] | None = None) -> Iterator[Record]:
         """Records of one file. ``info``: its stat, when the caller has it; ``siblings``: the names in
-        its directory, when the caller listed it (a ``NAME.key`` not among them needs no stat)."""
+        its directory (its ``*.key`` names at least), when the caller listed it (a ``NAME.key`` not
+        among them needs no stat)."""
         key = (path, self._scope(name))
         known: dict[str, os.stat_result | None] = {} if info is None else {path: info}
         if siblings is not None:
