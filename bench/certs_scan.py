@@ -9,7 +9,10 @@ certificate and client key), in a temporary directory; the page cache is warm fo
   families, details; nothing cached from an earlier run — what ``watchtower check certs`` and a
   daemon's first run pay) vs the plain Python loop over the same files: read each file,
   ``load_pem_x509_certificate`` (kubeconfigs: YAML-load, base64-decode the client certificate,
-  load it) and read ``not_valid_after_utc``. Target ratio <= 1.3.
+  load it) and read ``not_valid_after_utc``. Context only (no target, since issue 14): a lazy load
+  reads almost nothing, so this says how much more a scan does, not how well; the cold-scan target
+  is ``certs_cold_scan_10k_vs_fields`` (bench.certs_cold), against a loop that reads the fields
+  watchtower reports, with 10,000 distinct certificates.
 - ``certs_scan_11k_warm_vs_load_pem`` (warm): a second ``collect()`` of the same collector over
   the unchanged files — the daemon's steady state: each file costs a ``stat`` and a scan-cache
   hit, chains, urgency, rows and metric families are still judged and built for the current
@@ -18,9 +21,9 @@ certificate and client key), in a temporary directory; the page cache is warm fo
   without a memo (format sniffing, PEM scanning, loading, the ``CertInfo`` facts: CNs and RFC 4514
   subject/issuer text, serial, dates, CA flag) over the certificate bytes already in memory vs
   ``load_pem_x509_certificate`` over the same bytes. Shows how much of the cold ratio is parsing.
-  Target ratio <= 1.3.
+  Context only, like the cold line.
 
-Why the cold and parse ratios miss 1.3: ``load_pem_x509_certificate`` is lazy — it decodes the
+Why the cold and parse ratios stay above 1 (they had a 1.3 target before issue 14): ``load_pem_x509_certificate`` is lazy — it decodes the
 PEM and checks the outer DER, and fields are parsed only when read (about 8 µs per certificate
 here). Reading the subject and issuer (cryptography builds Python ``Name`` objects for them), the
 dates and the CA flag costs more than the load itself, and the scan also judges every chain whose
@@ -168,9 +171,9 @@ def run() -> list[Line]:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     return [
-        Line("certs_scan_11k_vs_load_pem", cold, "s", baseline, "s", "<= 1.3"),
+        Line("certs_scan_11k_vs_load_pem", cold, "s", baseline, "s"),  # context: see the docstring
         Line("certs_scan_11k_warm_vs_load_pem", warm, "s", baseline, "s", "<= 1.3"),
-        Line("certs_parse_11k_vs_load_pem", parse_ours, "s", parse_base, "s", "<= 1.3"),
+        Line("certs_parse_11k_vs_load_pem", parse_ours, "s", parse_base, "s"),  # context
         Line("certs_scan_11k_vs_openssl_per_file", cold, "s", openssl_total, "s", "<= 0.02"),
     ]
 
