@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -60,11 +61,21 @@ def wanted_objects(desired: DesiredState, settings: GrafanaSettings) -> dict[Key
     return out
 
 
+def tracked_objects(desired: DesiredState) -> list[tuple[str, str, str]]:
+    """(kind, uid, title) of every object drift is tracked for, sorted; the keys and titles of
+    ``wanted_objects`` without normalising or hashing anything (the run report only names them)."""
+    out = [("dashboard", d.uid, d.title) for d in desired.dashboards]
+    out += [("rule-group", g.name, g.name) for g in desired.rule_groups]
+    out += [("contact-point", p.uid, f"{p.name} ({p.type})") for p in desired.contact_points]
+    return sorted({(k, u): (k, u, t) for k, u, t in out}.values())
+
+
 def _observed(kind: str, uid: str, title: str, model: Any, raw: Any, version: Any = None,
               updated: Any = "", updated_by: Any = "") -> Observed:
-    return Observed(kind, uid, title, norm.content_hash(model), canonical(model),
+    model_json = canonical(model)  # content_hash(model) is the SHA-256 of this text: dumped once
+    return Observed(kind, uid, title, hashlib.sha256(model_json.encode()).hexdigest(), model_json,
                     version if isinstance(version, int) and not isinstance(version, bool) else None,
-                    str(updated or ""), str(updated_by or ""), canonical(raw))
+                    str(updated or ""), str(updated_by or ""), model_json if raw is model else canonical(raw))
 
 
 def observe(reconciler: Reconciler, desired: DesiredState, settings: GrafanaSettings) -> dict[Key, Observed]:
@@ -305,4 +316,4 @@ class DriftGuard:
         return False
 
 
-__all__ = ["DriftGuard", "Review", "Wanted", "object_key", "observe", "wanted_objects"]
+__all__ = ["DriftGuard", "Review", "Wanted", "object_key", "observe", "tracked_objects", "wanted_objects"]

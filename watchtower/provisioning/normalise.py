@@ -40,12 +40,20 @@ RULE_DEFAULTS: Mapping[str, Any] = {"isPaused": False, "keep_firing_for": "0s", 
 _DATASOURCE_ALIASES = frozenset({"$datasource", "${datasource}", "[[datasource]]"})
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def sorted_tree(value: Any) -> Any:
     """``value`` with every mapping's keys in sorted order (lists keep theirs)."""
-    if isinstance(value, Mapping):
-        return {str(k): sorted_tree(value[k]) for k in sorted(value, key=str)}
-    if isinstance(value, (list, tuple)):
-        return [sorted_tree(v) for v in value]
+    kind = type(value)  # exact-type checks first (isinstance against the Mapping ABC is slow); leaves not recursed into
+    if kind is dict or (kind not in _SCALARS and isinstance(value, Mapping)):
+        out = {}
+        for k in sorted(value, key=str):
+            v = value[k]
+            out[str(k)] = v if type(v) in _SCALARS else sorted_tree(v)
+        return out
+    if kind is list or kind is tuple or (kind not in _SCALARS and isinstance(value, (list, tuple))):
+        return [v if type(v) in _SCALARS else sorted_tree(v) for v in value]
     return value
 
 

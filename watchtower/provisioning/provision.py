@@ -16,7 +16,7 @@ from watchtower.provisioning.api import GrafanaClient, GrafanaError, GrafanaTLSE
 from watchtower.provisioning.changes import Outcome, Plan
 from watchtower.provisioning.drift import Drift
 from watchtower.provisioning.driftstore import DriftMemory
-from watchtower.provisioning.guard import DriftGuard, wanted_objects
+from watchtower.provisioning.guard import DriftGuard, tracked_objects
 from watchtower.provisioning.settings import GrafanaSettings
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,6 @@ def run(
         return RunReport(desired, error=exc, attempts=1, grafana_answered=not isinstance(exc, GrafanaTLSError))
     except SecretUnavailable as exc:
         return RunReport(desired, error=exc, attempts=0)
-    tracked = tuple((k, u, w.title) for (k, u), w in sorted(wanted_objects(desired, settings).items()))
+    tracked = tuple(tracked_objects(desired))
     return RunReport(desired, plan=plan, outcome=outcome, attempts=attempts, grafana_answered=answered,
                      drifts=drifts, tracked=tracked)

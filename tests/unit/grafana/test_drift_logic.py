@@ -6,6 +6,8 @@ import dataclasses
 
 import pytest
 
+from watchtower.core.settings import SecretRef
+from watchtower.provisioning import desired
 from watchtower.provisioning.drift import (
     Drift,
     DriftState,
@@ -17,6 +19,8 @@ from watchtower.provisioning.drift import (
     still_open,
     to_json,
 )
+from watchtower.provisioning.guard import tracked_objects, wanted_objects
+from watchtower.provisioning.settings import GrafanaSettings
 
 
 def live(hash_: str, version: int | None = 3) -> Observed:
@@ -68,3 +72,13 @@ def test_state_json_round_trip_and_errors() -> None:
                           ('{"format": 1, "drifts": [{"kind": "x"}]}', r"drifts\[0\]")):
         with pytest.raises(ValueError, match=message):
             from_json(text)
+
+
+def test_tracked_objects_names_what_wanted_objects_hashes() -> None:
+    """The run report's list of tracked objects (no hashing) is wanted_objects' keys and titles."""
+    settings = GrafanaSettings(url="http://grafana.invalid", email_addresses=("oncall@example.org",),
+                               slack_webhook=SecretRef(file="/nonexistent"))
+    state = desired.load(settings)
+    wanted = wanted_objects(state, settings)
+    assert {k for k, _, _ in tracked_objects(state)} == {"dashboard", "rule-group", "contact-point"}
+    assert tracked_objects(state) == [(k, u, w.title) for (k, u), w in sorted(wanted.items())]
