@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-VERSION = 1
+VERSION = 2  # 2: leaves' validity starts differ to the second, as certificates issued one by one do
 RSA_LEAF_KEYS = 24  # RSA key generation is slow; leaves share a pool of keys (the certificates stay distinct)
 _EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)  # fixed: data are the same every time
 PER_DIR = 1000
@@ -77,6 +77,7 @@ def _leaf(i: int, key_public: object, issuer: x509.Certificate,
         start = _EPOCH - datetime.timedelta(days=lifetime - 5)  # expiring within days
     else:
         start = _EPOCH - datetime.timedelta(days=(i * 7) % max(lifetime // 2, 1))
+    start += datetime.timedelta(seconds=(i * 7919) % 86_400)  # issued one by one: no two share a Validity
     dns = [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local", f"{service}.example.org"]
     dns += [f"alt{n}-{service}.example.org" for n in range(i % 3)]
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
