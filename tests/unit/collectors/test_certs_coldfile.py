@@ -153,7 +153,18 @@ def test_a_key_appearing_beside_a_fused_file_is_seen(tree: Path) -> None:
                for c in result.details.checks)
 
 
-@pytest.mark.parametrize("name", ["a.crt", ".crt", "..crt", ".a.crt", "a.b.crt", "a..crt", "..a.pem", "x", "a.", "...",
-                                  ".", "tls.CRT", "ca.pem.crt"])
-def test_the_key_name_is_splitexts(name: str) -> None:
-    assert coldfile_module._key_name(name) == os.path.splitext(name)[0] + ".key"
+@pytest.mark.parametrize("name", ["a.crt", ".crt", "..crt", ".a.crt", "a.b.crt", "a..crt", "..a.pem", "tls.CRT",
+                                  "ca.pem.crt"])
+def test_the_key_beside_is_named_as_splitext_names_it(tmp_path: Path, name: str) -> None:
+    """A listing holding ``splitext(name)[0] + ".key"`` sends the file to the general path (its key is
+    checked there); any other key name leaves it to the fused read."""
+    path = tmp_path / name
+    path.write_bytes(issue("odd-name").cert_pem)
+    key_name = os.path.splitext(name)[0] + ".key"
+
+    def fused(siblings: frozenset[str]) -> object:
+        return coldfile_module.cold_record(ScanCache(), (str(path), None), name, name.lower(), "file", 1 << 20, siblings)
+
+    assert fused(frozenset([key_name])) is None
+    assert fused(frozenset(["other.key"])) is not None
+    assert fused(frozenset()) is not None

@@ -35,9 +35,7 @@ _PACK = struct.Struct("=QQqqq").pack
 
 def stamp_of(info: os.stat_result) -> Stamp | None:
     """The identity of a regular file's current content; None for anything else (never cached)."""
-    if not stat.S_ISREG(info.st_mode):
-        return None
-    return _PACK(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return regular_stamp(info) if stat.S_ISREG(info.st_mode) else None
 
 
 def regular_stamp(info: os.stat_result) -> bytes:

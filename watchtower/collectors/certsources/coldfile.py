@@ -17,7 +17,7 @@ import stat
 from collections.abc import Hashable
 
 from watchtower.collectors.certsources.base import CertRecord
-from watchtower.collectors.certsources.cache import ScanCache, regular_stamp
+from watchtower.collectors.certsources.cache import ScanCache, key_path_of, regular_stamp
 from watchtower.core import progress
 from watchtower.core.regularfile import OPEN_FLAGS
 from watchtower.pki.parse import PKCS12_SUFFIXES, load_plain_pem_certificate, single_plain_der
@@ -30,9 +30,11 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
     lower-cased), with its cache entry stored; None: not this case."""
     if cache.has(key) or lower_name.endswith(_NOT_HERE):  # cached: the warm path's, asked first
         return None
-    if siblings and _key_name(name) in siblings:  # a key to check beside it: the general path
-        return None
     path = key[0]
+    # a key to check beside it: the general path (``siblings`` holds only ``*.key`` names, so this
+    # is asked only in a directory with keys)
+    if siblings and os.path.basename(key_path_of(path)) in siblings:
+        return None
     progress.note(path)
     read = _read_whole(path, max_bytes)
     if read is None:
@@ -56,15 +58,6 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
 
 
 _NOT_HERE = (*PKCS12_SUFFIXES, ".key")
-
-
-def _key_name(name: str) -> str:
-    """``os.path.splitext(name)[0] + ".key"`` (the name of ``key_path_of``) for a name with a suffix:
-    without the suffix, unless all before it is dots (``.crt``: no root to strip)."""
-    dot = name.rfind(".")
-    if dot <= 0 or (name[0] == "." and not name[:dot].strip(".")):
-        return name + ".key"
-    return name[:dot] + ".key"
 
 
 def _read_whole(path: str, max_bytes: int) -> tuple[bytes, bytes] | None:

@@ -85,6 +85,7 @@ def read_back_der(path: str, fingerprint: bytes) -> bytes | None:
 
 model.DER_LOADER = read_back_der
 _GLOB_CHARS = frozenset("*?[")
+MAX_WALK_DEPTH = 64  # directories below a configured one; deeper is an error, never a RecursionError
 
 
 def _entry_name(entry: os.DirEntry[str]) -> str:
@@ -94,7 +95,6 @@ def _entry_name(entry: os.DirEntry[str]) -> str:
 def _key_names(listing: list[os.DirEntry[str]]) -> frozenset[str]:
     """The ``*.key`` names of a directory listing: the only ones a certificate's ``siblings`` test asks for."""
     return frozenset([entry.name for entry in listing if entry.name.endswith(".key")])
-MAX_WALK_DEPTH = 64  # directories below a configured one; deeper is an error, never a RecursionError
 
 
 @dataclasses.dataclass
