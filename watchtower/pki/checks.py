@@ -16,7 +16,7 @@ from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import certificate_parts
 from watchtower.pki.model import CertInfo, DerUnavailable, ParseError
 from watchtower.pki.parse import PRIVATE_KEY_TAGS, pem_blocks
-from watchtower.pki.signatures import _fast_signed_by, _signed_by
+from watchtower.pki.signatures import IssuerKey, _fast_signed_by, _signed_by
 
 if TYPE_CHECKING:
     from cryptography import exceptions, x509
@@ -62,7 +62,7 @@ class IssuerIndex:
         self._by_subject: dict[str, CertInfo | list[CertInfo]] = {}
         self._seen: set[bytes] = set()  # fingerprints of the certificates indexed
         # issuer fingerprint → its subject name DER and public key (None, None: only cryptography may judge)
-        self._issuers: dict[bytes, tuple[bytes | None, object]] = {}
+        self._issuers: dict[bytes, IssuerKey] = {}
         self._signatures: SignatureCache = {} if signatures is None else signatures
         self._tails: dict[tuple[int, int], ChainResult] = {}
         self._tails_now: float | None = None
@@ -145,18 +145,20 @@ class IssuerIndex:
     def signature(self, cert: CertInfo, issuer: CertInfo) -> bool | None:
         """Like ``signed_by``, but None when the signature algorithm cannot be checked here."""
         key = (cert.fingerprint, issuer.fingerprint)
-        if key in self._signatures:
-            return self._signatures[key]
+        signatures = self._signatures
+        if key in signatures:
+            return signatures[key]
         try:
-            known = _fast_signed_by(cert, *self._issuer(issuer))
+            known = _fast_signed_by(cert, self._issuers.get(issuer.fingerprint) or self._issuer(issuer))
             if known is None:  # cryptography's own check; None again when it cannot check the algorithm
                 known = _signed_by(cert, issuer)
         except DerUnavailable:  # its file changed during this run: cannot tell now (not remembered)
             return None
-        self._signatures[key] = known
+        signatures[key] = known
         return known
 
-    def _issuer(self, issuer: CertInfo) -> tuple[bytes | None, object]:
+    def _issuer(self, issuer: CertInfo) -> IssuerKey:
+        """The issuer's subject name DER and public key, loaded once per index (``_issuers``)."""
         known = self._issuers.get(issuer.fingerprint)
         if known is None:
             try:
