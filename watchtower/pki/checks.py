@@ -66,6 +66,9 @@ class IssuerIndex:
         self._signatures: SignatureCache = {} if signatures is None else signatures
         self._tails: dict[tuple[int, int], ChainResult] = {}
         self._tails_now: float | None = None
+        # issuer name → its one certificate and the verdict of a leaf it signed (``known_leaf_verdict``):
+        # made from ``tails``, emptied with them
+        self._leaf_verdicts: dict[str, tuple[CertInfo, ChainResult]] = {}
         for cert in certs:
             self.add(cert)
 
@@ -82,7 +85,9 @@ class IssuerIndex:
             known.append(cert)
         else:
             self._by_subject[cert.subject_key] = [known, cert]
-        self._tails.clear()
+        if self._tails:  # the verdicts remembered may change (``_leaf_verdicts`` holds some only then)
+            self._tails.clear()
+            self._leaf_verdicts.clear()
         return True
 
     def tails(self, now: float) -> dict[tuple[int, int], ChainResult]:
@@ -91,6 +96,7 @@ class IssuerIndex:
         its chain once. The issuers met are held by the index, so their ids stay theirs."""
         if now != self._tails_now:
             self._tails.clear()
+            self._leaf_verdicts.clear()
             self._tails_now = now
         return self._tails
 
@@ -98,15 +104,30 @@ class IssuerIndex:
         """``verify_chain(cert, self, now)`` for the usual leaf: one certificate named as its issuer,
         whose signature on it verifies, a CA valid at ``now``, and whose own chain this run judged
         already (``tails``). None: the general walk answers (it finds the same cached signature)."""
-        issuer = self._by_subject.get(cert.issuer_key)
-        if issuer is None or isinstance(issuer, list) or cert.subject_key == cert.issuer_key:
+        known = self._leaf_verdicts.get(cert.issuer_key) if now == self._tails_now else None
+        if known is None:
+            known = self._leaf_verdict(cert.issuer_key, now)
+            if known is None:
+                return None
+        if cert.subject_key == cert.issuer_key or self.signature(cert, known[0]) is not True:
+            return None
+        return known[1]
+
+    def _leaf_verdict(self, issuer_name: str, now: float) -> tuple[CertInfo, ChainResult] | None:
+        """The one certificate named ``issuer_name`` and what ``known_leaf_verdict`` answers for a leaf
+        it signed, when it is a CA valid at ``now`` whose chain is in ``tails``; remembered (a CA's
+        thousands of leaves get one ``ChainResult``: it is immutable)."""
+        issuer = self._by_subject.get(issuer_name)
+        if issuer is None or isinstance(issuer, list):
             return None
         if not issuer.is_ca or issuer.not_after < now or issuer.not_before > now:
             return None
         above = self.tails(now).get((id(issuer), 1))
-        if above is None or self.signature(cert, issuer) is not True:
+        if above is None:
             return None
-        return above if above.issuer is issuer else ChainResult(above.valid, above.reason, issuer)
+        verdict = above if above.issuer is issuer else ChainResult(above.valid, above.reason, issuer)
+        known = self._leaf_verdicts[issuer_name] = (issuer, verdict)
+        return known
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
         """Candidates whose subject is ``cert``'s issuer name."""
