@@ -175,8 +175,9 @@ def test_plain_name_text_equals_der_name_text_or_steps_aside() -> None:
     for name in _names():
         variants = [name, *(name[:cut] for cut in range(len(name)))]
         for index in range(len(name)):
-            for byte in (0x00, 0x06, 0x0C, 0x13, 0x16, 0x1E, 0x20, 0x23, 0x2B, 0x2C, 0x30, 0x31, 0x55, 0x7F, 0x80, 0x81,
-                         0xC3, (name[index] + 1) & 0xFF, (name[index] - 1) & 0xFF):
+            for byte in (0x00, 0x06, 0x0C, 0x13, 0x16, 0x1E, 0x20, 0x22, 0x23, 0x2B, 0x2C, 0x30, 0x31, 0x3B, 0x3C, 0x3E, 0x40,
+                         0x55, 0x5C, 0x5F, 0x7E, 0x7F, 0x80, 0x81, 0xC3, 0xFF, (name[index] + 1) & 0xFF,
+                         (name[index] - 1) & 0xFF):
                 variants.append(name[:index] + bytes([byte]) + name[index + 1:])
         for variant in variants:
             fast = plain_name_text(variant)
@@ -186,6 +187,27 @@ def test_plain_name_text_equals_der_name_text_or_steps_aside() -> None:
                 assert fast == der_name_text(variant), variant.hex()
                 answered += 1
     assert answered > 5000 and stepped_aside > 5000
+
+
+def _one_attribute_name(oid: bytes, tag: int, value: bytes) -> bytes:
+    attribute = b"\x06\x03" + oid + bytes([tag, len(value)]) + value
+    rdn = b"\x31" + bytes([len(attribute) + 2, 0x30, len(attribute)]) + attribute
+    return bytes([0x30, len(rdn)]) + rdn
+
+
+def test_plain_name_text_takes_every_safe_byte_and_no_other() -> None:
+    """Each byte value at the start, inside and at the end of a CN and an O of each string type: the fast
+    path answers as ``der_name_text`` or steps aside, and steps aside from a name ``der_name_text`` reads only
+    for a byte outside printable ASCII or a ``#`` (escaped only at the start: the fast path refuses it anywhere)."""
+    for oid in (b"\x55\x04\x03", b"\x55\x04\x0a"):
+        for tag in (0x0C, 0x13, 0x16):
+            for byte in range(256):
+                for value in (bytes([byte]), b"a" + bytes([byte]) + b"b", b"ab" + bytes([byte])):
+                    name = _one_attribute_name(oid, tag, value)
+                    fast, general = plain_name_text(name), der_name_text(name)
+                    assert fast is None or fast == general, name.hex()
+                    if fast is None and general is not None:
+                        assert not 0x20 <= byte < 0x7F or byte == ord("#"), name.hex()
 
 
 def _slot(info: CertInfo, name: str) -> object:
