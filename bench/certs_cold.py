@@ -5,7 +5,8 @@ distinct leaf certificates, half RSA-2048 and half EC P-256, with realistic subj
 and key usage, plus the two roots and four intermediates that signed them, in one directory tree,
 so every leaf's chain is checked. The garbage collector is on, as in production. Times are CPU
 seconds of this process (``time.process_time``): both sides are single-threaded and CPU-bound with
-the page cache warm, and on a shared machine wall time would mostly measure the neighbours.
+the page cache warm, and on a shared machine wall time would mostly measure the neighbours. The
+time lines are medians of ``ROUNDS`` interleaved rounds (baselines and scans alternate).
 
 - ``certs_cold_scan_10k_vs_fields``: the first ``collect()`` of a fresh ``CertsCollector`` over the
   tree (walk, read, parse, chain checks with a signature verified per certificate, urgency,
@@ -52,7 +53,7 @@ from watchtower.io.kube import KubeClientFactory
 SCALE = float(os.environ.get("WATCHTOWER_BENCH_CERTS_SCALE", "1"))  # < 1 only for the smoke test
 LEAVES = max(20, int(10_000 * SCALE))
 DAEMON_LEAVES = max(50, int(50_000 * SCALE))
-ROUNDS = 3
+ROUNDS = 5  # interleaved rounds; each time line is their median (3 left the median at the mercy of one busy moment)
 
 
 def field_loop(paths: list[str]) -> int:

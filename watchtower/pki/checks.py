@@ -16,7 +16,7 @@ from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import certificate_parts
 from watchtower.pki.model import CertInfo, DerUnavailable, ParseError
 from watchtower.pki.parse import PRIVATE_KEY_TAGS, pem_blocks
-from watchtower.pki.signatures import _fast_signed_by, _signed_by
+from watchtower.pki.signatures import IssuerKey, _fast_signed_by, _signed_by
 
 if TYPE_CHECKING:
     from cryptography import exceptions, x509
@@ -62,10 +62,13 @@ class IssuerIndex:
         self._by_subject: dict[str, CertInfo | list[CertInfo]] = {}
         self._seen: set[bytes] = set()  # fingerprints of the certificates indexed
         # issuer fingerprint → its subject name DER and public key (None, None: only cryptography may judge)
-        self._issuers: dict[bytes, tuple[bytes | None, object]] = {}
+        self._issuers: dict[bytes, IssuerKey] = {}
         self._signatures: SignatureCache = {} if signatures is None else signatures
         self._tails: dict[tuple[int, int], ChainResult] = {}
         self._tails_now: float | None = None
+        # issuer name → its one certificate and the verdict of a leaf it signed (``known_leaf_verdict``):
+        # made from ``tails``, emptied with them
+        self._leaf_verdicts: dict[str, tuple[CertInfo, ChainResult]] = {}
         for cert in certs:
             self.add(cert)
 
@@ -82,7 +85,9 @@ class IssuerIndex:
             known.append(cert)
         else:
             self._by_subject[cert.subject_key] = [known, cert]
-        self._tails.clear()
+        if self._tails:  # the verdicts remembered may change (``_leaf_verdicts`` holds some only then)
+            self._tails.clear()
+            self._leaf_verdicts.clear()
         return True
 
     def tails(self, now: float) -> dict[tuple[int, int], ChainResult]:
@@ -91,6 +96,7 @@ class IssuerIndex:
         its chain once. The issuers met are held by the index, so their ids stay theirs."""
         if now != self._tails_now:
             self._tails.clear()
+            self._leaf_verdicts.clear()
             self._tails_now = now
         return self._tails
 
@@ -98,15 +104,30 @@ class IssuerIndex:
         """``verify_chain(cert, self, now)`` for the usual leaf: one certificate named as its issuer,
         whose signature on it verifies, a CA valid at ``now``, and whose own chain this run judged
         already (``tails``). None: the general walk answers (it finds the same cached signature)."""
-        issuer = self._by_subject.get(cert.issuer_key)
-        if issuer is None or isinstance(issuer, list) or cert.subject_key == cert.issuer_key:
+        known = self._leaf_verdicts.get(cert.issuer_key) if now == self._tails_now else None
+        if known is None:
+            known = self._leaf_verdict(cert.issuer_key, now)
+            if known is None:
+                return None
+        if cert.subject_key == cert.issuer_key or self.signature(cert, known[0]) is not True:
+            return None
+        return known[1]
+
+    def _leaf_verdict(self, issuer_name: str, now: float) -> tuple[CertInfo, ChainResult] | None:
+        """The one certificate named ``issuer_name`` and what ``known_leaf_verdict`` answers for a leaf
+        it signed, when it is a CA valid at ``now`` whose chain is in ``tails``; remembered (a CA's
+        thousands of leaves get one ``ChainResult``: it is immutable)."""
+        issuer = self._by_subject.get(issuer_name)
+        if issuer is None or isinstance(issuer, list):
             return None
         if not issuer.is_ca or issuer.not_after < now or issuer.not_before > now:
             return None
         above = self.tails(now).get((id(issuer), 1))
-        if above is None or self.signature(cert, issuer) is not True:
+        if above is None:
             return None
-        return above if above.issuer is issuer else ChainResult(above.valid, above.reason, issuer)
+        verdict = above if above.issuer is issuer else ChainResult(above.valid, above.reason, issuer)
+        known = self._leaf_verdicts[issuer_name] = (issuer, verdict)
+        return known
 
     def named(self, cert: CertInfo) -> list[CertInfo]:
         """Candidates whose subject is ``cert``'s issuer name."""
@@ -124,18 +145,20 @@ class IssuerIndex:
     def signature(self, cert: CertInfo, issuer: CertInfo) -> bool | None:
         """Like ``signed_by``, but None when the signature algorithm cannot be checked here."""
         key = (cert.fingerprint, issuer.fingerprint)
-        if key in self._signatures:
-            return self._signatures[key]
+        signatures = self._signatures
+        if key in signatures:
+            return signatures[key]
         try:
-            known = _fast_signed_by(cert, *self._issuer(issuer))
+            known = _fast_signed_by(cert, self._issuers.get(issuer.fingerprint) or self._issuer(issuer))
             if known is None:  # cryptography's own check; None again when it cannot check the algorithm
                 known = _signed_by(cert, issuer)
         except DerUnavailable:  # its file changed during this run: cannot tell now (not remembered)
             return None
-        self._signatures[key] = known
+        signatures[key] = known
         return known
 
-    def _issuer(self, issuer: CertInfo) -> tuple[bytes | None, object]:
+    def _issuer(self, issuer: CertInfo) -> IssuerKey:
+        """The issuer's subject name DER and public key, loaded once per index (``_issuers``)."""
         known = self._issuers.get(issuer.fingerprint)
         if known is None:
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from watchtower.pki.der import _OID, _SEQUENCE, _SET, DerError, _tlv
@@ -191,8 +192,15 @@ _SAFE_ASCII = bytes(range(0x20, 0x7F)).translate(None, b'\\",+;<>#')
 _SAFE_PRINTABLE = bytes(sorted(_PRINTABLE)).translate(None, b",+")
 
 
-_PLAIN_HEADS = {b"\x06\x03" + oid: prefix for oid, prefix in _DER_PREFIX.items() if len(oid) == 3}  # 2.5.4.x
-_PLAIN_SAFE = {_PRINTABLE_STRING: _SAFE_PRINTABLE, _UTF8_STRING: _SAFE_ASCII, _IA5_STRING: _SAFE_ASCII}
+# A value is safe when ``translate`` leaves it unchanged with its table (safe bytes to themselves, others
+# elsewhere): one pass, where ``translate(None, unsafe)`` first builds a table of its own (~1k instructions).
+_SAFE_TABLES = {tag: bytes(byte if byte in safe else byte ^ 0x80 for byte in range(256))
+                for tag, safe in ((_PRINTABLE_STRING, _SAFE_PRINTABLE), (_UTF8_STRING, _SAFE_ASCII), (_IA5_STRING, _SAFE_ASCII))}
+_VALUE_LENGTHS = {_CN_CONTENT: (1, 64), _COUNTRY_CONTENT: (2, 2)}  # der_name_text's rules; any other: not empty
+# a 2.5.4.x OID and a string tag, the header bytes saying what an attribute is → (its text's prefix, the
+# value's safe table, its shortest and longest length)
+_PLAIN_HEADS = {b"\x06\x03" + oid + bytes([tag]): (prefix, table, *_VALUE_LENGTHS.get(oid, (1, 0x76)))
+                for oid, prefix in _DER_PREFIX.items() if len(oid) == 3 for tag, table in _SAFE_TABLES.items()}
 
 
 def plain_name_text(name: bytes) -> tuple[str, str] | None:
@@ -211,26 +219,21 @@ def plain_name_text(name: bytes) -> tuple[str, str] | None:
     pos = 2
     try:
         while pos < size:  # SET { SEQUENCE { OBJECT IDENTIFIER (3 bytes), value } }: 11 header bytes
-            prefix = _PLAIN_HEADS.get(name[pos + 4 : pos + 9])
+            prefix, safe, shortest, longest = _PLAIN_HEADS[name[pos + 4 : pos + 10]]
             length = name[pos + 10]
             end = pos + 11 + length
-            safe = _PLAIN_SAFE.get(name[pos + 9])
-            if (prefix is None or safe is None or name[pos] != 0x31 or name[pos + 2] != 0x30
-                    or name[pos + 1] != length + 9 or name[pos + 3] != length + 7 or length > 0x76 or end > size):
+            # a name is at most 129 bytes, so ``end <= size`` also keeps both lengths below 0x80
+            if (name[pos] != 0x31 or name[pos + 2] != 0x30 or name[pos + 1] != length + 9 or name[pos + 3] != length + 7
+                    or end > size or not shortest <= length <= longest):
                 return None
             raw = name[pos + 11 : end]
-            if not raw or raw[0] == 0x20 or raw[-1] == 0x20 or raw.translate(None, safe):
+            if raw.translate(safe) != raw or raw[0] == 0x20 or raw[-1] == 0x20:
                 return None
-            if prefix is _CN_PREFIX:
-                if length > 64:
-                    return None
-                if common_name is None:
-                    common_name = raw
-            elif prefix is _COUNTRY_PREFIX and length != 2:
-                return None
+            if common_name is None and prefix is _CN_PREFIX:
+                common_name = raw
             parts.append(prefix + raw)
             pos = end
-    except IndexError:  # a header beyond the name
+    except (KeyError, IndexError):  # not a plain attribute, or a header beyond the name
         return None
     parts.reverse()
     return "" if common_name is None else common_name.decode("ascii"), b",".join(parts).decode("ascii")
@@ -258,17 +261,17 @@ def name_facts(name: x509.Name) -> NameFacts:
     return NameFacts(common_name or "", text, ",".join(reversed(keys)) if multi_valued else text)
 
 
-_ISSUER_FACTS: dict[bytes, NameFacts | None] = {}
-_ISSUER_FACTS_MAX = 1024
+_ISSUERS: dict[bytes, tuple[str, str, str, bytes]] = {}
 
 
-def issuer_name_facts(name: bytes) -> NameFacts | None:
-    """``der_name_facts`` remembered by the name's DER: issuers are few, each shared by many certificates."""
-    try:
-        return _ISSUER_FACTS[name]
-    except KeyError:
-        pass
-    if len(_ISSUER_FACTS) >= _ISSUER_FACTS_MAX:
-        _ISSUER_FACTS.clear()
-    facts = _ISSUER_FACTS[name] = der_name_facts(name)
-    return facts
+def issuer_facts(name: bytes, cert: x509.Certificate) -> tuple[str, str, str, bytes]:
+    """(CN, text, key, DER) of ``cert``'s issuer, whose DER is ``name``, remembered by that DER: issuers are
+    few, each shared by many certificates, so each is read once and its strings (interned) and its DER (the
+    first copy met) are one object each."""
+    known = _ISSUERS.get(name)
+    if known is None:
+        facts = der_name_facts(name) or name_facts(cert.issuer)
+        if len(_ISSUERS) >= 1024:
+            _ISSUERS.clear()
+        known = _ISSUERS[name] = (sys.intern(facts.common_name), sys.intern(facts.text), sys.intern(facts.key), name)
+    return known

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from watchtower.pki._lazy import lazy_module
 from watchtower.pki.der import DerError
@@ -94,13 +94,18 @@ def _args(kind: str, hash_name: str) -> tuple[Any, ...]:
     return args
 
 
-def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: object) -> bool | None:
+IssuerKey: TypeAlias = tuple[bytes | None, object]
+"""An issuer's subject name DER and public key ((None, None): only cryptography's own check may judge)."""
+
+
+def _fast_signed_by(cert: CertInfo, issuer: IssuerKey) -> bool | None:
     """The signature check with the issuer's key loaded once, or None when only cryptography's own
     ``verify_directly_issued_by`` may judge it (another algorithm, odd DER, a key of the wrong type).
 
     Same checks as that method: inner and outer algorithm equal, issuer name bytes equal to the
     issuer's subject bytes, signature over the TBS bytes; it is the key loading per call that goes.
     """
+    issuer_subject, issuer_key = issuer
     if issuer_subject is None:
         return None
     try:
@@ -109,8 +114,9 @@ def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: ob
         return None
     if inner_algorithm != algorithm or issuer_name != issuer_subject:
         return None
-    kind = (type(issuer_key), algorithm)
-    args = _VERIFY_ARGS[kind] if kind in _VERIFY_ARGS else _verify_args_for(issuer_key, algorithm)
+    args = _VERIFY_ARGS.get((type(issuer_key), algorithm), _UNSEEN)
+    if args is _UNSEEN:
+        args = _verify_args_for(issuer_key, algorithm)
     if args is None:
         return None
     try:
@@ -121,6 +127,7 @@ def _fast_signed_by(cert: CertInfo, issuer_subject: bytes | None, issuer_key: ob
 
 
 _VERIFY_ARGS: dict[tuple[type, bytes], tuple[Any, ...] | None] = {}  # (key class, algorithm DER) → verify()'s args
+_UNSEEN: tuple[Any, ...] = ("not looked up yet",)  # a kind not in _VERIFY_ARGS yet
 
 
 def _verify_args_for(issuer_key: object, algorithm: bytes) -> tuple[Any, ...] | None:

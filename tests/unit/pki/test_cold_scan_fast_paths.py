@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench import certdata
+from tests.support.kubeadm_pki import issue
 from watchtower.collectors.certs.accumulate import _Accumulator
 from watchtower.collectors.certs.details import UrgencyFinding, _urgency_message
 from watchtower.collectors.certs.settings import _URGENCY_SEVERITY
@@ -109,6 +110,55 @@ def test_chain_verdicts_followed_once_per_issuer_equal_fresh_ones() -> None:
     shared.add(cas[0])  # a new certificate: the remembered tails are forgotten
     for cert in leaves:
         assert verify_chain(cert, shared, 1_796_000_000.0) == verify_chain(cert, IssuerIndex(infos), 1_796_000_000.0)
+
+
+def _known_leaf_verdicts(index: IssuerIndex, pool: list[CertInfo], certs: list[CertInfo],
+                         nows: tuple[float, ...]) -> list[tuple[CertInfo, bool]]:
+    """Each ``known_leaf_verdict`` equals a fresh walk's verdict or is None (the tails noted as a scan
+    does); the certificates answered, with their validity."""
+    answered = []
+    for now in nows:
+        for cert in certs:
+            known = index.known_leaf_verdict(cert, now)
+            fresh = verify_chain(cert, IssuerIndex(pool), now)
+            if known is not None:
+                answered.append((cert, known.valid))
+                assert (known.valid, known.reason, known.issuer) == (fresh.valid, fresh.reason, fresh.issuer)
+            verify_chain(cert, index, now)  # notes the tails later leaves are answered from
+    return answered
+
+
+def test_the_known_leaf_verdict_is_the_walks_or_none() -> None:
+    """``known_leaf_verdict`` (remembered per issuer name) answers what a fresh ``verify_chain`` does,
+    or steps aside: while the clock moves back and forth, for a forged leaf, under an expired root,
+    and after a second certificate with an intermediate's name (another key) joins the index."""
+    paths = certdata.files(certdata.distinct_tree(40))
+    infos = [c for p in paths for c in parse_certificates(p.read_bytes()).certificates]
+    leaves, cas = [i for i in infos if not i.is_ca], [i for i in infos if i.is_ca]
+    forged_der = bytearray(leaves[3].der)
+    forged_der[-5] ^= 0x01  # inside the signature bits
+    forged = CertInfo.from_x509(x509.load_der_x509_certificate(bytes(forged_der)))
+    index = IssuerIndex(infos)
+    answered = _known_leaf_verdicts(index, infos, [*leaves, forged, *cas],
+                                    (1_796_000_000.0, 2_100_000_000.0, 1_700_000_000.0, 1_796_000_000.0))
+    assert len(answered) > 20 and all(cert is not forged for cert, _valid in answered)
+    intermediate = next(c for c in cas if c.subject_key != c.issuer_key)
+    twin_key = ec.generate_private_key(ec.SECP256R1())
+    twin = CertInfo.from_x509(
+        x509.CertificateBuilder().subject_name(intermediate.x509.subject).issuer_name(intermediate.x509.subject)
+        .public_key(twin_key.public_key()).serial_number(9).not_valid_before(datetime.datetime(2020, 1, 1))
+        .not_valid_after(datetime.datetime(2040, 1, 1)).add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(twin_key, hashes.SHA256()))
+    index.add(twin)  # the intermediate's name now has two certificates: its leaves go the general way
+    answered = _known_leaf_verdicts(index, [*infos, twin], [*leaves, *cas], (1_796_000_000.0,))
+    assert answered and all(cert.issuer_key != intermediate.subject_key for cert, _valid in answered)
+    start = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
+    root = issue("short root", is_ca=True, not_before=start, days=10)
+    inter = issue("long intermediate", root, is_ca=True, not_before=start, days=3650)
+    small = [CertInfo.from_x509(x.cert) for x in (root, inter, *(issue(f"leaf {n}", inter, not_before=start) for n in range(4)))]
+    nows = tuple((start + datetime.timedelta(days=n)).timestamp() for n in (5, 20, 5))
+    answered = _known_leaf_verdicts(IssuerIndex(small), small, small, nows)
+    assert sum(valid for _cert, valid in answered) >= 3 and sum(not valid for _cert, valid in answered) >= 3
 
 
 def test_an_urgency_finding_reads_as_the_eager_one() -> None:

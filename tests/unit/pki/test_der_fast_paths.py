@@ -122,7 +122,7 @@ def test_signature_fast_path_matches_cryptography(label: str, key, hash_alg, pad
         expected = _slow_signed(cert, signer)
         index = IssuerIndex()
         assert index.signed_by(infos[cert], infos[signer]) is expected, (label, cert.subject, signer.subject)
-        fast = _fast_signed_by(infos[cert], *index._issuer(infos[signer]))
+        fast = _fast_signed_by(infos[cert], index._issuer(infos[signer]))
         assert fast in (None, expected)
 
 
@@ -134,7 +134,7 @@ def test_a_tampered_signature_fails_the_fast_path_as_it_fails_cryptography() -> 
     tampered = x509.load_der_x509_certificate(bytes(der))
     info, issuer_info = CertInfo.from_x509(tampered), CertInfo.from_x509(issuer)
     index = IssuerIndex()
-    assert _fast_signed_by(info, *index._issuer(issuer_info)) is False
+    assert _fast_signed_by(info, index._issuer(issuer_info)) is False
     assert index.signed_by(info, issuer_info) is _slow_signed(tampered, issuer) is False
 
 
@@ -151,7 +151,7 @@ def test_bench_data_facts_match_cryptography() -> None:
         assert info.is_ca == _slow_is_ca(cert)
         assert info.fingerprint == cert.fingerprint(hashes.SHA256())
         issuer = by_subject[cert.issuer]
-        assert _fast_signed_by(info, *index._issuer(info_of[issuer])) is True
+        assert _fast_signed_by(info, index._issuer(info_of[issuer])) is True
         assert index.signed_by(info, info_of[issuer]) is _slow_signed(cert, issuer) is True
 
 

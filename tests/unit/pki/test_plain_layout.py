@@ -7,8 +7,10 @@ slot for slot, whether the one-pass route or the general one read it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import glob
+import hashlib
 import random
 
 import pytest
@@ -175,8 +177,9 @@ def test_plain_name_text_equals_der_name_text_or_steps_aside() -> None:
     for name in _names():
         variants = [name, *(name[:cut] for cut in range(len(name)))]
         for index in range(len(name)):
-            for byte in (0x00, 0x06, 0x0C, 0x13, 0x16, 0x1E, 0x20, 0x23, 0x2B, 0x2C, 0x30, 0x31, 0x55, 0x7F, 0x80, 0x81,
-                         0xC3, (name[index] + 1) & 0xFF, (name[index] - 1) & 0xFF):
+            for byte in (0x00, 0x06, 0x0C, 0x13, 0x16, 0x1E, 0x20, 0x22, 0x23, 0x2B, 0x2C, 0x30, 0x31, 0x3B, 0x3C, 0x3E, 0x40,
+                         0x55, 0x5C, 0x5F, 0x7E, 0x7F, 0x80, 0x81, 0xC3, 0xFF, (name[index] + 1) & 0xFF,
+                         (name[index] - 1) & 0xFF):
                 variants.append(name[:index] + bytes([byte]) + name[index + 1:])
         for variant in variants:
             fast = plain_name_text(variant)
@@ -186,6 +189,27 @@ def test_plain_name_text_equals_der_name_text_or_steps_aside() -> None:
                 assert fast == der_name_text(variant), variant.hex()
                 answered += 1
     assert answered > 5000 and stepped_aside > 5000
+
+
+def _one_attribute_name(oid: bytes, tag: int, value: bytes) -> bytes:
+    attribute = b"\x06\x03" + oid + bytes([tag, len(value)]) + value
+    rdn = b"\x31" + bytes([len(attribute) + 2, 0x30, len(attribute)]) + attribute
+    return bytes([0x30, len(rdn)]) + rdn
+
+
+def test_plain_name_text_takes_every_safe_byte_and_no_other() -> None:
+    """Each byte value at the start, inside and at the end of a CN and an O of each string type: the fast
+    path answers as ``der_name_text`` or steps aside, and steps aside from a name ``der_name_text`` reads only
+    for a byte outside printable ASCII or a ``#`` (escaped only at the start: the fast path refuses it anywhere)."""
+    for oid in (b"\x55\x04\x03", b"\x55\x04\x0a"):
+        for tag in (0x0C, 0x13, 0x16):
+            for byte in range(256):
+                for value in (bytes([byte]), b"a" + bytes([byte]) + b"b", b"ab" + bytes([byte])):
+                    name = _one_attribute_name(oid, tag, value)
+                    fast, general = plain_name_text(name), der_name_text(name)
+                    assert fast is None or fast == general, name.hex()
+                    if fast is None and general is not None:
+                        assert not 0x20 <= byte < 0x7F or byte == ord("#"), name.hex()
 
 
 def _slot(info: CertInfo, name: str) -> object:
@@ -212,6 +236,18 @@ def test_certinfo_is_the_same_through_either_route(seed: int, monkeypatch: pytes
         for slot in CertInfo.__slots__:
             assert _slot(fast, slot) == _slot(slow, slot), (slot, variant.hex())
     assert len(pairs) > 300
+
+
+def test_from_x509_writes_every_field_init_takes() -> None:
+    """``from_x509`` writes the slots with their own setters, not through ``__init__``: each field ``__init__``
+    takes is set, and the certificate equals (hash and repr too) one made through ``__init__`` of the same values."""
+    fields = [field.name for field in dataclasses.fields(CertInfo) if field.init]
+    for der in _ders()[::3]:
+        info = CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
+        made = CertInfo(*(getattr(info, name) for name in fields))  # AttributeError if one were left unset
+        assert made == info and hash(made) == hash(info) and repr(made) == repr(info)
+        assert all(getattr(made, name) is getattr(info, name) for name in fields)
+        assert info.serial_hex == serial_hex(info.serial) and info.fingerprint == hashlib.sha256(der).digest()
 
 
 def test_the_ca_flag_looked_for_after_the_key_is_cryptographys() -> None:
