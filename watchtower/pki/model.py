@@ -19,7 +19,7 @@ from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust 
 
 from watchtower.pki._lazy import _once, lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, loaded_parts, surely_not_ca
-from watchtower.pki.names import der_name_text, issuer_name_facts, name_facts, plain_name_text
+from watchtower.pki.names import der_name_text, issuer_facts, name_facts, plain_name_text
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -34,15 +34,10 @@ else:
 warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
 
 
-def _lazy() -> Any:
-    """The slot behind an ``_once`` value: left unset by ``__init__`` (read as None), which spares a
-    dozen attribute writes per certificate."""
-    return dataclasses.field(init=False, repr=False, compare=False)
-
-
-def _eager() -> Any:
-    """A slot ``from_x509`` (the constructor) fills, read on every hot path: a plain slot is read several
-    times faster than an ``_once`` value."""
+def _slot() -> Any:
+    """A slot ``__init__`` leaves unset: the one behind an ``_once`` value (read as None until made, which
+    spares a dozen attribute writes per certificate), or one ``from_x509`` fills (read on every hot path:
+    a plain slot is read several times faster than an ``_once`` value)."""
     return dataclasses.field(init=False, repr=False, compare=False)
 
 
@@ -53,8 +48,6 @@ class ParseError(ValueError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
 
 
 def serial_hex(serial: int) -> str:
@@ -119,14 +112,14 @@ class CertInfo:
     issuer: str = dataclasses.field(compare=False)
     subject_key: str = dataclasses.field(repr=False, compare=False)  # equal exactly when the x509.Names are
     issuer_key: str = dataclasses.field(repr=False, compare=False)
-    serial_hex: str = _eager()  # as ``openssl x509 -serial`` spells it: every metric's label
-    _dns_names: tuple[str, ...] | None = _lazy()
-    _ip_addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] | None = _lazy()
-    fingerprint: bytes = _eager()  # SHA-256 of the DER: identifies the certificate in caches (signatures, key checks)
-    _fingerprint_sha256: str | None = _lazy()
-    _public_key_der: bytes | None = _lazy()
-    _origin: str | None = _lazy()  # the file the DER can be read back from
-    _signed: tuple[int, bytes, bytes, bytes] | None = _lazy()  # this run's signature layout: see signed_parts
+    serial_hex: str = _slot()  # as ``openssl x509 -serial`` spells it: every metric's label
+    _dns_names: tuple[str, ...] | None = _slot()
+    _ip_addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] | None = _slot()
+    fingerprint: bytes = _slot()  # SHA-256 of the DER: identifies the certificate in caches (signatures, key checks)
+    _fingerprint_sha256: str | None = _slot()
+    _public_key_der: bytes | None = _slot()
+    _origin: str | None = _slot()  # the file the DER can be read back from
+    _signed: tuple[int, bytes, bytes, bytes] | None = _slot()  # this run's signature layout: see signed_parts
 
     @classmethod
     def from_x509(cls, cert: x509.Certificate, der: bytes | None = None, origin: str | None = None,
@@ -143,14 +136,15 @@ class CertInfo:
         if der is None:
             der = cert.public_bytes(serialization.Encoding.DER)
         layout = loaded_parts(der) or _general_layout(der)
+        signed = None
         if layout is None:
             subject, issuer = name_facts(cert.subject), name_facts(cert.issuer)
-            # positional (a keyword call costs half as much again); issuer names are shared by many
-            # certificates: one string each, not one per certificate
-            info = cls(subject.common_name, sys.intern(issuer.common_name), cert.serial_number,
-                       cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp(), _is_ca(cert), der,
-                       subject.text, sys.intern(issuer.text), subject.key, sys.intern(issuer.key))
-            hex_serial = serial_hex(info.serial)
+            subject_cn, subject_text, subject_key = subject.common_name, subject.text, subject.key
+            # issuer names are shared by many certificates: one string each, not one per certificate
+            issuer_cn, issuer_text, issuer_key = sys.intern(issuer.common_name), sys.intern(issuer.text), sys.intern(issuer.key)
+            number, validity = cert.serial_number, None
+            is_ca = _is_ca(cert)
+            hex_serial = serial_hex(number)
         else:
             (tbs_start, tbs_end, signature_start, inner_algorithm, issuer_der, subject_der, outer_algorithm, serial,
              validity, after_key) = layout
@@ -160,28 +154,40 @@ class CertInfo:
             else:
                 subject = name_facts(cert.subject)
                 subject_cn, subject_text, subject_key = subject.common_name, subject.text, subject.key
-            issuer_cn, issuer_text, issuer_key, issuer_shared = _issuer_of(issuer_der, cert)
+            issuer_cn, issuer_text, issuer_key, issuer_shared = issuer_facts(issuer_der, cert)
             number = cert.serial_number if serial is None else int.from_bytes(serial, "big", signed=True)
-            dates = _VALIDITIES.get(validity) if validity is not None else None
-            if dates is None:
-                dates = (cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp())
-                if validity is not None:
-                    if len(_VALIDITIES) >= 1024:
-                        _VALIDITIES.clear()
-                    _VALIDITIES[validity] = dates
-            not_ca = after_key is not None and surely_not_ca(der, after_key, tbs_end)
-            info = cls(subject_cn, issuer_cn, number, dates[0], dates[1], not not_ca and _is_ca(cert, None, der), der,
-                       subject_text, issuer_text, subject_key, issuer_key)
+            is_ca = not (after_key is not None and surely_not_ca(der, after_key, tbs_end)) and _is_ca(cert, None, der)
             hex_serial = _serial_hex_of(serial) if serial is not None else serial_hex(number)
             if signature_start < 1 << 24:  # this run's signature layout, see signed_parts
-                object.__setattr__(info, "_signed", (tbs_start | tbs_end << 24 | signature_start << 48,
-                                                     _shared(inner_algorithm), issuer_shared, _shared(outer_algorithm)))
-        object.__setattr__(info, "serial_hex", hex_serial)
-        if fingerprint is None:
-            fingerprint = hashlib.sha256(der).digest()  # what x509.Certificate.fingerprint(SHA256()) hashes
-        object.__setattr__(info, "fingerprint", fingerprint)
+                signed = (tbs_start | tbs_end << 24 | signature_start << 48, _shared(inner_algorithm), issuer_shared,
+                          _shared(outer_algorithm))
+        dates = _VALIDITIES.get(validity) if validity is not None else None
+        if dates is None:
+            dates = (cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp())
+            if validity is not None:
+                if len(_VALIDITIES) >= 1024:
+                    _VALIDITIES.clear()
+                _VALIDITIES[validity] = dates
+        # every slot __init__ writes, and those it leaves, written by its own setter (see _set_subject_cn)
+        info = object.__new__(cls)
+        _set_subject_cn(info, subject_cn)
+        _set_issuer_cn(info, issuer_cn)
+        _set_serial(info, number)
+        _set_not_before(info, dates[0])
+        _set_not_after(info, dates[1])
+        _set_is_ca(info, is_ca)
+        _set_der(info, der)
+        _set_subject(info, subject_text)
+        _set_issuer(info, issuer_text)
+        _set_subject_key(info, subject_key)
+        _set_issuer_key(info, issuer_key)
+        _set_serial_hex(info, hex_serial)
+        # what x509.Certificate.fingerprint(SHA256()) hashes
+        _set_fingerprint(info, hashlib.sha256(der).digest() if fingerprint is None else fingerprint)
         if origin is not None:
-            object.__setattr__(info, "_origin", origin)
+            _set_origin(info, origin)
+        if signed is not None:
+            _set_signed(info, signed)
         return info
 
     def signed_parts(self) -> tuple[bytes, bytes, bytes, bytes, bytes]:
@@ -214,10 +220,10 @@ class CertInfo:
     def shed(self) -> bool:
         """Let the DER go when it can be read back (from ``origin``); its fingerprint (made with it) is kept.
         The signature layout goes in any case: it serves the run that parsed the certificate."""
-        object.__setattr__(self, "_signed", None)
+        _set_signed(self, None)
         if self._der is None or getattr(self, "_origin", None) is None or DER_LOADER is None:
             return False
-        object.__setattr__(self, "_der", None)
+        _set_der(self, None)
         return True
 
     @property
@@ -272,6 +278,13 @@ class CertInfo:
         return lifetime_fraction_left(self.not_before, self.not_after, now)
 
 
+# Each slot's own setter (its descriptor's __set__): the frozen dataclass's __init__ writes the same slot
+# through a lookup of object.__setattr__ per field, ~40 % dearer, and from_x509 makes thousands per scan.
+(_set_subject_cn, _set_issuer_cn, _set_serial, _set_not_before, _set_not_after, _set_is_ca, _set_der, _set_subject,
+ _set_issuer, _set_subject_key, _set_issuer_key, _set_serial_hex, _set_fingerprint, _set_origin, _set_signed) = (
+    CertInfo.__dict__[field].__set__ for field in (
+        "subject_cn", "issuer_cn", "serial", "not_before", "not_after", "is_ca", "_der", "subject", "issuer",
+        "subject_key", "issuer_key", "serial_hex", "fingerprint", "_origin", "_signed"))
 def _serial_hex_of(content: bytes) -> str:
     """``serial_hex`` of a positive serial from its INTEGER content: the bytes themselves, one leading
     zero octet (DER's sign octet) dropped; anything else through the number."""
@@ -295,22 +308,6 @@ def _general_layout(der: bytes) -> tuple[int, int, int, bytes, bytes, bytes, byt
         return None
     return (parts.tbs_start, parts.tbs_end, parts.signature_start, parts.inner_algorithm, parts.issuer, parts.subject,
             parts.outer_algorithm, None, None, None)
-
-
-_ISSUERS: dict[bytes, tuple[str, str, str, bytes]] = {}
-
-
-def _issuer_of(name: bytes, cert: x509.Certificate) -> tuple[str, str, str, bytes]:
-    """(CN, text, key, the name's DER) of an issuer name, by its DER: issuers are few, each shared by
-    many certificates, so each is read once and its strings (interned) and bytes are one object each."""
-    known = _ISSUERS.get(name)
-    if known is None:
-        facts = issuer_name_facts(name) or name_facts(cert.issuer)
-        if len(_ISSUERS) >= 1024:
-            _ISSUERS.clear()
-        known = _ISSUERS[name] = (sys.intern(facts.common_name), sys.intern(facts.text), sys.intern(facts.key),
-                                  _shared(name))
-    return known
 
 
 _SHARED: dict[bytes, bytes] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from watchtower.pki.der import _OID, _SEQUENCE, _SET, DerError, _tlv
@@ -260,17 +261,17 @@ def name_facts(name: x509.Name) -> NameFacts:
     return NameFacts(common_name or "", text, ",".join(reversed(keys)) if multi_valued else text)
 
 
-_ISSUER_FACTS: dict[bytes, NameFacts | None] = {}
-_ISSUER_FACTS_MAX = 1024
+_ISSUERS: dict[bytes, tuple[str, str, str, bytes]] = {}
 
 
-def issuer_name_facts(name: bytes) -> NameFacts | None:
-    """``der_name_facts`` remembered by the name's DER: issuers are few, each shared by many certificates."""
-    try:
-        return _ISSUER_FACTS[name]
-    except KeyError:
-        pass
-    if len(_ISSUER_FACTS) >= _ISSUER_FACTS_MAX:
-        _ISSUER_FACTS.clear()
-    facts = _ISSUER_FACTS[name] = der_name_facts(name)
-    return facts
+def issuer_facts(name: bytes, cert: x509.Certificate) -> tuple[str, str, str, bytes]:
+    """(CN, text, key, DER) of ``cert``'s issuer, whose DER is ``name``, remembered by that DER: issuers are
+    few, each shared by many certificates, so each is read once and its strings (interned) and its DER (the
+    first copy met) are one object each."""
+    known = _ISSUERS.get(name)
+    if known is None:
+        facts = der_name_facts(name) or name_facts(cert.issuer)
+        if len(_ISSUERS) >= 1024:
+            _ISSUERS.clear()
+        known = _ISSUERS[name] = (sys.intern(facts.common_name), sys.intern(facts.text), sys.intern(facts.key), name)
+    return known

@@ -7,8 +7,10 @@ slot for slot, whether the one-pass route or the general one read it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import glob
+import hashlib
 import random
 
 import pytest
@@ -234,6 +236,18 @@ def test_certinfo_is_the_same_through_either_route(seed: int, monkeypatch: pytes
         for slot in CertInfo.__slots__:
             assert _slot(fast, slot) == _slot(slow, slot), (slot, variant.hex())
     assert len(pairs) > 300
+
+
+def test_from_x509_writes_every_field_init_takes() -> None:
+    """``from_x509`` writes the slots with their own setters, not through ``__init__``: each field ``__init__``
+    takes is set, and the certificate equals (hash and repr too) one made through ``__init__`` of the same values."""
+    fields = [field.name for field in dataclasses.fields(CertInfo) if field.init]
+    for der in _ders()[::3]:
+        info = CertInfo.from_x509(x509.load_der_x509_certificate(der), der)
+        made = CertInfo(*(getattr(info, name) for name in fields))  # AttributeError if one were left unset
+        assert made == info and hash(made) == hash(info) and repr(made) == repr(info)
+        assert all(getattr(made, name) is getattr(info, name) for name in fields)
+        assert info.serial_hex == serial_hex(info.serial) and info.fingerprint == hashlib.sha256(der).digest()
 
 
 def test_the_ca_flag_looked_for_after_the_key_is_cryptographys() -> None:
