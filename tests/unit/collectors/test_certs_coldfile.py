@@ -10,6 +10,8 @@ entries (stamps), the run's parse memo and a warm run's reuse must be the same.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import inspect
 import os
 import random
 from collections.abc import Iterator
@@ -20,10 +22,10 @@ import pytest
 
 from tests.support.certs import make_collector
 from tests.support.kubeadm_pki import issue
-from watchtower.collectors.certsources import FileSource, ScanCache
+from watchtower.collectors.certsources import CertRecord, FileSource, ScanCache
 from watchtower.collectors.certsources import coldfile as coldfile_module
 from watchtower.collectors.certsources import files as files_module
-from watchtower.pki import CertInfo
+from watchtower.pki import CertInfo, parse_certificates
 
 NOW = 1_796_000_000.0
 
@@ -168,3 +170,20 @@ def test_the_key_beside_is_named_as_splitext_names_it(tmp_path: Path, name: str)
     assert fused(frozenset([key_name])) is None
     assert fused(frozenset(["other.key"])) is not None
     assert fused(frozenset()) is not None
+
+
+def test_a_cert_record_is_what_the_generated_init_would_make() -> None:
+    """``CertRecord`` sets its slots in a hand-written ``__init__``: same fields in the same order,
+    and the record equal, hashed, shown and frozen as the dataclass's own ``__init__`` makes it."""
+    fields = [field.name for field in dataclasses.fields(CertRecord)]
+    assert list(inspect.signature(CertRecord.__init__).parameters)[1:] == fields
+    generated = dataclasses.make_dataclass("CertRecord", fields, frozen=True, slots=True)
+    cert = parse_certificates(issue("record").cert_pem).certificates[0]
+    values = ("file", "/etc/a.crt", "a.crt", cert)
+    record, reference = CertRecord(*values), generated(*values)
+    assert [getattr(record, name) for name in fields] == list(values)
+    assert repr(record) == repr(reference) and hash(record) == hash(reference)
+    assert record == CertRecord(*values) and record != CertRecord("secret", *values[1:])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.name = "b.crt"  # type: ignore[misc]
+    assert not hasattr(record, "__dict__")

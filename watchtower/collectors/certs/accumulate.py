@@ -93,7 +93,6 @@ class _Accumulator:
         self.error_inputs: list[str | None] = []  # per error: the named input it belongs to
         self.notes: list[Note] = []
         self._input: _InputTally | None = None
-        self._shed_count = 0
         self._repeated: set[int] = set()  # ids of local certificates indexed before (under another record)
 
     def begin_input(self, record: InputStart | None) -> None:
@@ -173,8 +172,10 @@ class _Accumulator:
     def _chain(self, cert: CertInfo) -> ChainResult | None:
         """The chain judgement for ``cert``, or None when there is nothing to judge (issuer not found)."""
         known = self.index.known_leaf_verdict(cert, self.now)
-        if known is not None:
-            return known
+        return known if known is not None else self._walk(cert)
+
+    def _walk(self, cert: CertInfo) -> ChainResult | None:
+        """``_chain`` when the usual leaf's shortcut (``known_leaf_verdict``) does not answer."""
         if (cert.self_issued and not cert.is_ca) or not self.index.may_hold_issuer(cert):
             return None
         result = verify_chain(cert, self.index, self.now)
@@ -188,7 +189,10 @@ class _Accumulator:
         A certificate found at many locations is one object (the parse memo), judged once; a record
         judged the same way as in the last run keeps its check records. Each judged leaf lets its
         DER go at once (``CertInfo.shed``: read back if ever needed), so a cold scan does not hold
-        every certificate's DER and all the new checks at the same time; issuers keep theirs.
+        every certificate's DER and all the new checks at the same time; issuers keep theirs. Every
+        ``TRIM_EVERY`` of them the freed pages go back to the kernel (``threads.trim_malloc``): the DER
+        was malloc'd among the scan's short-lived buffers, the new objects come from fresh Python
+        arenas, and without a trim both stay resident (certs_daemon_peak_rss_50k: 288 → 252 MB).
         """
         # an issuer's first location: only certificates some local one names as its issuer can be
         # one (``verify_chain``'s issuer is the certificate itself or one ``IssuerIndex.named`` it)
@@ -210,7 +214,9 @@ class _Accumulator:
         dedup_all = "chain_valid" in self._check_values or "expires_after_issuer" in self._check_values
         judged: dict[int, Any] = {}  # only for repeated certificates: a dict by every id() is 4 MB at 50k
         repeated = self._repeated
-        previous = self.previous.chains
+        previous, chains = self.previous.chains, self.chains
+        known_leaf_verdict, now = self.index.known_leaf_verdict, self.now
+        shed = 0
         for record in self.local:
             cert = record.cert
             if id(cert) in repeated:
@@ -218,25 +224,28 @@ class _Accumulator:
                 if result is _UNJUDGED:
                     result = judged[id(cert)] = self._chain(cert)
             else:
-                result = self._chain(cert)
-            if result is None:
-                self._shed(cert)
-                continue
-            where = location_of.get(id(result.issuer), "") if result.issuer is not None else ""
-            last = previous.get(id(record))
-            if last is not None and last.record is record and last.same_verdict(result, where):
-                outcome = last
-            else:
-                outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, None)
-                if not chain_passes(record, result):  # its findings need the records: made now, and kept
-                    outcome = outcome._replace(records=_chain_checks(outcome))
-            self.chains[id(record)] = outcome
-            if dedup_all or record.location in shared:
-                self._dedup_chain(outcome)
-            elif outcome.records is not None:
-                for check in outcome.records:
-                    self._found(check)
-            self._shed(cert)
+                result = known_leaf_verdict(cert, now)
+                if result is None:
+                    result = self._walk(cert)
+            if result is not None:
+                where = location_of.get(id(result.issuer), "") if result.issuer is not None else ""
+                last = previous.get(id(record))
+                if last is not None and last.record is record and last.same_verdict(result, where):
+                    outcome = last
+                else:
+                    outcome = _ChainOutcome(record, result.valid, result.reason, result.issuer, where, None)
+                    if not chain_passes(record, result):  # its findings need the records: made now, and kept
+                        outcome = outcome._replace(records=_chain_checks(outcome))
+                chains[id(record)] = outcome
+                if dedup_all or record.location in shared:
+                    self._dedup_chain(outcome)
+                elif outcome.records is not None:
+                    for check in outcome.records:
+                        self._found(check)
+            if not cert.is_ca and cert.shed():
+                shed += 1
+                if shed % TRIM_EVERY == 0:
+                    threads.trim_malloc()
 
     def _dedup_chain(self, outcome: _ChainOutcome) -> None:
         """Keep an outcome's checks whose label values were not seen yet (``_check``, by their rows:
@@ -248,16 +257,6 @@ class _Accumulator:
             records = self._partial[id(outcome.record)] = tuple([r for r, k in zip(records, kept) if k])
         for check in records or ():
             self._found(check)
-
-    def _shed(self, cert: CertInfo) -> None:
-        """A judged leaf lets its DER go; every ``TRIM_EVERY`` of them the freed pages go back to the
-        kernel (``threads.trim_malloc``): the DER was malloc'd among the scan's short-lived buffers,
-        the new check objects come from fresh Python arenas, and without a trim both stay resident
-        (bench certs_daemon_peak_rss_50k: the cold run's peak 288 → 252 MB in-process)."""
-        if not cert.is_ca and cert.shed():
-            self._shed_count += 1
-            if self._shed_count % TRIM_EVERY == 0:
-                threads.trim_malloc()
 
     def metrics(self) -> tuple[Metric, ...]:
         """All families in one pass over series and checks, reusing the last run's unchanged samples."""
