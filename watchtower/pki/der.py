@@ -206,6 +206,12 @@ def _raise(message: str) -> bool:
 PlainLayout = tuple[int, int, int, bytes, bytes, bytes, bytes, bytes, bytes, int]
 
 
+def _long(der: bytes, pos: int) -> int:
+    """The end of the element at ``pos`` whose length is in long form (0 beyond two bytes)."""
+    form = der[pos + 1]
+    return pos + 3 + der[pos + 2] if form == 0x81 else pos + 4 + (der[pos + 2] << 8 | der[pos + 3]) if form == 0x82 else 0
+
+
 def loaded_parts(der: bytes) -> PlainLayout | None:
     """The parts ``certificate_parts(der, extensions=False)`` finds (TBS and signature by position,
     the serial as its INTEGER content, the Validity SEQUENCE whole, where the fields after the key
@@ -219,58 +225,48 @@ def loaded_parts(der: bytes) -> PlainLayout | None:
     out the TBS and the key.
     """
     try:
-        return _walk(der)
+        # SEQUENCE { TBS SEQUENCE { [0] version?, serial, algorithm, issuer, validity, subject, key, [1]? [2]? [3]? },
+        # algorithm, BIT STRING }; a long-form length (0x81/0x82) is rare but for the TBS, names and key
+        start = 2 if der[1] < 0x80 else 3 if der[1] == 0x81 else 4 if der[1] == 0x82 else 0
+        if not start:
+            return None
+        length = der[start + 1]
+        pos = start + 2 if length < 0x80 else start + 3 if length == 0x81 else start + 4 if length == 0x82 else 0
+        if not pos:
+            return None
+        tbs_end = _long(der, start) if length >= 0x80 else pos + length
+        if der[pos] == 0xA0:  # [0] EXPLICIT version
+            pos += 2 + der[pos + 1]
+        length = der[pos + 1]  # the serial
+        if length >= 0x80:
+            return None
+        serial = der[pos + 2 : pos + 2 + length]
+        algorithm = pos + 2 + length
+        length = der[algorithm + 1]
+        if length >= 0x80:
+            return None
+        issuer = algorithm + 2 + length
+        length = der[issuer + 1]
+        validity = issuer + 2 + length if length < 0x80 else _long(der, issuer)
+        length = der[validity + 1]
+        if not validity or length >= 0x80:
+            return None
+        subject = validity + 2 + length
+        length = der[subject + 1]
+        key = subject + 2 + length if length < 0x80 else _long(der, subject)
+        length = der[key + 1]
+        after_key = key + 2 + length if length < 0x80 else _long(der, key)
+        if not key or not after_key or after_key > tbs_end:
+            return None
+        length = der[tbs_end + 1]  # the outer algorithm
+        if length >= 0x80:
+            return None
+        bits = tbs_end + 2 + length
+        length = der[bits + 1]
+        content = bits + 2 if length < 0x80 else bits + 3 if length == 0x81 else bits + 4 if length == 0x82 else 0
+        if not content or der[content] != 0 or (_long(der, bits) if length >= 0x80 else content + length) != len(der):
+            return None  # unused bits in the signature: certificate_parts refuses it
+        return (start, tbs_end, content + 1, der[algorithm:issuer], der[issuer:validity], der[subject:key], der[tbs_end:bits],
+                serial, der[validity:subject], after_key)
     except IndexError:  # not what cryptography loads: let the general walk say so
         return None
-
-
-def _long(der: bytes, pos: int) -> int:
-    """The end of the element at ``pos`` whose length is in long form (0 beyond two bytes)."""
-    form = der[pos + 1]
-    return pos + 3 + der[pos + 2] if form == 0x81 else pos + 4 + (der[pos + 2] << 8 | der[pos + 3]) if form == 0x82 else 0
-
-
-def _walk(der: bytes) -> PlainLayout | None:
-    # SEQUENCE { TBS SEQUENCE { [0] version?, serial, algorithm, issuer, validity, subject, key, [1]? [2]? [3]? },
-    # algorithm, BIT STRING }; a long-form length (0x81/0x82) is rare but for the TBS, names and key
-    start = 2 if der[1] < 0x80 else 3 if der[1] == 0x81 else 4 if der[1] == 0x82 else 0
-    if not start:
-        return None
-    length = der[start + 1]
-    pos = start + 2 if length < 0x80 else start + 3 if length == 0x81 else start + 4 if length == 0x82 else 0
-    if not pos:
-        return None
-    tbs_end = _long(der, start) if length >= 0x80 else pos + length
-    if der[pos] == 0xA0:  # [0] EXPLICIT version
-        pos += 2 + der[pos + 1]
-    length = der[pos + 1]  # the serial
-    if length >= 0x80:
-        return None
-    serial = der[pos + 2 : pos + 2 + length]
-    algorithm = pos + 2 + length
-    length = der[algorithm + 1]
-    if length >= 0x80:
-        return None
-    issuer = algorithm + 2 + length
-    length = der[issuer + 1]
-    validity = issuer + 2 + length if length < 0x80 else _long(der, issuer)
-    length = der[validity + 1]
-    if not validity or length >= 0x80:
-        return None
-    subject = validity + 2 + length
-    length = der[subject + 1]
-    key = subject + 2 + length if length < 0x80 else _long(der, subject)
-    length = der[key + 1]
-    after_key = key + 2 + length if length < 0x80 else _long(der, key)
-    if not key or not after_key or after_key > tbs_end:
-        return None
-    length = der[tbs_end + 1]  # the outer algorithm
-    if length >= 0x80:
-        return None
-    bits = tbs_end + 2 + length
-    length = der[bits + 1]
-    content = bits + 2 if length < 0x80 else bits + 3 if length == 0x81 else bits + 4 if length == 0x82 else 0
-    if not content or der[content] != 0 or (_long(der, bits) if length >= 0x80 else content + length) != len(der):
-        return None  # unused bits in the signature: certificate_parts refuses it
-    return (start, tbs_end, content + 1, der[algorithm:issuer], der[issuer:validity], der[subject:key], der[tbs_end:bits],
-            serial, der[validity:subject], after_key)

@@ -159,8 +159,9 @@ class CertInfo:
             is_ca = not (after_key is not None and surely_not_ca(der, after_key, tbs_end)) and _is_ca(cert, None, der)
             hex_serial = _serial_hex_of(serial) if serial is not None else serial_hex(number)
             if signature_start < 1 << 24:  # this run's signature layout, see signed_parts
-                signed = (tbs_start | tbs_end << 24 | signature_start << 48, _shared(inner_algorithm), issuer_shared,
-                          _shared(outer_algorithm))
+                inner = _shared(inner_algorithm)  # the outer one is the same (RFC 5280) but for a forgery
+                signed = (tbs_start | tbs_end << 24 | signature_start << 48, inner, issuer_shared,
+                          inner if outer_algorithm == inner else _shared(outer_algorithm))
         dates = _VALIDITIES.get(validity) if validity is not None else None
         if dates is None:
             dates = (cert.not_valid_before_utc.timestamp(), cert.not_valid_after_utc.timestamp())
@@ -194,7 +195,7 @@ class CertInfo:
         """(TBS, its signature algorithm, issuer name, outer signature algorithm, signature bits) as
         ``certificate_parts`` finds them (DerError when not plain DER); from the layout noted at
         parse time while this run has it, so a scan walks each certificate once."""
-        der = self.der
+        der = self._der or self.der  # the property only when shed
         layout = getattr(self, "_signed", None)
         if layout is None:
             parts = certificate_parts(der, extensions=False)
