@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import operator
 import os
 import re
 import stat
@@ -88,8 +89,7 @@ _GLOB_CHARS = frozenset("*?[")
 MAX_WALK_DEPTH = 64  # directories below a configured one; deeper is an error, never a RecursionError
 
 
-def _entry_name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_entry_name = operator.attrgetter("name")  # a listing's sort key; a C getter, not a Python call per entry
 
 
 # A file of a directory opened relative to its fd skips the kernel's lookup of the directory's path
