@@ -187,3 +187,83 @@ def test_a_cert_record_is_what_the_generated_init_would_make() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         record.name = "b.crt"  # type: ignore[misc]
     assert not hasattr(record, "__dict__")
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def _long_listings(root: Path) -> Path:
+    """Three nested directories, each listing enough files for the walk to open it (``_directory_fd``)."""
+    pem = issue("fd-walk").cert_pem
+    d = root / "fds"
+    for depth in range(3):
+        d.mkdir(parents=True)
+        for n in range(files_module._DIRECTORY_FD_ENTRIES + 2):
+            (d / f"c-{n:02d}.crt").write_bytes(pem)
+        d = d / "z-below"
+    return root / "fds"
+
+
+def test_files_of_a_long_listing_are_opened_relative_to_its_directory(tree: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sub`` lists 61 entries (an fd), the top 15 (paths); the fused-vs-general test above walks both."""
+    given: dict[str, list[int | None]] = {}
+    real = coldfile_module.cold_record
+
+    def spy(*args: Any) -> Any:
+        given.setdefault(os.path.basename(os.path.dirname(args[1][0])), []).append(args[7])
+        return real(*args)
+
+    monkeypatch.setattr(files_module, "cold_record", spy)
+    _scan(tree, ScanCache())
+    assert given["certs"] and set(given["certs"]) == {None}
+    assert given["sub"] and all(isinstance(fd, int) for fd in given["sub"]) and len(set(given["sub"])) == 1
+
+
+def test_directory_fds_are_closed_however_the_walk_ends(tmp_path: Path) -> None:
+    root = _long_listings(tmp_path)
+    before = _open_fds()
+    records = list(FileSource((str(root),), cache=ScanCache()).read())
+    assert len(records) == 1 + 3 * (files_module._DIRECTORY_FD_ENTRIES + 2) and _open_fds() == before
+
+    walk = FileSource((str(root),), cache=ScanCache()).read()
+    for _ in range(1 + 2 * (files_module._DIRECTORY_FD_ENTRIES + 2) + 1):  # into the third directory
+        next(walk)
+    assert len(_open_fds() - before) == 3  # all three directories are open while the walk is in them
+    walk.close()  # the consumer stopped (an error on its side, a deadline)
+    assert _open_fds() == before
+
+    walk = FileSource((str(root),), cache=ScanCache()).read()
+    for _ in range(5):
+        next(walk)
+    assert _open_fds() != before
+    with pytest.raises(RuntimeError):
+        walk.throw(RuntimeError("raised where the walk yielded"))
+    assert _open_fds() == before
+
+    walk = FileSource((str(root),), cache=ScanCache()).read()
+    for _ in range(5):
+        next(walk)
+    del walk  # dropped unfinished
+    assert _open_fds() == before
+
+
+def test_a_directory_that_will_not_open_is_read_by_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _long_listings(tmp_path)
+
+    def scanned() -> list[Any]:
+        cache = ScanCache()
+        return list(_comparable(_scan(root, cache), cache))
+
+    expected = scanned()
+    real_open = os.open
+
+    def no_directories(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_DIRECTORY:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_directories)
+    before = _open_fds()
+    assert scanned() == expected and _open_fds() == before

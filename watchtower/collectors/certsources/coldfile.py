@@ -24,10 +24,11 @@ from watchtower.pki.parse import PKCS12_SUFFIXES, load_plain_pem_certificate, si
 
 
 def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_name: str, kind: str, max_bytes: int,
-                siblings: frozenset[str]) -> CertRecord | None:
+                siblings: frozenset[str], dir_fd: int | None = None) -> CertRecord | None:
     """The record ``FileSource.read_file(path, explicit=False, siblings=siblings)`` would yield for
     ``key = (path, scope)`` of a plain listed file (``name``: its name in the listing, ``lower_name``
-    lower-cased), with its cache entry stored; None: not this case."""
+    lower-cased; ``dir_fd``: an fd of the listed directory to open ``name`` relative to, else the
+    path is opened), with its cache entry stored; None: not this case."""
     if cache.has(key) or lower_name.endswith(_NOT_HERE):  # cached: the warm path's, asked first
         return None
     path = key[0]
@@ -36,7 +37,7 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
     if siblings and os.path.basename(key_path_of(path)) in siblings:
         return None
     progress.note(path)
-    read = _read_whole(path, max_bytes)
+    read = _read_whole(path, name, dir_fd, max_bytes)
     if read is None:
         return None
     data, stamp = read
@@ -60,11 +61,11 @@ def cold_record(cache: ScanCache, key: tuple[str, Hashable], name: str, lower_na
 _NOT_HERE = (*PKCS12_SUFFIXES, ".key")
 
 
-def _read_whole(path: str, max_bytes: int) -> tuple[bytes, bytes] | None:
+def _read_whole(path: str, name: str, dir_fd: int | None, max_bytes: int) -> tuple[bytes, bytes] | None:
     """The bytes of a regular file read in one ``read`` of its fstat size, and the stamp of that
     fstat (None: anything else; the general path then reads it and reports what went wrong)."""
-    try:
-        fd = os.open(path, OPEN_FLAGS)  # as ``open_regular``
+    try:  # flags as ``open_regular``'s
+        fd = os.open(path, OPEN_FLAGS) if dir_fd is None else os.open(name, OPEN_FLAGS, dir_fd=dir_fd)
     except OSError:
         return None
     try:
