@@ -226,15 +226,21 @@ def loaded_parts(der: bytes) -> PlainLayout | None:
     """
     try:
         # SEQUENCE { TBS SEQUENCE { [0] version?, serial, algorithm, issuer, validity, subject, key, [1]? [2]? [3]? },
-        # algorithm, BIT STRING }; a long-form length (0x81/0x82) is rare but for the TBS, names and key
-        start = 2 if der[1] < 0x80 else 3 if der[1] == 0x81 else 4 if der[1] == 0x82 else 0
+        # algorithm, BIT STRING }; a long-form length (0x81/0x82) is rare but for the certificate and TBS (256
+        # bytes to 64 KiB: 0x82, asked first), long names, and an RSA key and signature (0x82 too)
+        length = der[1]
+        start = 4 if length == 0x82 else 3 if length == 0x81 else 2 if length < 0x80 else 0
         if not start:
             return None
         length = der[start + 1]
-        pos = start + 2 if length < 0x80 else start + 3 if length == 0x81 else start + 4 if length == 0x82 else 0
-        if not pos:
+        if length == 0x82:
+            pos, tbs_end = start + 4, start + 4 + (der[start + 2] << 8 | der[start + 3])
+        elif length == 0x81:
+            pos, tbs_end = start + 3, start + 3 + der[start + 2]
+        elif length < 0x80:
+            pos, tbs_end = start + 2, start + 2 + length
+        else:
             return None
-        tbs_end = _long(der, start) if length >= 0x80 else pos + length
         if der[pos] == 0xA0:  # [0] EXPLICIT version
             pos += 2 + der[pos + 1]
         length = der[pos + 1]  # the serial
@@ -255,7 +261,10 @@ def loaded_parts(der: bytes) -> PlainLayout | None:
         length = der[subject + 1]
         key = subject + 2 + length if length < 0x80 else _long(der, subject)
         length = der[key + 1]
-        after_key = key + 2 + length if length < 0x80 else _long(der, key)
+        if length == 0x82:
+            after_key = key + 4 + (der[key + 2] << 8 | der[key + 3])
+        else:
+            after_key = key + 2 + length if length < 0x80 else _long(der, key)
         if not key or not after_key or after_key > tbs_end:
             return None
         length = der[tbs_end + 1]  # the outer algorithm
@@ -263,8 +272,15 @@ def loaded_parts(der: bytes) -> PlainLayout | None:
             return None
         bits = tbs_end + 2 + length
         length = der[bits + 1]
-        content = bits + 2 if length < 0x80 else bits + 3 if length == 0x81 else bits + 4 if length == 0x82 else 0
-        if not content or der[content] != 0 or (_long(der, bits) if length >= 0x80 else content + length) != len(der):
+        if length == 0x82:
+            content, length = bits + 4, der[bits + 2] << 8 | der[bits + 3]
+        elif length == 0x81:
+            content, length = bits + 3, der[bits + 2]
+        elif length < 0x80:
+            content = bits + 2
+        else:
+            return None
+        if der[content] != 0 or content + length != len(der):
             return None  # unused bits in the signature: certificate_parts refuses it
         return (start, tbs_end, content + 1, der[algorithm:issuer], der[issuer:validity], der[subject:key], der[tbs_end:bits],
                 serial, der[validity:subject], after_key)

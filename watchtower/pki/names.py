@@ -196,10 +196,15 @@ _SAFE_PRINTABLE = bytes(sorted(_PRINTABLE)).translate(None, b",+")
 # elsewhere): one pass, where ``translate(None, unsafe)`` first builds a table of its own (~1k instructions).
 _SAFE_TABLES = {tag: bytes(byte if byte in safe else byte ^ 0x80 for byte in range(256))
                 for tag, safe in ((_PRINTABLE_STRING, _SAFE_PRINTABLE), (_UTF8_STRING, _SAFE_ASCII), (_IA5_STRING, _SAFE_ASCII))}
-_VALUE_LENGTHS = {_CN_CONTENT: (1, 64), _COUNTRY_CONTENT: (2, 2)}  # der_name_text's rules; any other: not empty
+# The SET and SEQUENCE headers in front of an attribute, by its value's length (short form: a name of at most
+# 129 bytes has no other), None where der_name_text's rules refuse the length: a CN of 1 to 64 bytes, a
+# country of 2, any other value not empty.
+_RDN_HEADERS = [bytes([0x31, length + 9, 0x30, length + 7]) for length in range(0x77)]
+_HEADERS = {oid: tuple(header if shortest <= length <= longest else None for length, header in enumerate(_RDN_HEADERS))
+            for oid, (shortest, longest) in ((_CN_CONTENT, (1, 64)), (_COUNTRY_CONTENT, (2, 2)), (b"", (1, 0x76)))}
 # a 2.5.4.x OID and a string tag, the header bytes saying what an attribute is → (its text's prefix, the
-# value's safe table, its shortest and longest length)
-_PLAIN_HEADS = {b"\x06\x03" + oid + bytes([tag]): (prefix, table, *_VALUE_LENGTHS.get(oid, (1, 0x76)))
+# value's safe table, the headers by value length)
+_PLAIN_HEADS = {b"\x06\x03" + oid + bytes([tag]): (prefix, table, _HEADERS.get(oid, _HEADERS[b""]))
                 for oid, prefix in _DER_PREFIX.items() if len(oid) == 3 for tag, table in _SAFE_TABLES.items()}
 
 
@@ -219,12 +224,10 @@ def plain_name_text(name: bytes) -> tuple[str, str] | None:
     pos = 2
     try:
         while pos < size:  # SET { SEQUENCE { OBJECT IDENTIFIER (3 bytes), value } }: 11 header bytes
-            prefix, safe, shortest, longest = _PLAIN_HEADS[name[pos + 4 : pos + 10]]
+            prefix, safe, headers = _PLAIN_HEADS[name[pos + 4 : pos + 10]]
             length = name[pos + 10]
             end = pos + 11 + length
-            # a name is at most 129 bytes, so ``end <= size`` also keeps both lengths below 0x80
-            if (name[pos] != 0x31 or name[pos + 2] != 0x30 or name[pos + 1] != length + 9 or name[pos + 3] != length + 7
-                    or end > size or not shortest <= length <= longest):
+            if name[pos : pos + 4] != headers[length] or end > size:
                 return None
             raw = name[pos + 11 : end]
             if raw.translate(safe) != raw or raw[0] == 0x20 or raw[-1] == 0x20:

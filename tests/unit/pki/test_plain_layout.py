@@ -16,7 +16,7 @@ import random
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
@@ -59,6 +59,13 @@ def _built() -> list[bytes]:
             sans = [x509.DNSName(f"host-{i}.example.org") for i in range(number * 40 + 1)]
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         out.append(builder.sign(KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+    small = ed25519.Ed25519PrivateKey.generate()  # small enough for short and 0x81 lengths of the TBS and the whole
+    for size in (1, 8, 40, 90, 130):
+        attributes = [_attr(NameOID.COMMON_NAME, "s" * min(size, 64))]
+        name = x509.Name(attributes + [_attr(NameOID.ORGANIZATION_NAME, "o" * (size - 64))] if size > 64 else attributes)
+        out.append(x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(small.public_key())
+                   .serial_number(size).not_valid_before(NOW).not_valid_after(NOW + datetime.timedelta(days=1))
+                   .sign(small, None).public_bytes(serialization.Encoding.DER))
     return out
 
 

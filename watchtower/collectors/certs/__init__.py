@@ -224,9 +224,10 @@ class CertsCollector(Collector[CertsSettings]):
                 acc.begin_input(certsources.InputStart(source.root, "kubeadm"))
             elif isinstance(source, certsources.SecretSource):
                 acc.begin_input(certsources.InputStart("kubernetes secrets", "secrets"))
+            add, kind = acc.add, source.kind
             try:
                 for record in source.read():
-                    acc.add(source.kind, record)
+                    add(kind, record)
             except Exception as exc:  # noqa: BLE001 - one broken source must not lose the others
                 acc.add(source.kind, ItemError(source.kind, "source_failed", f"{type(exc).__name__}: {exc}"))
 

@@ -245,10 +245,10 @@ class UrgencyFinding(Finding):
     _now: float
 
     def __init__(self, record: CertRecord, status: str, now: float) -> None:
-        set_ = object.__setattr__  # frozen: set as the dataclass's own __init__ would
-        set_(self, "_record", record)
-        set_(self, "_status", status)
-        set_(self, "_now", now)
+        # frozen: each slot through its own setter (the descriptor object.__setattr__ looks up each time)
+        _set_record(self, record)
+        _set_status(self, status)
+        _set_now(self, now)
 
     def __repr__(self) -> str:
         return repr(Finding(self.section, self.subject, self.severity, self.message))
@@ -272,6 +272,9 @@ class UrgencyFinding(Finding):
             text = _urgency_message(self._record.cert, self._status, self._now)
             object.__setattr__(self, "_message", text)
         return text
+
+
+_set_record, _set_status, _set_now = (UrgencyFinding.__dict__[slot].__set__ for slot in ("_record", "_status", "_now"))
 
 
 def _urgency_message(cert: CertInfo, status: str, now: float) -> str:
