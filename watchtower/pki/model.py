@@ -286,6 +286,8 @@ class CertInfo:
     CertInfo.__dict__[field].__set__ for field in (
         "subject_cn", "issuer_cn", "serial", "not_before", "not_after", "is_ca", "_der", "subject", "issuer",
         "subject_key", "issuer_key", "serial_hex", "fingerprint", "_origin", "_signed"))
+
+
 def _serial_hex_of(content: bytes) -> str:
     """``serial_hex`` of a positive serial from its INTEGER content: the bytes themselves, one leading
     zero octet (DER's sign octet) dropped; anything else through the number."""
