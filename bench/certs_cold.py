@@ -101,12 +101,15 @@ def _timed(fn: object) -> tuple[float, object]:
 
 
 def _json_seconds(doc: dict[str, object]) -> tuple[float, float]:
-    """Medians of 3: the document written compact (``check certs`` default) and indented (``--pretty``)."""
+    """Medians of ``ROUNDS`` interleaved writes of the document: compact (``check certs`` default) and
+    indented (``--pretty``). Interleaved, as the scan lines: three of one side then three of the other
+    let a slow first write (the heap still settling after the scan) count against one side only."""
+    compact, indented = [], []
     with open(os.devnull, "w") as sink:
-        compact = statistics.median(_timed(lambda: sink.write(json.dumps(doc, separators=(",", ":"))))[0]
-                                    for _ in range(3))
-        indented = statistics.median(_timed(lambda: json.dump(doc, sink, indent=2))[0] for _ in range(3))
-    return compact, indented
+        for _ in range(ROUNDS):
+            compact.append(_timed(lambda: sink.write(json.dumps(doc, separators=(",", ":"))))[0])
+            indented.append(_timed(lambda: json.dump(doc, sink, indent=2))[0])
+    return statistics.median(compact), statistics.median(indented)
 
 
 def _kept_bytes(tree: Path) -> float:
