@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -72,8 +71,8 @@ def tracked_objects(desired: DesiredState) -> list[tuple[str, str, str]]:
 
 def _observed(kind: str, uid: str, title: str, model: Any, raw: Any, version: Any = None,
               updated: Any = "", updated_by: Any = "") -> Observed:
-    model_json = canonical(model)  # content_hash(model) is the SHA-256 of this text: dumped once
-    return Observed(kind, uid, title, hashlib.sha256(model_json.encode()).hexdigest(), model_json,
+    model_json = canonical(model)  # dumped once: its hash is content_hash(model)
+    return Observed(kind, uid, title, norm.text_hash(model_json), model_json,
                     version if isinstance(version, int) and not isinstance(version, bool) else None,
                     str(updated or ""), str(updated_by or ""), model_json if raw is model else canonical(raw))
 

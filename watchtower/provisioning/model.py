@@ -36,6 +36,10 @@ def go_duration(seconds: float) -> str:
     return out
 
 
+# the types JSON decodes to that hold no other value: tree walks copy them as they are, without a call
+JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def canonical(obj: object) -> str:
     """Deterministic JSON text: frozen dataclasses hold it, comparisons and hashes use it."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))

@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from watchtower.core.settings import parse_duration
-from watchtower.provisioning.model import canonical, go_duration
+from watchtower.provisioning.model import JSON_SCALARS, canonical, go_duration
 from watchtower.provisioning.rules import pre_save
 
 DATASOURCE_VARIABLE = "${datasource}"
@@ -40,26 +40,28 @@ RULE_DEFAULTS: Mapping[str, Any] = {"isPaused": False, "keep_firing_for": "0s", 
 _DATASOURCE_ALIASES = frozenset({"$datasource", "${datasource}", "[[datasource]]"})
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
 def sorted_tree(value: Any) -> Any:
     """``value`` with every mapping's keys in sorted order (lists keep theirs)."""
     kind = type(value)  # exact-type checks first (isinstance against the Mapping ABC is slow); leaves not recursed into
-    if kind is dict or (kind not in _SCALARS and isinstance(value, Mapping)):
+    if kind is dict or (kind not in JSON_SCALARS and isinstance(value, Mapping)):
         out = {}
         for k in sorted(value, key=str):
             v = value[k]
-            out[str(k)] = v if type(v) in _SCALARS else sorted_tree(v)
+            out[str(k)] = v if type(v) in JSON_SCALARS else sorted_tree(v)
         return out
-    if kind is list or kind is tuple or (kind not in _SCALARS and isinstance(value, (list, tuple))):
-        return [v if type(v) in _SCALARS else sorted_tree(v) for v in value]
+    if kind is list or kind is tuple or (kind not in JSON_SCALARS and isinstance(value, (list, tuple))):
+        return [v if type(v) in JSON_SCALARS else sorted_tree(v) for v in value]
     return value
 
 
 def content_hash(model: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of a normalised model: equal models, equal hashes."""
-    return hashlib.sha256(canonical(model).encode()).hexdigest()
+    return text_hash(canonical(model))
+
+
+def text_hash(text: str) -> str:
+    """``content_hash`` of the model whose ``canonical`` text this is (for a caller that has the text already)."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def file_text(model: Any) -> str:
@@ -184,5 +186,5 @@ def normalise_contact_point(point: Mapping[str, Any], secret_keys: Collection[st
 
 __all__ = [
     "DATASOURCE_VARIABLE", "REDACTED", "content_hash", "file_text", "normalise_contact_point", "normalise_dashboard",
-    "normalise_rule", "normalise_rule_group", "order_like", "sorted_tree",
+    "normalise_rule", "normalise_rule_group", "order_like", "sorted_tree", "text_hash",
 ]

@@ -19,6 +19,7 @@ from watchtower.provisioning.model import (
     CONDITION_REF,
     EXEC_ERR_STATE,
     EXPR_DATASOURCE_UID,
+    JSON_SCALARS,
     NO_DATA_STATE,
     QUERY_RANGE_SECONDS,
     VALUE_REF,
@@ -51,9 +52,6 @@ MAX_DATA_POINTS = 43200
 INTERVAL_MS = 1000
 
 
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
 def _json_copy(value: Any) -> Any:
     """``json.loads(json.dumps(value))`` without the text: plain dicts (str keys), lists and
     scalars are copied directly (the same result, ~3x faster: the idle reconcile copies every
@@ -65,11 +63,11 @@ def _json_copy(value: Any) -> Any:
         for k, v in value.items():
             if type(k) is not str:
                 return json.loads(json.dumps(value))
-            out[k] = v if type(v) in _JSON_SCALARS else _json_copy(v)
+            out[k] = v if type(v) in JSON_SCALARS else _json_copy(v)
         return out
     if kind is list:
-        return [v if type(v) in _JSON_SCALARS else _json_copy(v) for v in value]
-    if kind in _JSON_SCALARS:
+        return [v if type(v) in JSON_SCALARS else _json_copy(v) for v in value]
+    if kind in JSON_SCALARS:
         return value
     return json.loads(json.dumps(value))
 
