@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.utils import CryptographyDeprecationWarning  # light: no Rust extension
 
+from watchtower.core.slots import slot_setters
 from watchtower.pki._lazy import _once, lazy_module
 from watchtower.pki.der import CertParts, DerError, basic_constraints_ca, certificate_parts, loaded_parts, surely_not_ca
 from watchtower.pki.names import der_name_text, issuer_facts, name_facts, plain_name_text
@@ -279,13 +280,11 @@ class CertInfo:
         return lifetime_fraction_left(self.not_before, self.not_after, now)
 
 
-# Each slot's own setter (its descriptor's __set__): the frozen dataclass's __init__ writes the same slot
-# through a lookup of object.__setattr__ per field, ~40 % dearer, and from_x509 makes thousands per scan.
+# from_x509 makes thousands per scan: each slot written by its own setter, not through __init__
 (_set_subject_cn, _set_issuer_cn, _set_serial, _set_not_before, _set_not_after, _set_is_ca, _set_der, _set_subject,
- _set_issuer, _set_subject_key, _set_issuer_key, _set_serial_hex, _set_fingerprint, _set_origin, _set_signed) = (
-    CertInfo.__dict__[field].__set__ for field in (
-        "subject_cn", "issuer_cn", "serial", "not_before", "not_after", "is_ca", "_der", "subject", "issuer",
-        "subject_key", "issuer_key", "serial_hex", "fingerprint", "_origin", "_signed"))
+ _set_issuer, _set_subject_key, _set_issuer_key, _set_serial_hex, _set_fingerprint, _set_origin, _set_signed) = slot_setters(
+    CertInfo, "subject_cn", "issuer_cn", "serial", "not_before", "not_after", "is_ca", "_der", "subject", "issuer",
+    "subject_key", "issuer_key", "serial_hex", "fingerprint", "_origin", "_signed")
 
 
 def _serial_hex_of(content: bytes) -> str:

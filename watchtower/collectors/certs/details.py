@@ -14,6 +14,7 @@ from watchtower.core.details import Details
 from watchtower.core.formatting import human_duration, rfc3339
 from watchtower.core.results import Finding, ItemError, Severity
 from watchtower.core.settings import format_duration
+from watchtower.core.slots import slot_setters
 from watchtower.pki import CertInfo, ChainResult, Thresholds, expires_after_issuer
 from watchtower.pki.checks import UNSUPPORTED_SIGNATURE
 from watchtower.pki.model import lifetime_fraction_left
@@ -245,7 +246,7 @@ class UrgencyFinding(Finding):
     _now: float
 
     def __init__(self, record: CertRecord, status: str, now: float) -> None:
-        # frozen: each slot through its own setter (the descriptor object.__setattr__ looks up each time)
+        # frozen: each slot through its own setter (``core.slots``)
         _set_record(self, record)
         _set_status(self, status)
         _set_now(self, now)
@@ -274,7 +275,7 @@ class UrgencyFinding(Finding):
         return text
 
 
-_set_record, _set_status, _set_now = (UrgencyFinding.__dict__[slot].__set__ for slot in ("_record", "_status", "_now"))
+_set_record, _set_status, _set_now = slot_setters(UrgencyFinding, "_record", "_status", "_now")
 
 
 def _urgency_message(cert: CertInfo, status: str, now: float) -> str:

@@ -17,6 +17,7 @@ from typing import Protocol
 from watchtower.core import progress, reasons
 from watchtower.core.regularfile import FileTooLarge, NotRegularFile, open_regular, read_fd
 from watchtower.core.results import ItemError, Severity
+from watchtower.core.slots import slot_setters
 from watchtower.pki import CertInfo, ParseError, key_matches
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
@@ -32,17 +33,14 @@ class CertRecord:
     cert: CertInfo
 
     def __init__(self, source: str, location: str, name: str, cert: CertInfo) -> None:
-        """The generated ``__init__`` of a frozen dataclass sets each field through ``object.__setattr__``,
-        which looks the name up again; the slots' own setters do not (0.37 → 0.22 µs, one per
-        certificate a scan finds)."""
+        """Each field written by its slot's own setter (``core.slots``): one record per certificate a scan finds."""
         _set_source(self, source)
         _set_location(self, location)
         _set_name(self, name)
         _set_cert(self, cert)
 
 
-_set_source, _set_location, _set_name, _set_cert = (vars(CertRecord)[field].__set__
-                                                    for field in ("source", "location", "name", "cert"))
+_set_source, _set_location, _set_name, _set_cert = slot_setters(CertRecord, "source", "location", "name", "cert")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
